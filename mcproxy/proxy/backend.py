@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 from mcproxy.proxy import forwarding
 from mcproxy.proxy.auth import GameProfile
 from mcproxy.proxy.packet_ids import ProxyPacketIds
-from mcproxy.wire.chat import chat_text
+from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.types import (
     Reader, WireError, encode_bool, encode_string, encode_ushort, encode_uuid, encode_varint,
@@ -118,7 +118,7 @@ class BackendConnection(Protocol):
             self.phase = LoginPhase.LOGGED_IN
             self.ready.callback(self)
         elif packet_id == ids.login_disconnect:
-            raise BackendRefused("BACKEND_KICKED", chat_text(reader.string()))
+            raise BackendRefused("BACKEND_KICKED", _kick_text(reader.string()))
         elif packet_id == ids.login_encryption_request:
             raise BackendRefused("BACKEND_ONLINE_MODE", "the backend asks for encryption; set it to offline mode")
         elif packet_id == ids.login_cookie_request:
@@ -169,3 +169,11 @@ class BackendFactory(Factory):
         protocol = BackendConnection(*self._args)
         protocol.factory = self
         return protocol
+
+
+def _kick_text(raw: str) -> str:
+    """What a backend's login-state kick says, as plain text for the player."""
+    try:
+        return plain_text(json_to_component(raw))
+    except (ValueError, WireError):
+        return raw[:256]

@@ -19,14 +19,17 @@ from mcproxy.proxy.handshake import Intent, parse_handshake
 from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
 from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase as RelayPhase, joined, relay_chunk
 from mcproxy.proxy.routing import NoServerAvailable
+from mcproxy.proxy.status import supported_range
 from mcproxy.proxy.throttle import address_key
 from mcproxy.wire import chat, legacy
 from mcproxy.wire.cipher import rsa_decrypt, server_hash
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.types import (
-    WireError, encode_bool, encode_bytes, encode_long, encode_string, encode_uuid, encode_varint,
+    Incomplete, Reader, WireError, encode_bool, encode_bytes, encode_long, encode_string, encode_uuid, encode_varint,
 )
 
+#: A 1.6 legacy ping with its host name fits easily in this.
+LEGACY_PING_MAX = 1024
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
 
 
@@ -78,6 +81,7 @@ class PlayerConnection(Protocol):
         self._status_sent = False
         self._counted = False
         self._name = ""
+        self._legacy_buffer = bytearray()
 
     # Connection lifetime -------------------------------------------------------------
 
@@ -130,7 +134,7 @@ class PlayerConnection(Protocol):
         self.proxy.refused(refusal.reason, self)
         if refusal.message and self.ids is not None and self.phase in (
                 Phase.LOGIN, Phase.ENCRYPTION, Phase.AUTHENTICATING, Phase.CONNECTING, Phase.AWAIT_ACK):
-            self._send(self.ids.login_disconnect, encode_string(chat.json_text(refusal.message)))
+            self._send(self.ids.login_disconnect, encode_string(chat.text_to_json(refusal.message)))
         self._leave_prelogin()
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)
@@ -145,7 +149,8 @@ class PlayerConnection(Protocol):
         if self.phase is Phase.CLOSED:
             return
         try:
-            if self.phase is Phase.HANDSHAKE and not self.codec.decoder.buffer and data[:1] == b"\xfe":
+            if self._legacy_buffer or (
+                    self.phase is Phase.HANDSHAKE and not self.codec.decoder.buffer and data[:1] == b"\xfe"):
                 self._legacy_ping(data)
                 return
             self.codec.feed(data)
@@ -160,15 +165,22 @@ class PlayerConnection(Protocol):
             self.refuse(refusal)
 
     def _legacy_ping(self, data: bytes) -> None:
-        self.codec.decoder.feed(data)
-        ping = legacy.parse_legacy_ping(bytes(self.codec.decoder.buffer))
-        if ping is None:
-            self.codec.decoder.buffer.clear()
-            self.codec.decoder.buffer += data
+        """Answer a pre-1.7 server-list ping, which starts with 0xFE instead of a frame."""
+        self._legacy_buffer += data
+        buffered = bytes(self._legacy_buffer)
+        try:
+            ping = legacy.parse_legacy_ping(buffered, final=buffered in (b"\xfe", b"\xfe\x01"))
+        except Incomplete:
+            if len(buffered) > LEGACY_PING_MAX:
+                raise WireError("BAD_LEGACY_PING", "too long") from None
             return
+        if ping is None:
+            raise WireError("BAD_LEGACY_PING", "not a ping")
         motd, online, max_players = self.proxy.status.legacy_fields()
         self.proxy.count_handshake("legacy")
-        self.transport.write(legacy.encode_legacy_response(ping, motd, online, max_players))
+        status = legacy.LegacyStatus(motd, online, max_players, protocol=127,
+                                     version=f"mcproxy {supported_range()}")
+        self.transport.write(legacy.encode_legacy_reply(ping, status))
         self._leave_prelogin()
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)
@@ -216,7 +228,6 @@ class PlayerConnection(Protocol):
         self.proxy.deadlines.set(self, self.proxy.settings.login_timeout, self._timed_out)
 
     def _unsupported_message(self) -> str:
-        from mcproxy.proxy.status import supported_range
         return f"This server supports Minecraft {supported_range()}."
 
     def _on_status(self, packet_id: int, reader) -> None:
@@ -378,28 +389,32 @@ class PlayerConnection(Protocol):
         self._relay_up(self.codec.decrypt(data))
 
     def _relay_up(self, data) -> None:
+        half = self._up
+        frames = half.frames
         try:
-            pieces = relay_chunk(self._up, data)
+            pieces = relay_chunk(half, data)
         except WireError as error:
             self._relay_error("client", error)
             return
         out = joined(pieces)
         if out and self.backend is not None:
             self.backend.transport.write(out)
-            self.proxy.count_relayed("serverbound", len(out))
+            self.proxy.count_relayed("serverbound", len(out), half.frames - frames)
 
     def _from_backend(self, data: bytes) -> None:
         if self.phase is not Phase.RELAY:
             return
+        half = self._down
+        frames = half.frames
         try:
-            pieces = relay_chunk(self._down, data)
+            pieces = relay_chunk(half, data)
         except WireError as error:
             self._relay_error("backend", error)
             return
         out = joined(pieces)
         if out:
             self.transport.write(self.codec.encrypt(out))
-            self.proxy.count_relayed("clientbound", len(out))
+            self.proxy.count_relayed("clientbound", len(out), half.frames - frames)
 
     def _relay_error(self, side: str, error: WireError) -> None:
         self.proxy.log.info("malformed frame from {side}: {reason}", side=side, reason=error.reason,
@@ -434,7 +449,6 @@ class PlayerConnection(Protocol):
         return FORWARD
 
     def _client_command(self, packet_id: int, fields: bytes):
-        from mcproxy.wire.types import Reader
         try:
             line = Reader(fields).string(32767)
         except WireError:
@@ -460,7 +474,7 @@ class PlayerConnection(Protocol):
     def send_system_message(self, text: str) -> None:
         """Show ``text`` in the player's chat (play phase)."""
         if self.phase is Phase.RELAY and self._down.phase is RelayPhase.PLAY:
-            self._send_down(self.ids.play_system_chat, chat.nbt_text(text) + encode_bool(False))
+            self._send_down(self.ids.play_system_chat, chat.text_to_nbt(text) + encode_bool(False))
 
     def _send_down(self, packet_id: int, fields: bytes) -> None:
         """A packet of our own, framed for the client's compression."""
@@ -471,9 +485,9 @@ class PlayerConnection(Protocol):
     def _disconnect_player(self, message: str) -> None:
         if self.phase is Phase.RELAY:
             if self._down.phase is RelayPhase.PLAY:
-                self._send_down(self.ids.play_kick, chat.nbt_text(message))
+                self._send_down(self.ids.play_kick, chat.text_to_nbt(message))
             else:
-                self._send_down(self.ids.config_disconnect, chat.nbt_text(message))
+                self._send_down(self.ids.config_disconnect, chat.text_to_nbt(message))
         self._close()
 
     def disconnect(self, message: str) -> None:

@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
 
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.proxy.throttle import ConcurrencyGate, TokenBucketLimiter
+from mcproxy.wire.cipher import generate_private_key, public_key_der
 from mcproxy.wire.framing import MAX_FRAME_SIZE
 
 
@@ -41,10 +41,8 @@ class KeyPair:
 
     @classmethod
     def generate(cls) -> "KeyPair":
-        key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-        der = key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        return cls(key, der)
+        key = generate_private_key()
+        return cls(key, public_key_der(key))
 
 
 class PlayerDirectory:
@@ -152,36 +150,35 @@ class ProxyCore:
         return len(self.players)
 
     def refused(self, reason: str, connection) -> None:
-        self.metrics.refused(reason)
+        self.metrics.refusals.labels(reason).inc()
         self.log.info("refused {peer}: {reason}", peer=getattr(connection, "address", ""), reason=reason,
                       correlation_id=getattr(connection, "correlation_id", ""))
 
     def count_handshake(self, intent: str) -> None:
-        self.metrics.handshake(intent)
+        self.metrics.handshakes.labels(intent).inc()
 
     def connection_opened(self, connection) -> None:
         self.connections += 1
-        self.metrics.connection_opened()
+        self.metrics.connection_opened("prelogin")
 
     def connection_closed(self, connection, phase) -> None:
         self.connections -= 1
-        self.metrics.connection_closed(phase.value)
+        self.metrics.connection_closed("play" if phase.value == "relay" else "prelogin")
         if connection.profile is not None and self.players.get(connection.profile.id) is connection:
             self.players.remove(connection)
-            self.metrics.players_changed(self.players.by_server())
             self.hooks.disconnect(connection, "left")
             self.log.info("player {player} left", player=connection.profile.name,
                           correlation_id=connection.correlation_id)
 
     def player_joined(self, connection) -> None:
         self.players.add(connection)
-        self.metrics.players_changed(self.players.by_server())
-        self.metrics.login("success")
+        self.metrics.connection_changed("prelogin", "play")
+        self.metrics.logins.labels("success").inc()
         self.log.info("player {player} joined {server}", player=connection.profile.name,
                       server=connection.server, correlation_id=connection.correlation_id)
 
     def metrics_login_latency(self, seconds: float) -> None:
-        self.metrics.login_latency(seconds)
+        self.metrics.login_seconds.observe(seconds)
 
-    def count_relayed(self, direction: str, nbytes: int) -> None:
-        self.metrics.relayed(direction, nbytes)
+    def count_relayed(self, direction: str, nbytes: int, nframes: int) -> None:
+        self.metrics.add_relayed(direction, nbytes, nframes)

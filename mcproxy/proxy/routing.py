@@ -83,8 +83,6 @@ class Router:
             address = self.servers.get(name)
             if address is None:
                 continue
-            if self._metrics is not None:
-                self._metrics.routing_attempt(name, fallback=bool(attempts))
             try:
                 backend = yield self._semaphore.run(self._login, address, login)
             except BackendRefused as refusal:
@@ -93,8 +91,11 @@ class Router:
                     "backend {server} refused player: {reason}", server=name, reason=refusal.reason,
                     correlation_id=correlation_id)
                 if self._metrics is not None:
-                    self._metrics.routing_failure(name, refusal.reason)
+                    self._metrics.routing_attempts.labels(name, refusal.reason).inc()
+                    self._metrics.routing_fallbacks.labels(name).inc()
                 continue
+            if self._metrics is not None:
+                self._metrics.routing_attempts.labels(name, "ok").inc()
             return name, backend
         raise NoServerAvailable(attempts)
 
