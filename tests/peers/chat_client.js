@@ -1,0 +1,39 @@
+// A minecraft-protocol client for integration tests: joins, sends each chat line given
+// (lines starting with "/" go as commands), waits for a system-chat answer to each, and
+// reports every event as a JSON line.  Usage: node chat_client.js HOST PORT VERSION NAME LINE...
+const mc = require('minecraft-protocol')
+const nbt = require('prismarine-nbt')
+
+const [host, port, version, username, ...lines] = process.argv.slice(2)
+const say = (event) => console.log(JSON.stringify(event))
+const client = mc.createClient({ host, port: Number(port), username, auth: 'offline', version })
+
+function text (content) {
+  if (typeof content === 'string') {
+    try { return flatten(JSON.parse(content)) } catch (e) { return content }
+  }
+  return flatten(nbt.simplify(content))
+}
+function flatten (c) {
+  if (typeof c === 'string') return c
+  if (Array.isArray(c)) return c.map(flatten).join('')
+  let out = c.text || c[''] || ''
+  if (c.extra) out += c.extra.map(flatten).join('')
+  return out
+}
+
+let pending = lines.slice()
+function next () {
+  if (pending.length === 0) { say({ event: 'done' }); client.end(); setTimeout(() => process.exit(0), 100); return }
+  const line = pending.shift()
+  say({ event: 'send', line })
+  if (line.startsWith('/')) client.write('chat_command', { command: line.slice(1), timestamp: BigInt(Date.now()), salt: 0n, argumentSignatures: [], messageCount: 0, acknowledged: Buffer.alloc(3), checksum: 0 })
+  else client.chat(line)
+}
+client.on('login', () => { say({ event: 'play' }); setTimeout(next, 200) })
+client.on('system_chat', (packet) => { say({ event: 'system_chat', text: text(packet.content) }); setTimeout(next, 50) })
+client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
+client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
+client.on('error', (err) => say({ event: 'error', message: err.message }))
+client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(pending.length ? 1 : 0) })
+setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 20000))
