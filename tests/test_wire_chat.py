@@ -50,6 +50,10 @@ class MutfTests(SynchronousTestCase):
         self.assertEqual(encode_mutf8("\0"), b"\xc0\x80")
         self.assertEqual(encode_mutf8("\U0001F600"), b"\xed\xa0\xbd\xed\xb8\x80")
 
+    def test_plain_utf8_accepted(self) -> None:
+        """Four-byte UTF-8, as prismarine-nbt writes it, decodes to the same character."""
+        self.assertEqual(decode_mutf8("\U0001F600".encode("utf-8")), "\U0001F600")
+
 
 class NbtTests(SynchronousTestCase):
     @BOUNDED
