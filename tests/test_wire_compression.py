@@ -27,6 +27,17 @@ class CompressionTests(SynchronousTestCase):
         framed = compress_packet(payload, threshold, level)
         self.assertEqual(decompress_packet(framed, threshold), payload)
 
+    def test_buffer_types(self) -> None:
+        """Bodies may be bytes, bytearray or memoryview slices of a read buffer."""
+        framed = compress_packet(b"\x07" + b"y" * 500, 256)
+        for view in (bytearray(framed), memoryview(b"pad" + framed)[3:]):
+            self.assertEqual(decompress_packet(view, 256), b"\x07" + b"y" * 500)
+            self.assertEqual(peek_packet_id(view, True), 7)
+
+    def test_empty_payload(self) -> None:
+        """An empty payload round-trips even at threshold 0, where data length 0 is plain."""
+        self.assertEqual(decompress_packet(compress_packet(b"", 0), 0), b"")
+
     def test_below_threshold_sent_plain(self) -> None:
         """Packets under the threshold go uncompressed with data length 0."""
         self.assertEqual(compress_packet(b"\x01abc", 256), b"\x00\x01abc")

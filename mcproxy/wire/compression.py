@@ -29,7 +29,8 @@ def compress_packet(payload: Bytes, threshold: int, level: int = -1) -> bytes:
     """
     if threshold < 0:
         raise ValueError("compression is disabled for a negative threshold")
-    if len(payload) < threshold:
+    if len(payload) < threshold or not payload:
+        # An empty payload cannot be sent compressed: its data length 0 means "plain".
         return b"\x00" + bytes(payload)
     return encode_varint(len(payload)) + zlib.compress(payload, level)
 
@@ -61,9 +62,8 @@ def decompress_packet(body: Bytes, threshold: int, max_size: int = DEFAULT_MAX_S
     if size < threshold:
         raise WireError("BELOW_THRESHOLD", f"declared {size} < threshold {threshold}")
     inflater = zlib.decompressobj()
-    data = body[offset:]
     try:
-        payload = inflater.decompress(data, size)
+        payload = inflater.decompress(memoryview(body)[offset:], size)
         if len(payload) < size:
             if inflater.eof:
                 raise WireError("SIZE_MISMATCH", f"inflated {len(payload)} of {size} bytes")
@@ -96,7 +96,8 @@ def peek_packet_id(body: Bytes, compressed: bool) -> int:
             payload = memoryview(body)[offset:]
         else:
             try:
-                payload = zlib.decompressobj().decompress(body[offset:], _PEEK_SIZE)
+                data = memoryview(body)[offset:]
+                payload = zlib.decompressobj().decompress(data, _PEEK_SIZE)
             except zlib.error as e:
                 raise WireError("BAD_ZLIB", str(e)) from None
     try:

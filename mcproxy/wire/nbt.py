@@ -214,10 +214,10 @@ class _Decoder:
             start = self.take(count)
             return bytes(self.data[start:start + count])
         if tag == TAG_INT_ARRAY or tag == TAG_LONG_ARRAY:
-            width = 4 if tag == TAG_INT_ARRAY else 8
+            width, code = (4, "i") if tag == TAG_INT_ARRAY else (8, "q")
             count = self.count(width)
             start = self.take(count * width)
-            return list(struct.unpack_from(f">{count}{'i' if width == 4 else 'q'}", self.data, start))
+            return list(struct.unpack_from(f">{count}{code}", self.data, start))
         raise WireError("BAD_NBT_TAG", f"tag type {tag}")
 
 
