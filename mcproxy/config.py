@@ -60,6 +60,7 @@ MAX_FAVICON_BYTES = 18432
 FILE_KEY = "(file)"
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+_SECRET_NAME = re.compile(r"secret|token|password", re.IGNORECASE)
 # "host:port" or "[IPv6]:port"; the port's range is checked separately.
 _ADDRESS = re.compile(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\s\[\]]+):(\d{1,5})")
 _PLACEHOLDERS = (
@@ -579,6 +580,32 @@ def _logging(table: _Table) -> LoggingSection:
     return LoggingSection(level=level, file=file)
 
 
+def _toml_reason(message: str) -> str:
+    """
+    The parser's complaint without the text it quotes: some of its messages
+    embed the offending characters or even the whole parsed document, which
+    may hold a secret.
+    """
+    twice = re.match(r"What\? (.+?) already exists\?", message)
+    if twice:
+        return f"table [{twice.group(1)}] is defined more than once"
+    return re.split(r"[:'{]", message, maxsplit=1)[0].strip().rstrip(".")
+
+
+def _refuse_secret_name(t: _Table, name: str) -> None:
+    """
+    A secret written below the wrong table header lands in [servers] or a
+    host table, whose errors would show the value: refuse it by name first.
+    """
+    if "." not in name and _SECRET_NAME.search(name):
+        section = "[backend]" if t.name == "backend" else "[security]"
+        raise t.error(
+            name,
+            f"looks like a secret, which belongs under {section}; "
+            "check the table headers above it",
+        )
+
+
 def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]:
     file = os.fspath(path)
     try:
@@ -591,9 +618,10 @@ def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]
     try:
         data = toml.loads(text)
     except toml.TomlDecodeError as e:
-        # Only the parser's own message: the offending line may hold a secret.
         raise ConfigError(
-            file, f"line {e.lineno}", f"invalid TOML: {e.msg} (column {e.colno})"
+            file,
+            f"line {e.lineno}",
+            f"invalid TOML: {_toml_reason(e.msg)} (column {e.colno})",
         )
     return file, Path(file).absolute().parent, data
 
@@ -679,6 +707,7 @@ def _servers(t: _Table) -> tuple[Mapping[str, Server], tuple[str, ...]]:
     for name, value in t.data.items():
         if name == "try":
             continue
+        _refuse_secret_name(t, name)
         if not _NAME.match(name):
             raise t.error(
                 name, "a server name must be 1 to 64 letters, digits, '_', '-' or '.'"
@@ -700,6 +729,7 @@ def _hosts(t: _Table) -> dict[str, object]:
     """Hostnames are matched case-insensitively, as DNS does."""
     hosts: dict[str, object] = {}
     for host, value in t.data.items():
+        _refuse_secret_name(t, host)
         normal = host.strip().lower().rstrip(".")
         if not normal:
             raise t.error(host, "a hostname must not be empty")
