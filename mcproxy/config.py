@@ -145,6 +145,13 @@ class Secret:
     def __reduce__(self) -> Any:
         raise TypeError("a Secret is not serialised")
 
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        """Immutable, so a deep copy of a config may share it."""
+        return self
+
 
 @dataclass(frozen=True)
 class Server:

@@ -4,6 +4,7 @@ Tests for L{mcproxy.config} and L{mcproxy.options}.
 
 from __future__ import annotations
 
+import copy
 import io
 import operator
 import os
@@ -154,6 +155,12 @@ class SecretTests(SynchronousTestCase):
     def test_bytesOnly(self) -> None:
         """A str is refused, so the encoding used for signing is never guessed."""
         self.assertRaises(TypeError, Secret, "abc")
+
+    def test_copy(self) -> None:
+        """Copying a config shares its immutable secrets instead of failing."""
+        secret = Secret(b"abc")
+        self.assertIs(copy.deepcopy(secret), secret)
+        self.assertIs(copy.copy(secret), secret)
 
     def test_notPickled(self) -> None:
         """A Secret cannot be serialised out of the process by accident."""
