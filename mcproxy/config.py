@@ -351,13 +351,12 @@ class _Table:
         self.seen.add(key)
         return self.data.get(key, default)
 
-    def finish(self, known: tuple[str, ...] = ()) -> None:
+    def finish(self) -> None:
         """Refuse keys nobody read: a typo must not silently mean a default."""
         for key in self.data:
             if key in self.seen:
                 continue
-            candidates = sorted(self.seen | set(known))
-            close = difflib.get_close_matches(key, candidates, n=1)
+            close = difflib.get_close_matches(key, sorted(self.seen), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise self.error(key, f"unknown key{hint}")
 
@@ -454,8 +453,8 @@ def _check_endpoint(
     kind: str,
 ) -> None:
     """
-    Parse with Twisted's own parser against a fake reactor: exactly the
-    strings that will work at start are accepted, and nothing listens yet.
+    Parse with Twisted's own parser against a fake reactor, so a string is
+    refused now rather than when the service starts, and nothing listens yet.
     """
     if value == "":
         raise table.error(key, f"must be a {kind} endpoint string, not empty")
@@ -559,7 +558,7 @@ def _session_server(table: _Table) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise table.error(
-            "session_server", f"must be an https:// URL, not {value!r}"
+            "session_server", f"must be an https:// or http:// URL, not {value!r}"
         )
     return value.rstrip("/")
 
@@ -605,18 +604,19 @@ def _refuse_secret_name(t: _Table, name: str) -> None:
     host table, whose errors would show the value: refuse it by name first.
     """
     if "." not in name and _SECRET_NAME.search(name):
-        section = "[backend]" if t.name == "backend" else "[security]"
         raise t.error(
             name,
-            f"looks like a secret, which belongs under {section}; "
+            "looks like a secret, which belongs under [security]; "
             "check the table headers above it",
         )
 
 
 def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]:
+    """The parsed document, the name errors show, and the folder paths resolve in."""
     file = os.fspath(path)
     try:
-        with open(file, encoding="utf-8") as handle:
+        # utf-8-sig: editors on Windows like to start files with a BOM.
+        with open(file, encoding="utf-8-sig") as handle:
             text = handle.read()
     except OSError as e:
         raise ConfigError(file, FILE_KEY, f"cannot read: {e.strerror or e}")
