@@ -60,6 +60,7 @@ MAX_FAVICON_BYTES = 18432
 FILE_KEY = "(file)"
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+_SECRET_NAME = re.compile(r"secret|token|password", re.IGNORECASE)
 # "host:port" or "[IPv6]:port"; the port's range is checked separately.
 _ADDRESS = re.compile(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\s\[\]]+):(\d{1,5})")
 _PLACEHOLDERS = (
@@ -143,6 +144,13 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret is not serialised")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        """Immutable, so a deep copy of a config may share it."""
+        return self
 
 
 @dataclass(frozen=True)
@@ -343,13 +351,12 @@ class _Table:
         self.seen.add(key)
         return self.data.get(key, default)
 
-    def finish(self, known: tuple[str, ...] = ()) -> None:
+    def finish(self) -> None:
         """Refuse keys nobody read: a typo must not silently mean a default."""
         for key in self.data:
             if key in self.seen:
                 continue
-            candidates = sorted(self.seen | set(known))
-            close = difflib.get_close_matches(key, candidates, n=1)
+            close = difflib.get_close_matches(key, sorted(self.seen), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise self.error(key, f"unknown key{hint}")
 
@@ -446,8 +453,8 @@ def _check_endpoint(
     kind: str,
 ) -> None:
     """
-    Parse with Twisted's own parser against a fake reactor: exactly the
-    strings that will work at start are accepted, and nothing listens yet.
+    Parse with Twisted's own parser against a fake reactor, so a string is
+    refused now rather than when the service starts, and nothing listens yet.
     """
     if value == "":
         raise table.error(key, f"must be a {kind} endpoint string, not empty")
@@ -551,7 +558,7 @@ def _session_server(table: _Table) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise table.error(
-            "session_server", f"must be an https:// URL, not {value!r}"
+            "session_server", f"must be an https:// or http:// URL, not {value!r}"
         )
     return value.rstrip("/")
 
@@ -579,10 +586,37 @@ def _logging(table: _Table) -> LoggingSection:
     return LoggingSection(level=level, file=file)
 
 
+def _toml_reason(message: str) -> str:
+    """
+    The parser's complaint without the text it quotes: some of its messages
+    embed the offending characters or even the whole parsed document, which
+    may hold a secret.
+    """
+    twice = re.match(r"What\? (.+?) already exists\?", message)
+    if twice:
+        return f"table [{twice.group(1)}] is defined more than once"
+    return re.split(r"[:'{]", message, maxsplit=1)[0].strip().rstrip(".")
+
+
+def _refuse_secret_name(t: _Table, name: str) -> None:
+    """
+    A secret written below the wrong table header lands in [servers] or a
+    host table, whose errors would show the value: refuse it by name first.
+    """
+    if "." not in name and _SECRET_NAME.search(name):
+        raise t.error(
+            name,
+            "looks like a secret, which belongs under [security]; "
+            "check the table headers above it",
+        )
+
+
 def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]:
+    """The parsed document, the name errors show, and the folder paths resolve in."""
     file = os.fspath(path)
     try:
-        with open(file, encoding="utf-8") as handle:
+        # utf-8-sig: editors on Windows like to start files with a BOM.
+        with open(file, encoding="utf-8-sig") as handle:
             text = handle.read()
     except OSError as e:
         raise ConfigError(file, FILE_KEY, f"cannot read: {e.strerror or e}")
@@ -591,9 +625,10 @@ def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]
     try:
         data = toml.loads(text)
     except toml.TomlDecodeError as e:
-        # Only the parser's own message: the offending line may hold a secret.
         raise ConfigError(
-            file, f"line {e.lineno}", f"invalid TOML: {e.msg} (column {e.colno})"
+            file,
+            f"line {e.lineno}",
+            f"invalid TOML: {_toml_reason(e.msg)} (column {e.colno})",
         )
     return file, Path(file).absolute().parent, data
 
@@ -679,6 +714,7 @@ def _servers(t: _Table) -> tuple[Mapping[str, Server], tuple[str, ...]]:
     for name, value in t.data.items():
         if name == "try":
             continue
+        _refuse_secret_name(t, name)
         if not _NAME.match(name):
             raise t.error(
                 name, "a server name must be 1 to 64 letters, digits, '_', '-' or '.'"
@@ -700,6 +736,7 @@ def _hosts(t: _Table) -> dict[str, object]:
     """Hostnames are matched case-insensitively, as DNS does."""
     hosts: dict[str, object] = {}
     for host, value in t.data.items():
+        _refuse_secret_name(t, host)
         normal = host.strip().lower().rstrip(".")
         if not normal:
             raise t.error(host, "a hostname must not be empty")
