@@ -7,6 +7,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 
@@ -33,17 +34,32 @@ class ListenerService(StreamServerEndpointService):
         self.setName(name)
         self.port = None
         self.error: str | None = None
+        self._bound_waiters: list[Deferred] = []
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
         self._waitingForPort.addCallbacks(self._bound, self._failed)
 
+    def when_bound(self) -> Deferred:
+        """Fires with the listening port once bound (at once if it already is)."""
+        if self.port is not None:
+            return succeed(self.port)
+        d: Deferred = Deferred()
+        self._bound_waiters.append(d)
+        return d
+
     def _bound(self, port):
         self.port = port
+        waiters, self._bound_waiters = self._bound_waiters, []
+        for d in waiters:
+            d.callback(port)
         return port
 
     def _failed(self, failure):
         self.error = failure.getErrorMessage()
+        waiters, self._bound_waiters = self._bound_waiters, []
+        for d in waiters:
+            d.errback(failure)
         return failure
 
     def stopService(self):
