@@ -159,3 +159,12 @@ def sleep(seconds: float) -> defer.Deferred:
     d = defer.Deferred()
     reactor.callLater(seconds, d.callback, None)
     return d
+
+
+def temp_dir(case) -> Path:
+    """A fresh absolute folder removed after the test (trial's mktemp is cwd-relative)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="mcproxy-test-"))
+    case.addCleanup(shutil.rmtree, path, True)
+    return path

@@ -9,7 +9,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, sleep, write_proxy_config
+from tests.integration.harness import NodePeer, free_port, node_missing, sleep, temp_dir, write_proxy_config
 
 VERSIONS = ("1.20.5", "1.21.4", "26.1")
 
@@ -38,7 +38,7 @@ class ProxyWithEchoBackends:
         for name in down:
             ports[name] = free_port()
         self.port = free_port()
-        path = write_proxy_config(Path(self.mktemp()), self.port, ports, try_order=try_order, extra=extra)
+        path = write_proxy_config(temp_dir(self), self.port, ports, try_order=try_order, extra=extra)
         self.proxy = ProxyProcess(load_proxy_config(path), reactor)
         self.proxy.privilegedStartService()
         self.proxy.startService()
