@@ -248,6 +248,7 @@ class ProxyConfig:
     try_order: tuple[str, ...]
     forced_hosts: Mapping[str, tuple[str, ...]]
     motd_by_host: Mapping[str, str]
+    permissions: Mapping[str, tuple[str, ...]]
     messaging: MessagingSection
     rate_limits: RateLimitsSection
     admin: AdminSection
@@ -301,6 +302,7 @@ _PROXY_TABLES = (
     "servers",
     "forced_hosts",
     "motd_by_host",
+    "permissions",
     "messaging",
     "rate_limits",
     "admin",
@@ -764,6 +766,16 @@ def _motd_by_host(t: _Table) -> Mapping[str, str]:
     return MappingProxyType(motds)
 
 
+def _permissions(t: _Table) -> Mapping[str, tuple[str, ...]]:
+    """Permission node -> player names granted it ("*" grants everyone)."""
+    granted = {}
+    for node, value in t.data.items():
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise t.error(node, f"must be a list of player names, not {_type_name(value)}")
+        granted[node] = tuple(value)
+    return MappingProxyType(granted)
+
+
 def _control_limits(t: _Table) -> dict[str, Any]:
     return {
         "control_max_payload": t.integer(
@@ -832,6 +844,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     servers, try_order = _servers(t["servers"])
     forced_hosts = _forced_hosts(t["forced_hosts"], servers)
     motd_by_host = _motd_by_host(t["motd_by_host"])
+    permissions = _permissions(t["permissions"])
     messaging = _proxy_messaging(t["messaging"])
     rate_limits = _rate_limits(t["rate_limits"])
     admin = _admin_section(t["admin"], AdminSection.bind)
@@ -879,6 +892,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         try_order=try_order,
         forced_hosts=forced_hosts,
         motd_by_host=motd_by_host,
+        permissions=permissions,
         messaging=messaging,
         rate_limits=rate_limits,
         admin=admin,

@@ -118,7 +118,7 @@ class ProxyProcess(MultiService):
         session_server = None
         if section.online_mode:
             session_server = SessionServerClient(reactor, section.session_server, section.session_server_ca_file)
-        self.commands = CommandDispatcher(self.log)
+        self.commands = CommandDispatcher(self.log, config.permissions)
         self.core = ProxyCore(
             reactor, self.settings, status=None, router=self.router, metrics=self.metrics, log=self.log,
             session_server=session_server, commands=self.commands,

@@ -130,12 +130,15 @@ def write_proxy_config(directory: Path, port: int, servers: dict[str, int], *, a
     server_lines = "\n".join(f'{name} = "127.0.0.1:{p}"' for name, p in servers.items())
     order = json.dumps(try_order or list(servers))
     admin = f'bind = "tcp:{admin_port}:interface=127.0.0.1"' if admin_port else 'bind = ""'
+    # Keys for [proxy] come first in ``extra``; any tables after them go at the end.
+    proxy_extra, _, tables = extra.partition("[")
+    tables = "[" + tables if tables else ""
     text = f"""
 [proxy]
 bind = "tcp:{port}:interface=127.0.0.1"
 online_mode = {str(online_mode).lower()}
 forwarding = "{forwarding}"
-{extra}
+{proxy_extra}
 
 [security]
 proxy_secret_file = "proxy.secret"
@@ -149,6 +152,8 @@ enabled = false
 
 [admin]
 {admin}
+
+{tables}
 """
     path = directory / "proxy.toml"
     path.write_text(text)

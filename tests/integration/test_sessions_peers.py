@@ -149,3 +149,75 @@ class MineflayerTests(ProxyWithEchoBackends, TestCase):
         yield bot.wait_for("spawn", timeout=40)
         code = yield bot.finished(20)
         self.assertEqual(code, 0, bot.events)
+
+
+class SwitchingTests(ProxyWithEchoBackends, TestCase):
+    @defer.inlineCallbacks
+    def _switch_and_chat(self, version: str):
+        yield self.start(version, backends=("lobby", "game"))
+        lobby_port = self.backends["lobby"].events[0]["port"]
+        game_port = self.backends["game"].events[0]["port"]
+        client = self.client(version, "Mover", "before", "/server game", "after", "/server")
+        code = yield client.finished(45)
+        texts = [e["text"] for e in client.events if e["event"] == "system_chat"]
+        self.assertEqual(code, 0, client.events)
+        self.assertEqual(texts, [
+            f"echo {lobby_port}: before",
+            "You are now connected to game.",
+            f"echo {game_port}: after",
+            "You are on game. Servers: game, lobby",
+        ])
+        self.assertEqual([e["event"] for e in self.backends["lobby"].events if e["event"] in ("join", "leave")],
+                         ["join", "leave"])
+
+    def test_switch_1_20_5(self):
+        """/server moves a 1.20.5 player to another backend in place; chat then reaches the new one."""
+        return self._switch_and_chat("1.20.5")
+
+    def test_switch_1_21_4(self):
+        """/server moves a 1.21.4 player to another backend in place; chat then reaches the new one."""
+        return self._switch_and_chat("1.21.4")
+
+    def test_switch_26_1(self):
+        """/server moves a 26.1 player to another backend in place; chat then reaches the new one."""
+        return self._switch_and_chat("26.1")
+
+    @defer.inlineCallbacks
+    def test_failed_switch_leaves_player_in_place(self):
+        """A switch to a server that is down leaves the player where they were, with a message."""
+        yield self.start("1.21.4", backends=("lobby",), down=("broken",))
+        lobby_port = self.backends["lobby"].events[0]["port"]
+        client = self.client("1.21.4", "Stayer", "/server broken", "still here")
+        code = yield client.finished(45)
+        texts = [e["text"] for e in client.events if e["event"] == "system_chat"]
+        self.assertEqual(code, 0, client.events)
+        self.assertTrue(texts[0].startswith("Could not connect you to that server"), texts)
+        self.assertEqual(texts[1], f"echo {lobby_port}: still here")
+
+    @defer.inlineCallbacks
+    def test_kick_lands_player_on_fallback(self):
+        """A backend kick mid-session moves the player to the next server of `try`, told why."""
+        yield self.start("1.21.4", backends=("lobby", "fallback"))
+        fallback_port = self.backends["fallback"].events[0]["port"]
+        client = self.client("1.21.4", "Bounced", "/kickme", "where am i")
+        code = yield client.finished(45)
+        texts = [e["text"] for e in client.events if e["event"] == "system_chat"]
+        self.assertEqual(code, 0, client.events)
+        self.assertEqual(texts[0],
+                         "You were kicked from lobby: Kicked by the echo server You are now on fallback.")
+        self.assertEqual(texts[1], f"echo {fallback_port}: where am i")
+
+    @defer.inlineCallbacks
+    def test_send_moves_another_player(self):
+        """/send, granted by [permissions], moves another online player to the named server."""
+        yield self.start("1.21.4", backends=("lobby", "game"),
+                         extra='[permissions]\n"mcproxy.command.send" = ["Admin"]')
+        target = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Target", "wait",
+                          env={"LINGER_MS": "15000"})
+        self.addCleanup(target.stop)
+        yield self.backends["lobby"].wait_for("join", username="Target")
+        admin = self.client("1.21.4", "Admin", "/send Target game")
+        yield admin.finished(30)
+        yield target.wait_for("system_chat", text="You are now connected to game.", timeout=20)
+        self.assertTrue([e for e in self.backends["game"].events if e.get("username") == "Target"])
+        self.assertEqual(self.proxy.core.players.find("Target").server, "game")
