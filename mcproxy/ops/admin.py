@@ -142,7 +142,8 @@ class _ActionNode(_Node):
                 "the request is not local", action=self._name, peer=request.getClientAddress())
             return admin.json_response(
                 request, 403, {"error": "actions need an admin token on a non-loopback listener"})
-        raw = request.content.read(MAX_ACTION_BODY + 1) if request.content else b""
+        content = getattr(request, "content", None)
+        raw = content.read(MAX_ACTION_BODY + 1) if content is not None else b""
         if len(raw) > MAX_ACTION_BODY:
             return admin.json_response(request, 413, {"error": "request body too large"})
         try:

@@ -74,6 +74,14 @@ class _Probe(Protocol):
 _PROBE_FACTORY = Factory.forProtocol(_Probe)
 
 
+def _timed_out(result: object, timeout: float) -> None:
+    """Turn whatever a timed-out connect ended with into a timeout, closing a connection that
+    won the race against the cancellation."""
+    if isinstance(result, Protocol) and result.transport is not None:
+        result.transport.abortConnection()
+    raise defer.TimeoutError(timeout, "backend probe")
+
+
 def _classify(reason: Failure) -> tuple[str, str]:
     if reason.check(error.ConnectionRefusedError):
         return "refused", "connection refused"
@@ -174,7 +182,7 @@ class BackendProber(Service):
     def _probe(self, name: str, address: tuple[str, int]) -> defer.Deferred[None]:
         started = self._reactor.seconds()
         d = self._endpoint(*address).connect(_PROBE_FACTORY)
-        d.addTimeout(self.timeout, self._reactor)
+        d.addTimeout(self.timeout, self._reactor, onTimeoutCancel=_timed_out)
 
         def connected(protocol: Protocol) -> None:
             elapsed = self._reactor.seconds() - started
@@ -182,7 +190,7 @@ class BackendProber(Service):
             self._record(name, address, "ok", elapsed, f"{elapsed * 1000:.1f} ms")
 
         def failed(reason: Failure) -> None:
-            if reason.check(defer.CancelledError):
+            if reason.check(defer.CancelledError, error.ConnectingCancelledError):
                 # Cancelled by stopService, not timed out: nothing was learned.
                 return
             outcome, detail = _classify(reason)
