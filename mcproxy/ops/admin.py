@@ -111,6 +111,7 @@ class _Status(_Node):
 class _Metrics(_Node):
     def render_GET(self, request: Request) -> bytes:
         text = generate_latest(self._admin.registry).decode("utf-8")
+        request.setResponseCode(200)
         request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode("ascii"))
         request.setHeader(b"cache-control", b"no-store")
         return self._admin.redactor.redact_text(text).encode("utf-8")
