@@ -216,11 +216,28 @@ def make_observer(
     return FilteringLogObserver(scrubbed, [predicate])
 
 
+@implementer(ILogObserver)
+class ProcessLogObserver:
+    """The observer :func:`start_logging` makes; it owns the log file it opened, if any."""
+
+    def __init__(self, observer: ILogObserver, opened: IO[str] | None) -> None:
+        self._observer = observer
+        self._opened = opened
+
+    def __call__(self, event: LogEvent) -> None:
+        self._observer(event)
+
+    def close(self) -> None:
+        """Close the log file opened from a path (nothing to do for a stream passed in)."""
+        if self._opened is not None:
+            self._opened.close()
+
+
 def start_logging(
     level: str | LogLevel,
     file_or_stdout: str | IO[str] | None,
     secrets: Redactor | Iterable[str],
-) -> ILogObserver:
+) -> ProcessLogObserver:
     """The process's log observer, for the twistd plugin to hand to :class:`LoggingMultiService`.
 
     ``file_or_stdout`` is a path (appended to), an open text file, or ``None``/``"-"`` for the
@@ -230,13 +247,14 @@ def start_logging(
     """
     redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
     out: IO[str]
+    opened: IO[str] | None = None
     if file_or_stdout is None or file_or_stdout == "-":
         out = sys.__stdout__ or sys.stdout
     elif isinstance(file_or_stdout, (str, os.PathLike)):
-        out = open(file_or_stdout, "a", encoding="utf-8", buffering=1)
+        out = opened = open(file_or_stdout, "a", encoding="utf-8", buffering=1)
     else:
         out = file_or_stdout
-    return make_observer(level, out, redactor)
+    return ProcessLogObserver(make_observer(level, out, redactor), opened)
 
 
 class LoggingMultiService(MultiService):
