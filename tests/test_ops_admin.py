@@ -344,7 +344,9 @@ class RealSiteTests(unittest.TestCase):
         self.addCleanup(pool.closeCachedConnections)
         self.agent = Agent(reactor, pool=pool)
 
-    def get(self, path: str, token: str | None = TOKEN) -> defer.Deferred[tuple[int, bytes, Headers]]:
+    def get(
+        self, path: str, token: str | None = TOKEN,
+    ) -> defer.Deferred[tuple[int, bytes, Headers]]:
         headers = Headers()
         if token is not None:
             headers.addRawHeader(b"authorization", f"Bearer {token}".encode())

@@ -36,7 +36,8 @@ class JSONLineTests(unittest.SynchronousTestCase):
         """One JSON object per line: UTC time, level, namespace, formatted text and the
         selected fields, with addresses as host:port; other fields are left out."""
         out = io.StringIO()
-        log = Logger(namespace="mcproxy.proxy.session", observer=make_observer("info", out, Redactor()))
+        observer = make_observer("info", out, Redactor())
+        log = Logger(namespace="mcproxy.proxy.session", observer=observer)
         log.info("{player} routed to {server}", player="Steve", server="lobby",
                  correlation_id="0123456789ab", peer=IPv4Address("TCP", "192.0.2.7", 51000),
                  unrelated=object())

@@ -12,9 +12,10 @@ the observer it finds as the ``ILogObserver`` component of its ``Application`` (
 text observer when there is none).  Calling ``globalLogBeginner.beginLoggingTo`` from the
 plugin instead does not replace twistd's observer: twistd adds its own after ours with a
 "primary log target selected twice" warning, and since our call already redirected
-``sys.stdout`` into the log, twistd's text observer feeds its lines back into it without end.  So the plugin returns a :class:`LoggingMultiService` built on :func:`start_logging`'s
-observer: when twistd parents it to the Application it registers that observer there.  Outside
-twistd (tests, embedding), pass the observer to ``globalLogBeginner.beginLoggingTo`` yourself.
+``sys.stdout`` into the log, twistd's text observer feeds its lines back into it without end.
+So the plugin returns a :class:`LoggingMultiService` built on :func:`start_logging`'s observer:
+when twistd parents it to the Application it registers that observer there.  Outside twistd
+(tests, embedding), pass the observer to ``globalLogBeginner.beginLoggingTo`` yourself.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class BackendProber(Service):
         self.set_backends(backends)
 
     def set_backends(self, backends: Mapping[str, str]) -> None:
-        """Replace the probed set (e.g. on reload); removed backends lose their series and checks."""
+        """Replace the probed set (e.g. on reload); removed backends lose series and checks."""
         parsed = {name: parse_address(address) for name, address in backends.items()}
         for name in list(self._addresses):
             if name not in parsed:
