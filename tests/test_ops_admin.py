@@ -117,6 +117,15 @@ class HealthEndpointTests(unittest.SynchronousTestCase):
         self.assertEqual(_json(request)["status"], "DEGRADED")
         self.assertEqual(_header(request, b"content-type"), b"application/json; charset=utf-8")
 
+    def test_secret_in_detail_redacted(self) -> None:
+        """A check detail that mentions a secret is scrubbed like everything else."""
+        a = _Admin()
+        a.health.add_check("registry_sync", ManualCheck(CheckState.FAILED, f"digest {SECRET}"),
+                           critical=False)
+        raw = b"".join(a.request(b"/health").written)
+        self.assertNotIn(SECRET.encode(), raw)
+        self.assertIn(REDACTED.encode(), raw)
+
     def test_unknown_paths(self) -> None:
         """Anything but the known endpoints is a JSON 404, including the root and sub-paths."""
         a = _Admin()

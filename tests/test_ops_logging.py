@@ -130,6 +130,15 @@ class RedactionTests(unittest.SynchronousTestCase):
         self.log.info("{a}", a="{x} " + SECRET)
         self.assertEqual(_lines(self.out)[0]["text"], "{x} " + REDACTED)
 
+    def test_legacy_event(self) -> None:
+        """Events from the legacy twisted.python.log API are scrubbed as well."""
+        self.log.observer({
+            "message": (f"hello {SECRET}",), "isError": 0, "log_time": 0.0,
+            "log_text": f"hello {SECRET}", "log_format": "{log_text}",
+            "log_level": LogLevel.info, "log_namespace": "log_legacy",
+        })
+        self.assertClean()
+
     def test_clean_event_untouched(self) -> None:
         """Events holding no secret reach the next observer as the very same object."""
         seen: list[dict[str, Any]] = []
