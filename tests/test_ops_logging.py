@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from twisted.application.service import Application, IService
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.logger import ILogObserver, Logger, LogLevel
 from twisted.trial import unittest
 
@@ -17,6 +17,7 @@ from mcproxy.ops.logging import (
     LoggingMultiService,
     RedactingLogObserver,
     correlated,
+    format_address,
     format_json_line,
     make_observer,
     new_correlation_id,
@@ -228,3 +229,13 @@ class StartLoggingTests(unittest.SynchronousTestCase):
         top.setServiceParent(application)
         self.assertIs(application.getComponent(ILogObserver), observer)
         self.assertIn(top, list(IService(application)))
+
+
+class FormatAddressTests(unittest.SynchronousTestCase):
+    def test_forms(self) -> None:
+        """IPv4, IPv6 and UNIX addresses print the way operators grep for them."""
+        self.assertEqual(format_address(IPv4Address("TCP", "192.0.2.1", 25565)), "192.0.2.1:25565")
+        self.assertEqual(format_address(IPv6Address("TCP", "2001:db8::1", 25565)),
+                         "[2001:db8::1]:25565")
+        self.assertEqual(format_address(UNIXAddress(b"/run/a.sock")), "/run/a.sock")
+        self.assertEqual(format_address("already text"), "already text")

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from constantly import NamedConstant
 from twisted.application.service import MultiService
-from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.logger import (
     FileLogObserver,
     FilteringLogObserver,
@@ -95,12 +95,23 @@ def correlated(log: Logger, correlation_id: str | None = None, **fields: Any) ->
     return CorrelatedLogger(log.namespace, log.source, log.observer, fields)
 
 
+def format_address(address: object) -> str:
+    """``host:port`` (``[v6]:port``) for an IP address, its text for anything else: the form
+    peers take in log text and the ``peer`` field."""
+    if isinstance(address, (IPv4Address, IPv6Address)):
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        return f"{host}:{address.port}"
+    if isinstance(address, UNIXAddress):
+        name = address.name
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name or "unix")
+    return str(address)
+
+
 def _json_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, (IPv4Address, IPv6Address)):
-        host = f"[{value.host}]" if ":" in value.host else value.host
-        return f"{host}:{value.port}"
+    if isinstance(value, (IPv4Address, IPv6Address, UNIXAddress)):
+        return format_address(value)
     if isinstance(value, enum.Enum):
         return value.name
     return str(value)

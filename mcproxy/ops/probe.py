@@ -71,7 +71,13 @@ class _Probe(Protocol):
     """Connects and says nothing; the prober closes it as soon as the connect succeeded."""
 
 
-_PROBE_FACTORY = Factory.forProtocol(_Probe)
+class _ProbeFactory(Factory):
+    protocol = _Probe
+    # Otherwise every probe logs "Starting factory" and "Stopping factory".
+    noisy = False
+
+
+_PROBE_FACTORY = _ProbeFactory()
 
 
 def _timed_out(result: object, timeout: float) -> None:
