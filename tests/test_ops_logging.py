@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import tempfile
 from typing import Any
 
 from twisted.application.service import Application, IService
@@ -209,7 +211,10 @@ class CorrelationTests(unittest.SynchronousTestCase):
 class StartLoggingTests(unittest.SynchronousTestCase):
     def test_file_path(self) -> None:
         """A path is appended to, one JSON line per event."""
-        path = self.mktemp()
+        # Not self.mktemp(): under pytest that directory lands in the checkout.
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        path = os.path.join(directory.name, "proxy.log")
         with open(path, "w") as f:
             f.write('{"earlier": true}\n')
         observer = start_logging("info", path, [SECRET])

@@ -22,7 +22,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcproxy.ops.health import CheckResult, CheckState, HealthModel
+from mcproxy.ops.health import Check, CheckResult, CheckState, HealthModel
 from mcproxy.ops.metrics import ProxyMetrics
 
 #: The Minecraft default, used when a backend address names no port.
@@ -153,7 +153,7 @@ class BackendProber(Service):
     def _check_name(name: str) -> str:
         return f"backend:{name}"
 
-    def _make_check(self, name: str) -> Any:
+    def _make_check(self, name: str) -> Check:
         return lambda: self.check(name)
 
     def startService(self) -> None:
