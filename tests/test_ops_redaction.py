@@ -31,6 +31,13 @@ class RedactorTests(unittest.SynchronousTestCase):
             r.redact_json({"hunter2": ["hunter2", "x-hunter2-y", 424242, 7, True, None]}),
             {REDACTED: [REDACTED, f"x-{REDACTED}-y", REDACTED, 7, True, None]})
 
+    def test_binary_secret(self) -> None:
+        """A secret file that is not UTF-8 is registered without error, in the forms it would
+        be printed in."""
+        r = Redactor([b"\xff\xfekey"])
+        self.assertEqual(r.redact_text("repr b'\\xff\\xfekey'"), f"repr b'{REDACTED}'")
+        self.assertEqual(r.redact_text("hex fffe6b6579"), f"hex {REDACTED}")
+
     def test_regex_characters(self) -> None:
         """Secrets are matched literally, whatever characters they hold."""
         r = Redactor(["a.b*c(d"])
