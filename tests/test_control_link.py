@@ -361,6 +361,57 @@ class BridgeTests(LinkTestCase):
         self.failureResultOf(net.factory.transfer("nobody", "lobby"), UnknownPlayer)
 
 
+class LivenessTests(LinkTestCase):
+    def test_silent_backend_is_dropped(self) -> None:
+        """A linked backend that stops talking is closed after link_timeout."""
+        net = self.network(proxy_kw={"link_timeout": 35.0})
+        client, pump = self.raw(net)
+        self.successResultOf(self.hello(client, pump))
+        self.assertTrue(net.factory.links["lobby"].link_up)
+        net.clock.advance(34)
+        pump.flush()
+        self.assertTrue(net.factory.links["lobby"].link_up)
+        net.clock.advance(1)
+        pump.flush()
+        self.assertFalse(net.factory.links["lobby"].link_up)
+        self.assertIn("control link from lobby is down", net.factory.problems())
+
+    def test_heartbeats_keep_link(self) -> None:
+        """Heartbeats well inside link_timeout keep the link up and synchronized."""
+        net = self.network(link_kw={"heartbeat_interval": 10.0})
+        net.start()
+        for _ in range(10):
+            net.advance(10.0)
+        self.assertTrue(net.link.synchronized)
+        self.assertEqual(net.factory.problems(), ["control link from games is down"])
+        self.assertEqual(net.link.problems(), [])
+
+    def test_unanswered_heartbeat_reconnects(self) -> None:
+        """A proxy that stops answering is treated as gone: the backend reconnects."""
+        net = self.network(link_kw={"heartbeat_interval": 5.0})
+        net.start()
+        first = net.endpoint.pumps[0]
+        first.serverIO.bufferReceived = lambda data: None
+        net.clock.advance(5.0)
+        net.endpoint.flush()
+        net.clock.advance(5.0)
+        net.endpoint.flush()
+        self.assertFalse(net.link.link_up)
+        net.advance(2.0)
+        self.assertEqual(net.endpoint.attempts, 2)
+        self.assertTrue(net.link.synchronized)
+
+    def test_factory_restart_resubscribes(self) -> None:
+        """Stopping and restarting the listener keeps registry pushes working."""
+        net = self.network()
+        net.start()
+        net.factory.stopFactory()
+        net.factory.startFactory()
+        net.registry.register(CommandSpec("again"))
+        net.endpoint.flush()
+        self.assertEqual(net.link.digest, net.registry.digest)
+
+
 class RejectReasonTests(LinkTestCase):
     """Each reason, provoked over a connection, counted on the refusing side."""
 
@@ -373,6 +424,13 @@ class RejectReasonTests(LinkTestCase):
         pump.flush()
         self.failureResultOf(d, PayloadTooLarge)
         self.assertEqual(rejects(net.proxy_metrics, RejectReason.PAYLOAD_TOO_LARGE), 1)
+
+    def test_payload_too_large_command_line(self) -> None:
+        """A command line too long for one AMP value is refused before it is sent."""
+        net = self.network()
+        net.start()
+        self.failureResultOf(net.link.execute_command("alice", "hub " + "é" * 20000), PayloadTooLarge)
+        self.assertEqual(rejects(net.backend_metrics, RejectReason.PAYLOAD_TOO_LARGE), 1)
 
     def test_version_mismatch_artifact(self) -> None:
         """A backend of another release is refused at Hello and the link closed."""

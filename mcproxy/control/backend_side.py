@@ -54,6 +54,9 @@ from mcproxy.control.registry import (
 from mcproxy.control.results import CommandResult, TransferResult
 
 
+MAX_COMMAND_LINE_BYTES = 32767
+
+
 class BackendControlProtocol(ControlProtocol):
     """The backend's AMP connection to the proxy."""
 
@@ -222,6 +225,17 @@ class BackendControlLink(Service):
             "secret_usage": self.peer.secret_usage(),
         }
 
+    def problems(self) -> list[str]:
+        """Why /health should say DEGRADED; empty when the bridge is usable."""
+        if not self.link_up:
+            return ["control link to the proxy is down"]
+        out = []
+        if not self._synchronized:
+            out.append("command registry is not synchronized")
+        if not self._bridge_enabled:
+            out.append("command bridge disabled by operator")
+        return out
+
     def when_synchronized(self) -> defer.Deferred[None]:
         """Fires when the registry copy is (or next becomes) current."""
         if self._synchronized:
@@ -253,6 +267,10 @@ class BackendControlLink(Service):
         """Run a proxy command for C{player}; refused while unsynchronized."""
         cid = new_correlation_id()
         refusal = self._bridge_refusal("ExecuteProxyCommand", cid)
+        if refusal is None and len(command_line.encode("utf-8")) > MAX_COMMAND_LINE_BYTES:
+            refusal = self.peer.refuse(
+                RejectReason.PAYLOAD_TOO_LARGE, "ExecuteProxyCommand", cid, self.server_id
+            )
         if refusal is None and find_command(self.commands, command_name(command_line)) is None:
             refusal = self.peer.refuse(
                 RejectReason.UNKNOWN_COMMAND, "ExecuteProxyCommand", cid, self.server_id

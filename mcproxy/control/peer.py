@@ -135,9 +135,8 @@ class ControlProtocol(amp.AMP):
         a refusal (say UNKNOWN_PLAYER) is an answer, not a broken link.
         """
         answer: defer.Deferred[dict[str, Any]] = defer.Deferred()
-        self.callRemote(command, envelope=correlation_id, **kw).addCallbacks(
-            answer.callback, answer.errback
-        )
+        sent = defer.maybeDeferred(self.callRemote, command, envelope=correlation_id, **kw)
+        sent.addCallbacks(answer.callback, answer.errback)
         return answer
 
     def locateResponder(self, name: bytes) -> Callable[[amp.AmpBox], Any] | None:

@@ -17,6 +17,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 from mcproxy import __version__
@@ -44,6 +45,7 @@ from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import ICommandRegistry, IPlayerDirectory
 
 DEFAULT_CHUNK_SIZE = 60000
+DEFAULT_LINK_TIMEOUT = 35.0
 
 
 @dataclass
@@ -75,8 +77,13 @@ class EncodedSnapshot:
     total: int
 
 
-class ProxyControlProtocol(ControlProtocol):
-    """One backend's connection; bound to its server id by Hello."""
+class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
+    """One backend's connection; bound to its server id by Hello.
+
+    A connection that sends no verified message for C{link_timeout} seconds
+    (backends heartbeat well within it) is closed, so a backend that vanished
+    without a FIN does not look linked forever.
+    """
 
     factory: ControlServerFactory
 
@@ -85,6 +92,24 @@ class ProxyControlProtocol(ControlProtocol):
         self.factory = factory
         self.peer = factory.peer
         self.server_id: str | None = None
+        self.callLater = factory.clock.callLater
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.setTimeout(self.factory.link_timeout)
+
+    def timeoutConnection(self) -> None:
+        self.peer.log.warn(
+            "control link from {server} silent for {timeout}s; closing",
+            server=self.server_id or "an unidentified backend",
+            timeout=self.factory.link_timeout,
+        )
+        self.transport.loseConnection()
+
+    def check_request(self, command: type[Any], envelope: Envelope) -> str:
+        sender = super().check_request(command, envelope)
+        self.resetTimeout()
+        return sender
 
     def expected_senders(self) -> Container[str]:
         if self.server_id is not None:
@@ -102,6 +127,7 @@ class ProxyControlProtocol(ControlProtocol):
         return self.check_request(command, envelope)
 
     def connectionLost(self, reason: Failure) -> None:
+        self.setTimeout(None)
         super().connectionLost(reason)
         self.factory.link_lost(self)
 
@@ -249,6 +275,7 @@ class ControlServerFactory(Factory):
         max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
         replay_capacity: int = DEFAULT_REPLAY_CAPACITY,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        link_timeout: float = DEFAULT_LINK_TIMEOUT,
         random_bytes: Callable[[int], bytes] | None = None,
     ) -> None:
         extra = {} if random_bytes is None else {"random_bytes": random_bytes}
@@ -269,12 +296,14 @@ class ControlServerFactory(Factory):
         self.registry = registry
         self.directory = directory
         self.chunk_size = chunk_size
+        self.link_timeout = link_timeout
         self.links: dict[str, LinkState] = {s: LinkState(s) for s in sorted(self.backend_ids)}
         self._connections: dict[str, ProxyControlProtocol] = {}
         for server_id in self.backend_ids:
             self._publish(server_id)
         self.peer.metrics.registry_serial.set(registry.serial)
-        self._unsubscribe: Callable[[], None] | None = registry.subscribe(self.registry_changed)
+        self._unsubscribe: Callable[[], None] | None = None
+        self.startFactory()
 
     @property
     def log(self) -> Logger:
@@ -282,6 +311,10 @@ class ControlServerFactory(Factory):
 
     def buildProtocol(self, addr: IAddress) -> ProxyControlProtocol:
         return ProxyControlProtocol(self)
+
+    def startFactory(self) -> None:
+        if self._unsubscribe is None:
+            self._unsubscribe = self.registry.subscribe(self.registry_changed)
 
     def stopFactory(self) -> None:
         if self._unsubscribe is not None:
@@ -403,6 +436,16 @@ class ControlServerFactory(Factory):
         if not self.directory.has_player(player):
             return defer.fail(self.peer.refuse(RejectReason.UNKNOWN_PLAYER, "execute"))
         return defer.maybeDeferred(self.directory.execute, player, command_line)
+
+    def problems(self) -> list[str]:
+        """Why /health should say DEGRADED, one line per backend link."""
+        out = []
+        for server_id, link in sorted(self.links.items()):
+            if not link.link_up:
+                out.append(f"control link from {server_id} is down")
+            elif not link.synchronized:
+                out.append(f"{server_id} registry is not synchronized")
+        return out
 
     def status(self) -> dict[str, Any]:
         """For /status: links, registry serial/digest, and secret use per sender."""
