@@ -23,7 +23,6 @@ from mcproxy.control.peer import ControlPeer, ControlProtocol
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.reasons import (
     BadSignature,
-    ControlRejected,
     InvalidTimestamp,
     PayloadTooLarge,
     RejectReason,
@@ -540,15 +539,18 @@ class RejectReasonTests(LinkTestCase):
         self.assertTrue(net.link.synchronized)
 
     def test_replayed_snapshot_older_serial(self) -> None:
-        """A snapshot older than the installed serial is refused even when requested."""
+        """A proxy restarted with a smaller serial is refused, even for a requested snapshot."""
         net = self.network()
         net.start()
-        net.link._snapshot_request = "req"
-        net.link.serial = 500
-        self.assertRaises(
-            ControlRejected,
-            net.link._accept_chunk, "cid", "req", 100, net.registry.digest, 0, 1, 2, b"[]",
+        net.endpoint.drop_all()
+        net.endpoint.server_factory = net.make_factory(
+            CommandRegistry([CommandSpec("spawn")], initial_serial=5),
+            metrics_registry=CollectorRegistry(),
         )
+        net.advance(2.0)
+        self.assertTrue(net.link.link_up)
+        self.assertFalse(net.link.synchronized)
+        self.assertEqual(net.link.serial, 100)
         self.assertEqual(rejects(net.backend_metrics, RejectReason.REPLAYED_SNAPSHOT), 1)
 
     def test_unsynchronized_registry_at_proxy(self) -> None:
