@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.logger import Logger, formatEvent
 from twisted.protocols import amp
@@ -339,6 +340,30 @@ class BridgeTests(LinkTestCase):
         self.assertEqual(
             self.successResultOf(again), TransferResult(False, "already connected to that server")
         )
+
+    def test_directory_failure_is_an_answer(self) -> None:
+        """A bug behind the directory answers "not done" and keeps the link up."""
+        net = self.network()
+        net.start()
+
+        def broken(player: str, server: str) -> Any:
+            raise RuntimeError("directory bug")
+
+        net.directory.transfer = broken
+        moved = net.result(net.link.request_transfer("alice", "games"))
+        self.assertEqual(self.successResultOf(moved), TransferResult(False, "internal error"))
+        failures = [e["log_failure"] for e in net.events if "log_failure" in e]
+        self.assertEqual([f.type for f in failures], [RuntimeError])
+        self.assertTrue(net.link.link_up)
+
+    def test_long_output_is_bounded(self) -> None:
+        """Command output longer than one AMP value is cut, not a dropped link."""
+        net = self.network()
+        net.start()
+        net.directory.execute = lambda player, line: succeed(CommandResult(True, "y" * 100_000))
+        ran = self.successResultOf(net.result(net.link.execute_command("alice", "hub")))
+        self.assertEqual(len(ran.output), 32767)
+        self.assertTrue(net.link.link_up)
 
     def test_operator_switch(self) -> None:
         """Disabling the bridge refuses with UNSYNCHRONIZED_REGISTRY; enabling restores it."""
