@@ -305,6 +305,24 @@ class SyncTests(LinkTestCase):
         self.assertFalse(net.link.synchronized)
         self.assertGreaterEqual(rejects(net.backend_metrics, RejectReason.PAYLOAD_TOO_LARGE), 1)
 
+    def test_observers_see_state_changes(self) -> None:
+        """Observers on both sides hear about link and sync changes, until removed."""
+        net = self.network()
+        backend_seen: list[tuple[bool, bool]] = []
+        proxy_seen: list[tuple[str, bool, bool]] = []
+        net.link.add_observer(lambda link: backend_seen.append((link.link_up, link.synchronized)))
+        remove = net.factory.add_observer(
+            lambda state: proxy_seen.append((state.server_id, state.link_up, state.synchronized))
+        )
+        net.start()
+        self.assertEqual(backend_seen[-1], (True, True))
+        self.assertIn((True, False), backend_seen)
+        self.assertEqual(proxy_seen[-1], ("lobby", True, True))
+        remove()
+        net.endpoint.drop_all()
+        self.assertEqual(backend_seen[-1], (False, False))
+        self.assertEqual(proxy_seen[-1], ("lobby", True, True))
+
     def test_status_reports_links_and_registry(self) -> None:
         """Both sides report what /status shows: link, sync, serial, digest, secret use."""
         net = self.network()

@@ -169,6 +169,7 @@ class BackendControlLink(Service):
         self._snapshot_request: str | None = None
         self._assembly: _Assembly | None = None
         self._sync_waiters: list[defer.Deferred[None]] = []
+        self._observers: list[Callable[[BackendControlLink], None]] = []
         self._heartbeat_pending = False
         self._heartbeat = LoopingCall(self._send_heartbeat)
         self._heartbeat.clock = clock
@@ -219,6 +220,7 @@ class BackendControlLink(Service):
             "link_up": self.link_up,
             "synchronized": self._synchronized,
             "bridge_enabled": self._bridge_enabled,
+            "bridge_active": self.bridge_active,
             "serial": self.serial,
             "digest": self.digest,
             "commands": len(self.commands),
@@ -244,10 +246,24 @@ class BackendControlLink(Service):
         self._sync_waiters.append(d)
         return d
 
+    def add_observer(
+        self, callback: Callable[[BackendControlLink], None]
+    ) -> Callable[[], None]:
+        """Call C{callback(link)} on every link or sync state change; returns remove."""
+        self._observers.append(callback)
+
+        def remove() -> None:
+            if callback in self._observers:
+                self._observers.remove(callback)
+
+        return remove
+
     def _publish(self) -> None:
         self.peer.metrics.set_link(self.server_id, self.link_up, self._synchronized)
         if self.serial is not None:
             self.peer.metrics.registry_serial.set(self.serial)
+        for callback in list(self._observers):
+            callback(self)
 
     # Service lifecycle.
 

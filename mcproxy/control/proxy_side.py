@@ -319,6 +319,7 @@ class ControlServerFactory(Factory):
         self.link_timeout = link_timeout
         self.links: dict[str, LinkState] = {s: LinkState(s) for s in sorted(self.backend_ids)}
         self._connections: dict[str, ProxyControlProtocol] = {}
+        self._observers: list[Callable[[LinkState], None]] = []
         for server_id in self.backend_ids:
             self._publish(server_id)
         self.peer.metrics.registry_serial.set(registry.serial)
@@ -341,9 +342,21 @@ class ControlServerFactory(Factory):
             self._unsubscribe()
             self._unsubscribe = None
 
+    def add_observer(self, callback: Callable[[LinkState], None]) -> Callable[[], None]:
+        """Call C{callback(link_state)} whenever a backend link changes; returns remove."""
+        self._observers.append(callback)
+
+        def remove() -> None:
+            if callback in self._observers:
+                self._observers.remove(callback)
+
+        return remove
+
     def _publish(self, server_id: str) -> None:
         link = self.links[server_id]
         self.peer.metrics.set_link(server_id, link.link_up, link.synchronized)
+        for callback in list(self._observers):
+            callback(link)
 
     def link_made(self, protocol: ProxyControlProtocol) -> None:
         """A backend said Hello; an older connection for the same id is replaced."""
