@@ -690,6 +690,9 @@ class LoggingTests(LinkTestCase):
         self.assertTrue(all(e["correlation_id"] for e in refusals))
         self.assertTrue(all(e["reason"] == "BAD_SIGNATURE" for e in refusals))
         text = net.log_text() + repr(net.events)
+        text += repr(net.factory.status()) + repr(net.link.status())
+        text += repr(net.factory) + repr(net.link) + repr(net.factory.peer.__dict__)
+        text += repr(net.link.peer.__dict__)
         for secret in (SECRET, OLD_SECRET):
             self.assertNotIn(secret.decode(), text)
             self.assertNotIn(secret.hex(), text)
