@@ -6,6 +6,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.internet.defer import succeed
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.logger import Logger, formatEvent
 from twisted.protocols import amp
@@ -145,6 +146,13 @@ class RawBackend(ControlProtocol):
         return self.expected
 
 
+class HangUp(Protocol):
+    """A server that closes the connection as soon as anything arrives."""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.loseConnection()
+
+
 class LinkTestCase(SynchronousTestCase):
     def network(self, **kw: Any) -> Network:
         net = Network(**kw)
@@ -259,6 +267,24 @@ class SyncTests(LinkTestCase):
         self.assertTrue(net.link.synchronized)
         self.assertEqual(net.link.digest, restarted.digest)
         self.assertEqual([c.name for c in net.link.commands], ["spawn"])
+
+    def test_connection_lost_during_hello_retries(self) -> None:
+        """A peer that hangs up before answering Hello does not wedge the link; it backs off and retries."""
+        net = self.network(link_kw={"retry_initial_delay": 1.0, "retry_max_delay": 8.0})
+        net.endpoint.server_factory = Factory.forProtocol(HangUp)
+        net.start()
+        times = [0]
+        for second in range(1, 40):
+            before = net.endpoint.attempts
+            net.advance(1.0)
+            if net.endpoint.attempts > before:
+                times.append(second)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertEqual(gaps[:5], [2, 4, 8, 8, 8])
+        self.assertFalse(net.link.link_up)
+        net.endpoint.server_factory = net.factory
+        net.advance(9.0)
+        self.assertTrue(net.link.synchronized)
 
     def test_backoff_is_capped(self) -> None:
         """Reconnect delays grow but never beyond retry_max_delay."""

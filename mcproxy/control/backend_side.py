@@ -68,9 +68,9 @@ class BackendControlProtocol(ControlProtocol):
     def expected_senders(self) -> Container[str]:
         return (self.link.expected_sender_id,)
 
-    def unwrapped(self) -> BackendControlProtocol:
-        """This protocol itself, through ClientService's reconnecting proxy."""
-        return self
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.link._say_hello(self)
 
     def connectionLost(self, reason: Failure) -> None:
         super().connectionLost(reason)
@@ -180,9 +180,8 @@ class BackendControlLink(Service):
         self._client = ClientService(
             endpoint,
             _LinkFactory(self),
-            retryPolicy=lambda attempt: backoff(attempt + self._refused_hellos),
+            retryPolicy=lambda attempt: backoff(max(attempt, self._refused_hellos)),
             clock=clock,
-            prepareConnection=self._prepare,
         )
         self._publish()
 
@@ -332,14 +331,14 @@ class BackendControlLink(Service):
 
     # Connection lifecycle.
 
-    def _prepare(self, connected: BackendControlProtocol) -> defer.Deferred[None]:
-        """Say Hello; on refusal close the connection and back off.
+    def _say_hello(self, protocol: BackendControlProtocol) -> None:
+        """Introduce ourselves; without a welcome, close and back off.
 
-        A refused Hello is not reported to ClientService as a failed
-        preparation: it would keep the connection open. Closing it here and
-        counting the refusal in the retry policy gives the same capped backoff.
+        This is not ClientService's prepareConnection: ClientService cannot
+        take a disconnect while preparing, which is exactly when a TLS name
+        mismatch or a proxy closing on a fatal refusal happens. Failed Hellos
+        are counted into the retry policy instead, for the same capped backoff.
         """
-        protocol = connected.unwrapped()
         d = protocol.call(
             Hello,
             server_id=self.server_id,
@@ -363,10 +362,10 @@ class BackendControlLink(Service):
 
         def refused(failure: Failure) -> None:
             self._refused_hellos += 1
-            self.log.warn("control Hello refused: {error}", error=str(failure.value)[:200])
+            self.log.warn("control Hello failed: {error}", error=str(failure.value)[:200])
             protocol.transport.loseConnection()
 
-        return d.addCallbacks(welcomed, refused)
+        d.addCallbacks(welcomed, refused)
 
     def _connection_lost(self, protocol: BackendControlProtocol) -> None:
         if protocol is not self._protocol:
