@@ -223,6 +223,18 @@ class SyncTests(LinkTestCase):
         self.assertTrue(net.link.synchronized)
         self.assertTrue(net.factory.links["lobby"].synchronized)
 
+    def test_burst_of_changes_is_one_push(self) -> None:
+        """Many changes in one turn reach the backend as a single newer snapshot."""
+        net = self.network()
+        net.start()
+        installed: list[int | None] = []
+        net.link.add_observer(lambda link: installed.append(link.serial) if link.synchronized else None)
+        for i in range(20):
+            net.registry.register(CommandSpec(f"cmd{i}"))
+        net.endpoint.flush()
+        self.assertEqual(installed, [120])
+        self.assertEqual(len(net.link.commands), 22)
+
     def test_digest_mismatch_forces_resync(self) -> None:
         """A heartbeat whose digest differs from the proxy's makes the backend resync."""
         net = self.network(link_kw={"heartbeat_interval": 5.0})

@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.internet import defer
-from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
@@ -324,6 +324,7 @@ class ControlServerFactory(Factory):
             self._publish(server_id)
         self.peer.metrics.registry_serial.set(registry.serial)
         self._unsubscribe: Callable[[], None] | None = None
+        self._pending_push: IDelayedCall | None = None
         self.startFactory()
 
     @property
@@ -341,6 +342,9 @@ class ControlServerFactory(Factory):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._pending_push is not None and self._pending_push.active():
+            self._pending_push.cancel()
+        self._pending_push = None
 
     def add_observer(self, callback: Callable[[LinkState], None]) -> Callable[[], None]:
         """Call C{callback(link_state)} whenever a backend link changes; returns remove."""
@@ -416,11 +420,20 @@ class ControlServerFactory(Factory):
         )
 
     def registry_changed(self) -> None:
-        """Push the new snapshot to every linked backend."""
+        """Mark every backend stale and push the new snapshot on the next turn.
+
+        Changes made in one go (a plugin registering fifty commands) become
+        one push per backend instead of fifty.
+        """
         self.peer.metrics.registry_serial.set(self.registry.serial)
         for server_id in self._connections:
             self.links[server_id].synchronized = False
             self._publish(server_id)
+        if self._pending_push is None or not self._pending_push.active():
+            self._pending_push = self.clock.callLater(0, self._push_to_all)
+
+    def _push_to_all(self) -> None:
+        self._pending_push = None
         try:
             snapshot = self.encode_snapshot()
         except ControlRejected:
