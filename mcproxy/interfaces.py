@@ -1,0 +1,62 @@
+"""Interfaces between mcproxy's parts; each is checked with ``verifyObject`` in tests."""
+
+from __future__ import annotations
+
+from zope.interface import Attribute, Interface
+
+
+# Backend side: the backend-mod and the server that hosts it.
+
+
+class IBackendLink(Interface):
+    """The backend's end of the control plane, as the backend-mod uses it.
+
+    The control package provides the real one; :class:`mcproxy.backend.module.NoLink` stands
+    in when messaging is disabled.
+    """
+
+    synchronized = Attribute("True once a signed command registry snapshot was accepted.")
+    commands = Attribute("Names of the proxy commands in the accepted snapshot.")
+
+    def execute_command(player, line):
+        """Ask the proxy to run ``line`` for ``player`` (a UUID); a Deferred of the outcome."""
+
+    def request_transfer(player, server):
+        """Ask the proxy to move ``player`` (a UUID) to ``server``; a Deferred of the outcome."""
+
+
+class IBackendModule(Interface):
+    """The backend-mod as a Minecraft server hosts it.
+
+    The host calls :meth:`forwarding_request` when a player sends Login Start, sends its
+    data (if any) as a Login Plugin Request on ``velocity:player_info``, and passes the
+    answer to :meth:`verify_login`.  Chat commands the host does not own go through
+    :meth:`is_proxy_command` and :meth:`execute_command`.
+    """
+
+    enforce_proxy = Attribute("Whether logins must carry valid proxy forwarding.")
+
+    def forwarding_request():
+        """The plugin request data to send, or ``None`` when forwarding is not enforced."""
+
+    def verify_login(data):
+        """Check a forwarding answer (``None`` = "not understood").
+
+        Returns a ``ForwardedPlayer`` or a ``Refused`` with a reason name, and counts it.
+        """
+
+    def is_proxy_command(name):
+        """Whether ``name`` is a command of the proxy's registry (synchronized or not)."""
+
+    def proxy_commands():
+        """Names to declare to clients for tab completion."""
+
+    def execute_command(player, line):
+        """Run a proxy command for ``player`` (a UUID).
+
+        A Deferred firing with a ``CommandOutcome``; refused with
+        ``UNSYNCHRONIZED_REGISTRY`` while the registry is not synchronized.
+        """
+
+    def request_transfer(player, server):
+        """Ask the proxy to move ``player`` to ``server``; a Deferred of a ``CommandOutcome``."""
