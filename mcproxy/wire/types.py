@@ -154,9 +154,12 @@ def decode_varlong(data: Bytes, offset: int = 0) -> tuple[int, int]:
 
 def encode_string(text: str, max_chars: int = STRING_MAX_CHARS) -> bytes:
     """Encode a string as a VarInt byte length and UTF-8 bytes."""
-    if len(text) > max_chars:
-        raise WireError("STRING_TOO_LONG", f"{len(text)} > {max_chars} characters")
-    raw = text.encode("utf-8")
+    if len(text) > max_chars or _utf16_units(text) > max_chars:
+        raise WireError("STRING_TOO_LONG", f"more than {max_chars} characters")
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WireError("BAD_UTF8", "string holds a lone surrogate") from None
     return encode_varint(len(raw)) + raw
 
 
@@ -240,7 +243,8 @@ class Reader:
             text = bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
             raise WireError("BAD_UTF8", "string is not UTF-8") from None
-        if len(text) > max_chars and _utf16_units(text) > max_chars:
+        # UTF-16 units never outnumber UTF-8 bytes, so only long encodings need counting.
+        if size > max_chars and _utf16_units(text) > max_chars:
             raise WireError("STRING_TOO_LONG", f"more than {max_chars} characters")
         return text
 
@@ -301,4 +305,6 @@ class Reader:
 
 
 def _utf16_units(text: str) -> int:
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
