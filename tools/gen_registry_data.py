@@ -18,6 +18,10 @@ import struct
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mcproxy.wire.nbt import encode_mutf8  # noqa: E402  (NBT strings are modified UTF-8)
+
 #: Protocol number -> the newest release sharing it (the version minecraft-data keys data by,
 #: and what we announce as the ``minecraft:core`` known-pack version).
 PROTOCOL_RELEASES = {
@@ -32,7 +36,7 @@ TAG_IDS = {
 
 
 def _string(text: str) -> bytes:
-    raw = text.encode("utf-8")
+    raw = encode_mutf8(text)
     return struct.pack(">H", len(raw)) + raw
 
 

@@ -84,9 +84,13 @@ class ServerPackets:
 
     @classmethod
     def for_protocol(cls, protocol: int) -> "ServerPackets":
+        """Encoders for ``protocol``; ``KeyError`` for a protocol outside tier 1."""
         packets = cls._cache.get(protocol)
         if packets is None:
-            packets = cls._cache[protocol] = cls(protocol, PacketTable.for_protocol(protocol))
+            table = PacketTable.for_protocol(protocol)
+            if table is None:
+                raise KeyError(protocol)
+            packets = cls._cache[protocol] = cls(protocol, table)
         return packets
 
     def serverbound_name(self, state: State, packet_id: int) -> str | None:
@@ -230,11 +234,4 @@ class ServerPackets:
 
 
 def _reverse(table: PacketTable, state: State) -> dict[int, str]:
-    """Every serverbound id of ``state`` mapped to its name (ids are small and dense)."""
-    names = {}
-    for packet_id in range(0, 0x80):
-        name = table.name(state, Direction.SERVERBOUND, packet_id)
-        if name is not None:
-            names[packet_id] = name
-    return names
-
+    return dict(table.names(state, Direction.SERVERBOUND))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import json
 import re
 import uuid as _uuid
 from dataclasses import dataclass, field
@@ -34,16 +33,31 @@ from mcproxy.backend.packets import (
     Spawn,
 )
 from mcproxy.backend.registries import RegistryStore
-from mcproxy.backend.status import legacy_response, status_json
+from mcproxy.backend.status import legacy_status, status_json
 from mcproxy.interfaces import IBackendModule
-from mcproxy.wire.chat import text_to_json, text_to_nbt
+from mcproxy.wire.chat import component_to_json, component_to_nbt
 from mcproxy.wire.compression import compress_packet, decompress_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
+from mcproxy.wire.legacy import LegacyPing, LegacyPingKind, encode_legacy_reply, parse_legacy_ping
 from mcproxy.wire.packets import TIER1_PROTOCOLS, State
-from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint
+from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
 
 #: Offline-mode names as vanilla accepts them.
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+
+
+def _chat(text: str, color: str | None = None) -> dict:
+    return {"text": text, "color": color} if color else {"text": text}
+
+
+def chat_json(text: str, color: str | None = None) -> str:
+    """A login-state chat component (JSON string)."""
+    return component_to_json(_chat(text, color))
+
+
+def chat_nbt(text: str, color: str | None = None) -> bytes:
+    """A configuration/play chat component (network NBT, 1.20.3+)."""
+    return component_to_nbt(_chat(text, color))
 
 
 class Phase(enum.Enum):
@@ -146,7 +160,9 @@ class LimboProtocol(Protocol):
         self._keepalive_sent_at = 0.0
         self._last_keepalive = 0.0
         self._teleport_id: int | None = None
-        self._first_bytes = True
+        #: Bytes held while deciding whether this is a pre-1.7 ping; None once decided.
+        self._legacy: bytearray | None = bytearray()
+        self._first_read = True
 
     # Twisted callbacks
 
@@ -172,10 +188,9 @@ class LimboProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self.phase is Phase.CLOSED:
             return
-        if self._first_bytes:
-            self._first_bytes = False
-            if data[:1] == b"\xfe":
-                self._legacy_ping(data)
+        if self._legacy is not None:
+            data = self._sniff_legacy(data)
+            if not data:
                 return
         try:
             for frame in self.decoder.frames(data):
@@ -236,7 +251,7 @@ class LimboProtocol(Protocol):
             return
         if self.protocol_version not in TIER1_PROTOCOLS:
             self.factory.module.record_refusal("UNSUPPORTED_VERSION")
-            self._send_raw(encode_varint(0) + encode_string(text_to_json(
+            self._send_raw(encode_varint(0) + encode_string(chat_json(
                 "Unsupported Minecraft version: use 1.20.5 to 26.1.", "red")))
             self.close("UNSUPPORTED_VERSION")
             return
@@ -258,13 +273,40 @@ class LimboProtocol(Protocol):
         else:
             self.fail("ILLEGAL_PACKET", "Unexpected status packet")
 
-    def _legacy_ping(self, data: bytes) -> None:
-        online = len(self.factory.players)
-        modern = len(data) >= 2 and data[1] == 0x01
-        self.transport.write(legacy_response(self.factory.settings.motd, online,
-                                             self.factory.settings.max_players, modern))
+    def _sniff_legacy(self, data: bytes) -> bytes:
+        """Answer a pre-1.7 ping, or hand back the bytes once they are a modern frame.
+
+        Like vanilla, a first read of ``FE`` or ``FE 01`` alone is taken as a whole ping;
+        only a 1.6 ping split across reads is waited for (the login deadline bounds that).
+        """
+        assert self._legacy is not None
+        self._legacy += data
+        final, self._first_read = self._first_read, False
+        try:
+            ping = parse_legacy_ping(self._legacy, final=final)
+        except Incomplete:
+            if final:
+                # A first read of "FE 01 FA" and no more (mcstatus sends just that) is
+                # answered like a 1.4 ping; the reply form is the same.
+                ping = LegacyPing(LegacyPingKind.V1_4, len(self._legacy))
+            elif len(self._legacy) > 512:
+                self.fail("BAD_LEGACY_PING", "")
+                return b""
+            else:
+                return b""
+        except WireError as error:
+            self.fail(error.reason, "")
+            return b""
+        if ping is None:
+            pending, self._legacy = bytes(self._legacy), None
+            return pending
+        self._legacy = None
+        settings = self.factory.settings
+        self.transport.write(encode_legacy_reply(ping, legacy_status(
+            settings.motd, len(self.factory.players), settings.max_players)))
         self.factory.status_requests.inc()
         self.close("LEGACY_PING")
+        return b""
 
     # Login
 
@@ -458,7 +500,7 @@ class LimboProtocol(Protocol):
     def message(self, text: str, color: str | None = None) -> None:
         """Show ``text`` in the player's chat."""
         if self.phase is Phase.PLAY:
-            self._send(self.packets.system_chat(text_to_nbt(text, color)))
+            self._send(self.packets.system_chat(chat_nbt(text, color)))
 
     def kick(self, reason: str, text: str) -> None:
         """Disconnect with ``text`` shown to the player and ``reason`` counted."""
@@ -480,11 +522,11 @@ class LimboProtocol(Protocol):
         state = _WIRE_STATE.get(self.phase)
         if self.packets is not None:
             if state is State.LOGIN:
-                self._send(self.packets.login_disconnect(text_to_json(text, "red")))
+                self._send(self.packets.login_disconnect(chat_json(text, "red")))
             elif state is State.CONFIGURATION:
-                self._send(self.packets.configuration_disconnect(text_to_nbt(text, "red")))
+                self._send(self.packets.configuration_disconnect(chat_nbt(text, "red")))
             elif state is State.PLAY:
-                self._send(self.packets.play_disconnect(text_to_nbt(text, "red")))
+                self._send(self.packets.play_disconnect(chat_nbt(text, "red")))
         self.close(reason)
 
     def close(self, reason: str) -> None:
@@ -571,7 +613,7 @@ class LimboFactory(Factory):
     def status(self, protocol: int) -> str:
         online = [p for p in self.players.values() if p.phase is Phase.PLAY]
         sample = [(p.name, str(p.uuid)) for p in online[:12]]
-        return status_json(protocol, json.loads(text_to_json(self.settings.motd)),
+        return status_json(protocol, _chat(self.settings.motd),
                            len(self.players), self.settings.max_players, sample)
 
     def command_names(self) -> list[str]:

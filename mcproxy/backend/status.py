@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import struct
 
+from mcproxy.wire.legacy import LegacyStatus
 from mcproxy.wire.packets import TIER1_PROTOCOLS
 
 #: Shown (with our newest protocol) to clients whose version we cannot log in.
@@ -26,17 +26,7 @@ def status_json(protocol: int, motd_json: dict, online: int, max_players: int,
                        "enforcesSecureChat": False}, separators=(",", ":"))
 
 
-def legacy_response(motd: str, online: int, max_players: int, modern: bool) -> bytes:
-    """The kick packet (0xFF) pre-1.7 clients read as a ping answer.
-
-    1.4-1.6 clients (``modern``: they sent ``FE 01``) get the ``§1`` form with protocol and
-    version; older ones get ``motd§online§max``.
-    """
-    motd = motd.replace("§", "")
-    if modern:
-        text = "\u00a71\x00127\x00{}\x00{}\x00{}\x00{}".format(
-            UNSUPPORTED_VERSION_NAME, motd, online, max_players)
-    else:
-        text = f"{motd}\u00a7{online}\u00a7{max_players}"
-    raw = text.encode("utf-16-be")
-    return b"\xff" + struct.pack(">H", len(raw) // 2) + raw
+def legacy_status(motd: str, online: int, max_players: int) -> LegacyStatus:
+    """What pre-1.7 clients are told: they cannot join, so the version says which can."""
+    return LegacyStatus(motd=motd, online=online, max_players=max_players, protocol=127,
+                        version=UNSUPPORTED_VERSION_NAME)
