@@ -16,13 +16,21 @@ class IBackendLink(Interface):
     """
 
     synchronized = Attribute("True once a signed command registry snapshot was accepted.")
-    commands = Attribute("Names of the proxy commands in the accepted snapshot.")
+    commands = Attribute("The proxy's commands in the accepted snapshot: objects with "
+                         "``name`` and ``aliases`` (or plain names).")
 
     def execute_command(player, line):
-        """Ask the proxy to run ``line`` for ``player`` (a UUID); a Deferred of the outcome."""
+        """Ask the proxy to run ``line`` for ``player`` (UUID string).
+
+        A Deferred of a result with ``ok`` and ``output``, failing with a refusal whose
+        ``reason`` names why (e.g. ``UNSYNCHRONIZED_REGISTRY``).
+        """
 
     def request_transfer(player, server):
-        """Ask the proxy to move ``player`` (a UUID) to ``server``; a Deferred of the outcome."""
+        """Ask the proxy to move ``player`` (UUID string) to ``server``.
+
+        A Deferred of a result with ``done`` and ``reason``.
+        """
 
 
 class IBackendModule(Interface):
@@ -44,6 +52,12 @@ class IBackendModule(Interface):
 
         Returns a ``ForwardedPlayer`` or a ``Refused`` with a reason name, and counts it.
         """
+
+    def record_login(result):
+        """Count a login's result (``ok`` or a refusal reason the host decided on)."""
+
+    def refusal_message(reason):
+        """The text to show a player refused for ``reason``."""
 
     def is_proxy_command(name):
         """Whether ``name`` is a command of the proxy's registry (synchronized or not)."""

@@ -11,7 +11,6 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import Sequence
 
-from prometheus_client import CollectorRegistry, Counter
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -25,6 +24,7 @@ from mcproxy.backend.forwarding import (
     verify_modern_forwarding,
 )
 from mcproxy.interfaces import IBackendLink, IBackendModule
+from mcproxy.ops.metrics import BackendMetrics
 
 UNSYNCHRONIZED_REGISTRY = "UNSYNCHRONIZED_REGISTRY"
 MESSAGING_DISABLED = "MESSAGING_DISABLED"
@@ -84,7 +84,7 @@ class BackendModule:
         enforce_proxy: bool,
         require_authenticated_mode: bool,
         secrets: Sequence[tuple[str, bytes]],
-        registry: CollectorRegistry,
+        metrics: BackendMetrics,
         link: IBackendLink | None = None,
         log: Logger | None = None,
     ) -> None:
@@ -96,15 +96,8 @@ class BackendModule:
         self.link: IBackendLink = link if link is not None else NoLink()
         if log is not None:
             self.log = log
-        self._refusals = Counter(
-            "mcproxy_backend_login_refusals", "Logins refused, by reason.", ["reason"],
-            registry=registry)
-        self._verified = Counter(
-            "mcproxy_backend_forwarding_verified", "Forwarded logins accepted, by secret.",
-            ["secret"], registry=registry)
-        self._commands = Counter(
-            "mcproxy_backend_proxy_commands", "Bridged proxy commands, by result.", ["result"],
-            registry=registry)
+        self.metrics = metrics
+        metrics.bridge_enabled.set(0 if isinstance(self.link, NoLink) else 1)
 
     def forwarding_request(self) -> bytes | None:
         return request_data(MAX_FORWARDING_VERSION) if self.enforce_proxy else None
@@ -113,53 +106,73 @@ class BackendModule:
         result = verify_modern_forwarding(
             data, self._secrets, MAX_FORWARDING_VERSION, self.require_authenticated_mode)
         if isinstance(result, Refused):
-            self.record_refusal(result.reason.value)
+            self.metrics.forwarding_refusals.labels(result.reason.value).inc()
+            self.record_login(result.reason.value)
             self.log.warn("login refused: {reason} ({detail})", reason=result.reason.value,
                           detail=result.detail)
         else:
-            self._verified.labels(result.secret_label).inc()
+            self.log.info("forwarding for {name} verified with the {secret} secret",
+                          name=result.name, secret=result.secret_label)
         return result
 
-    def record_refusal(self, reason: str) -> None:
-        """Count a login refusal the host decided on (server full, bad version, ...)."""
-        self._refusals.labels(reason).inc()
+    def record_login(self, result: str) -> None:
+        """Count a login's result: ``ok``, or the reason it was refused (forwarding
+        reasons, and the host's own: ``SERVER_FULL``, ``UNSUPPORTED_VERSION``, ...)."""
+        self.metrics.logins.labels(result).inc()
 
     def refusal_message(self, reason: str) -> str:
+        """The disconnect text for a forwarding refusal, ending with its reason name."""
         text = REFUSAL_MESSAGES.get(reason, "Login refused.")
         return f"{text} ({reason})"
 
+    def _command_names(self) -> dict[str, str]:
+        """Every name (and alias) of the link's commands, lower-cased, to its command."""
+        names: dict[str, str] = {}
+        for command in self.link.commands:
+            name = getattr(command, "name", command)
+            names[str(name).lower()] = str(name)
+            for alias in getattr(command, "aliases", ()):
+                names[str(alias).lower()] = str(name)
+        return names
+
     def is_proxy_command(self, name: str) -> bool:
-        return name in self.link.commands
+        return name.lower() in self._command_names()
 
     def proxy_commands(self) -> Sequence[str]:
-        return tuple(self.link.commands)
+        return sorted(set(self._command_names()))
 
     def execute_command(self, player: _uuid.UUID, line: str) -> Deferred:
+        self.metrics.bridge_synchronized.set(1 if self.link.synchronized else 0)
         if not self.link.synchronized:
-            self._commands.labels(UNSYNCHRONIZED_REGISTRY).inc()
+            self.log.info("proxy command refused: {reason}", reason=UNSYNCHRONIZED_REGISTRY)
             return succeed(CommandOutcome(False, UNSYNCHRONIZED_MESSAGE, UNSYNCHRONIZED_REGISTRY))
-        d = self.link.execute_command(player, line)
+        d = self.link.execute_command(str(player), line)
         d.addCallbacks(self._outcome, self._failed)
-        d.addCallback(self._count)
         return d
 
     def request_transfer(self, player: _uuid.UUID, server: str) -> Deferred:
-        d = self.link.request_transfer(player, server)
+        d = self.link.request_transfer(str(player), server)
         d.addCallbacks(self._outcome, self._failed)
         return d
 
     def _outcome(self, result: object) -> CommandOutcome:
+        """Normalise the link's answer (``CommandResult(ok, output)`` or
+        ``TransferResult(done, reason)``) into a :class:`CommandOutcome`."""
         if isinstance(result, CommandOutcome):
             return result
-        ok = bool(getattr(result, "ok", True))
-        return CommandOutcome(ok, str(getattr(result, "message", "") or ""),
-                              getattr(result, "reason", None))
+        if hasattr(result, "done"):
+            done = bool(getattr(result, "done"))
+            reason = str(getattr(result, "reason", "") or "")
+            return CommandOutcome(done, "" if done else f"Transfer refused: {reason}",
+                                  None if done else reason or "REFUSED")
+        ok = bool(getattr(result, "ok", False))
+        return CommandOutcome(ok, str(getattr(result, "output", "") or ""),
+                              None if ok else "REFUSED")
 
     def _failed(self, failure: Failure) -> CommandOutcome:
-        reason = getattr(failure.value, "reason", None) or type(failure.value).__name__
-        self.log.warn("proxy refused a bridged request: {reason}", reason=reason)
-        return CommandOutcome(False, f"The proxy refused the request ({reason}).", str(reason))
-
-    def _count(self, outcome: CommandOutcome) -> CommandOutcome:
-        self._commands.labels("ok" if outcome.ok else (outcome.reason or "refused")).inc()
-        return outcome
+        reason = getattr(failure.value, "reason", None)
+        name = str(getattr(reason, "value", reason) or type(failure.value).__name__)
+        self.log.warn("proxy refused a bridged request: {reason}", reason=name)
+        if name == UNSYNCHRONIZED_REGISTRY:
+            return CommandOutcome(False, UNSYNCHRONIZED_MESSAGE, name)
+        return CommandOutcome(False, f"The proxy refused the request ({name}).", name)

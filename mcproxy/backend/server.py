@@ -17,7 +17,7 @@ import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import LoopingCall
@@ -35,6 +35,7 @@ from mcproxy.backend.packets import (
 from mcproxy.backend.registries import RegistryStore
 from mcproxy.backend.status import legacy_status, status_json
 from mcproxy.interfaces import IBackendModule
+from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.wire.chat import component_to_json, component_to_nbt
 from mcproxy.wire.compression import compress_packet, decompress_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
@@ -179,7 +180,7 @@ class LimboProtocol(Protocol):
         self.factory.connections.discard(self)
         if self.uuid is not None and self.factory.players.get(self.uuid) is self:
             del self.factory.players[self.uuid]
-            self.factory.player_gauge.set(len(self.factory.players))
+            self.factory.count_players()
             if was_playing:
                 self.factory.log.info("{name} left", name=self.name,
                                       connection=self.connection_id)
@@ -250,7 +251,7 @@ class LimboProtocol(Protocol):
             self.fail("BAD_NEXT_STATE", "Bad handshake")
             return
         if self.protocol_version not in TIER1_PROTOCOLS:
-            self.factory.module.record_refusal("UNSUPPORTED_VERSION")
+            self.factory.module.record_login("UNSUPPORTED_VERSION")
             self._send_raw(encode_varint(0) + encode_string(chat_json(
                 "Unsupported Minecraft version: use 1.20.5 to 26.1.", "red")))
             self.close("UNSUPPORTED_VERSION")
@@ -359,7 +360,7 @@ class LimboProtocol(Protocol):
         self.name = name
         self.properties = tuple(properties)
         self.factory.players[player_uuid] = self
-        self.factory.player_gauge.set(len(self.factory.players))
+        self.factory.module.record_login("ok")
         threshold = self.factory.settings.compression_threshold
         if threshold >= 0:
             self._send(self.packets.set_compression(threshold))
@@ -394,6 +395,7 @@ class LimboProtocol(Protocol):
         self._leave_login()
         self._enter(Phase.PLAY)
         factory = self.factory
+        factory.count_players()
         settings = factory.settings
         registries = factory.registries.for_protocol(self.protocol_version)
         spawn = settings.spawn
@@ -474,7 +476,7 @@ class LimboProtocol(Protocol):
             reason = "HANDSHAKE_TIMEOUT" if self.phase in (Phase.HANDSHAKE, Phase.STATUS) \
                 else "LOGIN_TIMEOUT"
             if reason == "LOGIN_TIMEOUT":
-                self.factory.module.record_refusal(reason)
+                self.factory.module.record_login(reason)
             self._disconnect(reason, "Timed out while logging in.")
             return
         if _WIRE_STATE.get(self.phase) not in (State.CONFIGURATION, State.PLAY):
@@ -507,7 +509,7 @@ class LimboProtocol(Protocol):
         self._disconnect(reason, text)
 
     def refuse_login(self, reason: str, text: str) -> None:
-        self.factory.module.record_refusal(reason)
+        self.factory.module.record_login(reason)
         self._disconnect(reason, text)
 
     def fail(self, reason: str, text: str, detail: str = "") -> None:
@@ -563,10 +565,11 @@ class LimboFactory(Factory):
     protocol = LimboProtocol
 
     def __init__(self, settings: LimboSettings, module: IBackendModule, clock: IReactorTime,
-                 registry: CollectorRegistry, log: Logger | None = None,
-                 registries: RegistryStore | None = None) -> None:
+                 registry: CollectorRegistry, metrics: BackendMetrics,
+                 log: Logger | None = None, registries: RegistryStore | None = None) -> None:
         self.settings = settings
         self.module = module
+        self.metrics = metrics
         self.clock = clock
         self.log = log if log is not None else Logger()
         self.registries = registries if registries is not None else RegistryStore.load()
@@ -578,15 +581,13 @@ class LimboFactory(Factory):
         self.message_ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
         self._loop: LoopingCall | None = None
-        self.player_gauge = Gauge("mcproxy_backend_players",
-                                  "Players logged in or logging in.", registry=registry)
-        self.protocol_errors = Counter("mcproxy_backend_protocol_errors",
+        self.protocol_errors = Counter("mcproxy_limbo_protocol_errors",
                                        "Connections closed for a protocol violation.",
                                        ["reason"], registry=registry)
-        self.disconnects = Counter("mcproxy_backend_disconnects",
+        self.disconnects = Counter("mcproxy_limbo_disconnects",
                                    "Connections closed by the server, by reason.", ["reason"],
                                    registry=registry)
-        self.status_requests = Counter("mcproxy_backend_status_requests",
+        self.status_requests = Counter("mcproxy_limbo_status_requests",
                                        "Server-list pings answered.", registry=registry)
 
     def buildProtocol(self, addr: object) -> LimboProtocol:
@@ -615,6 +616,10 @@ class LimboFactory(Factory):
         sample = [(p.name, str(p.uuid)) for p in online[:12]]
         return status_json(protocol, _chat(self.settings.motd),
                            len(self.players), self.settings.max_players, sample)
+
+    def count_players(self) -> None:
+        self.metrics.players_online.set(
+            sum(1 for p in self.players.values() if p.phase is Phase.PLAY))
 
     def command_names(self) -> list[str]:
         return sorted(set(BUILTIN_COMMANDS) | set(self.module.proxy_commands()))
