@@ -15,7 +15,7 @@ import itertools
 import re
 import uuid as _uuid
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter
 from twisted.internet.interfaces import IReactorTime
@@ -581,6 +581,8 @@ class LimboFactory(Factory):
         self.message_ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
         self._loop: LoopingCall | None = None
+        #: Called once the listener is up (the admin /health listener check).
+        self.on_listening: Callable[[], object] | None = None
         self.protocol_errors = Counter("mcproxy_limbo_protocol_errors",
                                        "Connections closed for a protocol violation.",
                                        ["reason"], registry=registry)
@@ -597,6 +599,8 @@ class LimboFactory(Factory):
         self._loop = LoopingCall(self.tick)
         self._loop.clock = self.clock
         self._loop.start(self.settings.tick_interval, now=False)
+        if self.on_listening is not None:
+            self.on_listening()
 
     def stopFactory(self) -> None:
         if self._loop is not None and self._loop.running:
