@@ -107,6 +107,37 @@ class JoinTests(SynchronousTestCase):
             self.assertEqual(success.varint(), 0)
             self.assertEqual(success.remaining(), 1 if has_flag else 0, protocol)
 
+    def registry_packets(self, packs: bytes) -> list[Reader]:
+        client = World().connect(769)
+        client.handshake()
+        client.login_start()
+        client.read()
+        client.send("login_acknowledged")
+        client.state = State.CONFIGURATION
+        client.read()
+        client.send("select_known_packs", packs)
+        return [reader for name, reader in client.read() if name == "registry_data"]
+
+    def test_shared_core_pack_gets_names_only(self) -> None:
+        """A client sharing minecraft:core at our version gets entries without NBT."""
+        packs = (encode_varint(1) + encode_string("minecraft") + encode_string("core")
+                 + encode_string("1.21.4"))
+        for reader in self.registry_packets(packs):
+            reader.string()
+            for _ in range(reader.varint()):
+                reader.string()
+                self.assertFalse(reader.bool())
+            reader.expect_end()
+
+    def test_other_clients_get_full_data(self) -> None:
+        """A client without the core pack (minecraft-protocol, mineflayer) gets NBT."""
+        registries = self.registry_packets(encode_varint(0))
+        dimension_types = [r for r in registries if r.string() == "minecraft:dimension_type"]
+        reader = dimension_types[0]
+        self.assertGreater(reader.varint(), 0)
+        self.assertEqual(reader.string(), "minecraft:overworld")
+        self.assertTrue(reader.bool())
+
     def test_compression_off(self) -> None:
         """compression_threshold = -1 sends no Set Compression."""
         client = World(LimboSettings(compression_threshold=-1)).connect()

@@ -1,9 +1,10 @@
 """Registry data for the configuration state, loaded once from the generated file.
 
 ``registry_data.json.gz`` is produced by ``tools/gen_registry_data.py`` from minecraft-data's
-captures of real servers.  Entries carry their NBT: a vanilla client that shares the
-``minecraft:core`` known pack could do without it, but the minecraft-protocol family
-(mineflayer) reads every entry's data.
+captures of real servers.  A client that answers the known-pack offer with the same
+``minecraft:core`` version gets entries without NBT and fills them from its own copy, as
+vanilla servers do; any other client (the minecraft-protocol family answers with no packs,
+and mineflayer reads every entry's data) gets the full NBT.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ class VersionRegistries:
     protocol: int
     #: The release we announce for the ``minecraft:core`` known pack.
     release: str
-    #: Ready-to-frame ``registry_data`` packet bodies, one per registry.
+    #: Ready-to-frame ``registry_data`` packet bodies, one per registry, with full NBT.
     packets: tuple[bytes, ...]
+    #: The same registries with entry names only, for clients sharing the core pack.
+    known_pack_packets: tuple[bytes, ...]
     #: Index of each dimension type, for the play login packet.
     dimension_indices: dict[str, int]
 
@@ -58,10 +61,13 @@ class RegistryStore:
         info = self._document["protocols"][str(protocol)]
         packets = ServerPackets.for_protocol(protocol)
         bodies = []
+        bare = []
         dimensions: dict[str, int] = {}
         for registry_id, entries in self._document["registries"][info["registries"]]:
             decoded = [(key, base64.b64decode(nbt)) for key, nbt in entries]
             bodies.append(packets.registry_data(registry_id, decoded))
+            bare.append(packets.registry_data(registry_id, [(key, None) for key, _ in decoded]))
             if registry_id == "minecraft:dimension_type":
                 dimensions = {key: index for index, (key, _) in enumerate(decoded)}
-        return VersionRegistries(protocol, info["release"], tuple(bodies), dimensions)
+        return VersionRegistries(protocol, info["release"], tuple(bodies), tuple(bare),
+                                 dimensions)

@@ -386,9 +386,13 @@ class LimboProtocol(Protocol):
         if not 0 <= count <= 64:
             self.fail("ILLEGAL_PACKET", "Too many known packs")
             return
+        packs = {(reader.string(), reader.string(), reader.string()) for _ in range(count)}
+        reader.expect_end()
         registries = self.factory.registries.for_protocol(self.protocol_version)
+        shared = ("minecraft", "core", registries.release) in packs
         self._enter(Phase.CONFIGURATION_FINISH)
-        self._send_many([*registries.packets, self.packets.finish_configuration()])
+        self._send_many([*(registries.known_pack_packets if shared else registries.packets),
+                         self.packets.finish_configuration()])
 
     def _on_finish_configuration(self, reader: Reader) -> None:
         reader.expect_end()
