@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from zope.interface import Attribute, Interface
 
-# Control plane: what the proxy-side control link needs from the rest of the
-# proxy. Implemented by mcproxy.control.registry.CommandRegistry and, for
-# tests, mcproxy.testing.InMemoryPlayerDirectory.
+# ---------------------------------------------------------------------------
+# Control plane (mcproxy.control): what the proxy-side control link needs from
+# the rest of the proxy. Implemented by mcproxy.control.registry.CommandRegistry
+# and, for tests, mcproxy.testing.InMemoryPlayerDirectory; the proxy session
+# code provides the real IPlayerDirectory.
+# ---------------------------------------------------------------------------
 
 
 class ICommandRegistry(Interface):

@@ -97,6 +97,12 @@ class EnvelopeValidatorTests(SynchronousTestCase):
         self.assertTrue(verdict.accepted)
         self.assertIs(verdict.slot, SecretSlot.CURRENT)
 
+    def test_long_sender_id_kept_whole(self) -> None:
+        """The verified sender is the full id, not the shortened form used in logs."""
+        sender = "backend-" + "x" * 80
+        verdict = self.check(sign(self.clock, sender=sender), senders=(sender,))
+        self.assertEqual(verdict.sender, sender)
+
     def test_payload_too_large(self) -> None:
         """A box larger than max_payload is refused before anything else is looked at."""
         box = sign(self.clock, body={b"data": b"x" * 2000})

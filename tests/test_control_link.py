@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from twisted.internet.defer import succeed
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.logger import Logger, formatEvent
 from twisted.protocols import amp
@@ -23,7 +25,6 @@ from mcproxy.control.peer import ControlPeer, ControlProtocol
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.reasons import (
     BadSignature,
-    ControlRejected,
     InvalidTimestamp,
     PayloadTooLarge,
     RejectReason,
@@ -145,6 +146,13 @@ class RawBackend(ControlProtocol):
         return self.expected
 
 
+class HangUp(Protocol):
+    """A server that closes the connection as soon as anything arrives."""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.loseConnection()
+
+
 class LinkTestCase(SynchronousTestCase):
     def network(self, **kw: Any) -> Network:
         net = Network(**kw)
@@ -260,6 +268,24 @@ class SyncTests(LinkTestCase):
         self.assertEqual(net.link.digest, restarted.digest)
         self.assertEqual([c.name for c in net.link.commands], ["spawn"])
 
+    def test_connection_lost_during_hello_retries(self) -> None:
+        """A peer that hangs up before answering Hello does not wedge the link; it backs off and retries."""
+        net = self.network(link_kw={"retry_initial_delay": 1.0, "retry_max_delay": 8.0})
+        net.endpoint.server_factory = Factory.forProtocol(HangUp)
+        net.start()
+        times = [0]
+        for second in range(1, 40):
+            before = net.endpoint.attempts
+            net.advance(1.0)
+            if net.endpoint.attempts > before:
+                times.append(second)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertEqual(gaps[:5], [2, 4, 8, 8, 8])
+        self.assertFalse(net.link.link_up)
+        net.endpoint.server_factory = net.factory
+        net.advance(9.0)
+        self.assertTrue(net.link.synchronized)
+
     def test_backoff_is_capped(self) -> None:
         """Reconnect delays grow but never beyond retry_max_delay."""
         net = self.network(link_kw={"retry_initial_delay": 1.0, "retry_max_delay": 8.0})
@@ -305,6 +331,24 @@ class SyncTests(LinkTestCase):
         self.assertFalse(net.link.synchronized)
         self.assertGreaterEqual(rejects(net.backend_metrics, RejectReason.PAYLOAD_TOO_LARGE), 1)
 
+    def test_observers_see_state_changes(self) -> None:
+        """Observers on both sides hear about link and sync changes, until removed."""
+        net = self.network()
+        backend_seen: list[tuple[bool, bool]] = []
+        proxy_seen: list[tuple[str, bool, bool]] = []
+        net.link.add_observer(lambda link: backend_seen.append((link.link_up, link.synchronized)))
+        remove = net.factory.add_observer(
+            lambda state: proxy_seen.append((state.server_id, state.link_up, state.synchronized))
+        )
+        net.start()
+        self.assertEqual(backend_seen[-1], (True, True))
+        self.assertIn((True, False), backend_seen)
+        self.assertEqual(proxy_seen[-1], ("lobby", True, True))
+        remove()
+        net.endpoint.drop_all()
+        self.assertEqual(backend_seen[-1], (False, False))
+        self.assertEqual(proxy_seen[-1], ("lobby", True, True))
+
     def test_status_reports_links_and_registry(self) -> None:
         """Both sides report what /status shows: link, sync, serial, digest, secret use."""
         net = self.network()
@@ -340,6 +384,30 @@ class BridgeTests(LinkTestCase):
         self.assertEqual(
             self.successResultOf(again), TransferResult(False, "already connected to that server")
         )
+
+    def test_directory_failure_is_an_answer(self) -> None:
+        """A bug behind the directory answers "not done" and keeps the link up."""
+        net = self.network()
+        net.start()
+
+        def broken(player: str, server: str) -> Any:
+            raise RuntimeError("directory bug")
+
+        net.directory.transfer = broken
+        moved = net.result(net.link.request_transfer("alice", "games"))
+        self.assertEqual(self.successResultOf(moved), TransferResult(False, "internal error"))
+        failures = [e["log_failure"] for e in net.events if "log_failure" in e]
+        self.assertEqual([f.type for f in failures], [RuntimeError])
+        self.assertTrue(net.link.link_up)
+
+    def test_long_output_is_bounded(self) -> None:
+        """Command output longer than one AMP value is cut, not a dropped link."""
+        net = self.network()
+        net.start()
+        net.directory.execute = lambda player, line: succeed(CommandResult(True, "y" * 100_000))
+        ran = self.successResultOf(net.result(net.link.execute_command("alice", "hub")))
+        self.assertEqual(len(ran.output), 32767)
+        self.assertTrue(net.link.link_up)
 
     def test_operator_switch(self) -> None:
         """Disabling the bridge refuses with UNSYNCHRONIZED_REGISTRY; enabling restores it."""
@@ -540,15 +608,18 @@ class RejectReasonTests(LinkTestCase):
         self.assertTrue(net.link.synchronized)
 
     def test_replayed_snapshot_older_serial(self) -> None:
-        """A snapshot older than the installed serial is refused even when requested."""
+        """A proxy restarted with a smaller serial is refused, even for a requested snapshot."""
         net = self.network()
         net.start()
-        net.link._snapshot_request = "req"
-        net.link.serial = 500
-        self.assertRaises(
-            ControlRejected,
-            net.link._accept_chunk, "cid", "req", 100, net.registry.digest, 0, 1, 2, b"[]",
+        net.endpoint.drop_all()
+        net.endpoint.server_factory = net.make_factory(
+            CommandRegistry([CommandSpec("spawn")], initial_serial=5),
+            metrics_registry=CollectorRegistry(),
         )
+        net.advance(2.0)
+        self.assertTrue(net.link.link_up)
+        self.assertFalse(net.link.synchronized)
+        self.assertEqual(net.link.serial, 100)
         self.assertEqual(rejects(net.backend_metrics, RejectReason.REPLAYED_SNAPSHOT), 1)
 
     def test_unsynchronized_registry_at_proxy(self) -> None:
@@ -645,6 +716,9 @@ class LoggingTests(LinkTestCase):
         self.assertTrue(all(e["correlation_id"] for e in refusals))
         self.assertTrue(all(e["reason"] == "BAD_SIGNATURE" for e in refusals))
         text = net.log_text() + repr(net.events)
+        text += repr(net.factory.status()) + repr(net.link.status())
+        text += repr(net.factory) + repr(net.link) + repr(net.factory.peer.__dict__)
+        text += repr(net.link.peer.__dict__)
         for secret in (SECRET, OLD_SECRET):
             self.assertNotIn(secret.decode(), text)
             self.assertNotIn(secret.hex(), text)

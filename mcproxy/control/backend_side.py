@@ -68,9 +68,9 @@ class BackendControlProtocol(ControlProtocol):
     def expected_senders(self) -> Container[str]:
         return (self.link.expected_sender_id,)
 
-    def unwrapped(self) -> BackendControlProtocol:
-        """This protocol itself, through ClientService's reconnecting proxy."""
-        return self
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.link._say_hello(self)
 
     def connectionLost(self, reason: Failure) -> None:
         super().connectionLost(reason)
@@ -169,6 +169,7 @@ class BackendControlLink(Service):
         self._snapshot_request: str | None = None
         self._assembly: _Assembly | None = None
         self._sync_waiters: list[defer.Deferred[None]] = []
+        self._observers: list[Callable[[BackendControlLink], None]] = []
         self._heartbeat_pending = False
         self._heartbeat = LoopingCall(self._send_heartbeat)
         self._heartbeat.clock = clock
@@ -179,9 +180,8 @@ class BackendControlLink(Service):
         self._client = ClientService(
             endpoint,
             _LinkFactory(self),
-            retryPolicy=lambda attempt: backoff(attempt + self._refused_hellos),
+            retryPolicy=lambda attempt: backoff(max(attempt, self._refused_hellos)),
             clock=clock,
-            prepareConnection=self._prepare,
         )
         self._publish()
 
@@ -219,6 +219,7 @@ class BackendControlLink(Service):
             "link_up": self.link_up,
             "synchronized": self._synchronized,
             "bridge_enabled": self._bridge_enabled,
+            "bridge_active": self.bridge_active,
             "serial": self.serial,
             "digest": self.digest,
             "commands": len(self.commands),
@@ -244,10 +245,24 @@ class BackendControlLink(Service):
         self._sync_waiters.append(d)
         return d
 
+    def add_observer(
+        self, callback: Callable[[BackendControlLink], None]
+    ) -> Callable[[], None]:
+        """Call C{callback(link)} on every link or sync state change; returns remove."""
+        self._observers.append(callback)
+
+        def remove() -> None:
+            if callback in self._observers:
+                self._observers.remove(callback)
+
+        return remove
+
     def _publish(self) -> None:
         self.peer.metrics.set_link(self.server_id, self.link_up, self._synchronized)
         if self.serial is not None:
             self.peer.metrics.registry_serial.set(self.serial)
+        for callback in list(self._observers):
+            callback(self)
 
     # Service lifecycle.
 
@@ -316,14 +331,14 @@ class BackendControlLink(Service):
 
     # Connection lifecycle.
 
-    def _prepare(self, connected: BackendControlProtocol) -> defer.Deferred[None]:
-        """Say Hello; on refusal close the connection and back off.
+    def _say_hello(self, protocol: BackendControlProtocol) -> None:
+        """Introduce ourselves; without a welcome, close and back off.
 
-        A refused Hello is not reported to ClientService as a failed
-        preparation: it would keep the connection open. Closing it here and
-        counting the refusal in the retry policy gives the same capped backoff.
+        This is not ClientService's prepareConnection: ClientService cannot
+        take a disconnect while preparing, which is exactly when a TLS name
+        mismatch or a proxy closing on a fatal refusal happens. Failed Hellos
+        are counted into the retry policy instead, for the same capped backoff.
         """
-        protocol = connected.unwrapped()
         d = protocol.call(
             Hello,
             server_id=self.server_id,
@@ -347,10 +362,10 @@ class BackendControlLink(Service):
 
         def refused(failure: Failure) -> None:
             self._refused_hellos += 1
-            self.log.warn("control Hello refused: {error}", error=str(failure.value)[:200])
+            self.log.warn("control Hello failed: {error}", error=str(failure.value)[:200])
             protocol.transport.loseConnection()
 
-        return d.addCallbacks(welcomed, refused)
+        d.addCallbacks(welcomed, refused)
 
     def _connection_lost(self, protocol: BackendControlProtocol) -> None:
         if protocol is not self._protocol:

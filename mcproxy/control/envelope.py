@@ -307,6 +307,7 @@ class Verdict:
 
     reason: RejectReason | None = None
     slot: SecretSlot | None = None
+    sender: str = ""
 
     @property
     def accepted(self) -> bool:
@@ -396,7 +397,7 @@ class EnvelopeValidator:
             return Verdict(RejectReason.REPLAYED_NONCE)
         self.replay_cache.remember(envelope.sender, envelope.nonce)
         self.secret_usage.record(sender, slot)
-        return Verdict(slot=slot)
+        return Verdict(slot=slot, sender=sender)
 
     def _verify_signature(
         self, envelope: Envelope, message_name: bytes

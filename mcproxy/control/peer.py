@@ -92,8 +92,8 @@ class ControlPeer:
                 envelope.sender_id,
             )
         assert verdict.slot is not None
-        self.metrics.verified_with(envelope.sender_id, verdict.slot)
-        return envelope.sender_id
+        self.metrics.verified_with(verdict.sender, verdict.slot)
+        return verdict.sender
 
     def secret_usage(self) -> dict[str, dict[str, int]]:
         """Per sender, how many messages each secret verified (for rotations)."""

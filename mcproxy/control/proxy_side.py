@@ -233,8 +233,9 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
         if not factory.directory.has_player(player):
             raise self.peer.refuse(RejectReason.UNKNOWN_PLAYER, "ExecuteProxyCommand", cid, sender)
         d = defer.maybeDeferred(factory.directory.execute, player, command_line)
+        d.addErrback(self._internal_error, cid, CommandResult(False, "internal error"))
         return d.addCallback(
-            lambda result: {"envelope": cid, "ok": result.ok, "output": result.output}
+            lambda result: {"envelope": cid, "ok": result.ok, "output": _bounded(result.output)}
         )
 
     @TransferPlayer.responder
@@ -244,12 +245,31 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
         sender = self._check_linked(TransferPlayer, envelope)
         cid = envelope.correlation_id
         d = self.factory.transfer(player, server, cid, sender)
+        d.addErrback(self._internal_error, cid, TransferResult(False, "internal error"))
         return d.addCallback(
-            lambda result: {"envelope": cid, "done": result.done, "reason": result.reason}
+            lambda result: {"envelope": cid, "done": result.done, "reason": _bounded(result.reason)}
         )
+
+    def _internal_error(self, failure: Failure, cid: str, answer: Any) -> Any:
+        """Answer a failure of ours as "not done" instead of AMP's fatal unknown error."""
+        failure.trap(Exception)
+        if failure.check(ControlRejected):
+            return failure
+        self.peer.log.failure(
+            "bridged request failed (correlation_id={correlation_id})", failure, correlation_id=cid
+        )
+        return answer
 
     def _ignore_lost(self, failure: Failure) -> None:
         self.peer.log.debug("control push not answered: {error}", error=str(failure.value))
+
+
+def _bounded(text: str, limit: int = 32767) -> str:
+    """Text that fits one AMP value whatever the directory returned."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
 
 
 class ControlServerFactory(Factory):
@@ -299,6 +319,7 @@ class ControlServerFactory(Factory):
         self.link_timeout = link_timeout
         self.links: dict[str, LinkState] = {s: LinkState(s) for s in sorted(self.backend_ids)}
         self._connections: dict[str, ProxyControlProtocol] = {}
+        self._observers: list[Callable[[LinkState], None]] = []
         for server_id in self.backend_ids:
             self._publish(server_id)
         self.peer.metrics.registry_serial.set(registry.serial)
@@ -321,9 +342,21 @@ class ControlServerFactory(Factory):
             self._unsubscribe()
             self._unsubscribe = None
 
+    def add_observer(self, callback: Callable[[LinkState], None]) -> Callable[[], None]:
+        """Call C{callback(link_state)} whenever a backend link changes; returns remove."""
+        self._observers.append(callback)
+
+        def remove() -> None:
+            if callback in self._observers:
+                self._observers.remove(callback)
+
+        return remove
+
     def _publish(self, server_id: str) -> None:
         link = self.links[server_id]
         self.peer.metrics.set_link(server_id, link.link_up, link.synchronized)
+        for callback in list(self._observers):
+            callback(link)
 
     def link_made(self, protocol: ProxyControlProtocol) -> None:
         """A backend said Hello; an older connection for the same id is replaced."""
