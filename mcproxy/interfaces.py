@@ -74,6 +74,9 @@ class IBackendLink(Interface):
         A Deferred of a result with ``done`` and ``reason``.
         """
 
+    def add_observer(callback):
+        """Call ``callback(link)`` on every link or sync state change; returns a remover."""
+
 
 class IBackendModule(Interface):
     """The backend-mod as a Minecraft server hosts it.
@@ -106,6 +109,10 @@ class IBackendModule(Interface):
 
     def proxy_commands():
         """Names to declare to clients for tab completion."""
+
+    def on_commands_changed(callback):
+        """Call ``callback()`` whenever the proxy commands or their availability change
+        (so a host can re-declare commands to its players); returns a remover."""
 
     def execute_command(player, line):
         """Run a proxy command for ``player`` (a UUID).

@@ -49,6 +49,7 @@ class FakeLink:
         self.executed: list[tuple[str, str]] = []
         self.transfers: list[tuple[str, str]] = []
         self.answer: object = None
+        self.observers: list = []
 
     def execute_command(self, player: str, line: str) -> Deferred:
         self.executed.append((player, line))
@@ -57,6 +58,14 @@ class FakeLink:
     def request_transfer(self, player: str, server: str) -> Deferred:
         self.transfers.append((player, server))
         return succeed(self.answer)
+
+    def add_observer(self, callback):
+        self.observers.append(callback)
+        return lambda: self.observers.remove(callback)
+
+    def changed(self) -> None:
+        for callback in list(self.observers):
+            callback(self)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid as _uuid
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -71,6 +71,9 @@ class NoLink:
         return succeed(CommandOutcome(False, "Messaging with the proxy is disabled.",
                                       MESSAGING_DISABLED))
 
+    def add_observer(self, callback: Callable[[object], None]) -> Callable[[], None]:
+        return lambda: None
+
 
 @implementer(IBackendModule)
 class BackendModule:
@@ -98,6 +101,9 @@ class BackendModule:
             self.log = log
         self.metrics = metrics
         metrics.bridge_enabled.set(0 if isinstance(self.link, NoLink) else 1)
+        self._listeners: list[Callable[[], None]] = []
+        self._declared = (bool(self.link.synchronized), tuple(self.proxy_commands()))
+        self.link.add_observer(self._link_changed)
 
     def forwarding_request(self) -> bytes | None:
         return request_data(MAX_FORWARDING_VERSION) if self.enforce_proxy else None
@@ -124,6 +130,24 @@ class BackendModule:
         """The disconnect text for a forwarding refusal, ending with its reason name."""
         text = REFUSAL_MESSAGES.get(reason, "Login refused.")
         return f"{text} ({reason})"
+
+    def on_commands_changed(self, callback: Callable[[], None]) -> Callable[[], None]:
+        self._listeners.append(callback)
+
+        def remove() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return remove
+
+    def _link_changed(self, link: object) -> None:
+        synchronized = bool(self.link.synchronized)
+        self.metrics.bridge_synchronized.set(1 if synchronized else 0)
+        declared = (synchronized, tuple(self.proxy_commands()))
+        if declared != self._declared:
+            self._declared = declared
+            for callback in list(self._listeners):
+                callback()
 
     def _command_names(self) -> dict[str, str]:
         """Every name (and alias) of the link's commands, lower-cased, to its command."""

@@ -548,6 +548,10 @@ class LimboProtocol(Protocol):
             self._counted_login = False
             self.factory.logins_in_progress -= 1
 
+    def send_packet(self, body: bytes) -> None:
+        """Send one encoded packet (id and fields) to this client."""
+        self._send(body)
+
     def _frame(self, body: bytes) -> bytes:
         if self.compression >= 0:
             return encode_frame(compress_packet(body, self.compression))
@@ -587,6 +591,7 @@ class LimboFactory(Factory):
         self._loop: LoopingCall | None = None
         #: Called once the listener is up (the admin /health listener check).
         self.on_listening: Callable[[], object] | None = None
+        module.on_commands_changed(self.declare_commands)
         self.protocol_errors = Counter("mcproxy_limbo_protocol_errors",
                                        "Connections closed for a protocol violation.",
                                        ["reason"], registry=registry)
@@ -631,6 +636,14 @@ class LimboFactory(Factory):
 
     def command_names(self) -> list[str]:
         return sorted(set(BUILTIN_COMMANDS) | set(self.module.proxy_commands()))
+
+    def declare_commands(self) -> None:
+        """Send every player the current command list (the proxy's registry changed)."""
+        names = self.command_names()
+        tree = encode_command_tree(names)
+        for player in list(self.players.values()):
+            if player.phase is Phase.PLAY:
+                player.send_packet(player.packets.declare_commands(tree))
 
     def broadcast(self, text: str, color: str | None = None,
                   exclude: LimboProtocol | None = None) -> None:
