@@ -138,6 +138,13 @@ class JoinTests(SynchronousTestCase):
         self.assertEqual(reader.string(), "minecraft:overworld")
         self.assertTrue(reader.bool())
 
+    def test_transfer_intent_logs_in(self) -> None:
+        """A handshake with next state 3 (a Transfer packet's reconnect) logs in normally."""
+        client = World().connect(775)
+        client.handshake(3)
+        client.login_start("Moved")
+        self.assertEqual(client.names(), ["compress", "success"])
+
     def test_compression_off(self) -> None:
         """compression_threshold = -1 sends no Set Compression."""
         client = World(LimboSettings(compression_threshold=-1)).connect()

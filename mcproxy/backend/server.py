@@ -35,6 +35,7 @@ from mcproxy.backend.packets import (
 from mcproxy.backend.registries import RegistryStore
 from mcproxy.backend.status import legacy_status, status_json
 from mcproxy.interfaces import IBackendModule
+from mcproxy.ops.logging import correlated, new_correlation_id
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.wire.chat import component_to_json, component_to_nbt
 from mcproxy.wire.compression import compress_packet, decompress_packet
@@ -143,7 +144,9 @@ class LimboProtocol(Protocol):
 
     def __init__(self, factory: "LimboFactory", connection_id: str) -> None:
         self.factory = factory
+        #: Correlation id of this connection in every log line about it.
         self.connection_id = connection_id
+        self.log = correlated(factory.log, connection_id)
         self.phase = Phase.HANDSHAKE
         self.protocol_version = 0
         self.packets: ServerPackets | None = None
@@ -171,6 +174,7 @@ class LimboProtocol(Protocol):
         self.connected_at = self._last_keepalive = self.factory.clock.seconds()
         peer = self.transport.getPeer()
         self.address = getattr(peer, "host", str(peer))
+        self.log = correlated(self.factory.log, self.connection_id, peer=self.address)
         self.factory.connections.add(self)
 
     def connectionLost(self, reason: object = None) -> None:
@@ -182,8 +186,7 @@ class LimboProtocol(Protocol):
             del self.factory.players[self.uuid]
             self.factory.count_players()
             if was_playing:
-                self.factory.log.info("{name} left", name=self.name,
-                                      connection=self.connection_id)
+                self.log.info("{player} left", player=self.name)
                 self.factory.broadcast(f"{self.name} left the limbo", "yellow")
 
     def dataReceived(self, data: bytes) -> None:
@@ -232,8 +235,7 @@ class LimboProtocol(Protocol):
                   detail=f"{name or hex(packet_id)} in {self.phase.value}")
 
     def _enter(self, phase: Phase) -> None:
-        self.factory.log.debug("{connection} {old} -> {new}", connection=self.connection_id,
-                               old=self.phase.value, new=phase.value)
+        self.log.debug("{old} -> {state}", old=self.phase.value, state=phase.value)
         self.phase = phase
 
     # Handshake and status
@@ -418,9 +420,8 @@ class LimboProtocol(Protocol):
             self.packets.teleport(self._teleport_id, spawn),
             self.packets.update_health(),
         ])
-        factory.log.info("{name} ({uuid}) joined from {address}", name=self.name,
-                         uuid=str(self.uuid), address=self.address,
-                         connection=self.connection_id)
+        self.log.info("{player} ({uuid}) joined from {address}", player=self.name,
+                      uuid=str(self.uuid), address=self.address)
         self.message(f"Welcome to {settings.server_id}, {self.name}. Type /help for commands.",
                      "gold")
         factory.broadcast(f"{self.name} joined the limbo", "yellow", exclude=self)
@@ -441,8 +442,7 @@ class LimboProtocol(Protocol):
         text = reader.string(256)
         if not text.strip():
             return
-        self.factory.log.info("<{name}> {text}", name=self.name, text=text,
-                              connection=self.connection_id)
+        self.log.info("<{player}> {message}", player=self.name, message=text)
         self.factory.broadcast(f"<{self.name}> {text}")
 
     def _on_chat_command(self, reader: Reader) -> None:
@@ -519,9 +519,8 @@ class LimboProtocol(Protocol):
     def fail(self, reason: str, text: str, detail: str = "") -> None:
         """A protocol violation: count it, tell the client if we can, and close."""
         self.factory.protocol_errors.labels(reason).inc()
-        self.factory.log.warn("closing {connection}: {reason} {detail}",
-                              connection=self.connection_id, reason=reason, detail=detail,
-                              phase=self.phase.value)
+        self.log.warn("closing: {reason} {detail}", reason=reason, detail=detail,
+                      state=self.phase.value)
         self._disconnect(reason, text)
 
     def _disconnect(self, reason: str, text: str) -> None:
@@ -587,7 +586,6 @@ class LimboFactory(Factory):
         self.entity_ids = itertools.count(1)
         self.teleport_ids = itertools.count(1)
         self.message_ids = itertools.count(1)
-        self._connection_ids = itertools.count(1)
         self._loop: LoopingCall | None = None
         #: Called once the listener is up (the admin /health listener check).
         self.on_listening: Callable[[], object] | None = None
@@ -602,7 +600,7 @@ class LimboFactory(Factory):
                                        "Server-list pings answered.", registry=registry)
 
     def buildProtocol(self, addr: object) -> LimboProtocol:
-        return self.protocol(self, f"b{next(self._connection_ids):x}")
+        return self.protocol(self, new_correlation_id())
 
     def startFactory(self) -> None:
         self._loop = LoopingCall(self.tick)
