@@ -328,6 +328,18 @@ class LimitTests(SynchronousTestCase):
         self.assertIn("full", login_disconnect_text(reader))
         self.assertEqual(world.metric("mcproxy_logins_total", result="SERVER_FULL"), 1)
 
+    def test_players_still_logging_in_count_once(self) -> None:
+        """A player in configuration takes one slot, not two."""
+        world = World(LimboSettings(max_players=2))
+        first = world.connect()
+        first.handshake()
+        first.login_start("One")
+        first.send("login_acknowledged")
+        second = world.connect()
+        second.handshake()
+        second.login_start("Two")
+        self.assertEqual(second.names(), ["compress", "success"])
+
     def test_concurrent_login_cap(self) -> None:
         """Logins between Login Start and play are capped."""
         world = World(LimboSettings(login_concurrent_max=1), enforce_proxy=True)

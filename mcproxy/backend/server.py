@@ -108,7 +108,6 @@ _IGNORED: dict[Phase, frozenset[str]] = {
                                           "resource_pack_receive", "cookie_response",
                                           "custom_report_details", "server_links",
                                           "custom_click_action", "accept_code_of_conduct"}),
-    Phase.PLAY: frozenset(),
 }
 _IGNORED[Phase.CONFIGURATION_FINISH] = _IGNORED[Phase.CONFIGURATION_PACKS]
 #: Play packets that would change the state machine and so are not merely ignored.
@@ -321,7 +320,7 @@ class LimboProtocol(Protocol):
         if factory.logins_in_progress >= factory.settings.login_concurrent_max:
             self.refuse_login("LOGIN_CAP", "The server is busy, try again in a moment.")
             return
-        if len(factory.players) + factory.logins_in_progress >= factory.settings.max_players:
+        if factory.playing + factory.logins_in_progress >= factory.settings.max_players:
             self.refuse_login("SERVER_FULL", "The server is full.")
             return
         factory.logins_in_progress += 1
@@ -583,6 +582,8 @@ class LimboFactory(Factory):
         self.connections: set[LimboProtocol] = set()
         self.players: dict[_uuid.UUID, LimboProtocol] = {}
         self.logins_in_progress = 0
+        #: Players in play; those still logging in are counted in logins_in_progress.
+        self.playing = 0
         self.entity_ids = itertools.count(1)
         self.teleport_ids = itertools.count(1)
         self.message_ids = itertools.count(1)
@@ -629,8 +630,9 @@ class LimboFactory(Factory):
                            len(self.players), self.settings.max_players, sample)
 
     def count_players(self) -> None:
-        self.metrics.players_online.set(
-            sum(1 for p in self.players.values() if p.phase is Phase.PLAY))
+        """Recount players in play (capacity checks and the players-online gauge)."""
+        self.playing = sum(1 for p in self.players.values() if p.phase is Phase.PLAY)
+        self.metrics.players_online.set(self.playing)
 
     def command_names(self) -> list[str]:
         return sorted(set(BUILTIN_COMMANDS) | set(self.module.proxy_commands()))
