@@ -145,6 +145,13 @@ class Secret:
     def __reduce__(self) -> Any:
         raise TypeError("a Secret is not serialised")
 
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        """Immutable, so a deep copy of a config may share it."""
+        return self
+
 
 @dataclass(frozen=True)
 class Server:
@@ -241,6 +248,7 @@ class ProxyConfig:
     try_order: tuple[str, ...]
     forced_hosts: Mapping[str, tuple[str, ...]]
     motd_by_host: Mapping[str, str]
+    permissions: Mapping[str, tuple[str, ...]]
     messaging: MessagingSection
     rate_limits: RateLimitsSection
     admin: AdminSection
@@ -294,6 +302,7 @@ _PROXY_TABLES = (
     "servers",
     "forced_hosts",
     "motd_by_host",
+    "permissions",
     "messaging",
     "rate_limits",
     "admin",
@@ -344,13 +353,12 @@ class _Table:
         self.seen.add(key)
         return self.data.get(key, default)
 
-    def finish(self, known: tuple[str, ...] = ()) -> None:
+    def finish(self) -> None:
         """Refuse keys nobody read: a typo must not silently mean a default."""
         for key in self.data:
             if key in self.seen:
                 continue
-            candidates = sorted(self.seen | set(known))
-            close = difflib.get_close_matches(key, candidates, n=1)
+            close = difflib.get_close_matches(key, sorted(self.seen), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise self.error(key, f"unknown key{hint}")
 
@@ -447,8 +455,8 @@ def _check_endpoint(
     kind: str,
 ) -> None:
     """
-    Parse with Twisted's own parser against a fake reactor: exactly the
-    strings that will work at start are accepted, and nothing listens yet.
+    Parse with Twisted's own parser against a fake reactor, so a string is
+    refused now rather than when the service starts, and nothing listens yet.
     """
     if value == "":
         raise table.error(key, f"must be a {kind} endpoint string, not empty")
@@ -552,7 +560,7 @@ def _session_server(table: _Table) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise table.error(
-            "session_server", f"must be an https:// URL, not {value!r}"
+            "session_server", f"must be an https:// or http:// URL, not {value!r}"
         )
     return value.rstrip("/")
 
@@ -598,18 +606,19 @@ def _refuse_secret_name(t: _Table, name: str) -> None:
     host table, whose errors would show the value: refuse it by name first.
     """
     if "." not in name and _SECRET_NAME.search(name):
-        section = "[backend]" if t.name == "backend" else "[security]"
         raise t.error(
             name,
-            f"looks like a secret, which belongs under {section}; "
+            "looks like a secret, which belongs under [security]; "
             "check the table headers above it",
         )
 
 
 def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]:
+    """The parsed document, the name errors show, and the folder paths resolve in."""
     file = os.fspath(path)
     try:
-        with open(file, encoding="utf-8") as handle:
+        # utf-8-sig: editors on Windows like to start files with a BOM.
+        with open(file, encoding="utf-8-sig") as handle:
             text = handle.read()
     except OSError as e:
         raise ConfigError(file, FILE_KEY, f"cannot read: {e.strerror or e}")
@@ -757,6 +766,16 @@ def _motd_by_host(t: _Table) -> Mapping[str, str]:
     return MappingProxyType(motds)
 
 
+def _permissions(t: _Table) -> Mapping[str, tuple[str, ...]]:
+    """Permission node -> player names granted it ("*" grants everyone)."""
+    granted = {}
+    for node, value in t.data.items():
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise t.error(node, f"must be a list of player names, not {_type_name(value)}")
+        granted[node] = tuple(value)
+    return MappingProxyType(granted)
+
+
 def _control_limits(t: _Table) -> dict[str, Any]:
     return {
         "control_max_payload": t.integer(
@@ -825,6 +844,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     servers, try_order = _servers(t["servers"])
     forced_hosts = _forced_hosts(t["forced_hosts"], servers)
     motd_by_host = _motd_by_host(t["motd_by_host"])
+    permissions = _permissions(t["permissions"])
     messaging = _proxy_messaging(t["messaging"])
     rate_limits = _rate_limits(t["rate_limits"])
     admin = _admin_section(t["admin"], AdminSection.bind)
@@ -872,6 +892,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         try_order=try_order,
         forced_hosts=forced_hosts,
         motd_by_host=motd_by_host,
+        permissions=permissions,
         messaging=messaging,
         rate_limits=rate_limits,
         admin=admin,

@@ -4,6 +4,7 @@ Tests for L{mcproxy.config} and L{mcproxy.options}.
 
 from __future__ import annotations
 
+import copy
 import io
 import operator
 import os
@@ -99,7 +100,7 @@ class ConfigFileMixin:
             handle.write(data)
         return path
 
-    def proxyError(self, text: str) -> ConfigError:
+    def proxyError(self, text: str | bytes) -> ConfigError:
         path = self.write(text)
         return self.assertRaises(  # type: ignore[attr-defined,no-any-return]
             ConfigError, load_proxy_config, path
@@ -154,6 +155,12 @@ class SecretTests(SynchronousTestCase):
     def test_bytesOnly(self) -> None:
         """A str is refused, so the encoding used for signing is never guessed."""
         self.assertRaises(TypeError, Secret, "abc")
+
+    def test_copy(self) -> None:
+        """Copying a config shares its immutable secrets instead of failing."""
+        secret = Secret(b"abc")
+        self.assertIs(copy.deepcopy(secret), secret)
+        self.assertIs(copy.copy(secret), secret)
 
     def test_notPickled(self) -> None:
         """A Secret cannot be serialised out of the process by accident."""
@@ -548,6 +555,20 @@ class TypeTests(ConfigFileMixin, SynchronousTestCase):
         message = str(self.proxyError("[proxy]\nmotd = \n"))
         self.assertTrue(message.startswith(f"{path}: line 2: invalid TOML: "), message)
 
+    def test_byteOrderMark(self) -> None:
+        """A UTF-8 byte order mark, as some editors write, is accepted."""
+        bom = b"\xef\xbb\xbf"
+        config = load_proxy_config(self.write(bom + PROXY_MINIMAL.encode()))
+        self.assertEqual(config.try_order, ("lobby",))
+
+    def test_notUtf8(self) -> None:
+        """A file that is not UTF-8 text is refused on one line."""
+        path = os.path.join(self.dir, "proxy.toml")
+        self.assertEqual(
+            str(self.proxyError(b"[proxy]\nmotd = '\xff'\n")),
+            f"{path}: (file): is not UTF-8 text",
+        )
+
     def test_unreadableFile(self) -> None:
         """A missing config file is reported on one line."""
         path = os.path.join(self.dir, "absent.toml")
@@ -685,7 +706,7 @@ class RangeTests(ConfigFileMixin, SynchronousTestCase):
         self.assertProxyError(
             PROXY_MINIMAL.replace("[proxy]", '[proxy]\nsession_server = "ftp://x"'),
             "proxy.session_server",
-            "must be an https:// URL, not 'ftp://x'",
+            "must be an https:// or http:// URL, not 'ftp://x'",
         )
 
     def test_senderIds(self) -> None:

@@ -161,9 +161,22 @@ class ChatTests(SynchronousTestCase):
             e = self.assertRaises(WireError, json_to_component, text)
             self.assertEqual(e.reason, "BAD_CHAT")
 
+    @BOUNDED
+    @given(st.text(max_size=60))
+    def test_random_json(self, text: str) -> None:
+        """Any string parses to a component or is refused with a WireError reason."""
+        try:
+            component = json_to_component(text)
+        except WireError as e:
+            self.assertEqual(e.reason, "BAD_CHAT")
+            return
+        self.assertIsInstance(plain_text(component), str)
+
     def test_json_array(self) -> None:
         """A top-level JSON array is the first component with the rest as extra."""
         component = json_to_component('["a", {"text": "b"}]')
+        self.assertEqual(plain_text(component), "ab")
+        component = json_to_component('[{"text": "a", "extra": 5}, "b"]')
         self.assertEqual(plain_text(component), "ab")
 
     def test_nbt_not_component(self) -> None:

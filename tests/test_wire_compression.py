@@ -34,6 +34,10 @@ class CompressionTests(SynchronousTestCase):
             self.assertEqual(decompress_packet(view, 256), b"\x07" + b"y" * 500)
             self.assertEqual(peek_packet_id(view, True), 7)
 
+    def test_empty_payload(self) -> None:
+        """An empty payload round-trips even at threshold 0, where data length 0 is plain."""
+        self.assertEqual(decompress_packet(compress_packet(b"", 0), 0), b"")
+
     def test_below_threshold_sent_plain(self) -> None:
         """Packets under the threshold go uncompressed with data length 0."""
         self.assertEqual(compress_packet(b"\x01abc", 256), b"\x00\x01abc")

@@ -56,7 +56,8 @@ def _join(items: list) -> dict:
     if not items:
         raise WireError("BAD_CHAT", "empty component list")
     first = items[0] if isinstance(items[0], dict) else {"text": str(items[0])}
-    return {**first, "extra": list(first.get("extra", [])) + items[1:]}
+    extra = first.get("extra")
+    return {**first, "extra": (extra if isinstance(extra, list) else []) + items[1:]}
 
 
 def _to_nbt_value(value: Any) -> Any:

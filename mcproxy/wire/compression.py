@@ -29,7 +29,8 @@ def compress_packet(payload: Bytes, threshold: int, level: int = -1) -> bytes:
     """
     if threshold < 0:
         raise ValueError("compression is disabled for a negative threshold")
-    if len(payload) < threshold:
+    if len(payload) < threshold or not payload:
+        # An empty payload cannot be sent compressed: its data length 0 means "plain".
         return b"\x00" + bytes(payload)
     return encode_varint(len(payload)) + zlib.compress(payload, level)
 

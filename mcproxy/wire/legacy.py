@@ -174,6 +174,8 @@ def encode_legacy_reply(ping: LegacyPing | LegacyPingKind, status: LegacyStatus)
         motd = status.motd.replace("§", "")
         motd = _fit_motd(motd, len(online) + len(max_players) + 2)
         return _kick(f"{motd}§{online}§{max_players}")
+    # Modern vanilla servers answer legacy pings with protocol 127, which no legacy client
+    # speaks, so the client shows the version name as incompatible.
     protocol = str(status.protocol if status.protocol is not None else 127)
     version = status.version or ""
     fixed = f"§1\0{protocol}\0{version}\0\0{online}\0{max_players}"

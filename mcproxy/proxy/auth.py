@@ -1,0 +1,152 @@
+"""Authenticated mode: the session server's hasJoined check over verified HTTPS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from OpenSSL import SSL
+from twisted.internet._sslverify import IOpenSSLTrustRoot
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.ssl import optionsForClientTLS, platformTrust
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, readBody
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
+
+#: A session-server profile answer is a few KiB; anything far larger is not one.
+MAX_PROFILE_BYTES = 64 * 1024
+USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    name: str
+    value: str
+    signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GameProfile:
+    """Who a player is, as the session server (or offline mode) says."""
+
+    id: uuid.UUID
+    name: str
+    properties: tuple[Property, ...] = field(default=())
+    authenticated: bool = False
+
+
+def offline_uuid(name: str) -> uuid.UUID:
+    """The UUID vanilla gives an offline-mode player: a version-3 hash of its name."""
+    digest = bytearray(hashlib.md5(b"OfflinePlayer:" + name.encode("utf-8")).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x30
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(digest))
+
+
+def offline_profile(name: str) -> GameProfile:
+    return GameProfile(offline_uuid(name), name)
+
+
+class AuthenticationError(Exception):
+    """The session server did not vouch for the player; ``reason`` names why."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def parse_profile(raw: bytes) -> GameProfile:
+    try:
+        data = json.loads(raw)
+        profile_id = uuid.UUID(hex=data["id"])
+        name = data["name"]
+        properties = tuple(
+            Property(str(p["name"]), str(p["value"]), p.get("signature"))
+            for p in data.get("properties", ())
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise AuthenticationError("BAD_SESSION_RESPONSE", "not a profile") from None
+    if not isinstance(name, str) or not USERNAME.match(name):
+        raise AuthenticationError("BAD_SESSION_RESPONSE", "bad name")
+    return GameProfile(profile_id, name, properties, authenticated=True)
+
+
+@implementer(IOpenSSLTrustRoot)
+class _ExtraTrust:
+    """Platform trust plus the certificates of one PEM file."""
+
+    def __init__(self, ca_file: str) -> None:
+        self._ca_file = ca_file
+
+    def _addCACertsToContext(self, context: SSL.Context) -> None:
+        context.set_default_verify_paths()
+        context.load_verify_locations(self._ca_file)
+
+
+@implementer(IPolicyForHTTPS)
+class _SessionTLSPolicy:
+    def __init__(self, trust) -> None:
+        self._trust = trust
+
+    def creatorForNetloc(self, hostname: bytes, port: int):
+        return optionsForClientTLS(hostname.decode("ascii"), trustRoot=self._trust)
+
+
+def https_policy(ca_file: str = "") -> IPolicyForHTTPS:
+    """Certificate checks by service-identity; ``ca_file`` adds trust, never removes it."""
+    if ca_file:
+        return _SessionTLSPolicy(_ExtraTrust(ca_file))
+    return BrowserLikePolicyForHTTPS(platformTrust())
+
+
+class SessionServerClient:
+    """Asks ``base_url``/session/minecraft/hasJoined whether a player joined our server id."""
+
+    def __init__(self, reactor: IReactorTime, base_url: str, ca_file: str = "", timeout: float = 10.0) -> None:
+        self._reactor = reactor
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        self._agent = Agent(reactor, contextFactory=https_policy(ca_file), connectTimeout=timeout)
+
+    @defer.inlineCallbacks
+    def has_joined(self, username: str, server_hash: str):
+        query = urlencode({"username": username, "serverId": server_hash})
+        url = f"{self._base}/session/minecraft/hasJoined?{query}".encode("ascii")
+        try:
+            request = self._agent.request(b"GET", url, Headers({b"User-Agent": [b"mcproxy"]}))
+            request.addTimeout(self._timeout, self._reactor)
+            response = yield request
+            if response.code == 204:
+                yield _discard(response)
+                raise AuthenticationError("NOT_AUTHENTICATED", "session server does not know this session")
+            if response.code != 200:
+                yield _discard(response)
+                raise AuthenticationError("SESSION_SERVER_ERROR", f"HTTP {response.code}")
+            if response.length is not None and response.length > MAX_PROFILE_BYTES:
+                yield _discard(response)
+                raise AuthenticationError("BAD_SESSION_RESPONSE", "answer too large")
+            body = yield readBody(response)
+        except AuthenticationError:
+            raise
+        except defer.TimeoutError:
+            raise AuthenticationError("SESSION_SERVER_TIMEOUT") from None
+        except Exception as error:  # network and TLS failures all mean "cannot verify"
+            raise AuthenticationError("SESSION_SERVER_UNREACHABLE", type(error).__name__) from None
+        if len(body) > MAX_PROFILE_BYTES:
+            raise AuthenticationError("BAD_SESSION_RESPONSE", "answer too large")
+        profile = parse_profile(body)
+        if profile.name.lower() != username.lower():
+            raise AuthenticationError("BAD_SESSION_RESPONSE", "name differs")
+        return profile
+
+
+def _discard(response) -> defer.Deferred:
+    d = readBody(response)
+    d.addErrback(lambda _: None)
+    return d

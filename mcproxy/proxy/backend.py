@@ -1,0 +1,179 @@
+"""The proxy's own login to a backend, on the player's behalf."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from twisted.internet import defer
+from twisted.internet.protocol import Factory, Protocol
+from twisted.python.failure import Failure
+
+from mcproxy.proxy import forwarding
+from mcproxy.proxy.auth import GameProfile
+from mcproxy.proxy.packet_ids import ProxyPacketIds
+from mcproxy.wire.chat import json_to_component, plain_text
+from mcproxy.wire.connection import PacketCodec
+from mcproxy.wire.types import (
+    Reader, WireError, encode_bool, encode_string, encode_ushort, encode_uuid, encode_varint,
+)
+
+
+class BackendRefused(Exception):
+    """A backend would not take the player; ``reason`` is a counter name, ``message`` is
+    what the backend said (if anything) for the player to read."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"{reason}: {message}" if message else reason)
+        self.reason = reason
+        self.message = message
+
+
+class LoginPhase(enum.Enum):
+    CONNECTING = "connecting"
+    LOGGING_IN = "logging-in"
+    LOGGED_IN = "logged-in"
+    RELAYING = "relaying"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class BackendLogin:
+    """What the proxy tells a backend about the player."""
+
+    profile: GameProfile
+    protocol: int
+    host: str
+    port: int
+    address: str
+    mode: str
+    secret: bytes
+
+
+class BackendConnection(Protocol):
+    """Logs in to a backend; ``ready`` fires with this protocol once Login Success arrives.
+
+    After that it is a pipe: whatever the backend sends goes to ``sink(data)`` (the
+    relay), and ``on_lost(reason)`` is called when the connection ends.
+    """
+
+    def __init__(self, login: BackendLogin, ids: ProxyPacketIds, max_frame_size: int) -> None:
+        self.login = login
+        self.ids = ids
+        self.codec = PacketCodec(max_frame_size)
+        self.phase = LoginPhase.CONNECTING
+        self.ready: defer.Deferred = defer.Deferred()
+        self.sink = None
+        self.on_lost = None
+        self.backend_profile: tuple | None = None
+
+    @property
+    def threshold(self) -> int:
+        return self.codec.threshold
+
+    def connectionMade(self) -> None:
+        self.phase = LoginPhase.LOGGING_IN
+        login = self.login
+        host = login.host
+        if login.mode == "legacy":
+            host = forwarding.legacy_host(login.host, login.address, login.profile)
+        elif login.mode == "bungeeguard":
+            host = forwarding.bungeeguard_host(
+                login.host, login.address, login.profile, login.secret.decode("utf-8", "replace"))
+        handshake = (encode_varint(login.protocol) + encode_string(host)
+                     + encode_ushort(login.port) + encode_varint(2))
+        start = encode_string(login.profile.name, 16) + encode_uuid(login.profile.id)
+        self.transport.write(self.codec.encode(0x00, handshake) + self.codec.encode(self.ids.login_start, start))
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.phase is LoginPhase.RELAYING:
+            self.sink(data)
+            return
+        if self.phase is not LoginPhase.LOGGING_IN:
+            self.codec.decoder.feed(data)
+            return
+        try:
+            self.codec.feed(data)
+            while self.phase is LoginPhase.LOGGING_IN:
+                packet = self.codec.next_packet()
+                if packet is None:
+                    break
+                self._login_packet(*packet)
+        except WireError as error:
+            self._fail(BackendRefused("BACKEND_PROTOCOL_ERROR", error.reason))
+        except BackendRefused as refusal:
+            self._fail(refusal)
+
+    def _login_packet(self, packet_id: int, reader: Reader) -> None:
+        ids = self.ids
+        if packet_id == ids.login_compress:
+            self.codec.enable_compression(reader.varint())
+        elif packet_id == ids.login_plugin_request:
+            message_id = reader.varint()
+            channel = reader.string(256)
+            data = reader.rest()
+            self._answer_plugin(message_id, channel, data)
+        elif packet_id == ids.login_success:
+            self.backend_profile = (reader.uuid(), reader.string(16))
+            self.phase = LoginPhase.LOGGED_IN
+            self.ready.callback(self)
+        elif packet_id == ids.login_disconnect:
+            raise BackendRefused("BACKEND_KICKED", _kick_text(reader.string()))
+        elif packet_id == ids.login_encryption_request:
+            raise BackendRefused("BACKEND_ONLINE_MODE", "the backend asks for encryption; set it to offline mode")
+        elif packet_id == ids.login_cookie_request:
+            key = reader.string(32767)
+            self._write(ids.login_cookie_response, encode_string(key) + encode_bool(False))
+        else:
+            raise BackendRefused("BACKEND_PROTOCOL_ERROR", f"unexpected login packet {packet_id:#x}")
+
+    def _answer_plugin(self, message_id: int, channel: str, data: bytes) -> None:
+        login = self.login
+        if channel == forwarding.MODERN_CHANNEL and login.mode == "modern":
+            requested = data[0] if data else forwarding.MODERN_DEFAULT_VERSION
+            answer = forwarding.modern_response(login.secret, requested, login.address, login.profile)
+            self._write(self.ids.login_plugin_response, encode_varint(message_id) + encode_bool(True) + answer)
+        else:
+            self._write(self.ids.login_plugin_response, encode_varint(message_id) + encode_bool(False))
+
+    def _write(self, packet_id: int, fields: bytes) -> None:
+        self.transport.write(self.codec.encode(packet_id, fields))
+
+    def acknowledge_login(self) -> bytes:
+        """Send Login Acknowledged and hand over anything already buffered."""
+        self._write(self.ids.login_acknowledged, b"")
+        self.phase = LoginPhase.RELAYING
+        return self.codec.decoder.take_buffer()
+
+    def _fail(self, refusal: BackendRefused) -> None:
+        if not self.ready.called:
+            self.phase = LoginPhase.CLOSED
+            self.ready.errback(Failure(refusal))
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure) -> None:
+        previous = self.phase
+        self.phase = LoginPhase.CLOSED
+        if not self.ready.called:
+            self.ready.errback(Failure(BackendRefused("BACKEND_CLOSED", "the backend closed the connection during login")))
+        elif previous in (LoginPhase.RELAYING, LoginPhase.LOGGED_IN) and self.on_lost is not None:
+            on_lost, self.on_lost = self.on_lost, None
+            on_lost(reason)
+
+
+class BackendFactory(Factory):
+    def __init__(self, login: BackendLogin, ids: ProxyPacketIds, max_frame_size: int) -> None:
+        self._args = (login, ids, max_frame_size)
+
+    def buildProtocol(self, addr) -> BackendConnection:
+        protocol = BackendConnection(*self._args)
+        protocol.factory = self
+        return protocol
+
+
+def _kick_text(raw: str) -> str:
+    """What a backend's login-state kick says, as plain text for the player."""
+    try:
+        return plain_text(json_to_component(raw))
+    except (ValueError, WireError):
+        return raw[:256]

@@ -1,0 +1,191 @@
+"""The state every player connection shares: limits, routing, players, counters."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from twisted.logger import Logger
+
+from mcproxy.proxy.deadlines import Deadlines
+from mcproxy.proxy.status import StatusResponder
+from mcproxy.proxy.throttle import ConcurrencyGate, TokenBucketLimiter
+from mcproxy.wire.cipher import generate_private_key, public_key_der
+from mcproxy.wire.framing import MAX_FRAME_SIZE
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """The parts of ``[proxy]`` a connection consults, already validated."""
+
+    online_mode: bool = True
+    compression_threshold: int = 256
+    forwarding: str = "modern"
+    secret: bytes = field(default=b"", repr=False)
+    max_players: int = 500
+    handshake_timeout: float = 10.0
+    login_timeout: float = 30.0
+    accept_transfers: bool = False
+    max_prelogin_frame: int = 32 * 1024
+    max_frame_size: int = MAX_FRAME_SIZE
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """The RSA key pair of one proxy process, made at start for the login handshake."""
+
+    private_key: rsa.RSAPrivateKey
+    public_der: bytes
+
+    @classmethod
+    def generate(cls) -> "KeyPair":
+        key = generate_private_key()
+        return cls(key, public_key_der(key))
+
+
+class PlayerDirectory:
+    """Players in the relay phase, by UUID and by lower-cased name."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[uuid.UUID, object] = {}
+        self._by_name: dict[str, object] = {}
+
+    def add(self, connection) -> None:
+        self._by_id[connection.profile.id] = connection
+        self._by_name[connection.profile.name.lower()] = connection
+
+    def remove(self, connection) -> None:
+        profile = connection.profile
+        if self._by_id.get(profile.id) is connection:
+            del self._by_id[profile.id]
+        if self._by_name.get(profile.name.lower()) is connection:
+            del self._by_name[profile.name.lower()]
+
+    def get(self, player_id: uuid.UUID):
+        return self._by_id.get(player_id)
+
+    def find(self, name: str):
+        return self._by_name.get(name.lower())
+
+    def __iter__(self) -> Iterator:
+        return iter(list(self._by_id.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def by_server(self) -> dict[str, list[str]]:
+        servers: dict[str, list[str]] = {}
+        for connection in self._by_id.values():
+            servers.setdefault(connection.server or "", []).append(connection.profile.name)
+        return servers
+
+
+class Hooks:
+    """Calls plugin event handlers; a handler that raises is logged and ignored."""
+
+    EVENTS = ("login", "server_chosen", "server_connected", "disconnect")
+
+    def __init__(self, log: Logger) -> None:
+        self._log = log
+        self._listeners: list = []
+
+    def add(self, listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: str, *args) -> None:
+        for listener in self._listeners:
+            handler = getattr(listener, event, None)
+            if handler is None:
+                continue
+            try:
+                handler(*args)
+            except Exception:
+                self._log.failure("plugin {plugin} failed in {event}", plugin=type(listener).__name__, event=event)
+
+    def login(self, connection) -> None:
+        self._emit("login", connection)
+
+    def server_chosen(self, connection, server: str) -> None:
+        self._emit("server_chosen", connection, server)
+
+    def server_connected(self, connection, server: str) -> None:
+        self._emit("server_connected", connection, server)
+
+    def disconnect(self, connection, why: str) -> None:
+        self._emit("disconnect", connection, why)
+
+
+class ProxyCore:
+    """Everything a :class:`~mcproxy.proxy.client.PlayerConnection` reaches through ``proxy``."""
+
+    def __init__(self, reactor, settings: ProxySettings, status: StatusResponder, router, metrics,
+                 log: Logger, session_server=None, commands=None, limits=None,
+                 keypair: KeyPair | None = None) -> None:
+        limits = limits or {}
+        self.reactor = reactor
+        self.settings = settings
+        self.status = status
+        self.router = router
+        self.metrics = metrics
+        self.log = log
+        self.session_server = session_server
+        self.players = PlayerDirectory()
+        self.hooks = Hooks(log)
+        self.commands = commands
+        self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
+        self.prelogin_gate = ConcurrencyGate(limits.get("handshake_concurrent_max", 256))
+        self.connection_limiter = TokenBucketLimiter(
+            reactor, limits.get("connection_rate", 0.0), limits.get("connection_burst", 1))
+        self.login_limiter = TokenBucketLimiter(
+            reactor, limits.get("login_rate", 0.0), limits.get("login_burst", 1))
+        self.deadlines = Deadlines(reactor)
+        self.connections = 0
+
+    def start(self) -> None:
+        self.deadlines.start()
+
+    def stop(self) -> None:
+        self.deadlines.stop()
+
+    def online_count(self) -> int:
+        return len(self.players)
+
+    def refused(self, reason: str, connection) -> None:
+        self.metrics.refusals.labels(reason).inc()
+        self.log.info("refused {peer}: {reason}", peer=getattr(connection, "address", ""), reason=reason,
+                      correlation_id=getattr(connection, "correlation_id", ""))
+
+    def count_handshake(self, intent: str) -> None:
+        self.metrics.handshakes.labels(intent).inc()
+
+    def connection_opened(self, connection) -> None:
+        self.connections += 1
+        self.metrics.connection_opened("prelogin")
+
+    def connection_closed(self, connection, phase) -> None:
+        self.connections -= 1
+        self.metrics.connection_closed("play" if phase.value == "relay" else "prelogin")
+        if connection.profile is not None and self.players.get(connection.profile.id) is connection:
+            self.players.remove(connection)
+            self.hooks.disconnect(connection, "left")
+            self.log.info("player {player} left", player=connection.profile.name,
+                          correlation_id=connection.correlation_id)
+
+    def player_joined(self, connection) -> None:
+        self.players.add(connection)
+        self.metrics.connection_changed("prelogin", "play")
+        self.metrics.logins.labels("success").inc()
+        self.log.info("player {player} joined {server}", player=connection.profile.name,
+                      server=connection.server, correlation_id=connection.correlation_id)
+
+    def player_moved(self, connection, previous: str | None, server: str) -> None:
+        self.log.info("player {player} moved from {previous} to {server}", player=connection.profile.name,
+                      previous=previous, server=server, correlation_id=connection.correlation_id)
+
+    def metrics_login_latency(self, seconds: float) -> None:
+        self.metrics.login_seconds.observe(seconds)
+
+    def count_relayed(self, direction: str, nbytes: int, nframes: int) -> None:
+        self.metrics.add_relayed(direction, nbytes, nframes)

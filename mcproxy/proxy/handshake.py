@@ -1,0 +1,57 @@
+"""The first packet of every modern connection: protocol version, address, intent."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from mcproxy.wire.types import Reader, WireError
+
+#: Hostnames are at most 255 characters; Forge appends markers after a NUL.
+HOST_MAX_CHARS = 255
+#: What a handshake's address field may carry on the wire, markers included.
+HOST_FIELD_MAX_CHARS = 1024
+
+
+class Intent(enum.IntEnum):
+    STATUS = 1
+    LOGIN = 2
+    TRANSFER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    protocol: int
+    host: str
+    port: int
+    intent: Intent
+
+
+def normalize_host(raw: str) -> str:
+    """The virtual host a player asked for, as forced-host rules compare it.
+
+    Drops anything after a NUL (Forge's ``\\0FML\\0`` markers), a trailing dot, the case,
+    and refuses what cannot be a host name.
+    """
+    host = raw.split("\x00", 1)[0].strip().rstrip(".").lower()
+    if len(host) > HOST_MAX_CHARS:
+        raise WireError("HOST_TOO_LONG", f"{len(host)} characters")
+    return host
+
+
+def parse_handshake(body: bytes) -> Handshake:
+    """Parse a handshake packet body (packet id 0x00 included)."""
+    reader = Reader(body)
+    packet_id = reader.varint()
+    if packet_id != 0x00:
+        raise WireError("NOT_A_HANDSHAKE", f"packet id {packet_id:#x}")
+    protocol = reader.varint()
+    host = normalize_host(reader.string(HOST_FIELD_MAX_CHARS))
+    port = reader.ushort()
+    intent_value = reader.varint()
+    reader.expect_end()
+    try:
+        intent = Intent(intent_value)
+    except ValueError:
+        raise WireError("BAD_INTENT", f"next state {intent_value}") from None
+    return Handshake(protocol, host, port, intent)

@@ -1,0 +1,200 @@
+"""Frame relay between a player and a backend once both are past login.
+
+Frame boundaries come from the length prefixes alone; a frame's packet id is peeked (the
+first byte or two, or the first few inflated bytes of a compressed frame) and only the
+ids a direction watches are decoded.  Everything else is written on in the slices it
+arrived in, one write per read.  When the two sides' compression thresholds differ, each
+frame is re-compressed for the other side instead.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Callable, Optional
+
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
+
+from mcproxy.wire.compression import compress_packet, decompress_packet, peek_packet_id
+from mcproxy.wire.connection import MAX_PACKET_SIZE
+from mcproxy.wire.framing import MAX_FRAME_SIZE, encode_frame
+from mcproxy.wire.types import Incomplete, WireError, decode_varint
+
+#: What a watcher returns: the frame's bytes unchanged, nothing, or a replacement frame.
+FORWARD = object()
+DROP = object()
+#: Drop the frame and stop: the rest stays buffered until the caller relays again
+#: (used where the destination changes at this packet, as in a server switch).
+PAUSE = object()
+
+#: A watcher sees the packet id and the packet's payload after the id.
+Watcher = Callable[[int, bytes], object]
+
+
+class Phase(enum.Enum):
+    CONFIGURATION = "configuration"
+    PLAY = "play"
+
+
+class Half:
+    """One direction of the relay: its buffer, its source framing, what it watches."""
+
+    __slots__ = ("name", "buffer", "src_threshold", "dst_threshold", "phase", "watchers", "watch",
+                 "frames", "bytes")
+
+    def __init__(self, name: str, src_threshold: int, dst_threshold: int, phase: Phase) -> None:
+        self.name = name
+        self.buffer = bytearray()
+        self.src_threshold = src_threshold
+        self.dst_threshold = dst_threshold
+        self.phase = phase
+        self.watchers: dict[Phase, dict[int, Watcher]] = {Phase.CONFIGURATION: {}, Phase.PLAY: {}}
+        self.watch = self.watchers[phase]
+        self.frames = 0
+        self.bytes = 0
+
+    def enter(self, phase: Phase) -> None:
+        self.phase = phase
+        self.watch = self.watchers[phase]
+
+    def on(self, phase: Phase, packet_id: int, watcher: Watcher) -> None:
+        self.watchers[phase][packet_id] = watcher
+        self.watch = self.watchers[self.phase]
+
+    def payload(self, body: bytes) -> bytes:
+        """The frame's packet (id included) with any compression undone."""
+        if self.src_threshold < 0:
+            return bytes(body)
+        return decompress_packet(bytes(body), self.src_threshold, MAX_PACKET_SIZE)
+
+    def reframe(self, payload: bytes) -> bytes:
+        """A whole packet framed for the destination's compression."""
+        if self.dst_threshold >= 0:
+            return encode_frame(compress_packet(payload, self.dst_threshold))
+        return encode_frame(payload)
+
+
+def _packet_id(buf, start: int, end: int, compressed: bool) -> int:
+    if not compressed:
+        packet_id = buf[start]
+        if packet_id < 0x80:
+            return packet_id
+        return decode_varint(buf, start)[0]
+    if buf[start] == 0:
+        if end - start < 2:
+            raise WireError("TRUNCATED", "compressed frame without a packet id")
+        packet_id = buf[start + 1]
+        if packet_id < 0x80:
+            return packet_id
+        return decode_varint(buf, start + 1)[0]
+    return peek_packet_id(bytes(buf[start:end]), True)
+
+
+def relay_chunk(half: Half, data: bytes, max_frame_size: int = MAX_FRAME_SIZE) -> list:
+    """Split ``data`` (with what ``half`` buffered) into the pieces to write on.
+
+    Returns byte strings to write, in order.  Watched packets are handed to their
+    watchers, whose answers replace them.  Raises :class:`WireError` for a frame that can
+    never be valid; an incomplete frame stays buffered.
+    """
+    if half.buffer:
+        half.buffer += data
+        buf = half.buffer
+    else:
+        buf = data
+    n = len(buf)
+    pieces: list = []
+    pos = 0
+    flush = 0
+    frames = 0
+    compressed = half.src_threshold >= 0
+    transcode = half.src_threshold != half.dst_threshold
+    watch = half.watch
+    try:
+        while pos < n:
+            size = buf[pos]
+            if size < 0x80:
+                start = pos + 1
+            else:
+                try:
+                    size, start = decode_varint(buf, pos)
+                except Incomplete:
+                    if n - pos >= 3:
+                        raise WireError("FRAME_TOO_LARGE", "length prefix longer than 3 bytes") from None
+                    break
+                if size > max_frame_size:
+                    raise WireError("FRAME_TOO_LARGE", f"{size} > {max_frame_size} bytes")
+            if size <= 0:
+                raise WireError("EMPTY_FRAME", f"length {size}")
+            end = start + size
+            if end > n:
+                break
+            frames += 1
+            packet_id = _packet_id(buf, start, end, compressed)
+            watcher = watch.get(packet_id)
+            if watcher is None and not transcode:
+                pos = end
+                continue
+            if flush < pos:
+                pieces.append(buf[flush:pos])
+            payload = half.payload(buf[start:end])
+            if watcher is not None:
+                _, fields_start = decode_varint(payload, 0)
+                answer = watcher(packet_id, payload[fields_start:])
+                # A watcher may switch phase: later frames are read with the new watch set.
+                watch = half.watch
+                if answer is FORWARD:
+                    pieces.append(half.reframe(payload) if transcode else buf[pos:end])
+                elif answer is PAUSE:
+                    pos = flush = end
+                    break
+                elif answer is not DROP and answer:
+                    pieces.append(answer)
+            else:
+                pieces.append(half.reframe(payload))
+            pos = flush = end
+        if flush < pos:
+            pieces.append(buf[flush:pos] if (flush or pos != n or buf is half.buffer) else buf)
+    finally:
+        half.frames += frames
+    if pos < n:
+        if buf is half.buffer:
+            del buf[:pos]
+        else:
+            half.buffer = bytearray(buf[pos:])
+    elif buf is half.buffer:
+        half.buffer = bytearray()
+    return pieces
+
+
+def joined(pieces: list) -> Optional[bytes]:
+    if not pieces:
+        return None
+    if len(pieces) == 1:
+        piece = pieces[0]
+        return piece if isinstance(piece, bytes) else bytes(piece)
+    return b"".join(pieces)
+
+
+@implementer(IPushProducer)
+class Throttle:
+    """Lets one side's write buffer pause the other side's reads, and nothing more.
+
+    Registering a transport itself as a producer would also hand it ``stopProducing``,
+    which Twisted calls when the consumer's connection ends: a backend going away would
+    then close the player's connection before the proxy could move them elsewhere.
+    """
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport) -> None:
+        self._transport = transport
+
+    def pauseProducing(self) -> None:
+        self._transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self._transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        """The consumer is gone; the producing connection decides its own fate."""

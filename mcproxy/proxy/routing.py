@@ -1,0 +1,124 @@
+"""Picking a backend for a player and logging in to it, falling through the list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from twisted.internet import defer
+from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.error import ConnectError, TimeoutError as ConnectTimeout
+from twisted.logger import Logger
+
+from mcproxy.proxy.backend import BackendConnection, BackendFactory, BackendLogin, BackendRefused
+from mcproxy.proxy.packet_ids import packet_ids
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    host: str
+    port: int
+
+
+class NoServerAvailable(Exception):
+    """Every server in the list refused; ``attempts`` says who and why."""
+
+    def __init__(self, attempts: Sequence[tuple[str, BackendRefused]]) -> None:
+        super().__init__(", ".join(f"{name}: {refusal.reason}" for name, refusal in attempts))
+        self.attempts = tuple(attempts)
+
+    def player_message(self) -> str:
+        for _, refusal in reversed(self.attempts):
+            if refusal.message and refusal.reason == "BACKEND_KICKED":
+                return refusal.message
+        return "No server is available to join right now. Please try again later."
+
+
+class Router:
+    """Chooses servers by forced host or the ``try`` list and connects to them in turn.
+
+    At most ``concurrent_max`` backend logins run at once; the rest wait their turn
+    (they are already bounded by the front door's limit on connections before login).
+    """
+
+    def __init__(
+        self,
+        reactor,
+        servers: Mapping[str, ServerAddress],
+        try_order: Sequence[str],
+        forced_hosts: Mapping[str, Sequence[str]],
+        concurrent_max: int,
+        connect_timeout: float,
+        login_timeout: float,
+        max_frame_size: int,
+        metrics=None,
+        log: Logger | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self.servers = dict(servers)
+        self.try_order = tuple(try_order)
+        self.forced_hosts = {host.lower(): tuple(names) for host, names in forced_hosts.items()}
+        self._semaphore = defer.DeferredSemaphore(concurrent_max)
+        self.connect_timeout = connect_timeout
+        self.login_timeout = login_timeout
+        self.max_frame_size = max_frame_size
+        self._metrics = metrics
+        self._log = log or Logger()
+
+    @property
+    def in_flight(self) -> int:
+        return self._semaphore.limit - self._semaphore.tokens
+
+    def candidates(self, host: str) -> tuple[str, ...]:
+        return self.forced_hosts.get(host, self.try_order)
+
+    @defer.inlineCallbacks
+    def connect(self, login: BackendLogin, names: Sequence[str], correlation_id: str = ""):
+        """Log in to the first server of ``names`` that takes the player.
+
+        Fires with ``(server name, BackendConnection)``; fails with NoServerAvailable.
+        """
+        attempts: list[tuple[str, BackendRefused]] = []
+        for name in names:
+            address = self.servers.get(name)
+            if address is None:
+                continue
+            try:
+                backend = yield self._semaphore.run(self._login, address, login)
+            except BackendRefused as refusal:
+                attempts.append((name, refusal))
+                self._log.info(
+                    "backend {server} refused player: {reason}", server=name, reason=refusal.reason,
+                    correlation_id=correlation_id)
+                if self._metrics is not None:
+                    self._metrics.routing_attempts.labels(name, refusal.reason).inc()
+                    self._metrics.routing_fallbacks.labels(name).inc()
+                continue
+            if self._metrics is not None:
+                self._metrics.routing_attempts.labels(name, "ok").inc()
+            return name, backend
+        raise NoServerAvailable(attempts)
+
+    @defer.inlineCallbacks
+    def _login(self, address: ServerAddress, login: BackendLogin):
+        factory = BackendFactory(login, packet_ids(login.protocol), self.max_frame_size)
+        endpoint = HostnameEndpoint(self._reactor, address.host, address.port, timeout=self.connect_timeout)
+        try:
+            protocol: BackendConnection = yield endpoint.connect(factory)
+        except ConnectTimeout:
+            raise BackendRefused("BACKEND_CONNECT_TIMEOUT", "") from None
+        except ConnectError as error:
+            raise BackendRefused("BACKEND_UNREACHABLE", type(error).__name__) from None
+        ready = protocol.ready
+        ready.addTimeout(self.login_timeout, self._reactor, onTimeoutCancel=lambda *_: _timed_out(protocol))
+        try:
+            yield ready
+        except BackendRefused:
+            protocol.transport.loseConnection()
+            raise
+        return protocol
+
+
+def _timed_out(protocol: BackendConnection):
+    protocol.transport.abortConnection()
+    raise BackendRefused("BACKEND_LOGIN_TIMEOUT", "")

@@ -1,0 +1,175 @@
+"""The proxy process as one MultiService: game listener, admin site, prober, messaging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.endpoints import serverFromString
+from twisted.logger import Logger
+
+from mcproxy.config import ProxyConfig
+from mcproxy.ops.admin import AdminResource, admin_site
+from mcproxy.ops.health import CheckResult, CheckState, HealthModel
+from mcproxy.ops.metrics import ProxyMetrics
+from mcproxy.ops.probe import BackendProber
+from mcproxy.ops.redaction import Redactor
+from mcproxy.ops.status import StatusBoard
+from mcproxy.proxy.auth import SessionServerClient
+from mcproxy.proxy.client import PlayerFactory
+from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
+from mcproxy.proxy.core import ProxyCore, ProxySettings
+from mcproxy.proxy.routing import Router, ServerAddress
+from mcproxy.proxy.status import StatusResponder
+
+
+class ListenerService(StreamServerEndpointService):
+    """A listener that remembers whether it is bound, for ``/health``."""
+
+    def __init__(self, endpoint, factory, name: str) -> None:
+        super().__init__(endpoint, factory)
+        self.setName(name)
+        self.port = None
+        self.error: str | None = None
+        self._bound_waiters: list[Deferred] = []
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        self._waitingForPort.addCallbacks(self._bound, self._failed)
+
+    def when_bound(self) -> Deferred:
+        """Fires with the listening port once bound (at once if it already is)."""
+        if self.port is not None:
+            return succeed(self.port)
+        d: Deferred = Deferred()
+        self._bound_waiters.append(d)
+        return d
+
+    def _bound(self, port):
+        self.port = port
+        waiters, self._bound_waiters = self._bound_waiters, []
+        for d in waiters:
+            d.callback(port)
+        return port
+
+    def _failed(self, failure):
+        self.error = failure.getErrorMessage()
+        waiters, self._bound_waiters = self._bound_waiters, []
+        for d in waiters:
+            d.errback(failure)
+        return failure
+
+    def stopService(self):
+        self.port = None
+        return super().stopService()
+
+    def check(self) -> CheckResult:
+        if self.port is not None:
+            host = self.port.getHost()
+            return CheckResult(CheckState.OK, f"listening on {getattr(host, 'port', host)}")
+        return CheckResult(CheckState.FAILED, self.error or "not listening yet")
+
+
+class ProxyProcess(MultiService):
+    """Everything one proxy process runs; its parts are attributes for tests and plugins."""
+
+    def __init__(self, config: ProxyConfig, reactor: Any, log: Logger | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.reactor = reactor
+        self.log = log or Logger(namespace="mcproxy.proxy")
+        self.registry = CollectorRegistry()
+        self.metrics = ProxyMetrics(self.registry)
+        self.redactor = Redactor()
+        section = config.proxy
+        security = config.security
+        secret = security.proxy_secret.value if security.proxy_secret is not None else b""
+        if secret:
+            self.redactor.add(secret)
+        if security.proxy_secret_previous is not None:
+            self.redactor.add(security.proxy_secret_previous.value)
+        limits = config.rate_limits
+        self.settings = ProxySettings(
+            online_mode=section.online_mode,
+            compression_threshold=section.compression_threshold,
+            forwarding=section.forwarding,
+            secret=secret,
+            max_players=section.max_players,
+            handshake_timeout=section.handshake_timeout,
+            login_timeout=section.login_timeout,
+            accept_transfers=section.accept_transfers,
+            max_prelogin_frame=section.max_frame_size_prelogin,
+        )
+        self.router = Router(
+            reactor,
+            {name: ServerAddress(server.host, server.port) for name, server in config.servers.items()},
+            config.try_order,
+            config.forced_hosts,
+            concurrent_max=limits.routing_concurrent_max,
+            connect_timeout=section.connect_timeout,
+            login_timeout=section.login_timeout,
+            max_frame_size=self.settings.max_frame_size,
+            metrics=self.metrics,
+            log=self.log,
+        )
+        session_server = None
+        if section.online_mode:
+            session_server = SessionServerClient(reactor, section.session_server, section.session_server_ca_file)
+        self.commands = CommandDispatcher(self.log, config.permissions)
+        self.core = ProxyCore(
+            reactor, self.settings, status=None, router=self.router, metrics=self.metrics, log=self.log,
+            session_server=session_server, commands=self.commands,
+            limits={
+                "handshake_concurrent_max": limits.handshake_concurrent_max,
+                "connection_rate": limits.connections_per_address_rate,
+                "connection_burst": limits.connections_per_address_burst,
+                "login_rate": limits.logins_per_address_rate,
+                "login_burst": limits.logins_per_address_burst,
+            },
+        )
+        self.core.status = StatusResponder(
+            section.motd, section.max_players, self.core.online_count,
+            favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+        for command in builtin_commands(self.core):
+            self.commands.register(command)
+
+        self.game = ListenerService(serverFromString(reactor, section.bind), PlayerFactory(self.core), "game")
+        self.game.setServiceParent(self)
+
+        self.health = HealthModel(self.log)
+        self.health.add_check("listener", self.game.check, critical=True)
+        self.prober = BackendProber(
+            reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
+            self.metrics, self.log, health=self.health)
+        self.prober.setServiceParent(self)
+        self.status_board = StatusBoard(reactor, self.registry, self.log)
+        self.status_board.add("players", self._players_status)
+        self.status_board.add("backends", self.prober.status)
+        if config.admin.bind:
+            token = config.admin.token.value.decode("utf-8") if config.admin.token is not None else None
+            self.admin = AdminResource(health=self.health, status=self.status_board, registry=self.registry,
+                                       log=self.log, redactor=self.redactor, token=token)
+            admin = ListenerService(serverFromString(reactor, config.admin.bind),
+                                    admin_site(self.admin, reactor), "admin")
+            admin.setServiceParent(self)
+
+    def _players_status(self) -> dict:
+        by_server = self.core.players.by_server()
+        return {
+            "online": len(self.core.players),
+            "max": self.settings.max_players,
+            "by_server": {name: len(names) for name, names in sorted(by_server.items())},
+            "connections": self.core.connections,
+        }
+
+    def startService(self) -> None:
+        self.core.start()
+        super().startService()
+        self.log.info("mcproxy listening on {bind}", bind=self.config.proxy.bind)
+
+    def stopService(self):
+        self.core.stop()
+        return super().stopService()

@@ -1,0 +1,73 @@
+"""The server-list answer: MOTD, player counts, favicon and version."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Callable, Mapping
+
+from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
+
+#: Shown to clients outside tier 1: their list entry says the version is incompatible.
+UNSUPPORTED_PROTOCOL = -1
+
+
+def motd_component(motd: str) -> object:
+    """A MOTD as a chat component: JSON chat passes as is, plain text is wrapped."""
+    stripped = motd.strip()
+    if stripped.startswith("{") or stripped.startswith("["):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+    return {"text": motd}
+
+
+def supported_range() -> str:
+    return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
+
+
+class StatusResponder:
+    """Builds status JSON; the parts that never change are encoded once."""
+
+    def __init__(
+        self,
+        motd: str,
+        max_players: int,
+        online_count: Callable[[], int],
+        favicon_png: bytes | None = None,
+        motd_by_host: Mapping[str, str] | None = None,
+    ) -> None:
+        self.max_players = max_players
+        self._online_count = online_count
+        self._description = motd_component(motd)
+        self._by_host = {host: motd_component(text) for host, text in (motd_by_host or {}).items()}
+        self._favicon = (
+            "data:image/png;base64," + base64.b64encode(favicon_png).decode("ascii")
+            if favicon_png else None
+        )
+        self._unsupported_name = f"mcproxy {supported_range()}"
+
+    def response(self, protocol: int, host: str = "") -> dict:
+        if protocol in TIER1_PROTOCOLS:
+            version = {"name": VERSION_NAMES[protocol], "protocol": protocol}
+        else:
+            version = {"name": self._unsupported_name, "protocol": UNSUPPORTED_PROTOCOL}
+        status = {
+            "version": version,
+            "players": {"max": self.max_players, "online": self._online_count(), "sample": []},
+            "description": self._by_host.get(host, self._description),
+            "enforcesSecureChat": False,
+        }
+        if self._favicon:
+            status["favicon"] = self._favicon
+        return status
+
+    def response_json(self, protocol: int, host: str = "") -> str:
+        return json.dumps(self.response(protocol, host), separators=(",", ":"))
+
+    def legacy_fields(self) -> tuple[str, int, int]:
+        """MOTD as plain text, online and max players, for the pre-1.7 ping."""
+        description = self._description
+        text = description.get("text", "") if isinstance(description, dict) else ""
+        return text, self._online_count(), self.max_players

@@ -1,0 +1,61 @@
+// A minecraft-protocol client for integration tests: joins, sends each chat line given
+// (lines starting with "/" go as commands), waits for a system-chat answer to each, and
+// reports every event as a JSON line.  Usage: node chat_client.js HOST PORT VERSION NAME LINE...
+const mc = require('minecraft-protocol')
+const nbt = require('prismarine-nbt')
+
+const [host, port, version, username, ...lines] = process.argv.slice(2)
+const say = (event) => console.log(JSON.stringify(event))
+const options = { host, port: Number(port), username, auth: 'offline', version }
+if (process.env.SESSION_SERVER) {
+  // Authenticated mode against a test session server: a made-up access token and profile.
+  options.sessionServer = process.env.SESSION_SERVER
+  options.auth = (client, opts) => {
+    client.username = username
+    client.session = { accessToken: 'test-token', selectedProfile: { id: process.env.PROFILE_ID, name: username } }
+    opts.haveCredentials = true
+    opts.accessToken = 'test-token'
+    opts.connect(client)
+  }
+}
+const client = mc.createClient(options)
+
+function text (content) {
+  if (typeof content === 'string') {
+    try { return flatten(JSON.parse(content)) } catch (e) { return content }
+  }
+  return flatten(nbt.simplify(content))
+}
+function flatten (c) {
+  if (typeof c === 'string') return c
+  if (Array.isArray(c)) return c.map(flatten).join('')
+  let out = c.text || c[''] || ''
+  if (c.extra) out += c.extra.map(flatten).join('')
+  return out
+}
+
+let pending = lines.slice()
+let finished = false
+function next () {
+  if (pending.length === 0) {
+    if (finished) return
+    finished = true
+    say({ event: 'done' })
+    // LINGER_MS keeps the player online (still reporting) after its last line.
+    setTimeout(() => { client.end(); setTimeout(() => process.exit(0), 100) }, Number(process.env.LINGER_MS || 0))
+    return
+  }
+  const line = pending.shift()
+  say({ event: 'send', line })
+  if (line.startsWith('/')) client.write('chat_command', { command: line.slice(1), timestamp: BigInt(Date.now()), salt: 0n, argumentSignatures: [], messageCount: 0, acknowledged: Buffer.alloc(3), checksum: 0 })
+  else client.chat(line)
+}
+client.on('success', (packet) => say({ event: 'login_success', uuid: packet.uuid, username: packet.username, properties: packet.properties }))
+let plays = 0
+client.on('login', () => { say({ event: 'play' }); if (plays++ === 0) setTimeout(next, 200) })
+client.on('system_chat', (packet) => { say({ event: 'system_chat', text: text(packet.content) }); setTimeout(next, 50) })
+client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
+client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
+client.on('error', (err) => say({ event: 'error', message: err.message }))
+client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(pending.length ? 1 : 0) })
+setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 20000))

@@ -1,0 +1,46 @@
+// A minecraft-protocol server used as a backend in integration tests: it lets players
+// join (offline mode), echoes their chat back as system chat, and reports what it sees
+// as JSON lines on stdout.  Usage: node echo_server.js PORT VERSION
+const mc = require('minecraft-protocol')
+const nbt = require('prismarine-nbt')
+
+const port = Number(process.argv[2])
+const version = process.argv[3]
+const server = mc.createServer({ 'online-mode': false, port, host: '127.0.0.1', version, motd: 'echo' })
+const mcData = require('minecraft-data')(server.version)
+const say = (event) => console.log(JSON.stringify(event))
+
+function chatText (text) {
+  return mcData.supportFeature('chatPacketsUseNbtComponents')
+    ? nbt.comp({ text: nbt.string(text) })
+    : JSON.stringify({ text })
+}
+
+server.on('listening', () => say({ event: 'listening', port }))
+server.on('playerJoin', (client) => {
+  say({ event: 'join', username: client.username, uuid: client.uuid })
+  client.write('login', {
+    ...mcData.loginPacket,
+    enforceSecureChat: false,
+    entityId: client.id,
+    hashedSeed: [0, 0],
+    maxPlayers: server.maxPlayers,
+    viewDistance: 10,
+    reducedDebugInfo: false,
+    enableRespawnScreen: true,
+    isDebug: false,
+    isFlat: false
+  })
+  client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1, dx: 0, dy: 0, dz: 0 })
+  client.write('update_health', { health: 20, food: 20, foodSaturation: 5 })
+  client.on('chat_message', (packet) => {
+    say({ event: 'chat', username: client.username, message: packet.message })
+    client.write('system_chat', { content: chatText(`echo ${port}: ${packet.message}`), isActionBar: false })
+  })
+  client.on('chat_command', (packet) => {
+    say({ event: 'command', username: client.username, command: packet.command })
+    if (packet.command === 'kickme') client.end('Kicked by the echo server')
+  })
+  client.on('end', () => say({ event: 'leave', username: client.username }))
+})
+process.on('SIGTERM', () => { server.close(); process.exit(0) })
