@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import hmac
-import math
 import os
 import re
 import struct
@@ -389,7 +388,9 @@ class _Table:
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(key, f"must be a number, not {_type_name(value)}")
-        if not (math.isfinite(value) and low < value <= high):
+        # A plain comparison: NaN and infinities fail it, and a huge TOML
+        # integer is compared exactly instead of overflowing a float.
+        if not low < value <= high:
             raise self.error(
                 key, f"must be greater than {low:g} and at most {high:g}, not {value}"
             )
@@ -434,6 +435,8 @@ class _Table:
         return str(self.base / Path(value).expanduser())
 
     def read_file(self, key: str, path: str, limit: int, hint: str = "") -> bytes:
+        if "\0" in path:
+            raise self.error(key, "a path cannot contain a NUL character")
         try:
             with open(path, "rb") as handle:
                 data = handle.read(limit + 1)
@@ -614,6 +617,8 @@ def _refuse_secret_name(t: _Table, name: str) -> None:
 def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]:
     """The parsed document, the name errors show, and the folder paths resolve in."""
     file = os.fspath(path)
+    if "\0" in file:
+        raise ConfigError(file, FILE_KEY, "a path cannot contain a NUL character")
     try:
         # utf-8-sig: editors on Windows like to start files with a BOM.
         with open(file, encoding="utf-8-sig") as handle:
@@ -630,6 +635,10 @@ def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]
             f"line {e.lineno}",
             f"invalid TOML: {_toml_reason(e.msg)} (column {e.colno})",
         )
+    except Exception:
+        # toml 0.10 fails on some malformed input (".=5") with a bare
+        # IndexError; it must still be one line, not a traceback.
+        raise ConfigError(file, FILE_KEY, "invalid TOML")
     return file, Path(file).absolute().parent, data
 
 
@@ -896,7 +905,7 @@ def _spawn(t: _Table) -> tuple[float, float, float]:
         )
     ):
         raise t.error("spawn", "must be an array of three numbers [x, y, z]")
-    if not all(math.isfinite(v) and abs(v) <= 30_000_000 for v in value):
+    if not all(abs(v) <= 30_000_000 for v in value):
         raise t.error(
             "spawn", "coordinates must be within the world border (±30000000)"
         )

@@ -16,6 +16,9 @@ import zlib
 from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
+import toml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from twisted.application import app
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
@@ -39,6 +42,8 @@ from mcproxy.config import (
     load_proxy_config,
 )
 from mcproxy.options import BackendOptions, ProxyOptions
+
+MARKER = "Qz7" + "5d41402abc4b2a76b9719d911017c592" * 2
 
 SECRET = "mcproxy-test-" + "0123456789abcdef" * 3
 OTHER_SECRET = "mcproxy-old-" + "fedcba9876543210" * 3
@@ -555,6 +560,13 @@ class TypeTests(ConfigFileMixin, SynchronousTestCase):
         message = str(self.proxyError("[proxy]\nmotd = \n"))
         self.assertTrue(message.startswith(f"{path}: line 2: invalid TOML: "), message)
 
+    def test_parserCrash(self) -> None:
+        """Input that crashes the toml parser itself is still one line."""
+        path = os.path.join(self.dir, "proxy.toml")
+        self.assertEqual(
+            str(self.proxyError(".=5\n")), f"{path}: (file): invalid TOML"
+        )
+
     def test_byteOrderMark(self) -> None:
         """A UTF-8 byte order mark, as some editors write, is accepted."""
         bom = b"\xef\xbb\xbf"
@@ -635,6 +647,28 @@ class RangeTests(ConfigFileMixin, SynchronousTestCase):
                 "must be greater than 0 and at most 10000",
                 message,
             )
+
+    def test_hugeInteger(self) -> None:
+        """An integer too large for a float is refused, not an overflow."""
+        big = "9" * 400
+        self.assertProxyErrorStarts(
+            PROXY_MINIMAL.replace("[proxy]", f"[proxy]\nlogin_timeout = {big}"),
+            "proxy.login_timeout",
+            "must be greater than 0 and at most 600, not 999",
+        )
+        self.assertBackendError(
+            BACKEND_MINIMAL + f"spawn = [0, {big}, 0]\n",
+            "backend.spawn",
+            "coordinates must be within the world border (±30000000)",
+        )
+
+    def test_nulInPath(self) -> None:
+        """A NUL character in a path is refused rather than crashing open()."""
+        self.assertProxyError(
+            PROXY_MINIMAL.replace("[proxy]", '[proxy]\nfavicon = "a\\u0000b"'),
+            "proxy.favicon",
+            "a path cannot contain a NUL character",
+        )
 
     def test_timeouts(self) -> None:
         """Timeouts must be positive and bounded."""
@@ -1368,3 +1402,68 @@ class DataclassTests(SynchronousTestCase):
                 "max_frame_size_prelogin",
             ],
         )
+
+
+_KEYS = sorted(
+    {f.name for cls in (ProxySection, MessagingSection, RateLimitsSection,
+                        AdminSection, LoggingSection, BackendSection,
+                        BackendMessagingSection) for f in fields(cls)}
+    | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
+)
+_SECTIONS = [
+    "proxy", "security", "servers", "forced_hosts", "motd_by_host", "messaging",
+    "rate_limits", "admin", "logging", "backend", "bogus",
+]
+# toml.dumps itself breaks on backslashes and characters repr() escapes.
+_TEXT = st.characters(
+    categories=("L", "N", "P", "S"), include_characters=" ", exclude_characters="\\"
+)
+_VALUES = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(_TEXT, max_size=24),
+    st.lists(st.text(_TEXT, max_size=12), max_size=3),
+)
+_DOCUMENTS = st.dictionaries(
+    st.sampled_from(_SECTIONS),
+    st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=5),
+    max_size=6,
+)
+_FUZZ = settings(
+    max_examples=int(os.environ.get("MCPROXY_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+class RobustnessTests(ConfigFileMixin, SynchronousTestCase):
+    """
+    Whatever a file holds, loading ends in a config or a ConfigError.
+    """
+
+    @_FUZZ
+    @given(st.text(max_size=200))
+    def test_anyText(self, text: str) -> None:
+        """Arbitrary text never escapes as another exception (a traceback)."""
+        path = self.write(text)
+        for load in (load_proxy_config, load_backend_config, check_config):
+            try:
+                load(path)
+            except ConfigError:
+                pass
+
+    @_FUZZ
+    @given(_DOCUMENTS, st.sampled_from(["proxy", "backend"]))
+    def test_anyValues(self, document: dict[str, dict[str, object]], kind: str) -> None:
+        """Any keys and values give a ConfigError at worst, never naming the secret."""
+        document.setdefault(kind, {})
+        secret_table = "security" if kind == "proxy" else "backend"
+        document.setdefault(secret_table, {})["proxy_secret"] = MARKER
+        path = self.write(toml.dumps(document))
+        load = load_proxy_config if kind == "proxy" else load_backend_config
+        try:
+            load(path)
+        except ConfigError as error:
+            self.assertNotIn(MARKER[:16], str(error))
