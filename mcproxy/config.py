@@ -432,7 +432,11 @@ class _Table:
         value = self.string(key, default)
         if value == "":
             return ""
-        return str(self.base / Path(value).expanduser())
+        try:
+            expanded = Path(value).expanduser()
+        except RuntimeError:
+            raise self.error(key, f"cannot expand ~ in {value!r}: no such user")
+        return str(self.base / expanded)
 
     def read_file(self, key: str, path: str, limit: int, hint: str = "") -> bytes:
         if "\0" in path:
@@ -940,6 +944,12 @@ def _backend_section(t: _Table) -> BackendSection:
         spawn=_spawn(t),
     )
     t.finish()
+    if section.control_expected_sender_id == section.server_id:
+        raise t.error(
+            "control_expected_sender_id",
+            f"{section.server_id!r} is this backend's own server_id; "
+            "it must be the proxy's control_sender_id",
+        )
     return section
 
 

@@ -382,6 +382,15 @@ class BackendDefaultsTests(ConfigFileMixin, SynchronousTestCase):
             "coordinates must be within the world border (±30000000)",
         )
 
+    def test_expectsItself(self) -> None:
+        """A backend cannot expect control messages from its own sender id."""
+        self.assertBackendError(
+            BACKEND_MINIMAL + 'server_id = "proxy"\n',
+            "backend.control_expected_sender_id",
+            "'proxy' is this backend's own server_id; "
+            "it must be the proxy's control_sender_id",
+        )
+
     def test_secretNotRequired(self) -> None:
         """Without enforce_proxy and messaging a backend needs no secret."""
         config = load_backend_config(
@@ -668,6 +677,14 @@ class RangeTests(ConfigFileMixin, SynchronousTestCase):
             PROXY_MINIMAL.replace("[proxy]", '[proxy]\nfavicon = "a\\u0000b"'),
             "proxy.favicon",
             "a path cannot contain a NUL character",
+        )
+
+    def test_unknownHome(self) -> None:
+        """A ~user path naming no user is refused, not a RuntimeError."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[logging]\nfile = "~no-such-user-mcproxy/log"\n',
+            "logging.file",
+            "cannot expand ~ in '~no-such-user-mcproxy/log': no such user",
         )
 
     def test_timeouts(self) -> None:
