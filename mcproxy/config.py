@@ -5,8 +5,8 @@ A bad config must stop the process at start with one line,
 ``<file>: <dotted.key>: <what is wrong>``, never a traceback and never a
 secret's value.  Everything is checked here, once, so the rest of the code can
 trust the frozen dataclasses it is given.  Relative paths (secret files, the
-favicon, the CA file) resolve against the folder the config file is in, so a
-config directory can be moved as a whole.
+favicon, the CA file, the log file) resolve against the folder the config
+file is in, so a config directory can be moved as a whole.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ MAX_FRAME_SIZE = 2097151
 # larger PNG would not fit once base64-encoded beside the MOTD.
 MAX_FAVICON_BYTES = 18432
 FILE_KEY = "(file)"
+# The backend's admin listener must not collide with the proxy's on one host.
+BACKEND_ADMIN_BIND = "tcp:8766:interface=127.0.0.1"
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 _SECRET_NAME = re.compile(r"secret|token|password", re.IGNORECASE)
@@ -835,7 +837,41 @@ def _admin_section(t: _Table, default_bind: str) -> AdminSection:
     return AdminSection(bind=bind, token=token, token_file=token_file)
 
 
+def _require_secret(
+    table: _Table, secret: Secret | None, needs: list[str]
+) -> None:
+    """Name what needs the secret, so the operator knows why it is asked for."""
+    if secret is None and needs:
+        raise table.error(
+            "proxy_secret",
+            f"a secret is required because {' and '.join(needs)}; "
+            f"set proxy_secret or proxy_secret_file ({_generate_hint()})",
+        )
+
+
+def _security(
+    t: _Table, proxy: ProxySection, messaging: MessagingSection
+) -> SecuritySection:
+    secret, secret_file = _secret(t, "proxy_secret")
+    previous, previous_file = _secret(t, "proxy_secret_previous")
+    t.finish()
+    _rotation(t, secret, previous)
+    needs = []
+    if proxy.forwarding in ("modern", "bungeeguard"):
+        needs.append(f"forwarding = {proxy.forwarding!r}")
+    if messaging.enabled:
+        needs.append("messaging is enabled")
+    _require_secret(t, secret, needs)
+    return SecuritySection(
+        proxy_secret=secret,
+        proxy_secret_file=secret_file,
+        proxy_secret_previous=previous,
+        proxy_secret_previous_file=previous_file,
+    )
+
+
 def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
+    """Section by section, then the checks that span sections."""
     if "proxy" not in data:
         raise ConfigError(
             file, "proxy", "missing table: a proxy config starts with [proxy]"
@@ -850,29 +886,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     admin = _admin_section(t["admin"], AdminSection.bind)
     logging = _logging(t["logging"])
 
-    s = t["security"]
-    secret, secret_file = _secret(s, "proxy_secret")
-    previous, previous_file = _secret(s, "proxy_secret_previous")
-    s.finish()
-    _rotation(s, secret, previous)
-    needs = []
-    if proxy.forwarding in ("modern", "bungeeguard"):
-        needs.append(f"forwarding = {proxy.forwarding!r}")
-    if messaging.enabled:
-        needs.append("messaging is enabled")
-    if secret is None and needs:
-        raise s.error(
-            "proxy_secret",
-            f"a secret is required because {' and '.join(needs)}; "
-            f"set proxy_secret or proxy_secret_file ({_generate_hint()})",
-        )
-    security = SecuritySection(
-        proxy_secret=secret,
-        proxy_secret_file=secret_file,
-        proxy_secret_previous=previous,
-        proxy_secret_previous_file=previous_file,
-    )
-
+    security = _security(t["security"], proxy, messaging)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
         raise t["proxy"].error(
             "status_passthrough",
@@ -975,19 +989,14 @@ def _build_backend(file: str, base: Path, data: Mapping[str, Any]) -> BackendCon
     t = _tables(file, base, data, _BACKEND_TABLES)
     backend = _backend_section(t["backend"])
     messaging = _backend_messaging(t["messaging"])
-    admin = _admin_section(t["admin"], "tcp:8766:interface=127.0.0.1")
+    admin = _admin_section(t["admin"], BACKEND_ADMIN_BIND)
     logging = _logging(t["logging"])
     needs = []
     if backend.enforce_proxy:
         needs.append("enforce_proxy = true")
     if messaging.enabled:
         needs.append("messaging is enabled")
-    if backend.proxy_secret is None and needs:
-        raise t["backend"].error(
-            "proxy_secret",
-            f"a secret is required because {' and '.join(needs)}; "
-            f"set proxy_secret or proxy_secret_file ({_generate_hint()})",
-        )
+    _require_secret(t["backend"], backend.proxy_secret, needs)
     return BackendConfig(
         path=file, backend=backend, messaging=messaging, admin=admin, logging=logging
     )
