@@ -83,13 +83,13 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-class ConfigFileMixin:
+class ConfigFileTestCase(SynchronousTestCase):
     """Write configs into a fresh directory per test and remove it afterwards."""
 
     def setUp(self) -> None:
-        self.dir = self.mktemp()  # type: ignore[attr-defined]
+        self.dir = self.mktemp()
         os.makedirs(self.dir)
-        self.addCleanup(self._removeDir)  # type: ignore[attr-defined]
+        self.addCleanup(self._removeDir)
 
     def _removeDir(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -107,32 +107,28 @@ class ConfigFileMixin:
 
     def proxyError(self, text: str | bytes) -> ConfigError:
         path = self.write(text)
-        return self.assertRaises(  # type: ignore[attr-defined,no-any-return]
-            ConfigError, load_proxy_config, path
-        )
+        return self.assertRaises(ConfigError, load_proxy_config, path)
 
-    def backendError(self, text: str) -> ConfigError:
+    def backendError(self, text: str | bytes) -> ConfigError:
         path = self.write(text, "backend.toml")
-        return self.assertRaises(  # type: ignore[attr-defined,no-any-return]
-            ConfigError, load_backend_config, path
-        )
+        return self.assertRaises(ConfigError, load_backend_config, path)
 
     def assertProxyError(self, text: str, key: str, reason: str) -> None:
         path = os.path.join(self.dir, "proxy.toml")
-        self.assertEqual(  # type: ignore[attr-defined]
+        self.assertEqual(
             str(self.proxyError(text)), f"{path}: {key}: {reason}"
         )
 
     def assertBackendError(self, text: str, key: str, reason: str) -> None:
         path = os.path.join(self.dir, "backend.toml")
-        self.assertEqual(  # type: ignore[attr-defined]
+        self.assertEqual(
             str(self.backendError(text)), f"{path}: {key}: {reason}"
         )
 
     def assertProxyErrorStarts(self, text: str, key: str, start: str) -> None:
         path = os.path.join(self.dir, "proxy.toml")
         message = str(self.proxyError(text))
-        self.assertTrue(  # type: ignore[attr-defined]
+        self.assertTrue(
             message.startswith(f"{path}: {key}: {start}"), message
         )
 
@@ -190,7 +186,7 @@ class ConfigErrorTests(SynchronousTestCase):
         )
 
 
-class ProxyDefaultsTests(ConfigFileMixin, SynchronousTestCase):
+class ProxyDefaultsTests(ConfigFileTestCase):
     """
     Keys left out of C{proxy.toml} take the design's safe defaults.
     """
@@ -332,7 +328,7 @@ file = "logs/proxy.jsonl"
         )
 
 
-class BackendDefaultsTests(ConfigFileMixin, SynchronousTestCase):
+class BackendDefaultsTests(ConfigFileTestCase):
     """
     Keys left out of C{backend.toml} take the design's safe defaults.
     """
@@ -402,7 +398,7 @@ class BackendDefaultsTests(ConfigFileMixin, SynchronousTestCase):
         self.assertIsNone(config.backend.proxy_secret)
 
 
-class ExampleConfigTests(ConfigFileMixin, SynchronousTestCase):
+class ExampleConfigTests(ConfigFileTestCase):
     """
     The shipped C{etc/} examples load, given the secret file they point at.
     """
@@ -438,7 +434,7 @@ class ExampleConfigTests(ConfigFileMixin, SynchronousTestCase):
         self.assertIn("token_hex(32)", error.reason)
 
 
-class UnknownKeyTests(ConfigFileMixin, SynchronousTestCase):
+class UnknownKeyTests(ConfigFileTestCase):
     """
     Keys and sections the loader does not know are refused, not ignored.
     """
@@ -501,7 +497,7 @@ class UnknownKeyTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class TypeTests(ConfigFileMixin, SynchronousTestCase):
+class TypeTests(ConfigFileTestCase):
     """
     Each key takes exactly its TOML type.
     """
@@ -599,7 +595,7 @@ class TypeTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class RangeTests(ConfigFileMixin, SynchronousTestCase):
+class RangeTests(ConfigFileTestCase):
     """
     Limits, sizes and timeouts are refused outside sensible ranges.
     """
@@ -769,7 +765,7 @@ class RangeTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class EndpointTests(ConfigFileMixin, SynchronousTestCase):
+class EndpointTests(ConfigFileTestCase):
     """
     Endpoint strings are checked with Twisted's own parsers at load time.
     """
@@ -838,12 +834,12 @@ class EndpointTests(ConfigFileMixin, SynchronousTestCase):
     def test_serverStringIsNotClient(self) -> None:
         """A server-style string such as 'tcp:25580' has no host to connect to."""
         error = self.backendError(
-            BACKEND_MINIMAL + '[messaging]\nproxy = "nope:25580"\n'
+            BACKEND_MINIMAL + '[messaging]\nproxy = "tcp:25580"\n'
         )
         self.assertEqual(error.key, "messaging.proxy")
 
 
-class ServersTests(ConfigFileMixin, SynchronousTestCase):
+class ServersTests(ConfigFileTestCase):
     """
     [servers], try, [forced_hosts] and references to server names.
     """
@@ -972,7 +968,7 @@ class ServersTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class SecretConfigTests(ConfigFileMixin, SynchronousTestCase):
+class SecretConfigTests(ConfigFileTestCase):
     """
     Secrets are required when used, must be strong, and never leak.
     """
@@ -1230,7 +1226,7 @@ class SecretConfigTests(ConfigFileMixin, SynchronousTestCase):
             self.assertIn("Secret(<redacted>)", shown)
 
 
-class FaviconTests(ConfigFileMixin, SynchronousTestCase):
+class FaviconTests(ConfigFileTestCase):
     """
     The favicon is checked at load time and kept in memory.
     """
@@ -1299,7 +1295,7 @@ class FaviconTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class CheckConfigTests(ConfigFileMixin, SynchronousTestCase):
+class CheckConfigTests(ConfigFileTestCase):
     """
     L{check_config} tells a proxy config from a backend config.
     """
@@ -1349,7 +1345,7 @@ class ServerOptions(usage.Options):
     ]
 
 
-class OptionsTests(ConfigFileMixin, SynchronousTestCase):
+class OptionsTests(ConfigFileTestCase):
     """
     The twistd options load the config and fail with the one-line message.
     """
@@ -1455,7 +1451,7 @@ _FUZZ = settings(
 )
 
 
-class RobustnessTests(ConfigFileMixin, SynchronousTestCase):
+class RobustnessTests(ConfigFileTestCase):
     """
     Whatever a file holds, loading ends in a config or a ConfigError.
     """
