@@ -107,11 +107,13 @@ class ConfigFileTestCase(SynchronousTestCase):
 
     def proxyError(self, text: str | bytes) -> ConfigError:
         path = self.write(text)
-        return self.assertRaises(ConfigError, load_proxy_config, path)
+        error: ConfigError = self.assertRaises(ConfigError, load_proxy_config, path)
+        return error
 
     def backendError(self, text: str | bytes) -> ConfigError:
         path = self.write(text, "backend.toml")
-        return self.assertRaises(ConfigError, load_backend_config, path)
+        error: ConfigError = self.assertRaises(ConfigError, load_backend_config, path)
+        return error
 
     def assertProxyError(self, text: str, key: str, reason: str) -> None:
         path = os.path.join(self.dir, "proxy.toml")
