@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from twisted.internet.defer import succeed
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
@@ -55,8 +55,8 @@ def total_rejects(registry: CollectorRegistry) -> float:
     return sum(rejects(registry, r) for r in RejectReason)
 
 
-def gauge(registry: CollectorRegistry, name: str, server: str) -> float | None:
-    return registry.get_sample_value(name, {"server": server})
+def gauge(registry: CollectorRegistry, name: str, peer: str | None = None) -> float | None:
+    return registry.get_sample_value(name, {"peer": peer} if peer else {})
 
 
 def registry_of_size(size: int, serial: int = 100) -> CommandRegistry:
@@ -206,9 +206,13 @@ class SyncTests(LinkTestCase):
         self.assertEqual([c.name for c in net.link.commands], ["hub", "server"])
         self.assertTrue(net.factory.links["lobby"].synchronized)
         self.assertEqual(gauge(net.proxy_metrics, "mcproxy_control_link_up", "lobby"), 1)
-        self.assertEqual(gauge(net.proxy_metrics, "mcproxy_control_synchronized", "lobby"), 1)
+        self.assertEqual(gauge(net.proxy_metrics, "mcproxy_registry_synchronized", "lobby"), 1)
+        self.assertEqual(gauge(net.proxy_metrics, "mcproxy_registry_serial"), 100)
         self.assertEqual(gauge(net.proxy_metrics, "mcproxy_control_link_up", "games"), 0)
-        self.assertEqual(gauge(net.backend_metrics, "mcproxy_control_synchronized", "lobby"), 1)
+        self.assertEqual(gauge(net.backend_metrics, "mcproxy_control_link_up", "proxy"), 1)
+        self.assertEqual(gauge(net.backend_metrics, "mcproxy_bridge_synchronized"), 1)
+        self.assertEqual(gauge(net.backend_metrics, "mcproxy_bridge_enabled"), 1)
+        self.assertEqual(gauge(net.backend_metrics, "mcproxy_registry_serial"), 100)
         self.assertEqual(total_rejects(net.proxy_metrics), 0)
         self.assertEqual(total_rejects(net.backend_metrics), 0)
 
@@ -222,6 +226,18 @@ class SyncTests(LinkTestCase):
         self.assertIn("lobby", [c.name for c in net.link.commands])
         self.assertTrue(net.link.synchronized)
         self.assertTrue(net.factory.links["lobby"].synchronized)
+
+    def test_burst_of_changes_is_one_push(self) -> None:
+        """Many changes in one turn reach the backend as a single newer snapshot."""
+        net = self.network()
+        net.start()
+        installed: list[int | None] = []
+        net.link.add_observer(lambda link: installed.append(link.serial) if link.synchronized else None)
+        for i in range(20):
+            net.registry.register(CommandSpec(f"cmd{i}"))
+        net.endpoint.flush()
+        self.assertEqual(installed, [120])
+        self.assertEqual(len(net.link.commands), 22)
 
     def test_digest_mismatch_forces_resync(self) -> None:
         """A heartbeat whose digest differs from the proxy's makes the backend resync."""
@@ -254,7 +270,8 @@ class SyncTests(LinkTestCase):
         net.endpoint.drop_all()
         self.assertFalse(net.link.link_up)
         self.assertFalse(net.link.synchronized)
-        self.assertEqual(gauge(net.backend_metrics, "mcproxy_control_link_up", "lobby"), 0)
+        self.assertEqual(gauge(net.backend_metrics, "mcproxy_control_link_up", "proxy"), 0)
+        self.assertEqual(gauge(net.backend_metrics, "mcproxy_bridge_synchronized"), 0)
         refused = net.link.execute_command("alice", "hub")
         self.failureResultOf(refused, UnsynchronizedRegistry)
         for _ in range(5):
@@ -349,6 +366,18 @@ class SyncTests(LinkTestCase):
         self.assertEqual(backend_seen[-1], (False, False))
         self.assertEqual(proxy_seen[-1], ("lobby", True, True))
 
+    def test_state_gauges_can_be_left_to_the_process(self) -> None:
+        """With state_gauges=False only the control counters are registered, so a process's
+        own metrics can own the gauge names on the same registry."""
+        shared = CollectorRegistry()
+        Gauge("mcproxy_control_link_up", "owned elsewhere", ["peer"], registry=shared)
+        Gauge("mcproxy_registry_synchronized", "owned elsewhere", ["peer"], registry=shared)
+        Gauge("mcproxy_registry_serial", "owned elsewhere", registry=shared)
+        net = self.network(proxy_kw={"metrics_registry": shared, "state_gauges": False})
+        net.start()
+        self.assertTrue(net.link.synchronized)
+        self.assertEqual(shared.get_sample_value("mcproxy_control_rejects_total", {"reason": "BAD_SIGNATURE"}), 0)
+
     def test_status_reports_links_and_registry(self) -> None:
         """Both sides report what /status shows: link, sync, serial, digest, secret use."""
         net = self.network()
@@ -415,6 +444,7 @@ class BridgeTests(LinkTestCase):
         net.start()
         net.link.disable_bridge()
         self.assertFalse(net.link.bridge_active)
+        self.assertEqual(gauge(net.backend_metrics, "mcproxy_bridge_enabled"), 0)
         self.failureResultOf(net.link.request_transfer("alice", "games"), UnsynchronizedRegistry)
         net.link.enable_bridge()
         moved = net.result(net.link.request_transfer("alice", "games"))

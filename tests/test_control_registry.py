@@ -15,6 +15,7 @@ from mcproxy.control.registry import (
     command_name,
     decode_commands,
     encode_commands,
+    specs_from,
     split_chunks,
 )
 
@@ -83,6 +84,23 @@ class CommandRegistryTests(SynchronousTestCase):
         self.assertEqual(registry.lookup(command_name("/SRV lobby")).name, "server")
         self.assertIsNone(registry.lookup(command_name("nope")))
         self.assertEqual(command_name("   "), "")
+
+    def test_specs_from_command_objects(self) -> None:
+        """Any object with the usual command attributes can feed the registry."""
+
+        class Command:
+            def __init__(self, name: str, **kw: str) -> None:
+                self.name = name
+                self.description = kw.get("description", "")
+                self.permission = kw.get("permission", "")
+                self.usage = kw.get("usage", "")
+
+        registry = CommandRegistry()
+        registry.replace_all(specs_from([Command("glist", description="who is where", permission="mcproxy.glist")]))
+        self.assertEqual(
+            registry.snapshot(),
+            [CommandSpec("glist", "who is where", "", "mcproxy.glist")],
+        )
 
     def test_invalid_names_refused(self) -> None:
         """A command name with spaces could never be invoked, so it is refused."""

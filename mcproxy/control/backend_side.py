@@ -42,6 +42,7 @@ from mcproxy.control.envelope import (
     Envelope,
     new_correlation_id,
 )
+from mcproxy.control.metrics import BackendControlGauges
 from mcproxy.control.peer import ControlPeer, ControlProtocol
 from mcproxy.control.reasons import ControlRejected, RejectReason
 from mcproxy.control.registry import (
@@ -123,6 +124,8 @@ class BackendControlLink(Service):
     @param retry_initial_delay: first reconnect delay; it doubles up to
         C{retry_max_delay}.
     @param retry_jitter: extra random delay per attempt; tests pass C{lambda: 0}.
+    @param state_gauges: export link and bridge gauges on C{metrics_registry};
+        False when the process's own metrics already export them.
     """
 
     def __init__(
@@ -143,6 +146,7 @@ class BackendControlLink(Service):
         retry_max_delay: float = 30.0,
         retry_jitter: Callable[[], float] | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        state_gauges: bool = True,
     ) -> None:
         self.peer = ControlPeer(
             server_id,
@@ -156,6 +160,7 @@ class BackendControlLink(Service):
             replay_capacity,
             random_bytes,
         )
+        self._gauges = BackendControlGauges(metrics_registry) if state_gauges else None
         self.server_id = server_id
         self.expected_sender_id = expected_sender_id
         self.clock = clock
@@ -207,11 +212,13 @@ class BackendControlLink(Service):
     def enable_bridge(self) -> None:
         self._bridge_enabled = True
         self.log.info("command bridge enabled")
+        self._publish()
 
     def disable_bridge(self) -> None:
         """Stop routing while messaging is sick; sync carries on underneath."""
         self._bridge_enabled = False
         self.log.info("command bridge disabled by operator")
+        self._publish()
 
     def status(self) -> dict[str, Any]:
         return {
@@ -258,9 +265,12 @@ class BackendControlLink(Service):
         return remove
 
     def _publish(self) -> None:
-        self.peer.metrics.set_link(self.server_id, self.link_up, self._synchronized)
-        if self.serial is not None:
-            self.peer.metrics.registry_serial.set(self.serial)
+        if self._gauges is not None:
+            self._gauges.set_state(
+                self.expected_sender_id, self.link_up, self._bridge_enabled, self._synchronized
+            )
+            if self.serial is not None:
+                self._gauges.serial.set(self.serial)
         for callback in list(self._observers):
             callback(self)
 

@@ -1,4 +1,12 @@
-"""Control-plane metrics, registered on a registry the caller owns."""
+"""Control-plane metrics, registered on a registry the caller owns.
+
+The control plane always owns C{mcproxy_control_rejects_total{reason}} and
+C{mcproxy_control_verified_total{sender,secret}}. The link and sync gauges use
+the names the operations layer's C{ProxyMetrics}/C{BackendMetrics} export; a
+process that already has those passes C{state_gauges=False} to the factory or
+link and feeds its own gauges from C{add_observer}, since one registry cannot
+hold a name twice.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +17,7 @@ from mcproxy.control.reasons import RejectReason
 
 
 class ControlMetrics:
-    """Reject counters and link gauges for one side of the control plane.
-
-    One instance per registry: prometheus-client refuses duplicate names, which
-    is what keeps two sides from silently sharing a counter.
-    """
+    """Refusals by reason and verified messages by sender and secret."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.rejects = Counter(
@@ -30,23 +34,6 @@ class ControlMetrics:
             ["sender", "secret"],
             registry=registry,
         )
-        self.link_up = Gauge(
-            "mcproxy_control_link_up",
-            "1 while the control link to or from this server is connected.",
-            ["server"],
-            registry=registry,
-        )
-        self.synchronized = Gauge(
-            "mcproxy_control_synchronized",
-            "1 while this server's copy of the command registry matches the proxy's.",
-            ["server"],
-            registry=registry,
-        )
-        self.registry_serial = Gauge(
-            "mcproxy_control_registry_serial",
-            "Serial of the command registry this side holds.",
-            registry=registry,
-        )
 
     def reject(self, reason: RejectReason) -> None:
         self.rejects.labels(reason=reason.value).inc()
@@ -54,6 +41,61 @@ class ControlMetrics:
     def verified_with(self, sender: str, slot: SecretSlot) -> None:
         self.verified.labels(sender=sender, secret=slot.value).inc()
 
-    def set_link(self, server: str, up: bool, synchronized: bool) -> None:
-        self.link_up.labels(server=server).set(1 if up else 0)
-        self.synchronized.labels(server=server).set(1 if synchronized else 0)
+
+class ProxyControlGauges:
+    """The proxy's view of each backend link."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.link_up = Gauge(
+            "mcproxy_control_link_up",
+            "1 while the control link to the backend is connected.",
+            ["peer"],
+            registry=registry,
+        )
+        self.synchronized = Gauge(
+            "mcproxy_registry_synchronized",
+            "1 while the backend holds the proxy's current command registry.",
+            ["peer"],
+            registry=registry,
+        )
+        self.serial = Gauge(
+            "mcproxy_registry_serial",
+            "Serial of the proxy's current command registry.",
+            registry=registry,
+        )
+
+    def set_backend(self, peer: str, up: bool, synchronized: bool) -> None:
+        self.link_up.labels(peer=peer).set(1 if up else 0)
+        self.synchronized.labels(peer=peer).set(1 if synchronized else 0)
+
+
+class BackendControlGauges:
+    """The backend's view of its link to the proxy and of its command bridge."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.link_up = Gauge(
+            "mcproxy_control_link_up",
+            "1 while the control link to the proxy is connected.",
+            ["peer"],
+            registry=registry,
+        )
+        self.bridge_enabled = Gauge(
+            "mcproxy_bridge_enabled",
+            "1 if the proxy command bridge is enabled.",
+            registry=registry,
+        )
+        self.bridge_synchronized = Gauge(
+            "mcproxy_bridge_synchronized",
+            "1 while the backend holds a verified, current copy of the proxy's command registry.",
+            registry=registry,
+        )
+        self.serial = Gauge(
+            "mcproxy_registry_serial",
+            "Serial of the command registry copy this backend holds.",
+            registry=registry,
+        )
+
+    def set_state(self, peer: str, up: bool, enabled: bool, synchronized: bool) -> None:
+        self.link_up.labels(peer=peer).set(1 if up else 0)
+        self.bridge_enabled.set(1 if enabled else 0)
+        self.bridge_synchronized.set(1 if synchronized else 0)

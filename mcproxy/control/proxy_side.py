@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.internet import defer
-from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
@@ -38,6 +38,7 @@ from mcproxy.control.envelope import (
     Envelope,
     new_correlation_id,
 )
+from mcproxy.control.metrics import ProxyControlGauges
 from mcproxy.control.peer import ControlPeer, ControlProtocol
 from mcproxy.control.reasons import ControlRejected, RejectReason
 from mcproxy.control.registry import command_name, payload_digest, split_chunks
@@ -278,6 +279,8 @@ class ControlServerFactory(Factory):
     @param backend_ids: server ids allowed to link (the proxy's [servers]).
     @param registry: the command registry backends mirror.
     @param directory: players and servers, and the transfer/command actions.
+    @param state_gauges: export link and sync gauges on C{metrics_registry};
+        False when the process's own metrics already export them.
     """
 
     def __init__(
@@ -297,6 +300,7 @@ class ControlServerFactory(Factory):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         link_timeout: float = DEFAULT_LINK_TIMEOUT,
         random_bytes: Callable[[int], bytes] | None = None,
+        state_gauges: bool = True,
     ) -> None:
         extra = {} if random_bytes is None else {"random_bytes": random_bytes}
         self.peer = ControlPeer(
@@ -311,6 +315,7 @@ class ControlServerFactory(Factory):
             replay_capacity,
             **extra,
         )
+        self._gauges = ProxyControlGauges(metrics_registry) if state_gauges else None
         self.clock = clock
         self.backend_ids = frozenset(backend_ids)
         self.registry = registry
@@ -322,8 +327,9 @@ class ControlServerFactory(Factory):
         self._observers: list[Callable[[LinkState], None]] = []
         for server_id in self.backend_ids:
             self._publish(server_id)
-        self.peer.metrics.registry_serial.set(registry.serial)
+        self._publish_serial()
         self._unsubscribe: Callable[[], None] | None = None
+        self._pending_push: IDelayedCall | None = None
         self.startFactory()
 
     @property
@@ -341,6 +347,9 @@ class ControlServerFactory(Factory):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._pending_push is not None and self._pending_push.active():
+            self._pending_push.cancel()
+        self._pending_push = None
 
     def add_observer(self, callback: Callable[[LinkState], None]) -> Callable[[], None]:
         """Call C{callback(link_state)} whenever a backend link changes; returns remove."""
@@ -352,9 +361,14 @@ class ControlServerFactory(Factory):
 
         return remove
 
+    def _publish_serial(self) -> None:
+        if self._gauges is not None:
+            self._gauges.serial.set(self.registry.serial)
+
     def _publish(self, server_id: str) -> None:
         link = self.links[server_id]
-        self.peer.metrics.set_link(server_id, link.link_up, link.synchronized)
+        if self._gauges is not None:
+            self._gauges.set_backend(server_id, link.link_up, link.synchronized)
         for callback in list(self._observers):
             callback(link)
 
@@ -416,11 +430,20 @@ class ControlServerFactory(Factory):
         )
 
     def registry_changed(self) -> None:
-        """Push the new snapshot to every linked backend."""
-        self.peer.metrics.registry_serial.set(self.registry.serial)
+        """Mark every backend stale and push the new snapshot on the next turn.
+
+        Changes made in one go (a plugin registering fifty commands) become
+        one push per backend instead of fifty.
+        """
+        self._publish_serial()
         for server_id in self._connections:
             self.links[server_id].synchronized = False
             self._publish(server_id)
+        if self._pending_push is None or not self._pending_push.active():
+            self._pending_push = self.clock.callLater(0, self._push_to_all)
+
+    def _push_to_all(self) -> None:
+        self._pending_push = None
         try:
             snapshot = self.encode_snapshot()
         except ControlRejected:

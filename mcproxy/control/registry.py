@@ -53,6 +53,22 @@ class CommandSpec:
         return cls(aliases=tuple(aliases), **values)
 
 
+def specs_from(commands: Iterable[Any]) -> list[CommandSpec]:
+    """Describe any command objects with C{name}, C{description}, C{usage},
+    C{permission} (and optionally C{aliases}) attributes, e.g. the proxy's own
+    command table, without the registry depending on where they live."""
+    return [
+        CommandSpec(
+            name=c.name,
+            description=getattr(c, "description", "") or "",
+            usage=getattr(c, "usage", "") or "",
+            permission=getattr(c, "permission", "") or "",
+            aliases=tuple(getattr(c, "aliases", ()) or ()),
+        )
+        for c in commands
+    ]
+
+
 def encode_commands(commands: Iterable[CommandSpec]) -> bytes:
     """Canonical JSON: sorted by name, sorted keys, no spaces, UTF-8."""
     ordered = sorted(commands, key=lambda c: c.name)
