@@ -57,6 +57,8 @@ MAX_FRAME_SIZE = 2097151
 # larger PNG would not fit once base64-encoded beside the MOTD.
 MAX_FAVICON_BYTES = 18432
 FILE_KEY = "(file)"
+# Probing faster than this would only load the backends, not inform /health sooner.
+MIN_PROBE_INTERVAL = 0.5
 # The backend's admin listener must not collide with the proxy's on one host.
 BACKEND_ADMIN_BIND = "tcp:8766:interface=127.0.0.1"
 
@@ -230,6 +232,8 @@ class AdminSection:
     bind: str = "tcp:8765:interface=127.0.0.1"
     token: Secret | None = None
     token_file: str = ""
+    # Proxy only: seconds between backend reachability probes behind /health.
+    probe_interval: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -861,11 +865,20 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
     return section
 
 
-def _admin_section(t: _Table, default_bind: str) -> AdminSection:
+def _admin_section(t: _Table, default_bind: str, probes: bool = False) -> AdminSection:
+    """``probes``: the proxy probes its backends; a backend has no probe_interval key."""
     bind = t.server_endpoint("bind", default_bind, optional=True)
     token, token_file = _secret(t, "token")
+    interval = AdminSection.probe_interval
+    if probes:
+        interval = t.number("probe_interval", interval, 0, 3600)
+        if interval < MIN_PROBE_INTERVAL:
+            raise t.error(
+                "probe_interval",
+                f"must be at least {MIN_PROBE_INTERVAL:g} seconds, not {interval:g}",
+            )
     t.finish()
-    return AdminSection(bind=bind, token=token, token_file=token_file)
+    return AdminSection(bind=bind, token=token, token_file=token_file, probe_interval=interval)
 
 
 def _require_secret(
@@ -915,7 +928,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     permissions = _permissions(t["permissions"])
     messaging = _proxy_messaging(t["messaging"])
     rate_limits = _rate_limits(t["rate_limits"])
-    admin = _admin_section(t["admin"], AdminSection.bind)
+    admin = _admin_section(t["admin"], AdminSection.bind, probes=True)
     logging = _logging(t["logging"])
 
     security = _security(t["security"], proxy, messaging)

@@ -1536,3 +1536,54 @@ class RobustnessTests(ConfigFileTestCase):
             load(path)
         except ConfigError as error:
             self.assertNotIn(MARKER[:16], str(error))
+
+
+class ProbeIntervalTests(ConfigFileTestCase):
+    """
+    ``[admin] probe_interval`` sets how fast the proxy's /health notices a backend.
+    """
+
+    def test_default(self) -> None:
+        """Without the key the proxy probes every 10 seconds."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.admin.probe_interval, 10.0)
+
+    def test_set(self) -> None:
+        """An integer or fractional number of seconds is taken as a float."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL + "[admin]\nprobe_interval = 2\n"))
+        self.assertEqual(config.admin.probe_interval, 2.0)
+        config = load_proxy_config(self.write(PROXY_MINIMAL + "[admin]\nprobe_interval = 0.5\n"))
+        self.assertEqual(config.admin.probe_interval, 0.5)
+
+    def test_tooFast(self) -> None:
+        """Below half a second, probes would only load the backends."""
+        self.assertProxyError(
+            PROXY_MINIMAL + "[admin]\nprobe_interval = 0.1\n",
+            "admin.probe_interval",
+            "must be at least 0.5 seconds, not 0.1",
+        )
+
+    def test_outOfRange(self) -> None:
+        """Zero, negative and over-an-hour intervals are refused."""
+        for value in ("0", "-5", "3601"):
+            self.assertProxyError(
+                PROXY_MINIMAL + f"[admin]\nprobe_interval = {value}\n",
+                "admin.probe_interval",
+                f"must be greater than 0 and at most 3600, not {value}",
+            )
+
+    def test_notANumber(self) -> None:
+        """A string is refused by type, not parsed."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[admin]\nprobe_interval = "10"\n',
+            "admin.probe_interval",
+            "must be a number, not a string",
+        )
+
+    def test_backendHasNone(self) -> None:
+        """A backend probes nothing, so the key is unknown there."""
+        self.assertBackendError(
+            BACKEND_MINIMAL + "[admin]\nprobe_interval = 5\n",
+            "admin.probe_interval",
+            "unknown key",
+        )

@@ -146,7 +146,7 @@ class ProxyProcess(MultiService):
         self.health.add_check("listener", self.game.check, critical=True)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
-            self.metrics, self.log, health=self.health)
+            self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
         self.messaging = None
         if config.messaging.enabled:
