@@ -6,7 +6,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService
+from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
@@ -32,6 +32,8 @@ from mcproxy.proxy.status import StatusResponder
 class ListenerService(StreamServerEndpointService):
     """A listener that remembers whether it is bound, for ``/health``."""
 
+    log = Logger(namespace="mcproxy.proxy")
+
     def __init__(self, endpoint, factory, name: str) -> None:
         super().__init__(endpoint, factory)
         self.setName(name)
@@ -40,7 +42,10 @@ class ListenerService(StreamServerEndpointService):
         self._bound_waiters: list[Deferred] = []
 
     def privilegedStartService(self) -> None:
-        super().privilegedStartService()
+        # Twisted's version logs a bind failure as an unhandled traceback and swallows it
+        # before our callbacks run, so /health could only say "not listening yet".
+        Service.privilegedStartService(self)
+        self._waitingForPort = self.endpoint.listen(self.factory)
         self._waitingForPort.addCallbacks(self._bound, self._failed)
 
     def when_bound(self) -> Deferred:
@@ -58,12 +63,12 @@ class ListenerService(StreamServerEndpointService):
             d.callback(port)
         return port
 
-    def _failed(self, failure):
+    def _failed(self, failure) -> None:
         self.error = failure.getErrorMessage()
+        self.log.error("{listener} listener failed: {error}", listener=self.name, error=self.error)
         waiters, self._bound_waiters = self._bound_waiters, []
         for d in waiters:
             d.errback(failure)
-        return failure
 
     def stopService(self):
         self.port = None
