@@ -10,6 +10,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 
@@ -189,10 +191,29 @@ def control_client(port: int, secret: str, sender: str = "ghost", clock: IReacto
     return connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), TestBackend(peer))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a control call came back with: an answer, or the failure it was refused with."""
+
+    answer: Any = None
+    failure: Failure | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The reject reason the call was refused with (None for an answer or a lost link)."""
+        if self.failure is None:
+            return None
+        code = getattr(self.failure.value, "errorCode", None)
+        if code is not None:
+            return code.decode()
+        reason = getattr(self.failure.value, "reason", None)
+        return getattr(reason, "value", None)
+
+
 def outcome(d: defer.Deferred, timeout: float = 10.0) -> defer.Deferred:
-    """Fires with the call's answer or its failure, never errbacks (refusals are the point)."""
+    """Fires with the call's :class:`Outcome`, never errbacks (refusals are the point)."""
     d.addTimeout(timeout, reactor)
-    return d.addErrback(lambda failure: failure)
+    return d.addCallbacks(lambda answer: Outcome(answer=answer), lambda failure: Outcome(failure=failure))
 
 
 def handshake(intent: int, protocol: int = PROTOCOL, port: int = 25565) -> bytes:
