@@ -149,3 +149,10 @@ class QuickstartTests(TestCase):
         lines = shell_block((REPO / "README.md").read_text(), "## Running it yourself")
         outputs = yield self.run_block(lines)
         self.check(outputs)
+
+    @defer.inlineCallbacks
+    def test_runbook_quickstart(self):
+        """docs/runbook.md's quickstart reaches the same healthy network."""
+        lines = shell_block((REPO / "docs" / "runbook.md").read_text(), "## Quickstart")
+        outputs = yield self.run_block(lines)
+        self.check(outputs)
