@@ -11,7 +11,7 @@ from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import LogLevel, globalLogPublisher
+from twisted.logger import Logger, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.config import load_proxy_config
@@ -94,3 +94,21 @@ probe_interval = 2.5
     def test_probe_interval_from_config(self) -> None:
         """[admin] probe_interval reaches the prober."""
         self.assertEqual(self.process.prober.interval, 2.5)
+
+    def test_listening_logged_only_once_bound(self) -> None:
+        """"mcproxy listening" is logged when the game port is bound, never after a failed bind."""
+        events: list[dict] = []
+        self.process.log = Logger(namespace="mcproxy.proxy", observer=events.append)
+        self.process.game.endpoint = RefusingEndpoint()
+        self.process.startService()
+        self.addCleanup(self.process.stopService)
+        self.assertFalse([e for e in events if e.get("log_format", "").startswith("mcproxy listening")])
+
+    def test_listening_logged_when_bound(self) -> None:
+        """A bound game listener is announced once, with its bind string."""
+        events: list[dict] = []
+        self.process.log = Logger(namespace="mcproxy.proxy", observer=events.append)
+        self.process.startService()
+        self.addCleanup(self.process.stopService)
+        announced = [e for e in events if e.get("log_format", "").startswith("mcproxy listening")]
+        self.assertEqual([e["bind"] for e in announced], ["tcp:25565:interface=127.0.0.1"])

@@ -204,7 +204,10 @@ class ProxyProcess(MultiService):
     def startService(self) -> None:
         self.core.start()
         super().startService()
-        self.log.info("mcproxy listening on {bind}", bind=self.config.proxy.bind)
+        # Only once bound: operators wait for this line, and a failed bind logs its own error.
+        self.game.when_bound().addCallbacks(
+            lambda port: self.log.info("mcproxy listening on {bind}", bind=self.config.proxy.bind),
+            lambda failure: None)
 
     def stopService(self):
         self.core.stop()
