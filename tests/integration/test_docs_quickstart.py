@@ -118,8 +118,8 @@ class QuickstartTests(TestCase):
                 outputs[command] = (out + err).decode(errors="replace")
                 return code == 0 and promised in outputs[command]
             # A check run right after the start is repeated until it prints what the docs
-            # promise, as an operator would; a few seconds at most.
-            yield wait_until(succeeded, 30, interval=0.5, what=f"{command!r} to print what the docs say")
+            # promise, as an operator would (the backend reconnects with a backoff, so allow for it).
+            yield wait_until(succeeded, 45, interval=0.5, what=f"{command!r} to print what the docs say")
         return outputs
 
     def background(self, command: str, checkout: Path, env: dict) -> None:
