@@ -141,8 +141,10 @@ class BackendModule:
         return remove
 
     def _link_changed(self, link: object) -> None:
+        """Mirror the link's state into the bridge gauges and tell hosts about changes."""
         synchronized = bool(self.link.synchronized)
         self.metrics.bridge_synchronized.set(1 if synchronized else 0)
+        self.metrics.bridge_enabled.set(1 if getattr(self.link, "bridge_enabled", True) else 0)
         declared = (synchronized, tuple(self.proxy_commands()))
         if declared != self._declared:
             self._declared = declared

@@ -64,7 +64,9 @@ def build_service(config: BackendConfig, reactor: Any) -> LoggingMultiService:
             expected_sender_id=backend.control_expected_sender_id,
             max_payload=config.messaging.control_max_payload,
             max_clock_skew=config.messaging.control_max_clock_skew,
-            retry_max_delay=config.messaging.reconnect_max_delay)
+            retry_max_delay=config.messaging.reconnect_max_delay,
+            # BackendMetrics exports the bridge gauges; the module keeps them current.
+            state_gauges=False)
         link.setServiceParent(top)
     elif config.messaging.enabled:
         log.warn("messaging is enabled but no proxy_secret is set: command bridge disabled")
