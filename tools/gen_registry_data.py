@@ -100,7 +100,8 @@ def main(data_root: str, out_path: str) -> None:
     for protocol, release in sorted(PROTOCOL_RELEASES.items()):
         login_dir = paths[release]["loginPacket"]
         if login_dir not in datasets:
-            codec = json.loads((root / login_dir / "loginPacket.json").read_text())["dimensionCodec"]
+            login_packet = json.loads((root / login_dir / "loginPacket.json").read_text())
+            codec = login_packet["dimensionCodec"]
             registries = []
             for registry_id, registry in codec.items():
                 entries = [[entry["key"], base64.b64encode(network_nbt(entry["value"])).decode()]
