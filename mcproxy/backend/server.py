@@ -392,8 +392,9 @@ class LimboProtocol(Protocol):
         registries = self.factory.registries.for_protocol(self.protocol_version)
         shared = ("minecraft", "core", registries.release) in packs
         self._enter(Phase.CONFIGURATION_FINISH)
-        self._send_many([*(registries.known_pack_packets if shared else registries.packets),
-                         self.packets.finish_configuration()])
+        self.transport.write(self.factory.registry_frames(self.protocol_version,
+                                                          self.compression, shared))
+        self._send(self.packets.finish_configuration())
 
     def _on_finish_configuration(self, reader: Reader) -> None:
         reader.expect_end()
@@ -582,6 +583,7 @@ class LimboFactory(Factory):
         self.connections: set[LimboProtocol] = set()
         self.players: dict[_uuid.UUID, LimboProtocol] = {}
         self.logins_in_progress = 0
+        self._registry_frames: dict[tuple[int, int, bool], bytes] = {}
         #: Players in play; those still logging in are counted in logins_in_progress.
         self.playing = 0
         self.entity_ids = itertools.count(1)
@@ -628,6 +630,20 @@ class LimboFactory(Factory):
         sample = [(p.name, str(p.uuid)) for p in online[:12]]
         return status_json(protocol, _chat(self.settings.motd),
                            len(self.players), self.settings.max_players, sample)
+
+    def registry_frames(self, protocol: int, compression: int, shared: bool) -> bytes:
+        """The framed (and compressed) registry packets, built once per variant: every
+        join of a version sends the same ~100 KiB, so it is compressed only once."""
+        key = (protocol, compression, shared)
+        frames = self._registry_frames.get(key)
+        if frames is None:
+            registries = self.registries.for_protocol(protocol)
+            bodies = registries.known_pack_packets if shared else registries.packets
+            frames = b"".join(
+                encode_frame(compress_packet(body, compression) if compression >= 0 else body)
+                for body in bodies)
+            self._registry_frames[key] = frames
+        return frames
 
     def count_players(self) -> None:
         """Recount players in play (capacity checks and the players-online gauge)."""
