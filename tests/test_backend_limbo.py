@@ -129,6 +129,34 @@ class JoinTests(SynchronousTestCase):
                 self.assertFalse(reader.bool())
             reader.expect_end()
 
+    def test_every_release_of_a_protocol_is_offered(self) -> None:
+        """1.20.5 and 1.20.6 share protocol 766: both are offered as core packs."""
+        client = World().connect(766)
+        client.handshake()
+        client.login_start()
+        client.read()
+        client.send("login_acknowledged")
+        client.state = State.CONFIGURATION
+        offer = dict(client.read())["select_known_packs"]
+        packs = [(offer.string(), offer.string(), offer.string())
+                 for _ in range(offer.varint())]
+        self.assertEqual(packs, [("minecraft", "core", "1.20.5"), ("minecraft", "core", "1.20.6")])
+
+    def test_registries_a_version_needs_are_all_sent(self) -> None:
+        """1.21.5's capture is 1.21.3's; the registries 1.21.5 added are filled in."""
+        client = World().connect(770)
+        client.handshake()
+        client.login_start()
+        client.read()
+        client.send("login_acknowledged")
+        client.state = State.CONFIGURATION
+        client.read()
+        client.send("select_known_packs", encode_varint(0))
+        ids = {reader.string() for name, reader in client.read() if name == "registry_data"}
+        self.assertTrue({"minecraft:pig_variant", "minecraft:wolf_sound_variant",
+                         "minecraft:instrument"} <= ids)
+        self.assertNotIn("minecraft:dialog", ids)
+
     def test_other_clients_get_full_data(self) -> None:
         """A client without the core pack (minecraft-protocol, mineflayer) gets NBT."""
         registries = self.registry_packets(encode_varint(0))

@@ -377,7 +377,8 @@ class LimboProtocol(Protocol):
             self.packets.configuration_custom_payload("minecraft:brand",
                                                       encode_string("mcproxy")),
             self.packets.feature_flags(["minecraft:vanilla"]),
-            self.packets.select_known_packs([("minecraft", "core", registries.release)]),
+            self.packets.select_known_packs(
+                [("minecraft", "core", release) for release in registries.releases]),
         ])
 
     # Configuration
@@ -390,7 +391,7 @@ class LimboProtocol(Protocol):
         packs = {(reader.string(), reader.string(), reader.string()) for _ in range(count)}
         reader.expect_end()
         registries = self.factory.registries.for_protocol(self.protocol_version)
-        shared = ("minecraft", "core", registries.release) in packs
+        shared = any(("minecraft", "core", release) in packs for release in registries.releases)
         self._enter(Phase.CONFIGURATION_FINISH)
         self.transport.write(self.factory.registry_frames(self.protocol_version,
                                                           self.compression, shared))
