@@ -97,7 +97,7 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
     """/health, /status, /metrics and the runbook's actions for this backend."""
     health = HealthModel(log)
     listener = ManualCheck(CheckState.FAILED, "not listening yet")
-    factory.on_listening = listener.ok
+    factory.on_listening = lambda: listener.ok(config.backend.bind)
     health.add_check("listener", listener, critical=True)
     status = StatusBoard(reactor, registry, log)
     status.add("backend", lambda: {
