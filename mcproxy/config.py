@@ -61,6 +61,8 @@ FILE_KEY = "(file)"
 BACKEND_ADMIN_BIND = "tcp:8766:interface=127.0.0.1"
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+_PERMISSION_NODE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_PLAYER_NAME = re.compile(r"[!-~]{1,16}")
 _SECRET_NAME = re.compile(r"secret|token|password", re.IGNORECASE)
 # "host:port" or "[IPv6]:port"; the port's range is checked separately.
 _ADDRESS = re.compile(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\s\[\]]+):(\d{1,5})")
@@ -782,11 +784,28 @@ def _motd_by_host(t: _Table) -> Mapping[str, str]:
 
 
 def _permissions(t: _Table) -> Mapping[str, tuple[str, ...]]:
-    """Permission node -> player names granted it ("*" grants everyone)."""
+    """
+    Permission node -> player names granted it ("*" grants everyone).
+
+    Names are checked as Minecraft names (1 to 16 printable ASCII characters),
+    so a typo such as a stray space cannot silently grant nobody.
+    """
     granted = {}
     for node, value in t.data.items():
+        if not _PERMISSION_NODE.fullmatch(node):
+            raise t.error(
+                node,
+                "a permission node is 1 to 128 letters, digits, '_', '-' or '.'",
+            )
         if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-            raise t.error(node, f"must be a list of player names, not {_type_name(value)}")
+            raise t.error(node, 'must be an array of player names or "*"')
+        for name in value:
+            if name != "*" and not _PLAYER_NAME.fullmatch(name):
+                raise t.error(
+                    node,
+                    f"{name!r} is not a player name (1 to 16 printable ASCII "
+                    'characters, no spaces) or "*"',
+                )
         granted[node] = tuple(value)
     return MappingProxyType(granted)
 

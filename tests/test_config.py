@@ -970,6 +970,59 @@ class ServersTests(ConfigFileTestCase):
         )
 
 
+class PermissionsTests(ConfigFileTestCase):
+    """
+    [permissions] grants proxy-command nodes to players.
+    """
+
+    def test_default(self) -> None:
+        """Without the table no node is granted: commands keep their defaults."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(dict(config.permissions), {})
+
+    def test_grants(self) -> None:
+        """Each node maps to its player names; "*" stands for everyone."""
+        config = load_proxy_config(
+            self.write(
+                PROXY_MINIMAL
+                + '[permissions]\n"mcproxy.command.send" = ["Admin", "ops_2"]\n'
+                + '"mcproxy.command.glist" = ["*"]\n'
+            )
+        )
+        self.assertEqual(
+            dict(config.permissions),
+            {
+                "mcproxy.command.send": ("Admin", "ops_2"),
+                "mcproxy.command.glist": ("*",),
+            },
+        )
+
+    def test_notArray(self) -> None:
+        """A single name instead of an array is refused."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[permissions]\n"mcproxy.command.send" = "Admin"\n',
+            "permissions.mcproxy.command.send",
+            'must be an array of player names or "*"',
+        )
+
+    def test_badPlayerName(self) -> None:
+        """A name no player can have (here a stray space) is refused."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[permissions]\n"mcproxy.command.send" = ["Ad min"]\n',
+            "permissions.mcproxy.command.send",
+            "'Ad min' is not a player name (1 to 16 printable ASCII characters, "
+            'no spaces) or "*"',
+        )
+
+    def test_badNode(self) -> None:
+        """A node with spaces cannot match any command's node."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[permissions]\n"command send" = ["Admin"]\n',
+            "permissions.command send",
+            "a permission node is 1 to 128 letters, digits, '_', '-' or '.'",
+        )
+
+
 class SecretConfigTests(ConfigFileTestCase):
     """
     Secrets are required when used, must be strong, and never leak.
@@ -1426,7 +1479,8 @@ _KEYS = sorted(
     | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
 )
 _SECTIONS = [
-    "proxy", "security", "servers", "forced_hosts", "motd_by_host", "messaging",
+    "proxy", "security", "servers", "forced_hosts", "motd_by_host", "permissions",
+    "messaging",
     "rate_limits", "admin", "logging", "backend", "bogus",
 ]
 # toml.dumps itself breaks on backslashes and characters repr() escapes.

@@ -18,7 +18,10 @@ from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
 from mcproxy.ops.status import StatusBoard
+from mcproxy.control.proxy_side import ControlServerFactory
+from mcproxy.control.registry import CommandRegistry, specs_from
 from mcproxy.proxy.auth import SessionServerClient
+from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
@@ -145,7 +148,14 @@ class ProxyProcess(MultiService):
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health)
         self.prober.setServiceParent(self)
+        self.messaging = None
+        if config.messaging.enabled:
+            self._start_messaging(config, reactor, secret)
         self.status_board = StatusBoard(reactor, self.registry, self.log)
+        if self.messaging is not None:
+            self.status_board.add("links", self.messaging.status)
+            self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
+                                                       "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
         self.status_board.add("backends", self.prober.status)
         if config.admin.bind:
@@ -155,6 +165,27 @@ class ProxyProcess(MultiService):
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
+
+    def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
+        """The control-plane listener, and the command registry backends mirror."""
+        messaging = config.messaging
+        previous = config.security.proxy_secret_previous
+        self.command_registry = CommandRegistry.seeded_from(reactor.seconds(), specs_from(self.commands.commands()))
+        self.commands.on_change(lambda: self.command_registry.replace_all(specs_from(self.commands.commands())))
+        self.messaging = ControlServerFactory(
+            messaging.control_sender_id, secret, config.servers.keys(), self.command_registry,
+            ProxyDirectory(self.core), reactor, self.registry, self.log,
+            proxy_secret_previous=previous.value if previous is not None else None,
+            max_payload=messaging.control_max_payload, max_clock_skew=messaging.control_max_clock_skew)
+        listener = ListenerService(serverFromString(reactor, messaging.bind), self.messaging, "messaging")
+        listener.setServiceParent(self)
+        self.health.add_check("messaging", self._messaging_check, critical=False)
+
+    def _messaging_check(self) -> CheckResult:
+        problems = self.messaging.problems()
+        if problems:
+            return CheckResult(CheckState.FAILED, "; ".join(problems))
+        return CheckResult(CheckState.OK, f"{len(self.messaging.links)} backend(s) linked and synchronized")
 
     def _players_status(self) -> dict:
         by_server = self.core.players.by_server()
