@@ -19,7 +19,7 @@ from mcproxy.backend.module import UNSYNCHRONIZED_MESSAGE, CommandOutcome, NoLin
 from mcproxy.backend.server import LimboSettings, Phase
 from mcproxy.control.results import CommandResult
 from mcproxy.interfaces import IBackendLink, IBackendModule
-from mcproxy.wire.legacy import decode_legacy_reply
+from mcproxy.wire.legacy import LegacyPingKind, decode_legacy_reply, encode_legacy_ping
 from mcproxy.wire.packets import TIER1_PROTOCOLS, State
 from mcproxy.wire.types import Reader, encode_long, encode_string, encode_varint
 
@@ -71,7 +71,8 @@ class StatusTests(SynchronousTestCase):
 
     def test_legacy_pings(self) -> None:
         """Pre-1.7 pings (FE, FE 01, FE 01 FA) get a kick-packet reply and a close."""
-        for ping in (b"\xfe", b"\xfe\x01", b"\xfe\x01\xfa"):
+        full_16 = encode_legacy_ping(LegacyPingKind.V1_6, 78, "localhost", 25565)
+        for ping in (b"\xfe", b"\xfe\x01", b"\xfe\x01\xfa", full_16):
             world = World(LimboSettings(motd="Old", max_players=3))
             client = world.connect()
             client.send_raw(ping)
@@ -432,6 +433,23 @@ class TimeoutTests(SynchronousTestCase):
             self.assertEqual(len(alive), 1)
             client.keep_alive(alive[0].long())
         self.assertFalse(client.closed)
+
+    def test_keepalive_during_configuration(self) -> None:
+        """A client waiting in configuration gets configuration-state keep-alives."""
+        world = World(LimboSettings(login_timeout=120))
+        world.factory.doStart()
+        client = world.connect()
+        client.handshake()
+        client.login_start()
+        client.read()
+        client.send("login_acknowledged")
+        client.state = State.CONFIGURATION
+        client.read()
+        world.clock.pump([1] * 15)
+        [(name, reader)] = client.read()
+        self.assertEqual(name, "keep_alive")
+        client.keep_alive(reader.long())
+        self.assertIsNone(client.server._keepalive_id)
 
     def test_keepalive_timeout(self) -> None:
         """A player who does not answer within 30 s is dropped with KEEPALIVE_TIMEOUT."""
