@@ -9,7 +9,8 @@ disconnects and the next one starts, keeping ``--concurrency`` joins in flight.
     PYTHONPATH=. python bench/join_bench.py --port 25565       # against a running server
 
 Point it at the proxy and at HAProxy in front of the same limbo (started with
-``enforce_proxy = false`` for HAProxy) to get the design's "offline joins/s" ratio.  All
+``enforce_proxy = false`` and ``require_authenticated_mode = false`` for HAProxy) to get
+the design's "offline joins/s" ratio.  All
 joins come from one address, so raise the proxy's ``[rate_limits]`` per-address login and
 connection rates for the run, or it (rightly) refuses most of them.
 """

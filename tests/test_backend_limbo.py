@@ -337,6 +337,15 @@ class ForwardingLoginTests(SynchronousTestCase):
                          ("textures", "e30=", True, "c2ln"))
         self.assertEqual(client.server.address, "198.51.100.4")
 
+    def test_direct_login_refused_when_authentication_required(self) -> None:
+        """Without enforce_proxy, require_authenticated_mode refuses every direct login
+        (nobody authenticated it) instead of quietly admitting offline identities."""
+        world = World(require_authenticated_mode=True)
+        client = world.connect()
+        client.handshake()
+        client.login_start("Direct")
+        self.assertRefused(world, client, "UNAUTHENTICATED_PLAYER")
+
     def test_wrong_message_id(self) -> None:
         """An answer to a request we never sent is a protocol violation."""
         world = World(enforce_proxy=True)

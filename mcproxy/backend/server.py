@@ -24,7 +24,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from mcproxy.backend.commands import BUILTIN_COMMANDS, encode_command_tree, split_command
-from mcproxy.backend.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, offline_uuid
+from mcproxy.backend.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty
 from mcproxy.backend.module import CommandOutcome
 from mcproxy.backend.packets import (
     GAME_EVENT_START_WAITING_FOR_CHUNKS,
@@ -336,7 +336,12 @@ class LimboProtocol(Protocol):
         if not _VALID_NAME.match(name):
             self.refuse_login("INVALID_NAME", "Invalid player name.")
             return
-        self._complete_login(offline_uuid(name), name, ())
+        result = factory.module.verify_direct_login(name)
+        if not isinstance(result, ForwardedPlayer):
+            reason = result.reason.value
+            self._disconnect(reason, factory.module.refusal_message(reason))
+            return
+        self._complete_login(result.uuid, result.name, result.properties)
 
     def _on_plugin_response(self, reader: Reader) -> None:
         message_id = reader.varint()
