@@ -15,7 +15,7 @@ from mcproxy.backend.module import BackendModule
 from mcproxy.backend.server import LimboFactory, LimboSettings
 from mcproxy.ops.metrics import BackendMetrics
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "join_bench.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "join_bench.py"
 
 
 def load_bench():

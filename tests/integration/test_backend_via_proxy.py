@@ -15,7 +15,7 @@ from mcproxy.config import load_proxy_config
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.harness import TEST_SECRET, free_port, temp_dir, write_proxy_config
-from tests.test_backend_peers import NODE, NODE_MODULES, run_node
+from tests.integration.test_backend_peers import NODE, NODE_MODULES, run_node
 
 
 class ThroughProxyTests(TestCase):

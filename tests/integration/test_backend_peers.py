@@ -24,7 +24,7 @@ from mcproxy.backend.module import BackendModule
 from mcproxy.backend.server import LimboFactory, LimboSettings
 from mcproxy.ops.metrics import BackendMetrics
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "peers" / "node_modules"
 PEERS = REPO / "tests" / "peers"
 NODE = shutil.which("node")
