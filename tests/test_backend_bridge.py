@@ -8,7 +8,7 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.backend.commands import encode_command_tree
-from mcproxy.backend.forwarding import offline_uuid
+from mcproxy.wire.forwarding import offline_uuid
 from mcproxy.backend.module import UNSYNCHRONIZED_MESSAGE
 from mcproxy.control.backend_side import BackendControlLink
 from mcproxy.control.proxy_side import ControlServerFactory

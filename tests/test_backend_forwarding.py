@@ -8,8 +8,8 @@ import uuid
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.backend import forwarding
-from mcproxy.backend.forwarding import (
+from mcproxy.wire import forwarding
+from mcproxy.wire.forwarding import (
     ForwardedPlayer,
     ForwardingRefusal,
     PlayerKey,
@@ -188,10 +188,10 @@ class RefusalTests(SynchronousTestCase):
 class ProxyEncoderTests(SynchronousTestCase):
     def test_proxy_answer_verifies(self) -> None:
         """What the proxy's own encoder sends for each requested version verifies here."""
-        from mcproxy.proxy.auth import GameProfile, Property
+        from mcproxy.proxy.auth import GameProfile
         from mcproxy.proxy.forwarding import modern_response
 
-        profile = GameProfile(MOJANG_UUID, "Notch", (Property("textures", "e30=", "c2ln"),))
+        profile = GameProfile(MOJANG_UUID, "Notch", (ProfileProperty("textures", "e30=", "c2ln"),))
         for requested in (1, 4):
             result = verify_modern_forwarding(
                 modern_response(SECRET, requested, "203.0.113.9", profile), SECRETS,

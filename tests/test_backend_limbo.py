@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from mcproxy.backend.commands import encode_command_tree
-from mcproxy.backend.forwarding import (
+from mcproxy.wire.forwarding import (
     CHANNEL,
     ProfileProperty,
     encode_modern_forwarding,

@@ -1,6 +1,6 @@
 """The backend side of mcproxy.
 
-- :mod:`mcproxy.backend.forwarding`: Velocity-compatible modern forwarding, encoded and
+- :mod:`mcproxy.wire.forwarding`: Velocity-compatible modern forwarding, encoded and
   verified (``encode_modern_forwarding``, ``verify_modern_forwarding``).
 - :mod:`mcproxy.backend.module`: the backend-mod (``BackendModule``, ``IBackendModule``),
   login policy and the proxy-command bridge, for any Twisted Minecraft server to host.

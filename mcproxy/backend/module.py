@@ -16,7 +16,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mcproxy.backend.forwarding import (
+from mcproxy.wire.forwarding import (
     MAX_FORWARDING_VERSION,
     ForwardedPlayer,
     ForwardingRefusal,

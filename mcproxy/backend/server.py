@@ -24,7 +24,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from mcproxy.backend.commands import BUILTIN_COMMANDS, encode_command_tree, split_command
-from mcproxy.backend.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty
+from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty
 from mcproxy.backend.module import CommandOutcome
 from mcproxy.backend.packets import (
     GAME_EVENT_START_WAITING_FOR_CHUNKS,

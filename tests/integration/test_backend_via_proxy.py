@@ -8,7 +8,7 @@ from twisted.internet import defer, reactor
 from twisted.logger import Logger
 from twisted.trial.unittest import TestCase
 
-from mcproxy.backend.forwarding import offline_uuid
+from mcproxy.wire.forwarding import offline_uuid
 from mcproxy.backend.module import BackendModule
 from mcproxy.backend.server import LimboFactory, LimboSettings
 from mcproxy.config import load_proxy_config
