@@ -5,13 +5,13 @@ from __future__ import annotations
 import enum
 import os
 import re
-import secrets
 import time
 
 from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
+from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin
 from mcproxy.proxy.handshake import Intent, parse_handshake
@@ -79,7 +79,7 @@ class PlayerConnection(Protocol):
         self.proxy = proxy
         self.phase = Phase.HANDSHAKE
         self.codec = PacketCodec(proxy.settings.max_prelogin_frame)
-        self.correlation_id = secrets.token_hex(6)
+        self.correlation_id = new_correlation_id()
         self.address = ""
         self.handshake = None
         self.ids: ProxyPacketIds | None = None
