@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Callable, Mapping
 
+from mcproxy.wire.chat import plain_text
 from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
 
 #: Shown to clients outside tier 1: their list entry says the version is incompatible.
@@ -68,6 +69,4 @@ class StatusResponder:
 
     def legacy_fields(self) -> tuple[str, int, int]:
         """MOTD as plain text, online and max players, for the pre-1.7 ping."""
-        description = self._description
-        text = description.get("text", "") if isinstance(description, dict) else ""
-        return text, self._online_count(), self.max_players
+        return plain_text(self._description), self._online_count(), self.max_players
