@@ -27,6 +27,7 @@ from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.proxy.client import Phase, PlayerFactory
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.handshake import Intent, normalize_host, parse_handshake
+from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.status import UNSUPPORTED_PROTOCOL, StatusResponder, supported_range
 from mcproxy.wire import legacy
 from mcproxy.wire.chat import json_to_component, plain_text
@@ -564,3 +565,108 @@ class ProxyProtocolTests(FrontDoorTestCase):
         self.assertEqual(door.refusals("CONNECTION_RATE"), 1)
         logs = door.refusal_logs(conn)
         self.assertEqual(logs[0]["peer"], "198.51.100.20")
+
+
+class PassthroughTests(SynchronousTestCase):
+    """The status of a backend shown through the proxy, cached, with our own fallback."""
+
+    class Endpoint:
+        """A client endpoint that hands each connection attempt to the test."""
+
+        def __init__(self) -> None:
+            self.attempts: list[tuple[object, defer.Deferred]] = []
+
+        def connect(self, factory) -> defer.Deferred:
+            d: defer.Deferred = defer.Deferred()
+            self.attempts.append((factory, d))
+            return d
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.endpoint = self.Endpoint()
+        self.online = 3
+        self.own = StatusResponder("Ours", 50, lambda: self.online)
+        self.passthrough = StatusPassthrough(self.clock, self.endpoint, "10.1.1.1", 25566, self.own,
+                                             ttl=5.0, timeout=2.0, log=Logger(observer=lambda e: None))
+
+    def answer(self, status: dict) -> StringTransport:
+        factory, d = self.endpoint.attempts[-1]
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        d.callback(protocol)
+        sent = frames(transport.value())
+        self.assertEqual([p for p, _ in sent], [0x00, 0x00])
+        parsed = parse_handshake(encode_varint(0x00) + sent[0][1].rest())
+        self.assertEqual((parsed.host, parsed.port, parsed.intent), ("10.1.1.1", 25566, Intent.STATUS))
+        protocol.dataReceived(packet(0x00, encode_string(json.dumps(status))))
+        return transport
+
+    def test_backend_status_with_our_count_and_version(self) -> None:
+        """The backend's MOTD and extra fields are shown with the proxy's online count and
+        the version the client asked for; it is fetched once per cache period."""
+        d = self.passthrough.response_json(LATEST, "play.example.com")
+        other = self.passthrough.response_json(766, "")
+        self.assertEqual(len(self.endpoint.attempts), 1)
+        backend = {"version": {"name": "Paper 1.21.4", "protocol": 769}, "description": {"text": "Backend"},
+                   "players": {"max": 100, "online": 99, "sample": []}, "modinfo": {"type": "FML"}}
+        transport = self.answer(backend)
+        self.assertTrue(transport.disconnecting)
+        status = json.loads(self.successResultOf(d))
+        self.assertEqual(status["description"], {"text": "Backend"})
+        self.assertEqual(status["players"], {"max": 100, "online": 3, "sample": []})
+        self.assertEqual(status["version"]["protocol"], LATEST)
+        self.assertEqual(status["modinfo"], {"type": "FML"})
+        self.assertEqual(json.loads(self.successResultOf(other))["version"]["protocol"], 766)
+        self.online = 4
+        cached = self.passthrough.response_json(LATEST)
+        self.assertIsInstance(cached, str)
+        self.assertEqual(json.loads(cached)["players"]["online"], 4)
+        self.clock.advance(5.0)
+        self.assertIsInstance(self.passthrough.response_json(LATEST), defer.Deferred)
+        self.assertEqual(len(self.endpoint.attempts), 2)
+
+    def test_fallback_when_backend_silent(self) -> None:
+        """A backend that does not answer within the timeout leaves players our own status,
+        and that outcome is cached so the next pings do not wait again."""
+        d = self.passthrough.response_json(LATEST)
+        self.assertNoResult(d)
+        self.clock.advance(2.0)
+        status = json.loads(self.successResultOf(d))
+        self.assertEqual(status["description"], {"text": "Ours"})
+        self.assertIsInstance(self.passthrough.response_json(LATEST), str)
+        self.assertEqual(len(self.endpoint.attempts), 1)
+
+    def test_fallback_when_backend_answers_garbage(self) -> None:
+        """A backend answering something that is not a JSON object gives our own status."""
+        d = self.passthrough.response_json(LATEST)
+        factory, connected = self.endpoint.attempts[-1]
+        protocol = factory.buildProtocol(None)
+        protocol.makeConnection(StringTransport())
+        connected.callback(protocol)
+        protocol.dataReceived(packet(0x00, encode_string("[1, 2]")))
+        self.assertEqual(json.loads(self.successResultOf(d))["description"], {"text": "Ours"})
+
+    def test_fallback_when_unreachable(self) -> None:
+        """A refused connection gives our own status at once."""
+        from twisted.internet.error import ConnectionRefusedError
+        d = self.passthrough.response_json(LATEST)
+        self.endpoint.attempts[-1][1].errback(ConnectionRefusedError())
+        self.assertEqual(json.loads(self.successResultOf(d))["description"], {"text": "Ours"})
+
+    def test_connection_waits_for_passthrough(self) -> None:
+        """A player's status request waits for the backend's answer, and a ping sent in the
+        meantime is answered after the status, then the connection closes."""
+        door = FrontDoor()
+        self.addCleanup(door.core.stop)
+        self.own = door.core.status
+        door.core.status = self.passthrough = StatusPassthrough(
+            self.clock, self.endpoint, "10.1.1.1", 25566, door.core.status, log=Logger(observer=lambda e: None))
+        conn, transport = door.connect()
+        conn.dataReceived(handshake() + packet(0x00) + packet(0x01, encode_long(77)))
+        self.assertEqual(transport.value(), b"")
+        self.answer({"description": "From backend", "players": {"max": 1, "online": 0}})
+        (status_id, status), (pong_id, pong) = frames(transport.value())
+        self.assertEqual(json.loads(status.string())["description"], "From backend")
+        self.assertEqual((pong_id, pong.long()), (0x01, 77))
+        self.assertTrue(transport.disconnecting)

@@ -92,6 +92,8 @@ class PlayerConnection(Protocol):
         self._name = ""
         self._legacy_buffer = bytearray()
         self._address_pending = False
+        self._status_waiting = False
+        self._pending_ping: int | None = None
 
     # Connection lifetime -------------------------------------------------------------
 
@@ -264,17 +266,37 @@ class PlayerConnection(Protocol):
             reader.expect_end()
             self._status_sent = True
             text = self.proxy.status.response_json(self.handshake.protocol, self.handshake.host)
-            self._send(0x00, encode_string(text))
+            if isinstance(text, str):
+                self._send(0x00, encode_string(text))
+            else:
+                self._status_waiting = True
+                text.addCallback(self._status_ready)
         elif packet_id == 0x01:
             payload = reader.long()
             reader.expect_end()
-            self._send(0x01, encode_long(payload))
-            self._leave_prelogin()
-            self.phase = Phase.CLOSED
-            self.proxy.deadlines.cancel(self)
-            self.transport.loseConnection()
+            if self._status_waiting:
+                self._pending_ping = payload
+            else:
+                self._pong(payload)
         else:
             raise Refusal("UNEXPECTED_PACKET")
+
+    def _status_ready(self, text: str) -> None:
+        """A status that had to be fetched (pass-through) is here; a ping that came
+        while it was on its way is answered after it, as clients expect."""
+        if self.phase is not Phase.STATUS:
+            return
+        self._status_waiting = False
+        self._send(0x00, encode_string(text))
+        if self._pending_ping is not None:
+            self._pong(self._pending_ping)
+
+    def _pong(self, payload: int) -> None:
+        self._send(0x01, encode_long(payload))
+        self._leave_prelogin()
+        self.phase = Phase.CLOSED
+        self.proxy.deadlines.cancel(self)
+        self.transport.loseConnection()
 
     # Login --------------------------------------------------------------------------
 

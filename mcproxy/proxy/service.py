@@ -7,7 +7,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
 from mcproxy.config import ProxyConfig
@@ -21,6 +21,7 @@ from mcproxy.proxy.auth import SessionServerClient
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
+from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder
 
@@ -117,6 +118,11 @@ class ProxyProcess(MultiService):
         self.core.status = StatusResponder(
             section.motd, section.max_players, self.core.online_count,
             favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+        if section.status_passthrough:
+            server = config.servers[section.status_passthrough]
+            endpoint = HostnameEndpoint(reactor, server.host, server.port, timeout=section.connect_timeout)
+            self.core.status = StatusPassthrough(
+                reactor, endpoint, server.host, server.port, self.core.status, log=self.log)
         for command in builtin_commands(self.core):
             self.commands.register(command)
 
