@@ -184,7 +184,10 @@ class ProxySection:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     connect_timeout: float = 5.0
-    max_frame_size_prelogin: int = MAX_FRAME_SIZE
+    # Nothing a client sends before login needs more (a cookie response is at most
+    # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
+    # hold handshake_concurrent_max * 2 MiB.
+    max_frame_size_prelogin: int = 32768
 
 
 @dataclass(frozen=True)

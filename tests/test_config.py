@@ -223,7 +223,7 @@ class ProxyDefaultsTests(ConfigFileMixin, SynchronousTestCase):
         self.assertEqual(proxy.handshake_timeout, 10.0)
         self.assertEqual(proxy.login_timeout, 30.0)
         self.assertEqual(proxy.connect_timeout, 5.0)
-        self.assertEqual(proxy.max_frame_size_prelogin, 2097151)
+        self.assertEqual(proxy.max_frame_size_prelogin, 32768)
         messaging = MessagingSection()
         self.assertTrue(messaging.enabled)
         self.assertEqual(messaging.bind, "tcp:25580:interface=127.0.0.1")
