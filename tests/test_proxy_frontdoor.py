@@ -273,6 +273,13 @@ class LegacyPingTests(FrontDoorTestCase):
         self.assertEqual((reply.motd, reply.max_players, reply.protocol), ("Old", 20, 127))
         self.assertEqual(door.registry.get_sample_value("mcproxy_handshakes_total", {"next_state": "legacy"}), 1)
 
+    def test_1_6_without_ping_host(self) -> None:
+        """FE 01 FA alone, as mcstatus's LegacyServer sends it and then waits, is answered
+        at once: no frame starts so, and the MC|PingHost tail would only name the host."""
+        door = self.door(motd="Old", max_players=20)
+        reply, _, _ = self.ping(door, b"\xfe\x01\xfa")
+        self.assertEqual((reply.motd, reply.max_players, reply.protocol), ("Old", 20, 127))
+
     def test_json_motd_as_plain_text(self) -> None:
         """Old clients read plain text: a JSON MOTD is flattened, not dropped."""
         door = self.door(motd='{"text":"","extra":[{"text":"Gold ","color":"gold"},"and more"]}')

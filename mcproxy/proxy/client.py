@@ -200,9 +200,15 @@ class PlayerConnection(Protocol):
         try:
             ping = legacy.parse_legacy_ping(buffered, final=buffered in (b"\xfe", b"\xfe\x01"))
         except Incomplete:
-            if len(buffered) > LEGACY_PING_MAX:
+            if buffered.startswith(b"\xfe\x01\xfa"):
+                # No frame starts so (a handshake's packet id is 0): this is a 1.6 ping whose
+                # MC|PingHost tail is late or, as from mcstatus, never sent. The tail only
+                # names the host, and the reply is the same without it.
+                ping = legacy.LegacyPing(legacy.LegacyPingKind.V1_6, len(buffered))
+            elif len(buffered) > LEGACY_PING_MAX:
                 raise WireError("BAD_LEGACY_PING", "too long") from None
-            return b""
+            else:
+                return b""
         if ping is None:
             self._legacy_buffer.clear()
             return buffered
