@@ -3,8 +3,10 @@ written to a temporary folder, listening on ports the kernel picked."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,14 @@ enabled = false
 [admin]
 bind = "tcp:0:interface=127.0.0.1"
 """
+
+
+def scratch_folder(test: Any) -> Path:
+    """A temporary folder removed at cleanup (trial's ``mktemp`` would leave folders in
+    the working directory when pytest runs the tests)."""
+    folder = Path(tempfile.mkdtemp(prefix="mcproxy-test-"))
+    test.addCleanup(shutil.rmtree, folder, True)
+    return folder
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -87,8 +97,7 @@ def start_proxy(test: Any, bind: str = "tcp:0:interface=127.0.0.1", motd: str = 
                 max_players: int = 321, handshake_timeout: float = 10.0, extra_proxy: str = "",
                 rate_limits: str = "", backend_port: int | None = None):
     """Start a proxy for ``test`` (a trial ``TestCase``) and stop it at cleanup."""
-    folder = Path(test.mktemp())
-    folder.mkdir()
+    folder = scratch_folder(test)
     (folder / "icon.png").write_bytes(make_png())
     path = folder / "proxy.toml"
     path.write_text(PROXY_TOML.format(

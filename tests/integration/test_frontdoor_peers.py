@@ -19,7 +19,7 @@ from twisted.trial.unittest import TestCase
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.packets import VERSION_NAMES
 from mcproxy.wire.types import encode_string, encode_ushort, encode_varint
-from tests.integration.proxy_harness import free_port, start_proxy
+from tests.integration.proxy_harness import free_port, scratch_folder, start_proxy
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "peers" / "node_modules"
@@ -150,9 +150,7 @@ class HAProxyTests(TestCase):
                                        rate_limits="connections_per_address_burst = 2\n"
                                                    "connections_per_address_rate = 0.01")
         self.listen_port = free_port()
-        folder = Path(self.mktemp())
-        folder.mkdir()
-        config = folder / "haproxy.cfg"
+        config = scratch_folder(self) / "haproxy.cfg"
         config.write_text(haproxy_config(self.listen_port, self.proxy.port))
         self.haproxy = subprocess.Popen([haproxy, "-db", "-f", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
