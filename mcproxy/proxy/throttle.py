@@ -18,6 +18,10 @@ def address_key(host: str) -> str:
     One IPv6 subscriber usually holds a whole /64, so limiting single addresses there
     would limit nothing.
     """
+    if ":" not in host:
+        # Twisted hands IPv4 peers over as dotted quads already: skip the parse, which is
+        # a good part of a status ping's cost.
+        return host
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
