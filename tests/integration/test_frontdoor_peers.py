@@ -100,6 +100,44 @@ class MinecraftProtocolPingTests(TestCase):
             self.assertIn("latency", status)
 
 
+class StatusPassthroughTests(TestCase):
+    timeout = 30
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        if shutil.which("node") is None or not (NODE_MODULES / "minecraft-protocol").is_dir():
+            raise self.skipTest("node and peers/node_modules are needed (scripts/setup)")
+        backend_port = free_port()
+        env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
+        self.backend = subprocess.Popen(
+            [shutil.which("node"), str(REPO / "tests" / "peers" / "echo_server.js"), str(backend_port), "1.21.4"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        self.addCleanup(self._stop_backend)
+        line = yield threads.deferToThread(self.backend.stdout.readline)
+        self.assertEqual(json.loads(line)["event"], "listening")
+        self.proxy = yield start_proxy(self, extra_proxy='status_passthrough = "lobby"', backend_port=backend_port)
+
+    def _stop_backend(self) -> None:
+        self.backend.terminate()
+        self.backend.wait(10)
+        self.backend.stdout.close()
+
+    @defer.inlineCallbacks
+    def test_backend_status_shown(self):
+        """With status_passthrough, mcstatus sees the minecraft-protocol backend's MOTD
+        (read by the proxy over the real protocol) with the proxy's version echo and
+        online count; a second ping within the cache period does not ask the backend again."""
+        server = JavaServer("127.0.0.1", self.proxy.port, timeout=5)
+        status = yield threads.deferToThread(server.status, version=775, tries=1)
+        self.assertEqual(status.motd.to_plain(), "echo")
+        self.assertEqual(status.version.protocol, 775)
+        self.assertEqual(status.players.online, 0)
+        again = yield threads.deferToThread(server.status, version=766, tries=1)
+        self.assertEqual(again.motd.to_plain(), "echo")
+        self.assertEqual(again.version.protocol, 766)
+        self.assertEqual(self.proxy.process.core.status.queries, 1)
+
+
 def haproxy_config(listen_port: int, proxy_port: int) -> str:
     return f"""\
 global
