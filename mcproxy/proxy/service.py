@@ -126,11 +126,16 @@ class ProxyProcess(MultiService):
         for command in builtin_commands(self.core):
             self.commands.register(command)
 
-        self.game = ListenerService(serverFromString(reactor, section.bind), PlayerFactory(self.core), "game")
-        self.game.setServiceParent(self)
-
+        players = PlayerFactory(self.core)
+        self.listeners = [
+            ListenerService(serverFromString(reactor, bind), players, "game" if n == 0 else f"game-{n + 1}")
+            for n, bind in enumerate(section.binds)
+        ]
+        self.game = self.listeners[0]
         self.health = HealthModel(self.log)
-        self.health.add_check("listener", self.game.check, critical=True)
+        for n, listener in enumerate(self.listeners):
+            listener.setServiceParent(self)
+            self.health.add_check("listener" if n == 0 else f"listener-{n + 1}", listener.check, critical=True)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health)
@@ -158,7 +163,7 @@ class ProxyProcess(MultiService):
     def startService(self) -> None:
         self.core.start()
         super().startService()
-        self.log.info("mcproxy listening on {bind}", bind=self.config.proxy.bind)
+        self.log.info("mcproxy listening on {bind}", bind=", ".join(self.config.proxy.binds))
 
     def stopService(self):
         self.core.stop()
