@@ -3,6 +3,7 @@ written to a temporary folder, listening on ports the kernel picked."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import struct
@@ -20,7 +21,7 @@ from mcproxy.proxy.service import ProxyProcess
 
 PROXY_TOML = """\
 [proxy]
-bind = "{bind}"
+bind = {bind}
 motd = "{motd}"
 max_players = {max_players}
 online_mode = false
@@ -84,6 +85,9 @@ class RunningProxy:
     def port(self) -> int:
         return self.process.game.port.getHost().port
 
+    def listener_port(self, index: int) -> int:
+        return self.process.listeners[index].port.getHost().port
+
     @property
     def admin_port(self) -> int:
         return self.process.getServiceNamed("admin").port.getHost().port
@@ -93,7 +97,7 @@ class RunningProxy:
 
 
 @defer.inlineCallbacks
-def start_proxy(test: Any, bind: str = "tcp:0:interface=127.0.0.1", motd: str = "Front door test",
+def start_proxy(test: Any, bind: str | list[str] = "tcp:0:interface=127.0.0.1", motd: str = "Front door test",
                 max_players: int = 321, handshake_timeout: float = 10.0, extra_proxy: str = "",
                 rate_limits: str = "", backend_port: int | None = None):
     """Start a proxy for ``test`` (a trial ``TestCase``) and stop it at cleanup."""
@@ -101,7 +105,7 @@ def start_proxy(test: Any, bind: str = "tcp:0:interface=127.0.0.1", motd: str = 
     (folder / "icon.png").write_bytes(make_png())
     path = folder / "proxy.toml"
     path.write_text(PROXY_TOML.format(
-        bind=bind, motd=motd, max_players=max_players, handshake_timeout=handshake_timeout,
+        bind=json.dumps(bind), motd=motd, max_players=max_players, handshake_timeout=handshake_timeout,
         extra_proxy=extra_proxy, rate_limits=rate_limits,
         backend_port=backend_port or free_port()))
     events: list[dict] = []
@@ -109,7 +113,8 @@ def start_proxy(test: Any, bind: str = "tcp:0:interface=127.0.0.1", motd: str = 
     process.privilegedStartService()
     process.startService()
     test.addCleanup(process.stopService)
-    yield listening(process.game)
+    for listener in process.listeners:
+        yield listening(listener)
     yield listening(process.getServiceNamed("admin"))
     return RunningProxy(process, events)
 

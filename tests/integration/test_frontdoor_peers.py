@@ -177,6 +177,8 @@ def bad_handshake_from(source: str, port: int) -> None:
 
 
 class HAProxyTests(TestCase):
+    """HAProxy in front of the second listener of ``bind = [plain, haproxy:]``."""
+
     timeout = 30
 
     @defer.inlineCallbacks
@@ -184,12 +186,12 @@ class HAProxyTests(TestCase):
         haproxy = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
         if haproxy is None:
             raise self.skipTest("haproxy is not installed (scripts/setup installs it)")
-        self.proxy = yield start_proxy(self, bind="haproxy:tcp:0:interface=127.0.0.1",
-                                       rate_limits="connections_per_address_burst = 2\n"
-                                                   "connections_per_address_rate = 0.01")
+        self.proxy = yield start_proxy(
+            self, bind=["tcp:0:interface=127.0.0.1", "haproxy:tcp:0:interface=127.0.0.1"],
+            rate_limits="connections_per_address_burst = 2\nconnections_per_address_rate = 0.01")
         self.listen_port = free_port()
         config = scratch_folder(self) / "haproxy.cfg"
-        config.write_text(haproxy_config(self.listen_port, self.proxy.port))
+        config.write_text(haproxy_config(self.listen_port, self.proxy.listener_port(1)))
         self.haproxy = subprocess.Popen([haproxy, "-db", "-f", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(self._stop_haproxy)
@@ -220,6 +222,17 @@ class HAProxyTests(TestCase):
         status = yield threads.deferToThread(server.status, version=775, tries=1)
         self.assertEqual(status.version.protocol, 775)
         self.assertEqual(status.motd.to_plain(), "Front door test")
+
+    @defer.inlineCallbacks
+    def test_plain_listener_beside(self):
+        """The plain listener from the same bind array serves direct clients, whose own
+        address is the socket's."""
+        server = JavaServer("127.0.0.1", self.proxy.port, timeout=5)
+        status = yield threads.deferToThread(server.status, version=766, tries=1)
+        self.assertEqual(status.version.protocol, 766)
+        yield threads.deferToThread(bad_handshake_from, "127.0.0.4", self.proxy.port)
+        (refusal,) = yield self.wait_for_refusal("127.0.0.4")
+        self.assertEqual(refusal["reason"], "BAD_INTENT")
 
     @defer.inlineCallbacks
     def test_real_client_address(self):
