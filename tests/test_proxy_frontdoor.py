@@ -17,7 +17,7 @@ import zlib
 
 from prometheus_client import CollectorRegistry
 from twisted.internet import defer
-from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
 from twisted.protocols.haproxy._wrapper import HAProxyWrappingFactory
@@ -477,6 +477,17 @@ class ThrottleTests(FrontDoorTestCase):
         self.assertRefused(door, conn, transport, "CONNECTION_RATE")
         conn, _ = door.connect(IPv6Address("TCP", "2001:db8:1:3::1", 1))
         self.assertIs(conn.phase, Phase.HANDSHAKE)
+
+    def test_no_address_not_limited(self) -> None:
+        """Clients of a ``unix:`` listener have no address to tell them apart, so the
+        per-address limits do not lump them into one bucket."""
+        door = self.door(limits={"connection_rate": 0.001, "connection_burst": 1,
+                                 "login_rate": 0.001, "login_burst": 1})
+        for name in ("Alice", "Bob", "Carol"):
+            conn, transport = door.connect(UNIXAddress(None))
+            conn.dataReceived(handshake(intent=2) + login_start(name))
+            self.assertIs(conn.phase, Phase.CONNECTING)
+        self.assertEqual(door.refusals("CONNECTION_RATE") + door.refusals("LOGIN_RATE"), 0)
 
     def test_login_rate(self) -> None:
         """Logins per address are limited separately from connections, with a Login

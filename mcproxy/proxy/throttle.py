@@ -44,8 +44,12 @@ class TokenBucketLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def allow(self, key: str) -> bool:
-        """Take a token for ``key``; ``False`` when its bucket is empty."""
-        if self.rate <= 0:
+        """Take a token for ``key``; ``False`` when its bucket is empty.
+
+        The empty key (a peer with no address, as on a ``unix:`` listener) is never
+        limited: one bucket for every such client would throttle them all together.
+        """
+        if self.rate <= 0 or not key:
             return True
         now = self._clock.seconds()
         tokens, stamp = self._buckets.pop(key, (self.burst, now))
