@@ -275,7 +275,7 @@ def start_server(args: list[str]) -> tuple[subprocess.Popen, int]:
 
 
 def unused_port() -> int:
-    import socket
+    """A port for the never-contacted backend the proxy config must name."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
