@@ -5,15 +5,14 @@ A bad config must stop the process at start with one line,
 ``<file>: <dotted.key>: <what is wrong>``, never a traceback and never a
 secret's value.  Everything is checked here, once, so the rest of the code can
 trust the frozen dataclasses it is given.  Relative paths (secret files, the
-favicon, the CA file) resolve against the folder the config file is in, so a
-config directory can be moved as a whole.
+favicon, the CA file, the log file) resolve against the folder the config
+file is in, so a config directory can be moved as a whole.
 """
 
 from __future__ import annotations
 
 import difflib
 import hmac
-import math
 import os
 import re
 import struct
@@ -58,8 +57,12 @@ MAX_FRAME_SIZE = 2097151
 # larger PNG would not fit once base64-encoded beside the MOTD.
 MAX_FAVICON_BYTES = 18432
 FILE_KEY = "(file)"
+# The backend's admin listener must not collide with the proxy's on one host.
+BACKEND_ADMIN_BIND = "tcp:8766:interface=127.0.0.1"
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+_PERMISSION_NODE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_PLAYER_NAME = re.compile(r"[!-~]{1,16}")
 _SECRET_NAME = re.compile(r"secret|token|password", re.IGNORECASE)
 # "host:port" or "[IPv6]:port"; the port's range is checked separately.
 _ADDRESS = re.compile(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\s\[\]]+):(\d{1,5})")
@@ -259,6 +262,7 @@ class ProxyConfig:
     try_order: tuple[str, ...]
     forced_hosts: Mapping[str, tuple[str, ...]]
     motd_by_host: Mapping[str, str]
+    permissions: Mapping[str, tuple[str, ...]]
     messaging: MessagingSection
     rate_limits: RateLimitsSection
     admin: AdminSection
@@ -312,6 +316,7 @@ _PROXY_TABLES = (
     "servers",
     "forced_hosts",
     "motd_by_host",
+    "permissions",
     "messaging",
     "rate_limits",
     "admin",
@@ -400,7 +405,9 @@ class _Table:
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(key, f"must be a number, not {_type_name(value)}")
-        if not (math.isfinite(value) and low < value <= high):
+        # A plain comparison: NaN and infinities fail it, and a huge TOML
+        # integer is compared exactly instead of overflowing a float.
+        if not low < value <= high:
             raise self.error(
                 key, f"must be greater than {low:g} and at most {high:g}, not {value}"
             )
@@ -459,9 +466,15 @@ class _Table:
         value = self.string(key, default)
         if value == "":
             return ""
-        return str(self.base / Path(value).expanduser())
+        try:
+            expanded = Path(value).expanduser()
+        except RuntimeError:
+            raise self.error(key, f"cannot expand ~ in {value!r}: no such user")
+        return str(self.base / expanded)
 
     def read_file(self, key: str, path: str, limit: int, hint: str = "") -> bytes:
+        if "\0" in path:
+            raise self.error(key, "a path cannot contain a NUL character")
         try:
             with open(path, "rb") as handle:
                 data = handle.read(limit + 1)
@@ -642,6 +655,8 @@ def _refuse_secret_name(t: _Table, name: str) -> None:
 def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]:
     """The parsed document, the name errors show, and the folder paths resolve in."""
     file = os.fspath(path)
+    if "\0" in file:
+        raise ConfigError(file, FILE_KEY, "a path cannot contain a NUL character")
     try:
         # utf-8-sig: editors on Windows like to start files with a BOM.
         with open(file, encoding="utf-8-sig") as handle:
@@ -658,6 +673,10 @@ def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]
             f"line {e.lineno}",
             f"invalid TOML: {_toml_reason(e.msg)} (column {e.colno})",
         )
+    except Exception:
+        # toml 0.10 fails on some malformed input (".=5") with a bare
+        # IndexError; it must still be one line, not a traceback.
+        raise ConfigError(file, FILE_KEY, "invalid TOML")
     return file, Path(file).absolute().parent, data
 
 
@@ -794,6 +813,33 @@ def _motd_by_host(t: _Table) -> Mapping[str, str]:
     return MappingProxyType(motds)
 
 
+def _permissions(t: _Table) -> Mapping[str, tuple[str, ...]]:
+    """
+    Permission node -> player names granted it ("*" grants everyone).
+
+    Names are checked as Minecraft names (1 to 16 printable ASCII characters),
+    so a typo such as a stray space cannot silently grant nobody.
+    """
+    granted = {}
+    for node, value in t.data.items():
+        if not _PERMISSION_NODE.fullmatch(node):
+            raise t.error(
+                node,
+                "a permission node is 1 to 128 letters, digits, '_', '-' or '.'",
+            )
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise t.error(node, 'must be an array of player names or "*"')
+        for name in value:
+            if name != "*" and not _PLAYER_NAME.fullmatch(name):
+                raise t.error(
+                    node,
+                    f"{name!r} is not a player name (1 to 16 printable ASCII "
+                    'characters, no spaces) or "*"',
+                )
+        granted[node] = tuple(value)
+    return MappingProxyType(granted)
+
+
 def _control_limits(t: _Table) -> dict[str, Any]:
     return {
         "control_max_payload": t.integer(
@@ -852,7 +898,41 @@ def _admin_section(t: _Table, default_bind: str) -> AdminSection:
     return AdminSection(bind=bind, token=token, token_file=token_file)
 
 
+def _require_secret(
+    table: _Table, secret: Secret | None, needs: list[str]
+) -> None:
+    """Name what needs the secret, so the operator knows why it is asked for."""
+    if secret is None and needs:
+        raise table.error(
+            "proxy_secret",
+            f"a secret is required because {' and '.join(needs)}; "
+            f"set proxy_secret or proxy_secret_file ({_generate_hint()})",
+        )
+
+
+def _security(
+    t: _Table, proxy: ProxySection, messaging: MessagingSection
+) -> SecuritySection:
+    secret, secret_file = _secret(t, "proxy_secret")
+    previous, previous_file = _secret(t, "proxy_secret_previous")
+    t.finish()
+    _rotation(t, secret, previous)
+    needs = []
+    if proxy.forwarding in ("modern", "bungeeguard"):
+        needs.append(f"forwarding = {proxy.forwarding!r}")
+    if messaging.enabled:
+        needs.append("messaging is enabled")
+    _require_secret(t, secret, needs)
+    return SecuritySection(
+        proxy_secret=secret,
+        proxy_secret_file=secret_file,
+        proxy_secret_previous=previous,
+        proxy_secret_previous_file=previous_file,
+    )
+
+
 def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
+    """Section by section, then the checks that span sections."""
     if "proxy" not in data:
         raise ConfigError(
             file, "proxy", "missing table: a proxy config starts with [proxy]"
@@ -862,34 +942,13 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     servers, try_order = _servers(t["servers"])
     forced_hosts = _forced_hosts(t["forced_hosts"], servers)
     motd_by_host = _motd_by_host(t["motd_by_host"])
+    permissions = _permissions(t["permissions"])
     messaging = _proxy_messaging(t["messaging"])
     rate_limits = _rate_limits(t["rate_limits"])
     admin = _admin_section(t["admin"], AdminSection.bind)
     logging = _logging(t["logging"])
 
-    s = t["security"]
-    secret, secret_file = _secret(s, "proxy_secret")
-    previous, previous_file = _secret(s, "proxy_secret_previous")
-    s.finish()
-    _rotation(s, secret, previous)
-    needs = []
-    if proxy.forwarding in ("modern", "bungeeguard"):
-        needs.append(f"forwarding = {proxy.forwarding!r}")
-    if messaging.enabled:
-        needs.append("messaging is enabled")
-    if secret is None and needs:
-        raise s.error(
-            "proxy_secret",
-            f"a secret is required because {' and '.join(needs)}; "
-            f"set proxy_secret or proxy_secret_file ({_generate_hint()})",
-        )
-    security = SecuritySection(
-        proxy_secret=secret,
-        proxy_secret_file=secret_file,
-        proxy_secret_previous=previous,
-        proxy_secret_previous_file=previous_file,
-    )
-
+    security = _security(t["security"], proxy, messaging)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
         raise t["proxy"].error(
             "status_passthrough",
@@ -909,6 +968,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         try_order=try_order,
         forced_hosts=forced_hosts,
         motd_by_host=motd_by_host,
+        permissions=permissions,
         messaging=messaging,
         rate_limits=rate_limits,
         admin=admin,
@@ -926,7 +986,7 @@ def _spawn(t: _Table) -> tuple[float, float, float]:
         )
     ):
         raise t.error("spawn", "must be an array of three numbers [x, y, z]")
-    if not all(math.isfinite(v) and abs(v) <= 30_000_000 for v in value):
+    if not all(abs(v) <= 30_000_000 for v in value):
         raise t.error(
             "spawn", "coordinates must be within the world border (±30000000)"
         )
@@ -961,6 +1021,12 @@ def _backend_section(t: _Table) -> BackendSection:
         spawn=_spawn(t),
     )
     t.finish()
+    if section.control_expected_sender_id == section.server_id:
+        raise t.error(
+            "control_expected_sender_id",
+            f"{section.server_id!r} is this backend's own server_id; "
+            "it must be the proxy's control_sender_id",
+        )
     return section
 
 
@@ -986,19 +1052,14 @@ def _build_backend(file: str, base: Path, data: Mapping[str, Any]) -> BackendCon
     t = _tables(file, base, data, _BACKEND_TABLES)
     backend = _backend_section(t["backend"])
     messaging = _backend_messaging(t["messaging"])
-    admin = _admin_section(t["admin"], "tcp:8766:interface=127.0.0.1")
+    admin = _admin_section(t["admin"], BACKEND_ADMIN_BIND)
     logging = _logging(t["logging"])
     needs = []
     if backend.enforce_proxy:
         needs.append("enforce_proxy = true")
     if messaging.enabled:
         needs.append("messaging is enabled")
-    if backend.proxy_secret is None and needs:
-        raise t["backend"].error(
-            "proxy_secret",
-            f"a secret is required because {' and '.join(needs)}; "
-            f"set proxy_secret or proxy_secret_file ({_generate_hint()})",
-        )
+    _require_secret(t["backend"], backend.proxy_secret, needs)
     return BackendConfig(
         path=file, backend=backend, messaging=messaging, admin=admin, logging=logging
     )

@@ -16,6 +16,9 @@ import zlib
 from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
+import toml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from twisted.application import app
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
@@ -39,6 +42,8 @@ from mcproxy.config import (
     load_proxy_config,
 )
 from mcproxy.options import BackendOptions, ProxyOptions
+
+MARKER = "Qz7" + "5d41402abc4b2a76b9719d911017c592" * 2
 
 SECRET = "mcproxy-test-" + "0123456789abcdef" * 3
 OTHER_SECRET = "mcproxy-old-" + "fedcba9876543210" * 3
@@ -78,13 +83,13 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-class ConfigFileMixin:
+class ConfigFileTestCase(SynchronousTestCase):
     """Write configs into a fresh directory per test and remove it afterwards."""
 
     def setUp(self) -> None:
-        self.dir = self.mktemp()  # type: ignore[attr-defined]
+        self.dir = self.mktemp()
         os.makedirs(self.dir)
-        self.addCleanup(self._removeDir)  # type: ignore[attr-defined]
+        self.addCleanup(self._removeDir)
 
     def _removeDir(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -102,32 +107,30 @@ class ConfigFileMixin:
 
     def proxyError(self, text: str | bytes) -> ConfigError:
         path = self.write(text)
-        return self.assertRaises(  # type: ignore[attr-defined,no-any-return]
-            ConfigError, load_proxy_config, path
-        )
+        error: ConfigError = self.assertRaises(ConfigError, load_proxy_config, path)
+        return error
 
-    def backendError(self, text: str) -> ConfigError:
+    def backendError(self, text: str | bytes) -> ConfigError:
         path = self.write(text, "backend.toml")
-        return self.assertRaises(  # type: ignore[attr-defined,no-any-return]
-            ConfigError, load_backend_config, path
-        )
+        error: ConfigError = self.assertRaises(ConfigError, load_backend_config, path)
+        return error
 
     def assertProxyError(self, text: str, key: str, reason: str) -> None:
         path = os.path.join(self.dir, "proxy.toml")
-        self.assertEqual(  # type: ignore[attr-defined]
+        self.assertEqual(
             str(self.proxyError(text)), f"{path}: {key}: {reason}"
         )
 
     def assertBackendError(self, text: str, key: str, reason: str) -> None:
         path = os.path.join(self.dir, "backend.toml")
-        self.assertEqual(  # type: ignore[attr-defined]
+        self.assertEqual(
             str(self.backendError(text)), f"{path}: {key}: {reason}"
         )
 
     def assertProxyErrorStarts(self, text: str, key: str, start: str) -> None:
         path = os.path.join(self.dir, "proxy.toml")
         message = str(self.proxyError(text))
-        self.assertTrue(  # type: ignore[attr-defined]
+        self.assertTrue(
             message.startswith(f"{path}: {key}: {start}"), message
         )
 
@@ -185,7 +188,7 @@ class ConfigErrorTests(SynchronousTestCase):
         )
 
 
-class ProxyDefaultsTests(ConfigFileMixin, SynchronousTestCase):
+class ProxyDefaultsTests(ConfigFileTestCase):
     """
     Keys left out of C{proxy.toml} take the design's safe defaults.
     """
@@ -327,7 +330,7 @@ file = "logs/proxy.jsonl"
         )
 
 
-class BackendDefaultsTests(ConfigFileMixin, SynchronousTestCase):
+class BackendDefaultsTests(ConfigFileTestCase):
     """
     Keys left out of C{backend.toml} take the design's safe defaults.
     """
@@ -377,6 +380,15 @@ class BackendDefaultsTests(ConfigFileMixin, SynchronousTestCase):
             "coordinates must be within the world border (±30000000)",
         )
 
+    def test_expectsItself(self) -> None:
+        """A backend cannot expect control messages from its own sender id."""
+        self.assertBackendError(
+            BACKEND_MINIMAL + 'server_id = "proxy"\n',
+            "backend.control_expected_sender_id",
+            "'proxy' is this backend's own server_id; "
+            "it must be the proxy's control_sender_id",
+        )
+
     def test_secretNotRequired(self) -> None:
         """Without enforce_proxy and messaging a backend needs no secret."""
         config = load_backend_config(
@@ -388,7 +400,7 @@ class BackendDefaultsTests(ConfigFileMixin, SynchronousTestCase):
         self.assertIsNone(config.backend.proxy_secret)
 
 
-class ExampleConfigTests(ConfigFileMixin, SynchronousTestCase):
+class ExampleConfigTests(ConfigFileTestCase):
     """
     The shipped C{etc/} examples load, given the secret file they point at.
     """
@@ -424,7 +436,7 @@ class ExampleConfigTests(ConfigFileMixin, SynchronousTestCase):
         self.assertIn("token_hex(32)", error.reason)
 
 
-class UnknownKeyTests(ConfigFileMixin, SynchronousTestCase):
+class UnknownKeyTests(ConfigFileTestCase):
     """
     Keys and sections the loader does not know are refused, not ignored.
     """
@@ -487,7 +499,7 @@ class UnknownKeyTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class TypeTests(ConfigFileMixin, SynchronousTestCase):
+class TypeTests(ConfigFileTestCase):
     """
     Each key takes exactly its TOML type.
     """
@@ -555,6 +567,13 @@ class TypeTests(ConfigFileMixin, SynchronousTestCase):
         message = str(self.proxyError("[proxy]\nmotd = \n"))
         self.assertTrue(message.startswith(f"{path}: line 2: invalid TOML: "), message)
 
+    def test_parserCrash(self) -> None:
+        """Input that crashes the toml parser itself is still one line."""
+        path = os.path.join(self.dir, "proxy.toml")
+        self.assertEqual(
+            str(self.proxyError(".=5\n")), f"{path}: (file): invalid TOML"
+        )
+
     def test_byteOrderMark(self) -> None:
         """A UTF-8 byte order mark, as some editors write, is accepted."""
         bom = b"\xef\xbb\xbf"
@@ -578,7 +597,7 @@ class TypeTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class RangeTests(ConfigFileMixin, SynchronousTestCase):
+class RangeTests(ConfigFileTestCase):
     """
     Limits, sizes and timeouts are refused outside sensible ranges.
     """
@@ -635,6 +654,36 @@ class RangeTests(ConfigFileMixin, SynchronousTestCase):
                 "must be greater than 0 and at most 10000",
                 message,
             )
+
+    def test_hugeInteger(self) -> None:
+        """An integer too large for a float is refused, not an overflow."""
+        big = "9" * 400
+        self.assertProxyErrorStarts(
+            PROXY_MINIMAL.replace("[proxy]", f"[proxy]\nlogin_timeout = {big}"),
+            "proxy.login_timeout",
+            "must be greater than 0 and at most 600, not 999",
+        )
+        self.assertBackendError(
+            BACKEND_MINIMAL + f"spawn = [0, {big}, 0]\n",
+            "backend.spawn",
+            "coordinates must be within the world border (±30000000)",
+        )
+
+    def test_nulInPath(self) -> None:
+        """A NUL character in a path is refused rather than crashing open()."""
+        self.assertProxyError(
+            PROXY_MINIMAL.replace("[proxy]", '[proxy]\nfavicon = "a\\u0000b"'),
+            "proxy.favicon",
+            "a path cannot contain a NUL character",
+        )
+
+    def test_unknownHome(self) -> None:
+        """A ~user path naming no user is refused, not a RuntimeError."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[logging]\nfile = "~no-such-user-mcproxy/log"\n',
+            "logging.file",
+            "cannot expand ~ in '~no-such-user-mcproxy/log': no such user",
+        )
 
     def test_timeouts(self) -> None:
         """Timeouts must be positive and bounded."""
@@ -718,7 +767,7 @@ class RangeTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class EndpointTests(ConfigFileMixin, SynchronousTestCase):
+class EndpointTests(ConfigFileTestCase):
     """
     Endpoint strings are checked with Twisted's own parsers at load time.
     """
@@ -825,12 +874,12 @@ class EndpointTests(ConfigFileMixin, SynchronousTestCase):
     def test_serverStringIsNotClient(self) -> None:
         """A server-style string such as 'tcp:25580' has no host to connect to."""
         error = self.backendError(
-            BACKEND_MINIMAL + '[messaging]\nproxy = "nope:25580"\n'
+            BACKEND_MINIMAL + '[messaging]\nproxy = "tcp:25580"\n'
         )
         self.assertEqual(error.key, "messaging.proxy")
 
 
-class ServersTests(ConfigFileMixin, SynchronousTestCase):
+class ServersTests(ConfigFileTestCase):
     """
     [servers], try, [forced_hosts] and references to server names.
     """
@@ -959,7 +1008,60 @@ class ServersTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class SecretConfigTests(ConfigFileMixin, SynchronousTestCase):
+class PermissionsTests(ConfigFileTestCase):
+    """
+    [permissions] grants proxy-command nodes to players.
+    """
+
+    def test_default(self) -> None:
+        """Without the table no node is granted: commands keep their defaults."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(dict(config.permissions), {})
+
+    def test_grants(self) -> None:
+        """Each node maps to its player names; "*" stands for everyone."""
+        config = load_proxy_config(
+            self.write(
+                PROXY_MINIMAL
+                + '[permissions]\n"mcproxy.command.send" = ["Admin", "ops_2"]\n'
+                + '"mcproxy.command.glist" = ["*"]\n'
+            )
+        )
+        self.assertEqual(
+            dict(config.permissions),
+            {
+                "mcproxy.command.send": ("Admin", "ops_2"),
+                "mcproxy.command.glist": ("*",),
+            },
+        )
+
+    def test_notArray(self) -> None:
+        """A single name instead of an array is refused."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[permissions]\n"mcproxy.command.send" = "Admin"\n',
+            "permissions.mcproxy.command.send",
+            'must be an array of player names or "*"',
+        )
+
+    def test_badPlayerName(self) -> None:
+        """A name no player can have (here a stray space) is refused."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[permissions]\n"mcproxy.command.send" = ["Ad min"]\n',
+            "permissions.mcproxy.command.send",
+            "'Ad min' is not a player name (1 to 16 printable ASCII characters, "
+            'no spaces) or "*"',
+        )
+
+    def test_badNode(self) -> None:
+        """A node with spaces cannot match any command's node."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[permissions]\n"command send" = ["Admin"]\n',
+            "permissions.command send",
+            "a permission node is 1 to 128 letters, digits, '_', '-' or '.'",
+        )
+
+
+class SecretConfigTests(ConfigFileTestCase):
     """
     Secrets are required when used, must be strong, and never leak.
     """
@@ -1217,7 +1319,7 @@ class SecretConfigTests(ConfigFileMixin, SynchronousTestCase):
             self.assertIn("Secret(<redacted>)", shown)
 
 
-class FaviconTests(ConfigFileMixin, SynchronousTestCase):
+class FaviconTests(ConfigFileTestCase):
     """
     The favicon is checked at load time and kept in memory.
     """
@@ -1286,7 +1388,7 @@ class FaviconTests(ConfigFileMixin, SynchronousTestCase):
         )
 
 
-class CheckConfigTests(ConfigFileMixin, SynchronousTestCase):
+class CheckConfigTests(ConfigFileTestCase):
     """
     L{check_config} tells a proxy config from a backend config.
     """
@@ -1336,7 +1438,7 @@ class ServerOptions(usage.Options):
     ]
 
 
-class OptionsTests(ConfigFileMixin, SynchronousTestCase):
+class OptionsTests(ConfigFileTestCase):
     """
     The twistd options load the config and fail with the one-line message.
     """
@@ -1406,3 +1508,69 @@ class DataclassTests(SynchronousTestCase):
                 "max_frame_size_prelogin",
             ],
         )
+
+
+_KEYS = sorted(
+    {f.name for cls in (ProxySection, MessagingSection, RateLimitsSection,
+                        AdminSection, LoggingSection, BackendSection,
+                        BackendMessagingSection) for f in fields(cls)}
+    | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
+)
+_SECTIONS = [
+    "proxy", "security", "servers", "forced_hosts", "motd_by_host", "permissions",
+    "messaging",
+    "rate_limits", "admin", "logging", "backend", "bogus",
+]
+# toml.dumps itself breaks on backslashes and characters repr() escapes.
+_TEXT = st.characters(
+    categories=("L", "N", "P", "S"), include_characters=" ", exclude_characters="\\"
+)
+_VALUES = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(_TEXT, max_size=24),
+    st.lists(st.text(_TEXT, max_size=12), max_size=3),
+)
+_DOCUMENTS = st.dictionaries(
+    st.sampled_from(_SECTIONS),
+    st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=5),
+    max_size=6,
+)
+_FUZZ = settings(
+    max_examples=int(os.environ.get("MCPROXY_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+class RobustnessTests(ConfigFileTestCase):
+    """
+    Whatever a file holds, loading ends in a config or a ConfigError.
+    """
+
+    @_FUZZ
+    @given(st.text(max_size=200))
+    def test_anyText(self, text: str) -> None:
+        """Arbitrary text never escapes as another exception (a traceback)."""
+        path = self.write(text)
+        for load in (load_proxy_config, load_backend_config, check_config):
+            try:
+                load(path)
+            except ConfigError:
+                pass
+
+    @_FUZZ
+    @given(_DOCUMENTS, st.sampled_from(["proxy", "backend"]))
+    def test_anyValues(self, document: dict[str, dict[str, object]], kind: str) -> None:
+        """Any keys and values give a ConfigError at worst, never naming the secret."""
+        document.setdefault(kind, {})
+        secret_table = "security" if kind == "proxy" else "backend"
+        document.setdefault(secret_table, {})["proxy_secret"] = MARKER
+        path = self.write(toml.dumps(document))
+        load = load_proxy_config if kind == "proxy" else load_backend_config
+        try:
+            load(path)
+        except ConfigError as error:
+            self.assertNotIn(MARKER[:16], str(error))

@@ -33,6 +33,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from mcproxy.ops.health import HealthModel, Readiness
+from mcproxy.ops.logging import format_address
 from mcproxy.ops.redaction import Redactor
 from mcproxy.ops.status import StatusBoard
 
@@ -111,6 +112,7 @@ class _Status(_Node):
 class _Metrics(_Node):
     def render_GET(self, request: Request) -> bytes:
         text = generate_latest(self._admin.registry).decode("utf-8")
+        request.setResponseCode(200)
         request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode("ascii"))
         request.setHeader(b"cache-control", b"no-store")
         return self._admin.redactor.redact_text(text).encode("utf-8")
@@ -139,10 +141,12 @@ class _ActionNode(_Node):
         ):
             admin.log.warn(
                 "refused admin action {action} from {peer}: no admin token is configured and "
-                "the request is not local", action=self._name, peer=request.getClientAddress())
+                "the request is not local",
+                action=self._name, peer=format_address(request.getClientAddress()))
             return admin.json_response(
                 request, 403, {"error": "actions need an admin token on a non-loopback listener"})
-        raw = request.content.read(MAX_ACTION_BODY + 1) if request.content else b""
+        content = getattr(request, "content", None)
+        raw = content.read(MAX_ACTION_BODY + 1) if content is not None else b""
         if len(raw) > MAX_ACTION_BODY:
             return admin.json_response(request, 413, {"error": "request body too large"})
         try:
@@ -170,7 +174,7 @@ class _ActionNode(_Node):
                 admin.json_response(request, code, out, finish=True)
 
         admin.log.info("admin action {action} requested by {peer}",
-                       action=self._name, peer=request.getClientAddress())
+                       action=self._name, peer=format_address(request.getClientAddress()))
         defer.maybeDeferred(admin.actions[self._name], body).addCallbacks(answered, refused)
         return NOT_DONE_YET
 
@@ -230,7 +234,7 @@ class AdminResource(_Node):
         if not self.authorized(request):
             self.log.warn("unauthorized admin request for {path} from {peer}",
                           path=request.path.decode("utf-8", "replace"),
-                          peer=request.getClientAddress())
+                          peer=format_address(request.getClientAddress()))
             return _Fixed(self, 401, {"error": "unauthorized"},
                           {b"www-authenticate": b'Bearer realm="mcproxy-admin"'})
         return super().getChildWithDefault(path, request)
@@ -272,7 +276,7 @@ class _AdminSite(Site):
             method=request.method.decode("ascii", "replace"),
             path=request.path.decode("utf-8", "replace"),
             code=request.code,
-            peer=request.getClientAddress(),
+            peer=format_address(request.getClientAddress()),
         )
 
 

@@ -54,7 +54,8 @@ class HealthReport:
         return {
             "status": self.status.value,
             "checks": {
-                name: {"state": r.state.value, "detail": r.detail} for name, r in self.checks.items()
+                name: {"state": result.state.value, "detail": result.detail}
+                for name, result in self.checks.items()
             },
         }
 

@@ -12,9 +12,10 @@ the observer it finds as the ``ILogObserver`` component of its ``Application`` (
 text observer when there is none).  Calling ``globalLogBeginner.beginLoggingTo`` from the
 plugin instead does not replace twistd's observer: twistd adds its own after ours with a
 "primary log target selected twice" warning, and since our call already redirected
-``sys.stdout`` into the log, twistd's text observer feeds its lines back into it without end.  So the plugin returns a :class:`LoggingMultiService` built on :func:`start_logging`'s
-observer: when twistd parents it to the Application it registers that observer there.  Outside
-twistd (tests, embedding), pass the observer to ``globalLogBeginner.beginLoggingTo`` yourself.
+``sys.stdout`` into the log, twistd's text observer feeds its lines back into it without end.
+So the plugin returns a :class:`LoggingMultiService` built on :func:`start_logging`'s observer:
+when twistd parents it to the Application it registers that observer there.  Outside twistd
+(tests, embedding), pass the observer to ``globalLogBeginner.beginLoggingTo`` yourself.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import IO, Any
 
 from constantly import NamedConstant
 from twisted.application.service import MultiService
-from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.logger import (
     FileLogObserver,
     FilteringLogObserver,
@@ -94,12 +95,23 @@ def correlated(log: Logger, correlation_id: str | None = None, **fields: Any) ->
     return CorrelatedLogger(log.namespace, log.source, log.observer, fields)
 
 
+def format_address(address: object) -> str:
+    """``host:port`` (``[v6]:port``) for an IP address, its text for anything else: the form
+    peers take in log text and the ``peer`` field."""
+    if isinstance(address, (IPv4Address, IPv6Address)):
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        return f"{host}:{address.port}"
+    if isinstance(address, UNIXAddress):
+        name = address.name
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name or "unix")
+    return str(address)
+
+
 def _json_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, (IPv4Address, IPv6Address)):
-        host = f"[{value.host}]" if ":" in value.host else value.host
-        return f"{host}:{value.port}"
+    if isinstance(value, (IPv4Address, IPv6Address, UNIXAddress)):
+        return format_address(value)
     if isinstance(value, enum.Enum):
         return value.name
     return str(value)
@@ -216,11 +228,28 @@ def make_observer(
     return FilteringLogObserver(scrubbed, [predicate])
 
 
+@implementer(ILogObserver)
+class ProcessLogObserver:
+    """The observer :func:`start_logging` makes; it owns the log file it opened, if any."""
+
+    def __init__(self, observer: ILogObserver, opened: IO[str] | None) -> None:
+        self._observer = observer
+        self._opened = opened
+
+    def __call__(self, event: LogEvent) -> None:
+        self._observer(event)
+
+    def close(self) -> None:
+        """Close the log file opened from a path (nothing to do for a stream passed in)."""
+        if self._opened is not None:
+            self._opened.close()
+
+
 def start_logging(
     level: str | LogLevel,
     file_or_stdout: str | IO[str] | None,
     secrets: Redactor | Iterable[str],
-) -> ILogObserver:
+) -> ProcessLogObserver:
     """The process's log observer, for the twistd plugin to hand to :class:`LoggingMultiService`.
 
     ``file_or_stdout`` is a path (appended to), an open text file, or ``None``/``"-"`` for the
@@ -230,13 +259,14 @@ def start_logging(
     """
     redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
     out: IO[str]
+    opened: IO[str] | None = None
     if file_or_stdout is None or file_or_stdout == "-":
         out = sys.__stdout__ or sys.stdout
     elif isinstance(file_or_stdout, (str, os.PathLike)):
-        out = open(file_or_stdout, "a", encoding="utf-8", buffering=1)
+        out = opened = open(file_or_stdout, "a", encoding="utf-8", buffering=1)
     else:
         out = file_or_stdout
-    return make_observer(level, out, redactor)
+    return ProcessLogObserver(make_observer(level, out, redactor), opened)
 
 
 class LoggingMultiService(MultiService):

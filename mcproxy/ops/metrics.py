@@ -4,9 +4,11 @@ Each process makes one ``CollectorRegistry`` and hands it to exactly one of :cla
 or :class:`BackendMetrics`; nothing here is module-level, so tests and embedders can run many
 processes' worth of metrics side by side.
 
-``mcproxy_control_rejects_total{reason}`` is deliberately absent from both classes: the control
-plane owns it and creates it on the same registry (a second creation would raise
-``Duplicated timeseries``).  ``/status`` still shows it, because its "rejects" section reads every
+The control plane's metrics are deliberately absent from both classes: it creates
+``mcproxy_control_rejects_total{reason}`` and its link and registry-sync gauges
+(``mcproxy_control_link_up``, ``mcproxy_control_synchronized``, ``mcproxy_control_registry_serial``)
+itself, on the same registry, and a second creation of any name would raise ``Duplicated
+timeseries``.  ``/status`` still shows the rejects, because its "rejects" section reads every
 ``*_rejects_total`` and ``*_refusals_total`` counter off the registry.
 """
 
@@ -95,16 +97,6 @@ class ProxyMetrics:
         self.backend_probes = Counter(
             "mcproxy_backend_probes", "Backend probes by outcome.",
             ["server", "result"], registry=r)
-        self.control_link_up = Gauge(
-            "mcproxy_control_link_up", "1 while the control link to the backend is connected.",
-            ["peer"], registry=r)
-        self.registry_synchronized = Gauge(
-            "mcproxy_registry_synchronized",
-            "1 while the backend holds the proxy's current command registry.",
-            ["peer"], registry=r)
-        self.registry_serial = Gauge(
-            "mcproxy_registry_serial", "Serial of the proxy's current command registry.",
-            registry=r)
         self._relay = _RelayCollector()
         r.register(self._relay)
         self._connection_states: dict[str, Gauge] = {}

@@ -22,7 +22,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcproxy.ops.health import CheckResult, CheckState, HealthModel
+from mcproxy.ops.health import Check, CheckResult, CheckState, HealthModel
 from mcproxy.ops.metrics import ProxyMetrics
 
 #: The Minecraft default, used when a backend address names no port.
@@ -71,7 +71,21 @@ class _Probe(Protocol):
     """Connects and says nothing; the prober closes it as soon as the connect succeeded."""
 
 
-_PROBE_FACTORY = Factory.forProtocol(_Probe)
+class _ProbeFactory(Factory):
+    protocol = _Probe
+    # Otherwise every probe logs "Starting factory" and "Stopping factory".
+    noisy = False
+
+
+_PROBE_FACTORY = _ProbeFactory()
+
+
+def _timed_out(result: object, timeout: float) -> None:
+    """Turn whatever a timed-out connect ended with into a timeout, closing a connection that
+    won the race against the cancellation."""
+    if isinstance(result, Protocol) and result.transport is not None:
+        result.transport.abortConnection()
+    raise defer.TimeoutError(timeout, "backend probe")
 
 
 def _classify(reason: Failure) -> tuple[str, str]:
@@ -118,7 +132,7 @@ class BackendProber(Service):
         self.set_backends(backends)
 
     def set_backends(self, backends: Mapping[str, str]) -> None:
-        """Replace the probed set (e.g. on reload); removed backends lose their series and checks."""
+        """Replace the probed set (e.g. on reload); removed backends lose series and checks."""
         parsed = {name: parse_address(address) for name, address in backends.items()}
         for name in list(self._addresses):
             if name not in parsed:
@@ -139,7 +153,7 @@ class BackendProber(Service):
     def _check_name(name: str) -> str:
         return f"backend:{name}"
 
-    def _make_check(self, name: str) -> Any:
+    def _make_check(self, name: str) -> Check:
         return lambda: self.check(name)
 
     def startService(self) -> None:
@@ -174,7 +188,7 @@ class BackendProber(Service):
     def _probe(self, name: str, address: tuple[str, int]) -> defer.Deferred[None]:
         started = self._reactor.seconds()
         d = self._endpoint(*address).connect(_PROBE_FACTORY)
-        d.addTimeout(self.timeout, self._reactor)
+        d.addTimeout(self.timeout, self._reactor, onTimeoutCancel=_timed_out)
 
         def connected(protocol: Protocol) -> None:
             elapsed = self._reactor.seconds() - started
@@ -182,7 +196,7 @@ class BackendProber(Service):
             self._record(name, address, "ok", elapsed, f"{elapsed * 1000:.1f} ms")
 
         def failed(reason: Failure) -> None:
-            if reason.check(defer.CancelledError):
+            if reason.check(defer.CancelledError, error.ConnectingCancelledError):
                 # Cancelled by stopService, not timed out: nothing was learned.
                 return
             outcome, detail = _classify(reason)

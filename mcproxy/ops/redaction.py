@@ -28,10 +28,20 @@ class Redactor:
     def add(self, secret: str | bytes) -> None:
         """Register ``secret``; empty values are ignored because they would match everywhere.
 
-        ``bytes`` must be UTF-8: that is how a secret read from a file would be printed.
+        ``bytes`` (a secret read from a file) are registered as the text they would print as:
+        their UTF-8 decoding, or, when they are not UTF-8, their ``repr`` body and hex form.
         """
         if isinstance(secret, bytes):
-            secret = secret.decode("utf-8")
+            try:
+                forms = [secret.decode("utf-8")]
+            except UnicodeDecodeError:
+                forms = [repr(secret)[2:-1], secret.hex()]
+        else:
+            forms = [secret]
+        for form in forms:
+            self._add_text(form)
+
+    def _add_text(self, secret: str) -> None:
         if not secret or secret in self._secrets:
             return
         self._secrets.add(secret)

@@ -18,7 +18,7 @@ from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin
 from mcproxy.proxy.handshake import Intent, parse_handshake
 from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
-from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase as RelayPhase, joined, relay_chunk
+from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, relay_chunk
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.status import supported_range
 from mcproxy.proxy.throttle import address_key
@@ -29,6 +29,8 @@ from mcproxy.wire.types import (
     Incomplete, Reader, WireError, encode_bool, encode_bytes, encode_long, encode_string, encode_uuid, encode_varint,
 )
 
+#: Messages held for a player between servers; more are dropped.
+MAX_QUEUED_MESSAGES = 16
 #: A 1.6 legacy ping with its host name fits easily in this.
 LEGACY_PING_MAX = 1024
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
@@ -68,6 +70,18 @@ class Refusal(Exception):
         self.message = message
 
 
+class SwitchRefused(Exception):
+    """A server switch that did not happen; the message is for the player."""
+
+
+def _nbt_text(fields: bytes) -> str:
+    try:
+        component, _ = chat.nbt_to_component(fields)
+        return chat.plain_text(component)
+    except WireError:
+        return "(unreadable reason)"
+
+
 class PlayerConnection(Protocol):
     """One client, from its first byte to its last."""
 
@@ -88,6 +102,13 @@ class PlayerConnection(Protocol):
         self._down: Half | None = None
         self._kicked = False
         self._status_sent = False
+        self._next: tuple[str, BackendConnection] | None = None
+        self._draining: BackendConnection | None = None
+        self._switching = False
+        self._switched: defer.Deferred | None = None
+        self._switch_ack_seen = False
+        self._fallback_pending: str | None = None
+        self._queued_messages: list[str] = []
         self._counted = False
         self._name = ""
         self._legacy_buffer = bytearray()
@@ -134,11 +155,12 @@ class PlayerConnection(Protocol):
         if self._counted:
             self._counted = False
             self.proxy.connection_closed(self, previous)
-        backend, self.backend = self.backend, None
-        if backend is not None:
-            backend.on_lost = None
-            if backend.transport is not None:
-                backend.transport.loseConnection()
+        self._release_backends()
+        self.backend = None
+        self._draining = None
+        waiter, self._switched = self._switched, None
+        if waiter is not None:
+            waiter.errback(SwitchRefused("The player left."))
 
     def _leave_prelogin(self) -> None:
         if self.phase in PRE_LOGIN:
@@ -394,7 +416,7 @@ class PlayerConnection(Protocol):
             return
         self.server = name
         self.backend = backend
-        backend.on_lost = self._backend_lost
+        backend.on_lost = lambda reason: self._backend_lost(backend, reason)
         threshold = self.proxy.settings.compression_threshold
         if threshold >= 0:
             self._send(self.ids.login_compress, encode_varint(threshold))
@@ -418,9 +440,26 @@ class PlayerConnection(Protocol):
         proxy.deadlines.cancel(self)
         self._leave_prelogin()
         self.phase = Phase.RELAY
+        leftover_client = self.codec.decoder.take_buffer()
+        self._attach(backend, self.server, b"")
+        leftover_backend = backend.acknowledge_login()
+        proxy.player_joined(self)
+        proxy.metrics_login_latency(time.monotonic() - self._login_started)
+        proxy.hooks.server_connected(self, self.server)
+        if leftover_client:
+            self._relay_up(leftover_client)
+        if leftover_backend:
+            self._from_backend(backend, leftover_backend)
+
+    def _attach(self, backend: BackendConnection, name: str, pending_up: bytes) -> None:
+        """Make ``backend`` the relay's other end, both directions in configuration.
+
+        ``pending_up`` is client bytes not yet relayed; they go to the new backend.
+        """
         ids = self.ids
-        self._up = up = Half("serverbound", self.codec.threshold, backend.threshold, RelayPhase.CONFIGURATION)
-        self._down = down = Half("clientbound", backend.threshold, self.codec.threshold, RelayPhase.CONFIGURATION)
+        up = Half("serverbound", self.codec.threshold, backend.threshold, RelayPhase.CONFIGURATION)
+        down = Half("clientbound", backend.threshold, self.codec.threshold, RelayPhase.CONFIGURATION)
+        up.buffer = bytearray(pending_up)
         up.on(RelayPhase.CONFIGURATION, ids.config_finish_ack, self._client_finished_configuration)
         up.on(RelayPhase.PLAY, ids.play_configuration_acknowledged, self._client_acknowledged_configuration)
         up.on(RelayPhase.PLAY, ids.play_chat_command, self._client_command)
@@ -429,18 +468,16 @@ class PlayerConnection(Protocol):
         down.on(RelayPhase.PLAY, ids.play_start_configuration, self._backend_started_configuration)
         down.on(RelayPhase.CONFIGURATION, ids.config_disconnect, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_kick, self._backend_kick)
-        leftover_client = self.codec.decoder.take_buffer()
-        backend.sink = self._from_backend
-        leftover_backend = backend.acknowledge_login()
-        self.transport.registerProducer(backend.transport, True)
-        backend.transport.registerProducer(self.transport, True)
-        proxy.player_joined(self)
-        proxy.metrics_login_latency(time.monotonic() - self._login_started)
-        proxy.hooks.server_connected(self, self.server)
-        if leftover_client:
-            self._relay_up(leftover_client)
-        if leftover_backend:
-            self._from_backend(leftover_backend)
+        down.on(RelayPhase.PLAY, ids.play_login, self._backend_play_login)
+        self._up, self._down = up, down
+        self.backend = backend
+        self.server = name
+        backend.on_lost = lambda reason: self._backend_lost(backend, reason)
+        backend.sink = lambda data: self._from_backend(backend, data)
+        if self.transport.producer is not None:
+            self.transport.unregisterProducer()
+        self.transport.registerProducer(Throttle(backend.transport), True)
+        backend.transport.registerProducer(Throttle(self.transport), True)
 
     def _from_client(self, data: bytes) -> None:
         self._relay_up(self.codec.decrypt(data))
@@ -454,12 +491,16 @@ class PlayerConnection(Protocol):
             self._relay_error("client", error)
             return
         out = joined(pieces)
-        if out and self.backend is not None:
-            self.backend.transport.write(out)
+        backend = self.backend
+        if out and backend is not None and backend is not self._draining:
+            backend.transport.write(out)
             self.proxy.count_relayed("serverbound", len(out), half.frames - frames)
+        if self._switch_ack_seen:
+            self._switch_ack_seen = False
+            self._complete_switch()
 
-    def _from_backend(self, data: bytes) -> None:
-        if self.phase is not Phase.RELAY:
+    def _from_backend(self, backend: BackendConnection, data: bytes) -> None:
+        if self.phase is not Phase.RELAY or backend is not self.backend or backend is self._draining:
             return
         half = self._down
         frames = half.frames
@@ -488,6 +529,11 @@ class PlayerConnection(Protocol):
 
     def _client_acknowledged_configuration(self, packet_id: int, fields: bytes):
         self._up.enter(RelayPhase.CONFIGURATION)
+        if self._next is not None:
+            # The client left play for us, not for its backend: the rest of its bytes
+            # belong to the new server.
+            self._switch_ack_seen = True
+            return PAUSE
         return FORWARD
 
     def _backend_finished_configuration(self, packet_id: int, fields: bytes):
@@ -498,10 +544,26 @@ class PlayerConnection(Protocol):
         self._down.enter(RelayPhase.CONFIGURATION)
         return FORWARD
 
+    def _backend_play_login(self, packet_id: int, fields: bytes):
+        """The play login of a (new) backend: queued messages can follow it."""
+        if not self._queued_messages:
+            return FORWARD
+        out = [self._down.reframe(encode_varint(packet_id) + fields)]
+        for text in self._queued_messages:
+            out.append(self._down.reframe(encode_varint(self.ids.play_system_chat)
+                                          + chat.text_to_nbt(text) + encode_bool(False)))
+        self._queued_messages.clear()
+        return b"".join(out)
+
     def _backend_kick(self, packet_id: int, fields: bytes):
+        reason = _nbt_text(fields)
+        self.proxy.log.info("backend {server} kicked {player}: {reason}", server=self.server,
+                            player=self.profile.name, reason=reason, correlation_id=self.correlation_id)
+        if self._down.phase is RelayPhase.PLAY and self._next is None and self._fallback_servers():
+            self._kicked = True
+            self._fall_back(f"You were kicked from {self.server}: {reason}")
+            return DROP
         self._kicked = True
-        self.proxy.log.info("backend {server} kicked {player}", server=self.server,
-                            player=self.profile.name, correlation_id=self.correlation_id)
         self.proxy.hooks.disconnect(self, "kicked")
         return FORWARD
 
@@ -514,14 +576,145 @@ class PlayerConnection(Protocol):
             return DROP
         return FORWARD
 
-    def _backend_lost(self, reason: Failure) -> None:
-        if self.phase is not Phase.RELAY:
+    def _backend_lost(self, backend: BackendConnection, reason: Failure) -> None:
+        if self.phase is Phase.AWAIT_ACK and backend is self.backend:
+            self.backend = None
+            self.refuse(Refusal("BACKEND_CLOSED", f"Lost connection to the server {self.server}."))
             return
-        self.backend = None
-        if self._kicked:
+        if self.phase is not Phase.RELAY or backend is not self.backend:
+            return
+        if self._switching and self._next is None:
+            # A switch is already on its way; it will take the player off this backend.
+            self._draining = backend
+            return
+        if self._kicked and self._next is None and self._fallback_pending is None:
             self._close()
             return
-        self._disconnect_player(f"Lost connection to the server {self.server}.")
+        if self._fallback_pending is not None or backend is self._draining:
+            return
+        message = f"Lost connection to the server {self.server}."
+        if self._down.phase is RelayPhase.PLAY and self._next is None and self._fallback_servers():
+            self._fall_back(message)
+        else:
+            self.backend = None
+            self._disconnect_player(message)
+
+    # Server switching -----------------------------------------------------------------
+
+    def _backend_login(self) -> BackendLogin:
+        settings = self.proxy.settings
+        return BackendLogin(profile=self.profile, protocol=self.handshake.protocol, host=self.handshake.host,
+                            port=self.handshake.port, address=self.address,
+                            mode=settings.forwarding, secret=settings.secret)
+
+    def _fallback_servers(self) -> list[str]:
+        tried = {self.server}
+        return [name for name in self.proxy.router.candidates(self.handshake.host) if name not in tried]
+
+    def _fall_back(self, message: str) -> None:
+        """The backend is gone or kicked us: move to the next server, or leave with ``message``."""
+        self._fallback_pending = message
+        self._draining = self.backend
+        names = self._fallback_servers()
+        self.proxy.log.info("moving {player} off {server} to one of {names}", player=self.profile.name,
+                            server=self.server, names=names, correlation_id=self.correlation_id)
+        d = self.proxy.router.connect(self._backend_login(), names, self.correlation_id)
+        d.addCallbacks(self._switch_ready, self._fallback_failed)
+
+    def _fallback_failed(self, failure: Failure) -> None:
+        message, self._fallback_pending = self._fallback_pending, None
+        if self.phase is Phase.RELAY:
+            self._disconnect_player(message or "No fallback server is available.")
+
+    def switch_to(self, name: str) -> defer.Deferred:
+        """Move the player to server ``name`` in place; fires with a message for them.
+
+        The old backend is closed only once the new one has accepted the login; if it
+        does not, the player stays where they were.
+        """
+        if self.phase is not Phase.RELAY:
+            return defer.fail(SwitchRefused("You are not connected to a server."))
+        if self._next is not None or self._switching or self._fallback_pending is not None:
+            return defer.fail(SwitchRefused("You are already being moved to another server."))
+        if name == self.server:
+            return defer.fail(SwitchRefused(f"You are already connected to {name}."))
+        if name not in self.proxy.router.servers:
+            return defer.fail(SwitchRefused(f"There is no server called {name}."))
+        if self._down.phase is not RelayPhase.PLAY or self._up.phase is not RelayPhase.PLAY:
+            return defer.fail(SwitchRefused("You cannot switch servers right now, try again in a moment."))
+        self._switching = True
+        self._switched = defer.Deferred()
+        self.proxy.hooks.server_chosen(self, name)
+        d = self.proxy.router.connect(self._backend_login(), [name], self.correlation_id)
+        d.addCallbacks(self._switch_ready, self._switch_failed)
+        return self._switched
+
+    def _switch_failed(self, failure: Failure) -> None:
+        self._switching = False
+        waiter, self._switched = self._switched, None
+        if failure.check(NoServerAvailable):
+            attempt = failure.value.attempts[0][1] if failure.value.attempts else None
+            why = attempt.message or attempt.reason if attempt else "unreachable"
+            message = f"Could not connect you to that server: {why}"
+        else:
+            self.proxy.log.failure("switch failed", failure, correlation_id=self.correlation_id)
+            message = "Could not connect you to that server."
+        if waiter is not None:
+            waiter.errback(SwitchRefused(message))
+
+    def _switch_ready(self, result) -> None:
+        name, backend = result
+        if self.phase is not Phase.RELAY or self._down.phase is not RelayPhase.PLAY:
+            backend.transport.loseConnection()
+            self._switching = False
+            if self._switched is not None:
+                waiter, self._switched = self._switched, None
+                waiter.errback(SwitchRefused("The switch was interrupted."))
+            if self._fallback_pending is not None:
+                self._fallback_failed(Failure(SwitchRefused("interrupted")))
+            return
+        self._next = (name, backend)
+        backend.on_lost = lambda reason: self._next_lost(backend)
+        if self._draining is None:
+            self._draining = self.backend
+        self._down.enter(RelayPhase.CONFIGURATION)
+        self._send_down(self.ids.play_start_configuration, b"")
+
+    def _next_lost(self, backend: BackendConnection) -> None:
+        if self._next is not None and self._next[1] is backend:
+            self._next = None
+            self._switching = False
+            self._disconnect_player("The server you were moving to went away.")
+
+    def _complete_switch(self) -> None:
+        name, backend = self._next
+        self._next = None
+        old = self._draining
+        self._draining = None
+        pending_up = bytes(self._up.buffer)
+        if old is not None:
+            old.on_lost = None
+            old.sink = None
+            if old.transport is not None:
+                old.transport.unregisterProducer()
+                old.transport.loseConnection()
+        previous = self.server
+        self._attach(backend, name, pending_up)
+        self._kicked = False
+        leftover_backend = backend.acknowledge_login()
+        fallback, self._fallback_pending = self._fallback_pending, None
+        self._switching = False
+        if fallback is not None:
+            self._queued_messages.append(f"{fallback} You are now on {name}.")
+        self.proxy.player_moved(self, previous, name)
+        self.proxy.hooks.server_connected(self, name)
+        waiter, self._switched = self._switched, None
+        if waiter is not None:
+            waiter.callback(f"You are now connected to {name}.")
+        if self._up.buffer:
+            self._relay_up(b"")
+        if leftover_backend:
+            self._from_backend(backend, leftover_backend)
 
     # Output --------------------------------------------------------------------------
 
@@ -529,9 +722,13 @@ class PlayerConnection(Protocol):
         self.transport.write(self.codec.encode(packet_id, fields))
 
     def send_system_message(self, text: str) -> None:
-        """Show ``text`` in the player's chat (play phase)."""
-        if self.phase is Phase.RELAY and self._down.phase is RelayPhase.PLAY:
+        """Show ``text`` in the player's chat; held back while they are between servers."""
+        if self.phase is not Phase.RELAY:
+            return
+        if self._down.phase is RelayPhase.PLAY and self._next is None:
             self._send_down(self.ids.play_system_chat, chat.text_to_nbt(text) + encode_bool(False))
+        elif len(self._queued_messages) < MAX_QUEUED_MESSAGES:
+            self._queued_messages.append(text)
 
     def _send_down(self, packet_id: int, fields: bytes) -> None:
         """A packet of our own, framed for the client's compression."""
@@ -556,10 +753,17 @@ class PlayerConnection(Protocol):
 
     def _close(self) -> None:
         self.transport.loseConnection()
-        backend = self.backend
-        if backend is not None and backend.transport is not None:
+        self._release_backends()
+
+    def _release_backends(self) -> None:
+        """Close every backend connection this player holds: current, draining, next."""
+        nxt = self._next[1] if self._next is not None else None
+        self._next = None
+        for backend in {id(b): b for b in (self.backend, self._draining, nxt) if b is not None}.values():
             backend.on_lost = None
-            backend.transport.loseConnection()
+            backend.sink = None
+            if backend.transport is not None:
+                backend.transport.loseConnection()
 
 
 class PlayerFactory(Factory):

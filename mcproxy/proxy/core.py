@@ -107,6 +107,9 @@ class Hooks:
     def login(self, connection) -> None:
         self._emit("login", connection)
 
+    def server_chosen(self, connection, server: str) -> None:
+        self._emit("server_chosen", connection, server)
+
     def server_connected(self, connection, server: str) -> None:
         self._emit("server_connected", connection, server)
 
@@ -176,6 +179,10 @@ class ProxyCore:
         self.metrics.logins.labels("success").inc()
         self.log.info("player {player} joined {server}", player=connection.profile.name,
                       server=connection.server, correlation_id=connection.correlation_id)
+
+    def player_moved(self, connection, previous: str | None, server: str) -> None:
+        self.log.info("player {player} moved from {previous} to {server}", player=connection.profile.name,
+                      previous=previous, server=server, correlation_id=connection.correlation_id)
 
     def metrics_login_latency(self, seconds: float) -> None:
         self.metrics.login_seconds.observe(seconds)

@@ -32,6 +32,7 @@ _WANTED = {
     "config_cookie_response": (State.CONFIGURATION, _S, "cookie_response"),
     "config_keep_alive_response": (State.CONFIGURATION, _S, "keep_alive"),
     "play_kick": (State.PLAY, _C, "kick_disconnect"),
+    "play_login": (State.PLAY, _C, "login"),
     "play_start_configuration": (State.PLAY, _C, "start_configuration"),
     "play_system_chat": (State.PLAY, _C, "system_chat"),
     "play_transfer": (State.PLAY, _C, "transfer"),
@@ -70,6 +71,7 @@ class ProxyPacketIds:
     config_cookie_response: int
     config_keep_alive_response: int
     play_kick: int
+    play_login: int
     play_start_configuration: int
     play_system_chat: int
     play_transfer: int

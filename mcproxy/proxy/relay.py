@@ -12,6 +12,9 @@ from __future__ import annotations
 import enum
 from typing import Callable, Optional
 
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
+
 from mcproxy.wire.compression import compress_packet, decompress_packet, peek_packet_id
 from mcproxy.wire.connection import MAX_PACKET_SIZE
 from mcproxy.wire.framing import MAX_FRAME_SIZE, encode_frame
@@ -20,6 +23,9 @@ from mcproxy.wire.types import Incomplete, WireError, decode_varint
 #: What a watcher returns: the frame's bytes unchanged, nothing, or a replacement frame.
 FORWARD = object()
 DROP = object()
+#: Drop the frame and stop: the rest stays buffered until the caller relays again
+#: (used where the destination changes at this packet, as in a server switch).
+PAUSE = object()
 
 #: A watcher sees the packet id and the packet's payload after the id.
 Watcher = Callable[[int, bytes], object]
@@ -139,6 +145,9 @@ def relay_chunk(half: Half, data: bytes, max_frame_size: int = MAX_FRAME_SIZE) -
                 watch = half.watch
                 if answer is FORWARD:
                     pieces.append(half.reframe(payload) if transcode else buf[pos:end])
+                elif answer is PAUSE:
+                    pos = flush = end
+                    break
                 elif answer is not DROP and answer:
                     pieces.append(answer)
             else:
@@ -165,3 +174,27 @@ def joined(pieces: list) -> Optional[bytes]:
         piece = pieces[0]
         return piece if isinstance(piece, bytes) else bytes(piece)
     return b"".join(pieces)
+
+
+@implementer(IPushProducer)
+class Throttle:
+    """Lets one side's write buffer pause the other side's reads, and nothing more.
+
+    Registering a transport itself as a producer would also hand it ``stopProducing``,
+    which Twisted calls when the consumer's connection ends: a backend going away would
+    then close the player's connection before the proxy could move them elsewhere.
+    """
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport) -> None:
+        self._transport = transport
+
+    def pauseProducing(self) -> None:
+        self._transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self._transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        """The consumer is gone; the producing connection decides its own fate."""

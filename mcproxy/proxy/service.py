@@ -7,6 +7,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
@@ -17,7 +18,10 @@ from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
 from mcproxy.ops.status import StatusBoard
+from mcproxy.control.proxy_side import ControlServerFactory
+from mcproxy.control.registry import CommandRegistry, specs_from
 from mcproxy.proxy.auth import SessionServerClient
+from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
@@ -34,17 +38,32 @@ class ListenerService(StreamServerEndpointService):
         self.setName(name)
         self.port = None
         self.error: str | None = None
+        self._bound_waiters: list[Deferred] = []
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
         self._waitingForPort.addCallbacks(self._bound, self._failed)
 
+    def when_bound(self) -> Deferred:
+        """Fires with the listening port once bound (at once if it already is)."""
+        if self.port is not None:
+            return succeed(self.port)
+        d: Deferred = Deferred()
+        self._bound_waiters.append(d)
+        return d
+
     def _bound(self, port):
         self.port = port
+        waiters, self._bound_waiters = self._bound_waiters, []
+        for d in waiters:
+            d.callback(port)
         return port
 
     def _failed(self, failure):
         self.error = failure.getErrorMessage()
+        waiters, self._bound_waiters = self._bound_waiters, []
+        for d in waiters:
+            d.errback(failure)
         return failure
 
     def stopService(self):
@@ -103,7 +122,7 @@ class ProxyProcess(MultiService):
         session_server = None
         if section.online_mode:
             session_server = SessionServerClient(reactor, section.session_server, section.session_server_ca_file)
-        self.commands = CommandDispatcher(self.log)
+        self.commands = CommandDispatcher(self.log, config.permissions)
         self.core = ProxyCore(
             reactor, self.settings, status=None, router=self.router, metrics=self.metrics, log=self.log,
             session_server=session_server, commands=self.commands,
@@ -140,7 +159,14 @@ class ProxyProcess(MultiService):
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health)
         self.prober.setServiceParent(self)
+        self.messaging = None
+        if config.messaging.enabled:
+            self._start_messaging(config, reactor, secret)
         self.status_board = StatusBoard(reactor, self.registry, self.log)
+        if self.messaging is not None:
+            self.status_board.add("links", self.messaging.status)
+            self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
+                                                       "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
         self.status_board.add("backends", self.prober.status)
         if config.admin.bind:
@@ -150,6 +176,27 @@ class ProxyProcess(MultiService):
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
+
+    def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
+        """The control-plane listener, and the command registry backends mirror."""
+        messaging = config.messaging
+        previous = config.security.proxy_secret_previous
+        self.command_registry = CommandRegistry.seeded_from(reactor.seconds(), specs_from(self.commands.commands()))
+        self.commands.on_change(lambda: self.command_registry.replace_all(specs_from(self.commands.commands())))
+        self.messaging = ControlServerFactory(
+            messaging.control_sender_id, secret, config.servers.keys(), self.command_registry,
+            ProxyDirectory(self.core), reactor, self.registry, self.log,
+            proxy_secret_previous=previous.value if previous is not None else None,
+            max_payload=messaging.control_max_payload, max_clock_skew=messaging.control_max_clock_skew)
+        listener = ListenerService(serverFromString(reactor, messaging.bind), self.messaging, "messaging")
+        listener.setServiceParent(self)
+        self.health.add_check("messaging", self._messaging_check, critical=False)
+
+    def _messaging_check(self) -> CheckResult:
+        problems = self.messaging.problems()
+        if problems:
+            return CheckResult(CheckState.FAILED, "; ".join(problems))
+        return CheckResult(CheckState.OK, f"{len(self.messaging.links)} backend(s) linked and synchronized")
 
     def _players_status(self) -> dict:
         by_server = self.core.players.by_server()

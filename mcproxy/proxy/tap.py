@@ -11,6 +11,11 @@ def makeService(options: Options):
     """The only place the proxy touches the global reactor."""
     from twisted.internet import reactor
 
+    from mcproxy.ops.logging import LoggingMultiService, start_logging
     from mcproxy.proxy.service import ProxyProcess
 
-    return ProxyProcess(options.config, reactor)
+    config = options.config
+    process = ProxyProcess(config, reactor)
+    top = LoggingMultiService(start_logging(config.logging.level, config.logging.file or None, process.redactor))
+    process.setServiceParent(top)
+    return top

@@ -14,7 +14,6 @@ from typing import Any
 
 from twisted.internet import defer, reactor
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
@@ -114,22 +113,7 @@ def start_proxy(test: Any, bind: str | list[str] = "tcp:0:interface=127.0.0.1", 
     process.startService()
     test.addCleanup(process.stopService)
     for listener in process.listeners:
-        yield listening(listener)
-    yield listening(process.getServiceNamed("admin"))
+        yield listener.when_bound()
+    yield process.getServiceNamed("admin").when_bound()
     return RunningProxy(process, events)
 
-
-def listening(service: Any) -> defer.Deferred:
-    """Fires once ``service`` is bound, leaving the port in the service's own Deferred
-    (``stopService`` needs it there to stop listening)."""
-    bound: defer.Deferred = defer.Deferred()
-
-    def fired(result: Any) -> Any:
-        if isinstance(result, Failure):
-            bound.errback(result)
-        else:
-            bound.callback(None)
-        return result
-
-    service._waitingForPort.addBoth(fired)
-    return bound

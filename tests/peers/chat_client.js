@@ -6,7 +6,19 @@ const nbt = require('prismarine-nbt')
 
 const [host, port, version, username, ...lines] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
-const client = mc.createClient({ host, port: Number(port), username, auth: 'offline', version })
+const options = { host, port: Number(port), username, auth: 'offline', version }
+if (process.env.SESSION_SERVER) {
+  // Authenticated mode against a test session server: a made-up access token and profile.
+  options.sessionServer = process.env.SESSION_SERVER
+  options.auth = (client, opts) => {
+    client.username = username
+    client.session = { accessToken: 'test-token', selectedProfile: { id: process.env.PROFILE_ID, name: username } }
+    opts.haveCredentials = true
+    opts.accessToken = 'test-token'
+    opts.connect(client)
+  }
+}
+const client = mc.createClient(options)
 
 function text (content) {
   if (typeof content === 'string') {
@@ -23,14 +35,24 @@ function flatten (c) {
 }
 
 let pending = lines.slice()
+let finished = false
 function next () {
-  if (pending.length === 0) { say({ event: 'done' }); client.end(); setTimeout(() => process.exit(0), 100); return }
+  if (pending.length === 0) {
+    if (finished) return
+    finished = true
+    say({ event: 'done' })
+    // LINGER_MS keeps the player online (still reporting) after its last line.
+    setTimeout(() => { client.end(); setTimeout(() => process.exit(0), 100) }, Number(process.env.LINGER_MS || 0))
+    return
+  }
   const line = pending.shift()
   say({ event: 'send', line })
   if (line.startsWith('/')) client.write('chat_command', { command: line.slice(1), timestamp: BigInt(Date.now()), salt: 0n, argumentSignatures: [], messageCount: 0, acknowledged: Buffer.alloc(3), checksum: 0 })
   else client.chat(line)
 }
-client.on('login', () => { say({ event: 'play' }); setTimeout(next, 200) })
+client.on('success', (packet) => say({ event: 'login_success', uuid: packet.uuid, username: packet.username, properties: packet.properties }))
+let plays = 0
+client.on('login', () => { say({ event: 'play' }); if (plays++ === 0) setTimeout(next, 200) })
 client.on('system_chat', (packet) => { say({ event: 'system_chat', text: text(packet.content) }); setTimeout(next, 50) })
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))

@@ -31,7 +31,8 @@ server.on('playerJoin', (client) => {
     isDebug: false,
     isFlat: false
   })
-  client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1 })
+  client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1, dx: 0, dy: 0, dz: 0 })
+  client.write('update_health', { health: 20, food: 20, foodSaturation: 5 })
   client.on('chat_message', (packet) => {
     say({ event: 'chat', username: client.username, message: packet.message })
     client.write('system_chat', { content: chatText(`echo ${port}: ${packet.message}`), isActionBar: false })

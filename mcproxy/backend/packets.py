@@ -1,0 +1,237 @@
+"""The packets the reference backend sends, encoded per protocol version.
+
+Packet ids come from the wire package's generated table; the field layouts that changed
+between 1.20.5 and 26.1 are switched on the protocol number here, next to each other, so a
+reader sees every difference in one place.  Encoders return the packet body including its
+id; framing and compression are the connection's business.
+"""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from mcproxy.backend.forwarding import ProfileProperty
+from mcproxy.wire.packets import Direction, PacketTable, State
+from mcproxy.wire.types import (
+    encode_bool,
+    encode_double,
+    encode_float,
+    encode_int,
+    encode_long,
+    encode_string,
+    encode_uuid,
+    encode_varint,
+)
+
+#: Protocol numbers at which a layout we use changed.
+PROTOCOL_1_21_2 = 768  # login success loses strictErrorHandling; seaLevel; new teleport
+PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
+
+#: game_event reason that tells 1.20.3+ clients to start waiting for chunks.
+GAME_EVENT_START_WAITING_FOR_CHUNKS = 13
+
+GAMEMODES = {"survival": 0, "creative": 1, "adventure": 2, "spectator": 3}
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """Where a player appears in the limbo world."""
+
+    x: float = 0.5
+    y: float = 64.0
+    z: float = 0.5
+    yaw: float = 0.0
+    pitch: float = 0.0
+    dimension: str = "minecraft:overworld"
+
+
+def encode_block_position(x: int, y: int, z: int) -> bytes:
+    """The packed 64-bit block position (26 bits x, 26 bits z, 12 bits y)."""
+    return encode_long(_signed64(((x & 0x3FFFFFF) << 38) | ((z & 0x3FFFFFF) << 12) | (y & 0xFFF)))
+
+
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value & (1 << 63) else value
+
+
+def _properties(properties: Iterable[ProfileProperty]) -> bytes:
+    items = list(properties)
+    out = [encode_varint(len(items))]
+    for prop in items:
+        out.append(encode_string(prop.name))
+        out.append(encode_string(prop.value))
+        out.append(encode_bool(prop.signature is not None))
+        if prop.signature is not None:
+            out.append(encode_string(prop.signature))
+    return b"".join(out)
+
+
+class ServerPackets:
+    """Encoders for one protocol version; build with :meth:`for_protocol` (cached)."""
+
+    _cache: dict[int, "ServerPackets"] = {}
+
+    def __init__(self, protocol: int, table: PacketTable) -> None:
+        self.protocol = protocol
+        self.table = table
+        self.serverbound = {
+            state: _reverse(table, state)
+            for state in (State.HANDSHAKING, State.STATUS, State.LOGIN, State.CONFIGURATION,
+                          State.PLAY)
+        }
+
+    @classmethod
+    def for_protocol(cls, protocol: int) -> "ServerPackets":
+        """Encoders for ``protocol``; ``KeyError`` for a protocol outside tier 1."""
+        packets = cls._cache.get(protocol)
+        if packets is None:
+            table = PacketTable.for_protocol(protocol)
+            if table is None:
+                raise KeyError(protocol)
+            packets = cls._cache[protocol] = cls(protocol, table)
+        return packets
+
+    def serverbound_name(self, state: State, packet_id: int) -> str | None:
+        """The minecraft-data name of a serverbound packet id in ``state``, if it has one."""
+        return self.serverbound[state].get(packet_id)
+
+    def _id(self, state: State, name: str) -> bytes:
+        return encode_varint(self.table.id(state, Direction.CLIENTBOUND, name))
+
+    # Login
+
+    def login_disconnect(self, reason_json: str) -> bytes:
+        return self._id(State.LOGIN, "disconnect") + encode_string(reason_json, 262144)
+
+    def set_compression(self, threshold: int) -> bytes:
+        return self._id(State.LOGIN, "compress") + encode_varint(threshold)
+
+    def login_plugin_request(self, message_id: int, channel: str, data: bytes) -> bytes:
+        return (self._id(State.LOGIN, "login_plugin_request") + encode_varint(message_id)
+                + encode_string(channel) + data)
+
+    def login_success(self, player_uuid: _uuid.UUID, name: str,
+                      properties: Iterable[ProfileProperty]) -> bytes:
+        body = (self._id(State.LOGIN, "success") + encode_uuid(player_uuid)
+                + encode_string(name, 16) + _properties(properties))
+        if self.protocol < PROTOCOL_1_21_2:
+            # strictErrorHandling: false, as vanilla servers send it.
+            body += encode_bool(False)
+        return body
+
+    # Configuration
+
+    def configuration_custom_payload(self, channel: str, data: bytes) -> bytes:
+        return self._id(State.CONFIGURATION, "custom_payload") + encode_string(channel) + data
+
+    def feature_flags(self, flags: Sequence[str]) -> bytes:
+        return (self._id(State.CONFIGURATION, "feature_flags") + encode_varint(len(flags))
+                + b"".join(encode_string(flag) for flag in flags))
+
+    def select_known_packs(self, packs: Sequence[tuple[str, str, str]]) -> bytes:
+        return (self._id(State.CONFIGURATION, "select_known_packs") + encode_varint(len(packs))
+                + b"".join(encode_string(namespace) + encode_string(pack) + encode_string(version)
+                           for namespace, pack, version in packs))
+
+    def registry_data(self, registry: str, entries: Sequence[tuple[str, bytes | None]]) -> bytes:
+        out = [self._id(State.CONFIGURATION, "registry_data"), encode_string(registry),
+               encode_varint(len(entries))]
+        for key, nbt in entries:
+            out.append(encode_string(key))
+            out.append(encode_bool(nbt is not None))
+            if nbt is not None:
+                out.append(nbt)
+        return b"".join(out)
+
+    def finish_configuration(self) -> bytes:
+        return self._id(State.CONFIGURATION, "finish_configuration")
+
+    def configuration_keep_alive(self, keep_alive_id: int) -> bytes:
+        return self._id(State.CONFIGURATION, "keep_alive") + encode_long(keep_alive_id)
+
+    def configuration_disconnect(self, reason_nbt: bytes) -> bytes:
+        return self._id(State.CONFIGURATION, "disconnect") + reason_nbt
+
+    # Play
+
+    def join_game(self, entity_id: int, *, dimension_index: int, spawn: Spawn,
+                  max_players: int, view_distance: int, gamemode: int,
+                  hashed_seed: int = 0) -> bytes:
+        """The play ``login`` packet: world list, limits, then the SpawnInfo block."""
+        body = [
+            self._id(State.PLAY, "login"),
+            encode_int(entity_id),
+            encode_bool(False),                       # hardcore
+            encode_varint(1), encode_string(spawn.dimension),
+            encode_varint(max_players),
+            encode_varint(view_distance),
+            encode_varint(view_distance),             # simulation distance
+            encode_bool(False),                       # reduced debug info
+            encode_bool(True),                        # respawn screen
+            encode_bool(False),                       # limited crafting
+            encode_varint(dimension_index),
+            encode_string(spawn.dimension),
+            encode_long(hashed_seed),
+            bytes((gamemode,)),
+            b"\xff",                                  # previous gamemode: none
+            encode_bool(False),                       # debug world
+            encode_bool(True),                        # flat world
+            encode_bool(False),                       # no death location
+            encode_varint(0),                         # portal cooldown
+        ]
+        if self.protocol >= PROTOCOL_1_21_2:
+            body.append(encode_varint(63))            # sea level
+        body.append(encode_bool(False))               # enforces secure chat
+        return b"".join(body)
+
+    def game_event(self, reason: int, value: float = 0.0) -> bytes:
+        return self._id(State.PLAY, "game_state_change") + bytes((reason,)) + encode_float(value)
+
+    def spawn_position(self, spawn: Spawn) -> bytes:
+        position = encode_block_position(int(spawn.x // 1), int(spawn.y // 1), int(spawn.z // 1))
+        if self.protocol >= PROTOCOL_1_21_9:
+            return (self._id(State.PLAY, "spawn_position") + encode_string(spawn.dimension)
+                    + position + encode_float(spawn.yaw) + encode_float(spawn.pitch))
+        return self._id(State.PLAY, "spawn_position") + position + encode_float(spawn.yaw)
+
+    def teleport(self, teleport_id: int, spawn: Spawn) -> bytes:
+        """Absolute player position (all relative flags clear)."""
+        coords = encode_double(spawn.x) + encode_double(spawn.y) + encode_double(spawn.z)
+        angles = encode_float(spawn.yaw) + encode_float(spawn.pitch)
+        if self.protocol >= PROTOCOL_1_21_2:
+            velocity = encode_double(0.0) * 3
+            return (self._id(State.PLAY, "position") + encode_varint(teleport_id) + coords
+                    + velocity + angles + encode_int(0))
+        return (self._id(State.PLAY, "position") + coords + angles + b"\x00"
+                + encode_varint(teleport_id))
+
+    def update_health(self, health: float = 20.0, food: int = 20,
+                      saturation: float = 5.0) -> bytes:
+        return (self._id(State.PLAY, "update_health") + encode_float(health)
+                + encode_varint(food) + encode_float(saturation))
+
+    def play_keep_alive(self, keep_alive_id: int) -> bytes:
+        return self._id(State.PLAY, "keep_alive") + encode_long(keep_alive_id)
+
+    def system_chat(self, content_nbt: bytes, action_bar: bool = False) -> bytes:
+        return self._id(State.PLAY, "system_chat") + content_nbt + encode_bool(action_bar)
+
+    def play_disconnect(self, reason_nbt: bytes) -> bytes:
+        return self._id(State.PLAY, "kick_disconnect") + reason_nbt
+
+    def declare_commands(self, tree: bytes) -> bytes:
+        return self._id(State.PLAY, "declare_commands") + tree
+
+    # Status
+
+    def status_response(self, status_json: str) -> bytes:
+        return self._id(State.STATUS, "server_info") + encode_string(status_json)
+
+    def pong(self, payload: bytes) -> bytes:
+        return self._id(State.STATUS, "ping") + payload
+
+
+def _reverse(table: PacketTable, state: State) -> dict[int, str]:
+    return dict(table.names(state, Direction.SERVERBOUND))

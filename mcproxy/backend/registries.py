@@ -1,0 +1,73 @@
+"""Registry data for the configuration state, loaded once from the generated file.
+
+``registry_data.json.gz`` is produced by ``tools/gen_registry_data.py`` from minecraft-data's
+captures of real servers.  A client that answers the known-pack offer with the same
+``minecraft:core`` version gets entries without NBT and fills them from its own copy, as
+vanilla servers do; any other client (the minecraft-protocol family answers with no packs,
+and mineflayer reads every entry's data) gets the full NBT.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Sequence
+
+from mcproxy.backend.packets import ServerPackets
+
+DATA_FILE = "registry_data.json.gz"
+
+
+@dataclass(frozen=True)
+class VersionRegistries:
+    """What one protocol version needs during configuration."""
+
+    protocol: int
+    #: The release we announce for the ``minecraft:core`` known pack.
+    release: str
+    #: Ready-to-frame ``registry_data`` packet bodies, one per registry, with full NBT.
+    packets: tuple[bytes, ...]
+    #: The same registries with entry names only, for clients sharing the core pack.
+    known_pack_packets: tuple[bytes, ...]
+    #: Index of each dimension type, for the play login packet.
+    dimension_indices: dict[str, int]
+
+
+class RegistryStore:
+    """Builds each protocol's registry packets on first use and keeps them."""
+
+    def __init__(self, document: dict) -> None:
+        self._document = document
+        self._built: dict[int, VersionRegistries] = {}
+
+    @classmethod
+    def load(cls) -> "RegistryStore":
+        raw = resources.files("mcproxy.backend").joinpath(DATA_FILE).read_bytes()
+        return cls(json.loads(gzip.decompress(raw)))
+
+    def protocols(self) -> Sequence[int]:
+        return sorted(int(p) for p in self._document["protocols"])
+
+    def for_protocol(self, protocol: int) -> VersionRegistries:
+        built = self._built.get(protocol)
+        if built is None:
+            built = self._built[protocol] = self._build(protocol)
+        return built
+
+    def _build(self, protocol: int) -> VersionRegistries:
+        info = self._document["protocols"][str(protocol)]
+        packets = ServerPackets.for_protocol(protocol)
+        bodies = []
+        bare = []
+        dimensions: dict[str, int] = {}
+        for registry_id, entries in self._document["registries"][info["registries"]]:
+            decoded = [(key, base64.b64decode(nbt)) for key, nbt in entries]
+            bodies.append(packets.registry_data(registry_id, decoded))
+            bare.append(packets.registry_data(registry_id, [(key, None) for key, _ in decoded]))
+            if registry_id == "minecraft:dimension_type":
+                dimensions = {key: index for index, (key, _) in enumerate(decoded)}
+        return VersionRegistries(protocol, info["release"], tuple(bodies), tuple(bare),
+                                 dimensions)

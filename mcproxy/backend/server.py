@@ -1,0 +1,653 @@
+"""The reference backend: a limbo server real clients can join and stay on.
+
+One :class:`LimboProtocol` per connection walks an explicit state machine (:class:`Phase`)
+from handshake through login and configuration to play; a packet that is not legal in the
+current phase closes the connection with a reason and a counter.  The
+:class:`LimboFactory` owns what connections share: the player list, the login cap, the
+metrics, and a single ``LoopingCall`` that sends keep-alives and enforces deadlines for
+every connection (no per-connection timers).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import re
+import uuid as _uuid
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from mcproxy.backend.commands import BUILTIN_COMMANDS, encode_command_tree, split_command
+from mcproxy.backend.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, offline_uuid
+from mcproxy.backend.module import CommandOutcome
+from mcproxy.backend.packets import (
+    GAME_EVENT_START_WAITING_FOR_CHUNKS,
+    GAMEMODES,
+    ServerPackets,
+    Spawn,
+)
+from mcproxy.backend.registries import RegistryStore
+from mcproxy.backend.status import legacy_status, status_json
+from mcproxy.interfaces import IBackendModule
+from mcproxy.ops.logging import correlated, new_correlation_id
+from mcproxy.ops.metrics import BackendMetrics
+from mcproxy.wire.chat import component_to_json, component_to_nbt
+from mcproxy.wire.compression import compress_packet, decompress_packet
+from mcproxy.wire.framing import FrameDecoder, encode_frame
+from mcproxy.wire.legacy import LegacyPing, LegacyPingKind, encode_legacy_reply, parse_legacy_ping
+from mcproxy.wire.packets import TIER1_PROTOCOLS, State
+from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
+
+#: Offline-mode names as vanilla accepts them.
+_VALID_NAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+
+
+def _chat(text: str, color: str | None = None) -> dict:
+    return {"text": text, "color": color} if color else {"text": text}
+
+
+def chat_json(text: str, color: str | None = None) -> str:
+    """A login-state chat component (JSON string)."""
+    return component_to_json(_chat(text, color))
+
+
+def chat_nbt(text: str, color: str | None = None) -> bytes:
+    """A configuration/play chat component (network NBT, 1.20.3+)."""
+    return component_to_nbt(_chat(text, color))
+
+
+class Phase(enum.Enum):
+    """Where a connection is; each phase accepts only its own packets."""
+
+    HANDSHAKE = "handshake"
+    STATUS = "status"
+    LOGIN_START = "login_start"
+    LOGIN_FORWARDING = "login_forwarding"
+    LOGIN_ACKNOWLEDGE = "login_acknowledge"
+    CONFIGURATION_PACKS = "configuration_packs"
+    CONFIGURATION_FINISH = "configuration_finish"
+    PLAY = "play"
+    CLOSED = "closed"
+
+
+_WIRE_STATE = {
+    Phase.HANDSHAKE: State.HANDSHAKING,
+    Phase.STATUS: State.STATUS,
+    Phase.LOGIN_START: State.LOGIN,
+    Phase.LOGIN_FORWARDING: State.LOGIN,
+    Phase.LOGIN_ACKNOWLEDGE: State.LOGIN,
+    Phase.CONFIGURATION_PACKS: State.CONFIGURATION,
+    Phase.CONFIGURATION_FINISH: State.CONFIGURATION,
+    Phase.PLAY: State.PLAY,
+}
+
+#: Serverbound packets each phase acts on (name -> handler method).
+_HANDLERS: dict[Phase, dict[str, str]] = {
+    Phase.LOGIN_START: {"login_start": "_on_login_start"},
+    Phase.LOGIN_FORWARDING: {"login_plugin_response": "_on_plugin_response"},
+    Phase.LOGIN_ACKNOWLEDGE: {"login_acknowledged": "_on_login_acknowledged"},
+    Phase.CONFIGURATION_PACKS: {"select_known_packs": "_on_known_packs",
+                                "keep_alive": "_on_keep_alive"},
+    Phase.CONFIGURATION_FINISH: {"finish_configuration": "_on_finish_configuration",
+                                 "keep_alive": "_on_keep_alive"},
+    Phase.PLAY: {"keep_alive": "_on_keep_alive", "teleport_confirm": "_on_teleport_confirm",
+                 "chat_message": "_on_chat_message", "chat_command": "_on_chat_command",
+                 "chat_command_signed": "_on_chat_command"},
+}
+
+#: Serverbound packets a phase tolerates without acting on them (client settings, brand,
+#: movement, ...).  Anything neither handled nor ignored is an illegal transition.
+_IGNORED: dict[Phase, frozenset[str]] = {
+    Phase.CONFIGURATION_PACKS: frozenset({"settings", "custom_payload", "pong",
+                                          "resource_pack_receive", "cookie_response",
+                                          "custom_report_details", "server_links",
+                                          "custom_click_action", "accept_code_of_conduct"}),
+}
+_IGNORED[Phase.CONFIGURATION_FINISH] = _IGNORED[Phase.CONFIGURATION_PACKS]
+#: Play packets that would change the state machine and so are not merely ignored.
+_PLAY_ILLEGAL = frozenset({"configuration_acknowledged"})
+
+
+@dataclass(frozen=True)
+class LimboSettings:
+    """Everything an operator can tune about the limbo; defaults suit a small lobby."""
+
+    server_id: str = "limbo"
+    motd: str = "An mcproxy limbo"
+    max_players: int = 100
+    #: Packets at least this large are compressed; -1 disables compression.
+    compression_threshold: int = 256
+    #: Largest serverbound frame (and decompressed packet) accepted, in bytes.
+    max_packet_size: int = 65536
+    #: Seconds a connection may take from connecting to reaching play (or finishing status).
+    login_timeout: float = 30.0
+    keepalive_interval: float = 15.0
+    keepalive_timeout: float = 30.0
+    #: How often the shared housekeeping loop runs; deadlines are this precise.
+    tick_interval: float = 1.0
+    #: Connections allowed between Login Start and play at once.
+    login_concurrent_max: int = 64
+    view_distance: int = 2
+    gamemode: str = "spectator"
+    spawn: Spawn = field(default_factory=Spawn)
+
+
+class LimboProtocol(Protocol):
+    """One client connection to the limbo."""
+
+    def __init__(self, factory: "LimboFactory", connection_id: str) -> None:
+        self.factory = factory
+        #: Correlation id of this connection in every log line about it.
+        self.connection_id = connection_id
+        self.log = correlated(factory.log, connection_id)
+        self.phase = Phase.HANDSHAKE
+        self.protocol_version = 0
+        self.packets: ServerPackets | None = None
+        self.decoder = FrameDecoder(factory.settings.max_packet_size)
+        self.compression = -1
+        self.connected_at = 0.0
+        self.name = ""
+        self.uuid: _uuid.UUID | None = None
+        self.properties: tuple[ProfileProperty, ...] = ()
+        self.address = ""
+        self.entity_id = 0
+        self._plugin_message_id = 0
+        self._counted_login = False
+        self._keepalive_id: int | None = None
+        self._keepalive_sent_at = 0.0
+        self._last_keepalive = 0.0
+        self._teleport_id: int | None = None
+        #: Bytes held while deciding whether this is a pre-1.7 ping; None once decided.
+        self._legacy: bytearray | None = bytearray()
+        self._first_read = True
+
+    # Twisted callbacks
+
+    def connectionMade(self) -> None:
+        self.connected_at = self._last_keepalive = self.factory.clock.seconds()
+        peer = self.transport.getPeer()
+        self.address = getattr(peer, "host", str(peer))
+        self.log = correlated(self.factory.log, self.connection_id, peer=self.address)
+        self.factory.connections.add(self)
+
+    def connectionLost(self, reason: object = None) -> None:
+        was_playing = self.phase is Phase.PLAY
+        self._leave_login()
+        self.phase = Phase.CLOSED
+        self.factory.connections.discard(self)
+        if self.uuid is not None and self.factory.players.get(self.uuid) is self:
+            del self.factory.players[self.uuid]
+            self.factory.count_players()
+            if was_playing:
+                self.log.info("{player} left", player=self.name)
+                self.factory.broadcast(f"{self.name} left the limbo", "yellow")
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.phase is Phase.CLOSED:
+            return
+        if self._legacy is not None:
+            data = self._sniff_legacy(data)
+            if not data:
+                return
+        try:
+            for frame in self.decoder.frames(data):
+                if self.phase is Phase.CLOSED:
+                    return
+                if self.compression >= 0:
+                    frame = decompress_packet(frame, self.compression,
+                                              self.factory.settings.max_packet_size)
+                self._packet(frame)
+        except WireError as error:
+            self.fail(error.reason, f"Protocol error ({error.reason})")
+
+    # Dispatch
+
+    def _packet(self, frame: bytes) -> None:
+        reader = Reader(frame)
+        packet_id = reader.varint()
+        if self.phase is Phase.HANDSHAKE:
+            if packet_id != 0:
+                self.fail("ILLEGAL_PACKET", "Expected a handshake")
+                return
+            self._on_handshake(reader)
+            return
+        if self.phase is Phase.STATUS:
+            self._on_status_packet(packet_id, reader)
+            return
+        assert self.packets is not None
+        name = self.packets.serverbound_name(_WIRE_STATE[self.phase], packet_id)
+        handler = _HANDLERS.get(self.phase, {}).get(name or "")
+        if handler is not None:
+            getattr(self, handler)(reader)
+            return
+        if name is not None and self.phase is Phase.PLAY and name not in _PLAY_ILLEGAL:
+            return
+        if name is not None and name in _IGNORED.get(self.phase, ()):
+            return
+        self.fail("ILLEGAL_PACKET", "Unexpected packet",
+                  detail=f"{name or hex(packet_id)} in {self.phase.value}")
+
+    def _enter(self, phase: Phase) -> None:
+        self.log.debug("{old} -> {state}", old=self.phase.value, state=phase.value)
+        self.phase = phase
+
+    # Handshake and status
+
+    def _on_handshake(self, reader: Reader) -> None:
+        self.protocol_version = reader.varint()
+        reader.string(255)
+        reader.ushort()
+        next_state = reader.varint()
+        reader.expect_end()
+        if next_state == 1:
+            self._enter(Phase.STATUS)
+            return
+        if next_state not in (2, 3):
+            self.fail("BAD_NEXT_STATE", "Bad handshake")
+            return
+        if self.protocol_version not in TIER1_PROTOCOLS:
+            self.factory.module.record_login("UNSUPPORTED_VERSION")
+            self._send_raw(encode_varint(0) + encode_string(chat_json(
+                "Unsupported Minecraft version: use 1.20.5 to 26.1.", "red")))
+            self.close("UNSUPPORTED_VERSION")
+            return
+        self.packets = ServerPackets.for_protocol(self.protocol_version)
+        self._enter(Phase.LOGIN_START)
+
+    def _on_status_packet(self, packet_id: int, reader: Reader) -> None:
+        # Status ids are the same in every version, so unsupported clients get answers too.
+        if packet_id == 0:
+            reader.expect_end()
+            self.factory.status_requests.inc()
+            self._send_raw(encode_varint(0) + encode_string(self.factory.status(
+                self.protocol_version)))
+        elif packet_id == 1:
+            payload = reader.raw(8)
+            reader.expect_end()
+            self._send_raw(encode_varint(1) + payload)
+            self.close("STATUS_DONE")
+        else:
+            self.fail("ILLEGAL_PACKET", "Unexpected status packet")
+
+    def _sniff_legacy(self, data: bytes) -> bytes:
+        """Answer a pre-1.7 ping, or hand back the bytes once they are a modern frame.
+
+        Like vanilla, a first read of ``FE`` or ``FE 01`` alone is taken as a whole ping;
+        only a 1.6 ping split across reads is waited for (the login deadline bounds that).
+        """
+        assert self._legacy is not None
+        self._legacy += data
+        final, self._first_read = self._first_read, False
+        try:
+            ping = parse_legacy_ping(self._legacy, final=final)
+        except Incomplete:
+            if final:
+                # A first read of "FE 01 FA" and no more (mcstatus sends just that) is
+                # answered like a 1.4 ping; the reply form is the same.
+                ping = LegacyPing(LegacyPingKind.V1_4, len(self._legacy))
+            elif len(self._legacy) > 512:
+                self.fail("BAD_LEGACY_PING", "")
+                return b""
+            else:
+                return b""
+        except WireError as error:
+            self.fail(error.reason, "")
+            return b""
+        if ping is None:
+            pending, self._legacy = bytes(self._legacy), None
+            return pending
+        self._legacy = None
+        settings = self.factory.settings
+        self.transport.write(encode_legacy_reply(ping, legacy_status(
+            settings.motd, len(self.factory.players), settings.max_players)))
+        self.factory.status_requests.inc()
+        self.close("LEGACY_PING")
+        return b""
+
+    # Login
+
+    def _on_login_start(self, reader: Reader) -> None:
+        name = reader.string(16)
+        reader.uuid()
+        reader.expect_end()
+        factory = self.factory
+        if factory.logins_in_progress >= factory.settings.login_concurrent_max:
+            self.refuse_login("LOGIN_CAP", "The server is busy, try again in a moment.")
+            return
+        if factory.playing + factory.logins_in_progress >= factory.settings.max_players:
+            self.refuse_login("SERVER_FULL", "The server is full.")
+            return
+        factory.logins_in_progress += 1
+        self._counted_login = True
+        self.name = name
+        request = factory.module.forwarding_request()
+        if request is not None:
+            self._plugin_message_id = next(factory.message_ids)
+            self._send(self.packets.login_plugin_request(self._plugin_message_id, CHANNEL,
+                                                         request))
+            self._enter(Phase.LOGIN_FORWARDING)
+            return
+        if not _VALID_NAME.match(name):
+            self.refuse_login("INVALID_NAME", "Invalid player name.")
+            return
+        self._complete_login(offline_uuid(name), name, ())
+
+    def _on_plugin_response(self, reader: Reader) -> None:
+        message_id = reader.varint()
+        data = reader.rest() if reader.bool() else None
+        if message_id != self._plugin_message_id:
+            self.fail("ILLEGAL_PACKET", "Unexpected plugin response")
+            return
+        result = self.factory.module.verify_login(data)
+        if not isinstance(result, ForwardedPlayer):
+            reason = result.reason.value
+            self._disconnect(reason, self.factory.module.refusal_message(reason))
+            return
+        self.address = result.address
+        self._complete_login(result.uuid, result.name, result.properties)
+
+    def _complete_login(self, player_uuid: _uuid.UUID, name: str,
+                        properties: Iterable[ProfileProperty]) -> None:
+        previous = self.factory.players.get(player_uuid)
+        if previous is not None:
+            previous.kick("DUPLICATE_LOGIN", "You logged in from another location.")
+        self.uuid = player_uuid
+        self.name = name
+        self.properties = tuple(properties)
+        self.factory.players[player_uuid] = self
+        self.factory.module.record_login("ok")
+        threshold = self.factory.settings.compression_threshold
+        if threshold >= 0:
+            self._send(self.packets.set_compression(threshold))
+            self.compression = threshold
+        self._send(self.packets.login_success(player_uuid, name, self.properties))
+        self._enter(Phase.LOGIN_ACKNOWLEDGE)
+
+    def _on_login_acknowledged(self, reader: Reader) -> None:
+        reader.expect_end()
+        self._enter(Phase.CONFIGURATION_PACKS)
+        registries = self.factory.registries.for_protocol(self.protocol_version)
+        self._send_many([
+            self.packets.configuration_custom_payload("minecraft:brand",
+                                                      encode_string("mcproxy")),
+            self.packets.feature_flags(["minecraft:vanilla"]),
+            self.packets.select_known_packs([("minecraft", "core", registries.release)]),
+        ])
+
+    # Configuration
+
+    def _on_known_packs(self, reader: Reader) -> None:
+        count = reader.varint()
+        if not 0 <= count <= 64:
+            self.fail("ILLEGAL_PACKET", "Too many known packs")
+            return
+        packs = {(reader.string(), reader.string(), reader.string()) for _ in range(count)}
+        reader.expect_end()
+        registries = self.factory.registries.for_protocol(self.protocol_version)
+        shared = ("minecraft", "core", registries.release) in packs
+        self._enter(Phase.CONFIGURATION_FINISH)
+        self._send_many([*(registries.known_pack_packets if shared else registries.packets),
+                         self.packets.finish_configuration()])
+
+    def _on_finish_configuration(self, reader: Reader) -> None:
+        reader.expect_end()
+        self._leave_login()
+        self._enter(Phase.PLAY)
+        factory = self.factory
+        factory.count_players()
+        settings = factory.settings
+        registries = factory.registries.for_protocol(self.protocol_version)
+        spawn = settings.spawn
+        self.entity_id = next(factory.entity_ids)
+        self._teleport_id = next(factory.teleport_ids)
+        self._send_many([
+            self.packets.join_game(
+                self.entity_id,
+                dimension_index=registries.dimension_indices.get(spawn.dimension, 0),
+                spawn=spawn, max_players=settings.max_players,
+                view_distance=settings.view_distance,
+                gamemode=GAMEMODES.get(settings.gamemode, 3)),
+            self.packets.declare_commands(encode_command_tree(factory.command_names())),
+            self.packets.spawn_position(spawn),
+            self.packets.game_event(GAME_EVENT_START_WAITING_FOR_CHUNKS),
+            self.packets.teleport(self._teleport_id, spawn),
+            self.packets.update_health(),
+        ])
+        self.log.info("{player} ({uuid}) joined from {address}", player=self.name,
+                      uuid=str(self.uuid), address=self.address)
+        self.message(f"Welcome to {settings.server_id}, {self.name}. Type /help for commands.",
+                     "gold")
+        factory.broadcast(f"{self.name} joined the limbo", "yellow", exclude=self)
+
+    # Play
+
+    def _on_keep_alive(self, reader: Reader) -> None:
+        answered = reader.long()
+        reader.expect_end()
+        if answered == self._keepalive_id:
+            self._keepalive_id = None
+
+    def _on_teleport_confirm(self, reader: Reader) -> None:
+        if reader.varint() == self._teleport_id:
+            self._teleport_id = None
+
+    def _on_chat_message(self, reader: Reader) -> None:
+        text = reader.string(256)
+        if not text.strip():
+            return
+        self.log.info("<{player}> {message}", player=self.name, message=text)
+        self.factory.broadcast(f"<{self.name}> {text}")
+
+    def _on_chat_command(self, reader: Reader) -> None:
+        line = reader.string(32767)
+        name, args = split_command(line)
+        factory = self.factory
+        if name == "help":
+            self.message("Commands: " + ", ".join(
+                f"/{command}" for command in factory.command_names()), "gray")
+        elif name == "where":
+            self.message(f"You are on {factory.settings.server_id} (mcproxy limbo).", "gray")
+        elif name == "players":
+            names = sorted(p.name for p in factory.players.values() if p.phase is Phase.PLAY)
+            self.message(f"Players online ({len(names)}): {', '.join(names)}", "gray")
+        elif factory.module.is_proxy_command(name):
+            assert self.uuid is not None
+            d = factory.module.execute_command(self.uuid, line.strip().lstrip("/"))
+            d.addCallback(self._command_done)
+        else:
+            self.message(f"Unknown command /{name}. Type /help for help.", "red")
+
+    def _command_done(self, outcome: CommandOutcome) -> None:
+        if self.phase is not Phase.PLAY:
+            return
+        if outcome.message:
+            self.message(outcome.message, None if outcome.ok else "red")
+
+    # Housekeeping, called by the factory's shared loop
+
+    def tick(self, now: float) -> None:
+        settings = self.factory.settings
+        if self.phase is Phase.CLOSED:
+            return
+        if self.phase not in (Phase.PLAY,) and now - self.connected_at >= settings.login_timeout:
+            reason = "HANDSHAKE_TIMEOUT" if self.phase in (Phase.HANDSHAKE, Phase.STATUS) \
+                else "LOGIN_TIMEOUT"
+            if reason == "LOGIN_TIMEOUT":
+                self.factory.module.record_login(reason)
+            self._disconnect(reason, "Timed out while logging in.")
+            return
+        if _WIRE_STATE.get(self.phase) not in (State.CONFIGURATION, State.PLAY):
+            return
+        if self._keepalive_id is not None:
+            if now - self._keepalive_sent_at >= settings.keepalive_timeout:
+                self._disconnect("KEEPALIVE_TIMEOUT", "Timed out.")
+            return
+        if self.phase is Phase.CONFIGURATION_FINISH:
+            # finish_configuration is on its way: anything sent now would reach the client
+            # after it switched to play and be read against the play packet table.
+            return
+        if now - self._last_keepalive >= settings.keepalive_interval:
+            self._keepalive_id = int(now * 1000)
+            self._keepalive_sent_at = self._last_keepalive = now
+            if self.phase is Phase.PLAY:
+                self._send(self.packets.play_keep_alive(self._keepalive_id))
+            else:
+                self._send(self.packets.configuration_keep_alive(self._keepalive_id))
+
+    # Output and closing
+
+    def message(self, text: str, color: str | None = None) -> None:
+        """Show ``text`` in the player's chat."""
+        if self.phase is Phase.PLAY:
+            self._send(self.packets.system_chat(chat_nbt(text, color)))
+
+    def kick(self, reason: str, text: str) -> None:
+        """Disconnect with ``text`` shown to the player and ``reason`` counted."""
+        self._disconnect(reason, text)
+
+    def refuse_login(self, reason: str, text: str) -> None:
+        self.factory.module.record_login(reason)
+        self._disconnect(reason, text)
+
+    def fail(self, reason: str, text: str, detail: str = "") -> None:
+        """A protocol violation: count it, tell the client if we can, and close."""
+        self.factory.protocol_errors.labels(reason).inc()
+        self.log.warn("closing: {reason} {detail}", reason=reason, detail=detail,
+                      state=self.phase.value)
+        self._disconnect(reason, text)
+
+    def _disconnect(self, reason: str, text: str) -> None:
+        state = _WIRE_STATE.get(self.phase)
+        if self.packets is not None:
+            if state is State.LOGIN:
+                self._send(self.packets.login_disconnect(chat_json(text, "red")))
+            elif state is State.CONFIGURATION:
+                self._send(self.packets.configuration_disconnect(chat_nbt(text, "red")))
+            elif state is State.PLAY:
+                self._send(self.packets.play_disconnect(chat_nbt(text, "red")))
+        self.close(reason)
+
+    def close(self, reason: str) -> None:
+        if self.phase is Phase.CLOSED:
+            return
+        self.factory.disconnects.labels(reason).inc()
+        self._leave_login()
+        self.phase = Phase.CLOSED
+        self.transport.loseConnection()
+
+    def _leave_login(self) -> None:
+        if self._counted_login:
+            self._counted_login = False
+            self.factory.logins_in_progress -= 1
+
+    def send_packet(self, body: bytes) -> None:
+        """Send one encoded packet (id and fields) to this client."""
+        self._send(body)
+
+    def _frame(self, body: bytes) -> bytes:
+        if self.compression >= 0:
+            return encode_frame(compress_packet(body, self.compression))
+        return encode_frame(body)
+
+    def _send(self, body: bytes) -> None:
+        self.transport.write(self._frame(body))
+
+    def _send_many(self, bodies: Iterable[bytes]) -> None:
+        self.transport.writeSequence([self._frame(body) for body in bodies])
+
+    def _send_raw(self, body: bytes) -> None:
+        self.transport.write(encode_frame(body))
+
+
+class LimboFactory(Factory):
+    """Shared state of one limbo server."""
+
+    protocol = LimboProtocol
+
+    def __init__(self, settings: LimboSettings, module: IBackendModule, clock: IReactorTime,
+                 registry: CollectorRegistry, metrics: BackendMetrics,
+                 log: Logger | None = None, registries: RegistryStore | None = None) -> None:
+        self.settings = settings
+        self.module = module
+        self.metrics = metrics
+        self.clock = clock
+        self.log = log if log is not None else Logger()
+        self.registries = registries if registries is not None else RegistryStore.load()
+        self.connections: set[LimboProtocol] = set()
+        self.players: dict[_uuid.UUID, LimboProtocol] = {}
+        self.logins_in_progress = 0
+        #: Players in play; those still logging in are counted in logins_in_progress.
+        self.playing = 0
+        self.entity_ids = itertools.count(1)
+        self.teleport_ids = itertools.count(1)
+        self.message_ids = itertools.count(1)
+        self._loop: LoopingCall | None = None
+        #: Called once the listener is up (the admin /health listener check).
+        self.on_listening: Callable[[], object] | None = None
+        module.on_commands_changed(self.declare_commands)
+        self.protocol_errors = Counter("mcproxy_limbo_protocol_errors",
+                                       "Connections closed for a protocol violation.",
+                                       ["reason"], registry=registry)
+        self.disconnects = Counter("mcproxy_limbo_disconnects",
+                                   "Connections closed by the server, by reason.", ["reason"],
+                                   registry=registry)
+        self.status_requests = Counter("mcproxy_limbo_status_requests",
+                                       "Server-list pings answered.", registry=registry)
+
+    def buildProtocol(self, addr: object) -> LimboProtocol:
+        return self.protocol(self, new_correlation_id())
+
+    def startFactory(self) -> None:
+        self._loop = LoopingCall(self.tick)
+        self._loop.clock = self.clock
+        self._loop.start(self.settings.tick_interval, now=False)
+        if self.on_listening is not None:
+            self.on_listening()
+
+    def stopFactory(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+        for connection in list(self.connections):
+            connection.kick("SERVER_STOPPING", "The server is shutting down.")
+
+    def tick(self) -> None:
+        """One pass of keep-alives and deadlines over every connection."""
+        now = self.clock.seconds()
+        for connection in list(self.connections):
+            connection.tick(now)
+
+    def status(self, protocol: int) -> str:
+        online = [p for p in self.players.values() if p.phase is Phase.PLAY]
+        sample = [(p.name, str(p.uuid)) for p in online[:12]]
+        return status_json(protocol, _chat(self.settings.motd),
+                           len(self.players), self.settings.max_players, sample)
+
+    def count_players(self) -> None:
+        """Recount players in play (capacity checks and the players-online gauge)."""
+        self.playing = sum(1 for p in self.players.values() if p.phase is Phase.PLAY)
+        self.metrics.players_online.set(self.playing)
+
+    def command_names(self) -> list[str]:
+        return sorted(set(BUILTIN_COMMANDS) | set(self.module.proxy_commands()))
+
+    def declare_commands(self) -> None:
+        """Send every player the current command list (the proxy's registry changed)."""
+        names = self.command_names()
+        tree = encode_command_tree(names)
+        for player in list(self.players.values()):
+            if player.phase is Phase.PLAY:
+                player.send_packet(player.packets.declare_commands(tree))
+
+    def broadcast(self, text: str, color: str | None = None,
+                  exclude: LimboProtocol | None = None) -> None:
+        """Show ``text`` to every player in play."""
+        for player in list(self.players.values()):
+            if player is not exclude and player.phase is Phase.PLAY:
+                player.message(text, color)

@@ -1,0 +1,528 @@
+"""The backend's end of the control plane: a reconnecting, verifying link.
+
+The link keeps a verified copy of the proxy's command registry and bridges
+proxy commands and transfer requests to the proxy. It refuses to bridge
+(UNSYNCHRONIZED_REGISTRY) whenever that copy is not known to be current or an
+operator has switched the bridge off, so a sick control plane degrades to
+"proxy commands unavailable" instead of acting on stale data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.internet.interfaces import IAddress, IReactorTime, IStreamClientEndpoint
+from twisted.internet.protocol import Factory
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcproxy import __version__
+from mcproxy.control.commands import (
+    ExecuteProxyCommand,
+    Heartbeat,
+    Hello,
+    RegistryChanged,
+    RegistrySnapshot,
+    RequestRegistrySnapshot,
+    TransferPlayer,
+)
+from mcproxy.control.envelope import (
+    CONTROL_PROTOCOL_VERSION,
+    DEFAULT_MAX_CLOCK_SKEW,
+    DEFAULT_MAX_PAYLOAD,
+    DEFAULT_REPLAY_CAPACITY,
+    Envelope,
+    new_correlation_id,
+)
+from mcproxy.control.metrics import BackendControlGauges
+from mcproxy.control.peer import ControlPeer, ControlProtocol
+from mcproxy.control.reasons import ControlRejected, RejectReason
+from mcproxy.control.registry import (
+    CommandSpec,
+    command_name,
+    decode_commands,
+    find_command,
+    payload_digest,
+)
+from mcproxy.control.results import CommandResult, TransferResult
+
+
+MAX_COMMAND_LINE_BYTES = 32767
+
+
+class BackendControlProtocol(ControlProtocol):
+    """The backend's AMP connection to the proxy."""
+
+    def __init__(self, link: BackendControlLink) -> None:
+        super().__init__()
+        self.link = link
+        self.peer = link.peer
+
+    def expected_senders(self) -> Container[str]:
+        return (self.link.expected_sender_id,)
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.link._say_hello(self)
+
+    def connectionLost(self, reason: Failure) -> None:
+        super().connectionLost(reason)
+        self.link._connection_lost(self)
+
+    @RegistrySnapshot.responder
+    def registry_snapshot(
+        self,
+        envelope: Envelope,
+        request_id: str,
+        serial: int,
+        digest: str,
+        index: int,
+        count: int,
+        total: int,
+        data: bytes,
+    ) -> dict[str, Any]:
+        self.check_request(RegistrySnapshot, envelope)
+        self.link._accept_chunk(
+            envelope.correlation_id, request_id, serial, digest, index, count, total, data
+        )
+        return {"envelope": envelope.correlation_id}
+
+    @RegistryChanged.responder
+    def registry_changed(self, envelope: Envelope, serial: int, digest: str) -> dict[str, Any]:
+        self.check_request(RegistryChanged, envelope)
+        self.link._registry_changed(serial, digest)
+        return {"envelope": envelope.correlation_id}
+
+
+class _LinkFactory(Factory):
+    def __init__(self, link: BackendControlLink) -> None:
+        self.link = link
+
+    def buildProtocol(self, addr: IAddress) -> BackendControlProtocol:
+        return BackendControlProtocol(self.link)
+
+
+@dataclass
+class _Assembly:
+    key: tuple[str, int, str, int, int]
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+
+class BackendControlLink(Service):
+    """Connects to the proxy's [messaging] listener and keeps the registry in sync.
+
+    @param endpoint: where the proxy listens (the caller parses C{tcp:}/C{ssl:}).
+    @param retry_initial_delay: first reconnect delay; it doubles up to
+        C{retry_max_delay}.
+    @param retry_jitter: extra random delay per attempt; tests pass C{lambda: 0}.
+    @param state_gauges: export link and bridge gauges on C{metrics_registry};
+        False when the process's own metrics already export them.
+    """
+
+    def __init__(
+        self,
+        server_id: str,
+        proxy_secret: bytes,
+        endpoint: IStreamClientEndpoint,
+        clock: IReactorTime,
+        metrics_registry: CollectorRegistry,
+        log: Logger,
+        proxy_secret_previous: bytes | None = None,
+        expected_sender_id: str = "proxy",
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
+        replay_capacity: int = DEFAULT_REPLAY_CAPACITY,
+        heartbeat_interval: float = 10.0,
+        retry_initial_delay: float = 1.0,
+        retry_max_delay: float = 30.0,
+        retry_jitter: Callable[[], float] | None = None,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        state_gauges: bool = True,
+    ) -> None:
+        self.peer = ControlPeer(
+            server_id,
+            proxy_secret,
+            proxy_secret_previous,
+            clock,
+            metrics_registry,
+            log,
+            max_payload,
+            max_clock_skew,
+            replay_capacity,
+            random_bytes,
+        )
+        self._gauges = BackendControlGauges(metrics_registry) if state_gauges else None
+        self.server_id = server_id
+        self.expected_sender_id = expected_sender_id
+        self.clock = clock
+        self.log = log
+        self.serial: int | None = None
+        self.digest = ""
+        self.commands: tuple[CommandSpec, ...] = ()
+        self._synchronized = False
+        self._bridge_enabled = True
+        self._protocol: BackendControlProtocol | None = None
+        self._snapshot_request: str | None = None
+        self._assembly: _Assembly | None = None
+        self._sync_waiters: list[defer.Deferred[None]] = []
+        self._observers: list[Callable[[BackendControlLink], None]] = []
+        self._heartbeat_pending = False
+        self._heartbeat = LoopingCall(self._send_heartbeat)
+        self._heartbeat.clock = clock
+        self.heartbeat_interval = heartbeat_interval
+        jitter = retry_jitter if retry_jitter is not None else _default_jitter
+        backoff = backoffPolicy(retry_initial_delay, retry_max_delay, 2.0, jitter)
+        self._refused_hellos = 0
+        self._client = ClientService(
+            endpoint,
+            _LinkFactory(self),
+            retryPolicy=lambda attempt: backoff(max(attempt, self._refused_hellos)),
+            clock=clock,
+        )
+        self._publish()
+
+    # State an operator (and /health, /status) looks at.
+
+    @property
+    def link_up(self) -> bool:
+        return self._protocol is not None
+
+    @property
+    def synchronized(self) -> bool:
+        return self._synchronized
+
+    @property
+    def bridge_enabled(self) -> bool:
+        return self._bridge_enabled
+
+    @property
+    def bridge_active(self) -> bool:
+        """Whether proxy commands and transfers are routed right now."""
+        return self._bridge_enabled and self._synchronized and self.link_up
+
+    def enable_bridge(self) -> None:
+        self._bridge_enabled = True
+        self.log.info("command bridge enabled")
+        self._publish()
+
+    def disable_bridge(self) -> None:
+        """Stop routing while messaging is sick; sync carries on underneath."""
+        self._bridge_enabled = False
+        self.log.info("command bridge disabled by operator")
+        self._publish()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "server_id": self.server_id,
+            "link_up": self.link_up,
+            "synchronized": self._synchronized,
+            "bridge_enabled": self._bridge_enabled,
+            "bridge_active": self.bridge_active,
+            "serial": self.serial,
+            "digest": self.digest,
+            "commands": len(self.commands),
+            "secret_usage": self.peer.secret_usage(),
+        }
+
+    def problems(self) -> list[str]:
+        """Why /health should say DEGRADED; empty when the bridge is usable."""
+        if not self.link_up:
+            return ["control link to the proxy is down"]
+        out = []
+        if not self._synchronized:
+            out.append("command registry is not synchronized")
+        if not self._bridge_enabled:
+            out.append("command bridge disabled by operator")
+        return out
+
+    def when_synchronized(self) -> defer.Deferred[None]:
+        """Fires when the registry copy is (or next becomes) current."""
+        if self._synchronized:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._sync_waiters.append(d)
+        return d
+
+    def add_observer(
+        self, callback: Callable[[BackendControlLink], None]
+    ) -> Callable[[], None]:
+        """Call C{callback(link)} on every link or sync state change; returns remove."""
+        self._observers.append(callback)
+
+        def remove() -> None:
+            if callback in self._observers:
+                self._observers.remove(callback)
+
+        return remove
+
+    def _publish(self) -> None:
+        if self._gauges is not None:
+            self._gauges.set_state(
+                self.expected_sender_id, self.link_up, self._bridge_enabled, self._synchronized
+            )
+            if self.serial is not None:
+                self._gauges.serial.set(self.serial)
+        for callback in list(self._observers):
+            callback(self)
+
+    # Service lifecycle.
+
+    def startService(self) -> None:
+        super().startService()
+        self._client.startService()
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        return self._client.stopService()
+
+    # Bridge: what the backend asks of the proxy.
+
+    def execute_command(self, player: str, command_line: str) -> defer.Deferred[CommandResult]:
+        """Run a proxy command for C{player}; refused while unsynchronized."""
+        cid = new_correlation_id()
+        refusal = self._bridge_refusal("ExecuteProxyCommand", cid)
+        if refusal is None and len(command_line.encode("utf-8")) > MAX_COMMAND_LINE_BYTES:
+            refusal = self.peer.refuse(
+                RejectReason.PAYLOAD_TOO_LARGE, "ExecuteProxyCommand", cid, self.server_id
+            )
+        if refusal is None and find_command(self.commands, command_name(command_line)) is None:
+            refusal = self.peer.refuse(
+                RejectReason.UNKNOWN_COMMAND, "ExecuteProxyCommand", cid, self.server_id
+            )
+        if refusal is not None:
+            return defer.fail(refusal)
+        assert self._protocol is not None
+        d = self._protocol.call(
+            ExecuteProxyCommand,
+            cid,
+            player=player,
+            command_line=command_line,
+            registry_digest=self.digest,
+        )
+        return d.addCallback(lambda answer: CommandResult(answer["ok"], answer["output"]))
+
+    def request_transfer(self, player: str, server: str) -> defer.Deferred[TransferResult]:
+        """Ask the proxy to move C{player} to C{server}; the result says done or why not."""
+        cid = new_correlation_id()
+        refusal = self._bridge_refusal("TransferPlayer", cid)
+        if refusal is not None:
+            return defer.fail(refusal)
+        assert self._protocol is not None
+        d = self._protocol.call(TransferPlayer, cid, player=player, server=server)
+        return d.addCallback(lambda answer: TransferResult(answer["done"], answer["reason"]))
+
+    def request_snapshot(self) -> defer.Deferred[None]:
+        """Resync now (the runbook's "trigger registry snapshot request")."""
+        if self._protocol is None:
+            return defer.fail(
+                self.peer.refuse(
+                    RejectReason.UNSYNCHRONIZED_REGISTRY, "RequestRegistrySnapshot", "", self.server_id
+                )
+            )
+        self._mark_unsynchronized()
+        self._resync()
+        return self.when_synchronized()
+
+    def _bridge_refusal(self, message: str, cid: str) -> ControlRejected | None:
+        if self.bridge_active:
+            return None
+        return self.peer.refuse(RejectReason.UNSYNCHRONIZED_REGISTRY, message, cid, self.server_id)
+
+    # Connection lifecycle.
+
+    def _say_hello(self, protocol: BackendControlProtocol) -> None:
+        """Introduce ourselves; without a welcome, close and back off.
+
+        This is not ClientService's prepareConnection: ClientService cannot
+        take a disconnect while preparing, which is exactly when a TLS name
+        mismatch or a proxy closing on a fatal refusal happens. Failed Hellos
+        are counted into the retry policy instead, for the same capped backoff.
+        """
+        d = protocol.call(
+            Hello,
+            server_id=self.server_id,
+            artifact_version=__version__,
+            control_version=CONTROL_PROTOCOL_VERSION,
+        )
+
+        def welcomed(answer: dict[str, Any]) -> None:
+            self._refused_hellos = 0
+            self._protocol = protocol
+            self._heartbeat_pending = False
+            if not self._heartbeat.running:
+                self._heartbeat.start(self.heartbeat_interval, now=False)
+            self._publish()
+            self.log.info(
+                "control link up to {proxy}; proxy registry at serial {serial}",
+                proxy=self.expected_sender_id,
+                serial=answer["serial"],
+            )
+            self._resync()
+
+        def refused(failure: Failure) -> None:
+            self._refused_hellos += 1
+            self.log.warn("control Hello failed: {error}", error=str(failure.value)[:200])
+            protocol.transport.loseConnection()
+
+        d.addCallbacks(welcomed, refused)
+
+    def _connection_lost(self, protocol: BackendControlProtocol) -> None:
+        if protocol is not self._protocol:
+            return
+        self._protocol = None
+        self._snapshot_request = None
+        self._assembly = None
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        self._mark_unsynchronized()
+        self.log.warn("control link down; command bridge disabled until resynchronized")
+
+    def _send_heartbeat(self) -> None:
+        protocol = self._protocol
+        if protocol is None:
+            return
+        if self._heartbeat_pending:
+            self.log.warn("control heartbeat unanswered; reconnecting")
+            protocol.transport.loseConnection()
+            return
+        self._heartbeat_pending = True
+
+        def answered(answer: dict[str, Any]) -> None:
+            self._heartbeat_pending = False
+            if not answer["synchronized"] or answer["digest"] != self.digest:
+                self._mark_unsynchronized()
+                self._resync()
+
+        def failed(failure: Failure) -> None:
+            self._heartbeat_pending = False
+            self.log.debug("heartbeat failed: {error}", error=str(failure.value)[:200])
+
+        protocol.call(Heartbeat, serial=self.serial or 0, digest=self.digest).addCallbacks(
+            answered, failed
+        )
+
+    # Registry sync.
+
+    def _mark_unsynchronized(self) -> None:
+        if self._synchronized:
+            self._synchronized = False
+            self.log.info("registry unsynchronized; command bridge disabled")
+        self._publish()
+
+    def _resync(self) -> None:
+        protocol = self._protocol
+        if protocol is None or self._snapshot_request is not None:
+            return
+        cid = new_correlation_id()
+        self._snapshot_request = cid
+
+        def finished(answer: dict[str, Any]) -> None:
+            if self._snapshot_request == cid:
+                self._snapshot_request = None
+            if not self._synchronized:
+                self.log.warn(
+                    "snapshot {serial} announced but not installed (correlation_id={correlation_id})",
+                    serial=answer["serial"],
+                    correlation_id=cid,
+                )
+
+        def failed(failure: Failure) -> None:
+            if self._snapshot_request == cid:
+                self._snapshot_request = None
+            self.log.warn(
+                "snapshot request failed: {error} (correlation_id={correlation_id})",
+                error=str(failure.value)[:200],
+                correlation_id=cid,
+            )
+
+        protocol.call(RequestRegistrySnapshot, cid, known_serial=self.serial).addCallbacks(
+            finished, failed
+        )
+
+    def _registry_changed(self, serial: int, digest: str) -> None:
+        if serial != self.serial or digest != self.digest:
+            self._mark_unsynchronized()
+            self._resync()
+
+    def _accept_chunk(
+        self,
+        cid: str,
+        request_id: str,
+        serial: int,
+        digest: str,
+        index: int,
+        count: int,
+        total: int,
+        data: bytes,
+    ) -> None:
+        """Take one verified chunk; install the snapshot on the last one."""
+        sender = self.expected_sender_id
+
+        def refuse(reason: RejectReason) -> ControlRejected:
+            self._assembly = None
+            return self.peer.refuse(reason, "RegistrySnapshot", cid, sender)
+
+        solicited = bool(request_id) and request_id == self._snapshot_request
+        if request_id and not solicited:
+            raise refuse(RejectReason.REPLAYED_SNAPSHOT)
+        if self.serial is not None and (
+            serial < self.serial
+            or (serial == self.serial and (not solicited or digest != self.digest))
+        ):
+            raise refuse(RejectReason.REPLAYED_SNAPSHOT)
+        if total > self.peer.max_payload or len(data) > total or count > total + 1:
+            raise refuse(RejectReason.PAYLOAD_TOO_LARGE)
+        key = (request_id, serial, digest, count, total)
+        if index == 0:
+            self._assembly = _Assembly(key)
+        assembly = self._assembly
+        if assembly is None or assembly.key != key or len(assembly.parts) != index:
+            raise refuse(RejectReason.REPLAYED_SNAPSHOT)
+        assembly.parts.append(data)
+        assembly.size += len(data)
+        if assembly.size > total:
+            raise refuse(RejectReason.PAYLOAD_TOO_LARGE)
+        if index < count - 1:
+            return
+        self._assembly = None
+        payload = b"".join(assembly.parts)
+        if len(payload) != total or payload_digest(payload) != digest:
+            raise refuse(RejectReason.BAD_SIGNATURE)
+        try:
+            commands = decode_commands(payload)
+        except ValueError:
+            raise refuse(RejectReason.BAD_SIGNATURE) from None
+        self._install(serial, digest, commands, cid)
+
+    def _install(
+        self, serial: int, digest: str, commands: tuple[CommandSpec, ...], cid: str
+    ) -> None:
+        self.serial, self.digest, self.commands = serial, digest, commands
+        self._synchronized = True
+        self._publish()
+        self.log.info(
+            "registry synchronized at serial {serial} ({count} commands, digest {digest})"
+            " (correlation_id={correlation_id})",
+            serial=serial,
+            count=len(commands),
+            digest=digest[:16],
+            correlation_id=cid,
+        )
+        waiters, self._sync_waiters = self._sync_waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+
+
+def _default_jitter() -> float:
+    return int.from_bytes(os.urandom(2), "big") / 65536

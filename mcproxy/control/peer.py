@@ -1,0 +1,159 @@
+"""One side's signing, validation, counting and logging, shared by its links."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Container
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.protocols import amp
+
+from mcproxy.control.commands import answer_name
+from mcproxy.control.envelope import (
+    DEFAULT_MAX_CLOCK_SKEW,
+    DEFAULT_MAX_PAYLOAD,
+    DEFAULT_REPLAY_CAPACITY,
+    ControlSecrets,
+    Envelope,
+    EnvelopeSigner,
+    EnvelopeValidator,
+)
+from mcproxy.control.metrics import ControlMetrics
+from mcproxy.control.reasons import ControlRejected, RejectReason, rejection
+
+
+class ControlPeer:
+    """Signs what this side sends and vets what it receives.
+
+    Every refusal goes through L{refuse}: one counter increment and one log
+    line carrying the reason and correlation id, never a secret.
+    """
+
+    def __init__(
+        self,
+        sender_id: str,
+        proxy_secret: bytes,
+        proxy_secret_previous: bytes | None,
+        clock: IReactorTime,
+        registry: CollectorRegistry,
+        log: Logger,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
+        replay_capacity: int = DEFAULT_REPLAY_CAPACITY,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        secrets = ControlSecrets(proxy_secret, proxy_secret_previous)
+        self.sender_id = sender_id
+        self.clock = clock
+        self.log = log
+        self.metrics = ControlMetrics(registry)
+        self.signer = EnvelopeSigner(sender_id, secrets, clock, random_bytes)
+        self.validator = EnvelopeValidator(
+            secrets, clock, max_payload, max_clock_skew, replay_capacity
+        )
+
+    @property
+    def max_payload(self) -> int:
+        return self.validator.max_payload
+
+    def refuse(
+        self,
+        reason: RejectReason,
+        message: str,
+        correlation_id: str = "",
+        sender: str = "",
+    ) -> ControlRejected:
+        """Count and log a refusal once; return the exception that carries it."""
+        self.metrics.reject(reason)
+        self.log.warn(
+            "control refused {message} from {sender}: {reason}"
+            " (correlation_id={correlation_id})",
+            message=message,
+            sender=sender,
+            reason=reason.value,
+            correlation_id=correlation_id,
+        )
+        return rejection(reason, correlation_id)
+
+    def check(
+        self, envelope: Envelope, message_name: bytes, senders: Container[str]
+    ) -> str:
+        """Validate C{envelope}; return the verified sender or raise the refusal."""
+        verdict = self.validator.validate(envelope, message_name, senders)
+        if verdict.reason is not None:
+            raise self.refuse(
+                verdict.reason,
+                message_name.decode("ascii", "replace"),
+                envelope.correlation_id,
+                envelope.sender_id,
+            )
+        assert verdict.slot is not None
+        self.metrics.verified_with(verdict.sender, verdict.slot)
+        return verdict.sender
+
+    def secret_usage(self) -> dict[str, dict[str, int]]:
+        """Per sender, how many messages each secret verified (for rotations)."""
+        return self.validator.secret_usage.as_dict()
+
+
+class ControlProtocol(amp.AMP):
+    """AMP with our envelope: signs outgoing boxes, checks incoming ones."""
+
+    peer: ControlPeer
+
+    def expected_senders(self) -> Container[str]:
+        """Who may send on this connection right now."""
+        raise NotImplementedError
+
+    def sign_box(
+        self, message_name: bytes, box: dict[bytes, bytes], correlation_id: str | None
+    ) -> dict[bytes, bytes]:
+        return self.peer.signer.sign(message_name, box, correlation_id)
+
+    def check_request(self, command: type[amp.Command], envelope: Envelope) -> str:
+        return self.peer.check(envelope, command.commandName, self.expected_senders())
+
+    def check_answer(self, command: type[amp.Command], envelope: Envelope) -> None:
+        try:
+            self.peer.check(envelope, answer_name(command), self.expected_senders())
+        except ControlRejected as refusal:
+            if type(refusal) in command.fatalErrors:
+                self.transport.loseConnection()
+            raise
+
+    def call(
+        self, command: type[amp.Command], correlation_id: str | None = None, **kw: Any
+    ) -> defer.Deferred[dict[str, Any]]:
+        """callRemote with our envelope; C{correlation_id} is made up if absent.
+
+        The returned Deferred is detached from AMP's own: AMP drops the
+        connection when an answer's failure is still unhandled on arrival, and
+        a refusal (say UNKNOWN_PLAYER) is an answer, not a broken link.
+        """
+        answer: defer.Deferred[dict[str, Any]] = defer.Deferred()
+        sent = defer.maybeDeferred(self.callRemote, command, envelope=correlation_id, **kw)
+        sent.addCallbacks(answer.callback, answer.errback)
+        return answer
+
+    def locateResponder(self, name: bytes) -> Callable[[amp.AmpBox], Any] | None:
+        responder = super().locateResponder(name)
+        if responder is not None:
+            return responder
+
+        def unknown(box: amp.AmpBox) -> defer.Deferred[Any]:
+            envelope = Envelope.from_box(box)
+            refusal = self.peer.refuse(
+                RejectReason.UNKNOWN_COMMAND,
+                name.decode("ascii", "replace")[:64],
+                envelope.correlation_id,
+                envelope.sender_id,
+            )
+            return defer.fail(
+                amp.RemoteAmpError(refusal.reason.code, str(refusal), fatal=False)
+            )
+
+        return unknown

@@ -1,0 +1,125 @@
+"""Interfaces between mcproxy's parts; each section belongs to one part."""
+
+from __future__ import annotations
+
+from zope.interface import Attribute, Interface
+
+# ---------------------------------------------------------------------------
+# Control plane (mcproxy.control): what the proxy-side control link needs from
+# the rest of the proxy. Implemented by mcproxy.control.registry.CommandRegistry
+# and, for tests, mcproxy.testing.InMemoryPlayerDirectory; the proxy session
+# code provides the real IPlayerDirectory.
+# ---------------------------------------------------------------------------
+
+
+class ICommandRegistry(Interface):
+    """The proxy's commands, as backends see them through registry sync."""
+
+    serial = Attribute("int: grows on every change, never goes back")
+    digest = Attribute("str: SHA-256 hex of encoded()")
+
+    def snapshot():
+        """The commands, as a list of CommandSpec sorted by name."""
+
+    def encoded():
+        """The canonical JSON of snapshot(), as bytes."""
+
+    def lookup(name):
+        """The CommandSpec called (or aliased) C{name}, or None."""
+
+    def subscribe(callback):
+        """Call C{callback()} after each change; return an unsubscribe callable."""
+
+
+class IPlayerDirectory(Interface):
+    """Who is connected and where, and the two actions backends may request."""
+
+    def has_player(player):
+        """Whether C{player} (name or UUID string) is connected to the proxy."""
+
+    def has_server(server):
+        """Whether C{server} is a backend the proxy may route to."""
+
+    def transfer(player, server):
+        """Move C{player} to C{server}: Deferred[TransferResult]."""
+
+    def execute(player, command_line):
+        """Run a proxy command for C{player}: Deferred[CommandResult]."""
+
+
+# Backend side: the backend-mod and the server that hosts it.
+
+
+class IBackendLink(Interface):
+    """The backend's end of the control plane, as the backend-mod uses it.
+
+    The control package provides the real one; :class:`mcproxy.backend.module.NoLink` stands
+    in when messaging is disabled.
+    """
+
+    synchronized = Attribute("True once a signed command registry snapshot was accepted.")
+    commands = Attribute("The proxy's commands in the accepted snapshot: objects with "
+                         "``name`` and ``aliases`` (or plain names).")
+
+    def execute_command(player, line):
+        """Ask the proxy to run ``line`` for ``player`` (UUID string).
+
+        A Deferred of a result with ``ok`` and ``output``, failing with a refusal whose
+        ``reason`` names why (e.g. ``UNSYNCHRONIZED_REGISTRY``).
+        """
+
+    def request_transfer(player, server):
+        """Ask the proxy to move ``player`` (UUID string) to ``server``.
+
+        A Deferred of a result with ``done`` and ``reason``.
+        """
+
+    def add_observer(callback):
+        """Call ``callback(link)`` on every link or sync state change; returns a remover."""
+
+
+class IBackendModule(Interface):
+    """The backend-mod as a Minecraft server hosts it.
+
+    The host calls :meth:`forwarding_request` when a player sends Login Start, sends its
+    data (if any) as a Login Plugin Request on ``velocity:player_info``, and passes the
+    answer to :meth:`verify_login`.  Chat commands the host does not own go through
+    :meth:`is_proxy_command` and :meth:`execute_command`.
+    """
+
+    enforce_proxy = Attribute("Whether logins must carry valid proxy forwarding.")
+
+    def forwarding_request():
+        """The plugin request data to send, or ``None`` when forwarding is not enforced."""
+
+    def verify_login(data):
+        """Check a forwarding answer (``None`` = "not understood").
+
+        Returns a ``ForwardedPlayer`` or a ``Refused`` with a reason name, and counts it.
+        """
+
+    def record_login(result):
+        """Count a login's result (``ok`` or a refusal reason the host decided on)."""
+
+    def refusal_message(reason):
+        """The text to show a player refused for ``reason``."""
+
+    def is_proxy_command(name):
+        """Whether ``name`` is a command of the proxy's registry (synchronized or not)."""
+
+    def proxy_commands():
+        """Names to declare to clients for tab completion."""
+
+    def on_commands_changed(callback):
+        """Call ``callback()`` whenever the proxy commands or their availability change
+        (so a host can re-declare commands to its players); returns a remover."""
+
+    def execute_command(player, line):
+        """Run a proxy command for ``player`` (a UUID).
+
+        A Deferred firing with a ``CommandOutcome``; refused with
+        ``UNSYNCHRONIZED_REGISTRY`` while the registry is not synchronized.
+        """
+
+    def request_transfer(player, server):
+        """Ask the proxy to move ``player`` to ``server``; a Deferred of a ``CommandOutcome``."""

@@ -1,0 +1,175 @@
+"""Real processes and sockets for integration tests, all on 127.0.0.1 and all bounded."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+from twisted.internet import defer, protocol, reactor
+from twisted.python.failure import Failure
+
+REPO = Path(__file__).resolve().parents[2]
+PEERS = REPO / "tests" / "peers"
+NODE_MODULES = REPO / "peers" / "node_modules"
+
+#: A strong test secret (never a real deployment's): 64 random-looking hex characters.
+TEST_SECRET = "5f0c2b7a9d4e61f83a27c5d90b1e4f6a8c3d2e7b9f0a1c4d6e8b2a5f7c9d0e13"
+
+
+def node_missing() -> str | None:
+    """Why real-peer tests cannot run here, or None when they can."""
+    if shutil.which("node") is None:
+        return "node is not installed (scripts/setup installs the peers)"
+    if not (NODE_MODULES / "minecraft-protocol").is_dir():
+        return "peers/node_modules is missing: run scripts/setup"
+    return None
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (good enough on a loopback test machine)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _JSONLines(protocol.ProcessProtocol):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.events: list[dict] = []
+        self.stderr = bytearray()
+        self._partial = b""
+        self._waiters: list[tuple[callable, defer.Deferred]] = []
+        self.ended: defer.Deferred = defer.Deferred()
+        self.exit_code: int | None = None
+
+    def outReceived(self, data: bytes) -> None:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            self.events.append(event)
+            for waiter in list(self._waiters):
+                match, d = waiter
+                if match(event):
+                    self._waiters.remove(waiter)
+                    d.callback(event)
+
+    def errReceived(self, data: bytes) -> None:
+        if len(self.stderr) < 65536:
+            self.stderr += data
+
+    def processEnded(self, reason: Failure) -> None:
+        self.exit_code = getattr(reason.value, "exitCode", None)
+        for _, d in self._waiters:
+            d.errback(RuntimeError(f"{self.name} exited ({self.exit_code}) before the awaited event; "
+                                   f"stderr: {self.stderr[-2000:].decode(errors='replace')}"))
+        self._waiters.clear()
+        self.ended.callback(self.exit_code)
+
+    def wait_for(self, match, timeout: float = 20.0) -> defer.Deferred:
+        for event in self.events:
+            if match(event):
+                return defer.succeed(event)
+        d: defer.Deferred = defer.Deferred()
+        self._waiters.append((match, d))
+        d.addTimeout(timeout, reactor)
+        return d
+
+
+class NodePeer:
+    """A node script from tests/peers run as a subprocess that reports JSON lines."""
+
+    def __init__(self, script: str, *args: object, env: dict | None = None) -> None:
+        self.protocol = _JSONLines(script)
+        environment = dict(os.environ, NODE_PATH=str(NODE_MODULES))
+        environment.update(env or {})
+        self.transport = reactor.spawnProcess(
+            self.protocol, shutil.which("node"), ["node", str(PEERS / script), *map(str, args)],
+            env=environment, path=str(REPO))
+
+    @property
+    def events(self) -> list[dict]:
+        return self.protocol.events
+
+    def wait_for(self, event: str, timeout: float = 20.0, **fields) -> defer.Deferred:
+        return self.protocol.wait_for(
+            lambda e: e.get("event") == event and all(e.get(k) == v for k, v in fields.items()), timeout)
+
+    def finished(self, timeout: float = 30.0) -> defer.Deferred:
+        """Fires with the exit code; kills the process if it overruns ``timeout``."""
+        if self.protocol.exit_code is not None or self.protocol.ended.called:
+            return defer.succeed(self.protocol.exit_code)
+        d = defer.Deferred()
+        self.protocol.ended.addBoth(lambda code: (d.called or d.callback(code), code)[1])
+        call = reactor.callLater(timeout, self.stop)
+        d.addBoth(lambda result: (call.active() and call.cancel(), result)[1])
+        return d
+
+    def stop(self) -> defer.Deferred:
+        if not self.protocol.ended.called:
+            try:
+                self.transport.signalProcess("KILL")
+            except Exception:
+                pass
+        d = defer.Deferred()
+        self.protocol.ended.addBoth(lambda r: (d.called or d.callback(None), r)[1])
+        return d
+
+
+def write_proxy_config(directory: Path, port: int, servers: dict[str, int], *, admin_port: int = 0,
+                       online_mode: bool = False, forwarding: str = "none", extra: str = "",
+                       try_order: list[str] | None = None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "proxy.secret").write_text(TEST_SECRET)
+    server_lines = "\n".join(f'{name} = "127.0.0.1:{p}"' for name, p in servers.items())
+    order = json.dumps(try_order or list(servers))
+    admin = f'bind = "tcp:{admin_port}:interface=127.0.0.1"' if admin_port else 'bind = ""'
+    # Keys for [proxy] come first in ``extra``; any tables after them go at the end.
+    proxy_extra, _, tables = extra.partition("[")
+    tables = "[" + tables if tables else ""
+    text = f"""
+[proxy]
+bind = "tcp:{port}:interface=127.0.0.1"
+online_mode = {str(online_mode).lower()}
+forwarding = "{forwarding}"
+{proxy_extra}
+
+[security]
+proxy_secret_file = "proxy.secret"
+
+[servers]
+{server_lines}
+try = {order}
+
+[messaging]
+enabled = false
+
+[admin]
+{admin}
+
+{tables}
+"""
+    path = directory / "proxy.toml"
+    path.write_text(text)
+    return path
+
+
+def sleep(seconds: float) -> defer.Deferred:
+    d = defer.Deferred()
+    reactor.callLater(seconds, d.callback, None)
+    return d
+
+
+def temp_dir(case) -> Path:
+    """A fresh absolute folder removed after the test (trial's mktemp is cwd-relative)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="mcproxy-test-"))
+    case.addCleanup(shutil.rmtree, path, True)
+    return path

@@ -1,0 +1,148 @@
+"""Authenticated mode end to end: a local HTTPS session server, a test CA, a real client."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import uuid
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from twisted.internet import defer, reactor, ssl
+from twisted.trial.unittest import SkipTest, TestCase
+from twisted.web import resource, server
+
+from mcproxy.config import load_proxy_config
+from mcproxy.proxy.service import ProxyProcess
+from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+
+PROFILE_ID = uuid.UUID("069a79f4-44e9-4726-a5be-fca90e38aaf5")
+TEXTURES = {"name": "textures", "value": "eyJ0ZXh0dXJlcyI6e319", "signature": "c2lnbmVk"}
+
+
+def make_ca_and_server_cert(directory: Path) -> tuple[Path, bytes, bytes]:
+    """A throwaway CA and a certificate for localhost/127.0.0.1 signed by it."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcproxy test CA")])
+    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+               .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_path = directory / "ca.pem"
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return ca_path, cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+class SessionServer(resource.Resource):
+    """The two session-server calls of a login: the client's join, the server's hasJoined."""
+
+    isLeaf = True
+
+    def __init__(self, accept_joins: bool = True) -> None:
+        super().__init__()
+        self.accept_joins = accept_joins
+        self.joined: dict[str, str] = {}
+        self.has_joined_queries: list[dict] = []
+
+    def render_POST(self, request):
+        if request.path != b"/session/minecraft/join":
+            request.setResponseCode(404)
+            return b""
+        body = json.loads(request.content.read())
+        if self.accept_joins:
+            self.joined[body["selectedProfile"]] = body["serverId"]
+        request.setResponseCode(204)
+        return b""
+
+    def render_GET(self, request):
+        if request.path != b"/session/minecraft/hasJoined":
+            request.setResponseCode(404)
+            return b""
+        name = request.args[b"username"][0].decode()
+        server_id = request.args[b"serverId"][0].decode()
+        self.has_joined_queries.append({"username": name, "serverId": server_id})
+        if self.joined.get(PROFILE_ID.hex) != server_id and self.joined.get(str(PROFILE_ID)) != server_id:
+            request.setResponseCode(204)
+            return b""
+        request.setHeader(b"content-type", b"application/json")
+        return json.dumps({"id": PROFILE_ID.hex, "name": name, "properties": [TEXTURES]}).encode()
+
+
+class OnlineModeTests(TestCase):
+    timeout = 90
+
+    @defer.inlineCallbacks
+    def start(self, accept_joins: bool):
+        reason = node_missing()
+        if reason:
+            raise SkipTest(reason)
+        directory = temp_dir(self)
+        self.ca_path, cert_pem, key_pem = make_ca_and_server_cert(directory)
+        self.session = SessionServer(accept_joins)
+        cert = ssl.PrivateCertificate.loadPEM(cert_pem + key_pem)
+        port = reactor.listenSSL(0, server.Site(self.session), cert.options(), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.session_url = f"https://localhost:{port.getHost().port}"
+        backend_port = free_port()
+        self.backend = NodePeer("echo_server.js", backend_port, "1.21.4")
+        self.addCleanup(self.backend.stop)
+        yield self.backend.wait_for("listening")
+        self.port = free_port()
+        extra = f'session_server = "{self.session_url}"\nsession_server_ca_file = "{self.ca_path}"'
+        path = write_proxy_config(directory, self.port, {"lobby": backend_port}, online_mode=True, extra=extra)
+        self.proxy = ProxyProcess(load_proxy_config(path), reactor)
+        self.proxy.privilegedStartService()
+        self.proxy.startService()
+        self.addCleanup(self.proxy.stopService)
+        yield self.proxy.game.when_bound()
+
+    def client(self, name: str, *lines: str) -> NodePeer:
+        peer = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", name, *lines,
+                        env={"SESSION_SERVER": self.session_url, "PROFILE_ID": str(PROFILE_ID),
+                             "NODE_EXTRA_CA_CERTS": str(self.ca_path)})
+        self.addCleanup(peer.stop)
+        return peer
+
+    @defer.inlineCallbacks
+    def test_good_session_joins_with_its_profile(self):
+        """A client the session server vouches for joins encrypted, as the session server's profile."""
+        yield self.start(accept_joins=True)
+        client = self.client("Notch", "hello")
+        code = yield client.finished(40)
+        self.assertEqual(code, 0, client.events)
+        self.assertEqual(len(self.session.has_joined_queries), 1)
+        success = [e for e in client.events if e["event"] == "login_success"][0]
+        self.assertEqual(success["uuid"], str(PROFILE_ID))
+        self.assertEqual(success["properties"][0]["name"], "textures")
+        self.assertTrue([e for e in self.backend.events if e["event"] == "join"])
+        self.assertIn("echo", " ".join(e.get("text", "") for e in client.events))
+
+    @defer.inlineCallbacks
+    def test_unknown_session_is_refused(self):
+        """A client whose join the session server never saw is refused with the vanilla message."""
+        yield self.start(accept_joins=False)
+        client = self.client("Mallory", "hello")
+        yield client.finished(40)
+        reasons = [e.get("reason", "") for e in client.events if e["event"] in ("disconnected", "kicked")]
+        self.assertEqual(reasons, ["Failed to verify username!"], client.events)
+        self.assertFalse([e for e in self.backend.events if e["event"] == "join"])
+        refusals = {s.labels["reason"]: s.value for f in self.proxy.registry.collect()
+                    if f.name == "mcproxy_refusals" for s in f.samples if s.name.endswith("_total")}
+        self.assertEqual(refusals.get("NOT_AUTHENTICATED"), 1.0)

@@ -1,0 +1,223 @@
+"""Players through the proxy with real peers: minecraft-protocol clients and servers, mineflayer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twisted.internet import defer, reactor
+from twisted.trial.unittest import SkipTest, TestCase
+
+from mcproxy.config import load_proxy_config
+from mcproxy.proxy.service import ProxyProcess
+from tests.integration.harness import NodePeer, free_port, node_missing, sleep, temp_dir, write_proxy_config
+
+VERSIONS = ("1.20.5", "1.21.4", "26.1")
+
+
+class ProxyWithEchoBackends:
+    """Mixin: echo backends from minecraft-protocol and an in-process proxy in front."""
+
+    timeout = 90
+
+    def setUp(self):
+        reason = node_missing()
+        if reason:
+            raise SkipTest(reason)
+
+    @defer.inlineCallbacks
+    def start(self, version: str, backends=("lobby",), down=(), try_order=None, extra: str = ""):
+        self.backends = {}
+        ports = {}
+        for name in backends:
+            port = free_port()
+            peer = NodePeer("echo_server.js", port, version)
+            self.addCleanup(peer.stop)
+            yield peer.wait_for("listening")
+            self.backends[name] = peer
+            ports[name] = port
+        for name in down:
+            ports[name] = free_port()
+        self.port = free_port()
+        path = write_proxy_config(temp_dir(self), self.port, ports, try_order=try_order, extra=extra)
+        self.proxy = ProxyProcess(load_proxy_config(path), reactor)
+        self.proxy.privilegedStartService()
+        self.proxy.startService()
+        self.addCleanup(self.proxy.stopService)
+        yield self.proxy.game.when_bound()
+
+    def client(self, version: str, name: str, *lines: str) -> NodePeer:
+        peer = NodePeer("chat_client.js", "127.0.0.1", self.port, version, name, *lines)
+        self.addCleanup(peer.stop)
+        return peer
+
+    def refusals(self) -> dict[str, float]:
+        return {sample.labels["reason"]: sample.value
+                for family in self.proxy.registry.collect() if family.name == "mcproxy_refusals"
+                for sample in family.samples if sample.name.endswith("_total")}
+
+
+class ChatThroughProxyTests(ProxyWithEchoBackends, TestCase):
+    @defer.inlineCallbacks
+    def _chat_both_ways(self, version: str):
+        yield self.start(version)
+        client = self.client(version, "Steve", "hello proxy", "/glist")
+        code = yield client.finished(40)
+        texts = [e["text"] for e in client.events if e["event"] == "system_chat"]
+        self.assertEqual(code, 0, client.events)
+        self.assertIn(f"echo {self.backends['lobby'].events[0]['port']}: hello proxy", texts)
+        self.assertIn("[lobby] (1): Steve\nTotal players online: 1", texts)
+        backend_events = self.backends["lobby"].events
+        self.assertIn({"event": "chat", "username": "Steve", "message": "hello proxy"},
+                      [{k: e[k] for k in ("event", "username", "message") if k in e} for e in backend_events])
+        self.assertNotIn("command", [e["event"] for e in backend_events],
+                         "a proxy command must not reach the backend")
+        yield self.backends["lobby"].wait_for("leave", username="Steve")
+        yield sleep(0.2)
+        self.assertEqual(self.proxy.core.connections, 0)
+        self.assertEqual(len(self.proxy.core.players), 0)
+
+    def test_chat_1_20_5(self):
+        """A 1.20.5 client joins through the proxy; chat reaches the backend and the echo comes back."""
+        return self._chat_both_ways("1.20.5")
+
+    def test_chat_1_21_4(self):
+        """A 1.21.4 client joins through the proxy; chat reaches the backend and the echo comes back."""
+        return self._chat_both_ways("1.21.4")
+
+    def test_chat_26_1(self):
+        """A 26.1 client joins through the proxy; chat reaches the backend and the echo comes back."""
+        return self._chat_both_ways("26.1")
+
+
+class RoutingTests(ProxyWithEchoBackends, TestCase):
+    @defer.inlineCallbacks
+    def test_unreachable_first_server_falls_through(self):
+        """With the first server of `try` down, the player lands on the next one."""
+        yield self.start("1.21.4", backends=("lobby",), down=("down",), try_order=["down", "lobby"])
+        client = self.client("1.21.4", "Faller", "hi")
+        code = yield client.finished(40)
+        self.assertEqual(code, 0, client.events)
+        self.assertTrue(any(e["event"] == "join" for e in self.backends["lobby"].events))
+        fallbacks = [s for f in self.proxy.registry.collect() if f.name == "mcproxy_routing_fallbacks"
+                     for s in f.samples if s.name.endswith("_total")]
+        self.assertEqual([(s.labels["server"], s.value) for s in fallbacks], [("down", 1.0)])
+
+    @defer.inlineCallbacks
+    def test_no_server_left_disconnects_with_reason(self):
+        """When every server is down the player is told so, and the refusal is counted."""
+        yield self.start("1.21.4", backends=(), down=("a", "b"))
+        client = self.client("1.21.4", "Nobody", "hi")
+        yield client.finished(40)
+        reasons = [e.get("reason", "") for e in client.events if e["event"] in ("disconnected", "kicked")]
+        self.assertTrue(any("No server is available" in r for r in reasons), client.events)
+        self.assertEqual(self.refusals().get("NO_SERVER_AVAILABLE"), 1.0)
+
+    @defer.inlineCallbacks
+    def test_backend_kick_reaches_player(self):
+        """A backend's kick mid-session reaches the player with its reason and the session ends cleanly."""
+        yield self.start("1.21.4")
+        client = self.client("1.21.4", "Kicked", "/kickme", "never sent")
+        yield client.finished(40)
+        kicks = [e["reason"] for e in client.events if e["event"] == "kicked"]
+        self.assertEqual(kicks, ["Kicked by the echo server"])
+        yield sleep(0.3)
+        self.assertEqual(self.proxy.core.connections, 0)
+
+    @defer.inlineCallbacks
+    def test_backend_stopped_mid_session(self):
+        """A backend that dies mid-session leaves the player a clean reason, and no connection behind."""
+        yield self.start("1.21.4")
+        client = self.client("1.21.4", "Orphan", "first")
+        yield client.wait_for("system_chat")
+        yield self.backends["lobby"].stop()
+        yield client.finished(40)
+        kicks = [e["reason"] for e in client.events if e["event"] == "kicked"]
+        self.assertEqual(len(kicks), 1, client.events)
+        self.assertIn("Lost connection to the server lobby", kicks[0])
+        yield sleep(0.3)
+        self.assertEqual(self.proxy.core.connections, 0)
+        self.assertEqual(len(self.proxy.core.players), 0)
+
+
+class MineflayerTests(ProxyWithEchoBackends, TestCase):
+    @defer.inlineCallbacks
+    def test_bot_spawns_through_proxy(self):
+        """A mineflayer bot logs in through the proxy and spawns in the backend's world."""
+        yield self.start("1.21.4")
+        bot = NodePeer("bot.js", "127.0.0.1", self.port, "1.21.4", "Bot")
+        self.addCleanup(bot.stop)
+        yield bot.wait_for("spawn", timeout=40)
+        code = yield bot.finished(20)
+        self.assertEqual(code, 0, bot.events)
+
+
+class SwitchingTests(ProxyWithEchoBackends, TestCase):
+    @defer.inlineCallbacks
+    def _switch_and_chat(self, version: str):
+        yield self.start(version, backends=("lobby", "game"))
+        lobby_port = self.backends["lobby"].events[0]["port"]
+        game_port = self.backends["game"].events[0]["port"]
+        client = self.client(version, "Mover", "before", "/server game", "after", "/server")
+        code = yield client.finished(45)
+        texts = [e["text"] for e in client.events if e["event"] == "system_chat"]
+        self.assertEqual(code, 0, client.events)
+        self.assertEqual(texts, [
+            f"echo {lobby_port}: before",
+            "You are now connected to game.",
+            f"echo {game_port}: after",
+            "You are on game. Servers: game, lobby",
+        ])
+        self.assertEqual([e["event"] for e in self.backends["lobby"].events if e["event"] in ("join", "leave")],
+                         ["join", "leave"])
+
+    def test_switch_1_20_5(self):
+        """/server moves a 1.20.5 player to another backend in place; chat then reaches the new one."""
+        return self._switch_and_chat("1.20.5")
+
+    def test_switch_1_21_4(self):
+        """/server moves a 1.21.4 player to another backend in place; chat then reaches the new one."""
+        return self._switch_and_chat("1.21.4")
+
+    def test_switch_26_1(self):
+        """/server moves a 26.1 player to another backend in place; chat then reaches the new one."""
+        return self._switch_and_chat("26.1")
+
+    @defer.inlineCallbacks
+    def test_failed_switch_leaves_player_in_place(self):
+        """A switch to a server that is down leaves the player where they were, with a message."""
+        yield self.start("1.21.4", backends=("lobby",), down=("broken",))
+        lobby_port = self.backends["lobby"].events[0]["port"]
+        client = self.client("1.21.4", "Stayer", "/server broken", "still here")
+        code = yield client.finished(45)
+        texts = [e["text"] for e in client.events if e["event"] == "system_chat"]
+        self.assertEqual(code, 0, client.events)
+        self.assertTrue(texts[0].startswith("Could not connect you to that server"), texts)
+        self.assertEqual(texts[1], f"echo {lobby_port}: still here")
+
+    @defer.inlineCallbacks
+    def test_kick_lands_player_on_fallback(self):
+        """A backend kick mid-session moves the player to the next server of `try`, told why."""
+        yield self.start("1.21.4", backends=("lobby", "fallback"))
+        fallback_port = self.backends["fallback"].events[0]["port"]
+        client = self.client("1.21.4", "Bounced", "/kickme", "where am i")
+        code = yield client.finished(45)
+        texts = [e["text"] for e in client.events if e["event"] == "system_chat"]
+        self.assertEqual(code, 0, client.events)
+        self.assertEqual(texts[0],
+                         "You were kicked from lobby: Kicked by the echo server You are now on fallback.")
+        self.assertEqual(texts[1], f"echo {fallback_port}: where am i")
+
+    @defer.inlineCallbacks
+    def test_send_moves_another_player(self):
+        """/send, granted by [permissions], moves another online player to the named server."""
+        yield self.start("1.21.4", backends=("lobby", "game"),
+                         extra='[permissions]\n"mcproxy.command.send" = ["Admin"]')
+        target = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Target", "wait",
+                          env={"LINGER_MS": "15000"})
+        self.addCleanup(target.stop)
+        yield self.backends["lobby"].wait_for("join", username="Target")
+        admin = self.client("1.21.4", "Admin", "/send Target game")
+        yield admin.finished(30)
+        yield target.wait_for("system_chat", text="You are now connected to game.", timeout=20)
+        self.assertTrue([e for e in self.backends["game"].events if e.get("username") == "Target"])
+        self.assertEqual(self.proxy.core.players.find("Target").server, "game")

@@ -1,0 +1,126 @@
+"""The relay's frame scanner: boundaries from length prefixes, watched ids, transcoding."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase, joined, relay_chunk
+from mcproxy.wire.compression import compress_packet, decompress_packet
+from mcproxy.wire.framing import FrameDecoder, encode_frame
+from mcproxy.wire.types import WireError, encode_varint
+
+
+def packet(packet_id: int, body: bytes = b"") -> bytes:
+    return encode_varint(packet_id) + body
+
+
+def frames_of(data: bytes, threshold: int = -1) -> list[bytes]:
+    """Decode a relayed byte stream back into packets (id included)."""
+    bodies = FrameDecoder().frames(data)
+    if threshold < 0:
+        return bodies
+    return [decompress_packet(body, threshold) for body in bodies]
+
+
+class RelayChunkTests(SynchronousTestCase):
+    def test_unwatched_frames_pass_in_one_piece(self) -> None:
+        """A read holding only unwatched whole frames is written on as the same bytes."""
+        half = Half("clientbound", -1, -1, Phase.PLAY)
+        data = encode_frame(packet(1, b"abc")) + encode_frame(packet(2, b"x" * 300))
+        pieces = relay_chunk(half, data)
+        self.assertEqual(joined(pieces), data)
+        self.assertEqual(half.frames, 2)
+        self.assertEqual(half.buffer, bytearray())
+
+    def test_partial_frame_waits_for_its_rest(self) -> None:
+        """A frame split across reads is held back until whole, then written once."""
+        half = Half("clientbound", -1, -1, Phase.PLAY)
+        frame = encode_frame(packet(5, b"y" * 1000))
+        first = relay_chunk(half, frame[:1] )
+        self.assertIsNone(joined(first))
+        second = relay_chunk(half, frame[1:600])
+        self.assertIsNone(joined(second))
+        third = relay_chunk(half, frame[600:] + encode_frame(packet(6)))
+        self.assertEqual(joined(third), frame + encode_frame(packet(6)))
+
+    def test_watched_packet_is_handed_over_and_dropped(self) -> None:
+        """A watcher sees the payload of its packet id and can keep it from the other side."""
+        half = Half("serverbound", -1, -1, Phase.PLAY)
+        seen = []
+        half.on(Phase.PLAY, 7, lambda pid, fields: seen.append((pid, fields)) or DROP)
+        before, after = encode_frame(packet(1, b"a")), encode_frame(packet(2, b"b"))
+        pieces = relay_chunk(half, before + encode_frame(packet(7, b"cmd")) + after)
+        self.assertEqual(seen, [(7, b"cmd")])
+        self.assertEqual(joined(pieces), before + after)
+
+    def test_phase_switch_applies_to_the_rest_of_the_read(self) -> None:
+        """Frames after a phase-changing packet in the same read are matched in the new phase."""
+        half = Half("clientbound", -1, -1, Phase.PLAY)
+        seen = []
+
+        def start_configuration(pid, fields):
+            half.enter(Phase.CONFIGURATION)
+            return FORWARD
+
+        half.on(Phase.PLAY, 0x69, start_configuration)
+        half.on(Phase.CONFIGURATION, 0x03, lambda pid, fields: seen.append(pid) or FORWARD)
+        data = encode_frame(packet(0x03)) + encode_frame(packet(0x69)) + encode_frame(packet(0x03))
+        pieces = relay_chunk(half, data)
+        self.assertEqual(seen, [0x03])
+        self.assertEqual(joined(pieces), data)
+
+    def test_watched_id_found_inside_compressed_frame(self) -> None:
+        """A compressed frame's packet id is peeked by inflating only its first bytes."""
+        half = Half("serverbound", 64, 64, Phase.PLAY)
+        seen = []
+        half.on(Phase.PLAY, 4, lambda pid, fields: seen.append(fields) or FORWARD)
+        long_command = b"\x7f" + b"a" * 127
+        frame = encode_frame(compress_packet(packet(4, long_command), 64))
+        pieces = relay_chunk(half, frame)
+        self.assertEqual(seen, [long_command])
+        self.assertEqual(joined(pieces), frame)
+
+    def test_transcodes_between_thresholds(self) -> None:
+        """When the sides compress differently every packet is re-framed for the destination."""
+        half = Half("clientbound", -1, 32, Phase.PLAY)
+        packets = [packet(1, b"z" * 100), packet(2, b"q")]
+        data = b"".join(encode_frame(p) for p in packets)
+        out = joined(relay_chunk(half, data))
+        self.assertEqual(frames_of(out, 32), packets)
+
+    def test_oversized_and_empty_frames_are_refused(self) -> None:
+        """Length prefixes that can never be valid raise a reasoned WireError."""
+        for data, reason in [(b"\xff\xff\xff\x7f", "FRAME_TOO_LARGE"), (b"\x00", "EMPTY_FRAME")]:
+            half = Half("serverbound", -1, -1, Phase.PLAY)
+            with self.assertRaises(WireError) as caught:
+                relay_chunk(half, data)
+            self.assertEqual(caught.exception.reason, reason)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.binary(min_size=0, max_size=400), min_size=1, max_size=20), st.data())
+    def test_any_split_relays_the_same_bytes(self, bodies, data) -> None:
+        """However a stream of frames is cut into reads, the same bytes come out in order."""
+        stream = b"".join(encode_frame(packet(3, body)) for body in bodies)
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+        half = Half("clientbound", -1, -1, Phase.PLAY)
+        out = []
+        previous = 0
+        for cut in cuts + [len(stream)]:
+            piece = joined(relay_chunk(half, stream[previous:cut]))
+            if piece:
+                out.append(piece)
+            previous = cut
+        self.assertEqual(b"".join(out), stream)
+        self.assertEqual(half.frames, len(bodies))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.binary(max_size=300), st.sampled_from([-1, 0, 64]))
+    def test_random_input_is_refused_with_a_reason_or_buffered(self, data, threshold) -> None:
+        """Garbage never raises anything but WireError."""
+        half = Half("serverbound", threshold, threshold, Phase.PLAY)
+        half.on(Phase.PLAY, 4, lambda pid, fields: FORWARD)
+        try:
+            relay_chunk(half, data)
+        except WireError:
+            pass
