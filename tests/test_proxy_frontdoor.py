@@ -677,7 +677,6 @@ class PassthroughTests(SynchronousTestCase):
         meantime is answered after the status, then the connection closes."""
         door = FrontDoor()
         self.addCleanup(door.core.stop)
-        self.own = door.core.status
         door.core.status = self.passthrough = StatusPassthrough(
             self.clock, self.endpoint, "10.1.1.1", 25566, door.core.status, log=Logger(observer=lambda e: None))
         conn, transport = door.connect()
