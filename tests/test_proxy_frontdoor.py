@@ -22,7 +22,9 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
 from twisted.protocols.haproxy._wrapper import HAProxyWrappingFactory
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
+from mcproxy.interfaces import IStatusSource
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.proxy.client import Phase, PlayerFactory
 from mcproxy.proxy.core import ProxyCore, ProxySettings
@@ -619,6 +621,11 @@ class PassthroughTests(SynchronousTestCase):
         self.assertEqual((parsed.host, parsed.port, parsed.intent), ("10.1.1.1", 25566, Intent.STATUS))
         protocol.dataReceived(packet(0x00, encode_string(json.dumps(status))))
         return transport
+
+    def test_interfaces(self) -> None:
+        """Both status sources provide IStatusSource, so the connection treats them alike."""
+        verifyObject(IStatusSource, self.own)
+        verifyObject(IStatusSource, self.passthrough)
 
     def test_backend_status_with_our_count_and_version(self) -> None:
         """The backend's MOTD and extra fields are shown with the proxy's online count and

@@ -19,7 +19,9 @@ from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
+from mcproxy.interfaces import IStatusSource
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.packets import TIER1_PROTOCOLS
@@ -92,6 +94,7 @@ class BackendStatusQuery(Protocol):
             self.result.errback(Failure(BackendStatusError("CLOSED")))
 
 
+@implementer(IStatusSource)
 class StatusPassthrough:
     """A status source for :class:`~mcproxy.proxy.core.ProxyCore` that shows a backend's status.
 

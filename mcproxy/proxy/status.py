@@ -6,6 +6,9 @@ import base64
 import json
 from typing import Callable, Mapping
 
+from zope.interface import implementer
+
+from mcproxy.interfaces import IStatusSource
 from mcproxy.wire.chat import plain_text
 from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
 
@@ -28,6 +31,7 @@ def supported_range() -> str:
     return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
 
 
+@implementer(IStatusSource)
 class StatusResponder:
     """Builds status JSON; the parts that never change are encoded once."""
 
