@@ -52,7 +52,8 @@ class BridgeTests(SynchronousTestCase):
         after it, the command (here by alias) runs on the proxy and its output is shown."""
         client = self.world.connect()
         client.join("Steve")
-        self.assertEqual(self.command(client, "hub"), ["Unknown command /hub. Type /help for help."])
+        self.assertEqual(self.command(client, "hub"),
+                         ["Unknown command /hub. Type /help for help."])
         self.link.startService()
         self.endpoint.flush()
         self.assertTrue(self.link.synchronized)
