@@ -116,6 +116,7 @@ class StatusPassthrough:
         self._cached: dict[str, Any] | None = None
         self._expires = float("-inf")
         self._waiting: list[tuple[defer.Deferred, int, str]] | None = None
+        self._rendered: dict[tuple[int, str, int], str] = {}
         self.queries = 0
 
     @property
@@ -141,10 +142,18 @@ class StatusPassthrough:
         return status
 
     def _render(self, protocol: int, host: str) -> str:
-        text = json.dumps(self.response(protocol, host), separators=(",", ":"))
-        # json.dumps escapes to ASCII, so characters are UTF-16 units here.
-        if len(text) > STRING_MAX_CHARS:
-            return self.own.response_json(protocol, host)
+        """The text to send, encoded once per answer, version, host and online count."""
+        key = self.own.answer_key(protocol, host)
+        text = self._rendered.get(key)
+        if text is None:
+            if len(self._rendered) >= self.own.CACHE_ENTRIES:
+                self._rendered.clear()
+            protocol, host, _ = key
+            text = json.dumps(self.response(protocol, host), separators=(",", ":"))
+            # json.dumps escapes to ASCII, so characters are UTF-16 units here.
+            if len(text) > STRING_MAX_CHARS:
+                text = self.own.response_json(protocol, host)
+            self._rendered[key] = text
         return text
 
     def response_json(self, protocol: int, host: str = "") -> str | defer.Deferred[str]:
@@ -174,6 +183,7 @@ class StatusPassthrough:
             self._cached = None
         else:
             self._cached = outcome
+        self._rendered.clear()
         self._expires = self._clock.seconds() + self.ttl
         waiting, self._waiting = self._waiting or [], None
         for waiter, protocol, host in waiting:

@@ -77,14 +77,19 @@ class StatusResponder:
             status["favicon"] = self._favicon
         return status
 
-    def response_json(self, protocol: int, host: str = "") -> str:
-        """The status as sent, encoded once per version, forced host and online count:
-        encoding the JSON (favicon included) was a good part of each ping's cost."""
+    def answer_key(self, protocol: int, host: str) -> tuple[int, str, int]:
+        """What the answer depends on: the version if tier 1, the host if it has its own
+        MOTD, and the online count; only values we chose, so a cache keyed by it is small."""
         if protocol not in TIER1_PROTOCOLS:
             protocol = UNSUPPORTED_PROTOCOL
         if host not in self._by_host:
             host = ""
-        key = (protocol, host, self._online_count())
+        return protocol, host, self._online_count()
+
+    def response_json(self, protocol: int, host: str = "") -> str:
+        """The status as sent, encoded once per version, forced host and online count:
+        encoding the JSON (favicon included) was a good part of each ping's cost."""
+        key = self.answer_key(protocol, host)
         text = self._encoded.get(key)
         if text is None:
             if len(self._encoded) >= self.CACHE_ENTRIES:
