@@ -173,6 +173,9 @@ class ProxySection:
     """``[proxy]``: the player-facing listener and login behaviour."""
 
     bind: str = "tcp:25565"
+    #: Every player listener; ``bind`` is the first.  ``bind`` may be written as an array
+    #: to listen on several endpoints (say plain TCP and a ``haproxy:`` one).
+    binds: tuple[str, ...] = ("tcp:25565",)
     motd: str = "A mcproxy network"
     max_players: int = 500
     online_mode: bool = True
@@ -187,7 +190,15 @@ class ProxySection:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     connect_timeout: float = 5.0
-    max_frame_size_prelogin: int = MAX_FRAME_SIZE
+    # Nothing a client sends before login needs more (a cookie response is at most
+    # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
+    # hold handshake_concurrent_max * 2 MiB.
+    max_frame_size_prelogin: int = 32768
+
+    def __post_init__(self) -> None:
+        # Built in code with only ``bind`` given, the section has that one listener.
+        if not self.binds or self.binds[0] != self.bind:
+            object.__setattr__(self, "binds", (self.bind,))
 
 
 @dataclass(frozen=True)
@@ -427,6 +438,23 @@ class _Table:
             return value
         _check_endpoint(self, key, value, serverFromString, "server")
         return value
+
+    def server_endpoints(self, key: str, default: str) -> tuple[str, ...]:
+        """One server endpoint string, or a non-empty array of them."""
+        value = self._get(key, default)
+        if isinstance(value, str):
+            values = [value]
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            values = value
+        else:
+            raise self.error(
+                key, f"must be an endpoint string or an array of them, not {_type_name(value)}"
+            )
+        for item in values:
+            _check_endpoint(self, key, item, serverFromString, "server")
+        if len(set(values)) != len(values):
+            raise self.error(key, "names an endpoint more than once")
+        return tuple(values)
 
     def client_endpoint(self, key: str, default: str) -> str:
         value = self.string(key, default)
@@ -671,8 +699,10 @@ def _tables(
 def _proxy_section(t: _Table) -> ProxySection:
     d = ProxySection
     favicon, favicon_png = _favicon(t)
+    binds = t.server_endpoints("bind", d.bind)
     section = ProxySection(
-        bind=t.server_endpoint("bind", d.bind),
+        bind=binds[0],
+        binds=binds,
         motd=t.string("motd", d.motd),
         max_players=t.integer("max_players", d.max_players, 1, 1_000_000),
         online_mode=t.boolean("online_mode", d.online_mode),

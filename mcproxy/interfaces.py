@@ -128,3 +128,26 @@ class IBackendModule(Interface):
 
     def request_transfer(player, server):
         """Ask the proxy to move ``player`` to ``server``; a Deferred of a ``CommandOutcome``."""
+
+
+# Proxy front door (mcproxy.proxy): where the server-list answer comes from.
+
+
+class IStatusSource(Interface):
+    """What a player connection asks for the server list's answer.
+
+    :class:`mcproxy.proxy.status.StatusResponder` answers from the config;
+    :class:`mcproxy.proxy.passthrough.StatusPassthrough` shows a backend's answer.
+    """
+
+    max_players = Attribute("int: the player limit shown in the list")
+
+    def response(protocol, host):
+        """The status for a client of C{protocol} that typed C{host}, as a JSON-able dict."""
+
+    def response_json(protocol, host):
+        """The status as the JSON text to send: a str, or a Deferred firing with one when
+        it must be fetched first."""
+
+    def legacy_fields():
+        """(plain-text MOTD, online, max players) for the pre-1.7 ping."""

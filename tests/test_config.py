@@ -226,7 +226,7 @@ class ProxyDefaultsTests(ConfigFileTestCase):
         self.assertEqual(proxy.handshake_timeout, 10.0)
         self.assertEqual(proxy.login_timeout, 30.0)
         self.assertEqual(proxy.connect_timeout, 5.0)
-        self.assertEqual(proxy.max_frame_size_prelogin, 2097151)
+        self.assertEqual(proxy.max_frame_size_prelogin, 32768)
         messaging = MessagingSection()
         self.assertTrue(messaging.enabled)
         self.assertEqual(messaging.bind, "tcp:25580:interface=127.0.0.1")
@@ -808,6 +808,44 @@ class EndpointTests(ConfigFileTestCase):
             )
         )
         self.assertEqual(config.proxy.bind, "haproxy:tcp:25565:interface=0.0.0.0")
+
+    def test_bindArray(self) -> None:
+        """bind may list several endpoints; ``bind`` is the first, ``binds`` all."""
+        config = load_proxy_config(
+            self.write(
+                PROXY_MINIMAL.replace(
+                    "[proxy]", '[proxy]\nbind = ["tcp:25565", "haproxy:tcp:25566"]'
+                )
+            )
+        )
+        self.assertEqual(config.proxy.bind, "tcp:25565")
+        self.assertEqual(config.proxy.binds, ("tcp:25565", "haproxy:tcp:25566"))
+
+    def test_bindString(self) -> None:
+        """A single bind string is one listener."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.proxy.binds, ("tcp:25565",))
+
+    def test_bindArrayChecked(self) -> None:
+        """Each endpoint of a bind array is parsed, and the array is neither empty,
+        of non-strings, nor repeating an endpoint."""
+        self.assertProxyErrorStarts(
+            PROXY_MINIMAL.replace("[proxy]", '[proxy]\nbind = ["tcp:25565", "tcp:abc"]'),
+            "proxy.bind",
+            "not a valid Twisted server endpoint 'tcp:abc'",
+        )
+        for value in ("[]", "[1]", "5"):
+            self.assertProxyError(
+                PROXY_MINIMAL.replace("[proxy]", f"[proxy]\nbind = {value}"),
+                "proxy.bind",
+                "must be an endpoint string or an array of them, not "
+                + ("an integer" if value == "5" else "an array"),
+            )
+        self.assertProxyError(
+            PROXY_MINIMAL.replace("[proxy]", '[proxy]\nbind = ["tcp:1", "tcp:1"]'),
+            "proxy.bind",
+            "names an endpoint more than once",
+        )
 
     def test_adminDisabled(self) -> None:
         """An empty admin bind turns the admin listener off."""
@@ -1463,7 +1501,7 @@ class DataclassTests(SynchronousTestCase):
         self.assertEqual(
             [f.name for f in fields(ProxySection)],
             [
-                "bind", "motd", "max_players", "online_mode", "session_server",
+                "bind", "binds", "motd", "max_players", "online_mode", "session_server",
                 "session_server_ca_file", "compression_threshold", "forwarding",
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
                 "handshake_timeout", "login_timeout", "connect_timeout",

@@ -9,6 +9,7 @@ import time
 
 from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
+from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper
 from twisted.python.failure import Failure
 
 from mcproxy.ops.logging import new_correlation_id
@@ -32,6 +33,14 @@ MAX_QUEUED_MESSAGES = 16
 #: A 1.6 legacy ping with its host name fits easily in this.
 LEGACY_PING_MAX = 1024
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+#: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
+#: version we do not support still reads why it was turned away.
+LOGIN_DISCONNECT = 0x00
+
+
+def _peer_host(transport) -> str:
+    """The client's address as limits and logs use it ("" for a UNIX socket)."""
+    return getattr(transport.getPeer(), "host", "") or ""
 
 
 class Phase(enum.Enum):
@@ -102,19 +111,22 @@ class PlayerConnection(Protocol):
         self._counted = False
         self._name = ""
         self._legacy_buffer = bytearray()
+        self._address_pending = False
+        self._status_waiting = False
+        self._pending_ping: int | None = None
 
     # Connection lifetime -------------------------------------------------------------
 
     def connectionMade(self) -> None:
-        peer = self.transport.getPeer()
-        self.address = getattr(peer, "host", "") or ""
+        self.address = _peer_host(self.transport)
         proxy = self.proxy
         if not proxy.prelogin_gate.try_acquire():
             self.phase = Phase.CLOSED
             proxy.refused("HANDSHAKE_CONCURRENCY", self)
             self.transport.abortConnection()
             return
-        if not proxy.connection_limiter.allow(address_key(self.address)):
+        self._address_pending = isinstance(self.transport, HAProxyProtocolWrapper)
+        if not self._address_pending and not proxy.connection_limiter.allow(address_key(self.address)):
             self._leave_prelogin()
             self.phase = Phase.CLOSED
             proxy.refused("CONNECTION_RATE", self)
@@ -123,6 +135,15 @@ class PlayerConnection(Protocol):
         self._counted = True
         proxy.connection_opened(self)
         proxy.deadlines.set(self, proxy.settings.handshake_timeout, self._timed_out)
+
+    def _admit_proxied_address(self) -> None:
+        """Behind PROXY protocol the client's address is known only once the header is
+        read, which is before the first byte reaches us: limits apply to it, not to the
+        load balancer's address that ``connectionMade`` saw."""
+        self._address_pending = False
+        self.address = _peer_host(self.transport)
+        if not self.proxy.connection_limiter.allow(address_key(self.address)):
+            raise Refusal("CONNECTION_RATE")
 
     def connectionLost(self, reason: Failure = None) -> None:
         previous = self.phase
@@ -153,9 +174,10 @@ class PlayerConnection(Protocol):
         if self.phase is Phase.CLOSED:
             return
         self.proxy.refused(refusal.reason, self)
-        if refusal.message and self.ids is not None and self.phase in (
+        if refusal.message and self.phase in (
                 Phase.LOGIN, Phase.ENCRYPTION, Phase.AUTHENTICATING, Phase.CONNECTING, Phase.AWAIT_ACK):
-            self._send(self.ids.login_disconnect, encode_string(chat.text_to_json(refusal.message)))
+            packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT
+            self._send(packet_id, encode_string(chat.text_to_json(refusal.message)))
         self._leave_prelogin()
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)
@@ -170,10 +192,13 @@ class PlayerConnection(Protocol):
         if self.phase is Phase.CLOSED:
             return
         try:
+            if self._address_pending:
+                self._admit_proxied_address()
             if self._legacy_buffer or (
                     self.phase is Phase.HANDSHAKE and not self.codec.decoder.buffer and data[:1] == b"\xfe"):
-                self._legacy_ping(data)
-                return
+                data = self._legacy_ping(data)
+                if not data:
+                    return
             self.codec.feed(data)
             while self.phase not in (Phase.CLOSED, Phase.RELAY):
                 packet = self.codec.next_packet()
@@ -185,18 +210,29 @@ class PlayerConnection(Protocol):
         except Refusal as refusal:
             self.refuse(refusal)
 
-    def _legacy_ping(self, data: bytes) -> None:
-        """Answer a pre-1.7 server-list ping, which starts with 0xFE instead of a frame."""
+    def _legacy_ping(self, data: bytes) -> bytes:
+        """Answer a pre-1.7 server-list ping, which starts with 0xFE instead of a frame.
+
+        Returns the bytes to read as modern frames when they turn out not to be a ping:
+        a frame of 254, 382, ... bytes also starts with 0xFE (a handshake with a long host).
+        """
         self._legacy_buffer += data
         buffered = bytes(self._legacy_buffer)
         try:
             ping = legacy.parse_legacy_ping(buffered, final=buffered in (b"\xfe", b"\xfe\x01"))
         except Incomplete:
-            if len(buffered) > LEGACY_PING_MAX:
+            if buffered.startswith(b"\xfe\x01\xfa"):
+                # No frame starts so (a handshake's packet id is 0): this is a 1.6 ping whose
+                # MC|PingHost tail is late or, as from mcstatus, never sent. The tail only
+                # names the host, and the reply is the same without it.
+                ping = legacy.LegacyPing(legacy.LegacyPingKind.V1_6, len(buffered))
+            elif len(buffered) > LEGACY_PING_MAX:
                 raise WireError("BAD_LEGACY_PING", "too long") from None
-            return
+            else:
+                return b""
         if ping is None:
-            raise WireError("BAD_LEGACY_PING", "not a ping")
+            self._legacy_buffer.clear()
+            return buffered
         motd, online, max_players = self.proxy.status.legacy_fields()
         self.proxy.count_handshake("legacy")
         status = legacy.LegacyStatus(motd, online, max_players, protocol=127,
@@ -206,6 +242,7 @@ class PlayerConnection(Protocol):
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)
         self.transport.loseConnection()
+        return b""
 
     def _packet(self, packet_id: int, reader) -> None:
         phase = self.phase
@@ -256,17 +293,37 @@ class PlayerConnection(Protocol):
             reader.expect_end()
             self._status_sent = True
             text = self.proxy.status.response_json(self.handshake.protocol, self.handshake.host)
-            self._send(0x00, encode_string(text))
+            if isinstance(text, str):
+                self._send(0x00, encode_string(text))
+            else:
+                self._status_waiting = True
+                text.addCallback(self._status_ready)
         elif packet_id == 0x01:
             payload = reader.long()
             reader.expect_end()
-            self._send(0x01, encode_long(payload))
-            self._leave_prelogin()
-            self.phase = Phase.CLOSED
-            self.proxy.deadlines.cancel(self)
-            self.transport.loseConnection()
+            if self._status_waiting:
+                self._pending_ping = payload
+            else:
+                self._pong(payload)
         else:
             raise Refusal("UNEXPECTED_PACKET")
+
+    def _status_ready(self, text: str) -> None:
+        """A status that had to be fetched (pass-through) is here; a ping that came
+        while it was on its way is answered after it, as clients expect."""
+        if self.phase is not Phase.STATUS:
+            return
+        self._status_waiting = False
+        self._send(0x00, encode_string(text))
+        if self._pending_ping is not None:
+            self._pong(self._pending_ping)
+
+    def _pong(self, payload: int) -> None:
+        self._send(0x01, encode_long(payload))
+        self._leave_prelogin()
+        self.phase = Phase.CLOSED
+        self.proxy.deadlines.cancel(self)
+        self.transport.loseConnection()
 
     # Login --------------------------------------------------------------------------
 

@@ -158,7 +158,7 @@ class ProxyCore:
                       correlation_id=getattr(connection, "correlation_id", ""))
 
     def count_handshake(self, intent: str) -> None:
-        self.metrics.handshakes.labels(intent).inc()
+        self.metrics.count_handshake(intent)
 
     def connection_opened(self, connection) -> None:
         self.connections += 1

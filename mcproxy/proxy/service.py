@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
 from mcproxy.config import ProxyConfig
@@ -25,6 +25,7 @@ from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
+from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder
 
@@ -136,14 +137,24 @@ class ProxyProcess(MultiService):
         self.core.status = StatusResponder(
             section.motd, section.max_players, self.core.online_count,
             favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+        if section.status_passthrough:
+            server = config.servers[section.status_passthrough]
+            endpoint = HostnameEndpoint(reactor, server.host, server.port, timeout=section.connect_timeout)
+            self.core.status = StatusPassthrough(
+                reactor, endpoint, server.host, server.port, self.core.status, log=self.log)
         for command in builtin_commands(self.core):
             self.commands.register(command)
 
-        self.game = ListenerService(serverFromString(reactor, section.bind), PlayerFactory(self.core), "game")
-        self.game.setServiceParent(self)
-
+        players = PlayerFactory(self.core)
+        self.listeners = [
+            ListenerService(serverFromString(reactor, bind), players, "game" if n == 0 else f"game-{n + 1}")
+            for n, bind in enumerate(section.binds)
+        ]
+        self.game = self.listeners[0]
         self.health = HealthModel(self.log)
-        self.health.add_check("listener", self.game.check, critical=True)
+        for n, listener in enumerate(self.listeners):
+            listener.setServiceParent(self)
+            self.health.add_check("listener" if n == 0 else f"listener-{n + 1}", listener.check, critical=True)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health)
@@ -199,7 +210,7 @@ class ProxyProcess(MultiService):
     def startService(self) -> None:
         self.core.start()
         super().startService()
-        self.log.info("mcproxy listening on {bind}", bind=self.config.proxy.bind)
+        self.log.info("mcproxy listening on {bind}", bind=", ".join(self.config.proxy.binds))
 
     def stopService(self):
         self.core.stop()
