@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
@@ -83,16 +83,34 @@ class PlayerDirectory:
 
 
 class Hooks:
-    """Calls plugin event handlers; a handler that raises is logged and ignored."""
+    """Calls plugin event handlers; a handler that raises is logged and ignored.
+
+    Listeners are either objects with a method per event (``add``) or one callable
+    subscribed to one event (``subscribe``), which is what the plugin API hands out.
+    """
 
     EVENTS = ("login", "server_chosen", "server_connected", "disconnect")
 
     def __init__(self, log: Logger) -> None:
         self._log = log
         self._listeners: list = []
+        self._subscribers: dict[str, list[tuple[str, Callable[..., object]]]] = {e: [] for e in self.EVENTS}
 
     def add(self, listener) -> None:
         self._listeners.append(listener)
+
+    def subscribe(self, event: str, handler: Callable[..., object], owner: str = "") -> Callable[[], None]:
+        """Call ``handler`` on ``event``; returns the function that unsubscribes it."""
+        if event not in self._subscribers:
+            raise ValueError(f"unknown event {event!r}; events are {', '.join(self.EVENTS)}")
+        entry = (owner, handler)
+        self._subscribers[event].append(entry)
+
+        def unsubscribe() -> None:
+            if entry in self._subscribers[event]:
+                self._subscribers[event].remove(entry)
+
+        return unsubscribe
 
     def _emit(self, event: str, *args) -> None:
         for listener in self._listeners:
@@ -103,6 +121,11 @@ class Hooks:
                 handler(*args)
             except Exception:
                 self._log.failure("plugin {plugin} failed in {event}", plugin=type(listener).__name__, event=event)
+        for owner, handler in list(self._subscribers[event]):
+            try:
+                handler(*args)
+            except Exception:
+                self._log.failure("plugin {plugin} failed in {event}", plugin=owner or repr(handler), event=event)
 
     def login(self, connection) -> None:
         self._emit("login", connection)
