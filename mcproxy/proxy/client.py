@@ -412,6 +412,9 @@ class PlayerConnection(Protocol):
         down.on(RelayPhase.CONFIGURATION, ids.config_disconnect, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_kick, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_login, self._backend_play_login)
+        if self.proxy.command_tree is not None:
+            down.on(RelayPhase.PLAY, ids.play_declare_commands, self._backend_commands)
+            up.on(RelayPhase.PLAY, ids.play_tab_complete_request, self._client_tab_complete)
         self._up, self._down = up, down
         self.backend = backend
         self.server = name
@@ -518,6 +521,22 @@ class PlayerConnection(Protocol):
         if self.proxy.commands.dispatch(self, line):
             return DROP
         return FORWARD
+
+    def _backend_commands(self, packet_id: int, fields: bytes):
+        """The backend's command tree, with the proxy's commands this player may run added."""
+        merged = self.proxy.command_tree.merged(self, self.ids.protocol, fields)
+        if merged is None:
+            return FORWARD
+        return self._down.reframe(encode_varint(packet_id) + merged)
+
+    def _client_tab_complete(self, packet_id: int, fields: bytes):
+        """Completions for a proxy command come from the proxy; others go to the backend."""
+        answer = self.proxy.command_tree.complete(self, fields)
+        if answer is None:
+            return FORWARD
+        if self._down.phase is RelayPhase.PLAY and self._next is None:
+            self._send_down(self.ids.play_tab_complete_response, answer)
+        return DROP
 
     def _backend_lost(self, backend: BackendConnection, reason: Failure) -> None:
         if self.phase is Phase.AWAIT_ACK and backend is self.backend:

@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
 
+from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.proxy.throttle import ConcurrencyGate, TokenBucketLimiter
@@ -157,6 +158,7 @@ class ProxyCore:
         self.players = PlayerDirectory()
         self.hooks = Hooks(log)
         self.commands = commands
+        self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
         self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
         self.prelogin_gate = ConcurrencyGate(limits.get("handshake_concurrent_max", 256))
         self.connection_limiter = TokenBucketLimiter(

@@ -54,6 +54,15 @@ client.on('success', (packet) => say({ event: 'login_success', uuid: packet.uuid
 let plays = 0
 client.on('login', () => { say({ event: 'play' }); if (plays++ === 0) setTimeout(next, 200) })
 client.on('system_chat', (packet) => { say({ event: 'system_chat', text: text(packet.content) }); setTimeout(next, 50) })
+// REPORT_COMMANDS=1 reports the names under the root of each command tree received;
+// TAB_COMPLETE="/text" asks for completions of that text once in play.
+client.on('declare_commands', (packet) => {
+  if (!process.env.REPORT_COMMANDS) return
+  const root = packet.nodes[packet.rootIndex]
+  say({ event: 'commands', root: root.children.map((i) => packet.nodes[i].extraNodeData.name) })
+})
+client.on('tab_complete', (packet) => say({ event: 'tab_complete', transactionId: packet.transactionId, start: packet.start, length: packet.length, matches: packet.matches.map((m) => m.match) }))
+if (process.env.TAB_COMPLETE) client.once('login', () => client.write('tab_complete', { transactionId: 42, text: process.env.TAB_COMPLETE }))
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))
