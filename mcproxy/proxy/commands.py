@@ -206,6 +206,24 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
             d.addCallbacks(mover.send_system_message, lambda f, m=mover: m.send_system_message(str(f.value)))
         player.send_system_message(f"Sending {len(movers)} player(s) to {target}.")
 
+    def transfer(player, args: list[str]) -> None:
+        if not 2 <= len(args) <= 4:
+            player.send_system_message("Usage: /transfer <player> <host> [port] [server]")
+            return
+        target = proxy.players.find(args[0])
+        if target is None:
+            player.send_system_message(f"{args[0]} is not online.")
+            return
+        port = args[2] if len(args) > 2 else "25565"
+        if not port.isdigit():
+            player.send_system_message(f"{port} is not a port number.")
+            return
+        try:
+            player.send_system_message(f"Transferring {target.profile.name} to {args[1]}:{port}.")
+            target.transfer_out(args[1], int(port), args[3] if len(args) > 3 else None)
+        except ValueError as error:
+            player.send_system_message(f"Cannot transfer {target.profile.name}: {error}")
+
     def server_names(player, args: list[str]) -> list[str]:
         return list(proxy.router.servers) if len(args) == 1 else []
 
@@ -226,4 +244,7 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
         ProxyCommand("glist", "List players on every server", "mcproxy.command.glist", glist),
         ProxyCommand("find", "Find which server a player is on", "mcproxy.command.find", find, "<player>",
                      suggest=player_names),
+        ProxyCommand("transfer", "Send a player to another address with the Transfer packet",
+                     "mcproxy.command.transfer", transfer, "<player> <host> [port] [server]",
+                     default_allowed=False, suggest=player_names),
     ]

@@ -25,6 +25,8 @@ class ProxySettings:
     compression_threshold: int = 256
     forwarding: str = "modern"
     secret: bytes = field(default=b"", repr=False)
+    #: Still accepted on routing cookies during a secret rotation, never used to sign.
+    secret_previous: bytes = field(default=b"", repr=False)
     max_players: int = 500
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0

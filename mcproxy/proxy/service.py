@@ -103,6 +103,8 @@ class ProxyProcess(MultiService):
             compression_threshold=section.compression_threshold,
             forwarding=section.forwarding,
             secret=secret,
+            secret_previous=(security.proxy_secret_previous.value
+                             if security.proxy_secret_previous is not None else b""),
             max_players=section.max_players,
             handshake_timeout=section.handshake_timeout,
             login_timeout=section.login_timeout,

@@ -51,7 +51,12 @@ server.on('playerJoin', (client) => {
   client.on('chat_command', (packet) => {
     say({ event: 'command', username: client.username, command: packet.command })
     if (packet.command === 'kickme') client.end('Kicked by the echo server')
+    if (packet.command === 'cookie') {
+      client.write('store_cookie', { key: 'echo:jar', value: Buffer.from('c00c1e', 'hex') })
+      client.write('cookie_request', { cookie: 'echo:jar' })
+    }
   })
+  client.on('cookie_response', (packet) => say({ event: 'cookie_response', key: packet.key, value: packet.value ? Buffer.from(packet.value).toString('hex') : null }))
   client.on('end', () => say({ event: 'leave', username: client.username }))
 })
 process.on('SIGTERM', () => { server.close(); process.exit(0) })
