@@ -90,3 +90,20 @@ class ReloadTests(ExamplePluginPath, SynchronousTestCase):
         self.assertTrue(process.reload())
         self.assertIsNone(process.command_registry.lookup("hello"))
         self.assertEqual(process.command_registry.serial, serial + 2)
+
+
+class SighupTests(SynchronousTestCase):
+    def test_handler_reloads_in_reactor_thread(self) -> None:
+        """The SIGHUP handler hands the reload to the reactor thread rather than running it in the signal."""
+        import signal
+
+        from mcproxy.proxy.service import reload_on_sighup
+
+        previous = signal.getsignal(signal.SIGHUP)
+        self.addCleanup(signal.signal, signal.SIGHUP, previous)
+        calls = []
+        reactor = type("Reactor", (), {"callFromThread": lambda self, f, *a: calls.append(f)})()
+        process = type("Process", (), {"reload": lambda self: None})()
+        reload_on_sighup(process, reactor)
+        signal.getsignal(signal.SIGHUP)(signal.SIGHUP, None)
+        self.assertEqual(calls, [process.reload])
