@@ -219,10 +219,11 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
             player.send_system_message(f"{port} is not a port number.")
             return
         try:
-            player.send_system_message(f"Transferring {target.profile.name} to {args[1]}:{port}.")
             target.transfer_out(args[1], int(port), args[3] if len(args) > 3 else None)
         except ValueError as error:
             player.send_system_message(f"Cannot transfer {target.profile.name}: {error}")
+        else:
+            player.send_system_message(f"Transferred {target.profile.name} to {args[1]}:{port}.")
 
     def server_names(player, args: list[str]) -> list[str]:
         return list(proxy.router.servers) if len(args) == 1 else []
