@@ -150,6 +150,7 @@ class LoadingTests(ProcessTestCase):
         spec = process.command_registry.lookup("hello")
         self.assertEqual((spec.permission, spec.usage), ("mcproxy.plugin.hello", "[name]"))
         self.assertEqual(process.command_registry.serial, serial + 1)
+        self.assertEqual(process.status_board.snapshot()["plugins"], {"enabled": True, "loaded": ["hello"]})
 
     def test_disabled_by_default(self) -> None:
         """Without [plugins] enabled = true, nothing is loaded even when found."""

@@ -163,6 +163,8 @@ class ProxyProcess(MultiService):
             self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
                                                        "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
+        self.status_board.add("plugins", lambda: {"enabled": self.config.plugins.enabled,
+                                                   "loaded": sorted(self.plugins.loaded)})
         self.status_board.add("backends", self.prober.status)
         if config.admin.bind:
             token = config.admin.token.value.decode("utf-8") if config.admin.token is not None else None
