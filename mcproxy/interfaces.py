@@ -93,6 +93,11 @@ class IBackendModule(Interface):
     def forwarding_request():
         """The plugin request data to send, or ``None`` when forwarding is not enforced."""
 
+    def verify_direct_login(name):
+        """The identity for a login without forwarding (when ``forwarding_request`` is
+        ``None``): the offline UUID for ``name``, or a ``Refused`` when authenticated mode
+        is required; counted like :meth:`verify_login`."""
+
     def verify_login(data):
         """Check a forwarding answer (``None`` = "not understood").
 

@@ -10,7 +10,6 @@ import time
 
 from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
@@ -336,8 +335,7 @@ class PlayerConnection(Protocol):
         proxy = self.proxy
         if proxy.players.get(profile.id) is not None:
             self.profile = None
-            raise_or_refuse = Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!")
-            self.refuse(raise_or_refuse)
+            self.refuse(Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!"))
             return
         self.phase = Phase.CONNECTING
         proxy.log.info("player {player} ({uuid}) logging in from {peer}", player=profile.name,

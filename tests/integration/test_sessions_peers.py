@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from twisted.internet import defer, reactor
 from twisted.trial.unittest import SkipTest, TestCase
