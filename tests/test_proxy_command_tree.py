@@ -175,11 +175,16 @@ class TabCompleteTests(SynchronousTestCase):
         self.assertEqual(matches, ["Lounge", "lobby"])
 
     def test_not_ours(self) -> None:
-        """Completion for a backend command, for a command without suggestions, or for chat is left to the backend."""
+        """Completion for a backend command, for chat, or of a command's own name is left to the backend."""
         self.assertIsNone(self.request("/tp St"))
-        self.assertIsNone(self.request("/glist x"))
         self.assertIsNone(self.request("hello"))
         self.assertIsNone(self.request("/server"))
+
+    def test_ours_without_suggestions(self) -> None:
+        """A proxy command without a suggester is answered with no matches rather than shown to the backend."""
+        answer = Reader(self.request("/glist x"))
+        self.assertEqual([answer.varint() for _ in range(4)], [7, 7, 1, 0])
+        answer.expect_end()
 
     def test_not_permitted(self) -> None:
         """A command the player may not run gets no completions from the proxy."""

@@ -114,15 +114,19 @@ class CommandDispatcher:
         """Tab completion for ``text`` (the chat line after "/"), if it is ours.
 
         Returns where the completed word starts in ``text``, its length and the
-        matches; ``None`` when the line is not a proxy command the player may run.
+        matches (none for a command without a suggester); ``None`` when the line is
+        not a proxy command the player may run.
         """
         words = text.split(" ")
         if len(words) < 2:
             return None
         command = self._commands.get(words[0].lower())
-        if command is None or command.suggest is None or not self.allowed(player, command):
+        if command is None or not self.allowed(player, command):
             return None
         partial = words[-1]
+        if command.suggest is None:
+            # Still ours: the backend need not learn what is typed after a proxy command.
+            return len(text) - len(partial), len(partial), []
         try:
             candidates = command.suggest(player, words[1:])
         except Exception:
