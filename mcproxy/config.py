@@ -37,6 +37,7 @@ __all__ = [
     "LoggingSection",
     "MessagingSection",
     "MIN_SECRET_BYTES",
+    "PluginsSection",
     "ProxyConfig",
     "ProxySection",
     "RateLimitsSection",
@@ -252,6 +253,14 @@ class LoggingSection:
 
 
 @dataclass(frozen=True)
+class PluginsSection:
+    """``[plugins]``: whether third-party proxy plugins load, and which."""
+
+    enabled: bool = False
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """A validated ``proxy.toml``."""
 
@@ -267,6 +276,7 @@ class ProxyConfig:
     rate_limits: RateLimitsSection
     admin: AdminSection
     logging: LoggingSection
+    plugins: PluginsSection = PluginsSection()
 
 
 @dataclass(frozen=True)
@@ -321,6 +331,7 @@ _PROXY_TABLES = (
     "rate_limits",
     "admin",
     "logging",
+    "plugins",
 )
 _BACKEND_TABLES = ("backend", "messaging", "admin", "logging")
 
@@ -840,6 +851,24 @@ def _permissions(t: _Table) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(granted)
 
 
+def _plugins(t: _Table) -> PluginsSection:
+    """Plugin names in ``allow`` are checked like server names: they appear in logs."""
+    enabled = t.boolean("enabled", PluginsSection.enabled)
+    allow = t._get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(n, str) for n in allow):
+        raise t.error("allow", "must be an array of plugin names")
+    for name in allow:
+        if not _NAME.match(name):
+            raise t.error(
+                "allow",
+                f"{name!r} is not a plugin name (1 to 64 letters, digits, '_', '-' or '.')",
+            )
+    if len(set(allow)) != len(allow):
+        raise t.error("allow", "lists a plugin twice")
+    t.finish()
+    return PluginsSection(enabled=enabled, allow=tuple(allow))
+
+
 def _control_limits(t: _Table) -> dict[str, Any]:
     return {
         "control_max_payload": t.integer(
@@ -947,6 +976,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     rate_limits = _rate_limits(t["rate_limits"])
     admin = _admin_section(t["admin"], AdminSection.bind)
     logging = _logging(t["logging"])
+    plugins = _plugins(t["plugins"])
 
     security = _security(t["security"], proxy, messaging)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
@@ -973,6 +1003,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         rate_limits=rate_limits,
         admin=admin,
         logging=logging,
+        plugins=plugins,
     )
 
 

@@ -31,6 +31,7 @@ from mcproxy.config import (
     ConfigError,
     LoggingSection,
     MessagingSection,
+    PluginsSection,
     ProxyConfig,
     ProxySection,
     RateLimitsSection,
@@ -1061,6 +1062,56 @@ class PermissionsTests(ConfigFileTestCase):
         )
 
 
+class PluginsConfigTests(ConfigFileTestCase):
+    """
+    [plugins] turns third-party proxy plugins on and can name the ones allowed.
+    """
+
+    def test_default(self) -> None:
+        """Without the table plugins stay off and nothing is allow-listed."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.plugins, PluginsSection(enabled=False, allow=()))
+
+    def test_enabledWithAllowList(self) -> None:
+        """enabled and allow are read as a boolean and a tuple of names."""
+        config = load_proxy_config(
+            self.write(PROXY_MINIMAL + '[plugins]\nenabled = true\nallow = ["hello", "motd-rotator"]\n')
+        )
+        self.assertEqual(config.plugins, PluginsSection(enabled=True, allow=("hello", "motd-rotator")))
+
+    def test_allowNotArray(self) -> None:
+        """A single name instead of an array is refused."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = "hello"\n',
+            "plugins.allow",
+            "must be an array of plugin names",
+        )
+
+    def test_allowBadName(self) -> None:
+        """A name no plugin can have (a space) is refused rather than matching nothing."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = ["hel lo"]\n',
+            "plugins.allow",
+            "'hel lo' is not a plugin name (1 to 64 letters, digits, '_', '-' or '.')",
+        )
+
+    def test_allowDuplicate(self) -> None:
+        """Listing a plugin twice is a mistake worth pointing out."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = ["hello", "hello"]\n',
+            "plugins.allow",
+            "lists a plugin twice",
+        )
+
+    def test_unknownKey(self) -> None:
+        """A typo in [plugins] is refused with a hint."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nenable = true\n',
+            "plugins.enable",
+            "unknown key (did you mean 'enabled'?)",
+        )
+
+
 class SecretConfigTests(ConfigFileTestCase):
     """
     Secrets are required when used, must be strong, and never leak.
@@ -1512,14 +1563,14 @@ class DataclassTests(SynchronousTestCase):
 
 _KEYS = sorted(
     {f.name for cls in (ProxySection, MessagingSection, RateLimitsSection,
-                        AdminSection, LoggingSection, BackendSection,
+                        AdminSection, LoggingSection, PluginsSection, BackendSection,
                         BackendMessagingSection) for f in fields(cls)}
     | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
 )
 _SECTIONS = [
     "proxy", "security", "servers", "forced_hosts", "motd_by_host", "permissions",
     "messaging",
-    "rate_limits", "admin", "logging", "backend", "bogus",
+    "rate_limits", "admin", "logging", "plugins", "backend", "bogus",
 ]
 # toml.dumps itself breaks on backslashes and characters repr() escapes.
 _TEXT = st.characters(

@@ -15,6 +15,7 @@ from twisted.python.failure import Failure
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin
+from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.proxy.handshake import Intent, parse_handshake
 from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
 from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, relay_chunk
@@ -49,6 +50,7 @@ class Phase(enum.Enum):
     LOGIN = "login"
     ENCRYPTION = "encryption"
     AUTHENTICATING = "authenticating"
+    ROUTE_COOKIE = "route-cookie"
     CONNECTING = "connecting"
     AWAIT_ACK = "await-login-ack"
     RELAY = "relay"
@@ -57,7 +59,7 @@ class Phase(enum.Enum):
 
 #: Phases in which a connection counts against ``handshake_concurrent_max``.
 PRE_LOGIN = frozenset({Phase.HANDSHAKE, Phase.STATUS, Phase.LOGIN, Phase.ENCRYPTION,
-                       Phase.AUTHENTICATING, Phase.CONNECTING, Phase.AWAIT_ACK})
+                       Phase.AUTHENTICATING, Phase.ROUTE_COOKIE, Phase.CONNECTING, Phase.AWAIT_ACK})
 
 
 class Refusal(Exception):
@@ -175,7 +177,8 @@ class PlayerConnection(Protocol):
             return
         self.proxy.refused(refusal.reason, self)
         if refusal.message and self.phase in (
-                Phase.LOGIN, Phase.ENCRYPTION, Phase.AUTHENTICATING, Phase.CONNECTING, Phase.AWAIT_ACK):
+                Phase.LOGIN, Phase.ENCRYPTION, Phase.AUTHENTICATING, Phase.ROUTE_COOKIE, Phase.CONNECTING,
+                Phase.AWAIT_ACK):
             packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT
             self._send(packet_id, encode_string(chat.text_to_json(refusal.message)))
         self._leave_prelogin()
@@ -258,6 +261,10 @@ class PlayerConnection(Protocol):
             if packet_id != self.ids.login_encryption_response:
                 raise Refusal("UNEXPECTED_PACKET")
             self._on_encryption_response(reader)
+        elif phase is Phase.ROUTE_COOKIE:
+            if packet_id != self.ids.login_cookie_response:
+                raise Refusal("UNEXPECTED_PACKET")
+            self._on_route_cookie(reader)
         elif phase is Phase.AWAIT_ACK:
             if packet_id == self.ids.login_acknowledged:
                 reader.expect_end()
@@ -390,8 +397,44 @@ class PlayerConnection(Protocol):
         self.phase = Phase.CONNECTING
         proxy.log.info("player {player} ({uuid}) logging in from {peer}", player=profile.name,
                        uuid=str(profile.id), peer=self.address, correlation_id=self.correlation_id)
-        names = proxy.router.candidates(self.handshake.host)
         proxy.hooks.login(self)
+        if self.phase is Phase.CLOSED:
+            return
+        if self.handshake.intent is Intent.TRANSFER and proxy.settings.secret:
+            # A player we (or a proxy sharing our secret) transferred may carry where to go.
+            self.phase = Phase.ROUTE_COOKIE
+            self._send(self.ids.login_cookie_request, encode_string(ROUTE_COOKIE))
+            return
+        self._connect_first(proxy.router.candidates(self.handshake.host))
+
+    def _on_route_cookie(self, reader) -> None:
+        key = reader.string(32767)
+        payload = reader.byte_array(MAX_COOKIE_BYTES) if reader.bool() else b""
+        reader.expect_end()
+        if key != ROUTE_COOKIE:
+            raise Refusal("UNEXPECTED_PACKET")
+        names = self.proxy.router.candidates(self.handshake.host)
+        if payload:
+            settings = self.proxy.settings
+            try:
+                server = decode_route(payload, (settings.secret, settings.secret_previous), self.profile.id,
+                                      self.proxy.reactor.seconds())
+            except CookieRejected as rejected:
+                self.proxy.log.info("routing cookie refused: {detail}", detail=rejected.detail,
+                                    correlation_id=self.correlation_id)
+                raise Refusal(rejected.reason, "Your transfer could not be verified.") from None
+            if server in self.proxy.router.servers:
+                names = (server, *(name for name in names if name != server))
+            else:
+                self.proxy.log.info("routing cookie names unknown server {server}", server=server,
+                                    correlation_id=self.correlation_id)
+        self.phase = Phase.CONNECTING
+        self._connect_first(names)
+
+    def _connect_first(self, names) -> None:
+        """Log the player in to the first server of ``names`` that takes them."""
+        proxy = self.proxy
+        profile = self.profile
         login = BackendLogin(profile=profile, protocol=self.handshake.protocol, host=self.handshake.host,
                              port=self.handshake.port, address=self.address,
                              mode=proxy.settings.forwarding, secret=proxy.settings.secret)
@@ -467,6 +510,9 @@ class PlayerConnection(Protocol):
         down.on(RelayPhase.CONFIGURATION, ids.config_disconnect, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_kick, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_login, self._backend_play_login)
+        if self.proxy.command_tree is not None:
+            down.on(RelayPhase.PLAY, ids.play_declare_commands, self._backend_commands)
+            up.on(RelayPhase.PLAY, ids.play_tab_complete_request, self._client_tab_complete)
         self._up, self._down = up, down
         self.backend = backend
         self.server = name
@@ -574,6 +620,22 @@ class PlayerConnection(Protocol):
             return DROP
         return FORWARD
 
+    def _backend_commands(self, packet_id: int, fields: bytes):
+        """The backend's command tree, with the proxy's commands this player may run added."""
+        merged = self.proxy.command_tree.merged(self, self.ids.protocol, fields)
+        if merged is None:
+            return FORWARD
+        return self._down.reframe(encode_varint(packet_id) + merged)
+
+    def _client_tab_complete(self, packet_id: int, fields: bytes):
+        """Completions for a proxy command come from the proxy; others go to the backend."""
+        answer = self.proxy.command_tree.complete(self, fields)
+        if answer is None:
+            return FORWARD
+        if self._down.phase is RelayPhase.PLAY and self._next is None:
+            self._send_down(self.ids.play_tab_complete_response, answer)
+        return DROP
+
     def _backend_lost(self, backend: BackendConnection, reason: Failure) -> None:
         if self.phase is Phase.AWAIT_ACK and backend is self.backend:
             self.backend = None
@@ -646,6 +708,26 @@ class PlayerConnection(Protocol):
         d = self.proxy.router.connect(self._backend_login(), [name], self.correlation_id)
         d.addCallbacks(self._switch_ready, self._switch_failed)
         return self._switched
+
+    def transfer_out(self, host: str, port: int = 25565, server: str | None = None) -> None:
+        """Send the player to ``host:port`` with the Transfer packet; the client reconnects there.
+
+        With a secret, a signed ``mcproxy:route`` cookie goes first, naming ``server`` (by
+        default the current one) for a proxy of this network to route the player to.
+        Raises ValueError when the player cannot be transferred now.
+        """
+        if not host or len(host) > 255 or not 0 < port < 65536:
+            raise ValueError(f"not an address: {host}:{port}")
+        if self.phase is not Phase.RELAY or self._down.phase is not RelayPhase.PLAY or self._next is not None:
+            raise ValueError("the player cannot be transferred right now")
+        settings = self.proxy.settings
+        if settings.secret:
+            payload = encode_route(settings.secret, self.profile.id, server or self.server,
+                                   self.proxy.reactor.seconds())
+            self._send_down(self.ids.play_store_cookie, encode_string(ROUTE_COOKIE) + encode_bytes(payload))
+        self.proxy.log.info("transferring {player} to {host}:{port}", player=self.profile.name, host=host,
+                            port=port, correlation_id=self.correlation_id)
+        self._send_down(self.ids.play_transfer, encode_string(host) + encode_varint(port))
 
     def _switch_failed(self, failure: Failure) -> None:
         self._switching = False
