@@ -363,6 +363,8 @@ def cmd_versions(args) -> int:
             version = status.get("version", {})
             row["artifact"] = version.get("mcproxy")
             row["control_protocol"] = version.get("control_protocol")
+            counters = (status.get("rejects") or {}).get("mcproxy_control_rejects_total", {})
+            row["version_mismatch_rejects"] = counters.get("VERSION_MISMATCH", 0)
             refused = {name: link for name, link in (status.get("links") or {}).get("links", {}).items()
                        if link.get("refused")}
             if refused:
@@ -387,7 +389,7 @@ def _versions_text(report: dict) -> str:
             lines.append(f"{row['process']:<{width}}  UNREACHABLE  {row['error']}")
             continue
         lines.append(f"{row['process']:<{width}}  {row['artifact']}  control protocol {row['control_protocol']}"
-                     f"  ({row['config']})")
+                     f"  VERSION_MISMATCH rejects {row['version_mismatch_rejects']}  ({row['config']})")
         for name, refusal in row.get("refused_hellos", {}).items():
             lines.append(f"{'':<{width}}  refused {name}'s Hello: {refusal['reason']} (it announced "
                          f"{refusal['artifact']}, control protocol {refusal['control_protocol']})")
