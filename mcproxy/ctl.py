@@ -276,9 +276,9 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
                     window: float) -> dict[str, Any]:
     """Per expected peer: which secret verified its messages and how recently.
 
-    A peer "still signs with the previous secret" if the previous secret verified one of its
-    messages within ``window`` seconds (peers heartbeat every 10 s); it has "switched" once
-    only the current secret verified it in that window.
+    A peer signs with whichever secret verified its latest message, if that was within
+    ``window`` seconds (peers heartbeat every 10 s); a peer has one signing secret, so the
+    latest verification tells what it signs with now, even right after it switched.
     """
     if isinstance(config, ProxyConfig):
         section = status.get("links") or {}
@@ -293,13 +293,8 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
     rows = []
     for peer in peers:
         counts, last = usage.get(peer, {}), seen.get(peer, {})
-        recent = {slot: now - when for slot, when in last.items() if now - when <= window}
-        if "previous" in recent:
-            verdict = "previous"
-        elif "current" in recent:
-            verdict = "current"
-        else:
-            verdict = "not seen"
+        recent = {slot: when for slot, when in last.items() if now - when <= window}
+        verdict = max(recent, key=recent.__getitem__) if recent else "not seen"
         rows.append({"peer": peer, "verdict": verdict,
                      "current": counts.get("current", 0), "previous": counts.get("previous", 0),
                      "current_age": _age(last.get("current"), now),
@@ -318,7 +313,7 @@ def _rotation_text(report: dict) -> str:
     overlap = "open (proxy_secret_previous is set)" if report["previous_configured"] else \
         "none (proxy_secret_previous is not set)"
     lines = [f"{report['process']}: rotation overlap {overlap}",
-             f"signatures verified in the last {report['window']:g}s, by peer:"]
+             f"signatures verified, by peer (latest within {report['window']:g}s decides):"]
     for row in report["peers"]:
         ages = ", ".join(f"{slot} {row[slot]} (last {row[slot + '_age']}s ago)" if row[slot + "_age"] is not None
                          else f"{slot} {row[slot]}" for slot in ("current", "previous"))

@@ -112,7 +112,8 @@ class Deployment:
     """Configs for a proxy and named backends in one folder, sharing one secret."""
 
     def __init__(self, directory: Path, backends: tuple[str, ...] = ("lobby", "game"), *,
-                 online_mode: bool = False, require_authenticated_mode: bool = False) -> None:
+                 online_mode: bool = False, require_authenticated_mode: bool = False,
+                 log_files: bool = False) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "proxy.secret").write_text(TEST_SECRET)
@@ -121,6 +122,8 @@ class Deployment:
         self.messaging_port = free_port()
         self.backend_ports = {name: free_port() for name in backends}
         self.backend_admin = {name: free_port() for name in backends}
+        # With log_files, each process writes JSON lines to <config name>.jsonl beside its config.
+        logging = (lambda name: f'\n[logging]\nfile = "{name}.jsonl"\n') if log_files else (lambda name: "")
         servers = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in self.backend_ports.items())
         self.proxy_config = directory / "proxy.toml"
         self.proxy_config.write_text(f"""
@@ -141,7 +144,7 @@ bind = "tcp:{self.messaging_port}:interface=127.0.0.1"
 
 [admin]
 bind = "tcp:{self.proxy_admin}:interface=127.0.0.1"
-""")
+{logging("proxy")}""")
         self.backend_configs = {}
         for name in backends:
             path = directory / f"backend-{name}.toml"
@@ -158,7 +161,7 @@ reconnect_max_delay = 2.0
 
 [admin]
 bind = "tcp:{self.backend_admin[name]}:interface=127.0.0.1"
-""")
+{logging(f"backend-{name}")}""")
             self.backend_configs[name] = path
         self.proxy = TwistdProcess("mcproxy", self.proxy_config)
         self.backends = {name: TwistdProcess("mcbackend", path) for name, path in self.backend_configs.items()}
