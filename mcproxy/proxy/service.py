@@ -206,6 +206,8 @@ class ProxyProcess(MultiService):
         listener, messaging = self.messaging_listener, self.messaging
         yield listener.stopService()
         dropped = messaging.drop_links()
+        # Connections close on a later turn; until they have, the links still look healthy.
+        yield settle(self.reactor, lambda: not messaging.live, timeout)
         listener.listen_again()
         bound = yield settle(self.reactor, lambda: listener.port is not None, timeout)
         if not bound:
