@@ -317,12 +317,12 @@ def _rotation_text(report: dict) -> str:
     for row in report["peers"]:
         ages = ", ".join(f"{slot} {row[slot]} (last {row[slot + '_age']}s ago)" if row[slot + "_age"] is not None
                          else f"{slot} {row[slot]}" for slot in ("current", "previous"))
-        verdict = {"current": "signs with the current secret",
-                   "previous": "STILL SIGNS WITH THE PREVIOUS SECRET",
+        verdict = {"current": "signs with proxy_secret",
+                   "previous": "STILL SIGNS WITH proxy_secret_previous",
                    "not seen": "NOT SEEN in the window"}[row["verdict"]]
         lines.append(f"  {row['peer']}: {verdict}  [{ages}]")
     if report["overlap_can_end"]:
-        lines.append("overlap can end: yes (every peer signs with the current secret)")
+        lines.append("overlap can end: yes (every peer signs with proxy_secret)")
     else:
         lines.append(f"overlap can end: no (waiting for: {', '.join(report['blocking'])})")
     return "\n".join(lines)
