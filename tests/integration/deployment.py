@@ -41,13 +41,16 @@ class TwistdProcess:
         self.log_path = config.with_suffix(".log")
         self.protocol: _Output | None = None
 
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        """The twistd arguments and environment; a subclass may start another application."""
+        return (["twistd", "-n", "--pidfile=", self.plugin, "-c", str(self.config)],
+                dict(os.environ, PYTHONPATH=str(REPO)))
+
     def start(self) -> None:
         self.protocol = _Output(self.plugin, self.log_path)
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        argv, env = self.command()
         self.transport = reactor.spawnProcess(
-            self.protocol, str(BIN / "twistd"),
-            ["twistd", "-n", "--pidfile=", self.plugin, "-c", str(self.config)],
-            env=env, path=str(self.config.parent))
+            self.protocol, str(BIN / "twistd"), argv, env=env, path=str(self.config.parent))
 
     @property
     def running(self) -> bool:
