@@ -439,8 +439,8 @@ class SafeDefaultsTests(RunbookCase):
 class RunbookDocumentTests(SynchronousTestCase):
     def test_every_documented_command_is_exercised(self):
         """Each ``$ mcproxyctl`` line in docs/runbook.md is one these tests type, and back."""
-        documented = {normalized(line[2:]) for line in RUNBOOK.read_text().splitlines()
-                      if line.startswith("$ mcproxyctl")}
+        documented = {normalized(line.strip()[2:]) for line in RUNBOOK.read_text().splitlines()
+                      if line.strip().startswith("$ mcproxyctl")}
         exercised = {normalized(command) for command in DOCUMENTED}
         self.assertEqual(documented - exercised, set(), "documented but not tested")
         self.assertEqual(exercised - documented, set(), "tested but not documented")
