@@ -271,7 +271,13 @@ class VersionMismatchTests(RunbookCase):
         skewed.start()
         self.addCleanup(skewed.stop)
         run = self.operator.run
-        code, out = yield self.until(VERSIONS[0], VERSIONS, "MIXED version set", code=1)
+        @defer.inlineCallbacks
+        def refused():
+            # The skewed backend's /status answers before the proxy has refused its first Hello.
+            code, out = yield run(VERSIONS[0], VERSIONS)
+            counted = re.search(r"^proxy .*VERSION_MISMATCH rejects [1-9]", out, re.M)
+            return (code, out) if code == 1 and "MIXED version set" in out and counted else None
+        code, out = yield wait_until(refused, 30, interval=0.5, what="the proxy to refuse the skewed backend")
         self.assertIn(f"game   {artifact}  control protocol {control}", out)
         if refused_line:
             self.assertIn(refused_line, out)
