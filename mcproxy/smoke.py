@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid as _uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -365,7 +364,7 @@ class Smoke:
     def control_probe(self, reactor: Any, secret: bytes, clock: Any) -> Any:
         """Send one Hello to the proxy's messaging port; the reason it was refused, or None."""
         host, port = tcp_target(self.proxy.messaging.bind, "messaging.bind")
-        sender = sorted(self.proxy.servers)[0]
+        sender = min(self.proxy.servers)
         peer = ControlPeer(sender, secret, None, clock, CollectorRegistry(), Logger(namespace="mcproxy.smoke"))
         protocol = _ProbeProtocol(peer, self.proxy.messaging.control_sender_id)
         yield with_timeout(reactor, connectProtocol(TCP4ClientEndpoint(reactor, host, port), protocol),
