@@ -17,11 +17,12 @@ from pathlib import Path
 
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mcproxy.smoke import SmokeClient
-from tests.integration.deployment import BIN, Deployment, TwistdProcess, wait_until
+from tests.integration.deployment import BIN, Deployment, TwistdProcess, http_json, wait_until
 from tests.integration.harness import REPO, sleep, temp_dir
 from tests.integration.test_deployment import CuttableForwarder
 
@@ -112,6 +113,31 @@ def join(port: int, name: str) -> defer.Deferred:
     yield player.joined
     yield player.wait_chat(lambda line: line.startswith("Welcome to "))
     return player
+
+
+class _Collect(Protocol):
+    def __init__(self) -> None:
+        self.data = b""
+        self.closed: defer.Deferred[bytes] = defer.Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason=None) -> None:
+        self.closed.callback(self.data)
+
+
+@defer.inlineCallbacks
+def game_port_answer(port: int, request: bytes):
+    """What a listener answers to ``request`` before it closes (or 2 s pass)."""
+    collector = _Collect()
+    yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), collector)
+    collector.transport.write(request)
+    timer = reactor.callLater(2, collector.transport.loseConnection)
+    data = yield collector.closed
+    if timer.active():
+        timer.cancel()
+    return data
 
 
 class SkewedBackend(TwistdProcess):
@@ -236,8 +262,18 @@ class RegistryDesyncTests(RunbookCase):
         """Snapshot request, then the bridge restart, then the messaging restart: each answers with
         the state it settled in, players stay, and a transfer works afterwards."""
         deployment = self.deployment()
+        # The lobby's admin listener wants a token: mcproxyctl reads it from the config.
+        (deployment.directory / "admin.token").write_text(NEW_SECRET)
+        lobby = deployment.backend_configs["lobby"]
+        lobby.write_text(lobby.read_text().replace("[admin]\n", '[admin]\ntoken_file = "admin.token"\n'))
         yield deployment.start(self)
         player = yield self.player(deployment, "Traveller")
+        code, _ = yield http_json(f"http://127.0.0.1:{deployment.backend_admin['lobby']}/actions/restart_bridge",
+                                  b"POST")
+        self.assertEqual(code, 401, "an action without the token is refused")
+        for port in (deployment.proxy_port, deployment.backend_ports["lobby"]):
+            answer = yield game_port_answer(port, b"POST /actions/restart_bridge HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertFalse(answer.startswith(b"HTTP/"), "the game port serves no admin action")
         run = self.operator.run
         code, out = yield run(DESYNC[0], DESYNC)
         self.assertEqual(code, 0, out)
