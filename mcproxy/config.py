@@ -38,6 +38,7 @@ __all__ = [
     "LoggingSection",
     "MessagingSection",
     "MIN_SECRET_BYTES",
+    "PluginsSection",
     "ProxyConfig",
     "ProxySection",
     "RateLimitsSection",
@@ -174,6 +175,9 @@ class ProxySection:
     """``[proxy]``: the player-facing listener and login behaviour."""
 
     bind: str = "tcp:25565"
+    #: Every player listener; ``bind`` is the first.  ``bind`` may be written as an array
+    #: to listen on several endpoints (say plain TCP and a ``haproxy:`` one).
+    binds: tuple[str, ...] = ("tcp:25565",)
     motd: str = "A mcproxy network"
     max_players: int = 500
     online_mode: bool = True
@@ -188,7 +192,15 @@ class ProxySection:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     connect_timeout: float = 5.0
-    max_frame_size_prelogin: int = MAX_FRAME_SIZE
+    # Nothing a client sends before login needs more (a cookie response is at most
+    # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
+    # hold handshake_concurrent_max * 2 MiB.
+    max_frame_size_prelogin: int = 32768
+
+    def __post_init__(self) -> None:
+        # Built in code with only ``bind`` given, the section has that one listener.
+        if not self.binds or self.binds[0] != self.bind:
+            object.__setattr__(self, "binds", (self.bind,))
 
 
 @dataclass(frozen=True)
@@ -242,6 +254,14 @@ class LoggingSection:
 
 
 @dataclass(frozen=True)
+class PluginsSection:
+    """``[plugins]``: whether third-party proxy plugins load, and which."""
+
+    enabled: bool = False
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """A validated ``proxy.toml``."""
 
@@ -257,6 +277,7 @@ class ProxyConfig:
     rate_limits: RateLimitsSection
     admin: AdminSection
     logging: LoggingSection
+    plugins: PluginsSection = PluginsSection()
 
 
 @dataclass(frozen=True)
@@ -311,6 +332,7 @@ _PROXY_TABLES = (
     "rate_limits",
     "admin",
     "logging",
+    "plugins",
 )
 _BACKEND_TABLES = ("backend", "messaging", "admin", "logging")
 
@@ -428,6 +450,23 @@ class _Table:
             return value
         _check_endpoint(self, key, value, serverFromString, "server")
         return value
+
+    def server_endpoints(self, key: str, default: str) -> tuple[str, ...]:
+        """One server endpoint string, or a non-empty array of them."""
+        value = self._get(key, default)
+        if isinstance(value, str):
+            values = [value]
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            values = value
+        else:
+            raise self.error(
+                key, f"must be an endpoint string or an array of them, not {_type_name(value)}"
+            )
+        for item in values:
+            _check_endpoint(self, key, item, serverFromString, "server")
+        if len(set(values)) != len(values):
+            raise self.error(key, "names an endpoint more than once")
+        return tuple(values)
 
     def client_endpoint(self, key: str, default: str) -> str:
         value = self.string(key, default)
@@ -725,8 +764,10 @@ def _tables(
 def _proxy_section(t: _Table) -> ProxySection:
     d = ProxySection
     favicon, favicon_png = _favicon(t)
+    binds = t.server_endpoints("bind", d.bind)
     section = ProxySection(
-        bind=t.server_endpoint("bind", d.bind),
+        bind=binds[0],
+        binds=binds,
         motd=t.string("motd", d.motd),
         max_players=t.integer("max_players", d.max_players, 1, 1_000_000),
         online_mode=t.boolean("online_mode", d.online_mode),
@@ -864,6 +905,24 @@ def _permissions(t: _Table) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(granted)
 
 
+def _plugins(t: _Table) -> PluginsSection:
+    """Plugin names in ``allow`` are checked like server names: they appear in logs."""
+    enabled = t.boolean("enabled", PluginsSection.enabled)
+    allow = t._get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(n, str) for n in allow):
+        raise t.error("allow", "must be an array of plugin names")
+    for name in allow:
+        if not _NAME.match(name):
+            raise t.error(
+                "allow",
+                f"{name!r} is not a plugin name (1 to 64 letters, digits, '_', '-' or '.')",
+            )
+    if len(set(allow)) != len(allow):
+        raise t.error("allow", "lists a plugin twice")
+    t.finish()
+    return PluginsSection(enabled=enabled, allow=tuple(allow))
+
+
 def _control_limits(t: _Table) -> dict[str, Any]:
     return {
         "control_max_payload": t.integer(
@@ -971,6 +1030,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     rate_limits = _rate_limits(t["rate_limits"])
     admin = _admin_section(t["admin"], AdminSection.bind)
     logging = _logging(t["logging"])
+    plugins = _plugins(t["plugins"])
 
     security = _security(t["security"], proxy, messaging)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
@@ -997,6 +1057,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         rate_limits=rate_limits,
         admin=admin,
         logging=logging,
+        plugins=plugins,
     )
 
 

@@ -36,7 +36,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcproxy import __version__
-from mcproxy.backend.forwarding import FORWARDING_DEFAULT, encode_modern_forwarding, offline_uuid
+from mcproxy.wire.forwarding import FORWARDING_DEFAULT, encode_modern_forwarding, offline_uuid
 from mcproxy.config import BackendConfig, ProxyConfig
 from mcproxy.control.commands import Hello
 from mcproxy.control.envelope import CONTROL_PROTOCOL_VERSION

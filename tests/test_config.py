@@ -33,6 +33,7 @@ from mcproxy.config import (
     ConfigError,
     LoggingSection,
     MessagingSection,
+    PluginsSection,
     ProxyConfig,
     ProxySection,
     RateLimitsSection,
@@ -229,7 +230,7 @@ class ProxyDefaultsTests(ConfigFileTestCase):
         self.assertEqual(proxy.handshake_timeout, 10.0)
         self.assertEqual(proxy.login_timeout, 30.0)
         self.assertEqual(proxy.connect_timeout, 5.0)
-        self.assertEqual(proxy.max_frame_size_prelogin, 2097151)
+        self.assertEqual(proxy.max_frame_size_prelogin, 32768)
         messaging = MessagingSection()
         self.assertTrue(messaging.enabled)
         self.assertEqual(messaging.bind, "tcp:25580:interface=127.0.0.1")
@@ -812,6 +813,44 @@ class EndpointTests(ConfigFileTestCase):
         )
         self.assertEqual(config.proxy.bind, "haproxy:tcp:25565:interface=0.0.0.0")
 
+    def test_bindArray(self) -> None:
+        """bind may list several endpoints; ``bind`` is the first, ``binds`` all."""
+        config = load_proxy_config(
+            self.write(
+                PROXY_MINIMAL.replace(
+                    "[proxy]", '[proxy]\nbind = ["tcp:25565", "haproxy:tcp:25566"]'
+                )
+            )
+        )
+        self.assertEqual(config.proxy.bind, "tcp:25565")
+        self.assertEqual(config.proxy.binds, ("tcp:25565", "haproxy:tcp:25566"))
+
+    def test_bindString(self) -> None:
+        """A single bind string is one listener."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.proxy.binds, ("tcp:25565",))
+
+    def test_bindArrayChecked(self) -> None:
+        """Each endpoint of a bind array is parsed, and the array is neither empty,
+        of non-strings, nor repeating an endpoint."""
+        self.assertProxyErrorStarts(
+            PROXY_MINIMAL.replace("[proxy]", '[proxy]\nbind = ["tcp:25565", "tcp:abc"]'),
+            "proxy.bind",
+            "not a valid Twisted server endpoint 'tcp:abc'",
+        )
+        for value in ("[]", "[1]", "5"):
+            self.assertProxyError(
+                PROXY_MINIMAL.replace("[proxy]", f"[proxy]\nbind = {value}"),
+                "proxy.bind",
+                "must be an endpoint string or an array of them, not "
+                + ("an integer" if value == "5" else "an array"),
+            )
+        self.assertProxyError(
+            PROXY_MINIMAL.replace("[proxy]", '[proxy]\nbind = ["tcp:1", "tcp:1"]'),
+            "proxy.bind",
+            "names an endpoint more than once",
+        )
+
     def test_adminDisabled(self) -> None:
         """An empty admin bind turns the admin listener off."""
         config = load_proxy_config(self.write(PROXY_MINIMAL + '[admin]\nbind = ""\n'))
@@ -1023,6 +1062,56 @@ class PermissionsTests(ConfigFileTestCase):
             PROXY_MINIMAL + '[permissions]\n"command send" = ["Admin"]\n',
             "permissions.command send",
             "a permission node is 1 to 128 letters, digits, '_', '-' or '.'",
+        )
+
+
+class PluginsConfigTests(ConfigFileTestCase):
+    """
+    [plugins] turns third-party proxy plugins on and can name the ones allowed.
+    """
+
+    def test_default(self) -> None:
+        """Without the table plugins stay off and nothing is allow-listed."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.plugins, PluginsSection(enabled=False, allow=()))
+
+    def test_enabledWithAllowList(self) -> None:
+        """enabled and allow are read as a boolean and a tuple of names."""
+        config = load_proxy_config(
+            self.write(PROXY_MINIMAL + '[plugins]\nenabled = true\nallow = ["hello", "motd-rotator"]\n')
+        )
+        self.assertEqual(config.plugins, PluginsSection(enabled=True, allow=("hello", "motd-rotator")))
+
+    def test_allowNotArray(self) -> None:
+        """A single name instead of an array is refused."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = "hello"\n',
+            "plugins.allow",
+            "must be an array of plugin names",
+        )
+
+    def test_allowBadName(self) -> None:
+        """A name no plugin can have (a space) is refused rather than matching nothing."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = ["hel lo"]\n',
+            "plugins.allow",
+            "'hel lo' is not a plugin name (1 to 64 letters, digits, '_', '-' or '.')",
+        )
+
+    def test_allowDuplicate(self) -> None:
+        """Listing a plugin twice is a mistake worth pointing out."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = ["hello", "hello"]\n',
+            "plugins.allow",
+            "lists a plugin twice",
+        )
+
+    def test_unknownKey(self) -> None:
+        """A typo in [plugins] is refused with a hint."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nenable = true\n',
+            "plugins.enable",
+            "unknown key (did you mean 'enabled'?)",
         )
 
 
@@ -1505,7 +1594,7 @@ class DataclassTests(SynchronousTestCase):
         self.assertEqual(
             [f.name for f in fields(ProxySection)],
             [
-                "bind", "motd", "max_players", "online_mode", "session_server",
+                "bind", "binds", "motd", "max_players", "online_mode", "session_server",
                 "session_server_ca_file", "compression_threshold", "forwarding",
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
                 "handshake_timeout", "login_timeout", "connect_timeout",
@@ -1516,14 +1605,14 @@ class DataclassTests(SynchronousTestCase):
 
 _KEYS = sorted(
     {f.name for cls in (ProxySection, MessagingSection, RateLimitsSection,
-                        AdminSection, LoggingSection, BackendSection,
+                        AdminSection, LoggingSection, PluginsSection, BackendSection,
                         BackendMessagingSection) for f in fields(cls)}
     | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
 )
 _SECTIONS = [
     "proxy", "security", "servers", "forced_hosts", "motd_by_host", "permissions",
     "messaging",
-    "rate_limits", "admin", "logging", "backend", "bogus",
+    "rate_limits", "admin", "logging", "plugins", "backend", "bogus",
 ]
 # toml.dumps itself breaks on backslashes and characters repr() escapes.
 _TEXT = st.characters(

@@ -9,7 +9,8 @@ import uuid
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.proxy.auth import AuthenticationError, GameProfile, Property, offline_uuid, parse_profile
+from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_uuid, parse_profile
+from mcproxy.wire.forwarding import ProfileProperty
 from mcproxy.proxy.forwarding import legacy_host, modern_response, modern_version
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.backend import BackendRefused
@@ -30,7 +31,7 @@ class SessionAnswerTests(SynchronousTestCase):
                           "properties": [{"name": "textures", "value": "v", "signature": "s"}]}).encode()
         profile = parse_profile(raw)
         self.assertEqual(profile.id, uuid.UUID("069a79f4-44e9-4726-a5be-fca90e38aaf5"))
-        self.assertEqual(profile.properties, (Property("textures", "v", "s"),))
+        self.assertEqual(profile.properties, (ProfileProperty("textures", "v", "s"),))
         self.assertTrue(profile.authenticated)
 
     def test_garbage_is_refused_with_a_reason(self) -> None:
@@ -44,7 +45,7 @@ class SessionAnswerTests(SynchronousTestCase):
 
 class ForwardingFormatTests(SynchronousTestCase):
     profile = GameProfile(uuid.UUID("069a79f4-44e9-4726-a5be-fca90e38aaf5"), "Notch",
-                          (Property("textures", "value", "sig"), Property("plain", "x")), True)
+                          (ProfileProperty("textures", "value", "sig"), ProfileProperty("plain", "x")), True)
 
     def test_modern_version_negotiation(self) -> None:
         """Backends asking for 1-3 get version 1 (no chat key to forward); 4 and above get 4."""

@@ -97,6 +97,14 @@ class RelayChunkTests(SynchronousTestCase):
                 relay_chunk(half, data)
             self.assertEqual(caught.exception.reason, reason)
 
+    def test_packet_id_running_past_its_frame_is_refused(self) -> None:
+        """A one-byte frame whose id byte says 'more follows' is malformed, wherever the read ends."""
+        for data in (b"\x01\x80", b"\x01\x80\x01\x00"):
+            half = Half("serverbound", -1, -1, Phase.PLAY)
+            with self.assertRaises(WireError) as caught:
+                relay_chunk(half, data)
+            self.assertEqual(caught.exception.reason, "TRUNCATED")
+
     @settings(max_examples=150, deadline=None)
     @given(st.lists(st.binary(min_size=0, max_size=400), min_size=1, max_size=20), st.data())
     def test_any_split_relays_the_same_bytes(self, bodies, data) -> None:

@@ -72,7 +72,7 @@ def build_service(config: BackendConfig, reactor: Any,
             max_payload=config.messaging.control_max_payload,
             max_clock_skew=config.messaging.control_max_clock_skew,
             retry_max_delay=config.messaging.reconnect_max_delay,
-            # BackendMetrics already exports the bridge gauges on this registry.
+            # BackendMetrics exports the bridge gauges; the module keeps them current.
             state_gauges=False,
             artifact_version=versions.artifact,
             control_version=versions.control_protocol)
@@ -106,7 +106,7 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
     """/health, /status, /metrics and the runbook's actions for this backend."""
     health = HealthModel(log)
     listener = ManualCheck(CheckState.FAILED, "not listening yet")
-    factory.on_listening = listener.ok
+    factory.on_listening = lambda: listener.ok(config.backend.bind)
     health.add_check("listener", listener, critical=True)
     status = StatusBoard(reactor, registry, log, versions)
     status.add("backend", lambda: {

@@ -79,15 +79,26 @@ def _packet_id(buf, start: int, end: int, compressed: bool) -> int:
         packet_id = buf[start]
         if packet_id < 0x80:
             return packet_id
-        return decode_varint(buf, start)[0]
+        return _long_id(buf, start, end)
     if buf[start] == 0:
         if end - start < 2:
             raise WireError("TRUNCATED", "compressed frame without a packet id")
         packet_id = buf[start + 1]
         if packet_id < 0x80:
             return packet_id
-        return decode_varint(buf, start + 1)[0]
+        return _long_id(buf, start + 1, end)
     return peek_packet_id(bytes(buf[start:end]), True)
+
+
+def _long_id(buf, start: int, end: int) -> int:
+    """A packet id of two or more bytes, which must end inside its own frame."""
+    try:
+        packet_id, after = decode_varint(buf, start)
+    except Incomplete:
+        after = end + 1
+    if after > end:
+        raise WireError("TRUNCATED", "packet id runs past its frame")
+    return packet_id
 
 
 def relay_chunk(half: Half, data: bytes, max_frame_size: int = MAX_FRAME_SIZE) -> list:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import signal
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
-from mcproxy.config import ProxyConfig
+from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
 from mcproxy.ops.metrics import ProxyMetrics
@@ -26,6 +28,8 @@ from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
+from mcproxy.proxy.passthrough import StatusPassthrough
+from mcproxy.proxy.plugins import PluginManager
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder
 
@@ -107,6 +111,8 @@ class ProxyProcess(MultiService):
             compression_threshold=section.compression_threshold,
             forwarding=section.forwarding,
             secret=secret,
+            secret_previous=(security.proxy_secret_previous.value
+                             if security.proxy_secret_previous is not None else b""),
             max_players=section.max_players,
             handshake_timeout=section.handshake_timeout,
             login_timeout=section.login_timeout,
@@ -140,17 +146,21 @@ class ProxyProcess(MultiService):
                 "login_burst": limits.logins_per_address_burst,
             },
         )
-        self.core.status = StatusResponder(
-            section.motd, section.max_players, self.core.online_count,
-            favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+        self.core.status = self._status_source(config)
         for command in builtin_commands(self.core):
             self.commands.register(command)
+        self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
-        self.game = ListenerService(serverFromString(reactor, section.bind), PlayerFactory(self.core), "game")
-        self.game.setServiceParent(self)
-
+        players = PlayerFactory(self.core)
+        self.listeners = [
+            ListenerService(serverFromString(reactor, bind), players, "game" if n == 0 else f"game-{n + 1}")
+            for n, bind in enumerate(section.binds)
+        ]
+        self.game = self.listeners[0]
         self.health = HealthModel(self.log)
-        self.health.add_check("listener", self.game.check, critical=True)
+        for n, listener in enumerate(self.listeners):
+            listener.setServiceParent(self)
+            self.health.add_check("listener" if n == 0 else f"listener-{n + 1}", listener.check, critical=True)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health)
@@ -160,13 +170,15 @@ class ProxyProcess(MultiService):
         if config.messaging.enabled:
             self._start_messaging(config, reactor, secret)
         self.status_board = StatusBoard(reactor, self.registry, self.log)
-        self.status_board.add("proxy", lambda: {"online_mode": section.online_mode,
-                                                "forwarding": section.forwarding})
+        self.status_board.add("proxy", lambda: {"online_mode": self.config.proxy.online_mode,
+                                                "forwarding": self.config.proxy.forwarding})
         if self.messaging is not None:
             self.status_board.add("links", self.messaging.status)
             self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
                                                        "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
+        self.status_board.add("plugins", lambda: {"enabled": self.config.plugins.enabled,
+                                                   "loaded": sorted(self.plugins.loaded)})
         self.status_board.add("backends", self.prober.status)
         if config.admin.bind:
             token = config.admin.token.value.decode("utf-8") if config.admin.token is not None else None
@@ -236,9 +248,90 @@ class ProxyProcess(MultiService):
 
     def startService(self) -> None:
         self.core.start()
+        if self.config.plugins.enabled:
+            self.plugins.load_all()
         super().startService()
-        self.log.info("mcproxy listening on {bind}", bind=self.config.proxy.bind)
+        self.log.info("mcproxy listening on {bind}", bind=", ".join(self.config.proxy.binds))
 
     def stopService(self):
         self.core.stop()
+        self.plugins.unload_all()
         return super().stopService()
+
+    def _status_source(self, config: ProxyConfig):
+        """The server-list answer: ours from the config, or a backend's passed through."""
+        section = config.proxy
+        own = StatusResponder(section.motd, section.max_players, self.core.online_count,
+                              favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+        if not section.status_passthrough:
+            return own
+        server = config.servers[section.status_passthrough]
+        endpoint = HostnameEndpoint(self.reactor, server.host, server.port, timeout=section.connect_timeout)
+        return StatusPassthrough(self.reactor, endpoint, server.host, server.port, own, log=self.log)
+
+    def reload(self) -> bool:
+        """Re-read the config file and apply what can change while players are on.
+
+        Servers, ``try``, forced hosts, MOTDs, the favicon, ``max_players``,
+        ``[permissions]`` and ``[plugins]`` apply at once; anything else (listeners,
+        login, forwarding, secrets, messaging) needs a restart, so a file that
+        changes it is refused as a whole and the running config stays.
+        """
+        try:
+            new = load_proxy_config(self.config.path)
+        except ConfigError as error:
+            self.log.error("config reload refused: {error}", error=str(error))
+            return False
+        fixed = fixed_changes(self.config, new)
+        if fixed:
+            self.log.error("config reload refused: {keys} cannot change while running; restart to apply them",
+                           keys=", ".join(fixed))
+            return False
+        self._apply(new)
+        self.log.info("config reloaded from {path}", path=new.path)
+        return True
+
+    def _apply(self, new: ProxyConfig) -> None:
+        section = new.proxy
+        self.router.servers = {name: ServerAddress(s.host, s.port) for name, s in new.servers.items()}
+        self.router.try_order = tuple(new.try_order)
+        self.router.forced_hosts = {host.lower(): tuple(names) for host, names in new.forced_hosts.items()}
+        self.prober.set_backends({name: f"{s.host}:{s.port}" for name, s in new.servers.items()})
+        self.settings = dataclasses.replace(self.settings, max_players=section.max_players)
+        self.core.settings = self.settings
+        self.core.status = self._status_source(new)
+        self.config = new
+        with self.commands.batch():
+            self.commands.set_permissions(new.permissions)
+            self.plugins.unload_all()
+            if new.plugins.enabled:
+                self.plugins.reload(new.plugins.allow)
+
+
+#: Config keys a reload applies in place; every other difference needs a restart.
+LIVE_KEYS = ("servers", "try_order", "forced_hosts", "motd_by_host", "permissions", "plugins")
+LIVE_PROXY_KEYS = ("motd", "max_players", "favicon", "favicon_png")
+
+
+def fixed_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
+    """The keys that differ between ``old`` and ``new`` but cannot change live."""
+    changed = []
+    for field in dataclasses.fields(ProxyConfig):
+        name = field.name
+        if name in LIVE_KEYS or name == "path":
+            continue
+        before, after = getattr(old, name), getattr(new, name)
+        if name == "proxy":
+            changed += [f"proxy.{f.name}" for f in dataclasses.fields(before)
+                        if f.name not in LIVE_PROXY_KEYS and getattr(before, f.name) != getattr(after, f.name)]
+        elif before != after:
+            changed.append(name)
+    if old.messaging.enabled and set(old.servers) != set(new.servers):
+        # The control plane knows its backends by these names from the start.
+        changed.append("servers (names, while messaging is enabled)")
+    return changed
+
+
+def reload_on_sighup(process: ProxyProcess, reactor: Any) -> None:
+    """Reload ``process``'s config on SIGHUP, in the reactor thread."""
+    signal.signal(signal.SIGHUP, lambda signum, frame: reactor.callFromThread(process.reload))
