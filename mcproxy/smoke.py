@@ -30,7 +30,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import defer, task
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, clientFromString, connectProtocol
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -362,13 +362,24 @@ class Smoke:
 
     @defer.inlineCallbacks
     def control_probe(self, reactor: Any, secret: bytes, clock: Any) -> Any:
-        """Send one Hello to the proxy's messaging port; the reason it was refused, or None."""
-        host, port = tcp_target(self.proxy.messaging.bind, "messaging.bind")
-        sender = min(self.proxy.servers)
+        """Send one Hello to the proxy's messaging port; the reason it was refused, or None.
+
+        With a backend config given, the probe connects exactly as that backend does (its
+        ``[messaging].proxy`` endpoint, TLS and certificate checks included) under its id;
+        otherwise it reaches a ``tcp:`` messaging bind directly as the first server.
+        """
+        if self.backends:
+            backend = self.backends[0]
+            sender, where = backend.backend.server_id, backend.messaging.proxy
+            endpoint = clientFromString(reactor, where)
+        else:
+            host, port = tcp_target(self.proxy.messaging.bind, "messaging.bind")
+            sender, where = min(self.proxy.servers), f"{host}:{port}"
+            endpoint = TCP4ClientEndpoint(reactor, host, port)
         peer = ControlPeer(sender, secret, None, clock, CollectorRegistry(), Logger(namespace="mcproxy.smoke"))
         protocol = _ProbeProtocol(peer, self.proxy.messaging.control_sender_id)
-        yield with_timeout(reactor, connectProtocol(TCP4ClientEndpoint(reactor, host, port), protocol),
-                           self.timeout, f"connect to messaging {host}:{port}")
+        yield with_timeout(reactor, connectProtocol(endpoint, protocol), self.timeout,
+                           f"connect to messaging {where}")
         try:
             yield with_timeout(reactor, protocol.call(Hello, server_id=sender, artifact_version=__version__,
                                                       control_version=CONTROL_PROTOCOL_VERSION),

@@ -352,9 +352,9 @@ class VersionMismatchTests(RunbookCase):
 class RollbackTests(RunbookCase):
     @defer.inlineCallbacks
     def test_rollback_validation_in_production_shape(self):
-        """Online-mode proxy, backends requiring authenticated mode: every check passes; the offline
-        smoke load is skipped, with the reason, rather than faked."""
-        deployment = self.deployment(online_mode=True, require_authenticated_mode=True)
+        """Online-mode proxy, backends requiring authenticated mode, control plane over TLS: every
+        check passes; the offline smoke load is skipped, with the reason, rather than faked."""
+        deployment = self.deployment(online_mode=True, require_authenticated_mode=True, tls=True)
         yield deployment.start(self)
         code, out = yield self.operator.run(ROLLBACK[0], ROLLBACK)
         self.assertEqual(code, 0, out)
