@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import hmac
+import math
 import os
 import re
 import struct
@@ -545,6 +546,59 @@ def _check_strength(table: _Table, key: str, value: bytes) -> None:
             key, f"is too short: at least {MIN_SECRET_BYTES} bytes are needed; "
             f"{_generate_hint()}"
         )
+    unit = _repeated_unit(value)
+    if unit:
+        raise table.error(
+            key, f"is a {unit}-byte pattern repeated, not a secret; {_generate_hint()}"
+        )
+    randomness = _randomness_bytes(value)
+    if randomness < MIN_SECRET_BYTES:
+        raise table.error(
+            key, f"holds at most {randomness} bytes of randomness ({_alphabet_note(value)}); "
+            f"at least {MIN_SECRET_BYTES} are needed; {_generate_hint()}"
+        )
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _repeated_unit(value: bytes) -> int:
+    """The length of a unit the whole value repeats (``abcabc...``), or 0."""
+    for size in range(2, len(value) // 2 + 1):
+        if len(value) % size == 0 and value == value[:size] * (len(value) // size):
+            return size
+    return 0
+
+
+def _randomness_bytes(value: bytes) -> int:
+    """An upper bound on the randomness of ``value``, in whole bytes.
+
+    Length alone overstates it: 32 hex digits are 32 bytes long but carry 16 bytes of
+    randomness. Each character carries at most log2 of the alphabet its character classes
+    span (hex: 4 bits; letters, digits and symbols: up to 6.6); non-ASCII data counts 8 bits
+    a byte.
+    """
+    if any(b > 0x7E or b < 0x20 for b in value):
+        return len(value)
+    if all(b in _HEX for b in value):
+        return len(value) * 4 // 8
+    alphabet = 0
+    text = value.decode("ascii")
+    if any(c.isdigit() for c in text):
+        alphabet += 10
+    if any(c.islower() for c in text):
+        alphabet += 26
+    if any(c.isupper() for c in text):
+        alphabet += 26
+    if any(not c.isalnum() for c in text):
+        alphabet += 33
+    return int(len(value) * math.log2(alphabet) // 8)
+
+
+def _alphabet_note(value: bytes) -> str:
+    if all(b in _HEX for b in value):
+        return "hex digits carry 4 bits each"
+    return "judged by the characters it uses"
 
 
 def _secret(table: _Table, key: str) -> tuple[Secret | None, str]:

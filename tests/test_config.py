@@ -4,11 +4,13 @@ Tests for L{mcproxy.config} and L{mcproxy.options}.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import operator
 import os
 import pickle
+import secrets
 import shutil
 import struct
 import sys
@@ -42,6 +44,7 @@ from mcproxy.config import (
     load_backend_config,
     load_proxy_config,
 )
+from mcproxy import ctl
 from mcproxy.options import BackendOptions, ProxyOptions
 
 MARKER = "Qz7" + "5d41402abc4b2a76b9719d911017c592" * 2
@@ -1196,6 +1199,45 @@ class SecretConfigTests(ConfigFileTestCase):
                 error.reason.startswith("is a placeholder value, not a secret;"),
                 error.reason,
             )
+
+    def test_hexOfSixteenBytes(self) -> None:
+        """32 hex digits are 32 bytes long but only 16 bytes of randomness: refused."""
+        error = self.proxyError(PROXY_MINIMAL.replace(SECRET, "9f86d081884c7d659a2feaa0c55ad015"))
+        self.assertEqual(error.key, "security.proxy_secret")
+        self.assertTrue(
+            error.reason.startswith(
+                "holds at most 16 bytes of randomness (hex digits carry 4 bits each); "
+                "at least 32 are needed; generate one with: "
+            ),
+            error.reason,
+        )
+
+    def test_repeatedPattern(self) -> None:
+        """A short pattern repeated to length is refused, whatever its length."""
+        error = self.proxyError(PROXY_MINIMAL.replace(SECRET, "0123456789abcdef" * 4))
+        self.assertTrue(
+            error.reason.startswith("is a 16-byte pattern repeated, not a secret;"),
+            error.reason,
+        )
+
+    def test_generatedSecretsAccepted(self) -> None:
+        """What mcproxyctl gen-secret and the documented generators print is accepted."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(ctl.main(["gen-secret"]), 0)
+        for value in (out.getvalue().strip(), secrets.token_urlsafe(32), secrets.token_hex(32)):
+            config = load_proxy_config(self.write(PROXY_MINIMAL.replace(SECRET, value)))
+            self.assertEqual(config.security.proxy_secret, Secret(value.encode()))
+
+    def test_weakAdminTokenAndSecretFile(self) -> None:
+        """The same rule holds for the admin token and for a secret read from a file."""
+        error = self.proxyError(PROXY_MINIMAL + '[admin]\ntoken = "9f86d081884c7d659a2feaa0c55ad015"\n')
+        self.assertEqual(error.key, "admin.token")
+        self.assertIn("bytes of randomness", error.reason)
+        self.write("ab" * 32 + "\n", "weak.secret")
+        error = self.backendError("[backend]\nproxy_secret_file = \"weak.secret\"\n")
+        self.assertEqual(error.key, "backend.proxy_secret_file")
+        self.assertIn("pattern repeated", error.reason)
 
     def test_oneCharacter(self) -> None:
         """A secret of one repeated character is refused."""

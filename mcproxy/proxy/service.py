@@ -9,16 +9,17 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, succeed
 from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
-from mcproxy.ops.admin import AdminResource, admin_site
+from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
+from mcproxy.ops.settle import action_timeout, settle
 from mcproxy.ops.status import StatusBoard
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.registry import CommandRegistry, specs_from
@@ -77,6 +78,12 @@ class ListenerService(StreamServerEndpointService):
     def stopService(self):
         self.port = None
         return super().stopService()
+
+    def listen_again(self) -> None:
+        """Listen again on the same endpoint after ``stopService`` (a component restart)."""
+        self.error = None
+        self.privilegedStartService()
+        self.startService()
 
     def check(self) -> CheckResult:
         if self.port is not None:
@@ -164,9 +171,12 @@ class ProxyProcess(MultiService):
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
         self.messaging = None
+        self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
             self._start_messaging(config, reactor, secret)
         self.status_board = StatusBoard(reactor, self.registry, self.log)
+        self.status_board.add("proxy", lambda: {"online_mode": self.config.proxy.online_mode,
+                                                "forwarding": self.config.proxy.forwarding})
         if self.messaging is not None:
             self.status_board.add("links", self.messaging.status)
             self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
@@ -182,6 +192,8 @@ class ProxyProcess(MultiService):
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
+            if self.messaging is not None:
+                self.admin.add_action("restart_messaging", self._restart_messaging)
 
     def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
         """The control-plane listener, and the command registry backends mirror."""
@@ -196,7 +208,33 @@ class ProxyProcess(MultiService):
             max_payload=messaging.control_max_payload, max_clock_skew=messaging.control_max_clock_skew)
         listener = ListenerService(serverFromString(reactor, messaging.bind), self.messaging, "messaging")
         listener.setServiceParent(self)
+        self.messaging_listener = listener
         self.health.add_check("messaging", self._messaging_check, critical=False)
+
+    @inlineCallbacks
+    def _restart_messaging(self, body: dict):
+        """Admin action: stop the messaging listener, drop every link, listen again.
+
+        Backends reconnect on their own and resync; the answer waits (bounded) until
+        every backend under [servers] is linked and synchronized again.
+        """
+        timeout = action_timeout(body)
+        self.log.info("messaging restart requested")
+        listener, messaging = self.messaging_listener, self.messaging
+        yield listener.stopService()
+        dropped = messaging.drop_links()
+        # Connections close on a later turn; until they have, the links still look healthy.
+        yield settle(self.reactor, lambda: not messaging.live, timeout)
+        listener.listen_again()
+        bound = yield settle(self.reactor, lambda: listener.port is not None, timeout)
+        if not bound:
+            raise ActionError(f"the messaging listener did not bind again: {listener.error or 'timed out'}",
+                              code=503)
+        settled = yield settle(self.reactor, lambda: not messaging.problems(), timeout)
+        self.log.info("messaging restarted; {dropped} link(s) dropped, settled={settled}",
+                      dropped=dropped, settled=settled)
+        return dict(messaging.status(), dropped=dropped, settled=settled,
+                    problems=messaging.problems())
 
     def _messaging_check(self) -> CheckResult:
         problems = self.messaging.problems()

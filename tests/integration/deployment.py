@@ -41,13 +41,16 @@ class TwistdProcess:
         self.log_path = config.with_suffix(".log")
         self.protocol: _Output | None = None
 
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        """The twistd arguments and environment; a subclass may start another application."""
+        return (["twistd", "-n", "--pidfile=", self.plugin, "-c", str(self.config)],
+                dict(os.environ, PYTHONPATH=str(REPO)))
+
     def start(self) -> None:
         self.protocol = _Output(self.plugin, self.log_path)
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        argv, env = self.command()
         self.transport = reactor.spawnProcess(
-            self.protocol, str(BIN / "twistd"),
-            ["twistd", "-n", "--pidfile=", self.plugin, "-c", str(self.config)],
-            env=env, path=str(self.config.parent))
+            self.protocol, str(BIN / "twistd"), argv, env=env, path=str(self.config.parent))
 
     @property
     def running(self) -> bool:
@@ -112,7 +115,8 @@ class Deployment:
     """Configs for a proxy and named backends in one folder, sharing one secret."""
 
     def __init__(self, directory: Path, backends: tuple[str, ...] = ("lobby", "game"), *,
-                 online_mode: bool = False, require_authenticated_mode: bool = False, tls: bool = False) -> None:
+                 online_mode: bool = False, require_authenticated_mode: bool = False, tls: bool = False,
+                 log_files: bool = False) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "proxy.secret").write_text(TEST_SECRET)
@@ -121,6 +125,8 @@ class Deployment:
         self.messaging_port = free_port()
         self.backend_ports = {name: free_port() for name in backends}
         self.backend_admin = {name: free_port() for name in backends}
+        # With log_files, each process writes JSON lines to <config name>.jsonl beside its config.
+        logging = (lambda name: f'\n[logging]\nfile = "{name}.jsonl"\n') if log_files else (lambda name: "")
         servers = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in self.backend_ports.items())
         messaging_bind = f"tcp:{self.messaging_port}:interface=127.0.0.1"
         messaging_client = f"tcp:host=127.0.0.1:port={self.messaging_port}"
@@ -154,7 +160,7 @@ bind = "{messaging_bind}"
 
 [admin]
 bind = "tcp:{self.proxy_admin}:interface=127.0.0.1"
-""")
+{logging("proxy")}""")
         self.backend_configs = {}
         for name in backends:
             path = directory / f"backend-{name}.toml"
@@ -171,7 +177,7 @@ reconnect_max_delay = 2.0
 
 [admin]
 bind = "tcp:{self.backend_admin[name]}:interface=127.0.0.1"
-""")
+{logging(f"backend-{name}")}""")
             self.backend_configs[name] = path
         self.proxy = TwistdProcess("mcproxy", self.proxy_config)
         self.backends = {name: TwistdProcess("mcbackend", path) for name, path in self.backend_configs.items()}
