@@ -52,6 +52,10 @@ class BenchBackend(Protocol):
         self.flooding = False
         self.paused = False
 
+    def connectionMade(self) -> None:
+        # As vanilla servers and clients do: play traffic is many small packets.
+        self.transport.setTcpNoDelay(True)
+
     def dataReceived(self, data: bytes) -> None:
         self.codec.feed(data)
         while self.transport is not None and not self.transport.disconnecting:
@@ -161,6 +165,7 @@ class BenchPlayer(Protocol):
         self._flood_end: defer.Deferred | None = None
 
     def connectionMade(self) -> None:
+        self.transport.setTcpNoDelay(True)
         handshake = (encode_varint(PROTOCOL) + encode_string(self.host) + encode_ushort(self.port)
                      + encode_varint(2))
         start = encode_string(self.name, 16) + encode_uuid(uuid.uuid3(uuid.NAMESPACE_OID, self.name))

@@ -171,8 +171,8 @@ file = "{self.workdir / (name + '.log')}"
             args.append("--stub-session")
         if self.profile_dir is not None:
             args = [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record",
-                    "--rate", "250", "--format", "speedscope", "--nonblocking",
-                    "-o", str(self.profile_dir / f"{name}.speedscope.json"), "--"] + args
+                    "--rate", "250", "--format", "raw", "--nonblocking",
+                    "-o", str(self.profile_dir / f"{name}.folded"), "--"] + args
         process = self._spawn(args, f"{name}.out")
         wait_port(port, process=process)
         return port, process
@@ -556,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-players", type=int, help="players for the RSS figure (default 1000, quick 300)")
     parser.add_argument("--echo-interval", type=float, default=0.02, help="seconds between a player's echoes")
     parser.add_argument("--only", action="append", choices=FIGURES, help="run just this figure (repeatable)")
-    parser.add_argument("--profile", metavar="DIR", help="run each proxy under py-spy, speedscope files in DIR")
+    parser.add_argument("--profile", metavar="DIR", help="run each proxy under py-spy, folded stacks in DIR")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs)")
     opts = parser.parse_args(argv)
     opts.rounds = opts.rounds or (2 if opts.quick else 3)
