@@ -12,6 +12,24 @@ from mcproxy.proxy.backend import BackendLogin
 from mcproxy.proxy.routing import Router, ServerAddress
 
 
+class _CountingResolver:
+    """Counts resolutions and never answers them."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def resolveHostName(self, receiver, hostName, portNumber=0, addressTypes=None, transportSemantics="TCP"):
+        self.asked.append(hostName)
+        receiver.resolutionBegan(None)
+        return receiver
+
+
+def _reactor() -> MemoryReactorClock:
+    reactor = MemoryReactorClock()
+    reactor.nameResolver = _CountingResolver()
+    return reactor
+
+
 def _router(reactor, host: str) -> Router:
     return Router(reactor, {"lobby": ServerAddress(host, 25566)}, ["lobby"], {}, concurrent_max=8,
                   connect_timeout=5, login_timeout=5, max_frame_size=2097151)
@@ -26,12 +44,20 @@ def _login() -> BackendLogin:
 class RouterConnectTests(SynchronousTestCase):
     def test_ip_literal_connects_without_resolving(self) -> None:
         """A backend given as an IP address is dialled at once: no resolver round trip."""
-        reactor = MemoryReactorClock()
+        reactor = _reactor()
         _router(reactor, "127.0.0.1").connect(_login(), ["lobby"])
+        self.assertEqual(reactor.nameResolver.asked, [])
         self.assertEqual([(host, port) for host, port, *_ in reactor.tcpClients], [("127.0.0.1", 25566)])
 
     def test_ipv6_literal_connects_without_resolving(self) -> None:
         """The same holds for an IPv6 literal."""
-        reactor = MemoryReactorClock()
+        reactor = _reactor()
         _router(reactor, "::1").connect(_login(), ["lobby"])
+        self.assertEqual(reactor.nameResolver.asked, [])
         self.assertEqual([(host, port) for host, port, *_ in reactor.tcpClients], [("::1", 25566)])
+
+    def test_host_name_is_resolved(self) -> None:
+        """A backend given by name still goes through the reactor's resolver."""
+        reactor = _reactor()
+        _router(reactor, "lobby.internal").connect(_login(), ["lobby"])
+        self.assertEqual(reactor.nameResolver.asked, ["lobby.internal"])
