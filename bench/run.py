@@ -370,26 +370,34 @@ def joins_round(port: int, concurrency: int, window: float, names: Names, figure
 
 
 @defer.inlineCallbacks
-def latency_round(players: list[BenchPlayer], window: float, interval: float, figure: Figure):
-    """Round-trip times (seconds) of echoed play frames, each player pinging every ``interval``."""
+def latency_round(groups: dict[str, list[BenchPlayer]], window: float, interval: float, figure: Figure):
+    """Round-trip times (seconds) of echoed play frames, per path.
+
+    Player ``i`` of every path takes turns: one echo direct, one through HAProxy, one
+    through the proxy, then a pause of ``interval``; so all paths see the same moments
+    of the machine's other load.
+    """
     end = time.perf_counter() + window
-    rtts: list[float] = []
+    rtts: dict[str, list[float]] = {key: [] for key in groups}
+    slots = len(next(iter(groups.values())))
 
     @defer.inlineCallbacks
-    def loop(player: BenchPlayer, delay: float):
-        yield sleep(delay)
+    def loop(i: int):
+        yield sleep(interval * i / slots)
         while time.perf_counter() < end:
-            try:
-                rtts.append((yield timed(player.echo(), 10)))
-            except Exception as error:
-                figure.errors.append(f"{player.name}: echo: {error!r}")
-                return
-            if player.errors:
-                figure.errors.extend(player.errors)
-                return
+            for key, players in groups.items():
+                player = players[i]
+                try:
+                    rtts[key].append((yield timed(player.echo(), 10)))
+                except Exception as error:
+                    figure.errors.append(f"{player.name}: echo: {error!r}")
+                    return
+                if player.errors:
+                    figure.errors.extend(player.errors)
+                    return
             yield sleep(interval)
 
-    yield defer.gatherResults([loop(p, interval * i / len(players)) for i, p in enumerate(players)])
+    yield defer.gatherResults([loop(i) for i in range(slots)])
     return rtts
 
 
@@ -476,15 +484,14 @@ def run_figures(opts, procs: Processes, selected: list[str]):
         groups = {}
         for key, port in (("direct", backend), ("haproxy", haproxy), ("proxy", proxy)):
             groups[key] = yield join_many(port, players_n, names)
-        direct_p99s = []
+        direct = []
         for _ in range(rounds):
-            p = {}
-            for key in ("direct", "haproxy", "proxy"):
-                p[key] = p99((yield latency_round(groups[key], window, opts.echo_interval, figure)))
-            direct_p99s.append(p["direct"] * 1e3)
-            figure.ours.append(max(p["proxy"] - p["direct"], 0.0) * 1e3)
-            figure.base.append(max(p["haproxy"] - p["direct"], 0.0) * 1e3)
-        figure.note = f"direct p99 {statistics.median(direct_p99s):.3f} ms"
+            rtts = yield latency_round(groups, window, opts.echo_interval, figure)
+            p = {key: p99(samples) * 1e3 for key, samples in rtts.items()}
+            direct.append(p["direct"])
+            figure.ours.append(p["proxy"] - p["direct"])
+            figure.base.append(p["haproxy"] - p["direct"])
+        figure.note = f"direct p99 {statistics.median(direct):.3f} ms; added = p99 via it − p99 direct"
         yield leave([p for group in groups.values() for p in group])
     if "rss" in selected:
         count = opts.idle_players

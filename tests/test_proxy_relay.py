@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase, joined, relay_chunk
+from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase, joined, no_delay, relay_chunk
 from mcproxy.wire.compression import compress_packet, decompress_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.types import WireError, encode_varint
@@ -124,3 +125,24 @@ class RelayChunkTests(SynchronousTestCase):
             relay_chunk(half, data)
         except WireError:
             pass
+
+
+class _TCPTransport(StringTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.no_delay = False
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        self.no_delay = enabled
+
+
+class NoDelayTests(SynchronousTestCase):
+    def test_tcp_transport_gets_no_delay(self) -> None:
+        """A relayed TCP connection has Nagle's algorithm off."""
+        transport = _TCPTransport()
+        no_delay(transport)
+        self.assertTrue(transport.no_delay)
+
+    def test_transport_without_tcp_options_is_left_alone(self) -> None:
+        """A transport with no TCP options (a UNIX socket, a test transport) is fine."""
+        no_delay(StringTransport())

@@ -176,6 +176,17 @@ def joined(pieces: list) -> Optional[bytes]:
     return b"".join(pieces)
 
 
+def no_delay(transport) -> None:
+    """Turn Nagle's algorithm off where the transport has one (TCP, or TLS over TCP).
+
+    The relay writes many small frames; with Nagle each waits for the previous one's
+    acknowledgement, which delayed ACKs stretch to tens of milliseconds.
+    """
+    setter = getattr(transport, "setTcpNoDelay", None)
+    if setter is not None:
+        setter(True)
+
+
 @implementer(IPushProducer)
 class Throttle:
     """Lets one side's write buffer pause the other side's reads, and nothing more.
