@@ -40,7 +40,7 @@ class Half:
     """One direction of the relay: its buffer, its source framing, what it watches."""
 
     __slots__ = ("name", "buffer", "src_threshold", "dst_threshold", "phase", "watchers", "watch",
-                 "hot", "frames", "bytes")
+                 "hots", "hot", "frames", "bytes")
 
     def __init__(self, name: str, src_threshold: int, dst_threshold: int, phase: Phase) -> None:
         self.name = name
@@ -50,19 +50,25 @@ class Half:
         self.phase = phase
         self.watchers: dict[Phase, dict[int, Watcher]] = {Phase.CONFIGURATION: {}, Phase.PLAY: {}}
         self.watch = self.watchers[phase]
-        self.hot = _hot_ids(self.watch)
+        self.hots = {Phase.CONFIGURATION: _LONG_IDS, Phase.PLAY: _LONG_IDS}
+        self.hot = self.hots[phase]
         self.frames = 0
         self.bytes = 0
 
     def enter(self, phase: Phase) -> None:
         self.phase = phase
         self.watch = self.watchers[phase]
-        self.hot = _hot_ids(self.watch)
+        self.hot = self.hots[phase]
 
     def on(self, phase: Phase, packet_id: int, watcher: Watcher) -> None:
         self.watchers[phase][packet_id] = watcher
         self.watch = self.watchers[self.phase]
-        self.hot = _hot_ids(self.watch)
+        if 0 <= packet_id < 0x80:
+            # bytes, not a bytearray: the scan indexes it per frame, and that is faster.
+            table = bytearray(self.hots[phase])
+            table[packet_id] = 1
+            self.hots[phase] = bytes(table)
+        self.hot = self.hots[self.phase]
 
     def payload(self, body: bytes) -> bytes:
         """The frame's packet (id included) with any compression undone."""
@@ -77,10 +83,9 @@ class Half:
         return encode_frame(payload)
 
 
-def _hot_ids(watch: dict[int, Watcher]) -> bytes:
-    """A table by first packet-id byte: 1 where the frame needs a closer look (a watched
-    id, or an id longer than one byte), 0 where it can be passed on unread."""
-    return bytes(1 if i >= 0x80 or i in watch else 0 for i in range(256))
+#: Where a frame needs a closer look, by its first packet-id byte: every id of more than
+#: one byte; each :class:`Half` adds the ids it watches, in a copy per phase.
+_LONG_IDS = bytes(1 if i >= 0x80 else 0 for i in range(256))
 
 
 def _skip(buf, pos: int, n: int, hot: bytes, compressed: bool) -> tuple[int, int]:
