@@ -505,15 +505,15 @@ def run_figures(opts, procs: Processes, selected: list[str]):
         yield sleep(1.0)
         before = rss_kib(pid)
         afters = []
-        for _ in range(2):
+        for _ in range(3):
             players = yield join_many(port, count, names)
             yield sleep(1.0)
             figure.ours.append((rss_kib(pid) - before) / count)
             yield leave(players, timeout=60)
             yield sleep(1.5)
             afters.append(rss_kib(pid) - before)
-        figure.note = (f"RSS {before} KiB before; after all left: {afters[0]:+d} KiB, "
-                       f"after a second {count} joined and left: {afters[1]:+d} KiB")
+        figure.note = (f"RSS {before} KiB before; after {count} joined and left, three times over: "
+                       + ", ".join(f"{after:+d}" for after in afters) + " KiB")
         procs.stop(process)
     return figures
 
