@@ -524,7 +524,7 @@ def _child_pid(pid: int) -> int:
     return int(children[0]) if children else pid
 
 
-def fmt(value: float | None, unit: str = "") -> str:
+def fmt(value: float | None) -> str:
     if value is None:
         return "—"
     if abs(value) >= 100:
