@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import GameProfile
-from mcproxy.proxy.backend import BackendLogin
+from mcproxy.proxy.backend import BackendFactory, BackendLogin
+from mcproxy.proxy.packet_ids import packet_ids
 from mcproxy.proxy.routing import Router, ServerAddress
 
 
@@ -61,3 +63,14 @@ class RouterConnectTests(SynchronousTestCase):
         reactor = _reactor()
         _router(reactor, "lobby.internal").connect(_login(), ["lobby"])
         self.assertEqual(reactor.nameResolver.asked, ["lobby.internal"])
+
+
+class BackendFactoryTests(SynchronousTestCase):
+    def test_connections_do_not_log_factory_start_and_stop(self) -> None:
+        """Each backend connection has its own factory; starting and stopping it logs nothing
+        (two lines of noise per join otherwise)."""
+        factory = BackendFactory(_login(), packet_ids(767), 2097151)
+        with capturedLogs() as events:
+            factory.doStart()
+            factory.doStop()
+        self.assertEqual(events, [])
