@@ -114,6 +114,7 @@ class Processes:
         self.workdir = workdir
         self.profile_dir = profile_dir
         self.running: list[subprocess.Popen] = []
+        self.haproxy_pid = 0
         self.env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 
@@ -198,6 +199,7 @@ backend bench
 """)
         process = self._spawn([haproxy_binary(), "-db", "-f", str(config)], "haproxy.log")
         wait_port(port, process=process)
+        self.haproxy_pid = process.pid
         return port
 
     def stop(self, process: subprocess.Popen) -> None:
@@ -214,6 +216,13 @@ backend bench
     def stop_all(self) -> None:
         for process in list(self.running):
             self.stop(process)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -299,18 +308,26 @@ def leave(players: list[BenchPlayer], timeout: float = 20.0):
 
 
 @defer.inlineCallbacks
-def flood_round(players: list[BenchPlayer], frame_size: int, window: float, figure: Figure):
-    """MB/s of verified flood bytes received by ``players`` over ``window`` seconds."""
+def flood_round(players: list[BenchPlayer], frame_size: int, window: float, figure: Figure,
+                pid: int | None = None, cpu: list[float] | None = None):
+    """MB/s of verified flood bytes received by ``players`` over ``window`` seconds.
+
+    With ``pid``, the CPU seconds that process spent per GB relayed are appended to ``cpu``:
+    unlike MB/s, that does not depend on how much of the machine it was given.
+    """
     checkers = [FloodChecker(frame_size) for _ in players]
     for player, checker in zip(players, checkers):
         player.transport.bufferSize = 256 * 1024
         player.start_flood(checker)
     yield sleep(min(1.0, window / 2))
     before = sum(c.bytes for c in checkers)
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     start = time.perf_counter()
     yield sleep(window)
     received = sum(c.bytes for c in checkers) - before
     elapsed = time.perf_counter() - start
+    if pid and cpu is not None and received:
+        cpu.append((cpu_seconds(pid) - cpu_before) / (received / 1e9))
     try:
         yield timed(defer.gatherResults([p.stop_flood() for p in players], consumeErrors=True), 30)
     except Exception as error:
@@ -431,7 +448,8 @@ def run_figures(opts, procs: Processes, selected: list[str]):
     haproxy = procs.haproxy(backend)
     relay_figures = [f for f in ("relay-8k", "relay-64b", "status", "joins", "latency") if f in selected]
     if relay_figures:
-        proxy, _ = procs.proxy("proxy", backend)
+        proxy, proxy_process = procs.proxy("proxy", backend)
+        proxy_pid = proxy_process.pid if procs.profile_dir is None else _child_pid(proxy_process.pid)
     for name, size in (("relay-8k", 8192), ("relay-64b", 64)):
         if name not in selected:
             continue
@@ -442,9 +460,14 @@ def run_figures(opts, procs: Processes, selected: list[str]):
         print(f"{figure.name} ...", flush=True)
         ours = yield join_many(proxy, players_n, names)
         theirs = yield join_many(haproxy, players_n, names)
+        cpu_ours: list[float] = []
+        cpu_base: list[float] = []
         for _ in range(rounds):
-            figure.ours.append((yield flood_round(ours, size, window, figure)))
-            figure.base.append((yield flood_round(theirs, size, window, figure)))
+            figure.ours.append((yield flood_round(ours, size, window, figure, proxy_pid, cpu_ours)))
+            figure.base.append((yield flood_round(theirs, size, window, figure, procs.haproxy_pid, cpu_base)))
+        if cpu_ours and cpu_base:
+            figure.note = (f"CPU per GB relayed: proxy {statistics.median(cpu_ours):.2f} s, "
+                           f"HAProxy {statistics.median(cpu_base):.2f} s")
         yield leave(ours + theirs)
     if "encryption" in selected:
         figure = Figure(f"relay MB/s, online mode (AES-CFB8), 8192 B frames, {players_n} players", "MB/s",
@@ -455,9 +478,15 @@ def run_figures(opts, procs: Processes, selected: list[str]):
         players = yield join_many(online, players_n, names)
         if not all(p.encrypted for p in players):
             figure.errors.append("a player was not encrypted")
+        online_pid = online_process.pid if procs.profile_dir is None else _child_pid(online_process.pid)
+        cpu_ours = []
         for _ in range(rounds):
-            figure.ours.append((yield flood_round(players, 8192, window, figure)))
+            figure.ours.append((yield flood_round(players, 8192, window, figure, online_pid, cpu_ours)))
             figure.base.append(raw_cipher_mbps(min(window, 1.0)))
+        if cpu_ours:
+            figure.note = (f"proxy CPU per GB relayed {statistics.median(cpu_ours):.1f} s, "
+                           f"i.e. {1e3 / statistics.median(cpu_ours):.1f} MB/s per core "
+                           f"(raw cipher {statistics.median(figure.base):.1f} MB/s)")
         yield leave(players)
         procs.stop(online_process)
     if "status" in selected:
