@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import hmac
+import math
 import os
 import re
 import struct
@@ -37,6 +38,7 @@ __all__ = [
     "LoggingSection",
     "MessagingSection",
     "MIN_SECRET_BYTES",
+    "PluginsSection",
     "ProxyConfig",
     "ProxySection",
     "RateLimitsSection",
@@ -57,6 +59,8 @@ MAX_FRAME_SIZE = 2097151
 # larger PNG would not fit once base64-encoded beside the MOTD.
 MAX_FAVICON_BYTES = 18432
 FILE_KEY = "(file)"
+# Probing faster than this would only load the backends, not inform /health sooner.
+MIN_PROBE_INTERVAL = 0.5
 # The backend's admin listener must not collide with the proxy's on one host.
 BACKEND_ADMIN_BIND = "tcp:8766:interface=127.0.0.1"
 
@@ -173,6 +177,9 @@ class ProxySection:
     """``[proxy]``: the player-facing listener and login behaviour."""
 
     bind: str = "tcp:25565"
+    #: Every player listener; ``bind`` is the first.  ``bind`` may be written as an array
+    #: to listen on several endpoints (say plain TCP and a ``haproxy:`` one).
+    binds: tuple[str, ...] = ("tcp:25565",)
     motd: str = "A mcproxy network"
     max_players: int = 500
     online_mode: bool = True
@@ -187,7 +194,15 @@ class ProxySection:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     connect_timeout: float = 5.0
-    max_frame_size_prelogin: int = MAX_FRAME_SIZE
+    # Nothing a client sends before login needs more (a cookie response is at most
+    # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
+    # hold handshake_concurrent_max * 2 MiB.
+    max_frame_size_prelogin: int = 32768
+
+    def __post_init__(self) -> None:
+        # Built in code with only ``bind`` given, the section has that one listener.
+        if not self.binds or self.binds[0] != self.bind:
+            object.__setattr__(self, "binds", (self.bind,))
 
 
 @dataclass(frozen=True)
@@ -230,6 +245,8 @@ class AdminSection:
     bind: str = "tcp:8765:interface=127.0.0.1"
     token: Secret | None = None
     token_file: str = ""
+    # Proxy only: seconds between backend reachability probes behind /health.
+    probe_interval: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -238,6 +255,14 @@ class LoggingSection:
 
     level: str = "info"
     file: str = ""
+
+
+@dataclass(frozen=True)
+class PluginsSection:
+    """``[plugins]``: whether third-party proxy plugins load, and which."""
+
+    enabled: bool = False
+    allow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,6 +281,7 @@ class ProxyConfig:
     rate_limits: RateLimitsSection
     admin: AdminSection
     logging: LoggingSection
+    plugins: PluginsSection = PluginsSection()
 
 
 @dataclass(frozen=True)
@@ -310,6 +336,7 @@ _PROXY_TABLES = (
     "rate_limits",
     "admin",
     "logging",
+    "plugins",
 )
 _BACKEND_TABLES = ("backend", "messaging", "admin", "logging")
 
@@ -428,6 +455,23 @@ class _Table:
         _check_endpoint(self, key, value, serverFromString, "server")
         return value
 
+    def server_endpoints(self, key: str, default: str) -> tuple[str, ...]:
+        """One server endpoint string, or a non-empty array of them."""
+        value = self._get(key, default)
+        if isinstance(value, str):
+            values = [value]
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            values = value
+        else:
+            raise self.error(
+                key, f"must be an endpoint string or an array of them, not {_type_name(value)}"
+            )
+        for item in values:
+            _check_endpoint(self, key, item, serverFromString, "server")
+        if len(set(values)) != len(values):
+            raise self.error(key, "names an endpoint more than once")
+        return tuple(values)
+
     def client_endpoint(self, key: str, default: str) -> str:
         value = self.string(key, default)
         _check_endpoint(self, key, value, clientFromString, "client")
@@ -502,6 +546,59 @@ def _check_strength(table: _Table, key: str, value: bytes) -> None:
             key, f"is too short: at least {MIN_SECRET_BYTES} bytes are needed; "
             f"{_generate_hint()}"
         )
+    unit = _repeated_unit(value)
+    if unit:
+        raise table.error(
+            key, f"is a {unit}-byte pattern repeated, not a secret; {_generate_hint()}"
+        )
+    randomness = _randomness_bytes(value)
+    if randomness < MIN_SECRET_BYTES:
+        raise table.error(
+            key, f"holds at most {randomness} bytes of randomness ({_alphabet_note(value)}); "
+            f"at least {MIN_SECRET_BYTES} are needed; {_generate_hint()}"
+        )
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _repeated_unit(value: bytes) -> int:
+    """The length of a unit the whole value repeats (``abcabc...``), or 0."""
+    for size in range(2, len(value) // 2 + 1):
+        if len(value) % size == 0 and value == value[:size] * (len(value) // size):
+            return size
+    return 0
+
+
+def _randomness_bytes(value: bytes) -> int:
+    """An upper bound on the randomness of ``value``, in whole bytes.
+
+    Length alone overstates it: 32 hex digits are 32 bytes long but carry 16 bytes of
+    randomness. Each character carries at most log2 of the alphabet its character classes
+    span (hex: 4 bits; letters, digits and symbols: up to 6.6); non-ASCII data counts 8 bits
+    a byte.
+    """
+    if any(b > 0x7E or b < 0x20 for b in value):
+        return len(value)
+    if all(b in _HEX for b in value):
+        return len(value) * 4 // 8
+    alphabet = 0
+    text = value.decode("ascii")
+    if any(c.isdigit() for c in text):
+        alphabet += 10
+    if any(c.islower() for c in text):
+        alphabet += 26
+    if any(c.isupper() for c in text):
+        alphabet += 26
+    if any(not c.isalnum() for c in text):
+        alphabet += 33
+    return int(len(value) * math.log2(alphabet) // 8)
+
+
+def _alphabet_note(value: bytes) -> str:
+    if all(b in _HEX for b in value):
+        return "hex digits carry 4 bits each"
+    return "judged by the characters it uses"
 
 
 def _secret(table: _Table, key: str) -> tuple[Secret | None, str]:
@@ -671,8 +768,10 @@ def _tables(
 def _proxy_section(t: _Table) -> ProxySection:
     d = ProxySection
     favicon, favicon_png = _favicon(t)
+    binds = t.server_endpoints("bind", d.bind)
     section = ProxySection(
-        bind=t.server_endpoint("bind", d.bind),
+        bind=binds[0],
+        binds=binds,
         motd=t.string("motd", d.motd),
         max_players=t.integer("max_players", d.max_players, 1, 1_000_000),
         online_mode=t.boolean("online_mode", d.online_mode),
@@ -810,6 +909,24 @@ def _permissions(t: _Table) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(granted)
 
 
+def _plugins(t: _Table) -> PluginsSection:
+    """Plugin names in ``allow`` are checked like server names: they appear in logs."""
+    enabled = t.boolean("enabled", PluginsSection.enabled)
+    allow = t._get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(n, str) for n in allow):
+        raise t.error("allow", "must be an array of plugin names")
+    for name in allow:
+        if not _NAME.match(name):
+            raise t.error(
+                "allow",
+                f"{name!r} is not a plugin name (1 to 64 letters, digits, '_', '-' or '.')",
+            )
+    if len(set(allow)) != len(allow):
+        raise t.error("allow", "lists a plugin twice")
+    t.finish()
+    return PluginsSection(enabled=enabled, allow=tuple(allow))
+
+
 def _control_limits(t: _Table) -> dict[str, Any]:
     return {
         "control_max_payload": t.integer(
@@ -861,11 +978,20 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
     return section
 
 
-def _admin_section(t: _Table, default_bind: str) -> AdminSection:
+def _admin_section(t: _Table, default_bind: str, probes: bool = False) -> AdminSection:
+    """``probes``: the proxy probes its backends; a backend has no probe_interval key."""
     bind = t.server_endpoint("bind", default_bind, optional=True)
     token, token_file = _secret(t, "token")
+    interval = AdminSection.probe_interval
+    if probes:
+        interval = t.number("probe_interval", interval, 0, 3600)
+        if interval < MIN_PROBE_INTERVAL:
+            raise t.error(
+                "probe_interval",
+                f"must be at least {MIN_PROBE_INTERVAL:g} seconds, not {interval:g}",
+            )
     t.finish()
-    return AdminSection(bind=bind, token=token, token_file=token_file)
+    return AdminSection(bind=bind, token=token, token_file=token_file, probe_interval=interval)
 
 
 def _require_secret(
@@ -915,8 +1041,9 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     permissions = _permissions(t["permissions"])
     messaging = _proxy_messaging(t["messaging"])
     rate_limits = _rate_limits(t["rate_limits"])
-    admin = _admin_section(t["admin"], AdminSection.bind)
+    admin = _admin_section(t["admin"], AdminSection.bind, probes=True)
     logging = _logging(t["logging"])
+    plugins = _plugins(t["plugins"])
 
     security = _security(t["security"], proxy, messaging)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
@@ -943,6 +1070,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         rate_limits=rate_limits,
         admin=admin,
         logging=logging,
+        plugins=plugins,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from twisted.plugin import IPlugin
 from zope.interface import Attribute, Interface
 
 # ---------------------------------------------------------------------------
@@ -92,6 +93,11 @@ class IBackendModule(Interface):
     def forwarding_request():
         """The plugin request data to send, or ``None`` when forwarding is not enforced."""
 
+    def verify_direct_login(name):
+        """The identity for a login without forwarding (when ``forwarding_request`` is
+        ``None``): the offline UUID for ``name``, or a ``Refused`` when authenticated mode
+        is required; counted like :meth:`verify_login`."""
+
     def verify_login(data):
         """Check a forwarding answer (``None`` = "not understood").
 
@@ -123,3 +129,93 @@ class IBackendModule(Interface):
 
     def request_transfer(player, server):
         """Ask the proxy to move ``player`` to ``server``; a Deferred of a ``CommandOutcome``."""
+
+
+# Proxy front door (mcproxy.proxy): where the server-list answer comes from.
+
+
+class IStatusSource(Interface):
+    """What a player connection asks for the server list's answer.
+
+    :class:`mcproxy.proxy.status.StatusResponder` answers from the config;
+    :class:`mcproxy.proxy.passthrough.StatusPassthrough` shows a backend's answer.
+    """
+
+    max_players = Attribute("int: the player limit shown in the list")
+
+    def response(protocol, host):
+        """The status for a client of C{protocol} that typed C{host}, as a JSON-able dict."""
+
+    def response_json(protocol, host):
+        """The status as the JSON text to send: a str, or a Deferred firing with one when
+        it must be fetched first."""
+
+    def legacy_fields():
+        """(plain-text MOTD, online, max players) for the pre-1.7 ping."""
+
+
+# ---------------------------------------------------------------------------
+# Plugins (mcproxy.proxy.plugins): what a third-party proxy plugin provides and
+# the API the proxy hands it.  Plugins are found with twisted.plugin.getPlugins
+# in the mcproxy.plugins package; see docs/plugins.md.
+# ---------------------------------------------------------------------------
+
+
+class IProxyPlugin(IPlugin):
+    """A proxy plugin: a module-level object in an ``mcproxy/plugins/`` folder."""
+
+    name = Attribute("str: the plugin's name, as [plugins] allow lists it")
+
+    def load(api):
+        """Set the plugin up: register commands, subscribe to events (an IProxyAPI).
+
+        Whatever it registers through ``api`` is removed again when the plugin is
+        unloaded (a reload), so a plugin keeps no cleanup of its own.
+        """
+
+
+class IProxyAPI(Interface):
+    """What the proxy offers one plugin; everything it registers is owned by it."""
+
+    log = Attribute("A twisted.logger.Logger in the plugin's own namespace.")
+
+    def register_command(name, description, permission, handler, usage="", default_allowed=True,
+                         suggest=None):
+        """Add the proxy command ``/name``.
+
+        ``handler(player, args)`` runs when a player with ``permission`` types it;
+        ``suggest(player, args)`` lists tab completions for the last word.  The
+        command joins the registry backends mirror.
+        """
+
+    def unregister_command(name):
+        """Remove a command this plugin registered."""
+
+    def subscribe(event, handler):
+        """Call ``handler`` on ``event``: ``login(player)``, ``server_chosen(player, server)``,
+        ``server_connected(player, server)`` or ``disconnect(player, why)``.
+
+        Returns a callable that unsubscribes.
+        """
+
+    def players():
+        """The players in play, as a list of connections."""
+
+    def find_player(name_or_uuid):
+        """The connection of the player with that name or UUID string, or None."""
+
+    def servers():
+        """The names of the servers the proxy routes to."""
+
+    def send_message(player, text):
+        """Show ``text`` in the chat of ``player`` (a connection or a name)."""
+
+    def move_player(player, server):
+        """Move ``player`` to ``server`` in place: a Deferred firing with a message."""
+
+    def transfer_player(player, host, port=25565, server=None):
+        """Send ``player`` to another proxy or server with the Transfer packet.
+
+        With ``server``, a signed routing cookie asks a proxy sharing our secret to put
+        the player on that server.  Raises ValueError when the player cannot be transferred.
+        """

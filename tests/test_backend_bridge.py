@@ -8,7 +8,7 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.backend.commands import encode_command_tree
-from mcproxy.backend.forwarding import offline_uuid
+from mcproxy.wire.forwarding import offline_uuid
 from mcproxy.backend.module import UNSYNCHRONIZED_MESSAGE
 from mcproxy.control.backend_side import BackendControlLink
 from mcproxy.control.proxy_side import ControlServerFactory
@@ -52,7 +52,8 @@ class BridgeTests(SynchronousTestCase):
         after it, the command (here by alias) runs on the proxy and its output is shown."""
         client = self.world.connect()
         client.join("Steve")
-        self.assertEqual(self.command(client, "hub"), ["Unknown command /hub. Type /help for help."])
+        self.assertEqual(self.command(client, "hub"),
+                         ["Unknown command /hub. Type /help for help."])
         self.link.startService()
         self.endpoint.flush()
         self.assertTrue(self.link.synchronized)

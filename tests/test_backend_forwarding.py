@@ -8,8 +8,8 @@ import uuid
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.backend import forwarding
-from mcproxy.backend.forwarding import (
+from mcproxy.wire import forwarding
+from mcproxy.wire.forwarding import (
     ForwardedPlayer,
     ForwardingRefusal,
     PlayerKey,
@@ -183,3 +183,20 @@ class RefusalTests(SynchronousTestCase):
         data = encode_modern_forwarding(SECRET, 1, "a", MOJANG_UUID, "Notch", [TEXTURES])
         self.assertIsInstance(
             verify_modern_forwarding(data, SECRETS, require_authenticated=True), ForwardedPlayer)
+
+
+class ProxyEncoderTests(SynchronousTestCase):
+    def test_proxy_answer_verifies(self) -> None:
+        """What the proxy's own encoder sends for each requested version verifies here."""
+        from mcproxy.proxy.auth import GameProfile
+        from mcproxy.proxy.forwarding import modern_response
+
+        profile = GameProfile(MOJANG_UUID, "Notch", (ProfileProperty("textures", "e30=", "c2ln"),))
+        for requested in (1, 4):
+            result = verify_modern_forwarding(
+                modern_response(SECRET, requested, "203.0.113.9", profile), SECRETS,
+                requested_version=requested, require_authenticated=True)
+            self.assertIsInstance(result, ForwardedPlayer)
+            self.assertEqual((result.uuid, result.name, result.address, result.version),
+                             (MOJANG_UUID, "Notch", "203.0.113.9", requested))
+            self.assertEqual(result.properties, (ProfileProperty("textures", "e30=", "c2ln"),))

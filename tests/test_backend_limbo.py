@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from mcproxy.backend.commands import encode_command_tree
-from mcproxy.backend.forwarding import (
+from mcproxy.wire.forwarding import (
     CHANNEL,
     ProfileProperty,
     encode_modern_forwarding,
@@ -19,7 +19,7 @@ from mcproxy.backend.module import UNSYNCHRONIZED_MESSAGE, CommandOutcome, NoLin
 from mcproxy.backend.server import LimboSettings, Phase
 from mcproxy.control.results import CommandResult
 from mcproxy.interfaces import IBackendLink, IBackendModule
-from mcproxy.wire.legacy import decode_legacy_reply
+from mcproxy.wire.legacy import LegacyPingKind, decode_legacy_reply, encode_legacy_ping
 from mcproxy.wire.packets import TIER1_PROTOCOLS, State
 from mcproxy.wire.types import Reader, encode_long, encode_string, encode_varint
 
@@ -71,7 +71,8 @@ class StatusTests(SynchronousTestCase):
 
     def test_legacy_pings(self) -> None:
         """Pre-1.7 pings (FE, FE 01, FE 01 FA) get a kick-packet reply and a close."""
-        for ping in (b"\xfe", b"\xfe\x01", b"\xfe\x01\xfa"):
+        full_16 = encode_legacy_ping(LegacyPingKind.V1_6, 78, "localhost", 25565)
+        for ping in (b"\xfe", b"\xfe\x01", b"\xfe\x01\xfa", full_16):
             world = World(LimboSettings(motd="Old", max_players=3))
             client = world.connect()
             client.send_raw(ping)
@@ -128,6 +129,34 @@ class JoinTests(SynchronousTestCase):
                 reader.string()
                 self.assertFalse(reader.bool())
             reader.expect_end()
+
+    def test_every_release_of_a_protocol_is_offered(self) -> None:
+        """1.20.5 and 1.20.6 share protocol 766: both are offered as core packs."""
+        client = World().connect(766)
+        client.handshake()
+        client.login_start()
+        client.read()
+        client.send("login_acknowledged")
+        client.state = State.CONFIGURATION
+        offer = dict(client.read())["select_known_packs"]
+        packs = [(offer.string(), offer.string(), offer.string())
+                 for _ in range(offer.varint())]
+        self.assertEqual(packs, [("minecraft", "core", "1.20.5"), ("minecraft", "core", "1.20.6")])
+
+    def test_registries_a_version_needs_are_all_sent(self) -> None:
+        """1.21.5's capture is 1.21.3's; the registries 1.21.5 added are filled in."""
+        client = World().connect(770)
+        client.handshake()
+        client.login_start()
+        client.read()
+        client.send("login_acknowledged")
+        client.state = State.CONFIGURATION
+        client.read()
+        client.send("select_known_packs", encode_varint(0))
+        ids = {reader.string() for name, reader in client.read() if name == "registry_data"}
+        self.assertTrue({"minecraft:pig_variant", "minecraft:wolf_sound_variant",
+                         "minecraft:instrument"} <= ids)
+        self.assertNotIn("minecraft:dialog", ids)
 
     def test_other_clients_get_full_data(self) -> None:
         """A client without the core pack (minecraft-protocol, mineflayer) gets NBT."""
@@ -308,6 +337,15 @@ class ForwardingLoginTests(SynchronousTestCase):
                          ("textures", "e30=", True, "c2ln"))
         self.assertEqual(client.server.address, "198.51.100.4")
 
+    def test_direct_login_refused_when_authentication_required(self) -> None:
+        """Without enforce_proxy, require_authenticated_mode refuses every direct login
+        (nobody authenticated it) instead of quietly admitting offline identities."""
+        world = World(require_authenticated_mode=True)
+        client = world.connect()
+        client.handshake()
+        client.login_start("Direct")
+        self.assertRefused(world, client, "UNAUTHENTICATED_PLAYER")
+
     def test_wrong_message_id(self) -> None:
         """An answer to a request we never sent is a protocol violation."""
         world = World(enforce_proxy=True)
@@ -404,6 +442,23 @@ class TimeoutTests(SynchronousTestCase):
             self.assertEqual(len(alive), 1)
             client.keep_alive(alive[0].long())
         self.assertFalse(client.closed)
+
+    def test_keepalive_during_configuration(self) -> None:
+        """A client waiting in configuration gets configuration-state keep-alives."""
+        world = World(LimboSettings(login_timeout=120))
+        world.factory.doStart()
+        client = world.connect()
+        client.handshake()
+        client.login_start()
+        client.read()
+        client.send("login_acknowledged")
+        client.state = State.CONFIGURATION
+        client.read()
+        world.clock.pump([1] * 15)
+        [(name, reader)] = client.read()
+        self.assertEqual(name, "keep_alive")
+        client.keep_alive(reader.long())
+        self.assertIsNone(client.server._keepalive_id)
 
     def test_keepalive_timeout(self) -> None:
         """A player who does not answer within 30 s is dropped with KEEPALIVE_TIMEOUT."""

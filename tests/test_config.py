@@ -4,11 +4,13 @@ Tests for L{mcproxy.config} and L{mcproxy.options}.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import operator
 import os
 import pickle
+import secrets
 import shutil
 import struct
 import sys
@@ -31,6 +33,7 @@ from mcproxy.config import (
     ConfigError,
     LoggingSection,
     MessagingSection,
+    PluginsSection,
     ProxyConfig,
     ProxySection,
     RateLimitsSection,
@@ -41,6 +44,7 @@ from mcproxy.config import (
     load_backend_config,
     load_proxy_config,
 )
+from mcproxy import ctl
 from mcproxy.options import BackendOptions, ProxyOptions
 
 MARKER = "Qz7" + "5d41402abc4b2a76b9719d911017c592" * 2
@@ -226,7 +230,7 @@ class ProxyDefaultsTests(ConfigFileTestCase):
         self.assertEqual(proxy.handshake_timeout, 10.0)
         self.assertEqual(proxy.login_timeout, 30.0)
         self.assertEqual(proxy.connect_timeout, 5.0)
-        self.assertEqual(proxy.max_frame_size_prelogin, 2097151)
+        self.assertEqual(proxy.max_frame_size_prelogin, 32768)
         messaging = MessagingSection()
         self.assertTrue(messaging.enabled)
         self.assertEqual(messaging.bind, "tcp:25580:interface=127.0.0.1")
@@ -809,6 +813,44 @@ class EndpointTests(ConfigFileTestCase):
         )
         self.assertEqual(config.proxy.bind, "haproxy:tcp:25565:interface=0.0.0.0")
 
+    def test_bindArray(self) -> None:
+        """bind may list several endpoints; ``bind`` is the first, ``binds`` all."""
+        config = load_proxy_config(
+            self.write(
+                PROXY_MINIMAL.replace(
+                    "[proxy]", '[proxy]\nbind = ["tcp:25565", "haproxy:tcp:25566"]'
+                )
+            )
+        )
+        self.assertEqual(config.proxy.bind, "tcp:25565")
+        self.assertEqual(config.proxy.binds, ("tcp:25565", "haproxy:tcp:25566"))
+
+    def test_bindString(self) -> None:
+        """A single bind string is one listener."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.proxy.binds, ("tcp:25565",))
+
+    def test_bindArrayChecked(self) -> None:
+        """Each endpoint of a bind array is parsed, and the array is neither empty,
+        of non-strings, nor repeating an endpoint."""
+        self.assertProxyErrorStarts(
+            PROXY_MINIMAL.replace("[proxy]", '[proxy]\nbind = ["tcp:25565", "tcp:abc"]'),
+            "proxy.bind",
+            "not a valid Twisted server endpoint 'tcp:abc'",
+        )
+        for value in ("[]", "[1]", "5"):
+            self.assertProxyError(
+                PROXY_MINIMAL.replace("[proxy]", f"[proxy]\nbind = {value}"),
+                "proxy.bind",
+                "must be an endpoint string or an array of them, not "
+                + ("an integer" if value == "5" else "an array"),
+            )
+        self.assertProxyError(
+            PROXY_MINIMAL.replace("[proxy]", '[proxy]\nbind = ["tcp:1", "tcp:1"]'),
+            "proxy.bind",
+            "names an endpoint more than once",
+        )
+
     def test_adminDisabled(self) -> None:
         """An empty admin bind turns the admin listener off."""
         config = load_proxy_config(self.write(PROXY_MINIMAL + '[admin]\nbind = ""\n'))
@@ -1023,6 +1065,56 @@ class PermissionsTests(ConfigFileTestCase):
         )
 
 
+class PluginsConfigTests(ConfigFileTestCase):
+    """
+    [plugins] turns third-party proxy plugins on and can name the ones allowed.
+    """
+
+    def test_default(self) -> None:
+        """Without the table plugins stay off and nothing is allow-listed."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.plugins, PluginsSection(enabled=False, allow=()))
+
+    def test_enabledWithAllowList(self) -> None:
+        """enabled and allow are read as a boolean and a tuple of names."""
+        config = load_proxy_config(
+            self.write(PROXY_MINIMAL + '[plugins]\nenabled = true\nallow = ["hello", "motd-rotator"]\n')
+        )
+        self.assertEqual(config.plugins, PluginsSection(enabled=True, allow=("hello", "motd-rotator")))
+
+    def test_allowNotArray(self) -> None:
+        """A single name instead of an array is refused."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = "hello"\n',
+            "plugins.allow",
+            "must be an array of plugin names",
+        )
+
+    def test_allowBadName(self) -> None:
+        """A name no plugin can have (a space) is refused rather than matching nothing."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = ["hel lo"]\n',
+            "plugins.allow",
+            "'hel lo' is not a plugin name (1 to 64 letters, digits, '_', '-' or '.')",
+        )
+
+    def test_allowDuplicate(self) -> None:
+        """Listing a plugin twice is a mistake worth pointing out."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nallow = ["hello", "hello"]\n',
+            "plugins.allow",
+            "lists a plugin twice",
+        )
+
+    def test_unknownKey(self) -> None:
+        """A typo in [plugins] is refused with a hint."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[plugins]\nenable = true\n',
+            "plugins.enable",
+            "unknown key (did you mean 'enabled'?)",
+        )
+
+
 class SecretConfigTests(ConfigFileTestCase):
     """
     Secrets are required when used, must be strong, and never leak.
@@ -1107,6 +1199,45 @@ class SecretConfigTests(ConfigFileTestCase):
                 error.reason.startswith("is a placeholder value, not a secret;"),
                 error.reason,
             )
+
+    def test_hexOfSixteenBytes(self) -> None:
+        """32 hex digits are 32 bytes long but only 16 bytes of randomness: refused."""
+        error = self.proxyError(PROXY_MINIMAL.replace(SECRET, "9f86d081884c7d659a2feaa0c55ad015"))
+        self.assertEqual(error.key, "security.proxy_secret")
+        self.assertTrue(
+            error.reason.startswith(
+                "holds at most 16 bytes of randomness (hex digits carry 4 bits each); "
+                "at least 32 are needed; generate one with: "
+            ),
+            error.reason,
+        )
+
+    def test_repeatedPattern(self) -> None:
+        """A short pattern repeated to length is refused, whatever its length."""
+        error = self.proxyError(PROXY_MINIMAL.replace(SECRET, "0123456789abcdef" * 4))
+        self.assertTrue(
+            error.reason.startswith("is a 16-byte pattern repeated, not a secret;"),
+            error.reason,
+        )
+
+    def test_generatedSecretsAccepted(self) -> None:
+        """What mcproxyctl gen-secret and the documented generators print is accepted."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(ctl.main(["gen-secret"]), 0)
+        for value in (out.getvalue().strip(), secrets.token_urlsafe(32), secrets.token_hex(32)):
+            config = load_proxy_config(self.write(PROXY_MINIMAL.replace(SECRET, value)))
+            self.assertEqual(config.security.proxy_secret, Secret(value.encode()))
+
+    def test_weakAdminTokenAndSecretFile(self) -> None:
+        """The same rule holds for the admin token and for a secret read from a file."""
+        error = self.proxyError(PROXY_MINIMAL + '[admin]\ntoken = "9f86d081884c7d659a2feaa0c55ad015"\n')
+        self.assertEqual(error.key, "admin.token")
+        self.assertIn("bytes of randomness", error.reason)
+        self.write("ab" * 32 + "\n", "weak.secret")
+        error = self.backendError("[backend]\nproxy_secret_file = \"weak.secret\"\n")
+        self.assertEqual(error.key, "backend.proxy_secret_file")
+        self.assertIn("pattern repeated", error.reason)
 
     def test_oneCharacter(self) -> None:
         """A secret of one repeated character is refused."""
@@ -1463,7 +1594,7 @@ class DataclassTests(SynchronousTestCase):
         self.assertEqual(
             [f.name for f in fields(ProxySection)],
             [
-                "bind", "motd", "max_players", "online_mode", "session_server",
+                "bind", "binds", "motd", "max_players", "online_mode", "session_server",
                 "session_server_ca_file", "compression_threshold", "forwarding",
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
                 "handshake_timeout", "login_timeout", "connect_timeout",
@@ -1474,14 +1605,14 @@ class DataclassTests(SynchronousTestCase):
 
 _KEYS = sorted(
     {f.name for cls in (ProxySection, MessagingSection, RateLimitsSection,
-                        AdminSection, LoggingSection, BackendSection,
+                        AdminSection, LoggingSection, PluginsSection, BackendSection,
                         BackendMessagingSection) for f in fields(cls)}
     | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
 )
 _SECTIONS = [
     "proxy", "security", "servers", "forced_hosts", "motd_by_host", "permissions",
     "messaging",
-    "rate_limits", "admin", "logging", "backend", "bogus",
+    "rate_limits", "admin", "logging", "plugins", "backend", "bogus",
 ]
 # toml.dumps itself breaks on backslashes and characters repr() escapes.
 _TEXT = st.characters(
@@ -1536,3 +1667,54 @@ class RobustnessTests(ConfigFileTestCase):
             load(path)
         except ConfigError as error:
             self.assertNotIn(MARKER[:16], str(error))
+
+
+class ProbeIntervalTests(ConfigFileTestCase):
+    """
+    ``[admin] probe_interval`` sets how fast the proxy's /health notices a backend.
+    """
+
+    def test_default(self) -> None:
+        """Without the key the proxy probes every 10 seconds."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.admin.probe_interval, 10.0)
+
+    def test_set(self) -> None:
+        """An integer or fractional number of seconds is taken as a float."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL + "[admin]\nprobe_interval = 2\n"))
+        self.assertEqual(config.admin.probe_interval, 2.0)
+        config = load_proxy_config(self.write(PROXY_MINIMAL + "[admin]\nprobe_interval = 0.5\n"))
+        self.assertEqual(config.admin.probe_interval, 0.5)
+
+    def test_tooFast(self) -> None:
+        """Below half a second, probes would only load the backends."""
+        self.assertProxyError(
+            PROXY_MINIMAL + "[admin]\nprobe_interval = 0.1\n",
+            "admin.probe_interval",
+            "must be at least 0.5 seconds, not 0.1",
+        )
+
+    def test_outOfRange(self) -> None:
+        """Zero, negative and over-an-hour intervals are refused."""
+        for value in ("0", "-5", "3601"):
+            self.assertProxyError(
+                PROXY_MINIMAL + f"[admin]\nprobe_interval = {value}\n",
+                "admin.probe_interval",
+                f"must be greater than 0 and at most 3600, not {value}",
+            )
+
+    def test_notANumber(self) -> None:
+        """A string is refused by type, not parsed."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[admin]\nprobe_interval = "10"\n',
+            "admin.probe_interval",
+            "must be a number, not a string",
+        )
+
+    def test_backendHasNone(self) -> None:
+        """A backend probes nothing, so the key is unknown there."""
+        self.assertBackendError(
+            BACKEND_MINIMAL + "[admin]\nprobe_interval = 5\n",
+            "admin.probe_interval",
+            "unknown key",
+        )

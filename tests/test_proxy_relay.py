@@ -98,6 +98,14 @@ class RelayChunkTests(SynchronousTestCase):
                 relay_chunk(half, data)
             self.assertEqual(caught.exception.reason, reason)
 
+    def test_packet_id_running_past_its_frame_is_refused(self) -> None:
+        """A one-byte frame whose id byte says 'more follows' is malformed, wherever the read ends."""
+        for data in (b"\x01\x80", b"\x01\x80\x01\x00"):
+            half = Half("serverbound", -1, -1, Phase.PLAY)
+            with self.assertRaises(WireError) as caught:
+                relay_chunk(half, data)
+            self.assertEqual(caught.exception.reason, "TRUNCATED")
+
     @settings(max_examples=150, deadline=None)
     @given(st.lists(st.binary(min_size=0, max_size=400), min_size=1, max_size=20), st.data())
     def test_any_split_relays_the_same_bytes(self, bodies, data) -> None:
@@ -139,14 +147,12 @@ class RelayChunkTests(SynchronousTestCase):
         self.assertEqual(seen, [(pid, body) for pid, body in packets if pid in (4, 0x80, 300)])
         self.assertEqual(half.frames, len(packets))
 
-    def test_packet_id_running_past_its_frame_is_refused(self) -> None:
-        """A multi-byte packet id cut off by the frame's end is TRUNCATED, never read on
-        into the next frame."""
-        for threshold, data in [(-1, b"\x01\x80\x01\x00"), (-1, b"\x01\x80"), (0, b"\x02\x00\x80\x01\x00")]:
-            half = Half("serverbound", threshold, threshold, Phase.PLAY)
-            with self.assertRaises(WireError) as caught:
-                relay_chunk(half, data)
-            self.assertEqual(caught.exception.reason, "TRUNCATED")
+    def test_packet_id_running_past_a_compressed_frame_is_refused(self) -> None:
+        """The same holds for an uncompressed body under compression (data length 0)."""
+        half = Half("serverbound", 0, 0, Phase.PLAY)
+        with self.assertRaises(WireError) as caught:
+            relay_chunk(half, b"\x02\x00\x80\x01\x00")
+        self.assertEqual(caught.exception.reason, "TRUNCATED")
 
     @settings(max_examples=200, deadline=None)
     @given(st.binary(max_size=300), st.sampled_from([-1, 0, 64]))

@@ -22,11 +22,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mcproxy.wire.nbt import encode_mutf8  # noqa: E402  (NBT strings are modified UTF-8)
 
-#: Protocol number -> the newest release sharing it (the version minecraft-data keys data by,
-#: and what we announce as the ``minecraft:core`` known-pack version).
+#: Protocol number -> the newest release sharing it (the version minecraft-data keys data by).
 PROTOCOL_RELEASES = {
     766: "1.20.6", 767: "1.21.1", 768: "1.21.3", 769: "1.21.4", 770: "1.21.5",
     771: "1.21.6", 772: "1.21.8", 773: "1.21.10", 774: "1.21.11", 775: "26.1",
+}
+
+#: The protocol in which each synchronized registry first had to be sent.  minecraft-data's
+#: captures for some versions are older or partial (1.21.5-1.21.8 reuse 1.21.3's, 1.21.9's
+#: lacks several); a registry a version needs but its capture lacks is filled in from the
+#: oldest capture that has it.  Those fill-ins are what a vanilla client sharing the core
+#: pack needs (entry names); their NBT may be a later version's shape.
+REGISTRY_SINCE = {
+    "minecraft:worldgen/biome": 766, "minecraft:chat_type": 766,
+    "minecraft:trim_pattern": 766, "minecraft:trim_material": 766,
+    "minecraft:wolf_variant": 766, "minecraft:dimension_type": 766,
+    "minecraft:damage_type": 766, "minecraft:banner_pattern": 766,
+    "minecraft:painting_variant": 767, "minecraft:enchantment": 767,
+    "minecraft:jukebox_song": 767,
+    "minecraft:instrument": 768,
+    "minecraft:pig_variant": 770, "minecraft:cow_variant": 770,
+    "minecraft:chicken_variant": 770, "minecraft:frog_variant": 770,
+    "minecraft:cat_variant": 770, "minecraft:wolf_sound_variant": 770,
+    "minecraft:test_environment": 770, "minecraft:test_instance": 770,
+    "minecraft:dialog": 771,
+    "minecraft:zombie_nautilus_variant": 774, "minecraft:timeline": 774,
+    "minecraft:cat_sound_variant": 775, "minecraft:chicken_sound_variant": 775,
+    "minecraft:cow_sound_variant": 775, "minecraft:pig_sound_variant": 775,
+    "minecraft:world_clock": 775,
 }
 
 TAG_IDS = {
@@ -92,24 +115,45 @@ def network_nbt(node: dict) -> bytes:
     return bytes([TAG_IDS[node["type"]]]) + encode_payload(node["type"], node["value"])
 
 
+def _capture(root: Path, login_dir: str) -> dict[str, list]:
+    """One capture's registries: id -> [[entry key, base64 network NBT], ...], in order."""
+    codec = json.loads((root / login_dir / "loginPacket.json").read_text())["dimensionCodec"]
+    return {
+        registry_id: [[entry["key"], base64.b64encode(network_nbt(entry["value"])).decode()]
+                      for entry in registry["entries"]]
+        for registry_id, registry in codec.items()
+    }
+
+
+def _releases(root: Path) -> dict[int, list[str]]:
+    """Every release name of each protocol (all are offered as core known-pack versions)."""
+    versions = json.loads((root / "pc" / "common" / "protocolVersions.json").read_text())
+    out: dict[int, list[str]] = {}
+    for entry in versions:
+        if entry.get("releaseType") == "release" and entry["version"] in PROTOCOL_RELEASES:
+            out.setdefault(entry["version"], []).append(entry["minecraftVersion"])
+    return {protocol: sorted(names) for protocol, names in out.items()}
+
+
 def main(data_root: str, out_path: str) -> None:
     root = Path(data_root)
     paths = json.loads((root / "dataPaths.json").read_text())["pc"]
-    datasets: dict[str, list] = {}
+    releases = _releases(root)
+    base = {protocol: paths[release]["loginPacket"]
+            for protocol, release in PROTOCOL_RELEASES.items()}
+    captures = {login_dir: _capture(root, login_dir) for login_dir in sorted(set(base.values()))}
     protocols: dict[str, dict] = {}
-    for protocol, release in sorted(PROTOCOL_RELEASES.items()):
-        login_dir = paths[release]["loginPacket"]
-        if login_dir not in datasets:
-            codec = json.loads((root / login_dir / "loginPacket.json").read_text())["dimensionCodec"]
-            registries = []
-            for registry_id, registry in codec.items():
-                entries = [[entry["key"], base64.b64encode(network_nbt(entry["value"])).decode()]
-                           for entry in registry["entries"]]
-                registries.append([registry_id, entries])
-            datasets[login_dir] = registries
-        protocols[str(protocol)] = {"release": release, "registries": login_dir}
+    for protocol in sorted(PROTOCOL_RELEASES):
+        own = captures[base[protocol]]
+        registries = [[registry_id, base[protocol]] for registry_id in own]
+        for registry_id, since in REGISTRY_SINCE.items():
+            if since <= protocol and registry_id not in own:
+                donor = next(base[p] for p in sorted(base)
+                             if p >= protocol and registry_id in captures[base[p]])
+                registries.append([registry_id, donor])
+        protocols[str(protocol)] = {"releases": releases[protocol], "registries": registries}
     document = {"source": "minecraft-data loginPacket.json", "protocols": protocols,
-                "registries": datasets}
+                "captures": captures}
     raw = json.dumps(document, separators=(",", ":"), sort_keys=True).encode("utf-8")
     # mtime=0 keeps the checked-in file byte-identical across regenerations.
     Path(out_path).write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))

@@ -1,1 +1,9 @@
+"""The backend side of mcproxy.
 
+- :mod:`mcproxy.wire.forwarding`: Velocity-compatible modern forwarding, encoded and
+  verified (``encode_modern_forwarding``, ``verify_modern_forwarding``).
+- :mod:`mcproxy.backend.module`: the backend-mod (``BackendModule``, ``IBackendModule``),
+  login policy and the proxy-command bridge, for any Twisted Minecraft server to host.
+- :mod:`mcproxy.backend.server`: the reference backend, a limbo server
+  (``LimboFactory``, ``LimboSettings``); :mod:`mcproxy.backend.tap` runs it under twistd.
+"""

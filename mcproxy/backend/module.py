@@ -16,10 +16,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mcproxy.backend.forwarding import (
+from mcproxy.wire.forwarding import (
     MAX_FORWARDING_VERSION,
     ForwardedPlayer,
+    ForwardingRefusal,
     Refused,
+    offline_uuid,
     request_data,
     verify_modern_forwarding,
 )
@@ -27,6 +29,9 @@ from mcproxy.interfaces import IBackendLink, IBackendModule
 from mcproxy.ops.metrics import BackendMetrics
 
 UNSYNCHRONIZED_REGISTRY = "UNSYNCHRONIZED_REGISTRY"
+UNAUTHENTICATED_PLAYER = ForwardingRefusal.UNAUTHENTICATED_PLAYER.value
+#: ``ForwardedPlayer.version`` of a login that carried no forwarding at all.
+DIRECT_LOGIN = 0
 MESSAGING_DISABLED = "MESSAGING_DISABLED"
 
 #: What a player sees while the registry is not synchronized (see the runbook's
@@ -108,6 +113,22 @@ class BackendModule:
     def forwarding_request(self) -> bytes | None:
         return request_data(MAX_FORWARDING_VERSION) if self.enforce_proxy else None
 
+    def verify_direct_login(self, name: str) -> ForwardedPlayer | Refused:
+        """The identity of a login without forwarding (``enforce_proxy = false``).
+
+        Such a player gets the offline UUID for their name, as on an offline-mode server.
+        Nobody authenticated them, so ``require_authenticated_mode`` refuses them: the two
+        settings together fail closed rather than quietly admitting offline identities.
+        """
+        if self.require_authenticated_mode:
+            self.metrics.forwarding_refusals.labels(UNAUTHENTICATED_PLAYER).inc()
+            self.record_login(UNAUTHENTICATED_PLAYER)
+            self.log.warn("login refused: {reason} (direct login, no proxy forwarding)",
+                          reason=UNAUTHENTICATED_PLAYER)
+            return Refused(ForwardingRefusal.UNAUTHENTICATED_PLAYER,
+                           "direct login while authenticated mode is required")
+        return ForwardedPlayer(offline_uuid(name), name, "", (), DIRECT_LOGIN, "")
+
     def verify_login(self, data: bytes | None) -> ForwardedPlayer | Refused:
         result = verify_modern_forwarding(
             data, self._secrets, MAX_FORWARDING_VERSION, self.require_authenticated_mode)
@@ -141,8 +162,10 @@ class BackendModule:
         return remove
 
     def _link_changed(self, link: object) -> None:
+        """Mirror the link's state into the bridge gauges and tell hosts about changes."""
         synchronized = bool(self.link.synchronized)
         self.metrics.bridge_synchronized.set(1 if synchronized else 0)
+        self.metrics.bridge_enabled.set(1 if getattr(self.link, "bridge_enabled", True) else 0)
         declared = (synchronized, tuple(self.proxy_commands()))
         if declared != self._declared:
             self._declared = declared

@@ -12,7 +12,7 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from mcproxy.backend.forwarding import ProfileProperty
+from mcproxy.wire.forwarding import ProfileProperty
 from mcproxy.wire.packets import Direction, PacketTable, State
 from mcproxy.wire.types import (
     encode_bool,

@@ -26,8 +26,9 @@ class VersionRegistries:
     """What one protocol version needs during configuration."""
 
     protocol: int
-    #: The release we announce for the ``minecraft:core`` known pack.
-    release: str
+    #: Every release of this protocol, each offered as a ``minecraft:core`` known pack so
+    #: a vanilla client can answer with its own.
+    releases: tuple[str, ...]
     #: Ready-to-frame ``registry_data`` packet bodies, one per registry, with full NBT.
     packets: tuple[bytes, ...]
     #: The same registries with entry names only, for clients sharing the core pack.
@@ -59,15 +60,16 @@ class RegistryStore:
 
     def _build(self, protocol: int) -> VersionRegistries:
         info = self._document["protocols"][str(protocol)]
+        captures = self._document["captures"]
         packets = ServerPackets.for_protocol(protocol)
         bodies = []
         bare = []
         dimensions: dict[str, int] = {}
-        for registry_id, entries in self._document["registries"][info["registries"]]:
-            decoded = [(key, base64.b64decode(nbt)) for key, nbt in entries]
+        for registry_id, capture in info["registries"]:
+            decoded = [(key, base64.b64decode(nbt)) for key, nbt in captures[capture][registry_id]]
             bodies.append(packets.registry_data(registry_id, decoded))
             bare.append(packets.registry_data(registry_id, [(key, None) for key, _ in decoded]))
             if registry_id == "minecraft:dimension_type":
                 dimensions = {key: index for index, (key, _) in enumerate(decoded)}
-        return VersionRegistries(protocol, info["release"], tuple(bodies), tuple(bare),
+        return VersionRegistries(protocol, tuple(info["releases"]), tuple(bodies), tuple(bare),
                                  dimensions)

@@ -24,7 +24,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from mcproxy.backend.commands import BUILTIN_COMMANDS, encode_command_tree, split_command
-from mcproxy.backend.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, offline_uuid
+from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty
 from mcproxy.backend.module import CommandOutcome
 from mcproxy.backend.packets import (
     GAME_EVENT_START_WAITING_FOR_CHUNKS,
@@ -336,7 +336,12 @@ class LimboProtocol(Protocol):
         if not _VALID_NAME.match(name):
             self.refuse_login("INVALID_NAME", "Invalid player name.")
             return
-        self._complete_login(offline_uuid(name), name, ())
+        result = factory.module.verify_direct_login(name)
+        if not isinstance(result, ForwardedPlayer):
+            reason = result.reason.value
+            self._disconnect(reason, factory.module.refusal_message(reason))
+            return
+        self._complete_login(result.uuid, result.name, result.properties)
 
     def _on_plugin_response(self, reader: Reader) -> None:
         message_id = reader.varint()
@@ -377,7 +382,8 @@ class LimboProtocol(Protocol):
             self.packets.configuration_custom_payload("minecraft:brand",
                                                       encode_string("mcproxy")),
             self.packets.feature_flags(["minecraft:vanilla"]),
-            self.packets.select_known_packs([("minecraft", "core", registries.release)]),
+            self.packets.select_known_packs(
+                [("minecraft", "core", release) for release in registries.releases]),
         ])
 
     # Configuration
@@ -390,10 +396,11 @@ class LimboProtocol(Protocol):
         packs = {(reader.string(), reader.string(), reader.string()) for _ in range(count)}
         reader.expect_end()
         registries = self.factory.registries.for_protocol(self.protocol_version)
-        shared = ("minecraft", "core", registries.release) in packs
+        shared = any(("minecraft", "core", release) in packs for release in registries.releases)
         self._enter(Phase.CONFIGURATION_FINISH)
-        self._send_many([*(registries.known_pack_packets if shared else registries.packets),
-                         self.packets.finish_configuration()])
+        self.transport.write(self.factory.registry_frames(self.protocol_version,
+                                                          self.compression, shared))
+        self._send(self.packets.finish_configuration())
 
     def _on_finish_configuration(self, reader: Reader) -> None:
         reader.expect_end()
@@ -582,6 +589,7 @@ class LimboFactory(Factory):
         self.connections: set[LimboProtocol] = set()
         self.players: dict[_uuid.UUID, LimboProtocol] = {}
         self.logins_in_progress = 0
+        self._registry_frames: dict[tuple[int, int, bool], bytes] = {}
         #: Players in play; those still logging in are counted in logins_in_progress.
         self.playing = 0
         self.entity_ids = itertools.count(1)
@@ -628,6 +636,20 @@ class LimboFactory(Factory):
         sample = [(p.name, str(p.uuid)) for p in online[:12]]
         return status_json(protocol, _chat(self.settings.motd),
                            len(self.players), self.settings.max_players, sample)
+
+    def registry_frames(self, protocol: int, compression: int, shared: bool) -> bytes:
+        """The framed (and compressed) registry packets, built once per variant: every
+        join of a version sends the same ~100 KiB, so it is compressed only once."""
+        key = (protocol, compression, shared)
+        frames = self._registry_frames.get(key)
+        if frames is None:
+            registries = self.registries.for_protocol(protocol)
+            bodies = registries.known_pack_packets if shared else registries.packets
+            frames = b"".join(
+                encode_frame(compress_packet(body, compression) if compression >= 0 else body)
+                for body in bodies)
+            self._registry_frames[key] = frames
+        return frames
 
     def count_players(self) -> None:
         """Recount players in play (capacity checks and the players-online gauge)."""

@@ -99,17 +99,33 @@ class ProxyMetrics:
             ["server", "result"], registry=r)
         self._relay = _RelayCollector()
         r.register(self._relay)
+        self._connection_states: dict[str, Gauge] = {}
+        self._handshake_states: dict[str, Counter] = {}
+
+    def _connections_in(self, state: str) -> Gauge:
+        """The gauge child for ``state``, looked up once: ``labels()`` costs more than the
+        ``inc()`` itself, and every status ping opens and closes a connection."""
+        child = self._connection_states.get(state)
+        if child is None:
+            child = self._connection_states[state] = self.connections.labels(state)
+        return child
 
     def connection_opened(self, state: str) -> None:
-        self.connections.labels(state).inc()
+        self._connections_in(state).inc()
 
     def connection_changed(self, old: str, new: str) -> None:
         """Move one connection between states, keeping the total unchanged."""
-        self.connections.labels(old).dec()
-        self.connections.labels(new).inc()
+        self._connections_in(old).dec()
+        self._connections_in(new).inc()
 
     def connection_closed(self, state: str) -> None:
-        self.connections.labels(state).dec()
+        self._connections_in(state).dec()
+
+    def count_handshake(self, next_state: str) -> None:
+        child = self._handshake_states.get(next_state)
+        if child is None:
+            child = self._handshake_states[next_state] = self.handshakes.labels(next_state)
+        child.inc()
 
     def add_relayed(self, direction: str, nbytes: int, nframes: int) -> None:
         """Count one relayed read batch; ``direction`` is :data:`SERVERBOUND` or

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import uuid
@@ -19,16 +18,11 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
+from mcproxy.wire.forwarding import ProfileProperty, offline_uuid
+
 #: A session-server profile answer is a few KiB; anything far larger is not one.
 MAX_PROFILE_BYTES = 64 * 1024
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Property:
-    name: str
-    value: str
-    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +31,8 @@ class GameProfile:
 
     id: uuid.UUID
     name: str
-    properties: tuple[Property, ...] = field(default=())
+    properties: tuple[ProfileProperty, ...] = field(default=())
     authenticated: bool = False
-
-
-def offline_uuid(name: str) -> uuid.UUID:
-    """The UUID vanilla gives an offline-mode player: a version-3 hash of its name."""
-    digest = bytearray(hashlib.md5(b"OfflinePlayer:" + name.encode("utf-8")).digest())
-    digest[6] = (digest[6] & 0x0F) | 0x30
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    return uuid.UUID(bytes=bytes(digest))
 
 
 def offline_profile(name: str) -> GameProfile:
@@ -67,7 +53,7 @@ def parse_profile(raw: bytes) -> GameProfile:
         profile_id = uuid.UUID(hex=data["id"])
         name = data["name"]
         properties = tuple(
-            Property(str(p["name"]), str(p["value"]), p.get("signature"))
+            ProfileProperty(str(p["name"]), str(p["value"]), p.get("signature"))
             for p in data.get("properties", ())
         )
     except (ValueError, KeyError, TypeError, AttributeError):

@@ -130,7 +130,7 @@ class BackendConnection(Protocol):
     def _answer_plugin(self, message_id: int, channel: str, data: bytes) -> None:
         login = self.login
         if channel == forwarding.MODERN_CHANNEL and login.mode == "modern":
-            requested = data[0] if data else forwarding.MODERN_DEFAULT_VERSION
+            requested = data[0] if data else forwarding.FORWARDING_DEFAULT
             answer = forwarding.modern_response(login.secret, requested, login.address, login.profile)
             self._write(self.ids.login_plugin_response, encode_varint(message_id) + encode_bool(True) + answer)
         else:

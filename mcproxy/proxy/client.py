@@ -5,16 +5,17 @@ from __future__ import annotations
 import enum
 import os
 import re
-import secrets
 import time
 
 from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
-from twisted.logger import Logger
+from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper
 from twisted.python.failure import Failure
 
+from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin
+from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.proxy.handshake import Intent, parse_handshake
 from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
 from mcproxy.proxy.relay import (
@@ -35,6 +36,14 @@ MAX_QUEUED_MESSAGES = 16
 #: A 1.6 legacy ping with its host name fits easily in this.
 LEGACY_PING_MAX = 1024
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+#: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
+#: version we do not support still reads why it was turned away.
+LOGIN_DISCONNECT = 0x00
+
+
+def _peer_host(transport) -> str:
+    """The client's address as limits and logs use it ("" for a UNIX socket)."""
+    return getattr(transport.getPeer(), "host", "") or ""
 
 
 class Phase(enum.Enum):
@@ -43,6 +52,7 @@ class Phase(enum.Enum):
     LOGIN = "login"
     ENCRYPTION = "encryption"
     AUTHENTICATING = "authenticating"
+    ROUTE_COOKIE = "route-cookie"
     CONNECTING = "connecting"
     AWAIT_ACK = "await-login-ack"
     RELAY = "relay"
@@ -51,7 +61,7 @@ class Phase(enum.Enum):
 
 #: Phases in which a connection counts against ``handshake_concurrent_max``.
 PRE_LOGIN = frozenset({Phase.HANDSHAKE, Phase.STATUS, Phase.LOGIN, Phase.ENCRYPTION,
-                       Phase.AUTHENTICATING, Phase.CONNECTING, Phase.AWAIT_ACK})
+                       Phase.AUTHENTICATING, Phase.ROUTE_COOKIE, Phase.CONNECTING, Phase.AWAIT_ACK})
 
 
 class Refusal(Exception):
@@ -82,7 +92,7 @@ class PlayerConnection(Protocol):
         self.proxy = proxy
         self.phase = Phase.HANDSHAKE
         self.codec = PacketCodec(proxy.settings.max_prelogin_frame)
-        self.correlation_id = secrets.token_hex(6)
+        self.correlation_id = new_correlation_id()
         self.address = ""
         self.handshake = None
         self.ids: ProxyPacketIds | None = None
@@ -105,19 +115,22 @@ class PlayerConnection(Protocol):
         self._counted = False
         self._name = ""
         self._legacy_buffer = bytearray()
+        self._address_pending = False
+        self._status_waiting = False
+        self._pending_ping: int | None = None
 
     # Connection lifetime -------------------------------------------------------------
 
     def connectionMade(self) -> None:
-        peer = self.transport.getPeer()
-        self.address = getattr(peer, "host", "") or ""
+        self.address = _peer_host(self.transport)
         proxy = self.proxy
         if not proxy.prelogin_gate.try_acquire():
             self.phase = Phase.CLOSED
             proxy.refused("HANDSHAKE_CONCURRENCY", self)
             self.transport.abortConnection()
             return
-        if not proxy.connection_limiter.allow(address_key(self.address)):
+        self._address_pending = isinstance(self.transport, HAProxyProtocolWrapper)
+        if not self._address_pending and not proxy.connection_limiter.allow(address_key(self.address)):
             self._leave_prelogin()
             self.phase = Phase.CLOSED
             proxy.refused("CONNECTION_RATE", self)
@@ -126,6 +139,15 @@ class PlayerConnection(Protocol):
         self._counted = True
         proxy.connection_opened(self)
         proxy.deadlines.set(self, proxy.settings.handshake_timeout, self._timed_out)
+
+    def _admit_proxied_address(self) -> None:
+        """Behind PROXY protocol the client's address is known only once the header is
+        read, which is before the first byte reaches us: limits apply to it, not to the
+        load balancer's address that ``connectionMade`` saw."""
+        self._address_pending = False
+        self.address = _peer_host(self.transport)
+        if not self.proxy.connection_limiter.allow(address_key(self.address)):
+            raise Refusal("CONNECTION_RATE")
 
     def connectionLost(self, reason: Failure = None) -> None:
         previous = self.phase
@@ -156,9 +178,11 @@ class PlayerConnection(Protocol):
         if self.phase is Phase.CLOSED:
             return
         self.proxy.refused(refusal.reason, self)
-        if refusal.message and self.ids is not None and self.phase in (
-                Phase.LOGIN, Phase.ENCRYPTION, Phase.AUTHENTICATING, Phase.CONNECTING, Phase.AWAIT_ACK):
-            self._send(self.ids.login_disconnect, encode_string(chat.text_to_json(refusal.message)))
+        if refusal.message and self.phase in (
+                Phase.LOGIN, Phase.ENCRYPTION, Phase.AUTHENTICATING, Phase.ROUTE_COOKIE, Phase.CONNECTING,
+                Phase.AWAIT_ACK):
+            packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT
+            self._send(packet_id, encode_string(chat.text_to_json(refusal.message)))
         self._leave_prelogin()
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)
@@ -173,10 +197,13 @@ class PlayerConnection(Protocol):
         if self.phase is Phase.CLOSED:
             return
         try:
+            if self._address_pending:
+                self._admit_proxied_address()
             if self._legacy_buffer or (
                     self.phase is Phase.HANDSHAKE and not self.codec.decoder.buffer and data[:1] == b"\xfe"):
-                self._legacy_ping(data)
-                return
+                data = self._legacy_ping(data)
+                if not data:
+                    return
             self.codec.feed(data)
             while self.phase not in (Phase.CLOSED, Phase.RELAY):
                 packet = self.codec.next_packet()
@@ -188,18 +215,29 @@ class PlayerConnection(Protocol):
         except Refusal as refusal:
             self.refuse(refusal)
 
-    def _legacy_ping(self, data: bytes) -> None:
-        """Answer a pre-1.7 server-list ping, which starts with 0xFE instead of a frame."""
+    def _legacy_ping(self, data: bytes) -> bytes:
+        """Answer a pre-1.7 server-list ping, which starts with 0xFE instead of a frame.
+
+        Returns the bytes to read as modern frames when they turn out not to be a ping:
+        a frame of 254, 382, ... bytes also starts with 0xFE (a handshake with a long host).
+        """
         self._legacy_buffer += data
         buffered = bytes(self._legacy_buffer)
         try:
             ping = legacy.parse_legacy_ping(buffered, final=buffered in (b"\xfe", b"\xfe\x01"))
         except Incomplete:
-            if len(buffered) > LEGACY_PING_MAX:
+            if buffered.startswith(b"\xfe\x01\xfa"):
+                # No frame starts so (a handshake's packet id is 0): this is a 1.6 ping whose
+                # MC|PingHost tail is late or, as from mcstatus, never sent. The tail only
+                # names the host, and the reply is the same without it.
+                ping = legacy.LegacyPing(legacy.LegacyPingKind.V1_6, len(buffered))
+            elif len(buffered) > LEGACY_PING_MAX:
                 raise WireError("BAD_LEGACY_PING", "too long") from None
-            return
+            else:
+                return b""
         if ping is None:
-            raise WireError("BAD_LEGACY_PING", "not a ping")
+            self._legacy_buffer.clear()
+            return buffered
         motd, online, max_players = self.proxy.status.legacy_fields()
         self.proxy.count_handshake("legacy")
         status = legacy.LegacyStatus(motd, online, max_players, protocol=127,
@@ -209,6 +247,7 @@ class PlayerConnection(Protocol):
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)
         self.transport.loseConnection()
+        return b""
 
     def _packet(self, packet_id: int, reader) -> None:
         phase = self.phase
@@ -224,6 +263,10 @@ class PlayerConnection(Protocol):
             if packet_id != self.ids.login_encryption_response:
                 raise Refusal("UNEXPECTED_PACKET")
             self._on_encryption_response(reader)
+        elif phase is Phase.ROUTE_COOKIE:
+            if packet_id != self.ids.login_cookie_response:
+                raise Refusal("UNEXPECTED_PACKET")
+            self._on_route_cookie(reader)
         elif phase is Phase.AWAIT_ACK:
             if packet_id == self.ids.login_acknowledged:
                 reader.expect_end()
@@ -259,17 +302,37 @@ class PlayerConnection(Protocol):
             reader.expect_end()
             self._status_sent = True
             text = self.proxy.status.response_json(self.handshake.protocol, self.handshake.host)
-            self._send(0x00, encode_string(text))
+            if isinstance(text, str):
+                self._send(0x00, encode_string(text))
+            else:
+                self._status_waiting = True
+                text.addCallback(self._status_ready)
         elif packet_id == 0x01:
             payload = reader.long()
             reader.expect_end()
-            self._send(0x01, encode_long(payload))
-            self._leave_prelogin()
-            self.phase = Phase.CLOSED
-            self.proxy.deadlines.cancel(self)
-            self.transport.loseConnection()
+            if self._status_waiting:
+                self._pending_ping = payload
+            else:
+                self._pong(payload)
         else:
             raise Refusal("UNEXPECTED_PACKET")
+
+    def _status_ready(self, text: str) -> None:
+        """A status that had to be fetched (pass-through) is here; a ping that came
+        while it was on its way is answered after it, as clients expect."""
+        if self.phase is not Phase.STATUS:
+            return
+        self._status_waiting = False
+        self._send(0x00, encode_string(text))
+        if self._pending_ping is not None:
+            self._pong(self._pending_ping)
+
+    def _pong(self, payload: int) -> None:
+        self._send(0x01, encode_long(payload))
+        self._leave_prelogin()
+        self.phase = Phase.CLOSED
+        self.proxy.deadlines.cancel(self)
+        self.transport.loseConnection()
 
     # Login --------------------------------------------------------------------------
 
@@ -331,14 +394,49 @@ class PlayerConnection(Protocol):
         proxy = self.proxy
         if proxy.players.get(profile.id) is not None:
             self.profile = None
-            raise_or_refuse = Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!")
-            self.refuse(raise_or_refuse)
+            self.refuse(Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!"))
             return
         self.phase = Phase.CONNECTING
         proxy.log.info("player {player} ({uuid}) logging in from {peer}", player=profile.name,
                        uuid=str(profile.id), peer=self.address, correlation_id=self.correlation_id)
-        names = proxy.router.candidates(self.handshake.host)
         proxy.hooks.login(self)
+        if self.phase is Phase.CLOSED:
+            return
+        if self.handshake.intent is Intent.TRANSFER and proxy.settings.secret:
+            # A player we (or a proxy sharing our secret) transferred may carry where to go.
+            self.phase = Phase.ROUTE_COOKIE
+            self._send(self.ids.login_cookie_request, encode_string(ROUTE_COOKIE))
+            return
+        self._connect_first(proxy.router.candidates(self.handshake.host))
+
+    def _on_route_cookie(self, reader) -> None:
+        key = reader.string(32767)
+        payload = reader.byte_array(MAX_COOKIE_BYTES) if reader.bool() else b""
+        reader.expect_end()
+        if key != ROUTE_COOKIE:
+            raise Refusal("UNEXPECTED_PACKET")
+        names = self.proxy.router.candidates(self.handshake.host)
+        if payload:
+            settings = self.proxy.settings
+            try:
+                server = decode_route(payload, (settings.secret, settings.secret_previous), self.profile.id,
+                                      self.proxy.reactor.seconds())
+            except CookieRejected as rejected:
+                self.proxy.log.info("routing cookie refused: {detail}", detail=rejected.detail,
+                                    correlation_id=self.correlation_id)
+                raise Refusal(rejected.reason, "Your transfer could not be verified.") from None
+            if server in self.proxy.router.servers:
+                names = (server, *(name for name in names if name != server))
+            else:
+                self.proxy.log.info("routing cookie names unknown server {server}", server=server,
+                                    correlation_id=self.correlation_id)
+        self.phase = Phase.CONNECTING
+        self._connect_first(names)
+
+    def _connect_first(self, names) -> None:
+        """Log the player in to the first server of ``names`` that takes them."""
+        proxy = self.proxy
+        profile = self.profile
         login = BackendLogin(profile=profile, protocol=self.handshake.protocol, host=self.handshake.host,
                              port=self.handshake.port, address=self.address,
                              mode=proxy.settings.forwarding, secret=proxy.settings.secret)
@@ -414,6 +512,9 @@ class PlayerConnection(Protocol):
         down.on(RelayPhase.CONFIGURATION, ids.config_disconnect, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_kick, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_login, self._backend_play_login)
+        if self.proxy.command_tree is not None:
+            down.on(RelayPhase.PLAY, ids.play_declare_commands, self._backend_commands)
+            up.on(RelayPhase.PLAY, ids.play_tab_complete_request, self._client_tab_complete)
         self._up, self._down = up, down
         self.backend = backend
         self.server = name
@@ -525,6 +626,22 @@ class PlayerConnection(Protocol):
             return DROP
         return FORWARD
 
+    def _backend_commands(self, packet_id: int, fields: bytes):
+        """The backend's command tree, with the proxy's commands this player may run added."""
+        merged = self.proxy.command_tree.merged(self, self.ids.protocol, fields)
+        if merged is None:
+            return FORWARD
+        return self._down.reframe(encode_varint(packet_id) + merged)
+
+    def _client_tab_complete(self, packet_id: int, fields: bytes):
+        """Completions for a proxy command come from the proxy; others go to the backend."""
+        answer = self.proxy.command_tree.complete(self, fields)
+        if answer is None:
+            return FORWARD
+        if self._down.phase is RelayPhase.PLAY and self._next is None:
+            self._send_down(self.ids.play_tab_complete_response, answer)
+        return DROP
+
     def _backend_lost(self, backend: BackendConnection, reason: Failure) -> None:
         if self.phase is Phase.AWAIT_ACK and backend is self.backend:
             self.backend = None
@@ -597,6 +714,26 @@ class PlayerConnection(Protocol):
         d = self.proxy.router.connect(self._backend_login(), [name], self.correlation_id)
         d.addCallbacks(self._switch_ready, self._switch_failed)
         return self._switched
+
+    def transfer_out(self, host: str, port: int = 25565, server: str | None = None) -> None:
+        """Send the player to ``host:port`` with the Transfer packet; the client reconnects there.
+
+        With a secret, a signed ``mcproxy:route`` cookie goes first, naming ``server`` (by
+        default the current one) for a proxy of this network to route the player to.
+        Raises ValueError when the player cannot be transferred now.
+        """
+        if not host or len(host) > 255 or not 0 < port < 65536:
+            raise ValueError(f"not an address: {host}:{port}")
+        if self.phase is not Phase.RELAY or self._down.phase is not RelayPhase.PLAY or self._next is not None:
+            raise ValueError("the player cannot be transferred right now")
+        settings = self.proxy.settings
+        if settings.secret:
+            payload = encode_route(settings.secret, self.profile.id, server or self.server,
+                                   self.proxy.reactor.seconds())
+            self._send_down(self.ids.play_store_cookie, encode_string(ROUTE_COOKIE) + encode_bytes(payload))
+        self.proxy.log.info("transferring {player} to {host}:{port}", player=self.profile.name, host=host,
+                            port=port, correlation_id=self.correlation_id)
+        self._send_down(self.ids.play_transfer, encode_string(host) + encode_varint(port))
 
     def _switch_failed(self, failure: Failure) -> None:
         self._switching = False

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from twisted.logger import Logger
 
 #: A handler gets the player's connection (or None from the console) and the arguments.
 Handler = Callable[[object, list[str]], None]
+#: A suggester gets the player and the words typed so far (the last one possibly
+#: partial) and returns candidates for the last word.
+Suggester = Callable[[object, list[str]], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,9 @@ class ProxyCommand:
     handler: Handler
     usage: str = ""
     default_allowed: bool = True
+    suggest: Suggester | None = None
+    #: Who registered it: "" for the proxy itself, else a plugin's name.
+    owner: str = ""
 
 
 class CommandDispatcher:
@@ -32,7 +39,13 @@ class CommandDispatcher:
         self._log = log
         self._commands: dict[str, ProxyCommand] = {}
         self._listeners: list[Callable[[], None]] = []
-        self._granted = {node: frozenset(n.lower() for n in names) for node, names in (permissions or {}).items()}
+        self._batching = 0
+        self._dirty = False
+        self.set_permissions(permissions or {})
+
+    def set_permissions(self, permissions: Mapping[str, Sequence[str]]) -> None:
+        """Replace the ``[permissions]`` grants (a config reload)."""
+        self._granted = {node: frozenset(n.lower() for n in names) for node, names in permissions.items()}
 
     def allowed(self, player, command: ProxyCommand) -> bool:
         """Whether ``player`` (None = console or control plane) may run ``command``.
@@ -49,13 +62,40 @@ class CommandDispatcher:
 
     def register(self, command: ProxyCommand) -> None:
         self._commands[command.name.lower()] = command
-        for listener in list(self._listeners):
-            listener()
+        self._changed()
 
     def unregister(self, name: str) -> None:
         if self._commands.pop(name.lower(), None) is not None:
-            for listener in list(self._listeners):
-                listener()
+            self._changed()
+
+    def unregister_owned(self, owner: str) -> None:
+        """Remove every command ``owner`` registered (a plugin being unloaded)."""
+        with self.batch():
+            for key in [k for k, c in self._commands.items() if c.owner == owner]:
+                del self._commands[key]
+                self._changed()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Tell listeners once, after a group of changes (a reload), not per change."""
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            if not self._batching and self._dirty:
+                self._dirty = False
+                self._notify()
+
+    def _changed(self) -> None:
+        if self._batching:
+            self._dirty = True
+        else:
+            self._notify()
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -65,6 +105,37 @@ class CommandDispatcher:
 
     def get(self, name: str) -> ProxyCommand | None:
         return self._commands.get(name.lower())
+
+    def visible(self, player) -> list[ProxyCommand]:
+        """The commands ``player`` may run, for their command tree."""
+        return [c for c in self.commands() if self.allowed(player, c)]
+
+    def suggestions(self, player, text: str) -> tuple[int, int, list[str]] | None:
+        """Tab completion for ``text`` (the chat line after "/"), if it is ours.
+
+        Returns where the completed word starts in ``text``, its length and the
+        matches (none for a command without a suggester); ``None`` when the line is
+        not a proxy command the player may run.
+        """
+        words = text.split(" ")
+        if len(words) < 2:
+            return None
+        command = self._commands.get(words[0].lower())
+        if command is None or not self.allowed(player, command):
+            return None
+        partial = words[-1]
+        if command.suggest is None:
+            # Still ours: the backend need not learn what is typed after a proxy command.
+            return len(text) - len(partial), len(partial), []
+        try:
+            candidates = command.suggest(player, words[1:])
+        except Exception:
+            self._log.failure("suggestions for {command} failed", command=command.name,
+                              correlation_id=getattr(player, "correlation_id", ""))
+            return None
+        wanted = partial.lower()
+        matches = sorted({c for c in candidates if c.lower().startswith(wanted)})
+        return len(text) - len(partial), len(partial), matches
 
     def dispatch(self, player, line: str) -> bool:
         """Run ``line`` if it names a proxy command; ``False`` lets it through to the backend."""
@@ -139,11 +210,46 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
             d.addCallbacks(mover.send_system_message, lambda f, m=mover: m.send_system_message(str(f.value)))
         player.send_system_message(f"Sending {len(movers)} player(s) to {target}.")
 
+    def transfer(player, args: list[str]) -> None:
+        if not 2 <= len(args) <= 4:
+            player.send_system_message("Usage: /transfer <player> <host> [port] [server]")
+            return
+        target = proxy.players.find(args[0])
+        if target is None:
+            player.send_system_message(f"{args[0]} is not online.")
+            return
+        port = args[2] if len(args) > 2 else "25565"
+        if not port.isdigit():
+            player.send_system_message(f"{port} is not a port number.")
+            return
+        try:
+            target.transfer_out(args[1], int(port), args[3] if len(args) > 3 else None)
+        except ValueError as error:
+            player.send_system_message(f"Cannot transfer {target.profile.name}: {error}")
+        else:
+            player.send_system_message(f"Transferred {target.profile.name} to {args[1]}:{port}.")
+
+    def server_names(player, args: list[str]) -> list[str]:
+        return list(proxy.router.servers) if len(args) == 1 else []
+
+    def player_names(player, args: list[str]) -> list[str]:
+        return [p.profile.name for p in proxy.players] if len(args) == 1 else []
+
+    def send_targets(player, args: list[str]) -> list[str]:
+        if len(args) == 1:
+            return ["all", "current", *(p.profile.name for p in proxy.players)]
+        return list(proxy.router.servers) if len(args) == 2 else []
+
     return [
         ProxyCommand("server", "Show or change the server you are on", "mcproxy.command.server", server,
-                     "[server]"),
+                     "[server]", suggest=server_names),
         ProxyCommand("send", "Send a player, everyone, or your server's players elsewhere",
-                     "mcproxy.command.send", send, "<player|all|current> <server>", default_allowed=False),
+                     "mcproxy.command.send", send, "<player|all|current> <server>", default_allowed=False,
+                     suggest=send_targets),
         ProxyCommand("glist", "List players on every server", "mcproxy.command.glist", glist),
-        ProxyCommand("find", "Find which server a player is on", "mcproxy.command.find", find, "<player>"),
+        ProxyCommand("find", "Find which server a player is on", "mcproxy.command.find", find, "<player>",
+                     suggest=player_names),
+        ProxyCommand("transfer", "Send a player to another address with the Transfer packet",
+                     "mcproxy.command.transfer", transfer, "<player> <host> [port] [server]",
+                     default_allowed=False, suggest=player_names),
     ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
 
+from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.proxy.throttle import ConcurrencyGate, TokenBucketLimiter
@@ -24,6 +25,8 @@ class ProxySettings:
     compression_threshold: int = 256
     forwarding: str = "modern"
     secret: bytes = field(default=b"", repr=False)
+    #: Still accepted on routing cookies during a secret rotation, never used to sign.
+    secret_previous: bytes = field(default=b"", repr=False)
     max_players: int = 500
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
@@ -83,16 +86,34 @@ class PlayerDirectory:
 
 
 class Hooks:
-    """Calls plugin event handlers; a handler that raises is logged and ignored."""
+    """Calls plugin event handlers; a handler that raises is logged and ignored.
+
+    Listeners are either objects with a method per event (``add``) or one callable
+    subscribed to one event (``subscribe``), which is what the plugin API hands out.
+    """
 
     EVENTS = ("login", "server_chosen", "server_connected", "disconnect")
 
     def __init__(self, log: Logger) -> None:
         self._log = log
         self._listeners: list = []
+        self._subscribers: dict[str, list[tuple[str, Callable[..., object]]]] = {e: [] for e in self.EVENTS}
 
     def add(self, listener) -> None:
         self._listeners.append(listener)
+
+    def subscribe(self, event: str, handler: Callable[..., object], owner: str = "") -> Callable[[], None]:
+        """Call ``handler`` on ``event``; returns the function that unsubscribes it."""
+        if event not in self._subscribers:
+            raise ValueError(f"unknown event {event!r}; events are {', '.join(self.EVENTS)}")
+        entry = (owner, handler)
+        self._subscribers[event].append(entry)
+
+        def unsubscribe() -> None:
+            if entry in self._subscribers[event]:
+                self._subscribers[event].remove(entry)
+
+        return unsubscribe
 
     def _emit(self, event: str, *args) -> None:
         for listener in self._listeners:
@@ -103,6 +124,11 @@ class Hooks:
                 handler(*args)
             except Exception:
                 self._log.failure("plugin {plugin} failed in {event}", plugin=type(listener).__name__, event=event)
+        for owner, handler in list(self._subscribers[event]):
+            try:
+                handler(*args)
+            except Exception:
+                self._log.failure("plugin {plugin} failed in {event}", plugin=owner or repr(handler), event=event)
 
     def login(self, connection) -> None:
         self._emit("login", connection)
@@ -134,6 +160,7 @@ class ProxyCore:
         self.players = PlayerDirectory()
         self.hooks = Hooks(log)
         self.commands = commands
+        self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
         self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
         self.prelogin_gate = ConcurrencyGate(limits.get("handshake_concurrent_max", 256))
         self.connection_limiter = TokenBucketLimiter(
@@ -158,7 +185,7 @@ class ProxyCore:
                       correlation_id=getattr(connection, "correlation_id", ""))
 
     def count_handshake(self, intent: str) -> None:
-        self.metrics.handshakes.labels(intent).inc()
+        self.metrics.count_handshake(intent)
 
     def connection_opened(self, connection) -> None:
         self.connections += 1

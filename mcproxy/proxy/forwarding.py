@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import uuid
 
-from mcproxy.proxy.auth import GameProfile, Property
-from mcproxy.wire.types import encode_bool, encode_string, encode_uuid, encode_varint
+from mcproxy.proxy.auth import GameProfile
+from mcproxy.wire.forwarding import (
+    CHANNEL as MODERN_CHANNEL,
+    FORWARDING_DEFAULT,
+    FORWARDING_LAZY_SESSION,
+    ProfileProperty,
+    encode_modern_forwarding,
+)
 
 MODES = ("none", "legacy", "bungeeguard", "modern")
-MODERN_CHANNEL = "velocity:player_info"
-#: Highest modern-forwarding version we write; 2 and 3 carry chat-signing keys we don't relay.
-MODERN_MAX_VERSION = 4
-MODERN_DEFAULT_VERSION = 1
+__all__ = ["MODES", "MODERN_CHANNEL", "bungeeguard_host", "legacy_host", "modern_response", "modern_version"]
 
 
-def legacy_host(host: str, address: str, profile: GameProfile, extra: tuple[Property, ...] = ()) -> str:
+def legacy_host(host: str, address: str, profile: GameProfile, extra: tuple[ProfileProperty, ...] = ()) -> str:
     """BungeeCord's IP forwarding: host, address, UUID and properties in the host field."""
     fields = [host, address, profile.id.hex]
     properties = profile.properties + extra
@@ -28,10 +28,10 @@ def legacy_host(host: str, address: str, profile: GameProfile, extra: tuple[Prop
 
 def bungeeguard_host(host: str, address: str, profile: GameProfile, token: str) -> str:
     """Legacy forwarding plus the ``bungeeguard-token`` property the backend checks."""
-    return legacy_host(host, address, profile, (Property("bungeeguard-token", token),))
+    return legacy_host(host, address, profile, (ProfileProperty("bungeeguard-token", token),))
 
 
-def _property_json(prop: Property) -> dict:
+def _property_json(prop: ProfileProperty) -> dict:
     data = {"name": prop.name, "value": prop.value}
     if prop.signature is not None:
         data["signature"] = prop.signature
@@ -44,25 +44,12 @@ def modern_version(requested: int) -> int:
     Versions 2 and 3 add a chat-signing key this proxy does not hold, so they fall back
     to 1; 4 (lazy session) shares version 1's layout.
     """
-    if requested >= 4:
-        return MODERN_MAX_VERSION
-    return MODERN_DEFAULT_VERSION
-
-
-def modern_payload(version: int, address: str, player_id: uuid.UUID, name: str,
-                   properties: tuple[Property, ...]) -> bytes:
-    out = [encode_varint(version), encode_string(address), encode_uuid(player_id),
-           encode_string(name, 16), encode_varint(len(properties))]
-    for prop in properties:
-        out.append(encode_string(prop.name))
-        out.append(encode_string(prop.value))
-        out.append(encode_bool(prop.signature is not None))
-        if prop.signature is not None:
-            out.append(encode_string(prop.signature))
-    return b"".join(out)
+    if requested >= FORWARDING_LAZY_SESSION:
+        return FORWARDING_LAZY_SESSION
+    return FORWARDING_DEFAULT
 
 
 def modern_response(secret: bytes, requested: int, address: str, profile: GameProfile) -> bytes:
     """The signed ``velocity:player_info`` answer: HMAC-SHA256 then the payload."""
-    payload = modern_payload(modern_version(requested), address, profile.id, profile.name, profile.properties)
-    return hmac.new(secret, payload, hashlib.sha256).digest() + payload
+    return encode_modern_forwarding(secret, modern_version(requested), address, profile.id, profile.name,
+                                    profile.properties)

@@ -37,6 +37,7 @@ _WANTED = {
     "play_system_chat": (State.PLAY, _C, "system_chat"),
     "play_transfer": (State.PLAY, _C, "transfer"),
     "play_declare_commands": (State.PLAY, _C, "declare_commands"),
+    "play_tab_complete_response": (State.PLAY, _C, "tab_complete"),
     "play_store_cookie": (State.PLAY, _C, "store_cookie"),
     "play_cookie_request": (State.PLAY, _C, "cookie_request"),
     "play_chat_command": (State.PLAY, _S, "chat_command"),
@@ -76,6 +77,7 @@ class ProxyPacketIds:
     play_system_chat: int
     play_transfer: int
     play_declare_commands: int
+    play_tab_complete_response: int
     play_store_cookie: int
     play_cookie_request: int
     play_chat_command: int

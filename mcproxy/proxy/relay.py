@@ -121,32 +121,32 @@ def _skip(buf, pos: int, n: int, hot: bytes, compressed: bool) -> tuple[int, int
     return pos, frames
 
 
-def _long_packet_id(buf, start: int, end: int) -> int:
-    """A packet id of more than one byte, which must end inside its frame."""
-    try:
-        packet_id, after = decode_varint(buf, start)
-    except Incomplete:
-        after = end + 1
-    if after > end:
-        raise WireError("TRUNCATED", "packet id cut short")
-    return packet_id
-
-
 def _packet_id(buf, start: int, end: int, compressed: bool) -> int:
     if not compressed:
         packet_id = buf[start]
         if packet_id < 0x80:
             return packet_id
-        return _long_packet_id(buf, start, end)
+        return _long_id(buf, start, end)
     if buf[start] == 0:
         if end - start < 2:
             raise WireError("TRUNCATED", "compressed frame without a packet id")
         packet_id = buf[start + 1]
         if packet_id < 0x80:
             return packet_id
-        return _long_packet_id(buf, start + 1, end)
+        return _long_id(buf, start + 1, end)
     # A view, not a copy: only the first few inflated bytes are wanted.
     return peek_packet_id(memoryview(buf)[start:end], True)
+
+
+def _long_id(buf, start: int, end: int) -> int:
+    """A packet id of two or more bytes, which must end inside its own frame."""
+    try:
+        packet_id, after = decode_varint(buf, start)
+    except Incomplete:
+        after = end + 1
+    if after > end:
+        raise WireError("TRUNCATED", "packet id runs past its frame")
+    return packet_id
 
 
 def relay_chunk(half: Half, data: bytes, max_frame_size: int = MAX_FRAME_SIZE) -> list:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import signal
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.endpoints import serverFromString
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, succeed
+from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
-from mcproxy.config import ProxyConfig
-from mcproxy.ops.admin import AdminResource, admin_site
+from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
+from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
+from mcproxy.ops.settle import action_timeout, settle
 from mcproxy.ops.status import StatusBoard
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.registry import CommandRegistry, specs_from
@@ -25,12 +28,16 @@ from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
+from mcproxy.proxy.passthrough import StatusPassthrough
+from mcproxy.proxy.plugins import PluginManager
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder
 
 
 class ListenerService(StreamServerEndpointService):
     """A listener that remembers whether it is bound, for ``/health``."""
+
+    log = Logger(namespace="mcproxy.proxy")
 
     def __init__(self, endpoint, factory, name: str) -> None:
         super().__init__(endpoint, factory)
@@ -40,7 +47,10 @@ class ListenerService(StreamServerEndpointService):
         self._bound_waiters: list[Deferred] = []
 
     def privilegedStartService(self) -> None:
-        super().privilegedStartService()
+        # Twisted's version logs a bind failure as an unhandled traceback and swallows it
+        # before our callbacks run, so /health could only say "not listening yet".
+        Service.privilegedStartService(self)
+        self._waitingForPort = self.endpoint.listen(self.factory)
         self._waitingForPort.addCallbacks(self._bound, self._failed)
 
     def when_bound(self) -> Deferred:
@@ -58,16 +68,22 @@ class ListenerService(StreamServerEndpointService):
             d.callback(port)
         return port
 
-    def _failed(self, failure):
+    def _failed(self, failure) -> None:
         self.error = failure.getErrorMessage()
+        self.log.error("{listener} listener failed: {error}", listener=self.name, error=self.error)
         waiters, self._bound_waiters = self._bound_waiters, []
         for d in waiters:
             d.errback(failure)
-        return failure
 
     def stopService(self):
         self.port = None
         return super().stopService()
+
+    def listen_again(self) -> None:
+        """Listen again on the same endpoint after ``stopService`` (a component restart)."""
+        self.error = None
+        self.privilegedStartService()
+        self.startService()
 
     def check(self) -> CheckResult:
         if self.port is not None:
@@ -100,6 +116,8 @@ class ProxyProcess(MultiService):
             compression_threshold=section.compression_threshold,
             forwarding=section.forwarding,
             secret=secret,
+            secret_previous=(security.proxy_secret_previous.value
+                             if security.proxy_secret_previous is not None else b""),
             max_players=section.max_players,
             handshake_timeout=section.handshake_timeout,
             login_timeout=section.login_timeout,
@@ -133,30 +151,39 @@ class ProxyProcess(MultiService):
                 "login_burst": limits.logins_per_address_burst,
             },
         )
-        self.core.status = StatusResponder(
-            section.motd, section.max_players, self.core.online_count,
-            favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+        self.core.status = self._status_source(config)
         for command in builtin_commands(self.core):
             self.commands.register(command)
+        self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
-        self.game = ListenerService(serverFromString(reactor, section.bind), PlayerFactory(self.core), "game")
-        self.game.setServiceParent(self)
-
+        players = PlayerFactory(self.core)
+        self.listeners = [
+            ListenerService(serverFromString(reactor, bind), players, "game" if n == 0 else f"game-{n + 1}")
+            for n, bind in enumerate(section.binds)
+        ]
+        self.game = self.listeners[0]
         self.health = HealthModel(self.log)
-        self.health.add_check("listener", self.game.check, critical=True)
+        for n, listener in enumerate(self.listeners):
+            listener.setServiceParent(self)
+            self.health.add_check("listener" if n == 0 else f"listener-{n + 1}", listener.check, critical=True)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
-            self.metrics, self.log, health=self.health)
+            self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
         self.messaging = None
+        self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
             self._start_messaging(config, reactor, secret)
         self.status_board = StatusBoard(reactor, self.registry, self.log)
+        self.status_board.add("proxy", lambda: {"online_mode": self.config.proxy.online_mode,
+                                                "forwarding": self.config.proxy.forwarding})
         if self.messaging is not None:
             self.status_board.add("links", self.messaging.status)
             self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
                                                        "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
+        self.status_board.add("plugins", lambda: {"enabled": self.config.plugins.enabled,
+                                                   "loaded": sorted(self.plugins.loaded)})
         self.status_board.add("backends", self.prober.status)
         if config.admin.bind:
             token = config.admin.token.value.decode("utf-8") if config.admin.token is not None else None
@@ -165,6 +192,8 @@ class ProxyProcess(MultiService):
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
+            if self.messaging is not None:
+                self.admin.add_action("restart_messaging", self._restart_messaging)
 
     def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
         """The control-plane listener, and the command registry backends mirror."""
@@ -179,7 +208,33 @@ class ProxyProcess(MultiService):
             max_payload=messaging.control_max_payload, max_clock_skew=messaging.control_max_clock_skew)
         listener = ListenerService(serverFromString(reactor, messaging.bind), self.messaging, "messaging")
         listener.setServiceParent(self)
+        self.messaging_listener = listener
         self.health.add_check("messaging", self._messaging_check, critical=False)
+
+    @inlineCallbacks
+    def _restart_messaging(self, body: dict):
+        """Admin action: stop the messaging listener, drop every link, listen again.
+
+        Backends reconnect on their own and resync; the answer waits (bounded) until
+        every backend under [servers] is linked and synchronized again.
+        """
+        timeout = action_timeout(body)
+        self.log.info("messaging restart requested")
+        listener, messaging = self.messaging_listener, self.messaging
+        yield listener.stopService()
+        dropped = messaging.drop_links()
+        # Connections close on a later turn; until they have, the links still look healthy.
+        yield settle(self.reactor, lambda: not messaging.live, timeout)
+        listener.listen_again()
+        bound = yield settle(self.reactor, lambda: listener.port is not None, timeout)
+        if not bound:
+            raise ActionError(f"the messaging listener did not bind again: {listener.error or 'timed out'}",
+                              code=503)
+        settled = yield settle(self.reactor, lambda: not messaging.problems(), timeout)
+        self.log.info("messaging restarted; {dropped} link(s) dropped, settled={settled}",
+                      dropped=dropped, settled=settled)
+        return dict(messaging.status(), dropped=dropped, settled=settled,
+                    problems=messaging.problems())
 
     def _messaging_check(self) -> CheckResult:
         problems = self.messaging.problems()
@@ -198,9 +253,93 @@ class ProxyProcess(MultiService):
 
     def startService(self) -> None:
         self.core.start()
+        if self.config.plugins.enabled:
+            self.plugins.load_all()
         super().startService()
-        self.log.info("mcproxy listening on {bind}", bind=self.config.proxy.bind)
+        # Only once bound: operators wait for this line, and a failed bind logs its own error.
+        gatherResults([listener.when_bound() for listener in self.listeners], consumeErrors=True).addCallbacks(
+            lambda ports: self.log.info("mcproxy listening on {bind}", bind=", ".join(self.config.proxy.binds)),
+            lambda failure: None)
 
     def stopService(self):
         self.core.stop()
+        self.plugins.unload_all()
         return super().stopService()
+
+    def _status_source(self, config: ProxyConfig):
+        """The server-list answer: ours from the config, or a backend's passed through."""
+        section = config.proxy
+        own = StatusResponder(section.motd, section.max_players, self.core.online_count,
+                              favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+        if not section.status_passthrough:
+            return own
+        server = config.servers[section.status_passthrough]
+        endpoint = HostnameEndpoint(self.reactor, server.host, server.port, timeout=section.connect_timeout)
+        return StatusPassthrough(self.reactor, endpoint, server.host, server.port, own, log=self.log)
+
+    def reload(self) -> bool:
+        """Re-read the config file and apply what can change while players are on.
+
+        Servers, ``try``, forced hosts, MOTDs, the favicon, ``max_players``,
+        ``[permissions]`` and ``[plugins]`` apply at once; anything else (listeners,
+        login, forwarding, secrets, messaging) needs a restart, so a file that
+        changes it is refused as a whole and the running config stays.
+        """
+        try:
+            new = load_proxy_config(self.config.path)
+        except ConfigError as error:
+            self.log.error("config reload refused: {error}", error=str(error))
+            return False
+        fixed = fixed_changes(self.config, new)
+        if fixed:
+            self.log.error("config reload refused: {keys} cannot change while running; restart to apply them",
+                           keys=", ".join(fixed))
+            return False
+        self._apply(new)
+        self.log.info("config reloaded from {path}", path=new.path)
+        return True
+
+    def _apply(self, new: ProxyConfig) -> None:
+        section = new.proxy
+        self.router.servers = {name: ServerAddress(s.host, s.port) for name, s in new.servers.items()}
+        self.router.try_order = tuple(new.try_order)
+        self.router.forced_hosts = {host.lower(): tuple(names) for host, names in new.forced_hosts.items()}
+        self.prober.set_backends({name: f"{s.host}:{s.port}" for name, s in new.servers.items()})
+        self.settings = dataclasses.replace(self.settings, max_players=section.max_players)
+        self.core.settings = self.settings
+        self.core.status = self._status_source(new)
+        self.config = new
+        with self.commands.batch():
+            self.commands.set_permissions(new.permissions)
+            self.plugins.unload_all()
+            if new.plugins.enabled:
+                self.plugins.reload(new.plugins.allow)
+
+
+#: Config keys a reload applies in place; every other difference needs a restart.
+LIVE_KEYS = ("servers", "try_order", "forced_hosts", "motd_by_host", "permissions", "plugins")
+LIVE_PROXY_KEYS = ("motd", "max_players", "favicon", "favicon_png")
+
+
+def fixed_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
+    """The keys that differ between ``old`` and ``new`` but cannot change live."""
+    changed = []
+    for field in dataclasses.fields(ProxyConfig):
+        name = field.name
+        if name in LIVE_KEYS or name == "path":
+            continue
+        before, after = getattr(old, name), getattr(new, name)
+        if name == "proxy":
+            changed += [f"proxy.{f.name}" for f in dataclasses.fields(before)
+                        if f.name not in LIVE_PROXY_KEYS and getattr(before, f.name) != getattr(after, f.name)]
+        elif before != after:
+            changed.append(name)
+    if old.messaging.enabled and set(old.servers) != set(new.servers):
+        # The control plane knows its backends by these names from the start.
+        changed.append("servers (names, while messaging is enabled)")
+    return changed
+
+
+def reload_on_sighup(process: ProxyProcess, reactor: Any) -> None:
+    """Reload ``process``'s config on SIGHUP, in the reactor thread."""
+    signal.signal(signal.SIGHUP, lambda signum, frame: reactor.callFromThread(process.reload))

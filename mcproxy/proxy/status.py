@@ -6,6 +6,10 @@ import base64
 import json
 from typing import Callable, Mapping
 
+from zope.interface import implementer
+
+from mcproxy.interfaces import IStatusSource
+from mcproxy.wire.chat import plain_text
 from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
 
 #: Shown to clients outside tier 1: their list entry says the version is incompatible.
@@ -27,8 +31,14 @@ def supported_range() -> str:
     return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
 
 
+@implementer(IStatusSource)
 class StatusResponder:
     """Builds status JSON; the parts that never change are encoded once."""
+
+    #: Encoded answers kept; the key holds only values we chose (tier-1 protocols, the
+    #: configured hosts, an online count), so clients cannot grow it, and it is emptied
+    #: when full as the online count moves on.
+    CACHE_ENTRIES = 256
 
     def __init__(
         self,
@@ -47,15 +57,19 @@ class StatusResponder:
             if favicon_png else None
         )
         self._unsupported_name = f"mcproxy {supported_range()}"
+        self._encoded: dict[tuple[int, str, int], str] = {}
 
     def response(self, protocol: int, host: str = "") -> dict:
+        return self._build(protocol, host, self._online_count())
+
+    def _build(self, protocol: int, host: str, online: int) -> dict:
         if protocol in TIER1_PROTOCOLS:
             version = {"name": VERSION_NAMES[protocol], "protocol": protocol}
         else:
             version = {"name": self._unsupported_name, "protocol": UNSUPPORTED_PROTOCOL}
         status = {
             "version": version,
-            "players": {"max": self.max_players, "online": self._online_count(), "sample": []},
+            "players": {"max": self.max_players, "online": online, "sample": []},
             "description": self._by_host.get(host, self._description),
             "enforcesSecureChat": False,
         }
@@ -63,11 +77,26 @@ class StatusResponder:
             status["favicon"] = self._favicon
         return status
 
+    def answer_key(self, protocol: int, host: str) -> tuple[int, str, int]:
+        """What the answer depends on: the version if tier 1, the host if it has its own
+        MOTD, and the online count; only values we chose, so a cache keyed by it is small."""
+        if protocol not in TIER1_PROTOCOLS:
+            protocol = UNSUPPORTED_PROTOCOL
+        if host not in self._by_host:
+            host = ""
+        return protocol, host, self._online_count()
+
     def response_json(self, protocol: int, host: str = "") -> str:
-        return json.dumps(self.response(protocol, host), separators=(",", ":"))
+        """The status as sent, encoded once per version, forced host and online count:
+        encoding the JSON (favicon included) was a good part of each ping's cost."""
+        key = self.answer_key(protocol, host)
+        text = self._encoded.get(key)
+        if text is None:
+            if len(self._encoded) >= self.CACHE_ENTRIES:
+                self._encoded.clear()
+            text = self._encoded[key] = json.dumps(self._build(*key), separators=(",", ":"))
+        return text
 
     def legacy_fields(self) -> tuple[str, int, int]:
         """MOTD as plain text, online and max players, for the pre-1.7 ping."""
-        description = self._description
-        text = description.get("text", "") if isinstance(description, dict) else ""
-        return text, self._online_count(), self.max_players
+        return plain_text(self._description), self._online_count(), self.max_players

@@ -12,10 +12,11 @@ def makeService(options: Options):
     from twisted.internet import reactor
 
     from mcproxy.ops.logging import LoggingMultiService, start_logging
-    from mcproxy.proxy.service import ProxyProcess
+    from mcproxy.proxy.service import ProxyProcess, reload_on_sighup
 
     config = options.config
     process = ProxyProcess(config, reactor)
+    reload_on_sighup(process, reactor)
     top = LoggingMultiService(start_logging(config.logging.level, config.logging.file or None, process.redactor))
     process.setServiceParent(top)
     return top

@@ -18,6 +18,10 @@ def address_key(host: str) -> str:
     One IPv6 subscriber usually holds a whole /64, so limiting single addresses there
     would limit nothing.
     """
+    if ":" not in host:
+        # Twisted hands IPv4 peers over as dotted quads already: skip the parse, which is
+        # a good part of a status ping's cost.
+        return host
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
@@ -40,8 +44,12 @@ class TokenBucketLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def allow(self, key: str) -> bool:
-        """Take a token for ``key``; ``False`` when its bucket is empty."""
-        if self.rate <= 0:
+        """Take a token for ``key``; ``False`` when its bucket is empty.
+
+        The empty key (a peer with no address, as on a ``unix:`` listener) is never
+        limited: one bucket for every such client would throttle them all together.
+        """
+        if self.rate <= 0 or not key:
             return True
         now = self._clock.seconds()
         tokens, stamp = self._buckets.pop(key, (self.burst, now))

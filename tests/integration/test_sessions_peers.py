@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from twisted.internet import defer, reactor
 from twisted.trial.unittest import SkipTest, TestCase
@@ -221,3 +220,29 @@ class SwitchingTests(ProxyWithEchoBackends, TestCase):
         yield target.wait_for("system_chat", text="You are now connected to game.", timeout=20)
         self.assertTrue([e for e in self.backends["game"].events if e.get("username") == "Target"])
         self.assertEqual(self.proxy.core.players.find("Target").server, "game")
+
+
+class CommandTreeTests(ProxyWithEchoBackends, TestCase):
+    @defer.inlineCallbacks
+    def _tree_and_completion(self, version: str):
+        yield self.start(version, backends=("lobby", "game"))
+        client = NodePeer("chat_client.js", "127.0.0.1", self.port, version, "Tabber", "/glist",
+                          env={"REPORT_COMMANDS": "1", "TAB_COMPLETE": "/server g"})
+        self.addCleanup(client.stop)
+        code = yield client.finished(40)
+        self.assertEqual(code, 0, client.events)
+        trees = [e["root"] for e in client.events if e["event"] == "commands"]
+        self.assertEqual(len(trees), 1, client.events)
+        self.assertEqual(trees[0][0], "echo", "the backend's own commands stay")
+        self.assertEqual(sorted(trees[0][1:]), ["find", "glist", "server"])
+        completions = [e for e in client.events if e["event"] == "tab_complete"]
+        self.assertEqual(completions, [{"event": "tab_complete", "transactionId": 42, "start": 8, "length": 1,
+                                        "matches": ["game"]}])
+
+    def test_tree_1_20_5(self):
+        """A 1.20.5 client's command tree holds the backend's commands and the proxy's; /server completes."""
+        return self._tree_and_completion("1.20.5")
+
+    def test_tree_26_1(self):
+        """A 26.1 client's command tree holds the backend's commands and the proxy's; /server completes."""
+        return self._tree_and_completion("26.1")

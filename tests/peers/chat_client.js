@@ -54,6 +54,24 @@ client.on('success', (packet) => say({ event: 'login_success', uuid: packet.uuid
 let plays = 0
 client.on('login', () => { say({ event: 'play' }); if (plays++ === 0) setTimeout(next, 200) })
 client.on('system_chat', (packet) => { say({ event: 'system_chat', text: text(packet.content) }); setTimeout(next, 50) })
+// REPORT_COMMANDS=1 reports the names under the root of each command tree received;
+// TAB_COMPLETE="/text" asks for completions of that text once in play.
+client.on('declare_commands', (packet) => {
+  if (!process.env.REPORT_COMMANDS) return
+  const root = packet.nodes[packet.rootIndex]
+  say({ event: 'commands', root: root.children.map((i) => packet.nodes[i].extraNodeData.name) })
+})
+client.on('tab_complete', (packet) => say({ event: 'tab_complete', transactionId: packet.transactionId, start: packet.start, length: packet.length, matches: packet.matches.map((m) => m.match) }))
+if (process.env.TAB_COMPLETE) client.once('login', () => client.write('tab_complete', { transactionId: 42, text: process.env.TAB_COMPLETE }))
+// Transfers and cookies are reported; ANSWER_COOKIES=1 answers a cookie request with the
+// value last stored under that key, as a real client does.
+const jar = {}
+client.on('transfer', (packet) => say({ event: 'transfer', host: packet.host, port: packet.port }))
+client.on('store_cookie', (packet) => { jar[packet.key] = packet.value; say({ event: 'store_cookie', key: packet.key, value: Buffer.from(packet.value).toString('hex') }) })
+client.on('cookie_request', (packet) => {
+  say({ event: 'cookie_request', key: packet.cookie })
+  if (process.env.ANSWER_COOKIES) client.write('cookie_response', { key: packet.cookie, value: jar[packet.cookie] })
+})
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))

@@ -31,6 +31,17 @@ server.on('playerJoin', (client) => {
     isDebug: false,
     isFlat: false
   })
+  // A small command tree of the backend's own: /echo <n> and a /server the proxy replaces.
+  const flags = (type, executable) => ({ unused: 0, allows_restricted: 0, has_custom_suggestions: 0, has_redirect_node: 0, has_command: executable ? 1 : 0, command_node_type: type })
+  client.write('declare_commands', {
+    nodes: [
+      { flags: flags(0, false), children: [1, 3] },
+      { flags: flags(1, false), children: [2], extraNodeData: { name: 'echo' } },
+      { flags: flags(2, true), children: [], extraNodeData: { name: 'n', parser: 'brigadier:integer', properties: { flags: { unused: 0, max_present: 1, min_present: 1 }, min: 0, max: 9 } } },
+      { flags: flags(1, true), children: [], extraNodeData: { name: 'server' } }
+    ],
+    rootIndex: 0
+  })
   client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1, dx: 0, dy: 0, dz: 0 })
   client.write('update_health', { health: 20, food: 20, foodSaturation: 5 })
   client.on('chat_message', (packet) => {
@@ -40,7 +51,12 @@ server.on('playerJoin', (client) => {
   client.on('chat_command', (packet) => {
     say({ event: 'command', username: client.username, command: packet.command })
     if (packet.command === 'kickme') client.end('Kicked by the echo server')
+    if (packet.command === 'cookie') {
+      client.write('store_cookie', { key: 'echo:jar', value: Buffer.from('c00c1e', 'hex') })
+      client.write('cookie_request', { cookie: 'echo:jar' })
+    }
   })
+  client.on('cookie_response', (packet) => say({ event: 'cookie_response', key: packet.key, value: packet.value ? Buffer.from(packet.value).toString('hex') : null }))
   client.on('end', () => say({ event: 'leave', username: client.username }))
 })
 process.on('SIGTERM', () => { server.close(); process.exit(0) })

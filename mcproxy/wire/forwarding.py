@@ -113,7 +113,7 @@ def request_data(max_version: int = MAX_FORWARDING_VERSION) -> bytes:
 
 
 def offline_uuid(name: str) -> _uuid.UUID:
-    """The UUID an offline-mode server gives ``name``: MD5 of ``OfflinePlayer:<name>``, version 3."""
+    """The UUID offline-mode servers give ``name``: MD5 of ``OfflinePlayer:<name>``, version 3."""
     digest = bytearray(hashlib.md5(("OfflinePlayer:" + name).encode("utf-8")).digest())
     digest[6] = (digest[6] & 0x0F) | 0x30
     digest[8] = (digest[8] & 0x3F) | 0x80

@@ -19,12 +19,12 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.trial.unittest import TestCase
 
-from mcproxy.backend.forwarding import offline_uuid
+from mcproxy.wire.forwarding import offline_uuid
 from mcproxy.backend.module import BackendModule
 from mcproxy.backend.server import LimboFactory, LimboSettings
 from mcproxy.ops.metrics import BackendMetrics
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "peers" / "node_modules"
 PEERS = REPO / "tests" / "peers"
 NODE = shutil.which("node")

@@ -1,0 +1,170 @@
+"""Third-party proxy plugins: discovery, the API they get, and containment of their faults.
+
+Plugins are found with ``twisted.plugin.getPlugins(IProxyPlugin, mcproxy.plugins)``.  Each
+gets its own :class:`PluginAPI`, which remembers what the plugin registered, so unloading
+a plugin (a reload) removes its commands and event subscriptions without its help.  A
+plugin that raises while loading is logged and left out; one that raises in a command or
+an event handler is logged by the dispatcher or the hooks; neither reaches the proxy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Callable, Iterable, Sequence
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.plugin import getPlugins, pluginPackagePaths
+from zope.interface import implementer
+
+from mcproxy.interfaces import IProxyAPI, IProxyPlugin
+from mcproxy.proxy.commands import Handler, ProxyCommand, Suggester
+
+
+@implementer(IProxyAPI)
+class PluginAPI:
+    """The proxy as one plugin sees it."""
+
+    def __init__(self, core, plugin_name: str) -> None:
+        self._core = core
+        self.plugin_name = plugin_name
+        self.log = Logger(namespace=f"mcproxy.plugins.{plugin_name}")
+        self._unsubscribers: list[Callable[[], None]] = []
+
+    def register_command(self, name: str, description: str, permission: str, handler: Handler,
+                         usage: str = "", default_allowed: bool = True,
+                         suggest: Suggester | None = None) -> None:
+        if not name or any(c.isspace() for c in name) or name.startswith("/"):
+            raise ValueError(f"invalid command name {name!r}")
+        existing = self._core.commands.get(name)
+        if existing is not None and existing.owner != self.plugin_name:
+            raise ValueError(f"/{name} is already registered by {existing.owner or 'the proxy'}")
+        self._core.commands.register(ProxyCommand(
+            name, description, permission, handler, usage, default_allowed, suggest, owner=self.plugin_name))
+
+    def unregister_command(self, name: str) -> None:
+        existing = self._core.commands.get(name)
+        if existing is not None and existing.owner == self.plugin_name:
+            self._core.commands.unregister(name)
+
+    def subscribe(self, event: str, handler: Callable[..., object]) -> Callable[[], None]:
+        unsubscribe = self._core.hooks.subscribe(event, handler, owner=self.plugin_name)
+        self._unsubscribers.append(unsubscribe)
+        return unsubscribe
+
+    def players(self) -> list:
+        return list(self._core.players)
+
+    def find_player(self, name_or_uuid: str):
+        try:
+            return self._core.players.get(uuid.UUID(name_or_uuid))
+        except ValueError:
+            return self._core.players.find(name_or_uuid)
+
+    def servers(self) -> list[str]:
+        return sorted(self._core.router.servers)
+
+    def _player(self, player):
+        if isinstance(player, str):
+            found = self.find_player(player)
+            if found is None:
+                raise ValueError(f"{player} is not online")
+            return found
+        return player
+
+    def send_message(self, player, text: str) -> None:
+        self._player(player).send_system_message(text)
+
+    def move_player(self, player, server: str) -> defer.Deferred:
+        try:
+            connection = self._player(player)
+        except ValueError as error:
+            return defer.fail(error)
+        return connection.switch_to(server)
+
+    def transfer_player(self, player, host: str, port: int = 25565, server: str | None = None) -> None:
+        self._player(player).transfer_out(host, port, server)
+
+    def release(self) -> None:
+        """Undo everything the plugin registered."""
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
+        self._unsubscribers.clear()
+        self._core.commands.unregister_owned(self.plugin_name)
+
+
+def refresh_plugin_path() -> None:
+    """Pick up ``mcproxy/plugins`` folders added to ``sys.path`` since the package was imported."""
+    import mcproxy.plugins as package
+
+    for path in pluginPackagePaths(package.__name__):
+        if path not in package.__path__:
+            package.__path__.append(path)
+
+
+def discover() -> list:
+    """Every IProxyPlugin provider on the plugin path."""
+    import mcproxy.plugins as package
+
+    refresh_plugin_path()
+    return list(getPlugins(IProxyPlugin, package))
+
+
+class PluginManager:
+    """Loads the allowed plugins into a proxy and can unload and reload them."""
+
+    def __init__(self, core, log: Logger, allow: Sequence[str] = (),
+                 finder: Callable[[], Iterable] = discover) -> None:
+        self._core = core
+        self._log = log
+        self.allow = tuple(allow)
+        self._finder = finder
+        self.loaded: dict[str, tuple[object, PluginAPI]] = {}
+
+    def load_all(self) -> list[str]:
+        """Load every allowed plugin found; returns the names of those that loaded."""
+        try:
+            found = list(self._finder())
+        except Exception:
+            self._log.failure("plugin discovery failed")
+            return []
+        with self._core.commands.batch():
+            for plugin in found:
+                self._load(plugin)
+        return sorted(self.loaded)
+
+    def _load(self, plugin) -> None:
+        name = str(getattr(plugin, "name", "") or type(plugin).__name__)
+        if self.allow and name not in self.allow:
+            self._log.info("plugin {plugin} is not in [plugins] allow; not loaded", plugin=name)
+            return
+        if name in self.loaded:
+            self._log.warn("two plugins are called {plugin}; only the first is loaded", plugin=name)
+            return
+        api = PluginAPI(self._core, name)
+        try:
+            result = plugin.load(api)
+        except Exception:
+            self._log.failure("plugin {plugin} failed to load", plugin=name)
+            api.release()
+            return
+        if isinstance(result, defer.Deferred):
+            result.addErrback(lambda failure: self._log.failure(
+                "plugin {plugin} failed to load", failure, plugin=name))
+        self.loaded[name] = (plugin, api)
+        self._log.info("plugin {plugin} loaded", plugin=name)
+
+    def unload_all(self) -> None:
+        with self._core.commands.batch():
+            for name, (_, api) in sorted(self.loaded.items()):
+                api.release()
+            self.loaded.clear()
+
+    def reload(self, allow: Sequence[str] | None = None) -> list[str]:
+        """Unload every plugin and load the allowed ones again, with one registry change."""
+        if allow is not None:
+            self.allow = tuple(allow)
+        with self._core.commands.batch():
+            self.unload_all()
+            return self.load_all()
+

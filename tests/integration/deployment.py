@@ -1,0 +1,204 @@
+"""A whole deployment as separate processes: twistd mcproxy, twistd mcbackend, mcproxyctl."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.web.client import Agent, readBody
+
+from tests.integration.harness import REPO, TEST_SECRET, free_port, make_ca_and_server_cert, sleep
+
+BIN = Path(sys.executable).parent
+
+
+class _Output(protocol.ProcessProtocol):
+    def __init__(self, name: str, log_path: Path) -> None:
+        self.name = name
+        self.log = open(log_path, "ab")
+        self.ended: defer.Deferred = defer.Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.log.write(data)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason) -> None:
+        self.log.close()
+        self.ended.callback(getattr(reason.value, "exitCode", None))
+
+
+class TwistdProcess:
+    """``twistd -n <plugin> -c <config>`` as a child process, its output in ``log_path``."""
+
+    def __init__(self, plugin: str, config: Path) -> None:
+        self.plugin = plugin
+        self.config = config
+        self.log_path = config.with_suffix(".log")
+        self.protocol: _Output | None = None
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        """The twistd arguments and environment; a subclass may start another application."""
+        return (["twistd", "-n", "--pidfile=", self.plugin, "-c", str(self.config)],
+                dict(os.environ, PYTHONPATH=str(REPO)))
+
+    def start(self) -> None:
+        self.protocol = _Output(self.plugin, self.log_path)
+        argv, env = self.command()
+        self.transport = reactor.spawnProcess(
+            self.protocol, str(BIN / "twistd"), argv, env=env, path=str(self.config.parent))
+
+    @property
+    def running(self) -> bool:
+        return self.protocol is not None and not self.protocol.ended.called
+
+    def stop(self) -> defer.Deferred:
+        if not self.running:
+            return defer.succeed(None)
+        self.transport.signalProcess("TERM")
+        ended = self.protocol.ended
+        timer = reactor.callLater(10, lambda: self.running and self.transport.signalProcess("KILL"))
+        ended.addBoth(lambda r: (timer.active() and timer.cancel(), r)[1])
+        return ended
+
+    def log_lines(self) -> list[dict]:
+        lines = []
+        for raw in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                lines.append(json.loads(raw))
+            except ValueError:
+                pass
+        return lines
+
+
+@defer.inlineCallbacks
+def http_json(url: str, method: bytes = b"GET"):
+    """``(status, decoded JSON)`` of one admin request."""
+    response = yield Agent(reactor).request(method, url.encode())
+    body = yield readBody(response)
+    try:
+        return response.code, json.loads(body)
+    except ValueError:
+        return response.code, body.decode(errors="replace")
+
+
+@defer.inlineCallbacks
+def wait_until(check, timeout: float = 20.0, interval: float = 0.2, what: str = "condition"):
+    """Poll ``check()`` (may return a Deferred) until it is truthy; fail after ``timeout``."""
+    deadline = reactor.seconds() + timeout
+    last = None
+    while reactor.seconds() < deadline:
+        try:
+            last = yield check()
+        except Exception as error:  # a listener not up yet refuses the connection
+            last = error
+        else:
+            if last:
+                return last
+        yield sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@defer.inlineCallbacks
+def mcproxyctl(*args: str):
+    """Run mcproxyctl; ``(exit code, stdout + stderr)``."""
+    out, err, code = yield getProcessOutputAndValue(
+        str(BIN / "mcproxyctl"), list(args), env=dict(os.environ, PYTHONPATH=str(REPO)), path=str(REPO))
+    return code, (out + err).decode(errors="replace")
+
+
+class Deployment:
+    """Configs for a proxy and named backends in one folder, sharing one secret."""
+
+    def __init__(self, directory: Path, backends: tuple[str, ...] = ("lobby", "game"), *,
+                 online_mode: bool = False, require_authenticated_mode: bool = False, tls: bool = False,
+                 log_files: bool = False) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "proxy.secret").write_text(TEST_SECRET)
+        self.proxy_port = free_port()
+        self.proxy_admin = free_port()
+        self.messaging_port = free_port()
+        self.backend_ports = {name: free_port() for name in backends}
+        self.backend_admin = {name: free_port() for name in backends}
+        # With log_files, each process writes JSON lines to <config name>.jsonl beside its config.
+        logging = (lambda name: f'\n[logging]\nfile = "{name}.jsonl"\n') if log_files else (lambda name: "")
+        servers = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in self.backend_ports.items())
+        messaging_bind = f"tcp:{self.messaging_port}:interface=127.0.0.1"
+        messaging_client = f"tcp:host=127.0.0.1:port={self.messaging_port}"
+        if tls:
+            # The control link over TLS: the backends trust only a test CA and check the
+            # proxy's certificate is for "proxy.test".
+            cas = directory / "cas"
+            _, cert_pem, key_pem = make_ca_and_server_cert(cas, "proxy.test")
+            (directory / "proxy-cert.pem").write_bytes(cert_pem)
+            (directory / "proxy-key.pem").write_bytes(key_pem)
+            messaging_bind = (f"ssl:{self.messaging_port}:interface=127.0.0.1:"
+                              f"privateKey={directory / 'proxy-key.pem'}:certKey={directory / 'proxy-cert.pem'}")
+            messaging_client = (f"ssl:host=127.0.0.1:port={self.messaging_port}:"
+                                f"caCertsDir={cas}:hostname=proxy.test")
+        self.proxy_config = directory / "proxy.toml"
+        self.proxy_config.write_text(f"""
+[proxy]
+bind = "tcp:{self.proxy_port}:interface=127.0.0.1"
+online_mode = {str(online_mode).lower()}
+forwarding = "modern"
+
+[security]
+proxy_secret_file = "proxy.secret"
+
+[servers]
+{servers}
+try = {json.dumps(list(backends))}
+
+[messaging]
+bind = "{messaging_bind}"
+
+[admin]
+bind = "tcp:{self.proxy_admin}:interface=127.0.0.1"
+{logging("proxy")}""")
+        self.backend_configs = {}
+        for name in backends:
+            path = directory / f"backend-{name}.toml"
+            path.write_text(f"""
+[backend]
+bind = "tcp:{self.backend_ports[name]}:interface=127.0.0.1"
+server_id = "{name}"
+require_authenticated_mode = {str(require_authenticated_mode).lower()}
+proxy_secret_file = "proxy.secret"
+
+[messaging]
+proxy = "{messaging_client}"
+reconnect_max_delay = 2.0
+
+[admin]
+bind = "tcp:{self.backend_admin[name]}:interface=127.0.0.1"
+{logging(f"backend-{name}")}""")
+            self.backend_configs[name] = path
+        self.proxy = TwistdProcess("mcproxy", self.proxy_config)
+        self.backends = {name: TwistdProcess("mcbackend", path) for name, path in self.backend_configs.items()}
+
+    def admin(self, port: int, path: str) -> defer.Deferred:
+        return http_json(f"http://127.0.0.1:{port}{path}")
+
+    @defer.inlineCallbacks
+    def start(self, case):
+        """Start everything and wait until the proxy reports every link synchronized."""
+        self.proxy.start()
+        case.addCleanup(self.proxy.stop)
+        for backend in self.backends.values():
+            backend.start()
+            case.addCleanup(backend.stop)
+        yield self.wait_ready()
+
+    @defer.inlineCallbacks
+    def wait_ready(self, timeout: float = 30.0):
+        @defer.inlineCallbacks
+        def ready():
+            code, body = yield self.admin(self.proxy_admin, "/health")
+            return code == 200 and body["status"] == "READY"
+        yield wait_until(ready, timeout, what="proxy /health READY")

@@ -1,0 +1,61 @@
+"""Hostile bytes at every phase of the limbo end in a clean close, never a traceback."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcproxy.backend.server import Phase
+from mcproxy.wire.compression import compress_packet
+from mcproxy.wire.framing import encode_frame
+from mcproxy.wire.packets import State
+
+from tests.backend_support import World
+
+
+def client_at(phase: str):
+    world = World()
+    client = world.connect(775)
+    if phase == "handshake":
+        return client
+    if phase == "status":
+        client.handshake(1)
+        return client
+    client.handshake()
+    if phase == "login":
+        return client
+    client.login_start()
+    client.read()
+    client.send("login_acknowledged")
+    client.state = State.CONFIGURATION
+    client.read()
+    if phase == "configuration":
+        return client
+    client.send("select_known_packs", b"\x00")
+    client.read()
+    client.send("finish_configuration", state=State.CONFIGURATION)
+    client.read()
+    return client
+
+
+PHASES = ["handshake", "status", "login", "configuration", "play"]
+
+
+class FuzzTests(SynchronousTestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(phase=st.sampled_from(PHASES), packet_id=st.integers(0, 0x7F),
+           body=st.binary(max_size=64), raw=st.booleans())
+    def test_any_packet_in_any_phase(self, phase: str, packet_id: int, body: bytes,
+                                     raw: bool) -> None:
+        """A random packet (or raw bytes) never raises out of dataReceived."""
+        client = client_at(phase)
+        if raw:
+            client.send_raw(body)
+        else:
+            packet = bytes([packet_id]) + body
+            if client.compression >= 0:
+                packet = compress_packet(packet, client.compression)
+            client.send_raw(encode_frame(packet))
+        if client.server.phase is Phase.CLOSED:
+            self.assertTrue(client.closed)

@@ -1,0 +1,43 @@
+"""twistd finds the ``mcbackend`` plugin (and ``mcproxy``) and its options load a config."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from twisted.application.service import IServiceMaker
+from twisted.plugin import getPlugins
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+import twisted.plugins
+
+SECRET = "mcproxy-test-" + "0123456789abcdef" * 3
+
+
+class PluginTests(SynchronousTestCase):
+    def makers(self) -> dict[str, IServiceMaker]:
+        return {maker.tapname: maker for maker in getPlugins(IServiceMaker, twisted.plugins)}
+
+    def test_both_plugins_found(self) -> None:
+        """Plugin discovery sees mcproxy and mcbackend from the dropin."""
+        makers = self.makers()
+        self.assertIn("mcproxy", makers)
+        self.assertIn("mcbackend", makers)
+
+    def test_backend_options_load_config(self) -> None:
+        """``mcbackend -c backend.toml`` parses and validates the config; a bad one is a
+        one-line usage error, not a traceback."""
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory, True)
+        good = Path(directory) / "backend.toml"
+        good.write_text(f'[backend]\nproxy_secret = "{SECRET}"\n')
+        options = self.makers()["mcbackend"].options()
+        options.parseOptions(["-c", str(good)])
+        self.assertEqual(options.config.backend.server_id, "lobby")
+        bad = Path(directory) / "bad.toml"
+        bad.write_text('[backend]\nmax_players = "many"\n')
+        with self.assertRaises(usage.UsageError) as caught:
+            self.makers()["mcbackend"].options().parseOptions(["-c", str(bad)])
+        self.assertIn("bad.toml", str(caught.exception))

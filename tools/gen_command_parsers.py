@@ -1,0 +1,101 @@
+"""Generate mcproxy/wire/command_parsers.json from the pinned minecraft-data.
+
+The Declare Commands packet names each argument node's parser by a number that changes
+between protocol versions, followed by properties whose layout depends on the parser.  To
+find node boundaries without understanding every parser, the proxy needs, per version,
+the parser names by id and the shape of each parser's properties; this script reads both
+from minecraft-data's ``command_node`` type and checks the result in beside the packet ids.
+
+Run from the repository root after ``npm ci`` in ``peers/``::
+
+    python tools/gen_command_parsers.py [--data peers/node_modules/minecraft-data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gen_packet_ids import ROOT, VERSIONS, GenerationError, _load  # noqa: E402
+
+#: Scalar sizes of the bounds of brigadier's numeric parsers.
+_NUMBERS = {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64"}
+
+
+def _layout(spec: object, where: str) -> str:
+    """Reduce one parser's properties type to a layout name the proxy can skip over."""
+    if spec == "void":
+        return "none"
+    if isinstance(spec, list) and spec[0] == "mapper" and spec[1].get("type") == "varint":
+        return "varint"
+    if isinstance(spec, list) and spec[0] == "bitfield":
+        if sum(f["size"] for f in spec[1]) == 8:
+            return "byte"
+    if isinstance(spec, list) and spec[0] == "container":
+        fields = spec[1]
+        types = [f["type"] for f in fields]
+        if len(fields) == 1 and types[0] in ("i32", "string"):
+            return types[0]
+        if (len(fields) == 3 and isinstance(types[0], list) and types[0][0] == "bitfield"
+                and all(isinstance(t, list) and t[0] == "switch" for t in types[1:])):
+            bound = types[1][1]["fields"]["1"]
+            if bound in _NUMBERS and types[2][1]["fields"]["1"] == bound:
+                return f"range_{bound}"
+    raise GenerationError(f"{where}: properties layout not understood: {json.dumps(spec)[:200]}")
+
+
+def _parsers(protocol: dict, where: str) -> list[list[str]]:
+    try:
+        node = protocol["types"]["command_node"][1]
+        extra = next(f["type"] for f in node if f["name"] == "extraNodeData")
+        argument = extra[1]["fields"]["2"][1]
+        mapper = next(f["type"] for f in argument if f["name"] == "parser")[1]["mappings"]
+        switch = next(f["type"] for f in argument if f["name"] == "properties")[1]
+    except (KeyError, IndexError, TypeError, StopIteration):
+        raise GenerationError(f"{where}: no command_node argument parsers") from None
+    default = switch.get("default", "void")
+    out = []
+    for key, name in sorted(mapper.items(), key=lambda item: int(item[0])):
+        if int(key) != len(out):
+            raise GenerationError(f"{where}: parser ids are not contiguous at {key}")
+        out.append([name, _layout(switch["fields"].get(name, default), f"{where}: {name}")])
+    return out
+
+
+def generate(data_root: Path) -> dict:
+    package = _load(data_root / "package.json")
+    data_dir = data_root / "minecraft-data" / "data"
+    paths = _load(data_dir / "dataPaths.json")["pc"]
+    protocols = {}
+    for number, version in VERSIONS.items():
+        protocol = _load(data_dir / paths[version]["protocol"] / "protocol.json")
+        protocols[str(number)] = _parsers(protocol, version)
+    return {
+        "generator": "tools/gen_command_parsers.py",
+        "minecraft_data_version": package["version"],
+        "protocols": protocols,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "peers/node_modules/minecraft-data",
+                        help="the minecraft-data package directory")
+    parser.add_argument("--out", type=Path, default=ROOT / "mcproxy/wire/command_parsers.json")
+    args = parser.parse_args(argv)
+    try:
+        table = generate(args.data)
+    except GenerationError as e:
+        print(f"gen_command_parsers: {e}", file=sys.stderr)
+        return 1
+    args.out.write_text(json.dumps(table, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} from minecraft-data {table['minecraft_data_version']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
