@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase, joined, relay_chunk
+from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase, joined, no_delay, relay_chunk
 from mcproxy.wire.compression import compress_packet, decompress_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.types import WireError, encode_varint
@@ -123,6 +124,37 @@ class RelayChunkTests(SynchronousTestCase):
         self.assertEqual(half.frames, len(bodies))
 
     @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from([1, 3, 4, 0x7F, 0x80, 0x2B, 300]), st.binary(max_size=200)),
+                    min_size=1, max_size=30),
+           st.sampled_from([-1, 0, 64]), st.data())
+    def test_watchers_see_every_watched_packet_in_order(self, packets, threshold, data) -> None:
+        """Whatever mix of ids, lengths and compression, and however it is cut into reads,
+        every watched packet reaches its watcher, in order, and the stream passes intact."""
+        payloads = [packet(pid, body) for pid, body in packets]
+        frames = [encode_frame(compress_packet(p, threshold) if threshold >= 0 else p) for p in payloads]
+        stream = b"".join(frames)
+        half = Half("clientbound", threshold, threshold, Phase.PLAY)
+        seen = []
+        for watched in (4, 0x80, 300):
+            half.on(Phase.PLAY, watched, lambda pid, fields: seen.append((pid, fields)) or FORWARD)
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+        out = []
+        previous = 0
+        for cut in cuts + [len(stream)]:
+            out.append(joined(relay_chunk(half, stream[previous:cut])) or b"")
+            previous = cut
+        self.assertEqual(b"".join(out), stream)
+        self.assertEqual(seen, [(pid, body) for pid, body in packets if pid in (4, 0x80, 300)])
+        self.assertEqual(half.frames, len(packets))
+
+    def test_packet_id_running_past_a_compressed_frame_is_refused(self) -> None:
+        """The same holds for an uncompressed body under compression (data length 0)."""
+        half = Half("serverbound", 0, 0, Phase.PLAY)
+        with self.assertRaises(WireError) as caught:
+            relay_chunk(half, b"\x02\x00\x80\x01\x00")
+        self.assertEqual(caught.exception.reason, "TRUNCATED")
+
+    @settings(max_examples=200, deadline=None)
     @given(st.binary(max_size=300), st.sampled_from([-1, 0, 64]))
     def test_random_input_is_refused_with_a_reason_or_buffered(self, data, threshold) -> None:
         """Garbage never raises anything but WireError."""
@@ -132,3 +164,24 @@ class RelayChunkTests(SynchronousTestCase):
             relay_chunk(half, data)
         except WireError:
             pass
+
+
+class _TCPTransport(StringTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.no_delay = False
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        self.no_delay = enabled
+
+
+class NoDelayTests(SynchronousTestCase):
+    def test_tcp_transport_gets_no_delay(self) -> None:
+        """A relayed TCP connection has Nagle's algorithm off."""
+        transport = _TCPTransport()
+        no_delay(transport)
+        self.assertTrue(transport.no_delay)
+
+    def test_transport_without_tcp_options_is_left_alone(self) -> None:
+        """A transport with no TCP options (a UNIX socket, a test transport) is fine."""
+        no_delay(StringTransport())

@@ -162,6 +162,10 @@ class BackendConnection(Protocol):
 
 
 class BackendFactory(Factory):
+    """One per backend connection; ``noisy`` off, or each would log its own start and stop."""
+
+    noisy = False
+
     def __init__(self, login: BackendLogin, ids: ProxyPacketIds, max_frame_size: int) -> None:
         self._args = (login, ids, max_frame_size)
 

@@ -18,7 +18,9 @@ from mcproxy.proxy.backend import BackendConnection, BackendLogin
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.proxy.handshake import Intent, parse_handshake
 from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
-from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, relay_chunk
+from mcproxy.proxy.relay import (
+    DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, no_delay, relay_chunk,
+)
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.status import supported_range
 from mcproxy.proxy.throttle import address_key
@@ -518,6 +520,10 @@ class PlayerConnection(Protocol):
         self.server = name
         backend.on_lost = lambda reason: self._backend_lost(backend, reason)
         backend.sink = lambda data: self._from_backend(backend, data)
+        # Play traffic is many small packets; Nagle's algorithm would hold each one back
+        # until the previous one is acknowledged (tens of milliseconds with delayed ACKs).
+        no_delay(self.transport)
+        no_delay(backend.transport)
         if self.transport.producer is not None:
             self.transport.unregisterProducer()
         self.transport.registerProducer(Throttle(backend.transport), True)

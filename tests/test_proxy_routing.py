@@ -1,0 +1,76 @@
+"""How the router reaches a backend."""
+
+from __future__ import annotations
+
+import uuid
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcproxy.proxy.auth import GameProfile
+from mcproxy.proxy.backend import BackendFactory, BackendLogin
+from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.proxy.routing import Router, ServerAddress
+
+
+class _CountingResolver:
+    """Counts resolutions and never answers them."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def resolveHostName(self, receiver, hostName, portNumber=0, addressTypes=None, transportSemantics="TCP"):
+        self.asked.append(hostName)
+        receiver.resolutionBegan(None)
+        return receiver
+
+
+def _reactor() -> MemoryReactorClock:
+    reactor = MemoryReactorClock()
+    reactor.nameResolver = _CountingResolver()
+    return reactor
+
+
+def _router(reactor, host: str) -> Router:
+    return Router(reactor, {"lobby": ServerAddress(host, 25566)}, ["lobby"], {}, concurrent_max=8,
+                  connect_timeout=5, login_timeout=5, max_frame_size=2097151)
+
+
+def _login() -> BackendLogin:
+    profile = GameProfile(uuid.uuid4(), "Steve", ())
+    return BackendLogin(profile=profile, protocol=767, host="play.example.com", port=25565,
+                        address="127.0.0.1", mode="none", secret=b"")
+
+
+class RouterConnectTests(SynchronousTestCase):
+    def test_ip_literal_connects_without_resolving(self) -> None:
+        """A backend given as an IP address is dialled at once: no resolver round trip."""
+        reactor = _reactor()
+        _router(reactor, "127.0.0.1").connect(_login(), ["lobby"])
+        self.assertEqual(reactor.nameResolver.asked, [])
+        self.assertEqual([(host, port) for host, port, *_ in reactor.tcpClients], [("127.0.0.1", 25566)])
+
+    def test_ipv6_literal_connects_without_resolving(self) -> None:
+        """The same holds for an IPv6 literal."""
+        reactor = _reactor()
+        _router(reactor, "::1").connect(_login(), ["lobby"])
+        self.assertEqual(reactor.nameResolver.asked, [])
+        self.assertEqual([(host, port) for host, port, *_ in reactor.tcpClients], [("::1", 25566)])
+
+    def test_host_name_is_resolved(self) -> None:
+        """A backend given by name still goes through the reactor's resolver."""
+        reactor = _reactor()
+        _router(reactor, "lobby.internal").connect(_login(), ["lobby"])
+        self.assertEqual(reactor.nameResolver.asked, ["lobby.internal"])
+
+
+class BackendFactoryTests(SynchronousTestCase):
+    def test_connections_do_not_log_factory_start_and_stop(self) -> None:
+        """Each backend connection has its own factory; starting and stopping it logs nothing
+        (two lines of noise per join otherwise)."""
+        factory = BackendFactory(_login(), packet_ids(767), 2097151)
+        with capturedLogs() as events:
+            factory.doStart()
+            factory.doStop()
+        self.assertEqual(events, [])
