@@ -54,11 +54,13 @@ class FrameDecoderFuzzTests(SynchronousTestCase):
     @fuzz()
     @given(data=st.binary(max_size=4096), points=st.lists(st.integers(0, 4096), max_size=12))
     def test_any_bytes_split_anyhow_decode_the_same(self, data: bytes, points: list[int]) -> None:
-        """Random bytes give the same frames and the same refusal however the reads split
-        them, and between reads the decoder never holds more than one maximal frame."""
+        """Random bytes give the same refusal (or, without one, the same frames) however the
+        reads split them, and between reads the decoder never holds more than one maximal frame."""
         whole = decode_all([data])
         split = decode_all(cut(data, points))
-        self.assertEqual(whole[:2], split[:2])
+        self.assertEqual(whole[1], split[1])
+        if whole[1] is None:
+            self.assertEqual(whole[0], split[0])
         self.assertLess(split[2], MAX_FRAME + 3)
         for body in split[0]:
             self.assertLessEqual(len(body), MAX_FRAME)
