@@ -126,6 +126,8 @@ class BackendControlLink(Service):
     @param retry_jitter: extra random delay per attempt; tests pass C{lambda: 0}.
     @param state_gauges: export link and bridge gauges on C{metrics_registry};
         False when the process's own metrics already export them.
+    @param artifact_version: the release this side announces in Hello; only a
+        test or a rollout rehearsal announces another than the installed one.
     """
 
     def __init__(
@@ -147,7 +149,9 @@ class BackendControlLink(Service):
         retry_jitter: Callable[[], float] | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
         state_gauges: bool = True,
+        artifact_version: str = __version__,
     ) -> None:
+        self.artifact_version = artifact_version
         self.peer = ControlPeer(
             server_id,
             proxy_secret,
@@ -352,7 +356,7 @@ class BackendControlLink(Service):
         d = protocol.call(
             Hello,
             server_id=self.server_id,
-            artifact_version=__version__,
+            artifact_version=self.artifact_version,
             control_version=CONTROL_PROTOCOL_VERSION,
         )
 
