@@ -115,7 +115,7 @@ class Swarm:
     """``stress/peers/swarm.js``: ``count`` players in one node process."""
 
     def __init__(self, port: int, count: int, duration: float, *, version: str = "1.21.4",
-                 chat_ms: int = 2000, switch_ms: int = 15000, ramp_ms: int = 10000,
+                 chat_ms: int = 2000, switch_ms: int = 20000, ramp_ms: int = 10000,
                  prefix: str = "Bot", servers: str = "lobby,game") -> None:
         self.protocol = _JSONLines("swarm.js")
         env = dict(os.environ, NODE_PATH=str(NODE_MODULES), CHAT_MS=str(chat_ms), SWITCH_MS=str(switch_ms),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 

@@ -4,6 +4,11 @@
 // between the servers named in SERVERS (comma-separated) every SWITCH_MS with /server.
 // A chat line goes out only when the player's earlier lines have all come back and no
 // switch is under way, so every line sent must be echoed: anything missing is lost.
+// SWITCH_MS stays above the limbo's 15 s keep-alive interval: each backend connection
+// starts its own keep-alive clock, and minecraft-protocol's client drops a player that
+// heard no keep-alive for 30 s, so hopping faster than every 15 s starves it.
+// A line not back after LOST_AFTER_MS counts as lost and the player chats on (a backend
+// killed mid-line takes that line with it).
 // One JSON line per event of interest, then a summary line per player and a final total.
 const mc = require('minecraft-protocol')
 const nbt = require('prismarine-nbt')
@@ -13,9 +18,10 @@ const count = Number(countArg)
 const duration = Number(durationArg)
 const rampMs = Number(process.env.RAMP_MS || 10000)
 const chatMs = Number(process.env.CHAT_MS || 2000)
-const switchMs = Number(process.env.SWITCH_MS || 15000)
+const switchMs = Number(process.env.SWITCH_MS || 20000)
 const servers = (process.env.SERVERS || 'lobby,game').split(',')
 const prefix = process.env.NAME_PREFIX || 'Bot'
+const lostAfterMs = Number(process.env.LOST_AFTER_MS || 10000)
 const say = (event) => console.log(JSON.stringify(event))
 
 function text (content) {
@@ -37,7 +43,7 @@ let stopping = false
 
 function start (index) {
   const name = `${prefix}${index}`
-  const p = { name, joined: false, joinMs: null, sent: 0, echoed: 0, outstanding: new Map(), switches: 0, switchFailures: 0, switching: null, server: null, errors: [], ended: false, kicked: null }
+  const p = { name, joined: false, joinMs: null, sent: 0, echoed: 0, lost: 0, outstanding: new Map(), switches: 0, switchFailures: 0, switching: null, server: null, errors: [], ended: false, kicked: null }
   players.push(p)
   const began = Date.now()
   const client = mc.createClient({ host, port: Number(port), username: name, auth: 'offline', version, hideErrors: true })
@@ -96,6 +102,9 @@ const watchdog = setInterval(() => {
   const now = Date.now()
   for (const p of players) {
     if (p.switching && now - p.switching.at > 15000) { p.switchFailures++; p.switching = null }
+    for (const [line, at] of p.outstanding) {
+      if (now - at > lostAfterMs) { p.outstanding.delete(line); p.lost++; say({ event: 'lost', name: p.name, line }) }
+    }
   }
 }, 1000)
 
@@ -104,18 +113,19 @@ setTimeout(() => {
   // Let the last lines come back before counting what is missing.
   setTimeout(() => {
     clearInterval(watchdog)
-    const total = { event: 'summary', players: count, joined: 0, failedJoins: 0, sent: 0, echoed: 0, lost: 0, switches: 0, switchFailures: 0, endedEarly: 0, joinMsMax: 0, joinMsAvg: 0 }
+    const total = { event: 'summary', players: count, joined: 0, failedJoins: 0, sent: 0, echoed: 0, lost: 0, switches: 0, switchFailures: 0, endedEarly: 0, joinMsMax: 0, joinMsAvg: 0, servers: {} }
     let joinSum = 0
     for (const p of players) {
       p.timers.forEach(clearInterval)
       total.sent += p.sent
       total.echoed += p.echoed
-      total.lost += p.outstanding.size
+      total.lost += p.outstanding.size + p.lost
+      total.servers[p.server] = (total.servers[p.server] || 0) + 1
       total.switches += p.switches
       total.switchFailures += p.switchFailures
       if (p.joined) { total.joined++; joinSum += p.joinMs; total.joinMsMax = Math.max(total.joinMsMax, p.joinMs) } else total.failedJoins++
       if (p.ended) total.endedEarly++
-      if (p.outstanding.size || !p.joined || p.ended) say({ event: 'player_problem', name: p.name, joined: p.joined, lost: [...p.outstanding.keys()], ended: p.ended, kicked: p.kicked, errors: p.errors })
+      if (p.outstanding.size || p.lost || !p.joined || p.ended) say({ event: 'player_problem', name: p.name, joined: p.joined, lost: [...p.outstanding.keys()], ended: p.ended, kicked: p.kicked, errors: p.errors })
       p.client.end()
     }
     total.failedJoins += count - players.length
