@@ -62,15 +62,10 @@ def backend_killed(players: int):
         yield wait_players(cluster, "game", players)
         report.figure("seconds until all on game", round(reactor.seconds() - started, 2))
         summary = yield swarm.summary()
-        fallbacks = yield cluster.by_reason(cluster.proxy_admin, "mcproxy_routing_fallbacks_total")
-        metrics = yield cluster.metrics(cluster.proxy_admin)
-        moved = sum(metrics.get("mcproxy_routing_fallbacks_total", {}).values())
-        report.figure("fallbacks counted", moved)
         report.figure("players on game at the end", summary["servers"].get("game", 0))
         # A line on its way to the lobby when it died is gone with it: at most one a player.
         swarm_checks(report, summary, players, lost_allowed=players)
         report.check(summary["servers"].get("game", 0) == players, "every player on the fallback")
-        del fallbacks
     finally:
         swarm.stop()
         yield cluster.stop_all()
