@@ -40,6 +40,10 @@ def wait_players(cluster: Cluster, server: str, count: int, timeout: float = 40.
     yield wait_until(there, timeout, 0.5, what=f"{count} players on {server}")
 
 
+def traceback_check(report: Scenario, cluster: Cluster) -> None:
+    report.check(report.figure("tracebacks logged", cluster.tracebacks()) == 0, "no traceback logged")
+
+
 def swarm_checks(report: Scenario, summary: dict, players: int, lost_allowed: int = 0) -> None:
     report.figure("players dropped", summary["endedEarly"])
     report.figure("chat lines sent/lost", f"{summary['sent']}/{summary['lost']}")
@@ -66,6 +70,7 @@ def backend_killed(players: int):
         # A line on its way to the lobby when it died is gone with it: at most one a player.
         swarm_checks(report, summary, players, lost_allowed=players)
         report.check(summary["servers"].get("game", 0) == players, "every player on the fallback")
+        traceback_check(report, cluster)
     finally:
         swarm.stop()
         yield cluster.stop_all()
@@ -119,6 +124,7 @@ def link_cut(players: int):
         swarm_checks(report, summary, players)
         rejects = yield cluster.control_rejects()
         report.figure("control rejects", rejects or "none")
+        traceback_check(report, cluster)
     finally:
         swarm.stop()
         yield relay.stopListening()
@@ -156,6 +162,7 @@ def proxy_restarted(players: int):
         rejects = yield cluster.control_rejects()
         report.figure("control rejects", rejects or "none")
         report.check(not rejects, "no control refusal across the restart")
+        traceback_check(report, cluster)
     finally:
         first.stop()
         if second is not None:
@@ -218,6 +225,7 @@ def secret_rotated():
                      "the stale backend is refused BAD_SIGNATURE, and only that")
         stale = yield cluster.synchronized("game")
         report.check(not stale, "the stale backend never synchronizes")
+        traceback_check(report, cluster)
     finally:
         yield cluster.stop_all()
     return report
@@ -251,6 +259,7 @@ def version_mismatch(players: int):
         report.figure("proxy health", body["status"] if isinstance(body, dict) else code)
         summary = yield swarm.summary()
         swarm_checks(report, summary, players)
+        traceback_check(report, cluster)
     finally:
         swarm.stop()
         if link.running:
@@ -266,11 +275,11 @@ def run(players: int = 10):
                   secret_rotated, lambda: version_mismatch(players)):
         try:
             reports.append((yield drill()))
-        except Exception as error:
+        except Exception as error:  # any way a drill breaks is that drill's failure, not the run's
             failed = Scenario(f"fault: {getattr(drill, '__name__', 'drill')}")
             failed.check(False, f"{type(error).__name__}: {str(error)[:200]}")
             reports.append(failed)
     return reports
 
 
-__all__ = ["run", "mcproxyctl"]
+__all__ = ["mcproxyctl", "run"]

@@ -17,7 +17,13 @@ from twisted.internet.protocol import ClientFactory, Protocol
 from mcproxy.proxy.packet_ids import packet_ids
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.framing import encode_frame
-from mcproxy.wire.types import WireError, encode_string, encode_ushort, encode_uuid, encode_varint
+from mcproxy.wire.types import (
+    WireError,
+    encode_string,
+    encode_ushort,
+    encode_uuid,
+    encode_varint,
+)
 from stress.cluster import Cluster, Swarm
 from stress.report import Scenario
 from tests.integration.test_frontdoor_hostile import HostileFactory
@@ -197,6 +203,7 @@ def run(connections: int = 2000, directory: Path | None = None):
         after = report.figure("proxy RSS after, settled (KiB)", cluster.rss_kib(cluster.proxy))
         report.figure("proxy RSS growth (KiB)", after - before)
         report.check(after - before < RSS_BOUND_KIB, f"proxy RSS within {RSS_BOUND_KIB} KiB of where it started")
+        report.check(report.figure("tracebacks logged", cluster.tracebacks()) == 0, "no traceback logged")
         _, status = yield cluster.admin(cluster.proxy_admin, "/health")
         report.figure("proxy health after", status.get("status") if isinstance(status, dict) else status)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from twisted.internet import defer, task, reactor
+from twisted.internet import defer, reactor, task
 
 from stress.cluster import Cluster, Swarm
 from stress.report import Scenario
@@ -57,6 +57,7 @@ def run(players: int = 200, duration: float = 60.0, directory: Path | None = Non
         report.figure("proxy RSS 5 s after (KiB)", cluster.rss_kib(cluster.proxy))
         refusals = yield cluster.by_reason(cluster.proxy_admin, "mcproxy_refusals_total")
         report.figure("proxy refusals", refusals or "none")
+        report.check(report.figure("tracebacks logged", cluster.tracebacks()) == 0, "no traceback logged")
         report.check(summary["failedJoins"] == 0, "every player joined")
         report.check(summary["lost"] == 0, "no chat line lost")
         report.check(summary["sent"] > 0 and summary["echoed"] == summary["sent"], "every line echoed")

@@ -18,7 +18,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.control.commands import Heartbeat, Hello
 from mcproxy.control.envelope import (
-    ENVELOPE_KEYS, ControlSecrets, Envelope, EnvelopeSigner, EnvelopeValidator,
+    ENVELOPE_KEYS,
+    ControlSecrets,
+    Envelope,
+    EnvelopeSigner,
+    EnvelopeValidator,
 )
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.reasons import RejectReason
@@ -92,7 +96,7 @@ class ControlListenerFuzzTests(ListenerCase):
         """Random bytes on the messaging port close the link or are answered; nothing is
         logged as an unhandled failure."""
         with Failures() as failures:
-            protocol, transport, _, events = self.listener()
+            protocol, _, _, events = self.listener()
             protocol.dataReceived(data)
             self.close(protocol)
         self.assertEqual(failures + [e for e in events if "log_failure" in e], [])

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.client import Phase
 from mcproxy.proxy.core import ProxySettings
-from mcproxy.wire.types import encode_string, encode_uuid, encode_varint
+from mcproxy.wire.types import WireError, encode_string, encode_uuid, encode_varint
 from tests.fuzzing import fuzz
 from tests.test_fuzz_wire import cut
 from tests.test_proxy_frontdoor import LATEST, FrontDoor, handshake, packet
@@ -71,7 +71,7 @@ class LoginFuzzTests(SynchronousTestCase):
         protocol, transport = door.connect()
         try:
             fields = encode_string(name, 10**6) + encode_uuid(uuid.uuid4())
-        except Exception:
+        except WireError:
             return
         protocol.dataReceived(handshake(LATEST, intent=2) + packet(0x00, fields))
         valid = 1 <= len(name) <= 16 and all(c.isascii() and (c.isalnum() or c == "_") for c in name)
@@ -83,7 +83,7 @@ class LoginFuzzTests(SynchronousTestCase):
     def test_oversized_name_refused_from_its_length(self, declared: int) -> None:
         """A name declared longer than 16 characters is refused without waiting for it."""
         door = self.door()
-        protocol, transport = door.connect()
+        protocol, _ = door.connect()
         protocol.dataReceived(handshake(LATEST, intent=2) + packet(0x00, encode_varint(declared) + b"A" * 16))
         self.assertIs(protocol.phase, Phase.CLOSED)
         self.assertEqual(door.refusals("STRING_TOO_LONG"), 1.0)

@@ -6,6 +6,7 @@ nothing else may escape, and no input makes a codec hold or allocate more than i
 
 from __future__ import annotations
 
+import itertools
 import tracemalloc
 import zlib
 
@@ -17,7 +18,12 @@ from mcproxy.proxy.handshake import HOST_MAX_CHARS, Handshake, Intent, parse_han
 from mcproxy.wire.compression import compress_packet, decompress_packet, peek_packet_id
 from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.types import (
-    Incomplete, WireError, decode_varint, encode_string, encode_ushort, encode_varint,
+    Incomplete,
+    WireError,
+    decode_varint,
+    encode_string,
+    encode_ushort,
+    encode_varint,
 )
 from tests.fuzzing import fuzz
 
@@ -30,7 +36,7 @@ def cut(data: bytes, points: list[int]) -> list[bytes]:
     if not data:
         return [data]
     marks = sorted({p % len(data) for p in points} | {0, len(data)})
-    return [data[a:b] for a, b in zip(marks, marks[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(marks)]
 
 
 def decode_all(chunks: list[bytes]) -> tuple[list[bytes], str | None, int]:
@@ -78,13 +84,13 @@ class FrameDecoderFuzzTests(SynchronousTestCase):
     @given(size=st.integers(MAX_FRAME + 1, 2097151))
     def test_oversized_prefix_refused_before_the_body(self, size: int) -> None:
         """A length over the limit is refused as soon as the prefix is read."""
-        _, reason, held = decode_all([encode_varint(size)])
+        _, reason, _ = decode_all([encode_varint(size)])
         self.assertEqual(reason, "FRAME_TOO_LARGE")
 
 
 class CompressionFuzzTests(SynchronousTestCase):
-    reasons = {"TRUNCATED", "NEGATIVE_LENGTH", "DECOMPRESSED_TOO_LARGE", "BELOW_THRESHOLD", "BAD_ZLIB",
-               "SIZE_MISMATCH", "TRAILING_BYTES", "VARINT_TOO_LONG"}
+    reasons = frozenset({"TRUNCATED", "NEGATIVE_LENGTH", "DECOMPRESSED_TOO_LARGE", "BELOW_THRESHOLD", "BAD_ZLIB",
+                         "SIZE_MISMATCH", "TRAILING_BYTES", "VARINT_TOO_LONG"})
 
     @fuzz()
     @given(body=st.binary(max_size=2048), threshold=st.integers(0, 512))
