@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.handshake import HOST_MAX_CHARS, Handshake, Intent, parse_handshake
+from mcproxy.proxy.relay import Half, relay_chunk
+from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.wire.compression import compress_packet, decompress_packet, peek_packet_id
 from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.types import (
@@ -86,6 +88,45 @@ class FrameDecoderFuzzTests(SynchronousTestCase):
         """A length over the limit is refused as soon as the prefix is read."""
         _, reason, _ = decode_all([encode_varint(size)])
         self.assertEqual(reason, "FRAME_TOO_LARGE")
+
+
+    def test_over_long_prefix_refused_however_split(self) -> None:
+        """Regression: a legal length written in 4 bytes (5 as 85 80 80 00) was accepted by
+        the frame decoder and the relay when the whole prefix arrived in one read, and
+        refused when a read ended after 3 bytes. Vanilla reads at most 3 bytes of length:
+        it is refused both ways."""
+        data = b"\x85\x80\x80\x00" + b"hello"
+        self.assertEqual(decode_all([data])[1], "FRAME_TOO_LARGE")
+        self.assertEqual(decode_all([data[:3], data[3:]])[1], "FRAME_TOO_LARGE")
+        for threshold in (-1, 256):
+            self.assertEqual(relay_all([data], threshold)[1], "FRAME_TOO_LARGE")
+            self.assertEqual(relay_all([data[:3], data[3:]], threshold)[1], "FRAME_TOO_LARGE")
+
+
+def relay_all(chunks: list[bytes], threshold: int) -> tuple[bytes, str | None]:
+    """What the relay writes on for ``chunks``, and its refusal reason if any."""
+    half = Half("serverbound", threshold, threshold, RelayPhase.PLAY)
+    out = []
+    for chunk in chunks:
+        try:
+            out += relay_chunk(half, chunk, MAX_FRAME)
+        except WireError as error:
+            return b"", error.reason
+    return b"".join(bytes(piece) for piece in out), None
+
+
+class RelayFramingFuzzTests(SynchronousTestCase):
+    @fuzz()
+    @given(data=st.binary(max_size=4096), points=st.lists(st.integers(0, 4096), max_size=12),
+           threshold=st.sampled_from([-1, 256]))
+    def test_relay_refuses_the_same_however_split(self, data: bytes, points: list[int], threshold: int) -> None:
+        """The relay's frame splitting gives the same refusal (or, without one, the same
+        bytes written on) however the reads split the input."""
+        whole = relay_all([data], threshold)
+        split = relay_all(cut(data, points), threshold)
+        self.assertEqual(whole[1], split[1])
+        if whole[1] is None:
+            self.assertEqual(whole[0], split[0])
 
 
 class CompressionFuzzTests(SynchronousTestCase):
