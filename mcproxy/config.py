@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import hmac
+import math
 import os
 import re
 import struct
@@ -58,6 +59,8 @@ MAX_FRAME_SIZE = 2097151
 # larger PNG would not fit once base64-encoded beside the MOTD.
 MAX_FAVICON_BYTES = 18432
 FILE_KEY = "(file)"
+# Probing faster than this would only load the backends, not inform /health sooner.
+MIN_PROBE_INTERVAL = 0.5
 # The backend's admin listener must not collide with the proxy's on one host.
 BACKEND_ADMIN_BIND = "tcp:8766:interface=127.0.0.1"
 
@@ -242,6 +245,8 @@ class AdminSection:
     bind: str = "tcp:8765:interface=127.0.0.1"
     token: Secret | None = None
     token_file: str = ""
+    # Proxy only: seconds between backend reachability probes behind /health.
+    probe_interval: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -541,6 +546,59 @@ def _check_strength(table: _Table, key: str, value: bytes) -> None:
             key, f"is too short: at least {MIN_SECRET_BYTES} bytes are needed; "
             f"{_generate_hint()}"
         )
+    unit = _repeated_unit(value)
+    if unit:
+        raise table.error(
+            key, f"is a {unit}-byte pattern repeated, not a secret; {_generate_hint()}"
+        )
+    randomness = _randomness_bytes(value)
+    if randomness < MIN_SECRET_BYTES:
+        raise table.error(
+            key, f"holds at most {randomness} bytes of randomness ({_alphabet_note(value)}); "
+            f"at least {MIN_SECRET_BYTES} are needed; {_generate_hint()}"
+        )
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _repeated_unit(value: bytes) -> int:
+    """The length of a unit the whole value repeats (``abcabc...``), or 0."""
+    for size in range(2, len(value) // 2 + 1):
+        if len(value) % size == 0 and value == value[:size] * (len(value) // size):
+            return size
+    return 0
+
+
+def _randomness_bytes(value: bytes) -> int:
+    """An upper bound on the randomness of ``value``, in whole bytes.
+
+    Length alone overstates it: 32 hex digits are 32 bytes long but carry 16 bytes of
+    randomness. Each character carries at most log2 of the alphabet its character classes
+    span (hex: 4 bits; letters, digits and symbols: up to 6.6); non-ASCII data counts 8 bits
+    a byte.
+    """
+    if any(b > 0x7E or b < 0x20 for b in value):
+        return len(value)
+    if all(b in _HEX for b in value):
+        return len(value) * 4 // 8
+    alphabet = 0
+    text = value.decode("ascii")
+    if any(c.isdigit() for c in text):
+        alphabet += 10
+    if any(c.islower() for c in text):
+        alphabet += 26
+    if any(c.isupper() for c in text):
+        alphabet += 26
+    if any(not c.isalnum() for c in text):
+        alphabet += 33
+    return int(len(value) * math.log2(alphabet) // 8)
+
+
+def _alphabet_note(value: bytes) -> str:
+    if all(b in _HEX for b in value):
+        return "hex digits carry 4 bits each"
+    return "judged by the characters it uses"
 
 
 def _secret(table: _Table, key: str) -> tuple[Secret | None, str]:
@@ -920,11 +978,20 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
     return section
 
 
-def _admin_section(t: _Table, default_bind: str) -> AdminSection:
+def _admin_section(t: _Table, default_bind: str, probes: bool = False) -> AdminSection:
+    """``probes``: the proxy probes its backends; a backend has no probe_interval key."""
     bind = t.server_endpoint("bind", default_bind, optional=True)
     token, token_file = _secret(t, "token")
+    interval = AdminSection.probe_interval
+    if probes:
+        interval = t.number("probe_interval", interval, 0, 3600)
+        if interval < MIN_PROBE_INTERVAL:
+            raise t.error(
+                "probe_interval",
+                f"must be at least {MIN_PROBE_INTERVAL:g} seconds, not {interval:g}",
+            )
     t.finish()
-    return AdminSection(bind=bind, token=token, token_file=token_file)
+    return AdminSection(bind=bind, token=token, token_file=token_file, probe_interval=interval)
 
 
 def _require_secret(
@@ -974,7 +1041,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     permissions = _permissions(t["permissions"])
     messaging = _proxy_messaging(t["messaging"])
     rate_limits = _rate_limits(t["rate_limits"])
-    admin = _admin_section(t["admin"], AdminSection.bind)
+    admin = _admin_section(t["admin"], AdminSection.bind, probes=True)
     logging = _logging(t["logging"])
     plugins = _plugins(t["plugins"])
 

@@ -10,8 +10,10 @@ import argparse
 import json
 import secrets
 import sys
+import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
@@ -205,11 +207,246 @@ def cmd_bridge(args) -> int:
     """Show, disable or re-enable the backend's command bridge (messaging-unavailable steps 3-4)."""
     client = AdminClient(_backend(args.config))
     if args.state == "status":
-        body = client.get("/status").get("link") or {}
+        body = client.get("/status").get("link")
+        if not body:
+            raise CtlError("this backend has no control link (is [messaging] enabled?)")
     else:
         body = client.action("bridge_enable" if args.state == "enable" else "bridge_disable")
-    _print(args, body, _link_text)
+    _print(args, body, lambda link: f"{bridge_headline(link)}\n{_link_text(link)}")
     return OK
+
+
+def bridge_headline(link: dict) -> str:
+    """One line an operator can act on: is the switch on, and are commands routed right now."""
+    switch = "enabled" if link.get("bridge_enabled") else "DISABLED by operator"
+    if link.get("bridge_active"):
+        return f"command bridge: {switch}, routing proxy commands (registry serial {_plain(link.get('serial'))})"
+    why = []
+    if not link.get("link_up"):
+        why.append("control link down")
+    elif not link.get("synchronized"):
+        why.append("registry not synchronized")
+    if not link.get("bridge_enabled"):
+        why.append("switched off")
+    return f"command bridge: {switch}, NOT routing ({', '.join(why)})"
+
+
+def cmd_restart(args) -> int:
+    """Restart one component in place and report the state it settled in (registry-desync step 4)."""
+    config = _load(args.config)
+    body = {"timeout": args.timeout}
+    if args.component == "bridge":
+        if not isinstance(config, BackendConfig):
+            raise CtlError(f"{args.config}: the bridge component runs on a backend; give a backend config")
+        client = AdminClient(config, timeout=args.timeout + 10)
+        answer = client.action("restart_bridge", body)
+        _print(args, answer, lambda a: "\n".join([
+            "restarted: bridge", bridge_headline(a), _link_text(a), f"settled: {_plain(a.get('settled'))}"]))
+    else:
+        if not isinstance(config, ProxyConfig):
+            raise CtlError(f"{args.config}: the messaging component runs on the proxy; give the proxy config")
+        client = AdminClient(config, timeout=args.timeout + 10)
+        answer = client.action("restart_messaging", body)
+        _print(args, answer, _messaging_text)
+    return OK if answer.get("settled") else FAILED
+
+
+def _messaging_text(answer: dict) -> str:
+    registry = answer.get("registry", {})
+    lines = [f"restarted: messaging ({answer.get('dropped', 0)} link(s) dropped)",
+             f"registry serial: {_plain(registry.get('serial'))}"]
+    for name, link in sorted(answer.get("links", {}).items()):
+        state = "link up" if link.get("link_up") else "link DOWN"
+        sync = "synchronized" if link.get("synchronized") else "NOT synchronized"
+        lines.append(f"  {name}: {state}, {sync}, serial {_plain(link.get('serial'))}")
+    lines.append(f"settled: {_plain(answer.get('settled'))}")
+    return "\n".join(lines)
+
+
+def cmd_rotation(args) -> int:
+    """Which peers still sign with the previous secret, so the overlap can be ended safely."""
+    config = _load(args.config)
+    status = AdminClient(config).get("/status")
+    report = rotation_report(config, status, time.time(), args.window)
+    _print(args, report, _rotation_text)
+    return OK if report["overlap_can_end"] else FAILED
+
+
+def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: float,
+                    window: float) -> dict[str, Any]:
+    """Per expected peer: which secret verified its messages and how recently.
+
+    A peer signs with whichever secret verified its latest message, if that was within
+    ``window`` seconds (peers heartbeat every 10 s); a peer has one signing secret, so the
+    latest verification tells what it signs with now, even right after it switched.
+    """
+    if isinstance(config, ProxyConfig):
+        section = status.get("links") or {}
+        peers = sorted(section.get("links", {}))
+        previous_set = config.security.proxy_secret_previous is not None
+    else:
+        section = status.get("link") or {}
+        peers = [config.backend.control_expected_sender_id]
+        previous_set = config.backend.proxy_secret_previous is not None
+    usage = section.get("secret_usage", {})
+    seen = section.get("secret_last_seen", {})
+    rows = []
+    for peer in peers:
+        counts, last = usage.get(peer, {}), seen.get(peer, {})
+        recent = {slot: when for slot, when in last.items() if now - when <= window}
+        verdict = max(recent, key=recent.__getitem__) if recent else "not seen"
+        rows.append({"peer": peer, "verdict": verdict,
+                     "current": counts.get("current", 0), "previous": counts.get("previous", 0),
+                     "current_age": _age(last.get("current"), now),
+                     "previous_age": _age(last.get("previous"), now)})
+    blocking = [row["peer"] for row in rows if row["verdict"] != "current"]
+    return {"process": _process_name(config), "previous_configured": previous_set,
+            "window": window, "peers": rows, "blocking": blocking,
+            "overlap_can_end": not blocking}
+
+
+def _age(when: float | None, now: float) -> float | None:
+    return None if when is None else round(now - when, 1)
+
+
+def _rotation_text(report: dict) -> str:
+    overlap = "open (proxy_secret_previous is set)" if report["previous_configured"] else \
+        "none (proxy_secret_previous is not set)"
+    lines = [f"{report['process']}: rotation overlap {overlap}",
+             f"signatures verified, by peer (latest within {report['window']:g}s decides):"]
+    for row in report["peers"]:
+        ages = ", ".join(f"{slot} {row[slot]} (last {row[slot + '_age']}s ago)" if row[slot + "_age"] is not None
+                         else f"{slot} {row[slot]}" for slot in ("current", "previous"))
+        verdict = {"current": "signs with proxy_secret",
+                   "previous": "STILL SIGNS WITH proxy_secret_previous",
+                   "not seen": "NOT SEEN in the window"}[row["verdict"]]
+        lines.append(f"  {row['peer']}: {verdict}  [{ages}]")
+    if report["overlap_can_end"]:
+        lines.append("overlap can end: yes (every peer signs with proxy_secret)")
+    else:
+        lines.append(f"overlap can end: no (waiting for: {', '.join(report['blocking'])})")
+    return "\n".join(lines)
+
+
+def _process_name(config: ProxyConfig | BackendConfig) -> str:
+    """The name a process goes by on the control plane."""
+    if isinstance(config, ProxyConfig):
+        return config.messaging.control_sender_id
+    return config.backend.server_id
+
+
+def _configs(args) -> list[str]:
+    paths = ([args.config] if args.config else []) + list(args.configs or [])
+    if not paths:
+        raise CtlError(f"{args.command} needs at least one -c CONFIG")
+    return paths
+
+
+def cmd_versions(args) -> int:
+    """Every process's version set; a mixed set is a failure (version-mismatch step 2)."""
+    rows = []
+    failed = False
+    for path in _configs(args):
+        config = _load(path)
+        row: dict[str, Any] = {"process": _process_name(config), "config": path}
+        try:
+            status = AdminClient(config).get("/status")
+        except CtlError as error:
+            row["error"] = str(error)
+            failed = True
+        else:
+            version = status.get("version", {})
+            row["artifact"] = version.get("mcproxy")
+            row["control_protocol"] = version.get("control_protocol")
+            counters = (status.get("rejects") or {}).get("mcproxy_control_rejects_total", {})
+            row["version_mismatch_rejects"] = counters.get("VERSION_MISMATCH", 0)
+            refused = {name: link for name, link in (status.get("links") or {}).get("links", {}).items()
+                       if link.get("refused")}
+            if refused:
+                row["refused_hellos"] = {name: {"reason": link["refused"],
+                                                "artifact": link.get("artifact_version"),
+                                                "control_protocol": link.get("control_version")}
+                                         for name, link in sorted(refused.items())}
+        rows.append(row)
+    sets = sorted({(r["artifact"], r["control_protocol"]) for r in rows if "error" not in r}, key=str)
+    report = {"processes": rows, "sets": [{"artifact": a, "control_protocol": c} for a, c in sets],
+              "mixed": len(sets) > 1}
+    _print(args, report, _versions_text)
+    return FAILED if failed or report["mixed"] else OK
+
+
+def _versions_text(report: dict) -> str:
+    rows = report["processes"]
+    width = max(len(r["process"]) for r in rows)
+    lines = []
+    for row in rows:
+        if "error" in row:
+            lines.append(f"{row['process']:<{width}}  UNREACHABLE  {row['error']}")
+            continue
+        lines.append(f"{row['process']:<{width}}  {row['artifact']}  control protocol {row['control_protocol']}"
+                     f"  VERSION_MISMATCH rejects {row['version_mismatch_rejects']}  ({row['config']})")
+        for name, refusal in row.get("refused_hellos", {}).items():
+            lines.append(f"{'':<{width}}  refused {name}'s Hello: {refusal['reason']} (it announced "
+                         f"{refusal['artifact']}, control protocol {refusal['control_protocol']})")
+    sets = report["sets"]
+    if report["mixed"]:
+        by_set = []
+        for entry in sets:
+            names = [r["process"] for r in rows if "error" not in r
+                     and (r["artifact"], r["control_protocol"]) == (entry["artifact"], entry["control_protocol"])]
+            by_set.append(f"{entry['artifact']} (control protocol {entry['control_protocol']}) on {', '.join(names)}")
+        lines.append("MIXED version set: " + "; ".join(by_set))
+    elif sets:
+        lines.append(f"version set: {sets[0]['artifact']} (control protocol {sets[0]['control_protocol']})"
+                     " on every process reached")
+    return "\n".join(lines)
+
+
+def cmd_snapshot(args) -> int:
+    """/metrics, /status and the window's log lines of every process, one folder each."""
+    from mcproxy.incident import take_snapshot
+
+    since, until = _instant(args.since, "--since"), _instant(args.until, "--until")
+    if until < since:
+        raise CtlError("--until is before --since")
+    configs = [_load(path) for path in _configs(args)]
+    report = take_snapshot(configs, since, until, args.output, AdminClient)
+    _print(args, report, _snapshot_text)
+    return FAILED if any(p.get("errors") for p in report["processes"]) else OK
+
+
+def _instant(text: str, option: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CtlError(f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-01-31T14:05:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _snapshot_text(report: dict) -> str:
+    lines = [f"incident snapshot {report['since']} .. {report['until']} in {report['directory']}"]
+    for process in report["processes"]:
+        files = ", ".join(process["files"])
+        lines.append(f"  {process['process']}/: {files}; {process['log_lines']} log line(s), "
+                     f"{process['correlation_ids']} correlation id(s)")
+        for note in process.get("notes", []):
+            lines.append(f"    note: {note}")
+        for error in process.get("errors", []):
+            lines.append(f"    ERROR: {error}")
+    return "\n".join(lines)
+
+
+def cmd_smoke(args) -> int:
+    """The rollback validation against the running deployment, plus a bounded smoke load."""
+    from mcproxy.smoke import run_smoke, smoke_text
+
+    proxy = _load(args.config)
+    if not isinstance(proxy, ProxyConfig):
+        raise CtlError(f"{args.config}: smoke needs the proxy config as -c")
+    backends = [_backend(path) for path in args.backends or []]
+    report = run_smoke(proxy, backends, AdminClient, players=args.players, timeout=args.timeout)
+    _print(args, report, smoke_text)
+    return OK if report["passed"] else FAILED
 
 
 def _print(args, body: Any, text) -> None:
@@ -241,11 +478,39 @@ def parser() -> argparse.ArgumentParser:
     bridge = sub.add_parser("bridge", help="the backend's command bridge")
     bridge.add_argument("state", choices=("status", "enable", "disable"))
     bridge.set_defaults(run=cmd_bridge, needs_config=True)
+    restart = sub.add_parser("restart", help="restart a component in place: a backend's bridge, the proxy's messaging")
+    restart.add_argument("component", choices=("bridge", "messaging"))
+    restart.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the state to settle")
+    restart.set_defaults(run=cmd_restart, needs_config=True)
+    rotation = sub.add_parser("rotation", help="which peers still sign with the previous secret")
+    rotation.add_argument("--window", type=float, default=60.0,
+                          help="seconds of signatures to judge by (peers heartbeat every 10 s)")
+    rotation.set_defaults(run=cmd_rotation, needs_config=True)
+    versions = sub.add_parser("versions", help="every process's version set; fails on a mixed set")
+    versions.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
+    versions.set_defaults(run=cmd_versions)
+    snapshot = sub.add_parser("snapshot", help="save /metrics, /status and logs of an incident window")
+    snapshot.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
+    snapshot.add_argument("--since", required=True, help="window start, ISO 8601 (UTC if no offset)")
+    snapshot.add_argument("--until", required=True, help="window end, ISO 8601")
+    snapshot.add_argument("-o", "--output", required=True, help="folder to write (one subfolder per process)")
+    snapshot.set_defaults(run=cmd_snapshot)
+    smoke = sub.add_parser("smoke", help="rollback validation and a smoke load against a running deployment")
+    smoke.add_argument("-c", "--config", dest="smoke_config", metavar="PROXY_CONFIG")
+    smoke.add_argument("--backend", dest="backends", action="append", metavar="BACKEND_CONFIG")
+    smoke.add_argument("--players", type=int, default=10, help="players of the smoke load (0 skips it)")
+    smoke.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per probe and per player")
+    smoke.set_defaults(run=cmd_smoke)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
+    if getattr(arguments, "smoke_config", None):
+        arguments.config = arguments.smoke_config
+    if arguments.command == "smoke" and not arguments.config:
+        print("mcproxyctl smoke: -c PROXY_CONFIG is required", file=sys.stderr)
+        return USAGE
     if getattr(arguments, "needs_config", False) and not arguments.config:
         print(f"mcproxyctl {arguments.command}: -c CONFIG is required", file=sys.stderr)
         return USAGE

@@ -4,11 +4,13 @@ Tests for L{mcproxy.config} and L{mcproxy.options}.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import operator
 import os
 import pickle
+import secrets
 import shutil
 import struct
 import sys
@@ -42,6 +44,7 @@ from mcproxy.config import (
     load_backend_config,
     load_proxy_config,
 )
+from mcproxy import ctl
 from mcproxy.options import BackendOptions, ProxyOptions
 
 MARKER = "Qz7" + "5d41402abc4b2a76b9719d911017c592" * 2
@@ -1197,6 +1200,45 @@ class SecretConfigTests(ConfigFileTestCase):
                 error.reason,
             )
 
+    def test_hexOfSixteenBytes(self) -> None:
+        """32 hex digits are 32 bytes long but only 16 bytes of randomness: refused."""
+        error = self.proxyError(PROXY_MINIMAL.replace(SECRET, "9f86d081884c7d659a2feaa0c55ad015"))
+        self.assertEqual(error.key, "security.proxy_secret")
+        self.assertTrue(
+            error.reason.startswith(
+                "holds at most 16 bytes of randomness (hex digits carry 4 bits each); "
+                "at least 32 are needed; generate one with: "
+            ),
+            error.reason,
+        )
+
+    def test_repeatedPattern(self) -> None:
+        """A short pattern repeated to length is refused, whatever its length."""
+        error = self.proxyError(PROXY_MINIMAL.replace(SECRET, "0123456789abcdef" * 4))
+        self.assertTrue(
+            error.reason.startswith("is a 16-byte pattern repeated, not a secret;"),
+            error.reason,
+        )
+
+    def test_generatedSecretsAccepted(self) -> None:
+        """What mcproxyctl gen-secret and the documented generators print is accepted."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(ctl.main(["gen-secret"]), 0)
+        for value in (out.getvalue().strip(), secrets.token_urlsafe(32), secrets.token_hex(32)):
+            config = load_proxy_config(self.write(PROXY_MINIMAL.replace(SECRET, value)))
+            self.assertEqual(config.security.proxy_secret, Secret(value.encode()))
+
+    def test_weakAdminTokenAndSecretFile(self) -> None:
+        """The same rule holds for the admin token and for a secret read from a file."""
+        error = self.proxyError(PROXY_MINIMAL + '[admin]\ntoken = "9f86d081884c7d659a2feaa0c55ad015"\n')
+        self.assertEqual(error.key, "admin.token")
+        self.assertIn("bytes of randomness", error.reason)
+        self.write("ab" * 32 + "\n", "weak.secret")
+        error = self.backendError("[backend]\nproxy_secret_file = \"weak.secret\"\n")
+        self.assertEqual(error.key, "backend.proxy_secret_file")
+        self.assertIn("pattern repeated", error.reason)
+
     def test_oneCharacter(self) -> None:
         """A secret of one repeated character is refused."""
         error = self.proxyError(PROXY_MINIMAL.replace(SECRET, "a" * 64))
@@ -1625,3 +1667,54 @@ class RobustnessTests(ConfigFileTestCase):
             load(path)
         except ConfigError as error:
             self.assertNotIn(MARKER[:16], str(error))
+
+
+class ProbeIntervalTests(ConfigFileTestCase):
+    """
+    ``[admin] probe_interval`` sets how fast the proxy's /health notices a backend.
+    """
+
+    def test_default(self) -> None:
+        """Without the key the proxy probes every 10 seconds."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL))
+        self.assertEqual(config.admin.probe_interval, 10.0)
+
+    def test_set(self) -> None:
+        """An integer or fractional number of seconds is taken as a float."""
+        config = load_proxy_config(self.write(PROXY_MINIMAL + "[admin]\nprobe_interval = 2\n"))
+        self.assertEqual(config.admin.probe_interval, 2.0)
+        config = load_proxy_config(self.write(PROXY_MINIMAL + "[admin]\nprobe_interval = 0.5\n"))
+        self.assertEqual(config.admin.probe_interval, 0.5)
+
+    def test_tooFast(self) -> None:
+        """Below half a second, probes would only load the backends."""
+        self.assertProxyError(
+            PROXY_MINIMAL + "[admin]\nprobe_interval = 0.1\n",
+            "admin.probe_interval",
+            "must be at least 0.5 seconds, not 0.1",
+        )
+
+    def test_outOfRange(self) -> None:
+        """Zero, negative and over-an-hour intervals are refused."""
+        for value in ("0", "-5", "3601"):
+            self.assertProxyError(
+                PROXY_MINIMAL + f"[admin]\nprobe_interval = {value}\n",
+                "admin.probe_interval",
+                f"must be greater than 0 and at most 3600, not {value}",
+            )
+
+    def test_notANumber(self) -> None:
+        """A string is refused by type, not parsed."""
+        self.assertProxyError(
+            PROXY_MINIMAL + '[admin]\nprobe_interval = "10"\n',
+            "admin.probe_interval",
+            "must be a number, not a string",
+        )
+
+    def test_backendHasNone(self) -> None:
+        """A backend probes nothing, so the key is unknown there."""
+        self.assertBackendError(
+            BACKEND_MINIMAL + "[admin]\nprobe_interval = 5\n",
+            "admin.probe_interval",
+            "unknown key",
+        )

@@ -24,6 +24,8 @@ from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.ops.redaction import Redactor
 from mcproxy.ops.status import StatusBoard
 from mcproxy.options import BackendOptions
+from mcproxy.ops.settle import action_timeout, settle
+from mcproxy.versions import SHIPPED, VersionSet
 
 Options = BackendOptions
 
@@ -44,8 +46,13 @@ def _secrets(config: BackendConfig) -> list[tuple[str, bytes]]:
     ]
 
 
-def build_service(config: BackendConfig, reactor: Any) -> LoggingMultiService:
-    """The backend process: limbo listener, control link (if messaging is on), admin site."""
+def build_service(config: BackendConfig, reactor: Any,
+                  versions: VersionSet = SHIPPED) -> LoggingMultiService:
+    """The backend process: limbo listener, control link (if messaging is on), admin site.
+
+    ``versions`` is what the process announces (Hello, /status); only tests that play a
+    backend from another release pass anything but the shipped set.
+    """
     secrets = _secrets(config)
     redactor = Redactor([secret for _, secret in secrets if secret])
     top = LoggingMultiService(start_logging(config.logging.level, config.logging.file or None,
@@ -66,7 +73,9 @@ def build_service(config: BackendConfig, reactor: Any) -> LoggingMultiService:
             max_clock_skew=config.messaging.control_max_clock_skew,
             retry_max_delay=config.messaging.reconnect_max_delay,
             # BackendMetrics exports the bridge gauges; the module keeps them current.
-            state_gauges=False)
+            state_gauges=False,
+            artifact_version=versions.artifact,
+            control_version=versions.control_protocol)
         link.setServiceParent(top)
     elif config.messaging.enabled:
         log.warn("messaging is enabled but no proxy_secret is set: command bridge disabled")
@@ -85,7 +94,7 @@ def build_service(config: BackendConfig, reactor: Any) -> LoggingMultiService:
                                 factory).setServiceParent(top)
 
     if config.admin.bind:
-        admin = _admin(config, reactor, registry, log, redactor, factory, link)
+        admin = _admin(config, reactor, registry, log, redactor, factory, link, versions)
         StreamServerEndpointService(serverFromString(reactor, config.admin.bind),
                                     admin_site(admin, reactor)).setServiceParent(top)
     return top
@@ -93,13 +102,13 @@ def build_service(config: BackendConfig, reactor: Any) -> LoggingMultiService:
 
 def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log: Logger,
            redactor: Redactor, factory: LimboFactory,
-           link: BackendControlLink | None) -> AdminResource:
+           link: BackendControlLink | None, versions: VersionSet) -> AdminResource:
     """/health, /status, /metrics and the runbook's actions for this backend."""
     health = HealthModel(log)
     listener = ManualCheck(CheckState.FAILED, "not listening yet")
     factory.on_listening = lambda: listener.ok(config.backend.bind)
     health.add_check("listener", listener, critical=True)
-    status = StatusBoard(reactor, registry, log)
+    status = StatusBoard(reactor, registry, log, versions)
     status.add("backend", lambda: {
         "server_id": factory.settings.server_id,
         "players": sorted(p.name for p in factory.players.values()),
@@ -145,7 +154,16 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
         d.addErrback(lambda failure: _refused(failure))
         return d
 
+    def restart_bridge(body: dict) -> Any:
+        """Drop and re-establish the control link, then report the state it settled in."""
+        timeout = action_timeout(body)
+        d = link.restart()
+        d.addCallback(lambda _: settle(reactor, lambda: link.link_up and link.synchronized, timeout))
+        d.addCallback(lambda settled: dict(link.status(), settled=settled))
+        return d
+
     admin.add_action("request_snapshot", request_snapshot)
+    admin.add_action("restart_bridge", restart_bridge)
     admin.add_action("bridge_enable", bridge(True))
     admin.add_action("bridge_disable", bridge(False))
     admin.add_action("transfer", transfer)

@@ -126,8 +126,9 @@ class BackendControlLink(Service):
     @param retry_jitter: extra random delay per attempt; tests pass C{lambda: 0}.
     @param state_gauges: export link and bridge gauges on C{metrics_registry};
         False when the process's own metrics already export them.
-    @param artifact_version: the release this side announces in Hello; only a
-        test or a rollout rehearsal announces another than the installed one.
+    @param artifact_version: the release this backend announces in Hello
+        (the proxy refuses any other than its own with VERSION_MISMATCH).
+    @param control_version: the control protocol version it speaks and signs.
     """
 
     def __init__(
@@ -150,8 +151,10 @@ class BackendControlLink(Service):
         random_bytes: Callable[[int], bytes] = os.urandom,
         state_gauges: bool = True,
         artifact_version: str = __version__,
+        control_version: int = CONTROL_PROTOCOL_VERSION,
     ) -> None:
         self.artifact_version = artifact_version
+        self.control_version = control_version
         self.peer = ControlPeer(
             server_id,
             proxy_secret,
@@ -163,6 +166,7 @@ class BackendControlLink(Service):
             max_clock_skew,
             replay_capacity,
             random_bytes,
+            control_version,
         )
         self._gauges = BackendControlGauges(metrics_registry) if state_gauges else None
         self.server_id = server_id
@@ -235,6 +239,7 @@ class BackendControlLink(Service):
             "digest": self.digest,
             "commands": len(self.commands),
             "secret_usage": self.peer.secret_usage(),
+            "secret_last_seen": self.peer.secret_last_seen(),
         }
 
     def problems(self) -> list[str]:
@@ -289,6 +294,23 @@ class BackendControlLink(Service):
         if self._heartbeat.running:
             self._heartbeat.stop()
         return self._client.stopService()
+
+    def restart(self) -> defer.Deferred[None]:
+        """Drop the link and connect again at once (the runbook's "restart the bridge component").
+
+        The registry copy is marked unsynchronized on the way down, so the new
+        link resyncs from scratch; the operator's bridge switch is kept.
+        """
+        self.log.info("control link restart requested")
+        self._refused_hellos = 0
+        d = self._client.stopService()
+
+        def start_again(_: object) -> None:
+            self._mark_unsynchronized()
+            if self.running:
+                self._client.startService()
+
+        return d.addCallback(start_again)
 
     # Bridge: what the backend asks of the proxy.
 
@@ -357,7 +379,7 @@ class BackendControlLink(Service):
             Hello,
             server_id=self.server_id,
             artifact_version=self.artifact_version,
-            control_version=CONTROL_PROTOCOL_VERSION,
+            control_version=self.control_version,
         )
 
         def welcomed(answer: dict[str, Any]) -> None:

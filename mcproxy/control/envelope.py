@@ -319,10 +319,14 @@ class SecretUsage:
     """Messages verified per sender and secret, to see when a rotation may end."""
 
     counts: dict[tuple[str, SecretSlot], int] = field(default_factory=dict)
+    last_seen: dict[tuple[str, SecretSlot], float] = field(default_factory=dict)
 
-    def record(self, sender: str, slot: SecretSlot) -> None:
+    def record(self, sender: str, slot: SecretSlot, when: float | None = None) -> None:
+        """Count one verified message; C{when} tells a peer that switched from one still signing old."""
         key = (sender, slot)
         self.counts[key] = self.counts.get(key, 0) + 1
+        if when is not None:
+            self.last_seen[key] = when
 
     def previous_in_use(self) -> dict[str, int]:
         """Senders still signing with the previous secret, and how often."""
@@ -336,6 +340,13 @@ class SecretUsage:
         out: dict[str, dict[str, int]] = {}
         for (sender, slot), n in sorted(self.counts.items()):
             out.setdefault(sender, {})[slot.value] = n
+        return out
+
+    def last_seen_dict(self) -> dict[str, dict[str, float]]:
+        """Per sender and secret, when a message last verified (clock seconds)."""
+        out: dict[str, dict[str, float]] = {}
+        for (sender, slot), when in sorted(self.last_seen.items()):
+            out.setdefault(sender, {})[slot.value] = when
         return out
 
 
@@ -396,7 +407,7 @@ class EnvelopeValidator:
         if self.replay_cache.seen(envelope.sender, envelope.nonce):
             return Verdict(RejectReason.REPLAYED_NONCE)
         self.replay_cache.remember(envelope.sender, envelope.nonce)
-        self.secret_usage.record(sender, slot)
+        self.secret_usage.record(sender, slot, self._clock.seconds())
         return Verdict(slot=slot, sender=sender)
 
     def _verify_signature(

@@ -14,6 +14,7 @@ from twisted.protocols import amp
 
 from mcproxy.control.commands import answer_name
 from mcproxy.control.envelope import (
+    CONTROL_PROTOCOL_VERSION,
     DEFAULT_MAX_CLOCK_SKEW,
     DEFAULT_MAX_PAYLOAD,
     DEFAULT_REPLAY_CAPACITY,
@@ -45,15 +46,16 @@ class ControlPeer:
         max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
         replay_capacity: int = DEFAULT_REPLAY_CAPACITY,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        version: int = CONTROL_PROTOCOL_VERSION,
     ) -> None:
         secrets = ControlSecrets(proxy_secret, proxy_secret_previous)
         self.sender_id = sender_id
         self.clock = clock
         self.log = log
         self.metrics = ControlMetrics(registry)
-        self.signer = EnvelopeSigner(sender_id, secrets, clock, random_bytes)
+        self.signer = EnvelopeSigner(sender_id, secrets, clock, random_bytes, version)
         self.validator = EnvelopeValidator(
-            secrets, clock, max_payload, max_clock_skew, replay_capacity
+            secrets, clock, max_payload, max_clock_skew, replay_capacity, version
         )
 
     @property
@@ -98,6 +100,10 @@ class ControlPeer:
     def secret_usage(self) -> dict[str, dict[str, int]]:
         """Per sender, how many messages each secret verified (for rotations)."""
         return self.validator.secret_usage.as_dict()
+
+    def secret_last_seen(self) -> dict[str, dict[str, float]]:
+        """Per sender, when each secret last verified one of its messages."""
+        return self.validator.secret_usage.last_seen_dict()
 
 
 class ControlProtocol(amp.AMP):

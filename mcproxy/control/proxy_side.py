@@ -59,6 +59,11 @@ class LinkState:
     serial: int | None = None
     digest: str = ""
     last_heartbeat: float | None = None
+    #: Versions the backend announced in its last verified Hello, accepted or not.
+    artifact_version: str | None = None
+    control_version: int | None = None
+    #: Why its last verified Hello was refused ("" once one is accepted).
+    refused: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +72,9 @@ class LinkState:
             "serial": self.serial,
             "digest": self.digest,
             "last_heartbeat": self.last_heartbeat,
+            "artifact_version": self.artifact_version,
+            "control_version": self.control_version,
+            "refused": self.refused,
         }
 
 
@@ -97,6 +105,7 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
 
     def connectionMade(self) -> None:
         super().connectionMade()
+        self.factory.live.add(self)
         self.setTimeout(self.factory.link_timeout)
 
     def timeoutConnection(self) -> None:
@@ -130,6 +139,7 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
     def connectionLost(self, reason: Failure) -> None:
         self.setTimeout(None)
         super().connectionLost(reason)
+        self.factory.live.discard(self)
         self.factory.link_lost(self)
 
     @Hello.responder
@@ -140,8 +150,12 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
         cid = envelope.correlation_id
         if server_id != sender:
             raise self.peer.refuse(RejectReason.UNEXPECTED_SENDER, "Hello", cid, sender)
+        link = self.factory.links[sender]
+        link.artifact_version, link.control_version = artifact_version, control_version
         if control_version != CONTROL_PROTOCOL_VERSION or artifact_version != __version__:
+            link.refused = RejectReason.VERSION_MISMATCH.value
             raise self.peer.refuse(RejectReason.VERSION_MISMATCH, "Hello", cid, sender)
+        link.refused = ""
         self.server_id = sender
         self.factory.link_made(self)
         registry = self.factory.registry
@@ -324,6 +338,8 @@ class ControlServerFactory(Factory):
         self.link_timeout = link_timeout
         self.links: dict[str, LinkState] = {s: LinkState(s) for s in sorted(self.backend_ids)}
         self._connections: dict[str, ProxyControlProtocol] = {}
+        #: Every open connection, linked or still saying Hello.
+        self.live: set[ProxyControlProtocol] = set()
         self._observers: list[Callable[[LinkState], None]] = []
         for server_id in self.backend_ids:
             self._publish(server_id)
@@ -371,6 +387,13 @@ class ControlServerFactory(Factory):
             self._gauges.set_backend(server_id, link.link_up, link.synchronized)
         for callback in list(self._observers):
             callback(link)
+
+    def drop_links(self) -> int:
+        """Close every control connection (restarting messaging); returns how many."""
+        connections = list(self.live)
+        for protocol in connections:
+            protocol.transport.loseConnection()
+        return len(connections)
 
     def link_made(self, protocol: ProxyControlProtocol) -> None:
         """A backend said Hello; an older connection for the same id is replaced."""
@@ -509,4 +532,5 @@ class ControlServerFactory(Factory):
             "registry": {"serial": self.registry.serial, "digest": self.registry.digest},
             "links": {s: link.as_dict() for s, link in sorted(self.links.items())},
             "secret_usage": self.peer.secret_usage(),
+            "secret_last_seen": self.peer.secret_last_seen(),
         }

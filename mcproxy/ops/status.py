@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-import mcproxy
+from mcproxy.versions import SHIPPED, VersionSet
 
 StatusProvider = Callable[[], dict[str, Any]]
 
@@ -50,8 +50,10 @@ def reject_counters(registry: CollectorRegistry) -> dict[str, dict[str, int | fl
 class StatusBoard:
     """Named status providers, plus the built-in ``version``, ``uptime`` and ``rejects``."""
 
-    def __init__(self, clock: IReactorTime, registry: CollectorRegistry, log: Logger) -> None:
+    def __init__(self, clock: IReactorTime, registry: CollectorRegistry, log: Logger,
+                 versions: VersionSet = SHIPPED) -> None:
         self._clock = clock
+        self._versions = versions
         self._registry = registry
         self._log = log
         self._started = clock.seconds()
@@ -86,7 +88,8 @@ class StatusBoard:
 
     def _version(self) -> dict[str, Any]:
         return {
-            "mcproxy": mcproxy.__version__,
+            "mcproxy": self._versions.artifact,
+            "control_protocol": self._versions.control_protocol,
             "twisted": twisted.__version__,
             "python": platform.python_version(),
         }

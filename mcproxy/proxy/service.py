@@ -8,17 +8,18 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, succeed
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, succeed
 from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
-from mcproxy.ops.admin import AdminResource, admin_site
+from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
+from mcproxy.ops.settle import action_timeout, settle
 from mcproxy.ops.status import StatusBoard
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.registry import CommandRegistry, specs_from
@@ -36,6 +37,8 @@ from mcproxy.proxy.status import StatusResponder
 class ListenerService(StreamServerEndpointService):
     """A listener that remembers whether it is bound, for ``/health``."""
 
+    log = Logger(namespace="mcproxy.proxy")
+
     def __init__(self, endpoint, factory, name: str) -> None:
         super().__init__(endpoint, factory)
         self.setName(name)
@@ -44,7 +47,10 @@ class ListenerService(StreamServerEndpointService):
         self._bound_waiters: list[Deferred] = []
 
     def privilegedStartService(self) -> None:
-        super().privilegedStartService()
+        # Twisted's version logs a bind failure as an unhandled traceback and swallows it
+        # before our callbacks run, so /health could only say "not listening yet".
+        Service.privilegedStartService(self)
+        self._waitingForPort = self.endpoint.listen(self.factory)
         self._waitingForPort.addCallbacks(self._bound, self._failed)
 
     def when_bound(self) -> Deferred:
@@ -62,16 +68,22 @@ class ListenerService(StreamServerEndpointService):
             d.callback(port)
         return port
 
-    def _failed(self, failure):
+    def _failed(self, failure) -> None:
         self.error = failure.getErrorMessage()
+        self.log.error("{listener} listener failed: {error}", listener=self.name, error=self.error)
         waiters, self._bound_waiters = self._bound_waiters, []
         for d in waiters:
             d.errback(failure)
-        return failure
 
     def stopService(self):
         self.port = None
         return super().stopService()
+
+    def listen_again(self) -> None:
+        """Listen again on the same endpoint after ``stopService`` (a component restart)."""
+        self.error = None
+        self.privilegedStartService()
+        self.startService()
 
     def check(self) -> CheckResult:
         if self.port is not None:
@@ -156,12 +168,15 @@ class ProxyProcess(MultiService):
             self.health.add_check("listener" if n == 0 else f"listener-{n + 1}", listener.check, critical=True)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
-            self.metrics, self.log, health=self.health)
+            self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
         self.messaging = None
+        self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
             self._start_messaging(config, reactor, secret)
         self.status_board = StatusBoard(reactor, self.registry, self.log)
+        self.status_board.add("proxy", lambda: {"online_mode": self.config.proxy.online_mode,
+                                                "forwarding": self.config.proxy.forwarding})
         if self.messaging is not None:
             self.status_board.add("links", self.messaging.status)
             self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
@@ -177,6 +192,8 @@ class ProxyProcess(MultiService):
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
+            if self.messaging is not None:
+                self.admin.add_action("restart_messaging", self._restart_messaging)
 
     def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
         """The control-plane listener, and the command registry backends mirror."""
@@ -191,7 +208,33 @@ class ProxyProcess(MultiService):
             max_payload=messaging.control_max_payload, max_clock_skew=messaging.control_max_clock_skew)
         listener = ListenerService(serverFromString(reactor, messaging.bind), self.messaging, "messaging")
         listener.setServiceParent(self)
+        self.messaging_listener = listener
         self.health.add_check("messaging", self._messaging_check, critical=False)
+
+    @inlineCallbacks
+    def _restart_messaging(self, body: dict):
+        """Admin action: stop the messaging listener, drop every link, listen again.
+
+        Backends reconnect on their own and resync; the answer waits (bounded) until
+        every backend under [servers] is linked and synchronized again.
+        """
+        timeout = action_timeout(body)
+        self.log.info("messaging restart requested")
+        listener, messaging = self.messaging_listener, self.messaging
+        yield listener.stopService()
+        dropped = messaging.drop_links()
+        # Connections close on a later turn; until they have, the links still look healthy.
+        yield settle(self.reactor, lambda: not messaging.live, timeout)
+        listener.listen_again()
+        bound = yield settle(self.reactor, lambda: listener.port is not None, timeout)
+        if not bound:
+            raise ActionError(f"the messaging listener did not bind again: {listener.error or 'timed out'}",
+                              code=503)
+        settled = yield settle(self.reactor, lambda: not messaging.problems(), timeout)
+        self.log.info("messaging restarted; {dropped} link(s) dropped, settled={settled}",
+                      dropped=dropped, settled=settled)
+        return dict(messaging.status(), dropped=dropped, settled=settled,
+                    problems=messaging.problems())
 
     def _messaging_check(self) -> CheckResult:
         problems = self.messaging.problems()
@@ -213,7 +256,10 @@ class ProxyProcess(MultiService):
         if self.config.plugins.enabled:
             self.plugins.load_all()
         super().startService()
-        self.log.info("mcproxy listening on {bind}", bind=", ".join(self.config.proxy.binds))
+        # Only once bound: operators wait for this line, and a failed bind logs its own error.
+        gatherResults([listener.when_bound() for listener in self.listeners], consumeErrors=True).addCallbacks(
+            lambda ports: self.log.info("mcproxy listening on {bind}", bind=", ".join(self.config.proxy.binds)),
+            lambda failure: None)
 
     def stopService(self):
         self.core.stop()

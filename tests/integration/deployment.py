@@ -11,7 +11,7 @@ from twisted.internet import defer, protocol, reactor
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.web.client import Agent, readBody
 
-from tests.integration.harness import REPO, TEST_SECRET, free_port, sleep
+from tests.integration.harness import REPO, TEST_SECRET, free_port, make_ca_and_server_cert, sleep
 
 BIN = Path(sys.executable).parent
 
@@ -41,13 +41,16 @@ class TwistdProcess:
         self.log_path = config.with_suffix(".log")
         self.protocol: _Output | None = None
 
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        """The twistd arguments and environment; a subclass may start another application."""
+        return (["twistd", "-n", "--pidfile=", self.plugin, "-c", str(self.config)],
+                dict(os.environ, PYTHONPATH=str(REPO)))
+
     def start(self) -> None:
         self.protocol = _Output(self.plugin, self.log_path)
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        argv, env = self.command()
         self.transport = reactor.spawnProcess(
-            self.protocol, str(BIN / "twistd"),
-            ["twistd", "-n", "--pidfile=", self.plugin, "-c", str(self.config)],
-            env=env, path=str(self.config.parent))
+            self.protocol, str(BIN / "twistd"), argv, env=env, path=str(self.config.parent))
 
     @property
     def running(self) -> bool:
@@ -112,7 +115,8 @@ class Deployment:
     """Configs for a proxy and named backends in one folder, sharing one secret."""
 
     def __init__(self, directory: Path, backends: tuple[str, ...] = ("lobby", "game"), *,
-                 online_mode: bool = False, require_authenticated_mode: bool = False) -> None:
+                 online_mode: bool = False, require_authenticated_mode: bool = False, tls: bool = False,
+                 log_files: bool = False) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "proxy.secret").write_text(TEST_SECRET)
@@ -121,7 +125,22 @@ class Deployment:
         self.messaging_port = free_port()
         self.backend_ports = {name: free_port() for name in backends}
         self.backend_admin = {name: free_port() for name in backends}
+        # With log_files, each process writes JSON lines to <config name>.jsonl beside its config.
+        logging = (lambda name: f'\n[logging]\nfile = "{name}.jsonl"\n') if log_files else (lambda name: "")
         servers = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in self.backend_ports.items())
+        messaging_bind = f"tcp:{self.messaging_port}:interface=127.0.0.1"
+        messaging_client = f"tcp:host=127.0.0.1:port={self.messaging_port}"
+        if tls:
+            # The control link over TLS: the backends trust only a test CA and check the
+            # proxy's certificate is for "proxy.test".
+            cas = directory / "cas"
+            _, cert_pem, key_pem = make_ca_and_server_cert(cas, "proxy.test")
+            (directory / "proxy-cert.pem").write_bytes(cert_pem)
+            (directory / "proxy-key.pem").write_bytes(key_pem)
+            messaging_bind = (f"ssl:{self.messaging_port}:interface=127.0.0.1:"
+                              f"privateKey={directory / 'proxy-key.pem'}:certKey={directory / 'proxy-cert.pem'}")
+            messaging_client = (f"ssl:host=127.0.0.1:port={self.messaging_port}:"
+                                f"caCertsDir={cas}:hostname=proxy.test")
         self.proxy_config = directory / "proxy.toml"
         self.proxy_config.write_text(f"""
 [proxy]
@@ -137,11 +156,11 @@ proxy_secret_file = "proxy.secret"
 try = {json.dumps(list(backends))}
 
 [messaging]
-bind = "tcp:{self.messaging_port}:interface=127.0.0.1"
+bind = "{messaging_bind}"
 
 [admin]
 bind = "tcp:{self.proxy_admin}:interface=127.0.0.1"
-""")
+{logging("proxy")}""")
         self.backend_configs = {}
         for name in backends:
             path = directory / f"backend-{name}.toml"
@@ -153,12 +172,12 @@ require_authenticated_mode = {str(require_authenticated_mode).lower()}
 proxy_secret_file = "proxy.secret"
 
 [messaging]
-proxy = "tcp:host=127.0.0.1:port={self.messaging_port}"
+proxy = "{messaging_client}"
 reconnect_max_delay = 2.0
 
 [admin]
 bind = "tcp:{self.backend_admin[name]}:interface=127.0.0.1"
-""")
+{logging(f"backend-{name}")}""")
             self.backend_configs[name] = path
         self.proxy = TwistdProcess("mcproxy", self.proxy_config)
         self.backends = {name: TwistdProcess("mcbackend", path) for name, path in self.backend_configs.items()}

@@ -130,6 +130,20 @@ class RunbookTests(DeploymentCase):
             self.assertEqual(rejects[reason], 0.0)
 
     @defer.inlineCallbacks
+    def test_control_link_over_tls(self):
+        """Over ssl: endpoints the backends verify the proxy's certificate name and sync."""
+        deployment = Deployment(temp_dir(self), tls=True)
+        yield deployment.start(self)
+        for config in deployment.backend_configs.values():
+            code, out = yield mcproxyctl("-c", str(config), "sync-state")
+            self.assertEqual(code, 0, out)
+            self.assertIn("synchronized: yes", out)
+        player = self.client(deployment, "1.21.4", "Secure", "hello", linger=15000)
+        yield player.wait_for("done", timeout=30)
+        code, out = yield mcproxyctl("-c", str(deployment.backend_configs["lobby"]), "transfer", "Secure", "game")
+        self.assertEqual((code, out.strip()), (0, "transfer done: You are now connected to game."))
+
+    @defer.inlineCallbacks
     def test_messaging_unavailable_and_restored(self):
         """Messaging cut: the backend keeps serving, transfers are refused; restored: resync, work again."""
         deployment = Deployment(temp_dir(self))

@@ -1,0 +1,96 @@
+"""The post-incident snapshot: what each process said and counted during a time window.
+
+One folder per process (named as on the control plane: the proxy's sender id, each
+backend's server id) holding ``metrics.txt`` (Prometheus text), ``status.json`` and
+``log.jsonl`` (the structured log lines whose ``time`` falls in the window, correlation ids
+intact), plus ``manifest.json`` at the top naming the window and what was saved.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from mcproxy.config import BackendConfig, ProxyConfig
+
+#: Largest log file read; older lines than this many bytes from the end are left alone.
+MAX_LOG_BYTES = 256 * 1024 * 1024
+
+
+def process_name(config: ProxyConfig | BackendConfig) -> str:
+    if isinstance(config, ProxyConfig):
+        return config.messaging.control_sender_id
+    return config.backend.server_id
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def lines_in_window(path: Path, since: datetime, until: datetime) -> Iterator[str]:
+    """The JSON log lines of ``path`` whose ``time`` is within ``[since, until]``."""
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - MAX_LOG_BYTES))
+        for raw in handle:
+            try:
+                event = json.loads(raw)
+                when = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+            except (ValueError, KeyError, TypeError):
+                continue
+            if since <= when <= until:
+                yield raw.decode("utf-8", "replace").rstrip("\n")
+
+
+def take_snapshot(configs: list[ProxyConfig | BackendConfig], since: datetime, until: datetime,
+                  directory: str, client_factory: Callable[[Any], Any]) -> dict[str, Any]:
+    """Write the snapshot; the report lists files, counts, notes and errors per process.
+
+    A process that cannot be reached still gets its log lines saved: during an incident a
+    partial record beats none, and the error says what is missing.
+    """
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    processes = []
+    for config in configs:
+        name = process_name(config)
+        folder = root / name
+        folder.mkdir(exist_ok=True)
+        entry: dict[str, Any] = {"process": name, "config": config.path, "files": [], "notes": [],
+                                 "errors": [], "log_lines": 0, "correlation_ids": 0}
+        try:
+            client = client_factory(config)
+            (folder / "metrics.txt").write_text(str(client.get("/metrics")))
+            entry["files"].append("metrics.txt")
+            status = client.get("/status")
+            (folder / "status.json").write_text(json.dumps(status, indent=2, sort_keys=True) + "\n")
+            entry["files"].append("status.json")
+        except Exception as error:
+            entry["errors"].append(str(error))
+        log_file = config.logging.file
+        if not log_file:
+            entry["notes"].append("[logging].file is empty: this process logs to standard output; "
+                                  "collect those lines from the service manager")
+        else:
+            try:
+                lines = list(lines_in_window(Path(log_file), since, until))
+            except OSError as error:
+                entry["errors"].append(f"cannot read {log_file}: {error.strerror or error}")
+            else:
+                (folder / "log.jsonl").write_text("".join(line + "\n" for line in lines))
+                entry["files"].append("log.jsonl")
+                entry["log_lines"] = len(lines)
+                ids = set()
+                for line in lines:
+                    correlation = json.loads(line).get("correlation_id")
+                    if correlation:
+                        ids.add(correlation)
+                entry["correlation_ids"] = len(ids)
+        processes.append(entry)
+    report = {"since": _iso(since), "until": _iso(until), "directory": str(root),
+              "processes": processes}
+    (root / "manifest.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
