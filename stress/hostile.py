@@ -197,6 +197,12 @@ def run(connections: int = 2000, directory: Path | None = None):
         for name in cluster.backends:
             errors = yield cluster.by_reason(cluster.backend_admin[name], "mcproxy_limbo_protocol_errors_total")
             report.figure(f"{name} limbo protocol errors by reason", dict(sorted(errors.items())) or "none")
+        # One refusal per hostile connection the proxy itself turns away: both floods, the two
+        # bombs it reads (the other two are the limbo's to refuse) and the three strings.
+        expected = connections + half + 2 + 3
+        report.figure("proxy refusals counted / hostile connections it refused",
+                      f"{int(sum(refusals.values()))}/{expected}")
+        report.check(sum(refusals.values()) >= expected, "every hostile connection counted by reason")
         for reason in ("FRAME_TOO_LARGE", "HANDSHAKE_TIMEOUT", "STRING_TOO_LONG"):
             report.check(refusals.get(reason, 0) > 0, f"{reason} counted")
         yield pause(10)
