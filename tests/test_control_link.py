@@ -539,6 +539,22 @@ class RejectReasonTests(LinkTestCase):
         self.assertEqual(rejects(net.proxy_metrics, RejectReason.VERSION_MISMATCH), 1)
         self.assertTrue(pump.serverIO.disconnected)
 
+    def test_link_announcing_another_release_stays_down(self) -> None:
+        """A BackendControlLink announcing another release (the seam rollout rehearsals use)
+        is refused VERSION_MISMATCH and never links, while a current backend still does."""
+        net = self.network(link_kw={"artifact_version": "0.3.9"})
+        net.start()
+        self.assertFalse(net.link.link_up)
+        self.assertEqual(rejects(net.proxy_metrics, RejectReason.VERSION_MISMATCH), 1)
+        self.assertFalse(net.factory.links["lobby"].synchronized)
+        current = BackendControlLink("games", SECRET, net.endpoint, net.clock, CollectorRegistry(), net.log,
+                                     retry_jitter=lambda: 0.0)
+        current.startService()
+        self.addCleanup(current.stopService)
+        net.endpoint.flush()
+        self.assertTrue(current.synchronized)
+        self.assertEqual(total_rejects(net.proxy_metrics), 1)
+
     def test_version_mismatch_control_protocol(self) -> None:
         """Another control protocol version in Hello is a VERSION_MISMATCH."""
         net = self.network()

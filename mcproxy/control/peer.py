@@ -148,7 +148,8 @@ class ControlProtocol(amp.AMP):
     def locateResponder(self, name: bytes) -> Callable[[amp.AmpBox], Any] | None:
         responder = super().locateResponder(name)
         if responder is not None:
-            return responder
+            command, _ = self._commandDispatch[name]
+            return self._refusing_malformed(command, responder)
 
         def unknown(box: amp.AmpBox) -> defer.Deferred[Any]:
             envelope = Envelope.from_box(box)
@@ -163,3 +164,37 @@ class ControlProtocol(amp.AMP):
             )
 
         return unknown
+
+    def _refusing_malformed(
+        self, command: type[amp.Command], responder: Callable[[amp.AmpBox], Any]
+    ) -> Callable[[amp.AmpBox], Any]:
+        """Refuse a box whose arguments do not parse, by reason, instead of AMP's traceback.
+
+        AMP parses arguments before our responder can check the envelope, and logs
+        any parse error as an unhandled failure. The envelope still decides: a box
+        that fails it is refused for that reason (fatal as usual); a trusted sender's
+        malformed arguments are UNKNOWN_COMMAND, a form this side does not know.
+        """
+
+        def guarded(box: amp.AmpBox) -> Any:
+            try:
+                command.parseArguments(box, self)
+            except Exception:
+                envelope = Envelope.from_box(box)
+                verdict = self.peer.validator.validate(
+                    envelope, command.commandName, self.expected_senders()
+                )
+                reason = verdict.reason or RejectReason.UNKNOWN_COMMAND
+                refusal = self.peer.refuse(
+                    reason,
+                    command.commandName.decode("ascii", "replace"),
+                    envelope.correlation_id,
+                    envelope.sender_id,
+                )
+                fatal = type(refusal) in command.fatalErrors
+                return defer.fail(
+                    amp.RemoteAmpError(refusal.reason.code, str(refusal), fatal=fatal)
+                )
+            return responder(box)
+
+        return guarded

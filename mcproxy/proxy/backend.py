@@ -87,7 +87,11 @@ class BackendConnection(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         if self.phase is LoginPhase.RELAYING:
-            self.sink(data)
+            # A player who left or moved on lets go of this backend (sink None) and
+            # closes it, but a read the reactor already polled can still arrive.
+            sink = self.sink
+            if sink is not None:
+                sink(data)
             return
         if self.phase is not LoginPhase.LOGGING_IN:
             self.codec.decoder.feed(data)

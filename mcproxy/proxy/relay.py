@@ -182,11 +182,12 @@ def relay_chunk(half: Half, data: bytes, max_frame_size: int = MAX_FRAME_SIZE) -
             if size < 0x80:
                 start = pos + 1
             else:
+                if n - pos >= 3 and buf[pos + 1] & buf[pos + 2] & 0x80:
+                    # Decided on 3 bytes, so the answer does not depend on how reads split.
+                    raise WireError("FRAME_TOO_LARGE", "length prefix longer than 3 bytes")
                 try:
                     size, start = decode_varint(buf, pos)
                 except Incomplete:
-                    if n - pos >= 3:
-                        raise WireError("FRAME_TOO_LARGE", "length prefix longer than 3 bytes") from None
                     break
                 if size > max_frame_size:
                     raise WireError("FRAME_TOO_LARGE", f"{size} > {max_frame_size} bytes")

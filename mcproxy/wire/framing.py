@@ -24,12 +24,13 @@ def frame_bounds(data: Bytes, offset: int, max_frame_size: int) -> tuple[int, in
 
     Raises :class:`WireError` for a length prefix that can never be valid.
     """
+    if len(data) - offset >= 3 and data[offset] & data[offset + 1] & data[offset + 2] & 0x80:
+        # A legal length fits in 3 bytes; a longer prefix is over the ceiling. Deciding on
+        # the first 3 bytes alone gives the same answer however the reads split the prefix.
+        raise WireError("FRAME_TOO_LARGE", "length prefix longer than 3 bytes")
     try:
         size, start = decode_varint(data, offset)
     except Incomplete:
-        if len(data) - offset >= 3:
-            # A legal length fits in 3 bytes; a longer prefix is over the ceiling.
-            raise WireError("FRAME_TOO_LARGE", "length prefix longer than 3 bytes") from None
         return None
     if size <= 0:
         raise WireError("EMPTY_FRAME" if size == 0 else "NEGATIVE_LENGTH", f"length {size}")
