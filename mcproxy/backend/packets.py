@@ -12,7 +12,7 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from mcproxy.wire.forwarding import ProfileProperty
+from mcproxy.wire.forwarding import ProfileProperty, encode_properties
 from mcproxy.wire.packets import Direction, PacketTable, State
 from mcproxy.wire.types import (
     encode_bool,
@@ -54,18 +54,6 @@ def encode_block_position(x: int, y: int, z: int) -> bytes:
 
 def _signed64(value: int) -> int:
     return value - (1 << 64) if value & (1 << 63) else value
-
-
-def _properties(properties: Iterable[ProfileProperty]) -> bytes:
-    items = list(properties)
-    out = [encode_varint(len(items))]
-    for prop in items:
-        out.append(encode_string(prop.name))
-        out.append(encode_string(prop.value))
-        out.append(encode_bool(prop.signature is not None))
-        if prop.signature is not None:
-            out.append(encode_string(prop.signature))
-    return b"".join(out)
 
 
 class ServerPackets:
@@ -115,7 +103,7 @@ class ServerPackets:
     def login_success(self, player_uuid: _uuid.UUID, name: str,
                       properties: Iterable[ProfileProperty]) -> bytes:
         body = (self._id(State.LOGIN, "success") + encode_uuid(player_uuid)
-                + encode_string(name, 16) + _properties(properties))
+                + encode_string(name, 16) + encode_properties(properties))
         if self.protocol < PROTOCOL_1_21_2:
             # strictErrorHandling: false, as vanilla servers send it.
             body += encode_bool(False)

@@ -27,6 +27,7 @@ from mcproxy.proxy.throttle import address_key
 from mcproxy.wire import chat, legacy
 from mcproxy.wire.cipher import rsa_decrypt, server_hash
 from mcproxy.wire.connection import PacketCodec
+from mcproxy.wire.forwarding import encode_properties
 from mcproxy.wire.types import (
     Incomplete, Reader, WireError, encode_bool, encode_bytes, encode_long, encode_string, encode_uuid, encode_varint,
 )
@@ -465,11 +466,7 @@ class PlayerConnection(Protocol):
             self._send(self.ids.login_compress, encode_varint(threshold))
             self.codec.enable_compression(threshold)
         profile = self.profile
-        fields = [encode_uuid(profile.id), encode_string(profile.name, 16), encode_varint(len(profile.properties))]
-        for prop in profile.properties:
-            fields += [encode_string(prop.name), encode_string(prop.value), encode_bool(prop.signature is not None)]
-            if prop.signature is not None:
-                fields.append(encode_string(prop.signature))
+        fields = [encode_uuid(profile.id), encode_string(profile.name, 16), encode_properties(profile.properties)]
         if self.ids.login_success_has_strict_flag:
             fields.append(encode_bool(False))
         self._send(self.ids.login_success, b"".join(fields))

@@ -132,7 +132,8 @@ def is_authenticated_identity(player_uuid: _uuid.UUID, name: str) -> bool:
     return player_uuid.version == 4 and player_uuid != offline_uuid(name)
 
 
-def _encode_properties(properties: Iterable[ProfileProperty]) -> bytes:
+def encode_properties(properties: Iterable[ProfileProperty]) -> bytes:
+    """A game profile's property array, as Login Success and modern forwarding carry it."""
     items = list(properties)
     out = [encode_varint(len(items))]
     for prop in items:
@@ -162,7 +163,7 @@ def encode_modern_forwarding(
         encode_string(address),
         encode_uuid(player_uuid),
         encode_string(name, MAX_NAME_CHARS),
-        _encode_properties(properties),
+        encode_properties(properties),
     ]
     if version in (FORWARDING_WITH_KEY, FORWARDING_WITH_KEY_V2):
         if player_key is None:
