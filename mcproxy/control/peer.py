@@ -112,8 +112,12 @@ class ControlProtocol(amp.AMP):
     peer: ControlPeer
 
     def expected_senders(self) -> Container[str]:
-        """Who may send on this connection right now."""
-        raise NotImplementedError
+        """Who may send on this connection right now; each side's protocol says.
+
+        The base trusts nobody, so a side that forgot to say refuses every message
+        (UNEXPECTED_SENDER) rather than accepting any.
+        """
+        return frozenset()
 
     def sign_box(
         self, message_name: bytes, box: dict[bytes, bytes], correlation_id: str | None
