@@ -328,3 +328,13 @@ class ReplayCacheTests(SynchronousTestCase):
         cache = ReplayCache(Clock(), window=60, capacity=3)
         cache.remember(b"a", b"n")
         self.assertFalse(cache.seen(b"b", b"n"))
+
+
+class BaseProtocolTests(SynchronousTestCase):
+    def test_base_protocol_trusts_no_sender(self) -> None:
+        """A control protocol that does not name its senders accepts none (fails closed)."""
+        from mcproxy.control.peer import ControlProtocol
+
+        senders = ControlProtocol().expected_senders()
+        self.assertNotIn("proxy", senders)
+        self.assertNotIn("lobby", senders)
