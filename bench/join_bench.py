@@ -28,7 +28,7 @@ from twisted.internet import defer, protocol
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.logger import Logger
 
-from mcproxy.wire.compression import compress_packet, decompress_packet
+from mcproxy.wire.compression import decompress_packet, frame_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.packets import Direction, PacketTable, State
 from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_uuid, encode_varint
@@ -55,9 +55,7 @@ class JoiningClient(protocol.Protocol):
 
     def send(self, name: str, body: bytes = b"") -> None:
         packet = encode_varint(self.table.id(self.state, Direction.SERVERBOUND, name)) + body
-        if self.compression >= 0:
-            packet = compress_packet(packet, self.compression)
-        self.transport.write(encode_frame(packet))
+        self.transport.write(frame_packet(packet, self.compression))
 
     def dataReceived(self, data: bytes) -> None:
         for frame in self.decoder.frames(data):

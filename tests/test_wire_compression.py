@@ -7,7 +7,8 @@ import zlib
 from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.wire.compression import compress_packet, decompress_packet, peek_packet_id
+from mcproxy.wire.compression import compress_packet, decompress_packet, frame_packet, peek_packet_id
+from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.types import WireError, encode_varint
 
 BOUNDED = settings(max_examples=200, deadline=None)
@@ -120,3 +121,14 @@ class PeekPacketIdTests(SynchronousTestCase):
         except WireError as e:
             self.assertIn(e.reason, {"TRUNCATED", "NEGATIVE_LENGTH", "VARINT_TOO_LONG",
                                      "BAD_ZLIB"})
+
+
+class FramePacketTests(SynchronousTestCase):
+    def test_frame_packet_in_both_modes(self) -> None:
+        """frame_packet writes a plain frame with compression off and the compressed
+        format with it on; both decode back to the payload."""
+        payload = b"\x07" + b"z" * 300
+        self.assertEqual(frame_packet(payload, -1), encode_frame(payload))
+        for threshold in (0, 64, 1024):
+            body = FrameDecoder().frames(frame_packet(payload, threshold))[0]
+            self.assertEqual(decompress_packet(body, threshold), payload)

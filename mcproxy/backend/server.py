@@ -38,7 +38,7 @@ from mcproxy.interfaces import IBackendModule
 from mcproxy.ops.logging import correlated, new_correlation_id
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.wire.chat import component_to_json, component_to_nbt
-from mcproxy.wire.compression import compress_packet, decompress_packet
+from mcproxy.wire.compression import decompress_packet, frame_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.legacy import LegacyPing, LegacyPingKind, encode_legacy_reply, parse_legacy_ping
 from mcproxy.wire.packets import TIER1_PROTOCOLS, State
@@ -558,9 +558,7 @@ class LimboProtocol(Protocol):
         self._send(body)
 
     def _frame(self, body: bytes) -> bytes:
-        if self.compression >= 0:
-            return encode_frame(compress_packet(body, self.compression))
-        return encode_frame(body)
+        return frame_packet(body, self.compression)
 
     def _send(self, body: bytes) -> None:
         self.transport.write(self._frame(body))
@@ -645,9 +643,7 @@ class LimboFactory(Factory):
         if frames is None:
             registries = self.registries.for_protocol(protocol)
             bodies = registries.known_pack_packets if shared else registries.packets
-            frames = b"".join(
-                encode_frame(compress_packet(body, compression) if compression >= 0 else body)
-                for body in bodies)
+            frames = b"".join(frame_packet(body, compression) for body in bodies)
             self._registry_frames[key] = frames
         return frames
 

@@ -15,9 +15,9 @@ from typing import Callable, Optional
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
-from mcproxy.wire.compression import compress_packet, decompress_packet, peek_packet_id
+from mcproxy.wire.compression import decompress_packet, frame_packet, peek_packet_id
 from mcproxy.wire.connection import MAX_PACKET_SIZE
-from mcproxy.wire.framing import MAX_FRAME_SIZE, encode_frame
+from mcproxy.wire.framing import MAX_FRAME_SIZE
 from mcproxy.wire.types import Incomplete, WireError, decode_varint
 
 #: What a watcher returns: the frame's bytes unchanged, nothing, or a replacement frame.
@@ -78,9 +78,7 @@ class Half:
 
     def reframe(self, payload: bytes) -> bytes:
         """A whole packet framed for the destination's compression."""
-        if self.dst_threshold >= 0:
-            return encode_frame(compress_packet(payload, self.dst_threshold))
-        return encode_frame(payload)
+        return frame_packet(payload, self.dst_threshold)
 
 
 #: Where a frame needs a closer look, by its first packet-id byte: every id of more than

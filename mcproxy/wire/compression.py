@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 
+from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.types import Bytes, Incomplete, WireError, decode_varint, encode_varint
 
 #: Vanilla's ceiling for a packet's uncompressed size (8 MiB).
@@ -33,6 +34,14 @@ def compress_packet(payload: Bytes, threshold: int, level: int = -1) -> bytes:
         # An empty payload cannot be sent compressed: its data length 0 means "plain".
         return b"\x00" + bytes(payload)
     return encode_varint(len(payload)) + zlib.compress(payload, level)
+
+
+def frame_packet(payload: Bytes, threshold: int, level: int = -1) -> bytes:
+    """A whole frame for ``payload``: compressed-packet format when ``threshold`` is 0 or
+    more, the plain packet when compression is off (negative)."""
+    if threshold < 0:
+        return encode_frame(payload)
+    return encode_frame(compress_packet(payload, threshold, level))
 
 
 def _data_length(body: Bytes) -> tuple[int, int]:

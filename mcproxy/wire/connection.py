@@ -7,8 +7,8 @@ packets the relay looks at).  The relay's fast path bypasses it and moves whole 
 from __future__ import annotations
 
 from mcproxy.wire.cipher import decryptor, encryptor
-from mcproxy.wire.compression import compress_packet, decompress_packet
-from mcproxy.wire.framing import MAX_FRAME_SIZE, FrameDecoder, encode_frame
+from mcproxy.wire.compression import decompress_packet, frame_packet
+from mcproxy.wire.framing import MAX_FRAME_SIZE, FrameDecoder
 from mcproxy.wire.types import Bytes, Reader, encode_varint
 
 #: Largest uncompressed packet accepted; vanilla's own limit is 8 MiB.
@@ -65,10 +65,7 @@ class PacketCodec:
 
     def frame(self, packet_id: int, fields: Bytes = b"") -> bytes:
         """A packet framed (and compressed) but not yet encrypted."""
-        payload = encode_varint(packet_id) + bytes(fields)
-        if self.threshold >= 0:
-            return encode_frame(compress_packet(payload, self.threshold, self.compression_level))
-        return encode_frame(payload)
+        return frame_packet(encode_varint(packet_id) + bytes(fields), self.threshold, self.compression_level)
 
     def encode(self, packet_id: int, fields: Bytes = b"") -> bytes:
         """A packet ready to write to the socket."""
