@@ -44,7 +44,7 @@ from mcproxy.config import (
     load_backend_config,
     load_proxy_config,
 )
-from mcproxy import ctl
+from mcproxy.ctl import cli as ctl
 from mcproxy.options import BackendOptions, ProxyOptions
 
 MARKER = "Qz7" + "5d41402abc4b2a76b9719d911017c592" * 2

@@ -10,15 +10,15 @@ from pathlib import Path
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy import ctl
+from mcproxy.ctl import cli as ctl
 from mcproxy.config import load_backend_config, load_proxy_config
 from mcproxy.control.commands import Hello
 from mcproxy.control.envelope import SecretSlot, SecretUsage
 from mcproxy.control.reasons import RejectReason, VersionMismatch
-from mcproxy.incident import lines_in_window
+from mcproxy.ctl.incident import lines_in_window
 from mcproxy.ops.admin import ActionError
 from mcproxy.ops.settle import action_timeout, settle
-from mcproxy.smoke import join_delay, percentiles
+from mcproxy.ctl.smoke import join_delay, percentiles
 from tests.test_control_link import LinkTestCase, rejects
 
 SECRET = "5f0c2b7a9d4e61f83a27c5d90b1e4f6a8c3d2e7b9f0a1c4d6e8b2a5f7c9d0e13"

@@ -21,7 +21,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from mcproxy.smoke import SmokeClient
+from mcproxy.ctl.smoke import SmokeClient
 from tests.integration.deployment import BIN, Deployment, TwistdProcess, http_json, wait_until
 from tests.integration.harness import REPO, sleep, temp_dir
 from tests.integration.test_deployment import CuttableForwarder

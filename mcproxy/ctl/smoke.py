@@ -376,7 +376,7 @@ class Smoke:
             host, port = tcp_target(self.proxy.messaging.bind, "messaging.bind")
             sender, where = min(self.proxy.servers), f"{host}:{port}"
             endpoint = TCP4ClientEndpoint(reactor, host, port)
-        peer = ControlPeer(sender, secret, None, clock, CollectorRegistry(), Logger(namespace="mcproxy.smoke"))
+        peer = ControlPeer(sender, secret, None, clock, CollectorRegistry(), Logger(namespace="mcproxy.ctl.smoke"))
         protocol = _ProbeProtocol(peer, self.proxy.messaging.control_sender_id)
         yield with_timeout(reactor, connectProtocol(endpoint, protocol), self.timeout,
                            f"connect to messaging {where}")

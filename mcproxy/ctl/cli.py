@@ -404,7 +404,7 @@ def _versions_text(report: dict) -> str:
 
 def cmd_snapshot(args) -> int:
     """/metrics, /status and the window's log lines of every process, one folder each."""
-    from mcproxy.incident import take_snapshot
+    from mcproxy.ctl.incident import take_snapshot
 
     since, until = _instant(args.since, "--since"), _instant(args.until, "--until")
     if until < since:
@@ -438,7 +438,7 @@ def _snapshot_text(report: dict) -> str:
 
 def cmd_smoke(args) -> int:
     """The rollback validation against the running deployment, plus a bounded smoke load."""
-    from mcproxy.smoke import run_smoke, smoke_text
+    from mcproxy.ctl.smoke import run_smoke, smoke_text
 
     proxy = _load(args.config)
     if not isinstance(proxy, ProxyConfig):

@@ -1,0 +1,276 @@
+"""
+Reading TOML into typed values: the parsed file, and one table at a time.
+
+Every read remembers its key, so what nobody read is reported as unknown.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import toml
+from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.testing import MemoryReactor
+
+from mcproxy.config.schema import FILE_KEY, ConfigError
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+
+
+_SECRET_NAME = re.compile(r"secret|token|password", re.IGNORECASE)
+
+
+def _type_name(value: object) -> str:
+    """Name a TOML value's type without showing the value (it may be secret)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date/time"
+
+
+class _Table:
+    """
+    Typed reads from one TOML table that remember which keys were used, so
+    anything left over is reported as unknown rather than silently ignored.
+    """
+
+    def __init__(
+        self, file: str, base: Path, name: str, data: Mapping[str, Any]
+    ) -> None:
+        self.file = file
+        self.base = base
+        self.name = name
+        self.data = data
+        self.seen: set[str] = set()
+
+    def key(self, key: str) -> str:
+        return f"{self.name}.{key}"
+
+    def error(self, key: str, reason: str) -> ConfigError:
+        return ConfigError(self.file, self.key(key), reason)
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.seen.add(key)
+        return self.data.get(key, default)
+
+    def finish(self) -> None:
+        """Refuse keys nobody read: a typo must not silently mean a default."""
+        for key in self.data:
+            if key in self.seen:
+                continue
+            close = difflib.get_close_matches(key, sorted(self.seen), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self.error(key, f"unknown key{hint}")
+
+    def string(self, key: str, default: str) -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a string, not {_type_name(value)}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(
+                key, f"must be a boolean (true or false), not {_type_name(value)}"
+            )
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"must be an integer, not {_type_name(value)}")
+        if not low <= value <= high:
+            raise self.error(
+                key, f"must be between {low} and {high}, not {value}"
+            )
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        """A positive quantity such as a timeout or a rate: ``low < x <= high``."""
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(key, f"must be a number, not {_type_name(value)}")
+        # A plain comparison: NaN and infinities fail it, and a huge TOML
+        # integer is compared exactly instead of overflowing a float.
+        if not low < value <= high:
+            raise self.error(
+                key, f"must be greater than {low:g} and at most {high:g}, not {value}"
+            )
+        return float(value)
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.string(key, default)
+        if value not in choices:
+            raise self.error(
+                key, f"must be one of {', '.join(choices)}, not {value!r}"
+            )
+        return value
+
+    def name_of(self, key: str, default: str) -> str:
+        """An identifier that appears on the wire and in commands."""
+        value = self.string(key, default)
+        if not _NAME.match(value):
+            raise self.error(
+                key,
+                "must be 1 to 64 letters, digits, '_', '-' or '.', "
+                f"not {value!r}",
+            )
+        return value
+
+    def server_endpoint(self, key: str, default: str, optional: bool = False) -> str:
+        value = self.string(key, default)
+        if optional and value == "":
+            return value
+        _check_endpoint(self, key, value, serverFromString, "server")
+        return value
+
+    def server_endpoints(self, key: str, default: str) -> tuple[str, ...]:
+        """One server endpoint string, or a non-empty array of them."""
+        value = self._get(key, default)
+        if isinstance(value, str):
+            values = [value]
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            values = value
+        else:
+            raise self.error(
+                key, f"must be an endpoint string or an array of them, not {_type_name(value)}"
+            )
+        for item in values:
+            _check_endpoint(self, key, item, serverFromString, "server")
+        if len(set(values)) != len(values):
+            raise self.error(key, "names an endpoint more than once")
+        return tuple(values)
+
+    def client_endpoint(self, key: str, default: str) -> str:
+        value = self.string(key, default)
+        _check_endpoint(self, key, value, clientFromString, "client")
+        return value
+
+    def path(self, key: str, default: str = "") -> str:
+        """A path, resolved against the config file's folder; "" stays ""."""
+        value = self.string(key, default)
+        if value == "":
+            return ""
+        try:
+            expanded = Path(value).expanduser()
+        except RuntimeError:
+            raise self.error(key, f"cannot expand ~ in {value!r}: no such user")
+        return str(self.base / expanded)
+
+    def read_file(self, key: str, path: str, limit: int, hint: str = "") -> bytes:
+        if "\0" in path:
+            raise self.error(key, "a path cannot contain a NUL character")
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as e:
+            more = f"; {hint}" if hint and isinstance(e, FileNotFoundError) else ""
+            raise self.error(key, f"cannot read {path}: {e.strerror or e}{more}")
+        if len(data) > limit:
+            raise self.error(key, f"{path} is larger than {limit} bytes")
+        return data
+
+
+def _check_endpoint(
+    table: _Table,
+    key: str,
+    value: str,
+    parse: Callable[[Any, str], Any],
+    kind: str,
+) -> None:
+    """
+    Parse with Twisted's own parser against a fake reactor, so a string is
+    refused now rather than when the service starts, and nothing listens yet.
+    """
+    if value == "":
+        raise table.error(key, f"must be a {kind} endpoint string, not empty")
+    try:
+        parse(MemoryReactor(), value)
+    except Exception as e:
+        raise table.error(
+            key, f"not a valid Twisted {kind} endpoint {value!r}: {e}"
+        )
+
+
+def _toml_reason(message: str) -> str:
+    """
+    The parser's complaint without the text it quotes: some of its messages
+    embed the offending characters or even the whole parsed document, which
+    may hold a secret.
+    """
+    twice = re.match(r"What\? (.+?) already exists\?", message)
+    if twice:
+        return f"table [{twice.group(1)}] is defined more than once"
+    return re.split(r"[:'{]", message, maxsplit=1)[0].strip().rstrip(".")
+
+
+def _refuse_secret_name(t: _Table, name: str) -> None:
+    """
+    A secret written below the wrong table header lands in [servers] or a
+    host table, whose errors would show the value: refuse it by name first.
+    """
+    if "." not in name and _SECRET_NAME.search(name):
+        raise t.error(
+            name,
+            "looks like a secret, which belongs under [security]; "
+            "check the table headers above it",
+        )
+
+
+def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]:
+    """The parsed document, the name errors show, and the folder paths resolve in."""
+    file = os.fspath(path)
+    if "\0" in file:
+        raise ConfigError(file, FILE_KEY, "a path cannot contain a NUL character")
+    try:
+        # utf-8-sig: editors on Windows like to start files with a BOM.
+        with open(file, encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except OSError as e:
+        raise ConfigError(file, FILE_KEY, f"cannot read: {e.strerror or e}")
+    except UnicodeDecodeError:
+        raise ConfigError(file, FILE_KEY, "is not UTF-8 text")
+    try:
+        data = toml.loads(text)
+    except toml.TomlDecodeError as e:
+        raise ConfigError(
+            file,
+            f"line {e.lineno}",
+            f"invalid TOML: {_toml_reason(e.msg)} (column {e.colno})",
+        )
+    except Exception:
+        # toml 0.10 fails on some malformed input (".=5") with a bare
+        # IndexError; it must still be one line, not a traceback.
+        raise ConfigError(file, FILE_KEY, "invalid TOML")
+    return file, Path(file).absolute().parent, data
+
+
+def _tables(
+    file: str, base: Path, data: Mapping[str, Any], known: tuple[str, ...]
+) -> dict[str, _Table]:
+    for name, value in data.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else ""
+            what = "section" if isinstance(value, dict) else "top-level key"
+            raise ConfigError(file, name, f"unknown {what}{hint}")
+        if not isinstance(value, dict):
+            raise ConfigError(
+                file, name, f"must be a table [{name}], not {_type_name(value)}"
+            )
+    return {name: _Table(file, base, name, data.get(name, {})) for name in known}

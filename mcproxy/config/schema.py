@@ -1,0 +1,267 @@
+"""The validated shape of both config files: frozen dataclasses, limits, and the error type."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+FORWARDING_MODES = ("none", "legacy", "bungeeguard", "modern")
+
+
+MIN_SECRET_BYTES = 32
+
+
+MAX_SECRET_FILE_BYTES = 4096
+
+
+MAX_FRAME_SIZE = 2097151
+
+
+# The status response is one protocol string of at most 32767 characters; a
+# larger PNG would not fit once base64-encoded beside the MOTD.
+MAX_FAVICON_BYTES = 18432
+
+
+FILE_KEY = "(file)"
+
+
+# Probing faster than this would only load the backends, not inform /health sooner.
+MIN_PROBE_INTERVAL = 0.5
+
+
+# The backend's admin listener must not collide with the proxy's on one host.
+BACKEND_ADMIN_BIND = "tcp:8766:interface=127.0.0.1"
+
+
+def format_config_error(file: str, key: str, reason: str) -> str:
+    """
+    The one place the operator-facing error form is defined, so the loader,
+    twistd and mcproxyctl print exactly the same line.
+    """
+    return f"{file}: {key}: {reason}"
+
+
+class ConfigError(Exception):
+    """
+    A config that must not be started with; ``str()`` is the one-line
+    ``file: key: reason`` message meant for the operator.
+    """
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(file, key, reason)
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return format_config_error(self.file, self.key, self.reason)
+
+
+class Secret:
+    """
+    Key material that cannot leak by being printed, logged or put in a repr.
+
+    Comparison is constant-time so a secret can be checked against another
+    without a timing side channel.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        if not isinstance(value, bytes):
+            raise TypeError("Secret wants bytes")
+        self._value = value
+
+    @property
+    def value(self) -> bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(<redacted>)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret is not serialised")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        """Immutable, so a deep copy of a config may share it."""
+        return self
+
+
+@dataclass(frozen=True)
+class Server:
+    """A backend address from ``[servers]``."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ProxySection:
+    """``[proxy]``: the player-facing listener and login behaviour."""
+
+    bind: str = "tcp:25565"
+    #: Every player listener; ``bind`` is the first.  ``bind`` may be written as an array
+    #: to listen on several endpoints (say plain TCP and a ``haproxy:`` one).
+    binds: tuple[str, ...] = ("tcp:25565",)
+    motd: str = "A mcproxy network"
+    max_players: int = 500
+    online_mode: bool = True
+    session_server: str = "https://sessionserver.mojang.com"
+    session_server_ca_file: str = ""
+    compression_threshold: int = 256
+    forwarding: str = "modern"
+    favicon: str = ""
+    favicon_png: bytes = field(default=b"", repr=False)
+    accept_transfers: bool = False
+    status_passthrough: str = ""
+    handshake_timeout: float = 10.0
+    login_timeout: float = 30.0
+    connect_timeout: float = 5.0
+    # Nothing a client sends before login needs more (a cookie response is at most
+    # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
+    # hold handshake_concurrent_max * 2 MiB.
+    max_frame_size_prelogin: int = 32768
+
+    def __post_init__(self) -> None:
+        # Built in code with only ``bind`` given, the section has that one listener.
+        if not self.binds or self.binds[0] != self.bind:
+            object.__setattr__(self, "binds", (self.bind,))
+
+
+@dataclass(frozen=True)
+class SecuritySection:
+    """``[security]``: the secret shared with the backends."""
+
+    proxy_secret: Secret | None = None
+    proxy_secret_file: str = ""
+    proxy_secret_previous: Secret | None = None
+    proxy_secret_previous_file: str = ""
+
+
+@dataclass(frozen=True)
+class MessagingSection:
+    """``[messaging]`` on the proxy: the control-plane listener."""
+
+    enabled: bool = True
+    bind: str = "tcp:25580:interface=127.0.0.1"
+    control_sender_id: str = "proxy"
+    control_max_payload: int = 1048576
+    control_max_clock_skew: float = 30.0
+
+
+@dataclass(frozen=True)
+class RateLimitsSection:
+    """``[rate_limits]``: bounds that keep a flood from exhausting the proxy."""
+
+    handshake_concurrent_max: int = 256
+    routing_concurrent_max: int = 256
+    connections_per_address_rate: float = 5.0
+    connections_per_address_burst: int = 20
+    logins_per_address_rate: float = 1.0
+    logins_per_address_burst: int = 5
+
+
+@dataclass(frozen=True)
+class AdminSection:
+    """``[admin]``: the /health, /status and /metrics listener."""
+
+    bind: str = "tcp:8765:interface=127.0.0.1"
+    token: Secret | None = None
+    token_file: str = ""
+    # Proxy only: seconds between backend reachability probes behind /health.
+    probe_interval: float = 10.0
+
+
+@dataclass(frozen=True)
+class LoggingSection:
+    """``[logging]``: JSON-lines log destination and threshold."""
+
+    level: str = "info"
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class PluginsSection:
+    """``[plugins]``: whether third-party proxy plugins load, and which."""
+
+    enabled: bool = False
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """A validated ``proxy.toml``."""
+
+    path: str
+    proxy: ProxySection
+    security: SecuritySection
+    servers: Mapping[str, Server]
+    try_order: tuple[str, ...]
+    forced_hosts: Mapping[str, tuple[str, ...]]
+    motd_by_host: Mapping[str, str]
+    permissions: Mapping[str, tuple[str, ...]]
+    messaging: MessagingSection
+    rate_limits: RateLimitsSection
+    admin: AdminSection
+    logging: LoggingSection
+    plugins: PluginsSection = PluginsSection()
+
+
+@dataclass(frozen=True)
+class BackendSection:
+    """``[backend]``: the listener, identity and trust policy of a backend."""
+
+    bind: str = "tcp:25566:interface=127.0.0.1"
+    server_id: str = "lobby"
+    enforce_proxy: bool = True
+    require_authenticated_mode: bool = True
+    proxy_secret: Secret | None = None
+    proxy_secret_file: str = ""
+    proxy_secret_previous: Secret | None = None
+    proxy_secret_previous_file: str = ""
+    control_expected_sender_id: str = "proxy"
+    motd: str = "A mcproxy backend"
+    max_players: int = 100
+    compression_threshold: int = 256
+    spawn: tuple[float, float, float] = (0.5, 64.0, 0.5)
+
+
+@dataclass(frozen=True)
+class BackendMessagingSection:
+    """``[messaging]`` on a backend: the control-plane link to the proxy."""
+
+    enabled: bool = True
+    proxy: str = "tcp:host=127.0.0.1:port=25580"
+    reconnect_max_delay: float = 30.0
+    control_max_payload: int = 1048576
+    control_max_clock_skew: float = 30.0
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A validated ``backend.toml``."""
+
+    path: str
+    backend: BackendSection
+    messaging: BackendMessagingSection
+    admin: AdminSection
+    logging: LoggingSection
