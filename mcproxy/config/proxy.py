@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from mcproxy.config.cluster import _cluster
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
@@ -43,6 +44,7 @@ _PROXY_TABLES = (
     "admin",
     "logging",
     "plugins",
+    "cluster",
 )
 
 
@@ -114,6 +116,7 @@ def _proxy_section(t: _Table) -> ProxySection:
         max_frame_size_prelogin=t.integer(
             "max_frame_size_prelogin", d.max_frame_size_prelogin, 256, MAX_FRAME_SIZE
         ),
+        kick_existing_players=t.boolean("kick_existing_players", d.kick_existing_players),
     )
     t.finish()
     return section
@@ -324,6 +327,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     admin = _admin_section(t["admin"], AdminSection.bind, probes=True)
     logging = _logging(t["logging"])
     plugins = _plugins(t["plugins"])
+    cluster = _cluster(t["cluster"])
 
     security = _security(t["security"], proxy, messaging)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
@@ -351,4 +355,5 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         admin=admin,
         logging=logging,
         plugins=plugins,
+        cluster=cluster,
     )

@@ -140,6 +140,8 @@ class ProxySection:
     # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
     # hold handshake_concurrent_max * 2 MiB.
     max_frame_size_prelogin: int = 32768
+    #: A second login with a UUID already online: False refuses the newcomer, True ends the old session.
+    kick_existing_players: bool = False
 
     def __post_init__(self) -> None:
         # Built in code with only ``bind`` given, the section has that one listener.
@@ -208,6 +210,18 @@ class PluginsSection:
 
 
 @dataclass(frozen=True)
+class ClusterSection:
+    """``[cluster]``: several proxies sharing one player directory in Redis."""
+
+    enabled: bool = False
+    redis: str = "tcp:host=127.0.0.1:port=6379"
+    redis_password: Secret | None = None
+    redis_password_file: str = ""
+    proxy_id: str = "proxy-1"
+    heartbeat_interval: float = 5.0
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """A validated ``proxy.toml``."""
 
@@ -224,6 +238,7 @@ class ProxyConfig:
     admin: AdminSection
     logging: LoggingSection
     plugins: PluginsSection = PluginsSection()
+    cluster: ClusterSection = ClusterSection()
 
 
 @dataclass(frozen=True)
