@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from twisted.internet import defer
@@ -12,6 +13,7 @@ from twisted.internet.task import Clock
 from twisted.test import iosim
 from zope.interface import implementer
 
+from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import IPlayerDirectory
 
@@ -40,7 +42,7 @@ class InMemoryPlayerDirectory:
     def has_server(self, server: str) -> bool:
         return server in self.servers
 
-    def transfer(self, player: str, server: str) -> defer.Deferred[TransferResult]:
+    def transfer(self, player: str, server: str, notify: bool = False) -> defer.Deferred[TransferResult]:
         self.transfers.append((player, server))
         if server in self.full_servers:
             return defer.succeed(TransferResult(False, "server is full"))
@@ -52,6 +54,31 @@ class InMemoryPlayerDirectory:
     def execute(self, player: str, command_line: str) -> defer.Deferred[CommandResult]:
         self.commands.append((player, command_line))
         return defer.succeed(CommandResult(True, f"ran {command_line!r} for {player}"))
+
+    def online_count(self) -> int:
+        return len(self.players)
+
+    def entries(self) -> list[PlayerEntry]:
+        return [self._entry(name) for name in sorted(self.players, key=str.lower)]
+
+    def _entry(self, name: str) -> PlayerEntry:
+        return PlayerEntry(uuid=str(uuid.uuid3(uuid.NAMESPACE_OID, name)), name=name, proxy="", server=self.players[name],
+                           address="", protocol=0, login_time=0.0, session="")
+
+    def locate(self, player: str) -> PlayerEntry | None:
+        return self._entry(player) if player in self.players else None
+
+    def claim(self, connection) -> defer.Deferred[bool]:
+        return defer.succeed(connection.profile.name not in self.players)
+
+    def joined(self, connection) -> None:
+        self.players[connection.profile.name] = connection.server
+
+    def moved(self, connection) -> None:
+        self.players[connection.profile.name] = connection.server
+
+    def left(self, connection) -> None:
+        self.players.pop(connection.profile.name, None)
 
 
 @implementer(IStreamClientEndpoint)

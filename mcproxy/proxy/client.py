@@ -392,8 +392,16 @@ class PlayerConnection(Protocol):
         if self.phase is Phase.CLOSED:
             return
         self.profile = profile
+        d = self.proxy.network.claim(self)
+        d.addCallbacks(self._claimed, self._authentication_failed)
+
+    def _claimed(self, admitted: bool) -> None:
+        """The duplicate-login check answered (at once, or from Redis for a cluster)."""
+        if self.phase is Phase.CLOSED:
+            return
         proxy = self.proxy
-        if proxy.players.get(profile.id) is not None:
+        profile = self.profile
+        if not admitted:
             self.profile = None
             self.refuse(Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!"))
             return

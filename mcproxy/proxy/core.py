@@ -11,6 +11,7 @@ from twisted.logger import Logger
 
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
+from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.proxy.throttle import ConcurrencyGate, TokenBucketLimiter
 from mcproxy.wire.cipher import generate_private_key, public_key_der
@@ -32,6 +33,8 @@ class ProxySettings:
     login_timeout: float = 30.0
     accept_transfers: bool = False
     max_prelogin_frame: int = 32 * 1024
+    #: A second login with a UUID already online ends the old session instead of being refused.
+    kick_existing_players: bool = False
     max_frame_size: int = MAX_FRAME_SIZE
 
 
@@ -158,6 +161,8 @@ class ProxyCore:
         self.log = log
         self.session_server = session_server
         self.players = PlayerDirectory()
+        #: The network's players (this proxy's alone unless [cluster] replaces it).
+        self.network = ProxyDirectory(self, settings.kick_existing_players)
         self.hooks = Hooks(log)
         self.commands = commands
         self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
@@ -177,7 +182,7 @@ class ProxyCore:
         self.deadlines.stop()
 
     def online_count(self) -> int:
-        return len(self.players)
+        return self.network.online_count()
 
     def refused(self, reason: str, connection) -> None:
         self.metrics.refusals.labels(reason).inc()
@@ -199,15 +204,19 @@ class ProxyCore:
             self.hooks.disconnect(connection, "left")
             self.log.info("player {player} left", player=connection.profile.name,
                           correlation_id=connection.correlation_id)
+        if connection.profile is not None:
+            self.network.left(connection)
 
     def player_joined(self, connection) -> None:
         self.players.add(connection)
+        self.network.joined(connection)
         self.metrics.connection_changed("prelogin", "play")
         self.metrics.logins.labels("success").inc()
         self.log.info("player {player} joined {server}", player=connection.profile.name,
                       server=connection.server, correlation_id=connection.correlation_id)
 
     def player_moved(self, connection, previous: str | None, server: str) -> None:
+        self.network.moved(connection)
         self.log.info("player {player} moved from {previous} to {server}", player=connection.profile.name,
                       previous=previous, server=server, correlation_id=connection.correlation_id)
 
