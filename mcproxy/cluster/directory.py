@@ -1,0 +1,382 @@
+"""The network's player directory in Redis, behind the same interface as the in-process one.
+
+Each proxy keeps three things: its own sessions (authoritative for its players), a view
+of every other proxy's players (refreshed every heartbeat, updated between heartbeats by
+the events other proxies publish), and a heartbeat that keeps it alive in Redis, reaps
+dead proxies and republishes its players whenever Redis may have lost them.  While Redis
+is down the proxy answers from its own sessions alone, admits logins on a local duplicate
+check (counted) and reports DEGRADED; nothing waits on Redis for longer than its timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Callable
+
+from twisted.application.service import Service
+from twisted.internet import defer, task
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mcproxy.cluster.entry import BadEntry, PlayerEntry
+from mcproxy.cluster.redis import RedisUnavailable
+from mcproxy.cluster.rpc import ProxyRPC, RemoteError
+from mcproxy.cluster.store import EVENTS, DirectoryStore
+from mcproxy.control.results import CommandResult, TransferResult
+from mcproxy.interfaces import IPlayerDirectory
+from mcproxy.ops.health import CheckResult, CheckState
+from mcproxy.proxy.directory import KICKED
+
+#: A proxy silent for this many heartbeats is dead.
+DEAD_AFTER = 3
+
+
+@implementer(IPlayerDirectory)
+class ClusterDirectory(Service):
+    """``[cluster] enabled = true``: players of every proxy sharing one Redis."""
+
+    def __init__(self, clock, local, link, proxy_id: str, interval: float, metrics, log: Logger,
+                 kick_existing: bool = False, rpc_timeout: float = 5.0) -> None:
+        self._clock = clock
+        self._local = local
+        self._link = link
+        self.proxy_id = proxy_id
+        self._interval = interval
+        self._metrics = metrics
+        self._log = log
+        self._kick_existing = kick_existing
+        self._store = DirectoryStore(link, proxy_id)
+        self._token = uuid.uuid4().hex
+        #: This proxy's sessions: connection -> its entry, and UUID -> connection.
+        self._sessions: dict[object, PlayerEntry] = {}
+        self._by_uuid: dict[str, object] = {}
+        #: Claims Redis has not answered yet, and those whose connection left meanwhile.
+        self._claiming: set = set()
+        self._left_early: dict[object, PlayerEntry] = {}
+        self._others: dict[str, PlayerEntry] = {}
+        #: Redis may not hold our players as we know them: rewrite them on the next beat.
+        self._dirty = True
+        self._beating: defer.Deferred | None = None
+        self._loop = task.LoopingCall(self.beat)
+        self._loop.clock = clock
+        self.rpc = ProxyRPC(clock, self._store.publish, proxy_id, {
+            "transfer": self._serve_transfer, "execute": self._serve_execute, "kick": self._serve_kick,
+        }, metrics, log, timeout=rpc_timeout)
+        link.observe(self._link_changed)
+
+    @property
+    def channels(self) -> list[str]:
+        return [EVENTS, self.rpc.channel]
+
+    # Service ---------------------------------------------------------------------
+
+    def startService(self) -> None:
+        super().startService()
+        self._loop.start(self._interval, now=False)
+
+    def stopService(self):
+        super().stopService()
+        if self._loop.running:
+            self._loop.stop()
+        return defer.succeed(None)
+
+    # Heartbeat --------------------------------------------------------------------
+
+    def _link_changed(self, connected: bool) -> None:
+        self._metrics.redis_up.set(1 if connected else 0)
+        if connected:
+            self.beat()
+        else:
+            self._dirty = True
+            self._others.clear()
+
+    def beat(self) -> defer.Deferred:
+        """Stay alive in Redis, reap the dead, republish if needed, refresh the view."""
+        if not self._link.connected:
+            return defer.succeed(None)
+        if self._beating is not None:
+            return self._beating
+        d = self._store.heartbeat(self._token, self._interval * DEAD_AFTER)
+        d.addCallback(self._beaten)
+        d.addCallback(lambda _: self.refresh())
+        d.addErrback(self._beat_failed)
+        d.addBoth(self._beat_done)
+        self._beating = d
+        return d
+
+    def _beaten(self, result) -> defer.Deferred | None:
+        kept, reaped = result
+        for proxy in reaped:
+            self._metrics.reaped.inc()
+            self._log.warn("proxy {proxy} missed {n} heartbeats; its players left the directory",
+                           proxy=proxy, n=DEAD_AFTER)
+        if kept and not self._dirty:
+            return None
+        entries = list(self._sessions.values())
+        self._dirty = False
+        d = self._store.republish(entries)
+        d.addCallback(lambda _: self._republished(len(entries)))
+        return d
+
+    def _republished(self, count: int) -> None:
+        self._metrics.republished.inc()
+        self._log.info("published this proxy's {count} player(s) to the cluster directory", count=count)
+
+    def _beat_failed(self, failure) -> None:
+        self._dirty = True
+        if failure.check(RedisUnavailable):
+            self._log.warn("cluster heartbeat failed: {error}", error=failure.getErrorMessage())
+        else:
+            self._log.failure("cluster heartbeat failed", failure)
+
+    def _beat_done(self, result):
+        self._beating = None
+        return None
+
+    def refresh(self) -> defer.Deferred:
+        """Replace the view of other proxies' players with what Redis holds now."""
+        d = self._store.entries()
+        d.addCallback(self._refreshed)
+        return d
+
+    def _refreshed(self, pairs) -> None:
+        others = {}
+        for key, text in pairs:
+            try:
+                entry = PlayerEntry.decode(text)
+            except BadEntry:
+                self._metrics.bad_messages.labels("bad_entry").inc()
+                continue
+            if entry.proxy != self.proxy_id and entry.uuid == key:
+                others[entry.uuid] = entry
+        self._others = others
+        self._metrics.network_players.set(self.online_count())
+
+    # Pub/sub ----------------------------------------------------------------------
+
+    def message(self, channel: str, text: str) -> None:
+        """Everything the subscriber connection receives."""
+        if channel == self.rpc.channel:
+            self.rpc.received(text)
+        elif channel == EVENTS:
+            self._event(text)
+
+    def _event(self, text: str) -> None:
+        try:
+            event = json.loads(text)
+            op = event["op"]
+            if op == "put":
+                entry = PlayerEntry.decode(event["entry"])
+                if entry.proxy != self.proxy_id:
+                    self._others[entry.uuid] = entry
+                elif entry.uuid in self._others:
+                    del self._others[entry.uuid]
+            elif op == "del":
+                current = self._others.get(str(event["uuid"]))
+                if current is not None and current.session == event["session"]:
+                    del self._others[current.uuid]
+            elif op in ("reaped", "republished"):
+                if event["proxy"] != self.proxy_id and self._link.connected:
+                    self.refresh().addErrback(lambda f: None)
+            else:
+                raise ValueError(op)
+        except (ValueError, KeyError, TypeError):
+            self._metrics.bad_messages.labels("bad_event").inc()
+
+    # Sessions -----------------------------------------------------------------------
+
+    def claim(self, connection) -> defer.Deferred:
+        """Fires True when ``connection``'s UUID may log in (here or anywhere), else False."""
+        player = str(connection.profile.id)
+        existing = self._by_uuid.get(player)
+        if existing is not None and existing is not connection:
+            if not self._kick_existing:
+                self._metrics.duplicates.labels("refused").inc()
+                return defer.succeed(False)
+            self._metrics.duplicates.labels("ended_old_session").inc()
+            existing.disconnect(KICKED)
+            self._forget(existing)
+        entry = PlayerEntry.of(connection, self.proxy_id, uuid.uuid4().hex, self._clock.seconds())
+        self._sessions[connection] = entry
+        self._by_uuid[player] = connection
+        if not self._link.connected or self._dirty:
+            return defer.succeed(self._claimed_locally("claim"))
+        self._claiming.add(connection)
+        d = self._store.claim(entry, self._kick_existing)
+        d.addCallbacks(self._claim_answered, self._claim_failed, callbackArgs=(connection,),
+                       errbackArgs=(connection,))
+        return d
+
+    def _claimed_locally(self, operation: str) -> bool:
+        self._metrics.local_fallbacks.labels(operation).inc()
+        self._dirty = True
+        return True
+
+    def _claim_answered(self, claim, connection) -> bool:
+        self._claiming.discard(connection)
+        gone = self._left_early.pop(connection, None)
+        if gone is not None:
+            if claim.claimed:
+                self._release(gone)
+            return False
+        entry = self._sessions.get(connection)
+        if entry is None:
+            return False
+        if not claim.claimed:
+            self._forget(connection)
+            self._metrics.duplicates.labels("refused").inc()
+            self._log.info("{player} is already online on proxy {proxy}", player=entry.name,
+                           proxy=claim.other.proxy if claim.other else "?")
+            return False
+        other = claim.other
+        if other is not None and other.proxy != self.proxy_id and other.session != entry.session:
+            self._metrics.duplicates.labels("ended_old_session").inc()
+            self.rpc.request(other.proxy, "kick", {"player": other.uuid, "session": other.session}) \
+                .addErrback(lambda f: self._log.warn("could not end {player}'s old session: {error}",
+                                                     player=entry.name, error=f.getErrorMessage()))
+        return True
+
+    def _claim_failed(self, failure, connection) -> bool:
+        self._claiming.discard(connection)
+        if not failure.check(RedisUnavailable):
+            self._log.failure("cluster claim failed; checked locally only", failure)
+        if self._left_early.pop(connection, None) is not None:
+            return False
+        return self._claimed_locally("claim")
+
+    def _forget(self, connection) -> PlayerEntry | None:
+        entry = self._sessions.pop(connection, None)
+        if entry is not None and self._by_uuid.get(entry.uuid) is connection:
+            del self._by_uuid[entry.uuid]
+        return entry
+
+    def joined(self, connection) -> None:
+        self._update(connection)
+
+    def moved(self, connection) -> None:
+        self._update(connection)
+
+    def _update(self, connection) -> None:
+        entry = self._sessions.get(connection)
+        if entry is None:
+            return
+        entry = entry.replace(server=connection.server or "")
+        self._sessions[connection] = entry
+        if not self._link.connected:
+            self._claimed_locally("update")
+            return
+        self._store.update(entry).addErrback(self._write_failed, "update")
+
+    def left(self, connection) -> None:
+        entry = self._forget(connection)
+        if entry is None:
+            return
+        if connection in self._claiming:
+            # Redis has not answered the claim yet; the answer releases it.
+            self._left_early[connection] = entry
+            return
+        self._release(entry)
+
+    def _release(self, entry: PlayerEntry) -> None:
+        if not self._link.connected:
+            self._claimed_locally("release")
+            return
+        self._store.release(entry).addErrback(self._write_failed, "release")
+
+    def _write_failed(self, failure, operation: str) -> None:
+        if not failure.check(RedisUnavailable):
+            self._log.failure("cluster {operation} failed", failure, operation=operation)
+        self._claimed_locally(operation)
+
+    # Queries --------------------------------------------------------------------------
+
+    def _view(self) -> dict[str, PlayerEntry]:
+        view = dict(self._others) if self._link.connected else {}
+        for entry in self._sessions.values():
+            if entry.server:
+                view[entry.uuid] = entry
+        return {u: e for u, e in view.items() if e.server}
+
+    def online_count(self) -> int:
+        return len(self._view())
+
+    def entries(self) -> list[PlayerEntry]:
+        return sorted(self._view().values(), key=lambda e: e.name.lower())
+
+    def locate(self, player: str) -> PlayerEntry | None:
+        view = self._view()
+        try:
+            return view.get(str(uuid.UUID(player)))
+        except ValueError:
+            wanted = player.lower()
+            return next((e for e in view.values() if e.name.lower() == wanted), None)
+
+    def has_player(self, player: str) -> bool:
+        return self.locate(player) is not None
+
+    def has_server(self, server: str) -> bool:
+        return self._local.has_server(server)
+
+    # Actions, here or on the player's proxy -------------------------------------------
+
+    def _remote(self, player: str) -> PlayerEntry | None:
+        entry = self.locate(player)
+        if entry is None or entry.proxy == self.proxy_id:
+            return None
+        return entry
+
+    def transfer(self, player: str, server: str, notify: bool = False) -> defer.Deferred:
+        entry = self._remote(player)
+        if entry is None:
+            return self._local.transfer(player, server, notify)
+        d = self.rpc.request(entry.proxy, "transfer", {"player": entry.uuid, "server": server, "notify": notify})
+        d.addCallback(lambda r: TransferResult(bool(r.get("ok")), str(r.get("text", ""))))
+        d.addErrback(lambda f: TransferResult(False, str(f.value)))
+        return d
+
+    def execute(self, player: str, command_line: str) -> defer.Deferred:
+        entry = self._remote(player)
+        if entry is None:
+            return self._local.execute(player, command_line)
+        d = self.rpc.request(entry.proxy, "execute", {"player": entry.uuid, "line": command_line})
+        d.addCallback(lambda r: CommandResult(bool(r.get("ok")), str(r.get("text", ""))))
+        d.addErrback(lambda f: CommandResult(False, str(f.value)))
+        return d
+
+    def _serve_transfer(self, args: dict) -> defer.Deferred:
+        d = self._local.transfer(str(args.get("player")), str(args.get("server")), bool(args.get("notify")))
+        d.addCallback(lambda r: {"ok": r.done, "text": r.reason})
+        return d
+
+    def _serve_execute(self, args: dict) -> defer.Deferred:
+        d = self._local.execute(str(args.get("player")), str(args.get("line")))
+        d.addCallback(lambda r: {"ok": r.ok, "text": r.output})
+        return d
+
+    def _serve_kick(self, args: dict) -> dict:
+        connection = self._by_uuid.get(str(args.get("player")))
+        entry = self._sessions.get(connection) if connection is not None else None
+        if entry is None or entry.session != args.get("session"):
+            return {"ok": False, "text": "no such session here"}
+        self._forget(connection)
+        connection.disconnect(KICKED)
+        return {"ok": True, "text": ""}
+
+    # Operations ----------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        """``/health``'s ``cluster`` check: degraded, never critical, while Redis is away."""
+        if self._link.connected:
+            return CheckResult(CheckState.OK, f"proxy {self.proxy_id}: {self.online_count()} player(s) "
+                                              "in the network")
+        return CheckResult(CheckState.DEGRADED, f"redis unreachable ({self._link.last_error}); serving "
+                                                "this proxy's players only")
+
+    def status(self) -> dict:
+        view = self._view()
+        proxies: dict[str, int] = {}
+        for entry in view.values():
+            proxies[entry.proxy] = proxies.get(entry.proxy, 0) + 1
+        return {"enabled": True, "proxy_id": self.proxy_id, "redis_connected": self._link.connected,
+                "network_online": len(view), "by_proxy": dict(sorted(proxies.items()))}

@@ -1,0 +1,171 @@
+"""The proxy's connections to Redis: one for commands, one subscribed, both reconnecting.
+
+``txredisapi`` speaks the protocol; Twisted's ``ClientService`` owns the connections, so
+the endpoint is any client endpoint string (``tcp:``, ``ssl:``, ``unix:``), the clock is
+the one passed in and the retry delay is capped at the heartbeat interval, which is what
+lets a proxy republish its players within one heartbeat of Redis coming back.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import txredisapi
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.service import MultiService
+from twisted.internet import defer
+from twisted.internet.endpoints import clientFromString
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+
+
+class RedisUnavailable(Exception):
+    """Redis cannot be asked right now: not connected, refused, or too slow to answer."""
+
+
+class _Protocol(txredisapi.RedisProtocol):
+    """Reports its loss; the delayed calls it makes run on our clock, not the global one."""
+
+    def connectionLost(self, why) -> None:
+        super().connectionLost(why)
+        self.factory.lost(self)
+
+
+class _Subscriber(txredisapi.SubscriberProtocol):
+
+    def messageReceived(self, pattern, channel, message) -> None:
+        self.factory.message(channel, message)
+
+    def connectionLost(self, why) -> None:
+        super().connectionLost(why)
+        self.factory.lost(self)
+
+
+class _Factory(Factory):
+
+    def __init__(self, protocol_class, clock, lost: Callable, message: Callable | None = None) -> None:
+        self.protocol = protocol_class
+        self._clock = clock
+        self.lost = lost
+        self.message = message
+
+    def buildProtocol(self, addr):
+        protocol = self.protocol(charset="utf-8", convertNumbers=False)
+        protocol.callLater = self._clock.callLater
+        protocol.factory = self
+        return protocol
+
+
+class RedisLink(MultiService):
+    """Connected when both connections are up, authenticated and subscribed.
+
+    ``call`` fails at once with :class:`RedisUnavailable` while not connected, and after
+    ``timeout`` seconds when Redis does not answer, so a caller can fall back instead of
+    waiting; the password is sent with AUTH and is never part of a message or log line.
+    """
+
+    def __init__(self, reactor, endpoint: str, password: bytes | None, channels: list[str],
+                 on_message: Callable[[str, str], None], log: Logger, retry_max: float = 5.0,
+                 timeout: float = 2.0) -> None:
+        super().__init__()
+        self._reactor = reactor
+        self._password = password
+        self._channels = channels
+        self._on_message = on_message
+        self._log = log
+        self._timeout = timeout
+        self._command: _Protocol | None = None
+        self._subscriber: _Subscriber | None = None
+        self._observers: list[Callable[[bool], None]] = []
+        self.last_error = "not connected yet"
+        policy = backoffPolicy(initialDelay=min(0.1, retry_max), maxDelay=retry_max, factor=2.0)
+        for protocol_class, prepare, message in ((_Protocol, self._prepare_command, None),
+                                                 (_Subscriber, self._prepare_subscriber, self._message)):
+            factory = _Factory(protocol_class, reactor, self._lost, message)
+            ClientService(clientFromString(reactor, endpoint), factory, retryPolicy=policy, clock=reactor,
+                          prepareConnection=prepare).setServiceParent(self)
+
+    @property
+    def connected(self) -> bool:
+        return self._command is not None and self._subscriber is not None
+
+    def observe(self, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(connected)`` whenever the link comes up or goes down."""
+        self._observers.append(callback)
+
+    def call(self, *args) -> defer.Deferred:
+        """Run one Redis command; fails with :class:`RedisUnavailable` rather than hang."""
+        if self._command is None:
+            return defer.fail(RedisUnavailable(self.last_error))
+        return self._guard(self._command.execute_command(*args))
+
+    def eval(self, script: str, keys: list[str], args: list) -> defer.Deferred:
+        if self._command is None:
+            return defer.fail(RedisUnavailable(self.last_error))
+        return self._guard(self._command.eval(script, keys, args))
+
+    def _guard(self, d: defer.Deferred) -> defer.Deferred:
+        d.addTimeout(self._timeout, self._reactor)
+        d.addErrback(self._unavailable)
+        return d
+
+    def _unavailable(self, failure):
+        if failure.check(defer.TimeoutError, defer.CancelledError):
+            raise RedisUnavailable(f"no answer within {self._timeout:g} s")
+        if failure.check(txredisapi.ConnectionError):
+            raise RedisUnavailable(str(failure.value))
+        return failure
+
+    @defer.inlineCallbacks
+    def _authenticate(self, protocol):
+        if self._password is None:
+            return
+        try:
+            reply = yield protocol.execute_command("AUTH", self._password)
+        except txredisapi.ResponseError as error:
+            reply = error
+        if isinstance(reply, Exception):
+            # Redis's own words name the problem (WRONGPASS, no password set), never the password.
+            self.last_error = f"AUTH refused: {str(reply).split(' ', 1)[0]}"
+            self._log.error("redis refused the password: {error}", error=self.last_error)
+            protocol.transport.loseConnection()
+            raise RedisUnavailable(self.last_error)
+
+    @defer.inlineCallbacks
+    def _prepare_command(self, protocol):
+        yield self._authenticate(protocol)
+        self._command = protocol
+        self._changed()
+
+    @defer.inlineCallbacks
+    def _prepare_subscriber(self, protocol):
+        yield self._authenticate(protocol)
+        yield protocol.subscribe(self._channels)
+        self._subscriber = protocol
+        self._changed()
+
+    def _lost(self, protocol) -> None:
+        was = self.connected
+        if protocol is self._command:
+            self._command = None
+        elif protocol is self._subscriber:
+            self._subscriber = None
+        else:
+            return
+        self.last_error = "connection lost"
+        if was:
+            self._log.warn("redis connection lost")
+            self._notify(False)
+
+    def _changed(self) -> None:
+        if self.connected:
+            self.last_error = ""
+            self._log.info("redis connected")
+            self._notify(True)
+
+    def _notify(self, connected: bool) -> None:
+        for observer in list(self._observers):
+            observer(connected)
+
+    def _message(self, channel, message) -> None:
+        self._on_message(channel, message)
