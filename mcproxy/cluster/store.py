@@ -79,6 +79,16 @@ redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'republished', prox
 return (#ARGV - 2) / 2
 """
 
+# KEYS: players.  ARGV: prefix, proxy id.  A proxy shutting down leaves at once, not after 3 beats.
+WITHDRAW = _DROP_HELD + """
+local prefix, id = ARGV[1], ARGV[2]
+drop_held(KEYS[1], prefix, id)
+redis.call('DEL', prefix .. 'proxy:' .. id)
+redis.call('SREM', prefix .. 'proxies', id)
+redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'reaped', proxy = id}))
+return 1
+"""
+
 # KEYS: players.  ARGV: prefix, UUID, entry, proxy id, replace ('1' or '0').
 # Returns {1, previous entry or ''} when claimed, {0, holder's entry} when refused.
 # An entry held by a dead proxy, or by this proxy id (a predecessor's ghost), never refuses.
@@ -148,6 +158,9 @@ class DirectoryStore:
         for entry in entries:
             args += [entry.uuid, entry.encode()]
         return self._link.eval(REPUBLISH, [self._players], args)
+
+    def withdraw(self) -> defer.Deferred:
+        return self._link.eval(WITHDRAW, [self._players], [self._prefix, self._id])
 
     def claim(self, entry: PlayerEntry, replace: bool) -> defer.Deferred:
         d = self._link.eval(CLAIM, [self._players],

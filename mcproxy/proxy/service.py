@@ -13,6 +13,10 @@ from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, suc
 from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
+from mcproxy.cluster.directory import ClusterDirectory
+from mcproxy.cluster.metrics import ClusterMetrics
+from mcproxy.cluster.redis import RedisLink
+from mcproxy.cluster.store import EVENTS, rpc_channel
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
@@ -24,7 +28,6 @@ from mcproxy.ops.status import StatusBoard
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.registry import CommandRegistry, specs_from
 from mcproxy.proxy.auth import SessionServerClient
-from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
@@ -123,6 +126,7 @@ class ProxyProcess(MultiService):
             login_timeout=section.login_timeout,
             accept_transfers=section.accept_transfers,
             max_prelogin_frame=section.max_frame_size_prelogin,
+            kick_existing_players=section.kick_existing_players,
         )
         self.router = Router(
             reactor,
@@ -170,6 +174,9 @@ class ProxyProcess(MultiService):
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
+        self.cluster = None
+        if config.cluster.enabled:
+            self._start_cluster(config, reactor)
         self.messaging = None
         self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
@@ -182,6 +189,8 @@ class ProxyProcess(MultiService):
             self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
                                                        "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
+        if self.cluster is not None:
+            self.status_board.add("cluster", self.cluster.status)
         self.status_board.add("plugins", lambda: {"enabled": self.config.plugins.enabled,
                                                    "loaded": sorted(self.plugins.loaded)})
         self.status_board.add("backends", self.prober.status)
@@ -195,6 +204,24 @@ class ProxyProcess(MultiService):
             if self.messaging is not None:
                 self.admin.add_action("restart_messaging", self._restart_messaging)
 
+    def _start_cluster(self, config: ProxyConfig, reactor: Any) -> None:
+        """The Redis directory replaces the in-process one; it keeps it for local actions."""
+        cluster = config.cluster
+        password = cluster.redis_password.value if cluster.redis_password is not None else None
+        if password:
+            self.redactor.add(password)
+        interval = cluster.heartbeat_interval
+        link = RedisLink(reactor, cluster.redis, password, [EVENTS, rpc_channel(cluster.proxy_id)],
+                         lambda channel, message: self.cluster.message(channel, message), self.log,
+                         retry_max=interval, timeout=min(2.0, max(0.5, interval)))
+        self.cluster = ClusterDirectory(reactor, self.core.network, link, cluster.proxy_id, interval,
+                                        ClusterMetrics(self.registry), self.log,
+                                        kick_existing=config.proxy.kick_existing_players)
+        self.core.network = self.cluster
+        link.setServiceParent(self)
+        self.cluster.setServiceParent(self)
+        self.health.add_check("cluster", self.cluster.check, critical=False)
+
     def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
         """The control-plane listener, and the command registry backends mirror."""
         messaging = config.messaging
@@ -203,7 +230,7 @@ class ProxyProcess(MultiService):
         self.commands.on_change(lambda: self.command_registry.replace_all(specs_from(self.commands.commands())))
         self.messaging = ControlServerFactory(
             messaging.control_sender_id, secret, config.servers.keys(), self.command_registry,
-            ProxyDirectory(self.core), reactor, self.registry, self.log,
+            self.core.network, reactor, self.registry, self.log,
             proxy_secret_previous=previous.value if previous is not None else None,
             max_payload=messaging.control_max_payload, max_clock_skew=messaging.control_max_clock_skew)
         listener = ListenerService(serverFromString(reactor, messaging.bind), self.messaging, "messaging")

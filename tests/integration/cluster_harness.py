@@ -1,0 +1,124 @@
+"""A real redis-server per test, and proxies in the same network sharing it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from twisted.internet import defer, protocol, reactor
+from twisted.logger import Logger
+
+from mcproxy.config import load_proxy_config
+from mcproxy.proxy.service import ProxyProcess
+from tests.integration.deployment import TwistdProcess, wait_until
+from tests.integration.harness import free_port, write_proxy_config
+
+#: Short, so the faults' "within three heartbeats" fit a test; long enough for a loaded machine.
+HEARTBEAT = 0.5
+
+
+def redis_missing() -> str | None:
+    if shutil.which("redis-server") is None:
+        return "redis-server is not installed (scripts/setup installs it)"
+    return None
+
+
+class _Lines(protocol.ProcessProtocol):
+    def __init__(self) -> None:
+        self.output = b""
+        self.ended: defer.Deferred = defer.Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+
+    errReceived = outReceived
+
+    def processEnded(self, reason) -> None:
+        self.ended.callback(None)
+
+
+class RedisServer:
+    """``redis-server`` on a free loopback port: no persistence, so a restart starts empty."""
+
+    def __init__(self, password: str | None = None) -> None:
+        self.port = free_port()
+        self.password = password
+        self._process = None
+
+    @defer.inlineCallbacks
+    def start(self, timeout: float = 15.0):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no"]
+        if self.password:
+            argv += ["--requirepass", self.password]
+        self._process = _Lines()
+        self._transport = reactor.spawnProcess(self._process, shutil.which("redis-server"), argv, env={})
+        yield wait_until(lambda: b"Ready to accept connections" in self._process.output, timeout,
+                         what="redis-server ready")
+
+    @property
+    def endpoint(self) -> str:
+        return f"tcp:host=127.0.0.1:port={self.port}"
+
+    def stop(self, signal: str = "TERM") -> defer.Deferred:
+        if self._process is None or self._process.ended.called:
+            return defer.succeed(None)
+        self._transport.signalProcess(signal)
+        timer = reactor.callLater(10, lambda: self._process.ended.called or self._transport.signalProcess("KILL"))
+        return self._process.ended.addBoth(lambda r: (timer.active() and timer.cancel(), r)[1])
+
+
+def cluster_config(directory: Path, port: int, servers: dict[str, int], redis: RedisServer, proxy_id: str,
+                   admin_port: int = 0, proxy_keys: str = "", tables: str = "") -> Path:
+    password = ""
+    if redis.password:
+        (directory / "redis.password").parent.mkdir(parents=True, exist_ok=True)
+        (directory / "redis.password").write_text(redis.password + "\n")
+        password = 'redis_password_file = "redis.password"'
+    extra = f"""{proxy_keys}
+[cluster]
+enabled = true
+redis = "{redis.endpoint}"
+{password}
+proxy_id = "{proxy_id}"
+heartbeat_interval = {HEARTBEAT}
+
+[permissions]
+"mcproxy.command.send" = ["*"]
+{tables}
+"""
+    return write_proxy_config(directory, port, servers, admin_port=admin_port, extra=extra)
+
+
+class ClusterProxy:
+    """One proxy of the network, in this process (inspectable) or as ``twistd`` (killable)."""
+
+    def __init__(self, case, directory: Path, servers: dict[str, int], redis: RedisServer, proxy_id: str,
+                 proxy_keys: str = "") -> None:
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.proxy_id = proxy_id
+        self.path = cluster_config(directory / proxy_id, self.port, servers, redis, proxy_id, self.admin_port,
+                                   proxy_keys)
+        self.events: list[dict] = []
+        self.process: ProxyProcess | None = None
+        self.twistd: TwistdProcess | None = None
+        self._case = case
+
+    @defer.inlineCallbacks
+    def start(self):
+        self.process = ProxyProcess(load_proxy_config(self.path), reactor, log=Logger(observer=self.events.append))
+        self.process.privilegedStartService()
+        self.process.startService()
+        self._case.addCleanup(self.process.stopService)
+        yield self.process.game.when_bound()
+        yield wait_until(lambda: self.process.cluster._link.connected, 15, what=f"{self.proxy_id} linked to redis")
+
+    @defer.inlineCallbacks
+    def start_twistd(self):
+        self.twistd = TwistdProcess("mcproxy", self.path)
+        self.twistd.start()
+        self._case.addCleanup(self.twistd.stop)
+        yield wait_until(lambda: any("redis connected" in line.get("log_format", line.get("text", "")) or
+                                     "redis connected" in str(line) for line in self.twistd.log_lines()),
+                         30, what=f"{self.proxy_id} (twistd) linked to redis")
