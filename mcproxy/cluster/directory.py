@@ -73,21 +73,23 @@ class ClusterDirectory(Service):
 
     def startService(self) -> None:
         super().startService()
+        self._link.startService()
         self._loop.start(self._interval, now=False)
 
+    @defer.inlineCallbacks
     def stopService(self):
-        """Leave the directory now, so other proxies need not wait three heartbeats."""
+        """Leave the directory before closing the link, so others need not wait three heartbeats."""
         super().stopService()
         if self._loop.running:
             self._loop.stop()
         self._sessions.clear()
         self._by_uuid.clear()
-        if not self._link.connected:
-            return defer.succeed(None)
-        d = self._store.withdraw()
-        d.addErrback(lambda failure: self._log.warn("could not leave the cluster directory: {error}",
-                                                    error=failure.getErrorMessage()))
-        return d
+        if self._link.connected:
+            try:
+                yield self._store.withdraw()
+            except Exception as error:
+                self._log.warn("could not leave the cluster directory: {error}", error=str(error))
+        yield self._link.stopService()
 
     # Heartbeat --------------------------------------------------------------------
 

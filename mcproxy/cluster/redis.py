@@ -79,9 +79,11 @@ class RedisLink(MultiService):
         self._observers: list[Callable[[bool], None]] = []
         self.last_error = "not connected yet"
         policy = backoffPolicy(initialDelay=min(0.1, retry_max), maxDelay=retry_max, factor=2.0)
-        for protocol_class, prepare, message in ((_Protocol, self._prepare_command, None),
-                                                 (_Subscriber, self._prepare_subscriber, self._message)):
-            factory = _Factory(protocol_class, reactor, self._lost, message)
+        for role, protocol_class, prepare, message in (
+                ("command", _Protocol, self._prepare_command, None),
+                ("subscriber", _Subscriber, self._prepare_subscriber, self._message)):
+            # Each service holds one connection at a time, so a loss is always its current one.
+            factory = _Factory(protocol_class, reactor, lambda protocol, role=role: self._lost(role), message)
             ClientService(clientFromString(reactor, endpoint), factory, retryPolicy=policy, clock=reactor,
                           prepareConnection=prepare).setServiceParent(self)
 
@@ -95,16 +97,17 @@ class RedisLink(MultiService):
 
     def call(self, *args) -> defer.Deferred:
         """Run one Redis command; fails with :class:`RedisUnavailable` rather than hang."""
-        if self._command is None:
-            return defer.fail(RedisUnavailable(self.last_error))
-        return self._guard(self._command.execute_command(*args))
+        return self._guard(lambda command: command.execute_command(*args))
 
     def eval(self, script: str, keys: list[str], args: list) -> defer.Deferred:
-        if self._command is None:
-            return defer.fail(RedisUnavailable(self.last_error))
-        return self._guard(self._command.eval(script, keys, args))
+        return self._guard(lambda command: command.eval(script, keys, args))
 
-    def _guard(self, d: defer.Deferred) -> defer.Deferred:
+    def _guard(self, send) -> defer.Deferred:
+        command = self._command
+        if command is None or not command.connected:
+            # Between the socket closing and our being told, txredisapi raises instead.
+            return defer.fail(RedisUnavailable(self.last_error or "connection lost"))
+        d = defer.maybeDeferred(send, command)
         d.addTimeout(self._timeout, self._reactor)
         d.addErrback(self._unavailable)
         return d
@@ -144,14 +147,12 @@ class RedisLink(MultiService):
         self._subscriber = protocol
         self._changed()
 
-    def _lost(self, protocol) -> None:
+    def _lost(self, role: str) -> None:
         was = self.connected
-        if protocol is self._command:
+        if role == "command":
             self._command = None
-        elif protocol is self._subscriber:
-            self._subscriber = None
         else:
-            return
+            self._subscriber = None
         self.last_error = "connection lost"
         if was:
             self._log.warn("redis connection lost")

@@ -218,7 +218,6 @@ class ProxyProcess(MultiService):
                                         ClusterMetrics(self.registry), self.log,
                                         kick_existing=config.proxy.kick_existing_players)
         self.core.network = self.cluster
-        link.setServiceParent(self)
         self.cluster.setServiceParent(self)
         self.health.add_check("cluster", self.cluster.check, critical=False)
 

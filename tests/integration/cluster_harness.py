@@ -10,7 +10,7 @@ from twisted.logger import Logger
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
-from tests.integration.deployment import TwistdProcess, wait_until
+from tests.integration.deployment import TwistdProcess, http_json, wait_until
 from tests.integration.harness import free_port, write_proxy_config
 
 #: Short, so the faults' "within three heartbeats" fit a test; long enough for a loaded machine.
@@ -119,6 +119,10 @@ class ClusterProxy:
         self.twistd = TwistdProcess("mcproxy", self.path)
         self.twistd.start()
         self._case.addCleanup(self.twistd.stop)
-        yield wait_until(lambda: any("redis connected" in line.get("log_format", line.get("text", "")) or
-                                     "redis connected" in str(line) for line in self.twistd.log_lines()),
+        yield wait_until(lambda: self.health_of_cluster().addCallback(lambda state: state == "OK"),
                          30, what=f"{self.proxy_id} (twistd) linked to redis")
+
+    def health_of_cluster(self) -> defer.Deferred:
+        d = http_json(f"http://127.0.0.1:{self.admin_port}/health")
+        d.addCallback(lambda answer: answer[1]["checks"]["cluster"]["state"])
+        return d

@@ -152,3 +152,91 @@ class DuplicateLoginTests(ClusterCase):
         self.assertNotIn("end", [e["event"] for e in new.events])
         yield wait_until(lambda: [(e.name, e.proxy) for e in one.process.core.network.entries()]
                          == [("Alice", "p2")], 10, what="p1 sees Alice on p2 only")
+
+
+class FaultTests(ClusterCase):
+
+    @defer.inlineCallbacks
+    def test_sigkilled_proxy_players_leave_within_three_heartbeats(self):
+        """A proxy killed with SIGKILL: its players leave every other proxy's /glist within three heartbeats."""
+        one = yield self.proxy("p1")
+        doomed = yield self.proxy("p3", twistd=True)
+        yield self.online(one, "Alice")
+        dave = yield self.online(doomed, "Dave")
+        yield wait_until(lambda: self.network_names(one) == ["Alice", "Dave"], 10, what="p1 sees Dave")
+        doomed.twistd.transport.signalProcess("KILL")
+        killed = one.process.reactor.seconds()
+        yield dave.wait_for("end", 20)
+        yield wait_until(lambda: self.network_names(one) == ["Alice"], 3 * HEARTBEAT + 5, interval=0.05,
+                         what="Dave gone from p1")
+        # The view is refreshed on a heartbeat after the key expired: 3 intervals, plus one beat.
+        self.assertLess(one.process.reactor.seconds() - killed, 4 * HEARTBEAT + 1.0)
+        self.assertEqual(counter(one.process, "mcproxy_cluster_reaped_proxies_total"), 1)
+
+    @defer.inlineCallbacks
+    def test_restarted_proxy_does_not_keep_its_predecessors_ghosts(self):
+        """A proxy restarted with the same id at once (before it was found dead) drops what its predecessor held."""
+        one = yield self.proxy("p1")
+        doomed = yield self.proxy("p3", twistd=True)
+        dave = yield self.online(doomed, "Dave")
+        yield wait_until(lambda: "Dave" in self.network_names(one), 10, what="p1 sees Dave")
+        doomed.twistd.transport.signalProcess("KILL")
+        yield dave.wait_for("end", 20)
+        yield doomed.twistd.protocol.ended
+        reborn = yield self.proxy("p3")
+        yield wait_until(lambda: self.network_names(one) == [], HEARTBEAT + 5, interval=0.05,
+                         what="Dave's ghost gone from p1")
+        self.assertEqual(self.network_names(reborn), [])
+        # Not reaped as dead: the new process took its id over and republished.
+        self.assertEqual(counter(one.process, "mcproxy_cluster_reaped_proxies_total"), 0)
+        again = yield self.online(reborn, "Dave")
+        self.assertNotIn("end", [e["event"] for e in again.events])
+
+    @defer.inlineCallbacks
+    def test_redis_stopped_and_restarted_with_players_online(self):
+        """Redis down: each proxy serves and admits its own players, DEGRADED; back: republished within a beat."""
+        one = yield self.proxy("p1")
+        two = yield self.proxy("p2")
+        alice = yield self.online(one, "Alice")
+        bob = yield self.online(two, "Bob")
+        yield wait_until(lambda: self.network_names(one) == ["Alice", "Bob"], 10, what="p1 sees Bob")
+        yield self.redis.stop()
+        yield wait_until(lambda: not one.process.cluster._link.connected, 10, what="p1 notices")
+        status, health = yield http_json(f"http://127.0.0.1:{one.admin_port}/health")
+        self.assertEqual((status, health["status"]), (200, "DEGRADED"))
+        self.assertEqual(health["checks"]["cluster"]["state"], "DEGRADED")
+        self.assertEqual(self.network_names(one), ["Alice"])
+        carol = self.player(one, "Carol", "/glist")
+        yield carol.wait_for("done", 30)
+        self.assertIn("[lobby] (2): Alice, Carol\nTotal players online: 2", texts(carol))
+        self.assertGreaterEqual(counter(one.process, "mcproxy_cluster_local_fallbacks_total", operation="claim"), 1)
+        self.assertNotIn("end", [e["event"] for e in alice.events + bob.events])
+        yield self.redis.start()
+        yield wait_until(lambda: one.process.cluster._link.connected and two.process.cluster._link.connected,
+                         HEARTBEAT * 2 + 5, what="both relinked")
+        yield wait_until(lambda: self.network_names(two) == ["Alice", "Bob", "Carol"], HEARTBEAT + 3,
+                         interval=0.05, what="p2 sees p1's players again")
+        status, health = yield http_json(f"http://127.0.0.1:{one.admin_port}/health")
+        self.assertEqual(health["checks"]["cluster"]["state"], "OK")
+        # The duplicate check is network-wide again.
+        again = self.player(two, "Carol", "never sent")
+        yield again.finished(40)
+        self.assertEqual(counter(two.process, "mcproxy_refusals_total", reason="ALREADY_CONNECTED"), 1)
+
+
+class RedisAuthTests(ClusterCase):
+
+    def redis_password(self) -> str:
+        return "7c1e0b9a4d2f86e35a0c"
+
+    @defer.inlineCallbacks
+    def test_password_from_file_is_used_and_never_logged(self):
+        """A password-protected Redis works with redis_password_file, and the password appears in no log."""
+        one = yield self.proxy("p1")
+        two = yield self.proxy("p2")
+        yield self.online(one, "Alice")
+        yield wait_until(lambda: self.network_names(two) == ["Alice"], 10, what="p2 sees Alice")
+        for proxy in (one, two):
+            self.assertNotIn(self.redis.password, repr(proxy.events))
+            _, body = yield http_json(f"http://127.0.0.1:{proxy.admin_port}/status")
+            self.assertNotIn(self.redis.password, repr(body))
