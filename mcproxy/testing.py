@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 
@@ -130,3 +131,185 @@ class LoopbackEndpoint:
             pump.server.transport.loseConnection()
         self.flush()
         self.pumps = []
+
+
+# Cluster fakes: one Redis for several ClusterDirectory objects, on a Clock.
+
+
+class FakeRedisLink:
+    """Stands in for :class:`mcproxy.cluster.redis.RedisLink`: up or down as a test says."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.last_error = "not connected yet"
+        self._observers: list = []
+        self.running = False
+
+    def observe(self, callback) -> None:
+        self._observers.append(callback)
+
+    def set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        self.last_error = "" if connected else "connection refused"
+        for observer in list(self._observers):
+            observer(connected)
+
+    def startService(self) -> None:
+        self.running = True
+
+    def stopService(self) -> defer.Deferred:
+        self.running = False
+        return defer.succeed(None)
+
+
+class InMemoryRedis:
+    """The directory's Redis semantics (what ``mcproxy.cluster.store``'s scripts do) in dicts.
+
+    Liveness keys expire on ``clock``; events and requests are delivered synchronously to
+    whoever subscribed.  ``hold_claims`` keeps claim answers back until ``release_claims``.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.players: dict[str, str] = {}
+        self.alive: dict[str, tuple[str, float]] = {}
+        self.proxies: set[str] = set()
+        self.held: dict[str, set[str]] = {}
+        self.subscribers: dict[str, list] = {}
+        self.down = False
+        self.hold_claims = False
+        self.held_claims: list[tuple[defer.Deferred, object]] = []
+
+    def store(self, proxy_id: str) -> "InMemoryStore":
+        return InMemoryStore(self, proxy_id)
+
+    def subscribe(self, channel: str, callback) -> None:
+        self.subscribers.setdefault(channel, []).append(callback)
+
+    def is_alive(self, proxy_id: str) -> bool:
+        token = self.alive.get(proxy_id)
+        return token is not None and token[1] > self.clock.seconds()
+
+    def drop_held(self, proxy_id: str) -> int:
+        dropped = 0
+        for u in self.held.pop(proxy_id, set()):
+            text = self.players.get(u)
+            if text is not None and json.loads(text)["proxy"] == proxy_id:
+                del self.players[u]
+                dropped += 1
+        return dropped
+
+    def publish(self, channel: str, message: str) -> int:
+        receivers = list(self.subscribers.get(channel, []))
+        for callback in receivers:
+            callback(channel, message)
+        return len(receivers)
+
+    def release_claims(self) -> None:
+        held, self.held_claims = self.held_claims, []
+        for d, result in held:
+            d.callback(result)
+
+
+class InMemoryStore:
+    """One proxy's :class:`mcproxy.cluster.store.DirectoryStore` against an :class:`InMemoryRedis`."""
+
+    def __init__(self, redis: InMemoryRedis, proxy_id: str) -> None:
+        self.redis = redis
+        self.proxy_id = proxy_id
+
+    def _answer(self, compute):
+        from mcproxy.cluster.redis import RedisUnavailable
+        if self.redis.down:
+            return defer.fail(RedisUnavailable("connection refused"))
+        return defer.succeed(compute())
+
+    def heartbeat(self, token: str, ttl: float) -> defer.Deferred:
+        def beat():
+            r = self.redis
+            previous = r.alive.get(self.proxy_id)
+            kept = previous is not None and previous[0] == token and r.is_alive(self.proxy_id)
+            r.alive[self.proxy_id] = (token, r.clock.seconds() + ttl)
+            r.proxies.add(self.proxy_id)
+            reaped = []
+            for other in sorted(r.proxies):
+                if not r.is_alive(other):
+                    if r.drop_held(other):
+                        r.publish("mcproxy:events", json.dumps({"op": "reaped", "proxy": other}))
+                    r.proxies.discard(other)
+                    reaped.append(other)
+            return kept, reaped
+        return self._answer(beat)
+
+    def republish(self, entries) -> defer.Deferred:
+        def republish():
+            r = self.redis
+            r.drop_held(self.proxy_id)
+            held = r.held.setdefault(self.proxy_id, set())
+            for entry in entries:
+                r.players[entry.uuid] = entry.encode()
+                held.add(entry.uuid)
+            r.publish("mcproxy:events", json.dumps({"op": "republished", "proxy": self.proxy_id}))
+            return len(entries)
+        return self._answer(republish)
+
+    def withdraw(self) -> defer.Deferred:
+        def withdraw():
+            r = self.redis
+            r.drop_held(self.proxy_id)
+            r.alive.pop(self.proxy_id, None)
+            r.proxies.discard(self.proxy_id)
+            r.publish("mcproxy:events", json.dumps({"op": "reaped", "proxy": self.proxy_id}))
+            return 1
+        return self._answer(withdraw)
+
+    def claim(self, entry, replace: bool) -> defer.Deferred:
+        from mcproxy.cluster.store import Claim
+
+        def claim():
+            r = self.redis
+            current = r.players.get(entry.uuid)
+            other = PlayerEntry.decode(current) if current else None
+            if other is not None:
+                if other.proxy != self.proxy_id and not replace and r.is_alive(other.proxy):
+                    return Claim(False, other)
+                r.held.get(other.proxy, set()).discard(entry.uuid)
+            r.players[entry.uuid] = entry.encode()
+            r.held.setdefault(self.proxy_id, set()).add(entry.uuid)
+            r.publish("mcproxy:events", json.dumps({"op": "put", "entry": entry.encode()}))
+            return Claim(True, other)
+        d = self._answer(claim)
+        if self.redis.hold_claims:
+            waiter: defer.Deferred = defer.Deferred()
+            d.addCallback(lambda result: self.redis.held_claims.append((waiter, result)))
+            return waiter
+        return d
+
+    def _change(self, entry, new: str) -> defer.Deferred:
+        def change():
+            r = self.redis
+            current = r.players.get(entry.uuid)
+            if current is None or json.loads(current)["session"] != entry.session:
+                return 0
+            if new:
+                r.players[entry.uuid] = new
+                r.publish("mcproxy:events", json.dumps({"op": "put", "entry": new}))
+            else:
+                del r.players[entry.uuid]
+                r.held.get(self.proxy_id, set()).discard(entry.uuid)
+                r.publish("mcproxy:events", json.dumps({"op": "del", "uuid": entry.uuid,
+                                                        "session": entry.session}))
+            return 1
+        return self._answer(change)
+
+    def update(self, entry) -> defer.Deferred:
+        return self._change(entry, entry.encode())
+
+    def release(self, entry) -> defer.Deferred:
+        return self._change(entry, "")
+
+    def entries(self) -> defer.Deferred:
+        return self._answer(lambda: list(self.redis.players.items()))
+
+    def publish(self, channel: str, message: str) -> defer.Deferred:
+        return self._answer(lambda: self.redis.publish(channel, message))

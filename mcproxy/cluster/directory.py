@@ -37,7 +37,7 @@ class ClusterDirectory(Service):
     """``[cluster] enabled = true``: players of every proxy sharing one Redis."""
 
     def __init__(self, clock, local, link, proxy_id: str, interval: float, metrics, log: Logger,
-                 kick_existing: bool = False, rpc_timeout: float = 5.0) -> None:
+                 kick_existing: bool = False, rpc_timeout: float = 5.0, store=None) -> None:
         self._clock = clock
         self._local = local
         self._link = link
@@ -46,7 +46,7 @@ class ClusterDirectory(Service):
         self._metrics = metrics
         self._log = log
         self._kick_existing = kick_existing
-        self._store = DirectoryStore(link, proxy_id)
+        self._store = store if store is not None else DirectoryStore(link, proxy_id)
         self._token = uuid.uuid4().hex
         #: This proxy's sessions: connection -> its entry, and UUID -> connection.
         self._sessions: dict[object, PlayerEntry] = {}
@@ -107,12 +107,13 @@ class ClusterDirectory(Service):
             return defer.succeed(None)
         if self._beating is not None:
             return self._beating
-        d = self._store.heartbeat(self._token, self._interval * DEAD_AFTER)
-        d.addCallback(self._beaten)
-        d.addCallback(lambda _: self.refresh())
-        d.addErrback(self._beat_failed)
-        d.addBoth(self._beat_done)
-        self._beating = d
+        self._beating = d = defer.Deferred()
+        beat = self._store.heartbeat(self._token, self._interval * DEAD_AFTER)
+        beat.addCallback(self._beaten)
+        beat.addCallback(lambda _: self.refresh())
+        beat.addErrback(self._beat_failed)
+        beat.addBoth(self._beat_done)
+        beat.chainDeferred(d)
         return d
 
     def _beaten(self, result) -> defer.Deferred | None:
