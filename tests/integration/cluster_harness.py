@@ -11,7 +11,7 @@ from twisted.logger import Logger
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import TwistdProcess, http_json, wait_until
-from tests.integration.harness import free_port, write_proxy_config
+from tests.integration.harness import free_port, make_ca_and_server_cert, write_proxy_config
 
 #: Short, so the faults' "within three heartbeats" fit a test; long enough for a loaded machine.
 HEARTBEAT = 0.5
@@ -40,15 +40,27 @@ class _Lines(protocol.ProcessProtocol):
 class RedisServer:
     """``redis-server`` on a free loopback port: no persistence, so a restart starts empty."""
 
-    def __init__(self, password: str | None = None) -> None:
+    def __init__(self, password: str | None = None, tls_dir: Path | None = None) -> None:
         self.port = free_port()
         self.password = password
+        self.tls_dir = tls_dir
+        self.hostname = "redis.test"
         self._process = None
+        if tls_dir is not None:
+            (tls_dir / "trust").mkdir(parents=True)
+            ca, cert, key = make_ca_and_server_cert(tls_dir, self.hostname)
+            ca.rename(tls_dir / "trust" / "ca.pem")
+            (tls_dir / "redis.pem").write_bytes(cert)
+            (tls_dir / "redis.key").write_bytes(key)
 
     @defer.inlineCallbacks
     def start(self, timeout: float = 15.0):
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no"]
+        if self.tls_dir is not None:
+            argv[1:3] = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no",
+                         "--tls-cert-file", str(self.tls_dir / "redis.pem"),
+                         "--tls-key-file", str(self.tls_dir / "redis.key")]
         if self.password:
             argv += ["--requirepass", self.password]
         self._process = _Lines()
@@ -58,6 +70,9 @@ class RedisServer:
 
     @property
     def endpoint(self) -> str:
+        if self.tls_dir is not None:
+            return (f"ssl:host=127.0.0.1:port={self.port}:caCertsDir={self.tls_dir / 'trust'}:"
+                    f"hostname={self.hostname}")
         return f"tcp:host=127.0.0.1:port={self.port}"
 
     def stop(self, signal: str = "TERM") -> defer.Deferred:

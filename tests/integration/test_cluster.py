@@ -33,7 +33,8 @@ class ClusterCase(TestCase):
         if reason:
             raise SkipTest(reason)
         self.folder = temp_dir(self)
-        self.redis = RedisServer(password=self.redis_password())
+        self.redis = RedisServer(password=self.redis_password(),
+                                 tls_dir=self.folder / "tls" if self.redis_tls() else None)
         yield self.redis.start()
         self.addCleanup(self.redis.stop)
         self.backends = {}
@@ -48,6 +49,9 @@ class ClusterCase(TestCase):
 
     def redis_password(self) -> str | None:
         return None
+
+    def redis_tls(self) -> bool:
+        return False
 
     @defer.inlineCallbacks
     def proxy(self, proxy_id: str, twistd: bool = False, proxy_keys: str = ""):
@@ -240,3 +244,20 @@ class RedisAuthTests(ClusterCase):
             self.assertNotIn(self.redis.password, repr(proxy.events))
             _, body = yield http_json(f"http://127.0.0.1:{proxy.admin_port}/status")
             self.assertNotIn(self.redis.password, repr(body))
+
+
+class RedisTLSTests(ClusterCase):
+
+    def redis_password(self) -> str:
+        return "0d5b8e2f7a41c96e3b7d"
+
+    def redis_tls(self) -> bool:
+        return True
+
+    @defer.inlineCallbacks
+    def test_tls_with_password(self):
+        """An ssl: endpoint reaches a TLS-only, password-protected Redis; players are shared over it."""
+        one = yield self.proxy("p1")
+        two = yield self.proxy("p2")
+        yield self.online(one, "Alice")
+        yield wait_until(lambda: self.network_names(two) == ["Alice"], 10, what="p2 sees Alice over TLS")
