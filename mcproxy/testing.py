@@ -276,7 +276,7 @@ class InMemoryStore:
                 r.held.get(other.proxy, set()).discard(entry.uuid)
             r.players[entry.uuid] = entry.encode()
             r.held.setdefault(self.proxy_id, set()).add(entry.uuid)
-            r.publish("mcproxy:events", json.dumps({"op": "put", "entry": entry.encode()}))
+            r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": entry.encode()}))
             return Claim(True, other)
         d = self._answer(claim)
         if self.redis.hold_claims:
@@ -293,11 +293,11 @@ class InMemoryStore:
                 return 0
             if new:
                 r.players[entry.uuid] = new
-                r.publish("mcproxy:events", json.dumps({"op": "put", "entry": new}))
+                r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": new}))
             else:
                 del r.players[entry.uuid]
                 r.held.get(self.proxy_id, set()).discard(entry.uuid)
-                r.publish("mcproxy:events", json.dumps({"op": "del", "uuid": entry.uuid,
+                r.publish("mcproxy:events", json.dumps({"op": "del", "proxy": self.proxy_id, "uuid": entry.uuid,
                                                         "session": entry.session}))
             return 1
         return self._answer(change)

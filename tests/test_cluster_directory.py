@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from prometheus_client import CollectorRegistry
@@ -156,12 +157,15 @@ class ClusterDirectoryTests(SynchronousTestCase):
         """With kick_existing_players, the newcomer is admitted and the old session's proxy ends it."""
         one, two = Proxy(self.redis, "p1", kick=True), Proxy(self.redis, "p2", kick=True)
         alice = one.join("Alice")
-        two.join("Alice", player_id=alice.profile.id)
+        newcomer = two.join("Alice", player_id=alice.profile.id)
         self.assertEqual(alice.disconnected, [KICKED])
         self.assertEqual([(e.name, e.proxy) for e in one.directory.entries()], [("Alice", "p2")])
         # The old session's late leave does not remove the new one.
         one.leave(alice)
         self.assertEqual([(e.name, e.proxy) for e in two.directory.entries()], [("Alice", "p2")])
+        # Nor does the old entry linger in either view once the new session ends.
+        two.leave(newcomer)
+        self.assertEqual((one.names(), two.names()), ([], []))
 
     def test_redis_down_admits_locally_then_republishes(self) -> None:
         """Redis down: logins are admitted on a local check (counted), DEGRADED; back: republished at once."""
@@ -266,7 +270,7 @@ class ClusterDirectoryTests(SynchronousTestCase):
         one = Proxy(self.redis, "p1")
         ghost = PlayerEntry(str(uuid.uuid4()), "Zed", "p9", "lobby", "", 769, 0.0, "s")
         self.redis.subscribe(rpc_channel("p9"), lambda channel, message: None)
-        one.directory.message(EVENTS, '{"op": "put", "entry": %s}' % __import__("json").dumps(ghost.encode()))
+        one.directory.message(EVENTS, json.dumps({"op": "put", "proxy": "p9", "entry": ghost.encode()}))
         d = one.directory.transfer("Zed", "games")
         self.assertNoResult(d)
         self.clock.advance(5)
@@ -279,7 +283,7 @@ class ClusterDirectoryTests(SynchronousTestCase):
         """Garbage on the events or request channel is refused with a counter."""
         one = Proxy(self.redis, "p1")
         one.directory.message(EVENTS, "not json")
-        one.directory.message(EVENTS, '{"op": "put", "entry": "{}"}')
+        one.directory.message(EVENTS, '{"op": "put", "proxy": "p2", "entry": "{}"}')
         one.directory.message(rpc_channel("p1"), "[1, 2]")
         one.directory.message(rpc_channel("p1"), '{"id": 1, "from": "p2", "op": "format_disk", "args": {}}')
         one.directory.message(rpc_channel("p1"), '{"reply": 99, "result": {}}')

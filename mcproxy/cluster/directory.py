@@ -177,18 +177,17 @@ class ClusterDirectory(Service):
         try:
             event = json.loads(text)
             op = event["op"]
+            if event["proxy"] == self.proxy_id:
+                return
             if op == "put":
                 entry = PlayerEntry.decode(event["entry"])
-                if entry.proxy != self.proxy_id:
-                    self._others[entry.uuid] = entry
-                elif entry.uuid in self._others:
-                    del self._others[entry.uuid]
+                self._others[entry.uuid] = entry
             elif op == "del":
                 current = self._others.get(str(event["uuid"]))
                 if current is not None and current.session == event["session"]:
                     del self._others[current.uuid]
             elif op in ("reaped", "republished"):
-                if event["proxy"] != self.proxy_id and self._link.connected:
+                if self._link.connected:
                     self.refresh().addErrback(lambda f: None)
             else:
                 raise ValueError(op)
@@ -241,6 +240,8 @@ class ClusterDirectory(Service):
                            proxy=claim.other.proxy if claim.other else "?")
             return False
         other = claim.other
+        # Ours now: the view must not show the old holder after this session ends.
+        self._others.pop(entry.uuid, None)
         if other is not None and other.proxy != self.proxy_id and other.session != entry.session:
             self._metrics.duplicates.labels("ended_old_session").inc()
             self.rpc.request(other.proxy, "kick", {"player": other.uuid, "session": other.session}) \

@@ -4,7 +4,8 @@ Keys, under one prefix: ``players`` (hash: UUID -> entry JSON), ``proxies`` (set
 ids ever seen alive), ``proxy:<id>`` (this proxy's liveness, expiring after three
 heartbeats, holding the token of the process that set it) and ``proxy:<id>:players`` (set
 of the UUIDs it holds).  Every change also publishes on ``events`` so other proxies update
-their view without polling.  Scripts build key names from the prefix, so the directory
+their view without polling; each event names the proxy that caused it, so that proxy
+skips its own cheaply.  Scripts build key names from the prefix, so the directory
 needs one Redis (or a primary with replicas), not a Redis Cluster.
 """
 
@@ -105,7 +106,7 @@ if current then
 end
 redis.call('HSET', KEYS[1], u, ARGV[3])
 redis.call('SADD', prefix .. 'proxy:' .. id .. ':players', u)
-redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'put', entry = ARGV[3]}))
+redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'put', proxy = id, entry = ARGV[3]}))
 return {1, current or ''}
 """
 
@@ -120,10 +121,10 @@ if (not ok) or entry['session'] ~= session then return 0 end
 if new == '' then
   redis.call('HDEL', KEYS[1], u)
   redis.call('SREM', prefix .. 'proxy:' .. id .. ':players', u)
-  redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'del', uuid = u, session = session}))
+  redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'del', proxy = id, uuid = u, session = session}))
 else
   redis.call('HSET', KEYS[1], u, new)
-  redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'put', entry = new}))
+  redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'put', proxy = id, entry = new}))
 end
 return 1
 """
