@@ -399,20 +399,28 @@ def joins_round(port: int, concurrency: int, window: float, names: Names, figure
 
 
 @defer.inlineCallbacks
-def join_latency_p50(port: int, count: int, names: Names, figure: Figure):
-    """Milliseconds from connect to Play Login, one join at a time so nothing queues."""
-    samples = []
+def join_latency(port: int, names: Names, samples: list[float], figure: Figure):
+    """Milliseconds from connect to Play Login of one join, then leave."""
+    started = time.perf_counter()
+    try:
+        player = yield join(port, names(), timeout=15)
+    except Exception as error:
+        figure.errors.append(f"join: {error!r}")
+        return
+    samples.append((time.perf_counter() - started) * 1e3)
+    player.transport.loseConnection()
+    yield player.lost
+
+
+@defer.inlineCallbacks
+def paired_join_p50s(ours_port: int, base_port: int, count: int, names: Names, figure: Figure):
+    """p50 join latency of each side, one join at a time, alternating sides."""
+    ours: list[float] = []
+    base: list[float] = []
     for _ in range(count):
-        started = time.perf_counter()
-        try:
-            player = yield join(port, names(), timeout=15)
-        except Exception as error:
-            figure.errors.append(f"join: {error!r}")
-            continue
-        samples.append((time.perf_counter() - started) * 1e3)
-        player.transport.loseConnection()
-        yield player.lost
-    return statistics.median(samples) if samples else 0.0
+        yield join_latency(ours_port, names, ours, figure)
+        yield join_latency(base_port, names, base, figure)
+    return (statistics.median(ours) if ours else 0.0), (statistics.median(base) if base else 0.0)
 
 
 @defer.inlineCallbacks
@@ -564,9 +572,11 @@ def run_figures(opts, procs: Processes, selected: list[str]):
         yield sleep(1.5)  # the clustered proxy links to Redis and publishes once
         joins = max(20, int(window * 25))
         for _ in range(rounds):
-            figure.ours.append((yield join_latency_p50(clustered, joins, names, figure)))
-            figure.base.append((yield join_latency_p50(alone, joins, names, figure)))
-        figure.note = (f"{joins} sequential joins per round and side, each left at once; added = "
+            ours, base = yield paired_join_p50s(clustered, alone, joins, names, figure)
+            figure.ours.append(ours)
+            figure.base.append(base)
+        figure.note = (f"{joins} joins per round and side, alternating sides one join at a time so both "
+                       "see the same load, each left at once; added = "
                        f"{statistics.median(figure.ours) - statistics.median(figure.base):+.3f} ms")
         procs.stop(clustered_process)
         procs.stop(alone_process)
