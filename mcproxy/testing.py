@@ -166,7 +166,8 @@ class InMemoryRedis:
     """The directory's Redis semantics (what ``mcproxy.cluster.store``'s scripts do) in dicts.
 
     Liveness keys expire on ``clock``; events and requests are delivered synchronously to
-    whoever subscribed.  ``hold_claims`` keeps claim answers back until ``release_claims``.
+    whoever subscribed.  Operations named in ``hold`` (``"claim"``, ``"entries"``, ...) are
+    done at once but answered only at ``release_held``: a reply still on its way.
     """
 
     def __init__(self, clock: Clock) -> None:
@@ -174,11 +175,11 @@ class InMemoryRedis:
         self.players: dict[str, str] = {}
         self.alive: dict[str, tuple[str, float]] = {}
         self.proxies: set[str] = set()
-        self.held: dict[str, set[str]] = {}
+        self.by_proxy: dict[str, set[str]] = {}
         self.subscribers: dict[str, list] = {}
         self.down = False
-        self.hold_claims = False
-        self.held_claims: list[tuple[defer.Deferred, object]] = []
+        self.hold: set[str] = set()
+        self.held: list[tuple[defer.Deferred, object]] = []
 
     def store(self, proxy_id: str) -> "InMemoryStore":
         return InMemoryStore(self, proxy_id)
@@ -192,7 +193,7 @@ class InMemoryRedis:
 
     def drop_held(self, proxy_id: str) -> int:
         dropped = 0
-        for u in self.held.pop(proxy_id, set()):
+        for u in self.by_proxy.pop(proxy_id, set()):
             text = self.players.get(u)
             if text is not None and json.loads(text)["proxy"] == proxy_id:
                 del self.players[u]
@@ -205,8 +206,8 @@ class InMemoryRedis:
             callback(channel, message)
         return len(receivers)
 
-    def release_claims(self) -> None:
-        held, self.held_claims = self.held_claims, []
+    def release_held(self) -> None:
+        held, self.held = self.held, []
         for d, result in held:
             d.callback(result)
 
@@ -218,11 +219,16 @@ class InMemoryStore:
         self.redis = redis
         self.proxy_id = proxy_id
 
-    def _answer(self, compute):
+    def _answer(self, compute, operation: str = ""):
         from mcproxy.cluster.redis import RedisUnavailable
         if self.redis.down:
             return defer.fail(RedisUnavailable("connection refused"))
-        return defer.succeed(compute())
+        result = compute()
+        if operation in self.redis.hold:
+            waiter: defer.Deferred = defer.Deferred()
+            self.redis.held.append((waiter, result))
+            return waiter
+        return defer.succeed(result)
 
     def heartbeat(self, token: str, ttl: float) -> defer.Deferred:
         def beat():
@@ -245,7 +251,7 @@ class InMemoryStore:
         def republish():
             r = self.redis
             r.drop_held(self.proxy_id)
-            held = r.held.setdefault(self.proxy_id, set())
+            held = r.by_proxy.setdefault(self.proxy_id, set())
             for entry in entries:
                 r.players[entry.uuid] = entry.encode()
                 held.add(entry.uuid)
@@ -273,17 +279,12 @@ class InMemoryStore:
             if other is not None:
                 if other.proxy != self.proxy_id and not replace and r.is_alive(other.proxy):
                     return Claim(False, other)
-                r.held.get(other.proxy, set()).discard(entry.uuid)
+                r.by_proxy.get(other.proxy, set()).discard(entry.uuid)
             r.players[entry.uuid] = entry.encode()
-            r.held.setdefault(self.proxy_id, set()).add(entry.uuid)
+            r.by_proxy.setdefault(self.proxy_id, set()).add(entry.uuid)
             r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": entry.encode()}))
             return Claim(True, other)
-        d = self._answer(claim)
-        if self.redis.hold_claims:
-            waiter: defer.Deferred = defer.Deferred()
-            d.addCallback(lambda result: self.redis.held_claims.append((waiter, result)))
-            return waiter
-        return d
+        return self._answer(claim, "claim")
 
     def _change(self, entry, new: str) -> defer.Deferred:
         def change():
@@ -296,7 +297,7 @@ class InMemoryStore:
                 r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": new}))
             else:
                 del r.players[entry.uuid]
-                r.held.get(self.proxy_id, set()).discard(entry.uuid)
+                r.by_proxy.get(self.proxy_id, set()).discard(entry.uuid)
                 r.publish("mcproxy:events", json.dumps({"op": "del", "proxy": self.proxy_id, "uuid": entry.uuid,
                                                         "session": entry.session}))
             return 1
@@ -309,7 +310,7 @@ class InMemoryStore:
         return self._change(entry, "")
 
     def entries(self) -> defer.Deferred:
-        return self._answer(lambda: list(self.redis.players.items()))
+        return self._answer(lambda: list(self.redis.players.items()), "entries")
 
     def publish(self, channel: str, message: str) -> defer.Deferred:
         return self._answer(lambda: self.redis.publish(channel, message))

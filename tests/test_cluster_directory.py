@@ -192,7 +192,7 @@ class ClusterDirectoryTests(SynchronousTestCase):
         two.join("Bob")
         self.redis.players.clear()
         self.redis.alive.clear()
-        self.redis.held.clear()
+        self.redis.by_proxy.clear()
         self.clock.advance(INTERVAL)
         self.assertEqual(sorted(self.redis.players), sorted(e.uuid for e in one.directory.entries()))
         self.assertEqual(one.names(), ["Alice", "Bob"])
@@ -244,13 +244,24 @@ class ClusterDirectoryTests(SynchronousTestCase):
     def test_leaving_while_the_claim_is_in_flight_releases_it(self) -> None:
         """A player gone before Redis answered its claim does not stay in the directory."""
         one = Proxy(self.redis, "p1")
-        self.redis.hold_claims = True
+        self.redis.hold = {"claim"}
         alice = FakeConnection("Alice")
         admitted = one.directory.claim(alice)
         one.directory.left(alice)
-        self.redis.release_claims()
+        self.redis.release_held()
         self.assertIs(result_of(admitted), False)
         self.assertEqual(self.redis.players, {})
+
+    def test_changes_during_a_refresh_survive_it(self) -> None:
+        """A snapshot answered after a join and a leave it predates does not undo them."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        leaver = two.join("Leaver")
+        self.redis.hold = {"entries"}
+        self.clock.advance(INTERVAL)  # p1's (and p2's) heartbeat snapshots are now on their way
+        two.join("Bob")
+        two.leave(leaver)
+        self.redis.release_held()
+        self.assertEqual(one.names(), ["Bob"])
 
     def test_transfer_and_execute_run_on_the_players_proxy(self) -> None:
         """Moving a player held by another proxy is done there, and its answer comes back."""

@@ -17,6 +17,7 @@ from typing import Callable
 from twisted.application.service import Service
 from twisted.internet import defer, task
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcproxy.cluster.entry import BadEntry, PlayerEntry
@@ -55,6 +56,9 @@ class ClusterDirectory(Service):
         self._claiming: set = set()
         self._left_early: dict[object, PlayerEntry] = {}
         self._others: dict[str, PlayerEntry] = {}
+        #: While a snapshot is on its way: the events received meanwhile, to apply again.
+        self._since_refresh: list | None = None
+        self._refresh_again = False
         #: Redis may not hold our players as we know them: rewrite them on the next beat.
         self._dirty = True
         self._beating: defer.Deferred | None = None
@@ -146,12 +150,24 @@ class ClusterDirectory(Service):
         return None
 
     def refresh(self) -> defer.Deferred:
-        """Replace the view of other proxies' players with what Redis holds now."""
+        """Replace the view of other proxies' players with what Redis holds now.
+
+        Events that arrive while the snapshot is on its way are applied again on top of it,
+        so a snapshot taken just before a change cannot undo it.
+        """
+        if self._since_refresh is not None:
+            self._refresh_again = True
+            return defer.succeed(None)
+        self._since_refresh = []
         d = self._store.entries()
-        d.addCallback(self._refreshed)
+        d.addBoth(self._refreshed)
         return d
 
-    def _refreshed(self, pairs) -> None:
+    def _refreshed(self, pairs):
+        replay, self._since_refresh = self._since_refresh, None
+        if isinstance(pairs, Failure):
+            self._refresh_again = False
+            return pairs
         others = {}
         for key, text in pairs:
             try:
@@ -162,7 +178,13 @@ class ClusterDirectory(Service):
             if entry.proxy != self.proxy_id and entry.uuid == key:
                 others[entry.uuid] = entry
         self._others = others
+        for event in replay:
+            self._apply(*event)
         self._metrics.network_players.set(self.online_count())
+        if self._refresh_again:
+            self._refresh_again = False
+            self.refresh().addErrback(lambda f: None)
+        return None
 
     # Pub/sub ----------------------------------------------------------------------
 
@@ -176,23 +198,34 @@ class ClusterDirectory(Service):
     def _event(self, text: str) -> None:
         try:
             event = json.loads(text)
-            op = event["op"]
-            if event["proxy"] == self.proxy_id:
-                return
+            op, proxy = event["op"], event["proxy"]
             if op == "put":
-                entry = PlayerEntry.decode(event["entry"])
-                self._others[entry.uuid] = entry
+                change = (PlayerEntry.decode(event["entry"]), None)
             elif op == "del":
-                current = self._others.get(str(event["uuid"]))
-                if current is not None and current.session == event["session"]:
-                    del self._others[current.uuid]
-            elif op in ("reaped", "republished"):
-                if self._link.connected:
-                    self.refresh().addErrback(lambda f: None)
-            else:
+                change = (None, (str(event["uuid"]), str(event["session"])))
+            elif op not in ("reaped", "republished"):
                 raise ValueError(op)
         except (ValueError, KeyError, TypeError):
             self._metrics.bad_messages.labels("bad_event").inc()
+            return
+        if proxy == self.proxy_id:
+            return
+        if op in ("reaped", "republished"):
+            if self._link.connected:
+                self.refresh().addErrback(lambda f: None)
+            return
+        self._apply(*change)
+        if self._since_refresh is not None:
+            self._since_refresh.append(change)
+
+    def _apply(self, put: PlayerEntry | None, removed: tuple[str, str] | None) -> None:
+        if put is not None:
+            self._others[put.uuid] = put
+            return
+        player, session = removed
+        current = self._others.get(player)
+        if current is not None and current.session == session:
+            del self._others[player]
 
     # Sessions -----------------------------------------------------------------------
 
