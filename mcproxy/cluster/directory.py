@@ -10,20 +10,18 @@ check (counted) and reports DEGRADED; nothing waits on Redis for longer than its
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Callable
 
 from twisted.application.service import Service
 from twisted.internet import defer, task
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mcproxy.cluster.entry import BadEntry, PlayerEntry
+from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.cluster.redis import RedisUnavailable
-from mcproxy.cluster.rpc import ProxyRPC, RemoteError
+from mcproxy.cluster.rpc import ProxyRPC
 from mcproxy.cluster.store import EVENTS, DirectoryStore
+from mcproxy.cluster.view import OthersView
 from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.ops.health import CheckResult, CheckState
@@ -55,10 +53,7 @@ class ClusterDirectory(Service):
         #: Claims Redis has not answered yet, and those whose connection left meanwhile.
         self._claiming: set = set()
         self._left_early: dict[object, PlayerEntry] = {}
-        self._others: dict[str, PlayerEntry] = {}
-        #: While a snapshot is on its way: the events received meanwhile, to apply again.
-        self._since_refresh: list | None = None
-        self._refresh_again = False
+        self.others = OthersView(self._store, proxy_id, metrics, lambda: self._link.connected)
         #: Redis may not hold our players as we know them: rewrite them on the next beat.
         self._dirty = True
         self._beating: defer.Deferred | None = None
@@ -103,7 +98,7 @@ class ClusterDirectory(Service):
             self.beat()
         else:
             self._dirty = True
-            self._others.clear()
+            self.others.clear()
 
     def beat(self) -> defer.Deferred:
         """Stay alive in Redis, reap the dead, republish if needed, refresh the view."""
@@ -114,7 +109,8 @@ class ClusterDirectory(Service):
         self._beating = d = defer.Deferred()
         beat = self._store.heartbeat(self._token, self._interval * DEAD_AFTER)
         beat.addCallback(self._beaten)
-        beat.addCallback(lambda _: self.refresh())
+        beat.addCallback(lambda _: self.others.refresh())
+        beat.addCallback(lambda _: self._metrics.network_players.set(self.online_count()))
         beat.addErrback(self._beat_failed)
         beat.addBoth(self._beat_done)
         beat.chainDeferred(d)
@@ -149,43 +145,6 @@ class ClusterDirectory(Service):
         self._beating = None
         return None
 
-    def refresh(self) -> defer.Deferred:
-        """Replace the view of other proxies' players with what Redis holds now.
-
-        Events that arrive while the snapshot is on its way are applied again on top of it,
-        so a snapshot taken just before a change cannot undo it.
-        """
-        if self._since_refresh is not None:
-            self._refresh_again = True
-            return defer.succeed(None)
-        self._since_refresh = []
-        d = self._store.entries()
-        d.addBoth(self._refreshed)
-        return d
-
-    def _refreshed(self, pairs):
-        replay, self._since_refresh = self._since_refresh, None
-        if isinstance(pairs, Failure):
-            self._refresh_again = False
-            return pairs
-        others = {}
-        for key, text in pairs:
-            try:
-                entry = PlayerEntry.decode(text)
-            except BadEntry:
-                self._metrics.bad_messages.labels("bad_entry").inc()
-                continue
-            if entry.proxy != self.proxy_id and entry.uuid == key:
-                others[entry.uuid] = entry
-        self._others = others
-        for event in replay:
-            self._apply(*event)
-        self._metrics.network_players.set(self.online_count())
-        if self._refresh_again:
-            self._refresh_again = False
-            self.refresh().addErrback(lambda f: None)
-        return None
-
     # Pub/sub ----------------------------------------------------------------------
 
     def message(self, channel: str, text: str) -> None:
@@ -193,39 +152,7 @@ class ClusterDirectory(Service):
         if channel == self.rpc.channel:
             self.rpc.received(text)
         elif channel == EVENTS:
-            self._event(text)
-
-    def _event(self, text: str) -> None:
-        try:
-            event = json.loads(text)
-            op, proxy = event["op"], event["proxy"]
-            if op == "put":
-                change = (PlayerEntry.decode(event["entry"]), None)
-            elif op == "del":
-                change = (None, (str(event["uuid"]), str(event["session"])))
-            elif op not in ("reaped", "republished"):
-                raise ValueError(op)
-        except (ValueError, KeyError, TypeError):
-            self._metrics.bad_messages.labels("bad_event").inc()
-            return
-        if proxy == self.proxy_id:
-            return
-        if op in ("reaped", "republished"):
-            if self._link.connected:
-                self.refresh().addErrback(lambda f: None)
-            return
-        self._apply(*change)
-        if self._since_refresh is not None:
-            self._since_refresh.append(change)
-
-    def _apply(self, put: PlayerEntry | None, removed: tuple[str, str] | None) -> None:
-        if put is not None:
-            self._others[put.uuid] = put
-            return
-        player, session = removed
-        current = self._others.get(player)
-        if current is not None and current.session == session:
-            del self._others[player]
+            self.others.event(text)
 
     # Sessions -----------------------------------------------------------------------
 
@@ -274,7 +201,7 @@ class ClusterDirectory(Service):
             return False
         other = claim.other
         # Ours now: the view must not show the old holder after this session ends.
-        self._others.pop(entry.uuid, None)
+        self.others.forget(entry.uuid)
         if other is not None and other.proxy != self.proxy_id and other.session != entry.session:
             self._metrics.duplicates.labels("ended_old_session").inc()
             self.rpc.request(other.proxy, "kick", {"player": other.uuid, "session": other.session}) \
@@ -337,7 +264,7 @@ class ClusterDirectory(Service):
     # Queries --------------------------------------------------------------------------
 
     def _view(self) -> dict[str, PlayerEntry]:
-        view = dict(self._others) if self._link.connected else {}
+        view = self.others.entries() if self._link.connected else {}
         for entry in self._sessions.values():
             if entry.server:
                 view[entry.uuid] = entry

@@ -8,7 +8,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.cluster_harness import HEARTBEAT, ClusterProxy, RedisServer, redis_missing
 from tests.integration.deployment import http_json, wait_until
-from tests.integration.harness import NodePeer, free_port, node_missing, sleep, temp_dir
+from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir
 
 VERSION = "1.21.4"
 
