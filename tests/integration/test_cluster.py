@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from mcstatus import JavaServer
-from twisted.internet import defer, threads
+from twisted.internet import defer, reactor, threads
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.cluster_harness import HEARTBEAT, ClusterProxy, RedisServer, redis_missing
-from tests.integration.deployment import http_json, wait_until
+from mcproxy.config import load_proxy_config
+from mcproxy.proxy.service import ProxyProcess
+from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
 from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir
 
 VERSION = "1.21.4"
@@ -261,3 +263,71 @@ class RedisTLSTests(ClusterCase):
         two = yield self.proxy("p2")
         yield self.online(one, "Alice")
         yield wait_until(lambda: self.network_names(two) == ["Alice"], 10, what="p2 sees Alice over TLS")
+
+
+class ControlPlaneAcrossProxiesTests(TestCase):
+    """The shipped processes: backends linked to one proxy move a player another proxy holds."""
+
+    timeout = 120
+
+    def setUp(self):
+        reason = node_missing() or redis_missing()
+        if reason:
+            raise SkipTest(reason)
+
+    @defer.inlineCallbacks
+    def test_backend_linked_to_one_proxy_transfers_a_player_on_another(self):
+        """mcproxyctl transfer via a backend linked to p1 moves a player who joined through p2."""
+        folder = temp_dir(self)
+        redis = RedisServer()
+        yield redis.start()
+        self.addCleanup(redis.stop)
+        deployment = Deployment(folder)
+        cluster = (f'\n[cluster]\nenabled = true\nredis = "{redis.endpoint}"\nheartbeat_interval = {HEARTBEAT}\n')
+        deployment.proxy_config.write_text(deployment.proxy_config.read_text() + cluster + 'proxy_id = "p1"\n')
+        servers = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in deployment.backend_ports.items())
+        second_port = free_port()
+        second = folder / "proxy-2.toml"
+        second.write_text(f"""
+[proxy]
+bind = "tcp:{second_port}:interface=127.0.0.1"
+online_mode = false
+forwarding = "modern"
+
+[security]
+proxy_secret_file = "proxy.secret"
+
+[servers]
+{servers}
+try = ["lobby"]
+
+[messaging]
+enabled = false
+
+[admin]
+bind = ""
+{cluster}proxy_id = "p2"
+""")
+        yield deployment.start(self)
+        p2 = ProxyProcess(load_proxy_config(second), reactor)
+        p2.privilegedStartService()
+        p2.startService()
+        self.addCleanup(p2.stopService)
+        yield p2.game.when_bound()
+        traveller = NodePeer("chat_client.js", "127.0.0.1", second_port, VERSION, "Traveller",
+                             env={"LINGER_MS": "60000", "CLIENT_TIMEOUT_MS": "90000"})
+        self.addCleanup(traveller.stop)
+        yield traveller.wait_for("done", 30)
+
+        @defer.inlineCallbacks
+        def p1_sees_traveller():
+            _, body = yield deployment.admin(deployment.proxy_admin, "/status")
+            return body["cluster"]["by_proxy"] == {"p2": 1}
+        yield wait_until(p1_sees_traveller, 15, what="p1 sees the player p2 holds")
+        code, out = yield mcproxyctl("-c", str(deployment.backend_configs["lobby"]), "transfer", "Traveller", "game")
+        self.assertEqual((code, out.strip()), (0, "transfer done: You are now connected to game."))
+        yield traveller.wait_for("system_chat", text="Welcome to game, Traveller. Type /help for commands.",
+                                 timeout=20)
+        self.assertEqual(counter(p2, "mcproxy_cluster_rpc_total", operation="transfer", outcome="served"), 1)
+        code, out = yield mcproxyctl("-c", str(deployment.backend_configs["lobby"]), "transfer", "Nobody", "game")
+        self.assertNotEqual(code, 0, out)
