@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 from twisted.internet import defer, protocol, reactor
@@ -109,12 +110,15 @@ class ClusterProxy:
     """One proxy of the network, in this process (inspectable) or as ``twistd`` (killable)."""
 
     def __init__(self, case, directory: Path, servers: dict[str, int], redis: RedisServer, proxy_id: str,
-                 proxy_keys: str = "") -> None:
+                 proxy_keys: str = "", behind_haproxy: bool = False) -> None:
         self.port = free_port()
         self.admin_port = free_port()
         self.proxy_id = proxy_id
         self.path = cluster_config(directory / proxy_id, self.port, servers, redis, proxy_id, self.admin_port,
                                    proxy_keys)
+        if behind_haproxy:
+            plain = f'bind = "tcp:{self.port}:interface=127.0.0.1"'
+            self.path.write_text(self.path.read_text().replace(plain, "bind = \"haproxy:" + plain[8:]))
         self.events: list[dict] = []
         self.process: ProxyProcess | None = None
         self.twistd: TwistdProcess | None = None
@@ -141,3 +145,52 @@ class ClusterProxy:
         d = http_json(f"http://127.0.0.1:{self.admin_port}/health")
         d.addCallback(lambda answer: answer[1]["checks"]["cluster"]["state"])
         return d
+
+
+class HAProxy:
+    """HAProxy in TCP mode spreading players over proxies with PROXY protocol v2."""
+
+    def __init__(self, directory: Path, proxy_ports: list[int]) -> None:
+        self.port = free_port()
+        servers = "\n".join(f"    server p{n} 127.0.0.1:{port} send-proxy-v2"
+                            for n, port in enumerate(proxy_ports, 1))
+        self.config = directory / "haproxy.cfg"
+        self.config.write_text(f"""\
+global
+    maxconn 512
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend players
+    bind 127.0.0.1:{self.port}
+    default_backend proxies
+backend proxies
+    balance roundrobin
+{servers}
+""")
+        self._process = None
+
+    @defer.inlineCallbacks
+    def start(self):
+        self._process = _Lines()
+        self._transport = reactor.spawnProcess(self._process, shutil.which("haproxy") or "/usr/sbin/haproxy",
+                                               ["haproxy", "-db", "-f", str(self.config)], env={})
+        yield wait_until(self._listening, 10, what="haproxy listening")
+
+    def _listening(self) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> defer.Deferred:
+        if self._process is None or self._process.ended.called:
+            return defer.succeed(None)
+        self._transport.signalProcess("TERM")
+        return self._process.ended
+
+
+def haproxy_missing() -> str | None:
+    if shutil.which("haproxy") is None and not Path("/usr/sbin/haproxy").exists():
+        return "haproxy is not installed (scripts/setup installs it)"
+    return None

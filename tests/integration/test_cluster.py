@@ -6,7 +6,9 @@ from mcstatus import JavaServer
 from twisted.internet import defer, reactor, threads
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.integration.cluster_harness import HEARTBEAT, ClusterProxy, RedisServer, redis_missing
+from tests.integration.cluster_harness import (
+    HEARTBEAT, ClusterProxy, HAProxy, RedisServer, haproxy_missing, redis_missing,
+)
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
@@ -56,12 +58,13 @@ class ClusterCase(TestCase):
         return False
 
     @defer.inlineCallbacks
-    def proxy(self, proxy_id: str, twistd: bool = False, proxy_keys: str = ""):
-        proxy = ClusterProxy(self, self.folder, self.ports, self.redis, proxy_id, proxy_keys)
+    def proxy(self, proxy_id: str, twistd: bool = False, proxy_keys: str = "", behind_haproxy: bool = False):
+        proxy = ClusterProxy(self, self.folder, self.ports, self.redis, proxy_id, proxy_keys, behind_haproxy)
         yield (proxy.start_twistd() if twistd else proxy.start())
         return proxy
 
-    def player(self, proxy: ClusterProxy, name: str, *lines: str, linger: float = 60.0) -> NodePeer:
+    def player(self, proxy, name: str, *lines: str, linger: float = 60.0) -> NodePeer:
+        """A minecraft-protocol player joining ``proxy`` (a ClusterProxy or anything with a port)."""
         peer = NodePeer("chat_client.js", "127.0.0.1", proxy.port, VERSION, name, *lines,
                         env={"LINGER_MS": str(int(linger * 1000)), "CLIENT_TIMEOUT_MS": "90000"})
         self.addCleanup(peer.stop)
@@ -331,3 +334,38 @@ bind = ""
         self.assertEqual(counter(p2, "mcproxy_cluster_rpc_total", operation="transfer", outcome="served"), 1)
         code, out = yield mcproxyctl("-c", str(deployment.backend_configs["lobby"]), "transfer", "Nobody", "game")
         self.assertNotEqual(code, 0, out)
+
+
+class BehindHAProxyTests(ClusterCase):
+
+    @defer.inlineCallbacks
+    def test_players_spread_by_haproxy_form_one_network(self):
+        """HAProxy (PROXY v2, round robin) spreads players over two proxies; each proxy lists all, counts all
+        in the status ping HAProxy relays, and refuses a second login of any of them."""
+        reason = haproxy_missing()
+        if reason:
+            raise SkipTest(reason)
+        one = yield self.proxy("p1", behind_haproxy=True)
+        two = yield self.proxy("p2", behind_haproxy=True)
+        haproxy = HAProxy(self.folder, [one.port, two.port])
+        yield haproxy.start()
+        self.addCleanup(haproxy.stop)
+        names = ["Ann", "Ben", "Cat", "Dan"]
+        for name in names:
+            yield self.online(haproxy, name)
+        bot = NodePeer("bot.js", "127.0.0.1", haproxy.port, VERSION, "Eve")
+        self.addCleanup(bot.stop)
+        yield bot.wait_for("spawn", timeout=40)
+        everyone = sorted(names + ["Eve"])
+        for proxy in (one, two):
+            yield wait_until(lambda p=proxy: self.network_names(p) == everyone, 10, what=f"{proxy.proxy_id} sees all")
+        held = {p.proxy_id: len(p.process.core.players) for p in (one, two)}
+        self.assertEqual(sorted(held.values()), [2, 3], held)
+        self.assertEqual({e.address for e in one.process.core.network.entries()}, {"127.0.0.1"})
+        status = yield threads.deferToThread(lambda: JavaServer("127.0.0.1", haproxy.port).status())
+        self.assertEqual(status.players.online, 5)
+        for name in ("Ann", "Ben"):
+            again = self.player(haproxy, name, "never sent")
+            yield again.finished(40)
+            reasons = [e.get("reason", "") for e in again.events if e["event"] in ("disconnected", "kicked")]
+            self.assertTrue(any("already connected" in r for r in reasons), again.events)
