@@ -43,8 +43,9 @@ class RedisLinkTests(SynchronousTestCase):
     def linked(self):
         command, command_wire = self.connect(0)
         subscriber, subscriber_wire = self.connect(1)
-        command.dataReceived(b"+OK\r\n")
-        subscriber.dataReceived(b"+OK\r\n")
+        for protocol in (command, subscriber):
+            protocol.dataReceived(b"+OK\r\n")
+            protocol.dataReceived(b"+PONG\r\n")
         self.feed(subscriber, b"*3\r\n$9\r\nsubscribe\r\n$14\r\nmcproxy:events\r\n:1\r\n")
         return (command, command_wire), (subscriber, subscriber_wire)
 
@@ -54,8 +55,10 @@ class RedisLinkTests(SynchronousTestCase):
         subscriber, subscriber_wire = self.connect(1)
         self.assertIn(b"AUTH\r\n$16\r\n" + PASSWORD, command_wire.value())
         self.assertIn(b"AUTH\r\n$16\r\n" + PASSWORD, subscriber_wire.value())
-        command.dataReceived(b"+OK\r\n")
-        subscriber.dataReceived(b"+OK\r\n")
+        for protocol in (command, subscriber):
+            protocol.dataReceived(b"+OK\r\n")
+            protocol.dataReceived(b"+PONG\r\n")
+        self.assertIn(b"PING", command_wire.value())
         self.assertIn(b"SUBSCRIBE\r\n$14\r\nmcproxy:events", subscriber_wire.value())
         self.assertFalse(self.link.connected)
         self.feed(subscriber, b"*3\r\n$9\r\nsubscribe\r\n$14\r\nmcproxy:events\r\n:1\r\n")
@@ -67,10 +70,40 @@ class RedisLinkTests(SynchronousTestCase):
         command, command_wire = self.connect(0)
         command.dataReceived(b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")
         self.assertFalse(self.link.connected)
-        self.assertEqual(self.link.last_error, "AUTH refused: WRONGPASS")
+        self.assertEqual(self.link.last_error, "redis refused this proxy: WRONGPASS")
+        self.reactor.advance(1.0)
         self.assertTrue(command_wire.disconnecting)
         self.assertNotIn(PASSWORD.decode(), repr(self.log) + self.link.last_error)
         self.assertIsInstance(self.failureResultOf(self.link.call("PING")).value, RedisUnavailable)
+
+    def test_missing_password_is_reported_once(self) -> None:
+        """A Redis that wants a password we do not have: down, saying NOAUTH, logged once across retries."""
+        link = RedisLink(self.reactor, "tcp:host=127.0.0.1:port=6380", None, ["mcproxy:events"],
+                         lambda channel, message: None, Logger(observer=self.log.append), retry_max=1.0)
+        link.startService()
+        self.addCleanup(link.stopService)
+        for attempt in range(2):
+            factory = self.reactor.tcpClients[-2][2] if attempt == 0 else self.reactor.tcpClients[-1][2]
+            protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 6380))
+            wire = StringTransport()
+            protocol.makeConnection(wire)
+            self.assertIn(b"PING", wire.value())
+            protocol.dataReceived(b"-NOAUTH Authentication required.\r\n")
+            self.assertFalse(wire.disconnecting)
+            self.reactor.advance(1.0)
+            self.assertTrue(wire.disconnecting)
+            protocol.connectionLost(Failure(ConnectionError("closed")))
+            self.reactor.advance(1.0)
+        self.assertFalse(link.connected)
+        self.assertEqual(link.last_error, "redis refused this proxy: NOAUTH")
+        self.assertEqual([e for e in self.log if e.get("error") == link.last_error].__len__(), 1)
+
+    def test_error_answers_count_as_unavailable(self) -> None:
+        """An error answer (out of memory, a read-only replica) fails the call as Redis being unavailable."""
+        (command, _), _ = self.linked()
+        d = self.link.call("HSET", "k", "f", "v")
+        command.dataReceived(b"-OOM command not allowed when used memory > 'maxmemory'.\r\n")
+        self.assertEqual(str(self.failureResultOf(d, RedisUnavailable).value), "redis error: OOM")
 
     def test_calls_fail_at_once_while_down(self) -> None:
         """Not connected: a call fails at once with the reason, it does not wait."""

@@ -74,6 +74,7 @@ class RedisLink(MultiService):
         self._on_message = on_message
         self._log = log
         self._timeout = timeout
+        self._retry_max = retry_max
         self._command: _Protocol | None = None
         self._subscriber: _Subscriber | None = None
         self._observers: list[Callable[[bool], None]] = []
@@ -117,35 +118,45 @@ class RedisLink(MultiService):
             raise RedisUnavailable(f"no answer within {self._timeout:g} s")
         if failure.check(txredisapi.ConnectionError):
             raise RedisUnavailable(str(failure.value))
+        if failure.check(txredisapi.ResponseError):
+            # Redis answered with an error (out of memory, read-only replica, ...): as good as down.
+            raise RedisUnavailable(f"redis error: {str(failure.value).split(' ', 1)[0]}")
         return failure
 
     @defer.inlineCallbacks
-    def _authenticate(self, protocol):
-        if self._password is None:
-            return
+    def _greet(self, protocol):
+        """AUTH when a password is set, then PING: a Redis wanting a password we lack says so here.
+
+        A refused connection is closed ``retry_max`` later rather than at once: ClientService
+        counts it as made, so closing it at once would retry a wrong password in a tight loop
+        (and failing ``prepareConnection`` would leave the socket open).
+        """
         try:
-            reply = yield protocol.execute_command("AUTH", self._password)
+            if self._password is not None:
+                yield protocol.execute_command("AUTH", self._password)
+            yield protocol.execute_command("PING")
         except txredisapi.ResponseError as error:
-            reply = error
-        if isinstance(reply, Exception):
-            # Redis's own words name the problem (WRONGPASS, no password set), never the password.
-            self.last_error = f"AUTH refused: {str(reply).split(' ', 1)[0]}"
-            self._log.error("redis refused the password: {error}", error=self.last_error)
-            protocol.transport.loseConnection()
-            raise RedisUnavailable(self.last_error)
+            # Redis's first word names the problem (WRONGPASS, NOAUTH, ...), never the password.
+            reason = f"redis refused this proxy: {str(error).split(' ', 1)[0]}"
+            if reason != self.last_error:
+                self._log.error("{error}", error=reason)
+            self.last_error = reason
+            self._reactor.callLater(self._retry_max, protocol.transport.loseConnection)
+            return False
+        return True
 
     @defer.inlineCallbacks
     def _prepare_command(self, protocol):
-        yield self._authenticate(protocol)
-        self._command = protocol
-        self._changed()
+        if (yield self._greet(protocol)):
+            self._command = protocol
+            self._changed()
 
     @defer.inlineCallbacks
     def _prepare_subscriber(self, protocol):
-        yield self._authenticate(protocol)
-        yield protocol.subscribe(self._channels)
-        self._subscriber = protocol
-        self._changed()
+        if (yield self._greet(protocol)):
+            yield protocol.subscribe(self._channels)
+            self._subscriber = protocol
+            self._changed()
 
     def _lost(self, role: str) -> None:
         was = self.connected
@@ -153,8 +164,8 @@ class RedisLink(MultiService):
             self._command = None
         else:
             self._subscriber = None
-        self.last_error = "connection lost"
         if was:
+            self.last_error = "connection lost"
             self._log.warn("redis connection lost")
             self._notify(False)
 

@@ -250,6 +250,23 @@ class RedisAuthTests(ClusterCase):
             _, body = yield http_json(f"http://127.0.0.1:{proxy.admin_port}/status")
             self.assertNotIn(self.redis.password, repr(body))
 
+    @defer.inlineCallbacks
+    def test_wrong_password_degrades_without_a_traceback(self):
+        """A wrong password: the proxy serves its own players, /health names WRONGPASS, nothing leaks."""
+        proxy = ClusterProxy(self, self.folder, self.ports, self.redis, "p1")
+        (proxy.path.parent / "redis.password").write_text("not-the-password-at-all\n")
+        yield proxy.start(linked=False)
+        yield wait_until(lambda: "WRONGPASS" in proxy.process.cluster._link.last_error, 10, what="refused")
+        yield self.online(proxy, "Alice")
+        status, health = yield http_json(f"http://127.0.0.1:{proxy.admin_port}/health")
+        self.assertEqual((status, health["status"]), (200, "DEGRADED"))
+        self.assertEqual(health["checks"]["cluster"]["detail"],
+                         "redis unreachable (redis refused this proxy: WRONGPASS); serving this proxy's players only")
+        self.assertEqual(self.network_names(proxy), ["Alice"])
+        self.assertNotIn("not-the-password-at-all", repr(proxy.events))
+        self.assertEqual([e for e in proxy.events if "log_failure" in e], [])
+        self.assertEqual(self.flushLoggedErrors(), [])
+
 
 class RedisTLSTests(ClusterCase):
 
