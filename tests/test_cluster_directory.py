@@ -127,6 +127,19 @@ class ClusterDirectoryTests(SynchronousTestCase):
         two.leave(bob)
         self.assertEqual(one.names(), ["Alice"])
 
+    def test_view_is_rebuilt_only_after_a_change(self) -> None:
+        """Status pings between changes reuse one view; any change (here or elsewhere) rebuilds it."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        one.join("Alice")
+        first = one.directory._view()
+        self.assertIs(one.directory._view(), first)
+        two.join("Bob")
+        second = one.directory._view()
+        self.assertIsNot(second, first)
+        one.link.set_connected(False)
+        self.assertEqual(list(one.directory._view()), [e.uuid for e in one.directory.entries()])
+        self.assertEqual(one.directory.online_count(), 1)
+
     def test_entry_fields(self) -> None:
         """An entry records UUID, name, proxy, server, address, protocol and login time."""
         one = Proxy(self.redis, "p1")

@@ -50,6 +50,8 @@ class ClusterDirectory(Service):
         #: This proxy's sessions: connection -> its entry, and UUID -> connection.
         self._sessions: dict[object, PlayerEntry] = {}
         self._by_uuid: dict[str, object] = {}
+        self._sessions_version = 0
+        self._cached_view: tuple | None = None
         #: Claims Redis has not answered yet, and those whose connection left meanwhile.
         self._claiming: set = set()
         self._left_early: dict[object, PlayerEntry] = {}
@@ -82,6 +84,7 @@ class ClusterDirectory(Service):
         if self._loop.running:
             self._loop.stop()
         self._sessions.clear()
+        self._sessions_version += 1
         self._by_uuid.clear()
         if self._link.connected:
             try:
@@ -169,6 +172,7 @@ class ClusterDirectory(Service):
             self._forget(existing)
         entry = PlayerEntry.of(connection, self.proxy_id, uuid.uuid4().hex, self._clock.seconds())
         self._sessions[connection] = entry
+        self._sessions_version += 1
         self._by_uuid[player] = connection
         if not self._link.connected or self._dirty:
             return defer.succeed(self._claimed_locally("claim"))
@@ -219,6 +223,7 @@ class ClusterDirectory(Service):
 
     def _forget(self, connection) -> PlayerEntry | None:
         entry = self._sessions.pop(connection, None)
+        self._sessions_version += 1
         if entry is not None and self._by_uuid.get(entry.uuid) is connection:
             del self._by_uuid[entry.uuid]
         return entry
@@ -235,6 +240,7 @@ class ClusterDirectory(Service):
             return
         entry = entry.replace(server=connection.server or "")
         self._sessions[connection] = entry
+        self._sessions_version += 1
         if not self._link.connected:
             self._claimed_locally("update")
             return
@@ -264,11 +270,17 @@ class ClusterDirectory(Service):
     # Queries --------------------------------------------------------------------------
 
     def _view(self) -> dict[str, PlayerEntry]:
+        """Everyone in play; rebuilt only after a change, as status pings ask for it constantly."""
+        key = (self.others.version, self._sessions_version, self._link.connected)
+        if self._cached_view is not None and self._cached_view[0] == key:
+            return self._cached_view[1]
         view = self.others.entries() if self._link.connected else {}
         for entry in self._sessions.values():
             if entry.server:
                 view[entry.uuid] = entry
-        return {u: e for u, e in view.items() if e.server}
+        view = {u: e for u, e in view.items() if e.server}
+        self._cached_view = (key, view)
+        return view
 
     def online_count(self) -> int:
         return len(self._view())

@@ -23,6 +23,8 @@ class OthersView:
         self._metrics = metrics
         self._connected = connected
         self._entries: dict[str, PlayerEntry] = {}
+        #: Grows on every change, so a reader can cache what it derives from the entries.
+        self.version = 0
         #: While a snapshot is on its way: the events received meanwhile, to apply again.
         self._since_refresh: list | None = None
         self._refresh_again = False
@@ -32,10 +34,12 @@ class OthersView:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.version += 1
 
     def forget(self, player: str) -> None:
         """``player`` is this proxy's now (a login that ended another proxy's session)."""
         self._entries.pop(player, None)
+        self.version += 1
 
     def refresh(self) -> defer.Deferred:
         """Replace the view of other proxies' players with what Redis holds now.
@@ -66,6 +70,7 @@ class OthersView:
             if entry.proxy != self._proxy_id and entry.uuid == key:
                 others[entry.uuid] = entry
         self._entries = others
+        self.version += 1
         for event in replay:
             self._apply(*event)
         if self._refresh_again:
@@ -98,6 +103,7 @@ class OthersView:
             self._since_refresh.append(change)
 
     def _apply(self, put: PlayerEntry | None, removed: tuple[str, str] | None) -> None:
+        self.version += 1
         if put is not None:
             self._entries[put.uuid] = put
             return
