@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import fields
+from pathlib import Path
 
 from mcproxy.config import ClusterSection, Secret, load_proxy_config
 from tests.test_config import PROXY_MINIMAL, ConfigFileTestCase
@@ -74,3 +76,13 @@ class ClusterConfigTests(ConfigFileTestCase):
                               "unknown key (did you mean 'enabled'?)")
         self.assertProxyErrorStarts(PROXY_MINIMAL + '[cluster]\nredis_password = "x"\n', "cluster.redis_password",
                                     "unknown key")
+
+    def test_keys_documented_and_shown(self) -> None:
+        """Every [cluster] key and kick_existing_players is in docs/configuration.md and etc/proxy.toml."""
+        repo = Path(__file__).resolve().parents[1]
+        docs = (repo / "docs" / "configuration.md").read_text()
+        example = (repo / "etc" / "proxy.toml").read_text()
+        keys = [f.name for f in fields(ClusterSection) if f.name != "redis_password"] + ["kick_existing_players"]
+        for key in keys:
+            self.assertIn(f"| `{key}` |", docs, key)
+            self.assertIn(f"\n{key} = ", example, key)
