@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -137,3 +138,12 @@ class RedisLinkTests(SynchronousTestCase):
         self.assertIsInstance(self.failureResultOf(self.link.call("PING")).value, RedisUnavailable)
         self.reactor.advance(1.0)
         self.assertEqual(len(self.reactor.tcpClients), 3)
+
+    def test_retries_stay_within_the_heartbeat(self) -> None:
+        """However long Redis has been away, the next attempt comes within one retry_max (the heartbeat)."""
+        for attempt in range(12):
+            before = len(self.reactor.tcpClients)
+            for host, port, factory, *_ in self.reactor.tcpClients[-2:]:
+                factory.clientConnectionFailed(None, Failure(ConnectionRefusedError("refused")))
+            self.reactor.advance(1.0)
+            self.assertEqual(len(self.reactor.tcpClients), before + 2, attempt)

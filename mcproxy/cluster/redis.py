@@ -8,6 +8,7 @@ lets a proxy republish its players within one heartbeat of Redis coming back.
 
 from __future__ import annotations
 
+import random
 from typing import Callable
 
 import txredisapi
@@ -79,7 +80,10 @@ class RedisLink(MultiService):
         self._subscriber: _Subscriber | None = None
         self._observers: list[Callable[[bool], None]] = []
         self.last_error = "not connected yet"
-        policy = backoffPolicy(initialDelay=min(0.1, retry_max), maxDelay=retry_max, factor=2.0)
+        # Delay plus jitter stays within retry_max (the heartbeat interval): a proxy is back in
+        # the directory within one heartbeat of Redis coming back.
+        policy = backoffPolicy(initialDelay=min(0.1, retry_max * 0.9), maxDelay=retry_max * 0.9, factor=2.0,
+                               jitter=lambda: random.random() * retry_max * 0.1)
         for role, protocol_class, prepare, message in (
                 ("command", _Protocol, self._prepare_command, None),
                 ("subscriber", _Subscriber, self._prepare_subscriber, self._message)):
