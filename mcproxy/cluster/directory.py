@@ -19,10 +19,9 @@ from zope.interface import implementer
 
 from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.cluster.redis import RedisUnavailable
-from mcproxy.cluster.rpc import ProxyRPC
+from mcproxy.cluster.actions import RemoteActions
 from mcproxy.cluster.store import EVENTS, DirectoryStore
 from mcproxy.cluster.view import OthersView
-from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.ops.health import CheckResult, CheckState
 from mcproxy.proxy.directory import KICKED
@@ -61,14 +60,10 @@ class ClusterDirectory(Service):
         self._beating: defer.Deferred | None = None
         self._loop = task.LoopingCall(self.beat)
         self._loop.clock = clock
-        self.rpc = ProxyRPC(clock, self._store.publish, proxy_id, {
-            "transfer": self._serve_transfer, "execute": self._serve_execute, "kick": self._serve_kick,
-        }, metrics, log, timeout=rpc_timeout)
+        self.actions = RemoteActions(clock, self._store.publish, proxy_id, local, self._serve_kick, metrics, log,
+                                     timeout=rpc_timeout)
+        self.rpc = self.actions.rpc
         link.observe(self._link_changed)
-
-    @property
-    def channels(self) -> list[str]:
-        return [EVENTS, self.rpc.channel]
 
     # Service ---------------------------------------------------------------------
 
@@ -208,9 +203,9 @@ class ClusterDirectory(Service):
         self.others.forget(entry.uuid)
         if other is not None and other.proxy != self.proxy_id and other.session != entry.session:
             self._metrics.duplicates.labels("ended_old_session").inc()
-            self.rpc.request(other.proxy, "kick", {"player": other.uuid, "session": other.session}) \
-                .addErrback(lambda f: self._log.warn("could not end {player}'s old session: {error}",
-                                                     player=entry.name, error=f.getErrorMessage()))
+            self.actions.kick(other).addErrback(
+                lambda f: self._log.warn("could not end {player}'s old session: {error}", player=entry.name,
+                                         error=f.getErrorMessage()))
         return True
 
     def _claim_failed(self, failure, connection) -> bool:
@@ -314,29 +309,13 @@ class ClusterDirectory(Service):
         entry = self._remote(player)
         if entry is None:
             return self._local.transfer(player, server, notify)
-        d = self.rpc.request(entry.proxy, "transfer", {"player": entry.uuid, "server": server, "notify": notify})
-        d.addCallback(lambda r: TransferResult(bool(r.get("ok")), str(r.get("text", ""))))
-        d.addErrback(lambda f: TransferResult(False, str(f.value)))
-        return d
+        return self.actions.transfer(entry, server, notify)
 
     def execute(self, player: str, command_line: str) -> defer.Deferred:
         entry = self._remote(player)
         if entry is None:
             return self._local.execute(player, command_line)
-        d = self.rpc.request(entry.proxy, "execute", {"player": entry.uuid, "line": command_line})
-        d.addCallback(lambda r: CommandResult(bool(r.get("ok")), str(r.get("text", ""))))
-        d.addErrback(lambda f: CommandResult(False, str(f.value)))
-        return d
-
-    def _serve_transfer(self, args: dict) -> defer.Deferred:
-        d = self._local.transfer(str(args.get("player")), str(args.get("server")), bool(args.get("notify")))
-        d.addCallback(lambda r: {"ok": r.done, "text": r.reason})
-        return d
-
-    def _serve_execute(self, args: dict) -> defer.Deferred:
-        d = self._local.execute(str(args.get("player")), str(args.get("line")))
-        d.addCallback(lambda r: {"ok": r.ok, "text": r.output})
-        return d
+        return self.actions.execute(entry, command_line)
 
     def _serve_kick(self, args: dict) -> dict:
         connection = self._by_uuid.get(str(args.get("player")))

@@ -1,0 +1,52 @@
+"""Actions on a player held by another proxy: asked of that proxy, and served for the others."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.rpc import ProxyRPC
+from mcproxy.control.results import CommandResult, TransferResult
+
+
+class RemoteActions:
+    """Transfers and commands over pub/sub; this proxy's side runs them on the in-process directory.
+
+    A failed or unanswered request becomes a refusal with the reason, never an error.
+    """
+
+    def __init__(self, clock, publish: Callable, proxy_id: str, local, kick: Callable[[dict], dict], metrics,
+                 log: Logger, timeout: float = 5.0) -> None:
+        self._local = local
+        self.rpc = ProxyRPC(clock, publish, proxy_id, {
+            "transfer": self._serve_transfer, "execute": self._serve_execute, "kick": kick,
+        }, metrics, log, timeout=timeout)
+
+    def transfer(self, entry: PlayerEntry, server: str, notify: bool) -> defer.Deferred:
+        d = self.rpc.request(entry.proxy, "transfer", {"player": entry.uuid, "server": server, "notify": notify})
+        d.addCallback(lambda r: TransferResult(bool(r.get("ok")), str(r.get("text", ""))))
+        d.addErrback(lambda f: TransferResult(False, str(f.value)))
+        return d
+
+    def execute(self, entry: PlayerEntry, command_line: str) -> defer.Deferred:
+        d = self.rpc.request(entry.proxy, "execute", {"player": entry.uuid, "line": command_line})
+        d.addCallback(lambda r: CommandResult(bool(r.get("ok")), str(r.get("text", ""))))
+        d.addErrback(lambda f: CommandResult(False, str(f.value)))
+        return d
+
+    def kick(self, entry: PlayerEntry) -> defer.Deferred:
+        """End ``entry``'s session on its proxy (a newer login took over, kick_existing_players)."""
+        return self.rpc.request(entry.proxy, "kick", {"player": entry.uuid, "session": entry.session})
+
+    def _serve_transfer(self, args: dict) -> defer.Deferred:
+        d = self._local.transfer(str(args.get("player")), str(args.get("server")), bool(args.get("notify")))
+        d.addCallback(lambda r: {"ok": r.done, "text": r.reason})
+        return d
+
+    def _serve_execute(self, args: dict) -> defer.Deferred:
+        d = self._local.execute(str(args.get("player")), str(args.get("line")))
+        d.addCallback(lambda r: {"ok": r.ok, "text": r.output})
+        return d
