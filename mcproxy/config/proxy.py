@@ -13,7 +13,7 @@ from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
     FORWARDING_MODES, MAX_FAVICON_BYTES, MAX_FRAME_SIZE, AdminSection, ConfigError, MessagingSection,
-    PluginsSection, ProxyConfig, ProxySection, RateLimitsSection, SecuritySection, Server,
+    PluginsSection, ProxyConfig, ProxySection, QuerySection, RateLimitsSection, SecuritySection, Server,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
 
@@ -43,7 +43,12 @@ _PROXY_TABLES = (
     "admin",
     "logging",
     "plugins",
+    "query",
 )
+
+#: Server-list sample entries; with a full favicon the status answer must still fit
+#: one protocol string.
+MAX_STATUS_SAMPLE = 32
 
 
 def _favicon(table: _Table) -> tuple[str, bytes]:
@@ -114,7 +119,25 @@ def _proxy_section(t: _Table) -> ProxySection:
         max_frame_size_prelogin=t.integer(
             "max_frame_size_prelogin", d.max_frame_size_prelogin, 256, MAX_FRAME_SIZE
         ),
+        kick_existing_players=t.boolean("kick_existing_players", d.kick_existing_players),
+        status_player_sample=t.integer(
+            "status_player_sample", d.status_player_sample, 0, MAX_STATUS_SAMPLE
+        ),
     )
+    t.finish()
+    return section
+
+
+def _query(t: _Table) -> QuerySection:
+    d = QuerySection
+    section = QuerySection(
+        enabled=t.boolean("enabled", d.enabled),
+        port=t.integer("port", d.port, 0, 65535),
+        map=t.string("map", d.map),
+        show_plugins=t.boolean("show_plugins", d.show_plugins),
+    )
+    if len(section.map) > 64:
+        raise t.error("map", "must be at most 64 characters")
     t.finish()
     return section
 
@@ -324,6 +347,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     admin = _admin_section(t["admin"], AdminSection.bind, probes=True)
     logging = _logging(t["logging"])
     plugins = _plugins(t["plugins"])
+    query = _query(t["query"])
 
     security = _security(t["security"], proxy, messaging)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
@@ -351,4 +375,5 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         admin=admin,
         logging=logging,
         plugins=plugins,
+        query=query,
     )

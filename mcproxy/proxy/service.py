@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, suc
 from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
+from mcproxy import __version__
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
@@ -30,8 +31,11 @@ from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.plugins import PluginManager
+from mcproxy.proxy.query import QueryProtocol, listener_interface, query_service
 from mcproxy.proxy.routing import Router, ServerAddress
-from mcproxy.proxy.status import StatusResponder
+from mcproxy.proxy.status import StatusResponder, motd_component, supported_range
+from mcproxy.wire.chat import plain_text
+from mcproxy.wire.query import QueryInfo
 
 
 class ListenerService(StreamServerEndpointService):
@@ -166,6 +170,11 @@ class ProxyProcess(MultiService):
         for n, listener in enumerate(self.listeners):
             listener.setServiceParent(self)
             self.health.add_check("listener" if n == 0 else f"listener-{n + 1}", listener.check, critical=True)
+        self.query: QueryProtocol | None = None
+        if config.query.enabled:
+            self.query = QueryProtocol(reactor, self._query_info, self.metrics, self.log)
+            query_service(reactor, config.query.port, listener_interface(section.bind), self.query
+                          ).setServiceParent(self)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
@@ -241,6 +250,19 @@ class ProxyProcess(MultiService):
         if problems:
             return CheckResult(CheckState.FAILED, "; ".join(problems))
         return CheckResult(CheckState.OK, f"{len(self.messaging.links)} backend(s) linked and synchronized")
+
+    def _query_info(self) -> QueryInfo:
+        """The server as a query stat answer reports it, read fresh for each answer."""
+        section, query = self.config.proxy, self.config.query
+        plugins = f"mcproxy {__version__}"
+        if query.show_plugins and self.plugins.loaded:
+            plugins += ": " + "; ".join(sorted(self.plugins.loaded))
+        host = self.game.port.getHost() if self.game.port is not None else None
+        return QueryInfo(
+            motd=plain_text(motd_component(section.motd)), version=supported_range(), plugins=plugins,
+            map=query.map, online=len(self.core.players), max_players=self.settings.max_players,
+            host_ip=getattr(host, "host", ""), host_port=getattr(host, "port", 0),
+            names=[player.profile.name for player in self.core.players])
 
     def _players_status(self) -> dict:
         by_server = self.core.players.by_server()

@@ -1,0 +1,132 @@
+"""The GameSpy4 query listener (UDP): server lists ask it for MOTD, counts and names.
+
+UDP sources can be forged, so a query listener is a classic amplification target.
+Only the handshake is answered without a valid challenge token, and its answer is a
+few bytes; stat answers need a token issued to that very address and port within the
+last minute. Tokens are HMACs of the address and a time window under a key made at
+start, so a flood of forged handshakes costs no memory. Answers are rate-limited per
+address and in total; everything refused is counted by reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+from typing import Callable
+
+from twisted.application.internet import UDPServer
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+
+from mcproxy.proxy.throttle import TokenBucketLimiter, address_key
+from mcproxy.wire.query import (
+    QueryInfo, RequestKind, encode_basic, encode_full, encode_handshake, parse_request,
+)
+from mcproxy.wire.types import WireError
+
+#: Seconds per token window; a token is good for the window it was issued in and the next.
+TOKEN_WINDOW = 30.0
+#: Answers per second (and burst) one address gets; a server list needs two per refresh.
+PER_ADDRESS_RATE, PER_ADDRESS_BURST = 4.0, 8
+#: Answers per second (and burst) the whole listener sends.
+TOTAL_RATE, TOTAL_BURST = 500.0, 1000
+
+
+class QueryProtocol(DatagramProtocol):
+    """Answers query datagrams; ``info()`` is asked for the server's state on each stat."""
+
+    def __init__(self, clock: IReactorTime, info: Callable[[], QueryInfo], metrics, log: Logger,
+                 key: bytes | None = None) -> None:
+        self._clock = clock
+        self._info = info
+        self._metrics = metrics
+        self._log = log
+        self._key = key or os.urandom(32)
+        self._per_address = TokenBucketLimiter(clock, PER_ADDRESS_RATE, PER_ADDRESS_BURST)
+        self._total = TokenBucketLimiter(clock, TOTAL_RATE, TOTAL_BURST, max_entries=1)
+
+    def token(self, host: str, port: int, window: int | None = None) -> int:
+        """The challenge token for ``host:port`` in ``window`` (now by default): 31 bits."""
+        if window is None:
+            window = self._window()
+        digest = hmac.new(self._key, f"{host}|{port}|{window}".encode(), hashlib.sha256).digest()
+        return struct.unpack(">I", digest[:4])[0] & 0x7FFFFFFF
+
+    def _window(self) -> int:
+        return int(self._clock.seconds() // TOKEN_WINDOW)
+
+    def _token_valid(self, host: str, port: int, token: int) -> bool:
+        now = self._window()
+        return any(hmac.compare_digest(struct.pack(">i", token), struct.pack(">i", self.token(host, port, w)))
+                   for w in (now, now - 1))
+
+    def _refuse(self, reason: str) -> None:
+        self._metrics.query_refusals.labels(reason).inc()
+
+    def datagramReceived(self, datagram: bytes, addr: tuple) -> None:
+        host, port = addr[0], addr[1]
+        try:
+            request = parse_request(datagram)
+        except WireError as error:
+            self._refuse(error.reason)
+            return
+        if request.kind is not RequestKind.HANDSHAKE and not self._token_valid(host, port, request.token):
+            self._refuse("BAD_CHALLENGE")
+            return
+        if not self._per_address.allow(address_key(host)) or not self._total.allow("*"):
+            self._refuse("QUERY_RATE")
+            return
+        self._metrics.query_requests.labels(request.kind.value).inc()
+        if request.kind is RequestKind.HANDSHAKE:
+            answer = encode_handshake(request.session_id, self.token(host, port))
+        elif request.kind is RequestKind.BASIC:
+            answer = encode_basic(request.session_id, self._info())
+        else:
+            answer = encode_full(request.session_id, self._info())
+        self.transport.write(answer, addr)
+
+
+def listener_interface(bind: str) -> str:
+    """The interface a game listener endpoint string binds to ("" = every IPv4 one).
+
+    The query listener shares it, so a proxy bound to one address answers queries on
+    that address only.
+    """
+    parts = _split(bind)
+    if parts and parts[0] == "haproxy":
+        parts = parts[1:]
+    kind = parts[0] if parts else "tcp"
+    default = "::" if kind == "tcp6" else ""
+    for part in parts[1:]:
+        key, eq, value = part.partition("=")
+        if eq and key == "interface":
+            return value
+    return default
+
+
+def _split(description: str) -> list[str]:
+    """Split an endpoint string on ':' as Twisted does, honouring backslash escapes."""
+    parts, current, escaped = [], [], False
+    for char in description:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ":":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def query_service(reactor, port: int, interface: str, protocol: QueryProtocol) -> UDPServer:
+    """The listener as a service of the proxy process, named "query"."""
+    service = UDPServer(port, protocol, interface=interface, reactor=reactor)
+    service.setName("query")
+    return service
