@@ -195,6 +195,16 @@ def cmd_request_snapshot(args) -> int:
     return OK if isinstance(answer, dict) and answer.get("synchronized") else FAILED
 
 
+def cmd_command(args) -> int:
+    """Run a proxy command as the console, like a player with every permission."""
+    config = _load(args.config)
+    if not isinstance(config, ProxyConfig):
+        raise CtlError(f"{args.config}: this command needs the proxy config ([proxy])")
+    answer = AdminClient(config).action("command", {"line": args.line})
+    _print(args, answer, lambda body: "\n".join(body.get("output", [])) or f"/{body.get('command')}: done")
+    return OK
+
+
 def cmd_transfer(args) -> int:
     """A controlled transfer through the control plane (runbook: startup step 4)."""
     answer = AdminClient(_backend(args.config)).action("transfer", {"player": args.player, "server": args.server})
@@ -471,6 +481,9 @@ def parser() -> argparse.ArgumentParser:
         run=cmd_sync_state, needs_config=True)
     sub.add_parser("request-snapshot", help="make a backend resync its registry").set_defaults(
         run=cmd_request_snapshot, needs_config=True)
+    command = sub.add_parser("command", help='run a proxy command on the proxy, e.g. "/alert Restart soon"')
+    command.add_argument("line")
+    command.set_defaults(run=cmd_command, needs_config=True)
     transfer = sub.add_parser("transfer", help="ask the proxy, via a backend, to move a player")
     transfer.add_argument("player")
     transfer.add_argument("server")

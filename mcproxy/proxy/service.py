@@ -28,6 +28,8 @@ from mcproxy.proxy.auth import SessionServerClient
 from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
+from mcproxy.proxy.console import command_action
+from mcproxy.proxy.network_commands import network_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.plugins import PluginManager
@@ -156,7 +158,7 @@ class ProxyProcess(MultiService):
             },
         )
         self.core.status = self._status_source(config)
-        for command in builtin_commands(self.core):
+        for command in builtin_commands(self.core) + network_commands(self.core):
             self.commands.register(command)
         self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
@@ -201,6 +203,7 @@ class ProxyProcess(MultiService):
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
+            self.admin.add_action("command", command_action(self.commands, self.log))
             if self.messaging is not None:
                 self.admin.add_action("restart_messaging", self._restart_messaging)
 
