@@ -393,7 +393,8 @@ class PlayerConnection(Protocol):
             return
         self.profile = profile
         proxy = self.proxy
-        if proxy.players.get(profile.id) is not None:
+        existing = proxy.players.get(profile.id)
+        if existing is not None and not proxy.take_over(existing):
             self.profile = None
             self.refuse(Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!"))
             return

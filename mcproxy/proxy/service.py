@@ -128,6 +128,7 @@ class ProxyProcess(MultiService):
             handshake_timeout=section.handshake_timeout,
             login_timeout=section.login_timeout,
             accept_transfers=section.accept_transfers,
+            kick_existing_players=section.kick_existing_players,
             max_prelogin_frame=section.max_frame_size_prelogin,
         )
         self.router = Router(
@@ -295,7 +296,9 @@ class ProxyProcess(MultiService):
         """The server-list answer: ours from the config, or a backend's passed through."""
         section = config.proxy
         own = StatusResponder(section.motd, section.max_players, self.core.online_count,
-                              favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+                              favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host,
+                              sample_size=section.status_player_sample,
+                              players=lambda: [(p.profile.name, p.profile.id) for p in self.core.players])
         if not section.status_passthrough:
             return own
         server = config.servers[section.status_passthrough]
