@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
-    FORWARDING_MODES, MAX_FAVICON_BYTES, MAX_FRAME_SIZE, AdminSection, ConfigError, MessagingSection,
+    FORWARDING_MODES, MAX_FAVICON_BYTES, PROXY_PROTOCOL_VERSIONS, MAX_FRAME_SIZE, AdminSection, ConfigError, MessagingSection,
     PluginsSection, ProxyConfig, ProxySection, QuerySection, RateLimitsSection, SecuritySection, Server,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
@@ -171,6 +171,20 @@ def _names(
     return tuple(value)
 
 
+def _server_table(t: _Table, name: str, value: Mapping[str, Any]) -> Server:
+    """``[servers.NAME]``: an address and the settings this server overrides."""
+    table = _Table(t.file, t.base, t.key(name), value)
+    if "address" not in value:
+        raise table.error("address", 'is missing: give the server\'s "host:port"')
+    server = _address(table, "address", table._get("address", ""))
+    forwarding = table._get("forwarding", "")
+    if forwarding != "":
+        forwarding = table.choice("forwarding", "", FORWARDING_MODES)
+    proxy_protocol = table.choice("proxy_protocol", "", PROXY_PROTOCOL_VERSIONS)
+    table.finish()
+    return Server(host=server.host, port=server.port, forwarding=forwarding, proxy_protocol=proxy_protocol)
+
+
 def _servers(t: _Table) -> tuple[Mapping[str, Server], tuple[str, ...]]:
     servers: dict[str, Server] = {}
     for name, value in t.data.items():
@@ -181,7 +195,10 @@ def _servers(t: _Table) -> tuple[Mapping[str, Server], tuple[str, ...]]:
             raise t.error(
                 name, "a server name must be 1 to 64 letters, digits, '_', '-' or '.'"
             )
-        servers[name] = _address(t, name, value)
+        if isinstance(value, dict):
+            servers[name] = _server_table(t, name, value)
+        else:
+            servers[name] = _address(t, name, value)
     if not servers:
         raise ConfigError(
             t.file,
@@ -310,7 +327,8 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
 
 
 def _security(
-    t: _Table, proxy: ProxySection, messaging: MessagingSection
+    t: _Table, proxy: ProxySection, messaging: MessagingSection,
+    servers: Mapping[str, Server],
 ) -> SecuritySection:
     secret, secret_file = _secret(t, "proxy_secret")
     previous, previous_file = _secret(t, "proxy_secret_previous")
@@ -319,6 +337,9 @@ def _security(
     needs = []
     if proxy.forwarding in ("modern", "bungeeguard"):
         needs.append(f"forwarding = {proxy.forwarding!r}")
+    for name, server in servers.items():
+        if server.forwarding in ("modern", "bungeeguard"):
+            needs.append(f"servers.{name}.forwarding = {server.forwarding!r}")
     if messaging.enabled:
         needs.append("messaging is enabled")
     _require_secret(t, secret, needs)
@@ -349,7 +370,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     plugins = _plugins(t["plugins"])
     query = _query(t["query"])
 
-    security = _security(t["security"], proxy, messaging)
+    security = _security(t["security"], proxy, messaging, servers)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
         raise t["proxy"].error(
             "status_passthrough",

@@ -10,6 +10,10 @@ from typing import Any, Mapping
 FORWARDING_MODES = ("none", "legacy", "bungeeguard", "modern")
 
 
+#: ``[servers.NAME] proxy_protocol``: "" sends no PROXY header.
+PROXY_PROTOCOL_VERSIONS = ("", "v1", "v2")
+
+
 MIN_SECRET_BYTES = 32
 
 
@@ -104,10 +108,13 @@ class Secret:
 
 @dataclass(frozen=True)
 class Server:
-    """A backend address from ``[servers]``."""
+    """A backend from ``[servers]``: its address and, from a ``[servers.NAME]`` table,
+    its own forwarding mode ("" = ``[proxy].forwarding``) and PROXY header version."""
 
     host: str
     port: int
+    forwarding: str = ""
+    proxy_protocol: str = ""
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
+from mcproxy.config.crosscheck import pair_warnings
 
 #: Exit statuses: scripts and deploy gates rely on them.
 OK, FAILED, USAGE = 0, 1, 2
@@ -121,8 +122,10 @@ def _backend(path: str) -> BackendConfig:
 
 
 def cmd_check_config(args) -> int:
-    """Validate each file; print one line per file."""
+    """Validate each file; print one line per file, then a warning for each proxy and
+    backend given together that would not work with each other."""
     status = OK
+    loaded = []
     for path in args.files or ([args.config] if args.config else []):
         try:
             config = check_config(path)
@@ -130,10 +133,15 @@ def cmd_check_config(args) -> int:
             print(error)
             status = FAILED
             continue
+        loaded.append(config)
         kind = "proxy" if isinstance(config, ProxyConfig) else "backend"
         print(f"{path}: OK ({kind} config)")
     if not (args.files or args.config):
         raise CtlError("check-config needs a file (or -c FILE)")
+    for proxy in (c for c in loaded if isinstance(c, ProxyConfig)):
+        for backend in (c for c in loaded if isinstance(c, BackendConfig)):
+            for warning in pair_warnings(proxy, backend):
+                print(f"warning: {warning}")
     return status
 
 

@@ -133,7 +133,7 @@ class ProxyProcess(MultiService):
         )
         self.router = Router(
             reactor,
-            {name: ServerAddress(server.host, server.port) for name, server in config.servers.items()},
+            {name: ServerAddress(server.host, server.port, server.forwarding, server.proxy_protocol) for name, server in config.servers.items()},
             config.try_order,
             config.forced_hosts,
             concurrent_max=limits.routing_concurrent_max,
@@ -329,7 +329,7 @@ class ProxyProcess(MultiService):
 
     def _apply(self, new: ProxyConfig) -> None:
         section = new.proxy
-        self.router.servers = {name: ServerAddress(s.host, s.port) for name, s in new.servers.items()}
+        self.router.servers = {name: ServerAddress(s.host, s.port, s.forwarding, s.proxy_protocol) for name, s in new.servers.items()}
         self.router.try_order = tuple(new.try_order)
         self.router.forced_hosts = {host.lower(): tuple(names) for host, names in new.forced_hosts.items()}
         self.prober.set_backends({name: f"{s.host}:{s.port}" for name, s in new.servers.items()})

@@ -18,6 +18,10 @@ if (process.env.SESSION_SERVER) {
     opts.connect(client)
   }
 }
+// LOCAL_ADDRESS binds the client's socket to that source address (say 127.0.0.7).
+if (process.env.LOCAL_ADDRESS) {
+  options.stream = require('net').connect({ host, port: Number(port), localAddress: process.env.LOCAL_ADDRESS })
+}
 const client = mc.createClient(options)
 
 function text (content) {
