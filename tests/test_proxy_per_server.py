@@ -12,10 +12,12 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.config import ConfigError, Server, load_proxy_config
 from mcproxy.proxy.auth import GameProfile
-from mcproxy.proxy.backend import BackendFactory, BackendLogin, player_addresses
+from mcproxy.proxy.backend import BackendFactory, BackendLogin, from_player
 from mcproxy.proxy.packet_ids import packet_ids
 from mcproxy.proxy.routing import Router, ServerAddress
+from mcproxy.proxy.handshake import parse_handshake
 from mcproxy.wire.proxy_protocol import V2_SIGNATURE
+from mcproxy.wire.types import encode_string, encode_varint
 from twisted.internet.address import IPv4Address, UNIXAddress
 
 SECRET = "per-server-test-" + "0123456789abcdef" * 3
@@ -79,14 +81,16 @@ class ProxyHeaderOnTheWireTests(SynchronousTestCase):
         self.assertFalse(self.connect(_login()).startswith(b"PROXY"))
         self.assertNotIn(V2_SIGNATURE, self.connect(_login()))
 
-    def test_player_addresses(self) -> None:
+    def test_from_player(self) -> None:
         """The addresses come from the player's transport; a UNIX socket has none."""
         transport = StringTransport(hostAddress=IPv4Address("TCP", "127.0.0.1", 25565),
                                     peerAddress=IPv4Address("TCP", "127.0.0.7", 50000))
-        self.assertEqual(player_addresses(transport),
-                         {"source": ("127.0.0.7", 50000), "destination": ("127.0.0.1", 25565)})
+        handshake = parse_handshake(b"\x00" + encode_varint(767) + encode_string("h\x00FML3\x00") + b"\x63\xdd\x02")
+        self.assertEqual(from_player(transport, handshake), {"source": ("127.0.0.7", 50000),
+                                                             "destination": ("127.0.0.1", 25565),
+                                                             "fml_marker": "\x00FML3\x00"})
         transport = StringTransport(hostAddress=UNIXAddress("/s"), peerAddress=UNIXAddress(None))
-        self.assertEqual(player_addresses(transport), {"source": None, "destination": None})
+        self.assertEqual(from_player(transport, handshake)["source"], None)
 
 
 class ServerTableConfigTests(SynchronousTestCase):

@@ -54,15 +54,16 @@ class BackendLogin:
     proxy_protocol: str = ""
     source: tuple[str, int] | None = None
     destination: tuple[str, int] | None = None
+    #: A Forge client's host marker, passed on when forwarding leaves the host alone.
+    fml_marker: str = ""
 
 
-def player_addresses(transport) -> dict:
-    """The player's address and the one they connected to, for a PROXY header.
-
-    Behind a ``haproxy:`` listener both are what the load balancer's header said.
-    """
+def from_player(transport, handshake) -> dict:
+    """What a backend login takes from the player's connection beyond the profile: the
+    player's address and the one they connected to (for a PROXY header; behind a
+    ``haproxy:`` listener, what the load balancer's header said) and a Forge marker."""
     peer, host = transport.getPeer(), transport.getHost()
-    return {"source": _host_port(peer), "destination": _host_port(host)}
+    return {"source": _host_port(peer), "destination": _host_port(host), "fml_marker": handshake.fml_marker}
 
 
 def _host_port(address) -> tuple[str, int] | None:
@@ -94,7 +95,7 @@ class BackendConnection(Protocol):
     def connectionMade(self) -> None:
         self.phase = LoginPhase.LOGGING_IN
         login = self.login
-        host = login.host
+        host = login.host + login.fml_marker
         if login.mode == "legacy":
             host = forwarding.legacy_host(login.host, login.address, login.profile)
         elif login.mode == "bungeeguard":

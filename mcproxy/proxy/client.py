@@ -14,7 +14,7 @@ from twisted.python.failure import Failure
 
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
-from mcproxy.proxy.backend import BackendConnection, BackendLogin, player_addresses
+from mcproxy.proxy.backend import BackendConnection, BackendLogin, from_player
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.proxy.handshake import Intent, parse_handshake
 from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
@@ -442,7 +442,7 @@ class PlayerConnection(Protocol):
         login = BackendLogin(profile=profile, protocol=self.handshake.protocol, host=self.handshake.host,
                              port=self.handshake.port, address=self.address,
                              mode=proxy.settings.forwarding, secret=proxy.settings.secret,
-                             **player_addresses(self.transport))
+                             **from_player(self.transport, self.handshake))
         d = proxy.router.connect(login, names, self.correlation_id)
         d.addCallbacks(self._backend_ready, self._no_backend)
 
@@ -671,7 +671,7 @@ class PlayerConnection(Protocol):
         return BackendLogin(profile=self.profile, protocol=self.handshake.protocol, host=self.handshake.host,
                             port=self.handshake.port, address=self.address,
                             mode=settings.forwarding, secret=settings.secret,
-                            **player_addresses(self.transport))
+                            **from_player(self.transport, self.handshake))
 
     def _fallback_servers(self) -> list[str]:
         tried = {self.server}

@@ -9,6 +9,8 @@ player's real source, not the loopback default.
 
 from __future__ import annotations
 
+import json
+
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import serverFromString
 from twisted.trial.unittest import SkipTest, TestCase
@@ -81,3 +83,46 @@ class PerServerSettingsTests(TestCase):
         self.assertEqual(modern.record["address"], PLAYER_ADDRESS)
         reasons = [e.get("reason") for e in client.events if e["event"] in ("disconnected", "kicked")]
         self.assertEqual(reasons, ["checked"])
+
+
+class ForgeMarkerTests(TestCase):
+    timeout = 60
+
+    @defer.inlineCallbacks
+    def host_field_seen(self, mode: str, fake_host: str) -> str:
+        reason = node_missing()
+        if reason:
+            raise SkipTest(reason)
+        backend = backend_factory(mode)
+        backend_port = reactor.listenTCP(0, backend, interface="127.0.0.1")
+        self.addCleanup(backend_port.stopListening)
+        port = free_port()
+        path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port.getHost().port}, forwarding=mode)
+        proxy = ProxyProcess(load_proxy_config(path), reactor)
+        proxy.privilegedStartService()
+        proxy.startService()
+        self.addCleanup(proxy.stopService)
+        yield proxy.game.when_bound()
+        client = NodePeer("chat_client.js", "127.0.0.1", port, "1.21.4", "Forger", "hi",
+                          env={"FAKE_HOST": json.dumps(fake_host)})
+        self.addCleanup(client.stop)
+        yield client.finished(30)
+        return backend.record["host_field"]
+
+    @defer.inlineCallbacks
+    def test_marker_kept_without_forwarding(self):
+        """With forwarding none the backend sees the Forge client's FML3 marker after the host."""
+        host = yield self.host_field_seen("none", "Play.Example.com\x00FML3\x00")
+        self.assertEqual(host, "play.example.com\x00FML3\x00")
+
+    @defer.inlineCallbacks
+    def test_marker_kept_with_modern_forwarding(self):
+        """Modern forwarding leaves the host alone, so the marker goes through too."""
+        host = yield self.host_field_seen("modern", "play.example.com\x00FML2\x00")
+        self.assertEqual(host, "play.example.com\x00FML2\x00")
+
+    @defer.inlineCallbacks
+    def test_other_suffixes_never_reach_the_backend(self):
+        """A client posing as legacy forwarding in its host field gets only the host through."""
+        host = yield self.host_field_seen("none", "play.example.com\x00203.0.113.9\x00" + "0" * 32)
+        self.assertEqual(host, "play.example.com")
