@@ -6,11 +6,13 @@ import struct
 
 from prometheus_client import CollectorRegistry
 from twisted.internet.task import Clock
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.ops.metrics import ProxyMetrics
-from mcproxy.proxy.query import TOKEN_WINDOW, QueryProtocol, listener_interface
+from mcproxy.proxy.query import TOKEN_WINDOW, QueryListener, QueryProtocol, listener_interface
 from mcproxy.wire.query import (
     MAX_ANSWER, QueryInfo, RequestKind, encode_basic, encode_full, encode_handshake, parse_request,
 )
@@ -174,3 +176,58 @@ class InterfaceTests(SynchronousTestCase):
         self.assertEqual(listener_interface("haproxy:tcp:port=25565:interface=10.0.0.2"), "10.0.0.2")
         self.assertEqual(listener_interface("tcp6:25565:interface=\\:\\:1"), "::1")
         self.assertEqual(listener_interface("tcp6:25565"), "::")
+
+
+class _UDPReactor:
+    """Twisted's MemoryReactor has no UDP: this records listenUDP calls, or refuses them."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.ports: list = []
+
+    def listenUDP(self, port, protocol, interface="", maxPacketSize=8192):
+        if self.refuse:
+            raise CannotListenError(interface, port, OSError(98, "Address already in use"))
+        bound = _BoundPort(port, protocol, interface)
+        self.ports.append(bound)
+        return bound
+
+
+class _BoundPort:
+    def __init__(self, port, protocol, interface) -> None:
+        self.port, self.protocol, self.interface = port, protocol, interface
+        self.stopped = False
+
+    def getHost(self):
+        return IPv4Address("UDP", self.interface, self.port)
+
+    def stopListening(self):
+        self.stopped = True
+
+
+class QueryListenerTests(SynchronousTestCase):
+    def listener(self, reactor) -> QueryListener:
+        protocol = QueryProtocol(Clock(), lambda: INFO, ProxyMetrics(CollectorRegistry()), Logger())
+        return QueryListener(reactor, 25565, "127.0.0.1", protocol, Logger(observer=lambda e: None))
+
+    def test_listens_where_told(self) -> None:
+        """The service binds UDP on the given port and interface, and lets go when stopped."""
+        reactor = _UDPReactor()
+        listener = self.listener(reactor)
+        listener.privilegedStartService()
+        listener.startService()
+        [port] = reactor.ports
+        self.assertEqual((port.port, port.interface, port.protocol), (25565, "127.0.0.1", listener.protocol))
+        self.assertEqual(listener.check().state.value, "OK")
+        listener.stopService()
+        self.assertTrue(port.stopped)
+        self.assertEqual(listener.check().state.value, "FAILED")
+
+    def test_bind_failure_is_reported(self) -> None:
+        """A port that cannot be bound fails the query check with the reason, without raising."""
+        listener = self.listener(_UDPReactor(refuse=True))
+        listener.privilegedStartService()
+        listener.startService()
+        check = listener.check()
+        self.assertEqual(check.state.value, "FAILED")
+        self.assertIn("Address already in use", check.detail)

@@ -16,11 +16,13 @@ import os
 import struct
 from typing import Callable
 
-from twisted.application.internet import UDPServer
+from twisted.application.service import Service
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
+from mcproxy.ops.health import CheckResult, CheckState
 from mcproxy.proxy.throttle import TokenBucketLimiter, address_key
 from mcproxy.wire.query import (
     QueryInfo, RequestKind, encode_basic, encode_full, encode_handshake, parse_request,
@@ -125,8 +127,37 @@ def _split(description: str) -> list[str]:
     return parts
 
 
-def query_service(reactor, port: int, interface: str, protocol: QueryProtocol) -> UDPServer:
-    """The listener as a service of the proxy process, named "query"."""
-    service = UDPServer(port, protocol, interface=interface, reactor=reactor)
-    service.setName("query")
-    return service
+class QueryListener(Service):
+    """The listener as a service of the proxy process: a port that cannot be bound is
+    logged and shown in ``/health`` (``query``) instead of stopping the proxy."""
+
+    name = "query"
+
+    def __init__(self, reactor, port: int, interface: str, protocol: QueryProtocol, log: Logger) -> None:
+        self._reactor = reactor
+        self._port_number = port
+        self._interface = interface
+        self.protocol = protocol
+        self._log = log
+        self.port = None
+        self.error: str | None = None
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        try:
+            self.port = self._reactor.listenUDP(self._port_number, self.protocol, interface=self._interface)
+        except CannotListenError as error:
+            self.error = str(error.socketError)
+            self._log.error("query listener failed: {error}", error=self.error)
+
+    def stopService(self):
+        super().stopService()
+        port, self.port = self.port, None
+        if port is not None:
+            return port.stopListening()
+        return None
+
+    def check(self) -> CheckResult:
+        if self.port is not None:
+            return CheckResult(CheckState.OK, f"udp {self.port.getHost().port}")
+        return CheckResult(CheckState.FAILED, self.error or "not listening yet")

@@ -33,7 +33,7 @@ from mcproxy.proxy.network_commands import network_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.plugins import PluginManager
-from mcproxy.proxy.query import QueryProtocol, listener_interface, query_service
+from mcproxy.proxy.query import QueryListener, QueryProtocol, listener_interface
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder, motd_component, supported_range
 from mcproxy.wire.chat import plain_text
@@ -176,8 +176,10 @@ class ProxyProcess(MultiService):
         self.query: QueryProtocol | None = None
         if config.query.enabled:
             self.query = QueryProtocol(reactor, self._query_info, self.metrics, self.log)
-            query_service(reactor, config.query.port, listener_interface(section.bind), self.query
-                          ).setServiceParent(self)
+            listener = QueryListener(reactor, config.query.port, listener_interface(section.bind), self.query,
+                                     self.log)
+            listener.setServiceParent(self)
+            self.health.add_check("query", listener.check, critical=False)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)

@@ -137,3 +137,24 @@ class QueryPeerTests(TestCase):
         self.assertEqual(fields, [b"A mcproxy network", b"SMP", b"lobby", b"0", b"500"])
         self.assertEqual(struct.unpack("<H", rest[:2])[0], self.game_port)
         self.assertEqual(rest[2:], b"127.0.0.1\x00")
+
+
+class QueryPortTakenTests(TestCase):
+    timeout = 30
+
+    @defer.inlineCallbacks
+    def test_port_in_use_degrades_instead_of_failing(self):
+        """A query port already taken is logged and shown in /health; the game listener still serves."""
+        taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        path = write_proxy_config(temp_dir(self), free_port(), {"lobby": free_port()},
+                                  extra=f"[query]\nenabled = true\nport = {taken.getsockname()[1]}\n")
+        proxy = ProxyProcess(load_proxy_config(path), reactor)
+        proxy.privilegedStartService()
+        proxy.startService()
+        self.addCleanup(proxy.stopService)
+        yield proxy.game.when_bound()
+        report = proxy.health.evaluate()
+        self.assertEqual(report.checks["query"].state.value, "FAILED")
+        self.assertIn("in use", report.checks["query"].detail)
