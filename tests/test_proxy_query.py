@@ -231,3 +231,28 @@ class QueryListenerTests(SynchronousTestCase):
         check = listener.check()
         self.assertEqual(check.state.value, "FAILED")
         self.assertIn("Address already in use", check.detail)
+
+
+class StatCacheTests(SynchronousTestCase):
+    def test_stat_encoded_at_most_once_a_second(self) -> None:
+        """Stat answers are reused for a second, each still carrying its own session id."""
+        clock = Clock()
+        asked: list[int] = []
+
+        def info() -> QueryInfo:
+            asked.append(1)
+            return QueryInfo(**{**INFO.__dict__, "online": len(asked)})
+
+        protocol = QueryProtocol(clock, info, ProxyMetrics(CollectorRegistry()), Logger(), key=b"k" * 32)
+        protocol.transport = _Datagrams()
+        peer = ("192.0.2.1", 1)
+        token = protocol.token(*peer)
+        protocol.datagramReceived(stat(token, session=1), peer)
+        protocol.datagramReceived(stat(token, session=2), peer)
+        self.assertEqual([d for d, _ in protocol.transport.sent],
+                         [encode_basic(1, INFO.__class__(**{**INFO.__dict__, "online": 1})),
+                          encode_basic(2, INFO.__class__(**{**INFO.__dict__, "online": 1}))])
+        clock.advance(1)
+        protocol.datagramReceived(stat(token, session=3), peer)
+        self.assertEqual(len(asked), 2)
+        self.assertIn(b"\x002\x00", protocol.transport.sent[-1][0])

@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from mcproxy.ops.health import CheckResult, CheckState
 from mcproxy.proxy.throttle import TokenBucketLimiter, address_key
 from mcproxy.wire.query import (
-    QueryInfo, RequestKind, encode_basic, encode_full, encode_handshake, parse_request,
+    QueryInfo, RequestKind, encode_basic, encode_full, encode_handshake, parse_request, with_session,
 )
 from mcproxy.wire.types import WireError
 
@@ -35,6 +35,8 @@ TOKEN_WINDOW = 30.0
 PER_ADDRESS_RATE, PER_ADDRESS_BURST = 4.0, 8
 #: Answers per second (and burst) the whole listener sends.
 TOTAL_RATE, TOTAL_BURST = 500.0, 1000
+#: Seconds a stat answer is reused: a full stat with 500 names costs about a millisecond.
+STAT_CACHE_SECONDS = 1.0
 
 
 class QueryProtocol(DatagramProtocol):
@@ -49,6 +51,7 @@ class QueryProtocol(DatagramProtocol):
         self._key = key or os.urandom(32)
         self._per_address = TokenBucketLimiter(clock, PER_ADDRESS_RATE, PER_ADDRESS_BURST)
         self._total = TokenBucketLimiter(clock, TOTAL_RATE, TOTAL_BURST, max_entries=1)
+        self._stats: dict[RequestKind, tuple[float, bytes]] = {}
 
     def token(self, host: str, port: int, window: int | None = None) -> int:
         """The challenge token for ``host:port`` in ``window`` (now by default): 31 bits."""
@@ -84,11 +87,20 @@ class QueryProtocol(DatagramProtocol):
         self._metrics.query_requests.labels(request.kind.value).inc()
         if request.kind is RequestKind.HANDSHAKE:
             answer = encode_handshake(request.session_id, self.token(host, port))
-        elif request.kind is RequestKind.BASIC:
-            answer = encode_basic(request.session_id, self._info())
         else:
-            answer = encode_full(request.session_id, self._info())
+            answer = with_session(self._stat(request.kind), request.session_id)
         self.transport.write(answer, addr)
+
+    def _stat(self, kind: RequestKind) -> bytes:
+        """The stat answer of ``kind``, encoded at most once a second."""
+        now = self._clock.seconds()
+        cached = self._stats.get(kind)
+        if cached is not None and now - cached[0] < STAT_CACHE_SECONDS:
+            return cached[1]
+        encode = encode_basic if kind is RequestKind.BASIC else encode_full
+        answer = encode(0, self._info())
+        self._stats[kind] = (now, answer)
+        return answer
 
 
 def listener_interface(bind: str) -> str:

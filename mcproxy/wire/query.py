@@ -85,6 +85,11 @@ def _text(value: str) -> bytes:
     return value.replace("\x00", "").encode("iso-8859-1", "replace") + b"\x00"
 
 
+def with_session(answer: bytes, session_id: int) -> bytes:
+    """``answer`` addressed to another session: an encoded answer can be reused."""
+    return answer[:1] + struct.pack(">i", session_id) + answer[5:]
+
+
 def encode_handshake(session_id: int, token: int) -> bytes:
     """The challenge answer: the token as decimal text, a few bytes in all."""
     return _head(TYPE_HANDSHAKE, session_id) + _text(str(token))
