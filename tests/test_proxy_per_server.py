@@ -205,3 +205,25 @@ class CheckConfigPairTests(SynchronousTestCase):
         _, warnings = self.check("modern", '[servers.lobby]\naddress = "h:1"\nproxy_protocol = "v2"\n',
                                  bind="haproxy:tcp:25566:interface=127.0.0.1")
         self.assertEqual(warnings, [])
+
+
+class PerServerReloadTests(SynchronousTestCase):
+    def test_settings_apply_on_reload(self) -> None:
+        """A server's forwarding and PROXY header change with a reload, for the next logins."""
+        from pathlib import Path
+
+        from twisted.logger import Logger
+
+        from mcproxy.proxy.service import ProxyProcess
+        from tests.test_proxy_plugins import proxy_config
+
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder, True)
+        table = '[servers.game]\naddress = "127.0.0.1:25567"\nforwarding = "{}"\nproxy_protocol = "{}"\n'
+        path = proxy_config(folder, table.format("legacy", ""), messaging=False)
+        process = ProxyProcess(load_proxy_config(path), MemoryReactorClock(), Logger(observer=lambda e: None))
+        self.assertEqual(process.router.servers["game"], ServerAddress("127.0.0.1", 25567, "legacy", ""))
+        proxy_config(folder, table.format("modern", "v1"), messaging=False)
+        self.assertTrue(process.reload())
+        self.assertEqual(process.router.servers["game"], ServerAddress("127.0.0.1", 25567, "modern", "v1"))
+        self.assertEqual(process.router.servers["lobby"], ServerAddress("127.0.0.1", 25566))

@@ -133,7 +133,7 @@ class ProxyProcess(MultiService):
         )
         self.router = Router(
             reactor,
-            {name: ServerAddress(server.host, server.port, server.forwarding, server.proxy_protocol) for name, server in config.servers.items()},
+            server_addresses(config.servers),
             config.try_order,
             config.forced_hosts,
             concurrent_max=limits.routing_concurrent_max,
@@ -331,7 +331,7 @@ class ProxyProcess(MultiService):
 
     def _apply(self, new: ProxyConfig) -> None:
         section = new.proxy
-        self.router.servers = {name: ServerAddress(s.host, s.port, s.forwarding, s.proxy_protocol) for name, s in new.servers.items()}
+        self.router.servers = server_addresses(new.servers)
         self.router.try_order = tuple(new.try_order)
         self.router.forced_hosts = {host.lower(): tuple(names) for host, names in new.forced_hosts.items()}
         self.prober.set_backends({name: f"{s.host}:{s.port}" for name, s in new.servers.items()})
@@ -344,6 +344,11 @@ class ProxyProcess(MultiService):
             self.plugins.unload_all()
             if new.plugins.enabled:
                 self.plugins.reload(new.plugins.allow)
+
+
+def server_addresses(servers) -> dict[str, ServerAddress]:
+    """``[servers]`` as the router dials them, each with its own settings."""
+    return {name: ServerAddress(s.host, s.port, s.forwarding, s.proxy_protocol) for name, s in servers.items()}
 
 
 #: Config keys a reload applies in place; every other difference needs a restart.
