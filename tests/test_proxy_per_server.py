@@ -227,3 +227,19 @@ class PerServerReloadTests(SynchronousTestCase):
         self.assertTrue(process.reload())
         self.assertEqual(process.router.servers["game"], ServerAddress("127.0.0.1", 25567, "modern", "v1"))
         self.assertEqual(process.router.servers["lobby"], ServerAddress("127.0.0.1", 25566))
+
+
+class StatusPassthroughHeaderTests(SynchronousTestCase):
+    def test_status_query_sends_a_local_header(self) -> None:
+        """A passed-through status query to a PROXY-aware server starts with a header naming no player."""
+        from mcproxy.proxy.passthrough import BackendStatusQuery
+
+        for version, header in (("v2", V2_SIGNATURE + b"\x20\x00\x00\x00"), ("v1", b"PROXY UNKNOWN\r\n"),
+                                ("", b"")):
+            query = BackendStatusQuery("lobby", 25566, 769, version)
+            transport = StringTransport()
+            query.makeConnection(transport)
+            plain = BackendStatusQuery("lobby", 25566, 769)
+            plain_transport = StringTransport()
+            plain.makeConnection(plain_transport)
+            self.assertEqual(transport.value(), header + plain_transport.value())

@@ -305,7 +305,8 @@ class ProxyProcess(MultiService):
             return own
         server = config.servers[section.status_passthrough]
         endpoint = HostnameEndpoint(self.reactor, server.host, server.port, timeout=section.connect_timeout)
-        return StatusPassthrough(self.reactor, endpoint, server.host, server.port, own, log=self.log)
+        return StatusPassthrough(self.reactor, endpoint, server.host, server.port, own, log=self.log,
+                                 proxy_protocol=server.proxy_protocol)
 
     def reload(self) -> bool:
         """Re-read the config file and apply what can change while players are on.
