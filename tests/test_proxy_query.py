@@ -176,6 +176,8 @@ class InterfaceTests(SynchronousTestCase):
         self.assertEqual(listener_interface("haproxy:tcp:port=25565:interface=10.0.0.2"), "10.0.0.2")
         self.assertEqual(listener_interface("tcp6:25565:interface=\\:\\:1"), "::1")
         self.assertEqual(listener_interface("tcp6:25565"), "::")
+        self.assertEqual(listener_interface("ssl:25565:interface=10.0.0.3:privateKey=k.pem"), "10.0.0.3")
+        self.assertEqual(listener_interface("unix:/run/mcproxy.sock"), "127.0.0.1")
 
 
 class _UDPReactor:

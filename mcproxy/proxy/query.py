@@ -107,12 +107,15 @@ def listener_interface(bind: str) -> str:
     """The interface a game listener endpoint string binds to ("" = every IPv4 one).
 
     The query listener shares it, so a proxy bound to one address answers queries on
-    that address only.
+    that address only. A listener with no address of its own (a UNIX socket) keeps the
+    query listener on loopback.
     """
     parts = _split(bind)
     if parts and parts[0] == "haproxy":
         parts = parts[1:]
     kind = parts[0] if parts else "tcp"
+    if kind not in ("tcp", "tcp6", "ssl"):
+        return "127.0.0.1"
     default = "::" if kind == "tcp6" else ""
     for part in parts[1:]:
         key, eq, value = part.partition("=")
