@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
-from mcproxy.config.crosscheck import pair_warnings
+from mcproxy.config.forwarding_check import forwarding_warnings
 
 #: Exit statuses: scripts and deploy gates rely on them.
 OK, FAILED, USAGE = 0, 1, 2
@@ -138,11 +138,16 @@ def cmd_check_config(args) -> int:
         print(f"{path}: OK ({kind} config)")
     if not (args.files or args.config):
         raise CtlError("check-config needs a file (or -c FILE)")
+    _print_forwarding_warnings(loaded)
+    return status
+
+
+def _print_forwarding_warnings(loaded: list[ProxyConfig | BackendConfig]) -> None:
+    """For each proxy and backend given together: would the backend take the proxy's logins?"""
     for proxy in (c for c in loaded if isinstance(c, ProxyConfig)):
         for backend in (c for c in loaded if isinstance(c, BackendConfig)):
-            for warning in pair_warnings(proxy, backend):
+            for warning in forwarding_warnings(proxy, backend):
                 print(f"warning: {warning}")
-    return status
 
 
 def cmd_gen_secret(args) -> int:

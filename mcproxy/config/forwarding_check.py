@@ -1,4 +1,4 @@
-"""Checks that need both files: will this backend accept what this proxy sends it?
+"""Will a backend accept the logins a proxy sends it? Forwarding mode and PROXY header.
 
 Each file can be valid on its own and the pair still refuse every login; these are
 warnings, in the ``file: key: reason`` form, for ``mcproxyctl check-config``.
@@ -9,14 +9,13 @@ from __future__ import annotations
 from mcproxy.config.schema import BackendConfig, ProxyConfig, format_config_error
 
 
-def pair_warnings(proxy: ProxyConfig, backend: BackendConfig) -> list[str]:
-    """What would make ``backend`` refuse the players ``proxy`` sends it."""
+def forwarding_warnings(proxy: ProxyConfig, backend: BackendConfig) -> list[str]:
+    """What would make ``backend`` refuse the players ``proxy`` sends it (nothing to say
+    when the proxy does not list it: that is a problem of its own)."""
     section = backend.backend
     server = proxy.servers.get(section.server_id)
     if server is None:
-        return [format_config_error(
-            backend.path, "backend.server_id",
-            f"{section.server_id!r} is not a server under [servers] in {proxy.path}")]
+        return []
     warnings = []
     mode = server.forwarding or proxy.proxy.forwarding
     if section.enforce_proxy and mode != "modern":
