@@ -50,23 +50,33 @@ class FakeConnection:
 
 
 class FakeCore:
-    def __init__(self, clock: Clock) -> None:
+    """What the in-process directory uses of ProxyCore, take_over as ProxyCore does it."""
+
+    def __init__(self, clock: Clock, kick: bool = False) -> None:
         self.reactor = clock
+        self.kick = kick
         self.players = PlayerDirectory()
         self.router = type("Router", (), {"servers": {"lobby": None, "games": None}})()
         self.commands = None
+
+    def take_over(self, existing) -> bool:
+        if not self.kick:
+            return False
+        self.players.remove(existing)
+        existing.disconnect(KICKED)
+        return True
 
 
 class Proxy:
     """One proxy of the test network: its core, Redis link, directory and metrics."""
 
     def __init__(self, redis: InMemoryRedis, proxy_id: str, kick: bool = False) -> None:
-        self.core = FakeCore(redis.clock)
+        self.core = FakeCore(redis.clock, kick)
         self.link = FakeRedisLink()
         self.registry = CollectorRegistry()
         self.log: list[dict] = []
         self.directory = ClusterDirectory(
-            redis.clock, ProxyDirectory(self.core, kick), self.link, proxy_id, INTERVAL,
+            redis.clock, ProxyDirectory(self.core), self.link, proxy_id, INTERVAL,
             ClusterMetrics(self.registry), Logger(observer=self.log.append), kick_existing=kick,
             store=redis.store(proxy_id))
         redis.subscribe(EVENTS, self.directory.message)
@@ -323,8 +333,8 @@ class ProxyDirectoryTests(SynchronousTestCase):
     def test_duplicate_refused_or_old_session_ended(self) -> None:
         """A second login is refused, or with kick_existing_players the first session is ended."""
         for kick, admitted, ended in ((False, False, []), (True, True, [KICKED])):
-            core = FakeCore(Clock())
-            directory = ProxyDirectory(core, kick)
+            core = FakeCore(Clock(), kick)
+            directory = ProxyDirectory(core)
             alice = FakeConnection("Alice")
             alice.server = "lobby"
             core.players.add(alice)

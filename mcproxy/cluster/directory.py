@@ -163,7 +163,7 @@ class ClusterDirectory(Service):
                 self._metrics.duplicates.labels("refused").inc()
                 return defer.succeed(False)
             self._metrics.duplicates.labels("ended_old_session").inc()
-            existing.disconnect(KICKED)
+            self._local.take_over(existing)
             self._forget(existing)
         entry = PlayerEntry.of(connection, self.proxy_id, uuid.uuid4().hex, self._clock.seconds())
         self._sessions[connection] = entry

@@ -32,9 +32,9 @@ class ProxySettings:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     accept_transfers: bool = False
-    max_prelogin_frame: int = 32 * 1024
-    #: A second login with a UUID already online ends the old session instead of being refused.
+    #: A second login with an online UUID: True disconnects the first, False refuses the second.
     kick_existing_players: bool = False
+    max_prelogin_frame: int = 32 * 1024
     max_frame_size: int = MAX_FRAME_SIZE
 
 
@@ -162,7 +162,7 @@ class ProxyCore:
         self.session_server = session_server
         self.players = PlayerDirectory()
         #: The network's players (this proxy's alone unless [cluster] replaces it).
-        self.network = ProxyDirectory(self, settings.kick_existing_players)
+        self.network = ProxyDirectory(self)
         self.hooks = Hooks(log)
         self.commands = commands
         self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
@@ -206,6 +206,21 @@ class ProxyCore:
                           correlation_id=connection.correlation_id)
         if connection.profile is not None:
             self.network.left(connection)
+
+    def take_over(self, existing) -> bool:
+        """Whether a new login may replace ``existing``, a player online with the same UUID.
+
+        With ``kick_existing_players`` the old session is disconnected and forgotten at
+        once, so the newcomer's join is not undone when the old connection closes.
+        """
+        if not self.settings.kick_existing_players:
+            return False
+        self.log.info("player {player} logged in again; closing the old session", player=existing.profile.name,
+                      correlation_id=existing.correlation_id)
+        self.players.remove(existing)
+        self.hooks.disconnect(existing, "replaced")
+        existing.disconnect("You logged in from another location.")
+        return True
 
     def player_joined(self, connection) -> None:
         self.players.add(connection)

@@ -40,9 +40,8 @@ KICKED = "You logged in from another location."
 class ProxyDirectory:
     """Answers from this proxy's own connections; what a single proxy without Redis runs."""
 
-    def __init__(self, core, kick_existing: bool = False) -> None:
+    def __init__(self, core) -> None:
         self._core = core
-        self._kick_existing = kick_existing
         self._login_times: dict = {}
 
     def _find(self, player: str):
@@ -75,10 +74,11 @@ class ProxyDirectory:
         existing = self._core.players.get(connection.profile.id)
         if existing is None or existing is connection:
             return defer.succeed(True)
-        if not self._kick_existing:
-            return defer.succeed(False)
-        existing.disconnect(KICKED)
-        return defer.succeed(True)
+        return defer.succeed(self.take_over(existing))
+
+    def take_over(self, existing) -> bool:
+        """End ``existing`` for a newer login when kick_existing_players allows it."""
+        return self._core.take_over(existing)
 
     def joined(self, connection) -> None:
         self._login_times[connection] = self._core.reactor.seconds()
