@@ -15,6 +15,7 @@ from mcproxy.config import load_proxy_config
 from mcproxy.ops.health import CheckState, Readiness
 from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.service import ProxyProcess, fixed_changes
+from mcproxy.testing import InMemoryPlayerDirectory
 
 SECRET = "cluster-test-" + "0123456789abcdef" * 3
 PASSWORD = "5e1d0c7b9a2f4836"
@@ -92,3 +93,10 @@ class ClusterProcessTests(SynchronousTestCase):
         new = dataclasses.replace(old, cluster=dataclasses.replace(old.cluster, proxy_id="eu-2"),
                                   proxy=dataclasses.replace(old.proxy, kick_existing_players=False))
         self.assertEqual(fixed_changes(old, new), ["proxy.kick_existing_players", "cluster"])
+
+    def test_query_and_sample_show_the_network(self) -> None:
+        """The GameSpy4 query and the server list's sample name the network's players, like the count."""
+        self.process.core.network = InMemoryPlayerDirectory({"Bob": "lobby", "Ann": "games"})
+        info = self.process._query_info()
+        self.assertEqual((info.online, sorted(info.names)), (2, ["Ann", "Bob"]))
+        self.assertEqual(sorted(name for name, _ in self.process._sample_source()), ["Ann", "Bob"])

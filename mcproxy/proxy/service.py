@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -291,9 +292,9 @@ class ProxyProcess(MultiService):
         host = self.game.port.getHost() if self.game.port is not None else None
         return QueryInfo(
             motd=plain_text(motd_component(section.motd)), version=supported_range(), plugins=plugins,
-            map=query.map, online=len(self.core.players), max_players=self.settings.max_players,
+            map=query.map, online=self.core.online_count(), max_players=self.settings.max_players,
             host_ip=getattr(host, "host", ""), host_port=getattr(host, "port", 0),
-            names=[player.profile.name for player in self.core.players])
+            names=[entry.name for entry in self.core.network.entries()])
 
     def _players_status(self) -> dict:
         by_server = self.core.players.by_server()
@@ -319,13 +320,17 @@ class ProxyProcess(MultiService):
         self.plugins.unload_all()
         return super().stopService()
 
+    def _sample_source(self) -> list[tuple[str, uuid.UUID]]:
+        """Names for the server list's sample: the network's players, like its count."""
+        return [(entry.name, uuid.UUID(entry.uuid)) for entry in self.core.network.entries()]
+
     def _status_source(self, config: ProxyConfig):
         """The server-list answer: ours from the config, or a backend's passed through."""
         section = config.proxy
         own = StatusResponder(section.motd, section.max_players, self.core.online_count,
                               favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host,
                               sample_size=section.status_player_sample,
-                              players=lambda: [(p.profile.name, p.profile.id) for p in self.core.players])
+                              players=self._sample_source)
         if not section.status_passthrough:
             return own
         server = config.servers[section.status_passthrough]
