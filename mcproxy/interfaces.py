@@ -53,6 +53,12 @@ class IPlayerDirectory(Interface):
     def execute(player, command_line):
         """Run a proxy command for C{player}: Deferred[CommandResult]."""
 
+    def kick(player, reason):
+        """Disconnect C{player} with C{reason}: Deferred[bool], False when nobody was found."""
+
+    def alert(text):
+        """Show C{text} to every player in the network: Deferred[int], how many got it."""
+
     def online_count():
         """Players in play in the whole network (the status ping's count)."""
 

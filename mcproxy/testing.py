@@ -36,6 +36,8 @@ class InMemoryPlayerDirectory:
         self.full_servers = set(full_servers)
         self.transfers: list[tuple[str, str]] = []
         self.commands: list[tuple[str, str]] = []
+        self.kicked: list[tuple[str, str]] = []
+        self.alerts: list[str] = []
 
     def has_player(self, player: str) -> bool:
         return player in self.players
@@ -55,6 +57,14 @@ class InMemoryPlayerDirectory:
     def execute(self, player: str, command_line: str) -> defer.Deferred[CommandResult]:
         self.commands.append((player, command_line))
         return defer.succeed(CommandResult(True, f"ran {command_line!r} for {player}"))
+
+    def kick(self, player: str, reason: str) -> defer.Deferred[bool]:
+        self.kicked.append((player, reason))
+        return defer.succeed(self.players.pop(player, None) is not None)
+
+    def alert(self, text: str) -> defer.Deferred[int]:
+        self.alerts.append(text)
+        return defer.succeed(len(self.players))
 
     def online_count(self) -> int:
         return len(self.players)

@@ -31,6 +31,7 @@ class FakeConnection:
     def __init__(self, name: str, player_id: uuid.UUID | None = None) -> None:
         self.profile = type("Profile", (), {"name": name, "id": player_id or uuid.uuid4()})()
         self.server = None
+        self.correlation_id = name
         self.address = "203.0.113.7"
         self.handshake = type("Handshake", (), {"protocol": 769})()
         self.disconnected: list[str] = []
@@ -55,6 +56,7 @@ class FakeCore:
     def __init__(self, clock: Clock, kick: bool = False) -> None:
         self.reactor = clock
         self.kick = kick
+        self.log = Logger(observer=lambda event: None)
         self.players = PlayerDirectory()
         self.router = type("Router", (), {"servers": {"lobby": None, "games": None}})()
         self.commands = None
@@ -298,6 +300,17 @@ class ClusterDirectoryTests(SynchronousTestCase):
         self.assertEqual(one.directory.locate("Bob").server, "games")
         self.assertEqual(two.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="served"), 1)
         self.assertEqual(one.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="answered"), 1)
+
+    def test_kick_and_alert_reach_every_proxy(self) -> None:
+        """/kick ends a session on the player's own proxy; /alert reaches every proxy and counts them all."""
+        one, two, three = Proxy(self.redis, "p1"), Proxy(self.redis, "p2"), Proxy(self.redis, "p3")
+        alice, bob, cat = one.join("Alice"), two.join("Bob"), three.join("Cat")
+        self.assertIs(result_of(one.directory.kick("bob", "Be nice")), True)
+        self.assertEqual((bob.disconnected, alice.disconnected), (["Be nice"], []))
+        self.assertIs(result_of(one.directory.kick("Nobody", "x")), False)
+        self.assertEqual(result_of(one.directory.alert("[Alert] Restart")), 3)
+        self.assertEqual([p.messages for p in (alice, bob, cat)], [["[Alert] Restart"]] * 3)
+        self.assertEqual(two.metric("mcproxy_cluster_rpc_total", operation="kick_player", outcome="served"), 1)
 
     def test_unanswered_request_times_out(self) -> None:
         """A proxy that does not answer fails the request after the timeout instead of hanging."""

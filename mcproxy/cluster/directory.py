@@ -317,6 +317,19 @@ class ClusterDirectory(Service):
             return self._local.execute(player, command_line)
         return self.actions.execute(entry, command_line)
 
+    def kick(self, player: str, reason: str) -> defer.Deferred:
+        entry = self._remote(player)
+        if entry is None:
+            return self._local.kick(player, reason)
+        return self.actions.kick_player(entry, reason)
+
+    def alert(self, text: str) -> defer.Deferred:
+        """Here, and on every other proxy holding players; the count adds up their answers."""
+        proxies = sorted({e.proxy for e in self._view().values()} - {self.proxy_id})
+        d = defer.gatherResults([self._local.alert(text)] + [self.actions.alert(p, text) for p in proxies])
+        d.addCallback(sum)
+        return d
+
     def _serve_kick(self, args: dict) -> dict:
         connection = self._by_uuid.get(str(args.get("player")))
         entry = self._sessions.get(connection) if connection is not None else None

@@ -89,6 +89,21 @@ class ProxyDirectory:
     def left(self, connection) -> None:
         self._login_times.pop(connection, None)
 
+    def kick(self, player: str, reason: str) -> defer.Deferred:
+        connection = self._find(player)
+        if connection is None:
+            return defer.succeed(False)
+        self._core.log.info("{player} kicked from the network by command", player=connection.profile.name,
+                            correlation_id=connection.correlation_id)
+        connection.disconnect(reason)
+        return defer.succeed(True)
+
+    def alert(self, text: str) -> defer.Deferred:
+        players = list(self._core.players)
+        for connection in players:
+            connection.send_system_message(text)
+        return defer.succeed(len(players))
+
     def transfer(self, player: str, server: str, notify: bool = False) -> defer.Deferred:
         connection = self._find(player)
         if connection is None:

@@ -101,6 +101,9 @@ heartbeat_interval = {HEARTBEAT}
 
 [permissions]
 "mcproxy.command.send" = ["*"]
+"mcproxy.command.alert" = ["Admin"]
+"mcproxy.command.kick" = ["Admin"]
+"mcproxy.command.ip" = ["Admin"]
 {tables}
 """
     return write_proxy_config(directory, port, servers, admin_port=admin_port, extra=extra)

@@ -124,6 +124,26 @@ class NetworkViewTests(ClusterCase):
         self.assertGreaterEqual(counter(two.process, "mcproxy_cluster_rpc_total", operation="transfer",
                                         outcome="served"), 2)
 
+    @defer.inlineCallbacks
+    def test_alert_kick_and_ip_across_proxies(self):
+        """/alert reaches players on both proxies; /ip and /kick find and act on a player on the other one."""
+        one = yield self.proxy("p1")
+        two = yield self.proxy("p2")
+        bob = yield self.online(two, "Bob")
+        yield wait_until(lambda: "Bob" in self.network_names(one), 10, what="p1 sees Bob")
+        admin = self.player(one, "Admin", "/alert Restart soon", "/ip Bob", "/kick Bob Be nice", linger=0)
+        code = yield admin.finished(40)
+        self.assertEqual(code, 0, admin.events)
+        said = texts(admin)
+        self.assertIn("Alert sent to 2 player(s).", said)
+        self.assertIn("Bob is connected from 127.0.0.1.", said)
+        self.assertIn("Kicked Bob.", said)
+        yield bob.wait_for("end", 20)
+        self.assertIn("[Alert] Restart soon", texts(bob))
+        reasons = [e.get("reason", "") for e in bob.events if e["event"] in ("disconnected", "kicked")]
+        self.assertEqual(reasons, ["Be nice"])
+        yield wait_until(lambda: self.network_names(one) == [], 10, what="Bob gone from p1")
+
 
 class DuplicateLoginTests(ClusterCase):
 
