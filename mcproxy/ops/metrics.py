@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from mcproxy.wire.protocols import protocol_info
+
 #: Relay directions, in the protocol's own words.
 SERVERBOUND = "serverbound"
 CLIENTBOUND = "clientbound"
@@ -97,6 +99,9 @@ class ProxyMetrics:
         self.backend_probes = Counter(
             "mcproxy_backend_probes", "Backend probes by outcome.",
             ["server", "result"], registry=r)
+        self.players = Gauge(
+            "mcproxy_players", "Players in play, by protocol version.",
+            ["protocol", "version"], registry=r)
         self._relay = _RelayCollector()
         r.register(self._relay)
         self._connection_states: dict[str, Gauge] = {}
@@ -120,6 +125,17 @@ class ProxyMetrics:
 
     def connection_closed(self, state: str) -> None:
         self._connections_in(state).dec()
+
+    def _players_on(self, protocol: int) -> Gauge:
+        info = protocol_info(protocol)
+        return self.players.labels(str(protocol), info.display_name if info else "unknown")
+
+    def player_joined(self, protocol: int) -> None:
+        """Count a player entering play with a client of ``protocol``."""
+        self._players_on(protocol).inc()
+
+    def player_left(self, protocol: int) -> None:
+        self._players_on(protocol).dec()
 
     def count_handshake(self, next_state: str) -> None:
         child = self._handshake_states.get(next_state)
