@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 from mcproxy.wire.legacy import LegacyStatus
-from mcproxy.wire.packets import TIER1_PROTOCOLS
+from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
 
-#: Shown (with our newest protocol) to clients whose version we cannot log in.
-UNSUPPORTED_VERSION_NAME = "mcproxy 1.20.5-26.1"
 NEWEST_PROTOCOL = max(TIER1_PROTOCOLS)
+#: Shown (with our newest protocol) to clients whose version we cannot log in; taken from
+#: the version table so that extending the table extends what the server list says.
+UNSUPPORTED_VERSION_NAME = (
+    f"mcproxy {VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[NEWEST_PROTOCOL]}")
 
 
 def status_json(protocol: int, motd_json: dict, online: int, max_players: int,
