@@ -106,6 +106,7 @@ class ProxyMetrics:
         r.register(self._relay)
         self._connection_states: dict[str, Gauge] = {}
         self._handshake_states: dict[str, Counter] = {}
+        self._player_protocols: dict[int, Gauge] = {}
 
     def _connections_in(self, state: str) -> Gauge:
         """The gauge child for ``state``, looked up once: ``labels()`` costs more than the
@@ -127,8 +128,13 @@ class ProxyMetrics:
         self._connections_in(state).dec()
 
     def _players_on(self, protocol: int) -> Gauge:
-        info = protocol_info(protocol)
-        return self.players.labels(str(protocol), info.display_name if info else "unknown")
+        """The gauge child for ``protocol``, looked up once per protocol, as for states."""
+        child = self._player_protocols.get(protocol)
+        if child is None:
+            info = protocol_info(protocol)
+            child = self._player_protocols[protocol] = self.players.labels(
+                str(protocol), info.display_name if info else "unknown")
+        return child
 
     def player_joined(self, protocol: int) -> None:
         """Count a player entering play with a client of ``protocol``."""
