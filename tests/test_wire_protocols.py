@@ -151,6 +151,18 @@ class LayoutTests(SynchronousTestCase):
         modern = [f["name"] for f in protocol_info(775).layout(State.PLAY, CB, "login")[1]]
         self.assertIn("enforcesSecureChat", modern)
 
+    def test_named_types_come_along(self) -> None:
+        """A layout's named types are recorded with it, so it reads without minecraft-data:
+        26.1's Join Game refers to SpawnInfo, whose fields are there; 1.8's needs none."""
+        info = protocol_info(775)
+        login = info.layout(State.PLAY, CB, "login")
+        self.assertIn({"name": "worldState", "type": "SpawnInfo"}, login[1])
+        spawn = info.named_type("SpawnInfo")
+        self.assertEqual(spawn[0], "container")
+        self.assertIn("portalCooldown", [f.get("name") for f in spawn[1]])
+        self.assertIsNotNone(info.named_type("command_node"))
+        self.assertIsNone(protocol_info(47).named_type("SpawnInfo"))
+
     def test_equal_layouts_are_stored_once(self) -> None:
         """Versions with the same layout share one stored definition."""
         a = protocol_info(757).layout(State.PLAY, CB, "keep_alive")

@@ -6,7 +6,7 @@ table is reviewable in diffs and the package needs no Node at run time.
 
 ``packet_ids.json`` holds every packet of the fully supported versions.  ``protocols.json``
 holds, for every release protocol from 1.8 (47) on, the packets the proxy watches, their
-layouts as minecraft-data writes them, and the per-version facts derived from those
+layouts as minecraft-data writes them (with the shared types they use), and the facts derived from those
 layouts (configuration state or not, what Login Start carries, which chat packets exist).
 Newer protocols minecraft-data has no tables for take the ids that BungeeCord and Gate
 agree on (``tools/upstream_packet_ids.json``, written by ``tools/read_upstream_ids.py``).
@@ -247,6 +247,40 @@ def _facts(ids: dict, layouts: dict) -> dict:
     }
 
 
+def _strings(value, skip=("name", "compareTo", "mappings")):
+    """Every string in a minecraft-data definition that may name a type."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, skip)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in skip:
+                yield from _strings(item, skip)
+
+
+def _named_types(protocol: dict, layouts: dict) -> dict:
+    """The named types the layouts use (``SpawnInfo``, ``command_node`` …), from the
+    protocol's shared types or the layout's own state and direction, followed through
+    each other, so a layout can be read without minecraft-data at hand."""
+    shared = protocol.get("types", {})
+    found: dict[str, object] = {}
+    for where, layout in layouts.items():
+        state, direction, _ = where.split(".")
+        theirs = next(key for key, value in DIRECTIONS.items() if value == direction)
+        local = protocol[state][theirs]["types"]
+        pool = {name: definition for name, definition in {**shared, **local}.items()
+                if definition != "native" and name != "packet"}
+        pending = [layout]
+        while pending:
+            for name in _strings(pending.pop()):
+                if name in pool and name not in found:
+                    found[name] = pool[name]
+                    pending.append(pool[name])
+    return found
+
+
 def _layout_key(layout) -> str:
     text = json.dumps(layout, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -329,17 +363,22 @@ def generate_protocols(data_root: Path, upstream: dict | None = None) -> dict:
             )
         protocol = _load(data_dir / paths[data_name]["protocol"] / "protocol.json")
         ids, layouts = _watched(protocol, data_name)
-        refs = {}
+        refs, type_refs = {}, {}
         for where, layout in sorted(layouts.items()):
             key = _layout_key(layout)
             shared_layouts[key] = layout
             refs[where] = key
+        for name, definition in sorted(_named_types(protocol, layouts).items()):
+            key = _layout_key(definition)
+            shared_layouts[key] = definition
+            type_refs[name] = key
         protocols[str(number)] = {
             "releases": releases,
             "data": data_name,
             "source": "minecraft-data",
             "ids": ids,
             "layouts": refs,
+            "types": type_refs,
             "facts": _facts(ids, layouts),
         }
     if upstream is not None:

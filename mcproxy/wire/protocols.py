@@ -2,7 +2,8 @@
 
 One entry per release protocol from 1.8 (47) on: its release names, the ids of the packets
 the proxy watches in every state, the layouts it reads or writes (minecraft-data's own
-definitions, shared between versions where they are equal) and facts derived from them
+definitions, with the named types they use, stored once where versions share them) and
+facts derived from them
 (configuration state, what Login Start carries, which chat packets exist, JSON or NBT
 text).  Per-version code asks these questions of the data instead of comparing protocol
 numbers.  Entries for versions minecraft-data lacks (26.2) come from the ids BungeeCord
@@ -30,6 +31,7 @@ class ProtocolInfo:
     source: str
     _ids: Mapping[str, Mapping[str, Mapping[str, int]]]
     _layouts: Mapping[str, str]
+    _types: Mapping[str, str]
     facts: Mapping[str, Any]
 
     @property
@@ -59,6 +61,11 @@ class ProtocolInfo:
     def layout(self, state: State, direction: Direction, name: str) -> Any:
         """minecraft-data's definition of a packet the proxy reads or writes, or ``None``."""
         key = self._layouts.get(f"{state.value}.{direction.value}.{name}")
+        return None if key is None else _data()["layouts"][key]
+
+    def named_type(self, name: str) -> Any:
+        """The definition of a named type a layout refers to (``SpawnInfo``), or ``None``."""
+        key = self._types.get(name)
         return None if key is None else _data()["layouts"][key]
 
 
@@ -93,6 +100,7 @@ def _infos() -> Mapping[int, ProtocolInfo]:
             source=entry["source"],
             _ids=entry["ids"],
             _layouts=entry.get("layouts", {}),
+            _types=entry.get("types", {}),
             facts=MappingProxyType(entry.get("facts", {})),
         )
         for number, entry in _data()["protocols"].items()
