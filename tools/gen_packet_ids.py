@@ -6,8 +6,9 @@ table is reviewable in diffs and the package needs no Node at run time.
 
 ``packet_ids.json`` holds every packet of the fully supported versions.  ``protocols.json``
 holds, for every release protocol from 1.8 (47) on, the packets the proxy watches, their
-layouts as minecraft-data writes them (with the shared types they use), and the facts derived from those
-layouts (configuration state or not, what Login Start carries, which chat packets exist).
+layouts as minecraft-data writes them (with the named types they use), and the facts
+derived from those layouts (configuration state or not, what Login Start carries, which
+chat packets exist).
 Newer protocols minecraft-data has no tables for take the ids that BungeeCord and Gate
 agree on (``tools/upstream_packet_ids.json``, written by ``tools/read_upstream_ids.py``).
 

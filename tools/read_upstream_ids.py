@@ -7,8 +7,9 @@ them.  Two independent proxies carry their ids: BungeeCord's ``Protocol.java`` (
 commit and writes, for each source, the ids of the packets we watch under
 minecraft-data's names, for 26.1 (where minecraft-data can check the reading) and for
 every newer protocol the source knows, and each packet's id history over all versions
-(which the tests hold against every minecraft-data table we generate).  ``tools/gen_packet_ids.py`` takes a newer
-protocol into ``protocols.json`` only where both sources agree.
+(which the tests hold against every minecraft-data table we generate).
+``tools/gen_packet_ids.py`` takes a newer protocol into ``protocols.json`` only where both
+sources agree.
 
 Run from the repository root with bare or full clones of both projects::
 
@@ -229,7 +230,8 @@ def read_gate(register_go: str, version_go: str) -> dict:
         body = m.group(4)
         entries = []
         for kind, packet_id, first, last in re.findall(
-                r"\b(ml?)\((0x[0-9A-Fa-f]+|-?\d+),\s*version\.(\w+)(?:,\s*version\.(\w+))?\)", body):
+                r"\b(ml?)\((0x[0-9A-Fa-f]+|-?\d+),\s*version\.(\w+)"
+                r"(?:,\s*version\.(\w+))?\)", body):
             entries.append((versions[first], int(packet_id, 0),
                             versions[last] if kind == "ml" and last else None))
         out[_GATE_STATES[m.group(1)], _DIRECTIONS[m.group(2)], m.group(3)] = entries
@@ -251,7 +253,8 @@ def ids_at(registry: dict, names: dict, protocol: int) -> dict:
 def mappings(registry: dict, names: dict) -> dict:
     """``state.direction.name`` -> [[first protocol, id, last protocol or None], ...]: the
     source's whole history of each watched packet, for checking every version we generate."""
-    return {f"{state}.{direction}.{name}": [list(m) for m in sorted(registry[state, direction, cls])]
+    return {f"{state}.{direction}.{name}":
+            [list(m) for m in sorted(registry[state, direction, cls])]
             for (state, direction, cls), name in sorted(names.items())}
 
 

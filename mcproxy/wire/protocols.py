@@ -3,10 +3,9 @@
 One entry per release protocol from 1.8 (47) on: its release names, the ids of the packets
 the proxy watches in every state, the layouts it reads or writes (minecraft-data's own
 definitions, with the named types they use, stored once where versions share them) and
-facts derived from them
-(configuration state, what Login Start carries, which chat packets exist, JSON or NBT
-text).  Per-version code asks these questions of the data instead of comparing protocol
-numbers.  Entries for versions minecraft-data lacks (26.2) come from the ids BungeeCord
+facts derived from them (configuration state, what Login Start carries, which chat
+packets exist, JSON or NBT text).  Per-version code asks these questions of the data
+instead of comparing protocol numbers.  Entries for versions minecraft-data lacks (26.2) come from the ids BungeeCord
 and Gate agree on; they carry ids only (``source == "upstream"``).
 """
 
@@ -56,7 +55,7 @@ class ProtocolInfo:
 
     def ids(self, state: State, direction: Direction) -> Mapping[str, int]:
         """Every watched packet of a state and direction: name -> id."""
-        return self._ids.get(state.value, {}).get(direction.value, MappingProxyType({}))
+        return MappingProxyType(self._ids.get(state.value, {}).get(direction.value, {}))
 
     def layout(self, state: State, direction: Direction, name: str) -> Any:
         """minecraft-data's definition of a packet the proxy reads or writes, or ``None``."""
