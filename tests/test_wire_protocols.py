@@ -88,6 +88,13 @@ class ProtocolTableTests(SynchronousTestCase):
         self.assertTrue(protocol_info(764).has_state(State.CONFIGURATION))
         self.assertEqual(dict(protocol_info(47).ids(State.CONFIGURATION, CB)), {})
 
+    def test_id_maps_are_read_only(self) -> None:
+        """The tables are shared; a caller cannot change them for everyone."""
+        ids = protocol_info(775).ids(State.PLAY, CB)
+        with self.assertRaises(TypeError):
+            ids["login"] = 0
+        self.assertEqual(protocol_info(775).id(State.PLAY, CB, "login"), 0x31)
+
 
 class FactsTests(SynchronousTestCase):
     def facts(self, protocol: int) -> dict:
