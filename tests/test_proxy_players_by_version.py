@@ -60,3 +60,15 @@ class PlayersByVersionTests(SynchronousTestCase):
         conn.connectionLost(None)
         self.assertEqual(self.door.core.players.by_protocol(), {775: 2})
         self.assertEqual(self.gauge(766, "1.20.5-1.20.6"), 0.0)
+
+    def test_replaced_session_is_counted_once(self) -> None:
+        """With kick_existing_players, a second login of the same player replaces the first;
+        the count stays one, also after the old connection has closed."""
+        self.door = FrontDoor(ProxySettings(online_mode=False, compression_threshold=-1,
+                                            kick_existing_players=True))
+        self.door.router = self.door.core.router = AnsweringRouter()
+        old, old_transport = self.join(775, "Steve")
+        self.join(775, "Steve")
+        self.door.close(old, old_transport)
+        self.assertEqual(self.door.core.players.by_protocol(), {775: 1})
+        self.assertEqual(self.gauge(775, "26.1-26.1.2"), 1.0)
