@@ -237,7 +237,7 @@ class IllegalTransitionTests(SynchronousTestCase):
         client.handshake(7)
         self.assertTrue(client.closed)
         self.assertEqual(world.metric("mcproxy_limbo_protocol_errors_total",
-                                      reason="BAD_NEXT_STATE"), 1)
+                                      reason="BAD_INTENT"), 1)
 
     def test_oversized_frame(self) -> None:
         """A frame above max_packet_size is refused from its length prefix alone."""

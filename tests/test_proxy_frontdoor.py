@@ -28,7 +28,7 @@ from mcproxy.interfaces import IStatusSource
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.proxy.client import Phase, PlayerFactory
 from mcproxy.proxy.core import ProxyCore, ProxySettings
-from mcproxy.proxy.handshake import Intent, normalize_host, parse_handshake
+from mcproxy.wire.handshake import Intent, normalize_host, parse_handshake
 from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.status import UNSUPPORTED_PROTOCOL, StatusResponder, supported_range
 from mcproxy.wire import legacy

@@ -12,10 +12,12 @@ from urllib.parse import urlsplit
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
-    FORWARDING_MODES, MAX_FAVICON_BYTES, MAX_FRAME_SIZE, AdminSection, ConfigError, MessagingSection,
+    MAX_FAVICON_BYTES, AdminSection, ConfigError, MessagingSection,
     PluginsSection, ProxyConfig, ProxySection, RateLimitsSection, SecuritySection, Server,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
+from mcproxy.wire.forwarding import FORWARDING_MODES
+from mcproxy.wire.framing import MAX_FRAME_SIZE
 
 
 _PERMISSION_NODE = re.compile(r"[A-Za-z0-9_.-]{1,128}")

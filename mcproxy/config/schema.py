@@ -7,16 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 
-FORWARDING_MODES = ("none", "legacy", "bungeeguard", "modern")
-
 
 MIN_SECRET_BYTES = 32
 
 
 MAX_SECRET_FILE_BYTES = 4096
-
-
-MAX_FRAME_SIZE = 2097151
 
 
 # The status response is one protocol string of at most 32767 characters; a
@@ -225,6 +220,11 @@ class ProxyConfig:
     logging: LoggingSection
     plugins: PluginsSection = PluginsSection()
 
+    @property
+    def process_name(self) -> str:
+        """The name this process goes by on the control plane, in tools and reports."""
+        return self.messaging.control_sender_id
+
 
 @dataclass(frozen=True)
 class BackendSection:
@@ -265,3 +265,8 @@ class BackendConfig:
     messaging: BackendMessagingSection
     admin: AdminSection
     logging: LoggingSection
+
+    @property
+    def process_name(self) -> str:
+        """The name this process goes by on the control plane, in tools and reports."""
+        return self.backend.server_id

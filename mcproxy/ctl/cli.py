@@ -300,7 +300,7 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
                      "current_age": _age(last.get("current"), now),
                      "previous_age": _age(last.get("previous"), now)})
     blocking = [row["peer"] for row in rows if row["verdict"] != "current"]
-    return {"process": _process_name(config), "previous_configured": previous_set,
+    return {"process": config.process_name, "previous_configured": previous_set,
             "window": window, "peers": rows, "blocking": blocking,
             "overlap_can_end": not blocking}
 
@@ -328,13 +328,6 @@ def _rotation_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _process_name(config: ProxyConfig | BackendConfig) -> str:
-    """The name a process goes by on the control plane."""
-    if isinstance(config, ProxyConfig):
-        return config.messaging.control_sender_id
-    return config.backend.server_id
-
-
 def _configs(args) -> list[str]:
     paths = ([args.config] if args.config else []) + list(args.configs or [])
     if not paths:
@@ -348,7 +341,7 @@ def cmd_versions(args) -> int:
     failed = False
     for path in _configs(args):
         config = _load(path)
-        row: dict[str, Any] = {"process": _process_name(config), "config": path}
+        row: dict[str, Any] = {"process": config.process_name, "config": path}
         try:
             status = AdminClient(config).get("/status")
         except CtlError as error:

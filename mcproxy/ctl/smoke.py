@@ -278,8 +278,7 @@ class Smoke:
     # Synchronous checks over HTTP.
 
     def check_health(self) -> None:
-        for config, name in [(self.proxy, self.proxy.messaging.control_sender_id)] + [
-                (b, b.backend.server_id) for b in self.backends]:
+        for config, name in [(c, c.process_name) for c in (self.proxy, *self.backends)]:
             try:
                 _, body = self.admin(config).request("GET", "/health")
             except Exception as error:

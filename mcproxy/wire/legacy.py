@@ -9,8 +9,10 @@ Old clients open with byte ``0xFE`` instead of a VarInt frame length:
 
 The reply is a Kick packet: ``FF``, an unsigned short length in UTF-16 units, and the
 string in UTF-16BE.  Vanilla tells these forms apart by what the first read holds, since
-old clients write their ping at once; :func:`parse_legacy_ping` takes ``final`` to do the
-same, and without it waits for bytes that could still turn ``FE`` into ``FE 01 …``.
+old clients write their ping at once; :func:`sniff_legacy_ping` is that decision, and both
+the proxy and the reference backend make it through that one function.
+:func:`parse_legacy_ping` is the incremental parser underneath, for callers (status
+checkers, tests) that want a ping read in full.
 """
 
 from __future__ import annotations
@@ -89,6 +91,26 @@ def parse_legacy_ping(data: Bytes, final: bool = False) -> LegacyPing | None:
         # FE 01 then anything but a plugin message: a modern 254-byte frame.
         return None
     return _parse_ping_host(data)
+
+
+def sniff_legacy_ping(first_read: Bytes) -> LegacyPing | None:
+    """Decide from a connection's first read whether it is a pre-1.7 ping.
+
+    ``None`` means a modern frame: hand the bytes on to the frame decoder.  As vanilla,
+    Velocity and BungeeCord do, the first read alone decides and nothing is buffered:
+    ``FE`` alone is a beta ping, ``FE 01`` alone a 1.4 ping, and ``FE 01 FA`` a 1.6 ping
+    however much of its ``MC|PingHost`` tail came along (mcstatus sends none).  No frame
+    starts ``FE 01 FA`` (a handshake's packet id is 0), and the reply does not depend on
+    the tail, so a missing or cut tail is not waited for; a tail that is there and wrong
+    is refused (``BAD_LEGACY_PING``).
+    """
+    if not first_read:
+        return None
+    try:
+        return parse_legacy_ping(first_read, final=True)
+    except Incomplete:
+        # With final=True only a 1.6 ping's tail can be incomplete.
+        return LegacyPing(LegacyPingKind.V1_6, len(first_read))
 
 
 def _need(data: Bytes, end: int) -> None:
