@@ -16,7 +16,7 @@ from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.wire.handshake import Intent, parse_handshake
-from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
+from mcproxy.wire.packets import PacketIds, packet_ids
 from mcproxy.proxy.relay import (
     DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, no_delay, relay_chunk,
 )
@@ -93,7 +93,7 @@ class PlayerConnection(Protocol):
         self.correlation_id = new_correlation_id()
         self.address = ""
         self.handshake = None
-        self.ids: ProxyPacketIds | None = None
+        self.ids: PacketIds | None = None
         self.profile: GameProfile | None = None
         self.server: str | None = None
         self.backend: BackendConnection | None = None
