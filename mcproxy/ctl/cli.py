@@ -430,16 +430,31 @@ def _snapshot_text(report: dict) -> str:
 
 
 def cmd_smoke(args) -> int:
-    """The rollback validation against the running deployment, plus a bounded smoke load."""
+    """The rollback validation against the running deployment, plus a bounded smoke load.
+
+    The probes run under ``task.react``, which owns the reactor's start, stop and the exit
+    status; it does not return.
+    """
+    from twisted.internet import task
+
     from mcproxy.ctl.smoke import run_smoke, smoke_text
 
     proxy = _load(args.config)
     if not isinstance(proxy, ProxyConfig):
         raise CtlError(f"{args.config}: smoke needs the proxy config as -c")
     backends = [_backend(path) for path in args.backends or []]
-    report = run_smoke(proxy, backends, AdminClient, players=args.players, timeout=args.timeout)
-    _print(args, report, smoke_text)
-    return OK if report["passed"] else FAILED
+
+    def finish(report: dict) -> None:
+        _print(args, report, smoke_text)
+        if not report["passed"]:
+            raise SystemExit(FAILED)
+
+    def smoke(reactor):
+        d = run_smoke(reactor, proxy, backends, AdminClient, players=args.players, timeout=args.timeout)
+        return d.addCallback(finish)
+
+    task.react(smoke)
+    return OK
 
 
 def _print(args, body: Any, text) -> None:
