@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from hypothesis import given, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import AuthenticationError, parse_profile
@@ -16,6 +17,7 @@ from mcproxy.wire import legacy
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.types import WireError, encode_string, encode_uuid, encode_varint
 from tests.backend_support import World
+from tests.fuzzing import fuzz
 from tests.test_proxy_frontdoor import FrontDoor, frames, handshake, packet
 
 PING_16 = legacy.encode_legacy_ping(legacy.LegacyPingKind.V1_6, 78, "play.example.com", 25565)
@@ -86,6 +88,23 @@ class LegacyPingAgreementTests(AgreementTestCase):
         self.assertTrue(sides.backend(BAD_CHANNEL).disconnecting)
         self.assertEqual(sides.proxy_refusals("BAD_LEGACY_PING"), 1)
         self.assertEqual(sides.backend_refusals("BAD_LEGACY_PING"), 1)
+
+    @fuzz(100)
+    @given(st.one_of(st.binary(max_size=64).map(lambda tail: b"\xfe" + tail),
+                     st.binary(max_size=64).map(lambda tail: b"\xfe\x01\xfa" + tail),
+                     st.sampled_from([PING_16[:n] for n in range(1, len(PING_16) + 1)])))
+    def test_any_first_read_decided_alike(self, first_read: bytes) -> None:
+        """For any first read starting FE, the proxy answers a legacy ping exactly when the
+        backend does, exactly when the shared sniffer calls it one."""
+        try:
+            expected = legacy.sniff_legacy_ping(first_read) is not None
+        except WireError:
+            expected = False
+        sides = Sides(self)
+        answered = []
+        for transport in (sides.proxy(first_read), sides.backend(first_read)):
+            answered.append(transport.value()[:1] == b"\xff" and transport.disconnecting)
+        self.assertEqual(answered, [expected, expected])
 
     def test_long_handshake_is_a_frame_for_both(self) -> None:
         """A 254-byte handshake starts FE 01 00: both read it as a frame and answer status."""
