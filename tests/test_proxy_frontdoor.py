@@ -31,11 +31,11 @@ from mcproxy.proxy.client import Phase, PlayerFactory
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.wire.handshake import Intent, normalize_host, parse_handshake
 from mcproxy.proxy.passthrough import StatusPassthrough
-from mcproxy.proxy.status import UNSUPPORTED_PROTOCOL, StatusResponder, supported_range
+from mcproxy.proxy.status import UNSUPPORTED_PROTOCOL, StatusResponder
 from mcproxy.wire import legacy
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
+from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, supported_range
 from mcproxy.wire.types import (
     Reader, encode_long, encode_string, encode_ushort, encode_uuid, encode_varint,
 )

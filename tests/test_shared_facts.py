@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcproxy.proxy.auth import AuthenticationError, parse_profile
 from mcproxy.wire import legacy
 from mcproxy.wire.framing import encode_frame
+from mcproxy.wire.packets import supported_range
 from mcproxy.wire.types import WireError, encode_string, encode_uuid, encode_varint
 from tests.backend_support import World
 from tests.fuzzing import fuzz
@@ -62,9 +63,12 @@ class AgreementTestCase(SynchronousTestCase):
 
 class LegacyPingAgreementTests(AgreementTestCase):
     def assertAnswered(self, transport, first_read: bytes) -> None:
+        """A kick-packet reply in the form the ping asked for, naming the versions we serve."""
         reply = legacy.decode_legacy_reply(transport.value())
         kind = legacy.sniff_legacy_ping(first_read).kind
         self.assertEqual(reply.protocol is None, kind is legacy.LegacyPingKind.BETA)
+        if reply.protocol is not None:
+            self.assertEqual(reply.version, f"mcproxy {supported_range()}")
         self.assertTrue(transport.disconnecting)
 
     def test_first_reads_answered_alike(self) -> None:

@@ -42,7 +42,7 @@ from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.handshake import Handshake, Intent, parse_handshake
 from mcproxy.wire.legacy import encode_legacy_reply, sniff_legacy_ping
 from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
-from mcproxy.wire.packets import TIER1_PROTOCOLS, State
+from mcproxy.wire.packets import TIER1_PROTOCOLS, State, supported_range
 from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint
 
 def _chat(text: str, color: str | None = None) -> dict:
@@ -240,7 +240,7 @@ class LimboProtocol(Protocol):
         if self.protocol_version not in TIER1_PROTOCOLS:
             self.factory.module.record_login("UNSUPPORTED_VERSION")
             self._send_raw(encode_varint(0) + encode_string(chat_json(
-                "Unsupported Minecraft version: use 1.20.5 to 26.1.", "red")))
+                f"Unsupported Minecraft version: use {supported_range()}.", "red")))
             self.close("UNSUPPORTED_VERSION")
             return
         self.packets = ServerPackets.for_protocol(self.protocol_version)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from mcproxy.wire.legacy import LegacyStatus
-from mcproxy.wire.packets import TIER1_PROTOCOLS
+from mcproxy.wire.packets import TIER1_PROTOCOLS, supported_range
 
 #: Shown (with our newest protocol) to clients whose version we cannot log in.
-UNSUPPORTED_VERSION_NAME = "mcproxy 1.20.5-26.1"
+UNSUPPORTED_VERSION_NAME = f"mcproxy {supported_range()}"
 NEWEST_PROTOCOL = max(TIER1_PROTOCOLS)
 
 

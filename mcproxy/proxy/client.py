@@ -16,12 +16,11 @@ from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.wire.handshake import Intent, parse_handshake
-from mcproxy.wire.packets import PacketIds, packet_ids
+from mcproxy.wire.packets import PacketIds, packet_ids, supported_range
 from mcproxy.proxy.relay import (
     DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, no_delay, relay_chunk,
 )
 from mcproxy.proxy.routing import NoServerAvailable
-from mcproxy.proxy.status import supported_range
 from mcproxy.proxy.throttle import address_key
 from mcproxy.wire import chat, legacy
 from mcproxy.wire.cipher import rsa_decrypt, server_hash

@@ -10,7 +10,7 @@ from zope.interface import implementer
 
 from mcproxy.interfaces import IStatusSource
 from mcproxy.wire.chat import plain_text
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
+from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, supported_range
 
 #: Shown to clients outside tier 1: their list entry says the version is incompatible.
 UNSUPPORTED_PROTOCOL = -1
@@ -25,10 +25,6 @@ def motd_component(motd: str) -> object:
         except ValueError:
             pass
     return {"text": motd}
-
-
-def supported_range() -> str:
-    return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
 
 
 @implementer(IStatusSource)

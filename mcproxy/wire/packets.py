@@ -50,6 +50,11 @@ VERSION_NAMES: Mapping[int, str] = MappingProxyType({
 })
 TIER1_PROTOCOLS: tuple[int, ...] = tuple(sorted(VERSION_NAMES))
 
+
+def supported_range() -> str:
+    """The tier-1 versions as players read them, ``1.20.5-26.1``: both sides say so."""
+    return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
+
 #: Protocol numbers at which a layout either side writes changed.
 PROTOCOL_1_21_2 = 768  # Login Success loses strictErrorHandling; sea level; new teleport
 PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
