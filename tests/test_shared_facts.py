@@ -15,7 +15,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcproxy.proxy.auth import AuthenticationError, parse_profile
 from mcproxy.wire import legacy
 from mcproxy.wire.framing import encode_frame
-from mcproxy.wire.packets import supported_range
+from mcproxy.wire.chat import json_to_component, plain_text
+from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, supported_range
 from mcproxy.wire.types import WireError, encode_string, encode_uuid, encode_varint
 from tests.backend_support import World
 from tests.fuzzing import fuzz
@@ -142,6 +143,18 @@ class HandshakeAgreementTests(AgreementTestCase):
         sides = Sides(self)
         for transport in (sides.proxy(data), sides.backend(data)):
             self.assertStatusAnswered(transport)
+
+
+class UnsupportedVersionAgreementTests(AgreementTestCase):
+    def test_login_disconnect_any_version(self) -> None:
+        """A login from a version without tables is told, by both sides, in a packet 0x00
+        JSON disconnect every client since 1.7 reads, which versions are served."""
+        sides = Sides(self)
+        for transport in (sides.proxy(handshake(760, intent=2)), sides.backend(handshake(760, intent=2))):
+            [(packet_id, reader)] = frames(transport.value())
+            self.assertEqual(packet_id, LOGIN_DISCONNECT_ANY_VERSION)
+            self.assertIn(supported_range(), plain_text(json_to_component(reader.string(262144))))
+            self.assertTrue(transport.disconnecting)
 
 
 def login_start(name: str) -> bytes:

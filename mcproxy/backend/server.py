@@ -42,7 +42,7 @@ from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.handshake import Handshake, Intent, parse_handshake
 from mcproxy.wire.legacy import encode_legacy_reply, sniff_legacy_ping
 from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
-from mcproxy.wire.packets import TIER1_PROTOCOLS, State, supported_range
+from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, TIER1_PROTOCOLS, State, supported_range
 from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint
 
 def _chat(text: str, color: str | None = None) -> dict:
@@ -239,7 +239,7 @@ class LimboProtocol(Protocol):
             return
         if self.protocol_version not in TIER1_PROTOCOLS:
             self.factory.module.record_login("UNSUPPORTED_VERSION")
-            self._send_raw(encode_varint(0) + encode_string(chat_json(
+            self._send_raw(encode_varint(LOGIN_DISCONNECT_ANY_VERSION) + encode_string(chat_json(
                 f"Unsupported Minecraft version: use {supported_range()}.", "red")))
             self.close("UNSUPPORTED_VERSION")
             return

@@ -16,7 +16,7 @@ from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.wire.handshake import Intent, parse_handshake
-from mcproxy.wire.packets import PacketIds, packet_ids, supported_range
+from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, PacketIds, packet_ids, supported_range
 from mcproxy.proxy.relay import (
     DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, no_delay, relay_chunk,
 )
@@ -33,9 +33,6 @@ from mcproxy.wire.types import (
 
 #: Messages held for a player between servers; more are dropped.
 MAX_QUEUED_MESSAGES = 16
-#: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
-#: version we do not support still reads why it was turned away.
-LOGIN_DISCONNECT = 0x00
 
 
 def _peer_host(transport) -> str:
@@ -177,7 +174,7 @@ class PlayerConnection(Protocol):
         if refusal.message and self.phase in (
                 Phase.LOGIN, Phase.ENCRYPTION, Phase.AUTHENTICATING, Phase.ROUTE_COOKIE, Phase.CONNECTING,
                 Phase.AWAIT_ACK):
-            packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT
+            packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT_ANY_VERSION
             self._send(packet_id, encode_string(chat.text_to_json(refusal.message)))
         self._leave_prelogin()
         self.phase = Phase.CLOSED

@@ -55,6 +55,10 @@ def supported_range() -> str:
     """The tier-1 versions as players read them, ``1.20.5-26.1``: both sides say so."""
     return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
 
+#: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
+#: version has no table still reads why it was turned away.
+LOGIN_DISCONNECT_ANY_VERSION = 0x00
+
 #: Protocol numbers at which a layout either side writes changed.
 PROTOCOL_1_21_2 = 768  # Login Success loses strictErrorHandling; sea level; new teleport
 PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
