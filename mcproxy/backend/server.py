@@ -45,6 +45,7 @@ from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
 from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, TIER1_PROTOCOLS, State, supported_range
 from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint
 
+
 def _chat(text: str, color: str | None = None) -> dict:
     return {"text": text, "color": color} if color else {"text": text}
 
@@ -160,8 +161,8 @@ class LimboProtocol(Protocol):
         self._keepalive_sent_at = 0.0
         self._last_keepalive = 0.0
         self._teleport_id: int | None = None
-        #: Until the first read, which decides whether this is a pre-1.7 ping.
-        self._legacy = True
+        #: The first read decides whether this is a pre-1.7 ping.
+        self._first_read = True
 
     # Twisted callbacks
 
@@ -187,7 +188,7 @@ class LimboProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self.phase is Phase.CLOSED:
             return
-        if self._legacy:
+        if self._first_read:
             data = self._sniff_legacy(data)
             if not data:
                 return
@@ -266,7 +267,7 @@ class LimboProtocol(Protocol):
 
         The first read decides, through the same function the proxy uses.
         """
-        self._legacy = False
+        self._first_read = False
         try:
             ping = sniff_legacy_ping(data)
         except WireError as error:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 
-
 MIN_SECRET_BYTES = 32
 
 
