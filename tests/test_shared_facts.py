@@ -7,6 +7,7 @@ with that function and with each other, on the cases where their old copies did 
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from hypothesis import given, strategies as st
@@ -16,7 +17,7 @@ from mcproxy.proxy.auth import AuthenticationError, parse_profile
 from mcproxy.wire import legacy
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.chat import json_to_component, plain_text
-from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, supported_range
+from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, supported_range, unsupported_version_name
 from mcproxy.wire.types import WireError, encode_string, encode_uuid, encode_varint
 from tests.backend_support import World
 from tests.fuzzing import fuzz
@@ -69,7 +70,7 @@ class LegacyPingAgreementTests(AgreementTestCase):
         kind = legacy.sniff_legacy_ping(first_read).kind
         self.assertEqual(reply.protocol is None, kind is legacy.LegacyPingKind.BETA)
         if reply.protocol is not None:
-            self.assertEqual(reply.version, f"mcproxy {supported_range()}")
+            self.assertEqual((reply.protocol, reply.version), (127, unsupported_version_name()))
         self.assertTrue(transport.disconnecting)
 
     def test_first_reads_answered_alike(self) -> None:
@@ -155,6 +156,19 @@ class UnsupportedVersionAgreementTests(AgreementTestCase):
             self.assertEqual(packet_id, LOGIN_DISCONNECT_ANY_VERSION)
             self.assertIn(supported_range(), plain_text(json_to_component(reader.string(262144))))
             self.assertTrue(transport.disconnecting)
+
+
+    def test_status_names_the_same_versions(self) -> None:
+        """A status ping from a version without tables shows the same server version on
+        both sides, naming the versions that can join."""
+        sides = Sides(self)
+        data = handshake(760) + packet(0x00)
+        for transport in (sides.proxy(data), sides.backend(data)):
+            [(packet_id, reader)] = frames(transport.value())
+            self.assertEqual(packet_id, 0x00)
+            version = json.loads(reader.string(32767))["version"]
+            self.assertEqual(version["name"], unsupported_version_name())
+            self.assertIn(supported_range(), version["name"])
 
 
 def login_start(name: str) -> bytes:

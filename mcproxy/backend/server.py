@@ -32,7 +32,7 @@ from mcproxy.backend.packets import (
     Spawn,
 )
 from mcproxy.backend.registries import RegistryStore
-from mcproxy.backend.status import legacy_status, status_json
+from mcproxy.backend.status import status_json
 from mcproxy.interfaces import IBackendModule
 from mcproxy.ops.logging import correlated, new_correlation_id
 from mcproxy.ops.metrics import BackendMetrics
@@ -40,7 +40,7 @@ from mcproxy.wire.chat import component_to_json, component_to_nbt
 from mcproxy.wire.compression import decompress_packet, frame_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.handshake import Handshake, Intent, parse_handshake
-from mcproxy.wire.legacy import encode_legacy_reply, sniff_legacy_ping
+from mcproxy.wire.legacy import encode_legacy_reply, legacy_status, sniff_legacy_ping
 from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
 from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, TIER1_PROTOCOLS, State, supported_range
 from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint

@@ -218,9 +218,7 @@ class PlayerConnection(Protocol):
             return data
         motd, online, max_players = self.proxy.status.legacy_fields()
         self.proxy.count_handshake("legacy")
-        status = legacy.LegacyStatus(motd, online, max_players, protocol=127,
-                                     version=f"mcproxy {supported_range()}")
-        self.transport.write(legacy.encode_legacy_reply(ping, status))
+        self.transport.write(legacy.encode_legacy_reply(ping, legacy.legacy_status(motd, online, max_players)))
         self._leave_prelogin()
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)

@@ -10,7 +10,7 @@ from zope.interface import implementer
 
 from mcproxy.interfaces import IStatusSource
 from mcproxy.wire.chat import plain_text
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, supported_range
+from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, unsupported_version_name
 
 #: Shown to clients outside tier 1: their list entry says the version is incompatible.
 UNSUPPORTED_PROTOCOL = -1
@@ -52,7 +52,7 @@ class StatusResponder:
             "data:image/png;base64," + base64.b64encode(favicon_png).decode("ascii")
             if favicon_png else None
         )
-        self._unsupported_name = f"mcproxy {supported_range()}"
+        self._unsupported_name = unsupported_version_name()
         self._encoded: dict[tuple[int, str, int], str] = {}
 
     def response(self, protocol: int, host: str = "") -> dict:

@@ -21,6 +21,7 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from mcproxy.wire.packets import unsupported_version_name
 from mcproxy.wire.types import Bytes, Incomplete, WireError
 
 LEGACY_PING_BYTE = 0xFE
@@ -31,6 +32,9 @@ _INT = struct.Struct(">i")
 
 #: Old clients read the kick string with this ceiling (UTF-16 units).
 KICK_MAX_CHARS = 256
+#: Modern vanilla servers answer legacy pings with this protocol, which no legacy client
+#: speaks, so the client shows the version name as incompatible.
+UNJOINABLE_PROTOCOL = 127
 
 
 class LegacyPingKind(enum.Enum):
@@ -61,6 +65,13 @@ class LegacyStatus:
     max_players: int
     protocol: int | None = None
     version: str | None = None
+
+
+def legacy_status(motd: str, online: int, max_players: int) -> LegacyStatus:
+    """What the proxy and the reference backend tell a pre-1.7 client: it can join nothing
+    served here, so protocol 127 (which no legacy client speaks) and the versions that can."""
+    return LegacyStatus(motd, online, max_players, protocol=UNJOINABLE_PROTOCOL,
+                        version=unsupported_version_name())
 
 
 def parse_legacy_ping(data: Bytes, final: bool = False) -> LegacyPing | None:
@@ -196,9 +207,7 @@ def encode_legacy_reply(ping: LegacyPing | LegacyPingKind, status: LegacyStatus)
         motd = status.motd.replace("§", "")
         motd = _fit_motd(motd, len(online) + len(max_players) + 2)
         return _kick(f"{motd}§{online}§{max_players}")
-    # Modern vanilla servers answer legacy pings with protocol 127, which no legacy client
-    # speaks, so the client shows the version name as incompatible.
-    protocol = str(status.protocol if status.protocol is not None else 127)
+    protocol = str(status.protocol if status.protocol is not None else UNJOINABLE_PROTOCOL)
     version = status.version or ""
     fixed = f"§1\0{protocol}\0{version}\0\0{online}\0{max_players}"
     motd = _fit_motd(status.motd.replace("\0", ""), len(fixed))

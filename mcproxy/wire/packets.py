@@ -55,6 +55,12 @@ def supported_range() -> str:
     """The tier-1 versions as players read them, ``1.20.5-26.1``: both sides say so."""
     return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
 
+
+def unsupported_version_name() -> str:
+    """The server version a client we cannot serve is shown (status and legacy ping, on
+    both sides): ``mcproxy 1.20.5-26.1``, so its list says which versions can join."""
+    return f"mcproxy {supported_range()}"
+
 #: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
 #: version has no table still reads why it was turned away.
 LOGIN_DISCONNECT_ANY_VERSION = 0x00
