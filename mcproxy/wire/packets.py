@@ -170,6 +170,7 @@ _NAMED = {
     "config_finish_ack": (State.CONFIGURATION, _S, "finish_configuration"),
     "config_cookie_response": (State.CONFIGURATION, _S, "cookie_response"),
     "config_keep_alive_response": (State.CONFIGURATION, _S, "keep_alive"),
+    "config_custom_payload_serverbound": (State.CONFIGURATION, _S, "custom_payload"),
     "play_kick": (State.PLAY, _C, "kick_disconnect"),
     "play_login": (State.PLAY, _C, "login"),
     "play_start_configuration": (State.PLAY, _C, "start_configuration"),
@@ -189,6 +190,10 @@ _NAMED = {
     "play_configuration_acknowledged": (State.PLAY, _S, "configuration_acknowledged"),
     "play_cookie_response": (State.PLAY, _S, "cookie_response"),
     "play_tab_complete_request": (State.PLAY, _S, "tab_complete"),
+    "play_chat_message": (State.PLAY, _S, "chat_message"),
+    "play_message_acknowledgement": (State.PLAY, _S, "message_acknowledgement"),
+    "play_custom_payload": (State.PLAY, _C, "custom_payload"),
+    "play_custom_payload_serverbound": (State.PLAY, _S, "custom_payload"),
 }
 
 
@@ -223,6 +228,7 @@ class PacketIds:
     config_finish_ack: int
     config_cookie_response: int
     config_keep_alive_response: int
+    config_custom_payload_serverbound: int
     play_kick: int
     play_login: int
     play_start_configuration: int
@@ -242,6 +248,10 @@ class PacketIds:
     play_configuration_acknowledged: int
     play_cookie_response: int
     play_tab_complete_request: int
+    play_chat_message: int
+    play_message_acknowledgement: int
+    play_custom_payload: int
+    play_custom_payload_serverbound: int
 
     @property
     def login_success_has_strict_flag(self) -> bool:
