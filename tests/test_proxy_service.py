@@ -130,6 +130,7 @@ max_players = 42
 handshake_timeout = 4.0
 login_timeout = 12.0
 accept_transfers = true
+kick_existing_players = true
 max_frame_size_prelogin = 4096
 
 [security]
@@ -161,7 +162,7 @@ bind = ""
             online_mode=False, compression_threshold=512, forwarding="legacy",
             secret=SECRET.encode(), secret_previous=SECRET[::-1].encode(), max_players=42,
             handshake_timeout=4.0, login_timeout=12.0, accept_transfers=True,
-            max_prelogin_frame=4096))
+            kick_existing_players=True, max_prelogin_frame=4096))
 
     def test_secrets_stay_out_of_repr(self) -> None:
         """The settings print without either secret."""
