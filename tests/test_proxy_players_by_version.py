@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.backend import BackendConnection, LoginPhase
 from mcproxy.proxy.core import ProxySettings
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 from tests.test_proxy_frontdoor import FakeRouter, FrontDoor, handshake, login_start, packet
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.wire.packets import Direction, State
+from mcproxy.wire.packets import _NAMED, Direction, State
 from mcproxy.wire.protocols import known_protocols, protocol_info
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,19 +93,28 @@ class RecordedSourcesTests(SynchronousTestCase):
         for (state, direction, name), packet_id in table.items():
             self.assertEqual(older.id(State(state), Direction(direction), name), packet_id)
 
-    def test_ids_the_proxy_uses_are_covered(self) -> None:
-        """Every packet the proxy resolves per version has a 26.2 id from at least one
-        source; all but one (configuration cookie_response, which BungeeCord passes
-        through unregistered) from both."""
-        from mcproxy.proxy.packet_ids import _WANTED
+    def test_named_packets_at_26_2(self) -> None:
+        """Of the packets the proxy and the reference backend resolve by name, all those
+        the proxy needs to relay and switch have a 26.2 id from both sources; the rest are
+        the limbo's, which one source or none gives (the gap docs/versions.md names)."""
         bungee, gate = ids_of("bungeecord", 776), ids_of("gate", 776)
-        single = []
-        for state, direction, name in _WANTED.values():
+        coverage = {}
+        for field, (state, direction, name) in _NAMED.items():
             key = (state.value, direction.value, name)
-            self.assertTrue(key in bungee or key in gate, key)
-            if not (key in bungee and key in gate):
-                single.append(key)
-        self.assertEqual(single, [("configuration", "serverbound", "cookie_response")])
+            found = tuple(source for source, ids in (("bungeecord", bungee), ("gate", gate))
+                          if key in ids)
+            if found != ("bungeecord", "gate"):
+                coverage[field] = found
+        self.assertEqual(coverage, {
+            "config_feature_flags": ("gate",),
+            "config_registry_data": ("gate",),
+            "config_cookie_response": ("gate",),
+            "play_game_event": ("bungeecord",),
+            "play_spawn_position": (),
+            "play_position": (),
+            "play_update_health": (),
+            "play_message_acknowledgement": ("gate",),
+        })
 
 
 class AgreementRuleTests(SynchronousTestCase):

@@ -126,7 +126,7 @@ WATCHED_PLAY = {
         "teams", "title", "set_title_text", "set_title_subtitle", "set_title_time",
         "clear_titles", "action_bar", "resource_pack_send", "add_resource_pack",
         "remove_resource_pack", "game_state_change", "update_health", "position",
-        "bundle_delimiter", "ping",
+        "spawn_position", "bundle_delimiter", "ping",
     ),
     "serverbound": (
         "keep_alive", "custom_payload", "chat", "chat_message", "chat_command",

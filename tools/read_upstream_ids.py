@@ -148,6 +148,7 @@ GATE_NAMES = {
     ("play", "serverbound", "p.KeepAlive"): "keep_alive",
     ("play", "serverbound", "plugin.Message"): "custom_payload",
     ("play", "serverbound", "chat.SessionPlayerChat"): "chat_message",
+    ("play", "serverbound", "chat.ChatAcknowledgement"): "message_acknowledgement",
     ("play", "serverbound", "chat.SessionPlayerCommand"): "chat_command_signed",
     ("play", "serverbound", "chat.UnsignedPlayerCommand"): "chat_command",
     ("play", "serverbound", "p.TabCompleteRequest"): "tab_complete",
