@@ -77,6 +77,15 @@ class RedisLinkTests(SynchronousTestCase):
         self.assertNotIn(PASSWORD.decode(), repr(self.log) + self.link.last_error)
         self.assertIsInstance(self.failureResultOf(self.link.call("PING")).value, RedisUnavailable)
 
+    def test_stopping_leaves_no_close_pending(self) -> None:
+        """Stopping while a refused connection waits to be closed cancels that timer (and closes it now)."""
+        command, command_wire = self.connect(0)
+        command.dataReceived(b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
+        self.link.stopService()
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertTrue(command_wire.disconnecting)
+
     def test_missing_password_is_reported_once(self) -> None:
         """A Redis that wants a password we do not have: down, saying NOAUTH, logged once across retries."""
         link = RedisLink(self.reactor, "tcp:host=127.0.0.1:port=6380", None, ["mcproxy:events"],

@@ -76,6 +76,8 @@ class RedisLink(MultiService):
         self._log = log
         self._timeout = timeout
         self._retry_max = retry_max
+        #: Refused connections waiting to be closed; stopping closes them at once instead.
+        self._closing: list = []
         self._command: _Protocol | None = None
         self._subscriber: _Subscriber | None = None
         self._observers: list[Callable[[bool], None]] = []
@@ -91,6 +93,13 @@ class RedisLink(MultiService):
             factory = _Factory(protocol_class, reactor, lambda protocol, role=role: self._lost(role), message)
             ClientService(clientFromString(reactor, endpoint), factory, retryPolicy=policy, clock=reactor,
                           prepareConnection=prepare).setServiceParent(self)
+
+    def stopService(self):
+        for call in self._closing:
+            if call.active():
+                call.cancel()
+        self._closing = []
+        return super().stopService()
 
     @property
     def connected(self) -> bool:
@@ -145,7 +154,8 @@ class RedisLink(MultiService):
             if reason != self.last_error:
                 self._log.error("{error}", error=reason)
             self.last_error = reason
-            self._reactor.callLater(self._retry_max, protocol.transport.loseConnection)
+            self._closing = [c for c in self._closing if c.active()]
+            self._closing.append(self._reactor.callLater(self._retry_max, protocol.transport.loseConnection))
             return False
         return True
 
