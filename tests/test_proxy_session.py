@@ -240,7 +240,7 @@ class PluginMessageEventTests(RigTestCase):
     def test_cancel_and_late_subscription(self) -> None:
         """Plugin messages are watched once someone subscribes, for players already on too."""
         session = self.rig.join()
-        brand = plugin_message(IDS.play_plugin_message_serverbound, "minecraft:brand", b"\x05vanil")
+        brand = plugin_message(IDS.play_custom_payload_serverbound, "minecraft:brand", b"\x05vanil")
         session.connection.dataReceived(brand)
         self.assertEqual(session.backend.transport.value(), brand)
         session.backend.transport.clear()
@@ -252,7 +252,7 @@ class PluginMessageEventTests(RigTestCase):
 
         self.subscribe(PluginMessageEvent, drop)
         session.connection.dataReceived(brand)
-        session.backend.dataReceived(plugin_message(IDS.play_plugin_message_clientbound, "x:y", b"1"))
+        session.backend.dataReceived(plugin_message(IDS.play_custom_payload, "x:y", b"1"))
         self.assertEqual(session.backend.transport.value(), b"")
         self.assertEqual(session.sent(), b"")
         self.assertEqual(seen, [("minecraft:brand", "serverbound"), ("x:y", "clientbound")])

@@ -31,8 +31,8 @@ _WANTED = {
     "config_finish_ack": (State.CONFIGURATION, _S, "finish_configuration"),
     "config_cookie_response": (State.CONFIGURATION, _S, "cookie_response"),
     "config_keep_alive_response": (State.CONFIGURATION, _S, "keep_alive"),
-    "config_plugin_message_clientbound": (State.CONFIGURATION, _C, "custom_payload"),
-    "config_plugin_message_serverbound": (State.CONFIGURATION, _S, "custom_payload"),
+    "config_custom_payload": (State.CONFIGURATION, _C, "custom_payload"),
+    "config_custom_payload_serverbound": (State.CONFIGURATION, _S, "custom_payload"),
     "play_kick": (State.PLAY, _C, "kick_disconnect"),
     "play_login": (State.PLAY, _C, "login"),
     "play_start_configuration": (State.PLAY, _C, "start_configuration"),
@@ -49,8 +49,8 @@ _WANTED = {
     "play_tab_complete_request": (State.PLAY, _S, "tab_complete"),
     "play_chat_message": (State.PLAY, _S, "chat_message"),
     "play_message_acknowledgement": (State.PLAY, _S, "message_acknowledgement"),
-    "play_plugin_message_clientbound": (State.PLAY, _C, "custom_payload"),
-    "play_plugin_message_serverbound": (State.PLAY, _S, "custom_payload"),
+    "play_custom_payload": (State.PLAY, _C, "custom_payload"),
+    "play_custom_payload_serverbound": (State.PLAY, _S, "custom_payload"),
 }
 
 
@@ -77,8 +77,8 @@ class ProxyPacketIds:
     config_finish_ack: int
     config_cookie_response: int
     config_keep_alive_response: int
-    config_plugin_message_clientbound: int
-    config_plugin_message_serverbound: int
+    config_custom_payload: int
+    config_custom_payload_serverbound: int
     play_kick: int
     play_login: int
     play_start_configuration: int
@@ -95,8 +95,8 @@ class ProxyPacketIds:
     play_tab_complete_request: int
     play_chat_message: int
     play_message_acknowledgement: int
-    play_plugin_message_clientbound: int
-    play_plugin_message_serverbound: int
+    play_custom_payload: int
+    play_custom_payload_serverbound: int
 
     @property
     def login_success_has_strict_flag(self) -> bool:

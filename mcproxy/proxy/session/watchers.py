@@ -60,10 +60,10 @@ class PlayWatchers:
         send many and the relay would otherwise pass them without a look."""
         ids = self._play.connection.ids
         up, down = self._up, self._down
-        up.on(RelayPhase.CONFIGURATION, ids.config_plugin_message_serverbound, self._plugin_message_up)
-        up.on(RelayPhase.PLAY, ids.play_plugin_message_serverbound, self._plugin_message_up)
-        down.on(RelayPhase.CONFIGURATION, ids.config_plugin_message_clientbound, self._plugin_message_down)
-        down.on(RelayPhase.PLAY, ids.play_plugin_message_clientbound, self._plugin_message_down)
+        up.on(RelayPhase.CONFIGURATION, ids.config_custom_payload_serverbound, self._plugin_message_up)
+        up.on(RelayPhase.PLAY, ids.play_custom_payload_serverbound, self._plugin_message_up)
+        down.on(RelayPhase.CONFIGURATION, ids.config_custom_payload, self._plugin_message_down)
+        down.on(RelayPhase.PLAY, ids.play_custom_payload, self._plugin_message_down)
 
     # Phases ---------------------------------------------------------------------------
 
