@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 
+from twisted.internet import defer
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
@@ -142,6 +143,15 @@ class LoginAndConnectEventTests(RigTestCase):
         session.connection.switch_to("survival")
         self.assertEqual(self.rig.router.requests[-1][0], ("creative",))
 
+    def test_disconnect_from_a_login_handler(self) -> None:
+        """A handler that disconnects the player itself ends the login there: no server is asked."""
+        self.subscribe(LoginEvent, lambda event: event.player.disconnect("Come back later"))
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake() + login_start())
+        self.assertEqual(self.rig.refusals("DISCONNECTED"), 1.0)
+        self.assertIn(b"Come back later", transport.value())
+        self.assertEqual(self.rig.router.requests, [])
+
     def test_facade(self) -> None:
         """Plugins get an IPlayer, not the connection."""
         seen = []
@@ -269,6 +279,25 @@ class StatusAndHookTests(RigTestCase):
         connection.dataReceived(handshake(intent=1) + packet(0x00))
         [(pid, fields)] = frames(transport.value())
         self.assertEqual(json.loads(Reader(fields).string())["description"], {"text": "Hello 192.168.1.1"})
+
+    def test_status_fetched_then_edited(self) -> None:
+        """A status that has to be fetched first (pass-through) is edited once it arrives,
+        and the ping that came meanwhile is answered after it."""
+        pending = defer.Deferred()
+
+        class Fetching:
+            def response_json(self, protocol, host):
+                return pending
+
+        self.rig.core.status = Fetching()
+        self.subscribe(StatusPingEvent, lambda event: event.status.update(edited=True))
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake(intent=1) + packet(0x00) + packet(0x01, encode_long(7)))
+        self.assertEqual(transport.value(), b"")
+        pending.callback(json.dumps({"description": "fetched"}))
+        (status_id, status), (pong_id, pong) = frames(transport.value())
+        self.assertEqual(json.loads(Reader(status).string()), {"description": "fetched", "edited": True})
+        self.assertEqual((pong_id, pong), (0x01, encode_long(7)))
 
     def test_old_hook_names_still_work_with_a_warning(self) -> None:
         """The four 0.4 hooks run for one more release, called as before, with a DeprecationWarning."""
