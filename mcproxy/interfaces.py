@@ -154,6 +154,32 @@ class IStatusSource(Interface):
         """(plain-text MOTD, online, max players) for the pre-1.7 ping."""
 
 
+class ISessionHandler(Interface):
+    """One protocol state of a player's connection (:mod:`mcproxy.proxy.session`).
+
+    The connection shell holds one at a time and swaps them with ``set_handler()``.
+    """
+
+    connection = Attribute("The PlayerConnection shell this handler drives.")
+    phase = Attribute("mcproxy.proxy.session.base.Phase: the state, as logs and metrics name it")
+    active = Attribute("bool: whether the shell still holds this handler (late Deferreds check it)")
+    reads_packets = Attribute("bool: the shell decodes packets for packet(); False for raw bytes")
+    in_login = Attribute("bool: a refusal can still be told to the client as a Login Disconnect")
+    timeout_reason = Attribute("str: the refusal reason when the connection's deadline passes")
+
+    def activated():
+        """The handler now owns the connection."""
+
+    def deactivated():
+        """Another handler took over, or the connection closed: let go of what it holds."""
+
+    def data_received(data):
+        """Bytes from the client, decrypted by nobody yet."""
+
+    def packet(packet_id, reader):
+        """One whole packet (when ``reads_packets``); raise Refusal for one the state does not allow."""
+
+
 # ---------------------------------------------------------------------------
 # Plugins (mcproxy.proxy.plugins): what a third-party proxy plugin provides and
 # the API the proxy hands it.  Plugins are found with twisted.plugin.getPlugins

@@ -9,7 +9,7 @@ from twisted.internet import defer
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from mcproxy.interfaces import IPlayer
+from mcproxy.interfaces import IPlayer, ISessionHandler
 from mcproxy.proxy.client import Phase
 from mcproxy.proxy.events import (
     Cancelled, DisconnectEvent, KickedFromServerEvent, LoginEvent, PlayerChatEvent, PlayerCommandEvent, PluginMessageEvent,
@@ -91,6 +91,32 @@ class IllegalPacketTests(RigTestCase):
         session.connection.dataReceived(b"\x00")
         self.assertRefusedIn(session.connection, session.transport, "EMPTY_FRAME", "relay")
         self.assertTrue(session.backend.transport.disconnecting)
+
+
+class HandlerInterfaceTests(RigTestCase):
+    def test_every_state_provides_the_interface(self) -> None:
+        """Each handler a session passes through provides ISessionHandler, and only the
+        current one is active."""
+        seen = []
+        connection, transport = self.rig.connect()
+        seen.append(connection.handler)
+        connection.dataReceived(handshake())
+        seen.append(connection.handler)
+        connection.dataReceived(login_start())
+        seen.append(connection.handler)
+        backend = self.rig.router.accept()
+        connection.dataReceived(packet(IDS.login_acknowledged))
+        seen.append(connection.handler)
+        self.assertEqual([type(h).__name__ for h in seen],
+                         ["HandshakeHandler", "LoginHandler", "ConnectingHandler", "PlayHandler"])
+        for handler in seen:
+            verifyObject(ISessionHandler, handler)
+        self.assertEqual([h.active for h in seen], [False, False, False, True])
+        self.assertIsNot(backend.sink, None)
+        pinger, _ = self.rig.connect()
+        pinger.dataReceived(handshake(intent=1))
+        self.assertEqual(type(pinger.handler).__name__, "StatusHandler")
+        verifyObject(ISessionHandler, pinger.handler)
 
 
 class LoginAndConnectEventTests(RigTestCase):

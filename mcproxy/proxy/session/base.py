@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 
+from zope.interface import implementer
+
+from mcproxy.interfaces import ISessionHandler
+
 
 class Phase(enum.Enum):
     HANDSHAKE = "handshake"
@@ -27,6 +31,7 @@ class Refusal(Exception):
         self.message = message
 
 
+@implementer(ISessionHandler)
 class SessionHandler:
     """One protocol state of one connection; its fields die with it.
 
