@@ -118,14 +118,15 @@ class Session:
 class Rig:
     """A ProxyCore with built-in commands, a controllable router and uncompressed frames."""
 
-    def __init__(self, **router) -> None:
+    def __init__(self, settings: ProxySettings | None = None, **router) -> None:
         self.reactor = MemoryReactorClock()
         self.registry = CollectorRegistry()
         self.log_events: list[dict] = []
         self.router = Router(**router)
         log = Logger(observer=self.log_events.append)
         commands = CommandDispatcher(log)
-        self.core = ProxyCore(self.reactor, ProxySettings(online_mode=False, compression_threshold=-1),
+        settings = settings or ProxySettings(online_mode=False, compression_threshold=-1)
+        self.core = ProxyCore(self.reactor, settings,
                               status=None, router=self.router, metrics=ProxyMetrics(self.registry), log=log,
                               commands=commands)
         for command in builtin_commands(self.core):

@@ -11,6 +11,7 @@ from zope.interface.verify import verifyObject
 
 from mcproxy.interfaces import IPlayer, ISessionHandler
 from mcproxy.proxy.client import Phase
+from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.events import (
     Cancelled, DisconnectEvent, KickedFromServerEvent, LoginEvent, PlayerChatEvent, PlayerCommandEvent, PluginMessageEvent,
     PreConnectEvent, StatusPingEvent,
@@ -198,6 +199,24 @@ class LoginAndConnectEventTests(RigTestCase):
         self.assertEqual([e["event"] for e in failures], ["LoginEvent"])
         self.assertTrue(failures[0]["log_failure"].check(TypeError))
         self.assertIs(session.connection.phase, Phase.RELAY)
+
+
+class TakeOverEventTests(SynchronousTestCase):
+    def test_replaced_session_gets_one_disconnect_event(self) -> None:
+        """With kick_existing_players, the old session is told and closed, its one DisconnectEvent
+        saying ``replaced``, and the newcomer goes on to a server."""
+        rig = Rig(settings=ProxySettings(online_mode=False, compression_threshold=-1, kick_existing_players=True))
+        self.addCleanup(rig.core.stop)
+        left = []
+        rig.core.events.subscribe(DisconnectEvent, left.append)
+        old = rig.join("Steve")
+        connection, transport = rig.connect()
+        connection.dataReceived(handshake() + login_start("Steve"))
+        self.assertEqual(texts(old.sent(), IDS.play_kick), ["You logged in from another location."])
+        self.assertTrue(old.transport.disconnecting)
+        old.connection.connectionLost(None)
+        self.assertEqual([(e.player.name, e.why) for e in left], [("Steve", "replaced")])
+        self.assertIs(connection.phase, Phase.CONNECTING)
 
 
 class KickEventTests(RigTestCase):

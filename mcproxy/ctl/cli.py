@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
+from mcproxy.config.forwarding_check import forwarding_warnings
 
 #: Exit statuses: scripts and deploy gates rely on them.
 OK, FAILED, USAGE = 0, 1, 2
@@ -121,8 +122,10 @@ def _backend(path: str) -> BackendConfig:
 
 
 def cmd_check_config(args) -> int:
-    """Validate each file; print one line per file."""
+    """Validate each file; print one line per file, then a warning for each proxy and
+    backend given together that would not work with each other."""
     status = OK
+    loaded = []
     for path in args.files or ([args.config] if args.config else []):
         try:
             config = check_config(path)
@@ -130,11 +133,21 @@ def cmd_check_config(args) -> int:
             print(error)
             status = FAILED
             continue
+        loaded.append(config)
         kind = "proxy" if isinstance(config, ProxyConfig) else "backend"
         print(f"{path}: OK ({kind} config)")
     if not (args.files or args.config):
         raise CtlError("check-config needs a file (or -c FILE)")
+    _print_forwarding_warnings(loaded)
     return status
+
+
+def _print_forwarding_warnings(loaded: list[ProxyConfig | BackendConfig]) -> None:
+    """For each proxy and backend given together: would the backend take the proxy's logins?"""
+    for proxy in (c for c in loaded if isinstance(c, ProxyConfig)):
+        for backend in (c for c in loaded if isinstance(c, BackendConfig)):
+            for warning in forwarding_warnings(proxy, backend):
+                print(f"warning: {warning}")
 
 
 def cmd_gen_secret(args) -> int:
@@ -193,6 +206,16 @@ def cmd_request_snapshot(args) -> int:
     if isinstance(answer, dict) and answer.get("done") is False:
         return FAILED
     return OK if isinstance(answer, dict) and answer.get("synchronized") else FAILED
+
+
+def cmd_command(args) -> int:
+    """Run a proxy command as the console, like a player with every permission."""
+    config = _load(args.config)
+    if not isinstance(config, ProxyConfig):
+        raise CtlError(f"{args.config}: this command needs the proxy config ([proxy])")
+    answer = AdminClient(config).action("command", {"line": args.line})
+    _print(args, answer, lambda body: "\n".join(body.get("output", [])) or f"/{body.get('command')}: done")
+    return OK
 
 
 def cmd_transfer(args) -> int:
@@ -471,6 +494,9 @@ def parser() -> argparse.ArgumentParser:
         run=cmd_sync_state, needs_config=True)
     sub.add_parser("request-snapshot", help="make a backend resync its registry").set_defaults(
         run=cmd_request_snapshot, needs_config=True)
+    command = sub.add_parser("command", help='run a proxy command on the proxy, e.g. "/alert Restart soon"')
+    command.add_argument("line")
+    command.set_defaults(run=cmd_command, needs_config=True)
     transfer = sub.add_parser("transfer", help="ask the proxy, via a backend, to move a player")
     transfer.add_argument("player")
     transfer.add_argument("server")

@@ -13,7 +13,7 @@ from twisted.python.failure import Failure
 
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import GameProfile
-from mcproxy.proxy.backend import BackendLogin
+from mcproxy.proxy.backend import BackendLogin, from_player
 from mcproxy.proxy.events import DisconnectEvent, SwitchCause
 from mcproxy.proxy.packet_ids import ProxyPacketIds
 from mcproxy.proxy.player import Player
@@ -175,11 +175,12 @@ class PlayerConnection(Protocol):
         self.leave_prelogin()
         self.transport.loseConnection()
 
-    def disconnect(self, message: str) -> None:
-        """Disconnect the player with ``message``, whatever state it is in."""
+    def disconnect(self, message: str, why: str = "disconnected") -> None:
+        """Disconnect the player with ``message``, whatever state it is in; ``why`` is what
+        their DisconnectEvent will say."""
         handler = self.handler
         if handler.phase is Phase.RELAY:
-            self.leave_reason = "disconnected"
+            self.leave_reason = why
             handler.disconnect_player(message)
         else:
             self.refuse(Refusal("DISCONNECTED", message))
@@ -213,7 +214,8 @@ class PlayerConnection(Protocol):
         handshake = self.handshake
         return BackendLogin(profile=self.profile, protocol=handshake.protocol, host=handshake.host,
                             port=handshake.port, address=self.address,
-                            mode=settings.forwarding, secret=settings.secret)
+                            mode=settings.forwarding, secret=settings.secret,
+                            **from_player(self.transport, handshake))
 
 
 class PlayerFactory(Factory):

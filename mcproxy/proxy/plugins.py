@@ -97,10 +97,13 @@ class PluginAPI:
 
 
 def _with_facade(function: Callable[..., object]) -> Callable[..., object]:
-    """A plugin's command callback, called with the player's facade instead of the session."""
+    """A plugin's command callback, called with the player's facade instead of the session
+    (the operator's console, which is no player, is passed as it is)."""
 
     def call(player, args):
-        return function(as_player(player), args)
+        if getattr(player, "profile", None) is not None:
+            player = as_player(player)
+        return function(player, args)
 
     return call
 

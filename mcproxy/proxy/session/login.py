@@ -108,7 +108,8 @@ class LoginHandler(SessionHandler):
             return
         connection = self.connection
         proxy = connection.proxy
-        if proxy.players.get(profile.id) is not None:
+        existing = proxy.players.get(profile.id)
+        if existing is not None and not proxy.take_over(existing):
             connection.refuse(Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!"))
             return
         connection.profile = profile
