@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 import tempfile
 import shutil
 from pathlib import Path
 
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import Logger
+from twisted.logger import Logger, globalLogPublisher
 from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
@@ -230,3 +231,21 @@ class LoadingTests(ProcessTestCase):
         api.send_message("Alex", "hi")
         self.assertEqual(player.messages, ["hi"])
         self.failureResultOf(api.move_player("Nobody", "lobby"), ValueError)
+
+    def test_old_hook_name_is_logged_as_deprecated(self) -> None:
+        """A plugin still on a 0.4 hook name works, and the log says what to use instead
+        (Python would hide the DeprecationWarning from operators)."""
+        process, _ = self.make_process()
+        events: list[dict] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        api = PluginAPI(process.core, "old")
+        calls = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            api.subscribe("login", calls.append)
+        self.assertEqual([w.category for w in caught], [DeprecationWarning])
+        warned = [e for e in events if e.get("plugin") == "old" and e.get("replacement")]
+        self.assertEqual([(e["event"], e["replacement"]) for e in warned], [("login", "LoginEvent")])
+        process.core.events.fire(LoginEvent(as_player(Player("Alex"))))
+        self.assertEqual([p.name for p in calls], ["Alex"])

@@ -19,6 +19,7 @@ from zope.interface import implementer
 
 from mcproxy.interfaces import IProxyAPI, IProxyPlugin
 from mcproxy.proxy.commands import Handler, ProxyCommand, Suggester
+from mcproxy.proxy.events import LEGACY_HOOKS
 from mcproxy.proxy.player import Player, as_player
 
 
@@ -50,6 +51,11 @@ class PluginAPI:
             self._core.commands.unregister(name)
 
     def subscribe(self, event, handler: Callable[..., object]) -> Callable[[], None]:
+        if isinstance(event, str) and event in LEGACY_HOOKS:
+            # Python hides DeprecationWarning outside __main__: say it where operators look.
+            self.log.warn("plugin {plugin} subscribes to {event!r} by name, which goes in the next release; "
+                          "it should subscribe to {replacement}", plugin=self.plugin_name, event=event,
+                          replacement=LEGACY_HOOKS[event][0].__name__)
         unsubscribe = self._core.events.subscribe(event, handler, owner=self.plugin_name)
         self._unsubscribers.append(unsubscribe)
         return unsubscribe
