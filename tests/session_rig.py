@@ -17,12 +17,11 @@ from mcproxy.proxy.backend import BackendConnection, BackendLogin, BackendRefuse
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
-from mcproxy.proxy.packet_ids import packet_ids
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.wire import chat
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.packets import TIER1_PROTOCOLS
+from mcproxy.wire.packets import TIER1_PROTOCOLS, packet_ids
 from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_uuid, encode_varint
 
 PROTOCOL = max(TIER1_PROTOCOLS)

@@ -15,7 +15,6 @@ from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import GameProfile
 from mcproxy.proxy.backend import BackendLogin, from_player
 from mcproxy.proxy.events import DisconnectEvent, SwitchCause
-from mcproxy.proxy.packet_ids import ProxyPacketIds
 from mcproxy.proxy.player import Player
 from mcproxy.proxy.session.base import Closed, Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.handshake import HandshakeHandler
@@ -23,14 +22,10 @@ from mcproxy.proxy.session.switch import SwitchRefused
 from mcproxy.proxy.throttle import address_key
 from mcproxy.wire import chat
 from mcproxy.wire.connection import PacketCodec
+from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, PacketIds
 from mcproxy.wire.types import WireError, encode_string
 
 __all__ = ["Phase", "PlayerConnection", "PlayerFactory", "Refusal", "SwitchRefused"]
-
-#: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
-#: version we do not support still reads why it was turned away.
-LOGIN_DISCONNECT = 0x00
-
 
 def peer_host(transport) -> str:
     """The client's address as limits and logs use it ("" for a UNIX socket)."""
@@ -49,7 +44,7 @@ class PlayerConnection(Protocol):
         self.behind_proxy_protocol = behind_proxy_protocol
         self.address = ""
         self.handshake = None
-        self.ids: ProxyPacketIds | None = None
+        self.ids: PacketIds | None = None
         self.profile: GameProfile | None = None
         self.player = Player(self)
         self.login_started = 0.0
@@ -162,7 +157,7 @@ class PlayerConnection(Protocol):
             return
         self.proxy.refused(refusal.reason, self)
         if refusal.message and self.handler.in_login:
-            packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT
+            packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT_ANY_VERSION
             self.send(packet_id, encode_string(chat.text_to_json(refusal.message)))
         if self.announced:
             self.leave_reason = "refused"

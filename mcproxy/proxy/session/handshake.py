@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from mcproxy.proxy.handshake import Intent, parse_handshake
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.handshake import Intent, parse_handshake
+from mcproxy.wire.packets import packet_ids, supported_range
 from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.login import LoginHandler
 from mcproxy.proxy.session.status import StatusHandler
-from mcproxy.proxy.status import supported_range
 from mcproxy.wire import legacy
-from mcproxy.wire.types import Incomplete, WireError
-
-#: A 1.6 legacy ping with its host name fits easily in this.
-LEGACY_PING_MAX = 1024
 
 
 class HandshakeHandler(SessionHandler):
@@ -24,14 +19,13 @@ class HandshakeHandler(SessionHandler):
     def __init__(self, connection, address_pending: bool = False) -> None:
         super().__init__(connection)
         self._address_pending = address_pending
-        self._legacy_buffer = bytearray()
 
     def data_received(self, data: bytes) -> None:
         connection = self.connection
         if self._address_pending:
             self._address_pending = False
             connection.admit_address()
-        if self._legacy_buffer or (not connection.codec.decoder.buffer and data[:1] == b"\xfe"):
+        if not connection.codec.decoder.buffer and data[:1] == b"\xfe":
             data = self._legacy_ping(data)
             if not data:
                 return
@@ -40,33 +34,18 @@ class HandshakeHandler(SessionHandler):
     def _legacy_ping(self, data: bytes) -> bytes:
         """Answer a pre-1.7 server-list ping, which starts with 0xFE instead of a frame.
 
-        Returns the bytes to read as modern frames when they turn out not to be a ping:
-        a frame of 254, 382, ... bytes also starts with 0xFE (a handshake with a long host).
+        The first read decides (:func:`mcproxy.wire.legacy.sniff_legacy_ping`); returns
+        the bytes to read as modern frames when they are not a ping (a frame of 254, 382,
+        ... bytes also starts with 0xFE: a handshake with a long host).
         """
-        self._legacy_buffer += data
-        buffered = bytes(self._legacy_buffer)
-        try:
-            ping = legacy.parse_legacy_ping(buffered, final=buffered in (b"\xfe", b"\xfe\x01"))
-        except Incomplete:
-            if buffered.startswith(b"\xfe\x01\xfa"):
-                # No frame starts so (a handshake's packet id is 0): this is a 1.6 ping whose
-                # MC|PingHost tail is late or, as from mcstatus, never sent. The tail only
-                # names the host, and the reply is the same without it.
-                ping = legacy.LegacyPing(legacy.LegacyPingKind.V1_6, len(buffered))
-            elif len(buffered) > LEGACY_PING_MAX:
-                raise WireError("BAD_LEGACY_PING", "too long") from None
-            else:
-                return b""
+        ping = legacy.sniff_legacy_ping(data)
         if ping is None:
-            self._legacy_buffer.clear()
-            return buffered
+            return data
         connection = self.connection
         proxy = connection.proxy
         motd, online, max_players = proxy.status.legacy_fields()
         proxy.count_handshake("legacy")
-        status = legacy.LegacyStatus(motd, online, max_players, protocol=127,
-                                     version=f"mcproxy {supported_range()}")
-        connection.transport.write(legacy.encode_legacy_reply(ping, status))
+        connection.transport.write(legacy.encode_legacy_reply(ping, legacy.legacy_status(motd, online, max_players)))
         connection.close()
         return b""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 
 from twisted.python.failure import Failure
@@ -11,14 +10,13 @@ from twisted.python.failure import Failure
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route
 from mcproxy.proxy.events import Denied, LoginEvent
-from mcproxy.proxy.handshake import Intent
 from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.connecting import ConnectingHandler
 from mcproxy.proxy.throttle import address_key
 from mcproxy.wire.cipher import rsa_decrypt, server_hash
+from mcproxy.wire.handshake import Intent
+from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
 from mcproxy.wire.types import encode_bool, encode_bytes, encode_string
-
-USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
 
 
 class LoginHandler(SessionHandler):
@@ -49,10 +47,10 @@ class LoginHandler(SessionHandler):
             raise Refusal("UNEXPECTED_PACKET")
 
     def _login_start(self, reader) -> None:
-        name = reader.string(16)
+        name = reader.string(USERNAME_MAX_CHARS)
         reader.uuid()
         reader.expect_end()
-        if not USERNAME.match(name):
+        if not is_valid_username(name):
             raise Refusal("BAD_USERNAME", "Invalid username.")
         connection = self.connection
         connection.login_started = time.monotonic()
