@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from mcproxy.wire.handshake import Intent, parse_handshake
-from mcproxy.wire.packets import packet_ids, supported_range
 from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.login import LoginHandler
 from mcproxy.proxy.session.status import StatusHandler
 from mcproxy.wire import legacy
+from mcproxy.wire.handshake import Intent, parse_handshake
+from mcproxy.wire.packets import packet_ids, supported_range
 
 
 class HandshakeHandler(SessionHandler):
