@@ -44,7 +44,7 @@ class FakeConnection:
     def send_system_message(self, text: str) -> None:
         self.messages.append(text)
 
-    def switch_to(self, server: str) -> defer.Deferred:
+    def switch_to(self, server: str, cause=None) -> defer.Deferred:
         self.switches.append(server)
         self.server = server
         return defer.succeed(f"You are now connected to {server}.")

@@ -10,6 +10,7 @@ from zope.interface import implementer
 from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import IPlayerDirectory
+from mcproxy.proxy.events import SwitchCause
 
 
 class _CapturingSender:
@@ -108,7 +109,8 @@ class ProxyDirectory:
         connection = self._find(player)
         if connection is None:
             return defer.succeed(TransferResult(False, f"{player} is not online"))
-        d = connection.switch_to(server)
+        # notify: a /send typed on some proxy of the network; otherwise the control plane asked.
+        d = connection.switch_to(server, SwitchCause.COMMAND if notify else SwitchCause.CONTROL)
         if notify:
             d.addCallbacks(lambda message: connection.send_system_message(message) or message,
                            lambda failure: connection.send_system_message(str(failure.value)) or failure)
