@@ -287,18 +287,21 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
 
 
 def _security(
-    t: _Table, proxy: ProxySection, messaging: MessagingSection
+    t: _Table, proxy: ProxySection | None, messaging: MessagingSection | None
 ) -> SecuritySection:
     secret, secret_file = _secret(t, "proxy_secret")
     previous, previous_file = _secret(t, "proxy_secret_previous")
     t.finish()
     _rotation(t, secret, previous)
-    needs = []
-    if proxy.forwarding in ("modern", "bungeeguard"):
-        needs.append(f"forwarding = {proxy.forwarding!r}")
-    if messaging.enabled:
-        needs.append("messaging is enabled")
-    _require_secret(t, secret, needs)
+    # What needs a secret is judged only on sections that read cleanly: a
+    # default standing in for a mistake must not raise a second, misleading error.
+    if proxy is not None and messaging is not None and not t.problems:
+        needs = []
+        if proxy.forwarding in ("modern", "bungeeguard"):
+            needs.append(f"forwarding = {proxy.forwarding!r}")
+        if messaging.enabled:
+            needs.append("messaging is enabled")
+        _require_secret(t, secret, needs)
     return SecuritySection(
         proxy_secret=secret,
         proxy_secret_file=secret_file,
@@ -308,35 +311,30 @@ def _security(
 
 
 def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
-    """Section by section, then the checks that span sections."""
+    """Section by section, then the checks that span sections; every mistake
+    found is raised at the end, together."""
     if "proxy" not in data:
         raise ConfigError(
             file, "proxy", "missing table: a proxy config starts with [proxy]"
         )
     t = _tables(file, base, data, _PROXY_TABLES)
-    proxy = _proxy_section(t["proxy"])
-    servers, try_order = _servers(t["servers"])
-    forced_hosts = _forced_hosts(t["forced_hosts"], servers)
-    motd_by_host = _motd_by_host(t["motd_by_host"])
-    permissions = _permissions(t["permissions"])
-    messaging = _proxy_messaging(t["messaging"])
-    rate_limits = _rate_limits(t["rate_limits"])
-    admin = _admin_section(t["admin"], AdminSection.bind, probes=True)
-    logging = _logging(t["logging"])
-    plugins = _plugins(t["plugins"])
-
-    security = _security(t["security"], proxy, messaging)
-    if proxy.status_passthrough and proxy.status_passthrough not in servers:
-        raise t["proxy"].error(
-            "status_passthrough",
-            f"names {proxy.status_passthrough!r}, which is not defined under [servers]",
-        )
-    if messaging.control_sender_id in servers:
-        raise t["messaging"].error(
-            "control_sender_id",
-            f"{messaging.control_sender_id!r} is also a server name under "
-            "[servers]; the proxy's sender id must differ from every backend's",
-        )
+    problems = t["proxy"].problems
+    proxy = problems.section(_proxy_section, t["proxy"])
+    servers_and_order = problems.section(_servers, t["servers"])
+    servers, try_order = servers_and_order or (MappingProxyType({}), ())
+    forced_hosts = problems.section(_forced_hosts, t["forced_hosts"], servers)
+    motd_by_host = problems.section(_motd_by_host, t["motd_by_host"])
+    permissions = problems.section(_permissions, t["permissions"])
+    messaging = problems.section(_proxy_messaging, t["messaging"])
+    rate_limits = problems.section(_rate_limits, t["rate_limits"])
+    admin = problems.section(_admin_section, t["admin"], AdminSection.bind, True)
+    logging = problems.section(_logging, t["logging"])
+    plugins = problems.section(_plugins, t["plugins"])
+    security = problems.section(_security, t["security"], proxy, messaging)
+    if not problems:
+        with problems.collecting():
+            _cross_checks(t, proxy, servers, messaging)
+    problems.check()
     return ProxyConfig(
         path=file,
         proxy=proxy,
@@ -352,3 +350,21 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         logging=logging,
         plugins=plugins,
     )
+
+
+def _cross_checks(
+    t: dict[str, _Table], proxy: ProxySection, servers: Mapping[str, Server],
+    messaging: MessagingSection,
+) -> None:
+    """Checks that span sections, run once every section read cleanly."""
+    if proxy.status_passthrough and proxy.status_passthrough not in servers:
+        raise t["proxy"].error(
+            "status_passthrough",
+            f"names {proxy.status_passthrough!r}, which is not defined under [servers]",
+        )
+    if messaging.control_sender_id in servers:
+        raise t["messaging"].error(
+            "control_sender_id",
+            f"{messaging.control_sender_id!r} is also a server name under "
+            "[servers]; the proxy's sender id must differ from every backend's",
+        )

@@ -45,8 +45,9 @@ def format_config_error(file: str, key: str, reason: str) -> str:
 
 class ConfigError(Exception):
     """
-    A config that must not be started with; ``str()`` is the one-line
-    ``file: key: reason`` message meant for the operator.
+    A config that must not be started with; ``str()`` is the
+    ``file: key: reason`` line meant for the operator, one line per mistake
+    when a file has several (``file``, ``key`` and ``reason`` are the first's).
     """
 
     def __init__(self, file: str, key: str, reason: str) -> None:
@@ -54,9 +55,22 @@ class ConfigError(Exception):
         self.file = file
         self.key = key
         self.reason = reason
+        self.others: tuple[ConfigError, ...] = ()
+
+    @classmethod
+    def all_of(cls, errors: "list[ConfigError]") -> "ConfigError":
+        """One error standing for several, so every mistake costs one restart."""
+        first, *rest = errors
+        combined = cls(first.file, first.key, first.reason)
+        combined.others = tuple(rest)
+        return combined
+
+    @property
+    def errors(self) -> "tuple[ConfigError, ...]":
+        return (self, *self.others)
 
     def __str__(self) -> str:
-        return format_config_error(self.file, self.key, self.reason)
+        return "\n".join(format_config_error(e.file, e.key, e.reason) for e in self.errors)
 
 
 class Secret:
