@@ -269,6 +269,7 @@ handshake_timeout = 3
 login_timeout = 12.5
 connect_timeout = 1
 max_frame_size_prelogin = 32768
+proxy_protocol_trusted = ["10.0.0.0/8", "2001:db8::/32"]
 
 [security]
 proxy_secret = "{SECRET}"
@@ -311,6 +312,7 @@ file = "logs/proxy.jsonl"
             )
         )
         self.assertEqual(config.proxy.bind, "haproxy:tcp:25565")
+        self.assertEqual(config.proxy.proxy_protocol_trusted, ("10.0.0.0/8", "2001:db8::/32"))
         self.assertEqual(config.proxy.session_server, "http://127.0.0.1:8080")
         self.assertEqual(config.proxy.compression_threshold, -1)
         self.assertEqual(config.proxy.handshake_timeout, 3.0)
@@ -807,7 +809,8 @@ class EndpointTests(ConfigFileTestCase):
         config = load_proxy_config(
             self.write(
                 PROXY_MINIMAL.replace(
-                    "[proxy]", '[proxy]\nbind = "haproxy:tcp:25565:interface=0.0.0.0"'
+                    "[proxy]", '[proxy]\nbind = "haproxy:tcp:25565:interface=0.0.0.0"\n'
+                    'proxy_protocol_trusted = ["192.0.2.10"]'
                 )
             )
         )
@@ -818,7 +821,8 @@ class EndpointTests(ConfigFileTestCase):
         config = load_proxy_config(
             self.write(
                 PROXY_MINIMAL.replace(
-                    "[proxy]", '[proxy]\nbind = ["tcp:25565", "haproxy:tcp:25566"]'
+                    "[proxy]", '[proxy]\nbind = ["tcp:25565", "haproxy:tcp:25566"]\n'
+                    'proxy_protocol_trusted = ["192.0.2.0/24"]'
                 )
             )
         )
@@ -1600,6 +1604,45 @@ class OptionsTests(ConfigFileTestCase):
         ])
 
 
+class TrustedProxySourcesTests(ConfigFileTestCase):
+    """``[proxy].proxy_protocol_trusted``: who may send a PROXY header."""
+
+    def bind(self, bind: str, trusted: str | None = None) -> str:
+        lines = f'[proxy]\nbind = {bind}'
+        if trusted is not None:
+            lines += f"\nproxy_protocol_trusted = {trusted}"
+        return PROXY_MINIMAL.replace("[proxy]", lines)
+
+    def test_empty_list_refused_on_an_exposed_haproxy_listener(self) -> None:
+        """An empty list with a haproxy: listener on every interface would believe
+        anyone's header: a config error naming the listener."""
+        self.assertProxyError(
+            self.bind('"haproxy:tcp:25565"'), "proxy.proxy_protocol_trusted",
+            "is empty, but 'haproxy:tcp:25565' takes PROXY headers from beyond loopback: "
+            "list the load balancers' addresses (CIDR), or bind it to 127.0.0.1")
+
+    def test_empty_list_allowed_on_loopback(self) -> None:
+        """Bound to loopback (IPv4 or IPv6) or a UNIX socket, only this machine can
+        reach the listener, so an empty list is allowed."""
+        for bind in ('"haproxy:tcp:25565:interface=127.0.0.1"', '"haproxy:tcp6:25565:interface=\\\\:\\\\:1"',
+                     '"haproxy:unix:/tmp/mc.sock"', '["tcp:25566", "haproxy:tcp:25565:interface=127.0.0.2"]'):
+            config = load_proxy_config(self.write(self.bind(bind)))
+            self.assertEqual(config.proxy.proxy_protocol_trusted, ())
+
+    def test_plain_listener_needs_no_list(self) -> None:
+        """Without a haproxy: listener the list is irrelevant and may stay empty."""
+        self.assertEqual(load_proxy_config(self.write(self.bind('"tcp:25565"'))).proxy.proxy_protocol_trusted, ())
+
+    def test_bad_entries(self) -> None:
+        """Entries must be addresses or CIDRs with no host bits set; the value must be an array."""
+        self.assertProxyErrorStarts(self.bind('"haproxy:tcp:1"', '["10.0.0.1/8"]'),
+                                    "proxy.proxy_protocol_trusted", "'10.0.0.1/8' is not an address or CIDR")
+        self.assertProxyErrorStarts(self.bind('"haproxy:tcp:1"', '["lb.example.com"]'),
+                                    "proxy.proxy_protocol_trusted", "'lb.example.com' is not")
+        self.assertProxyError(self.bind('"haproxy:tcp:1"', '"10.0.0.0/8"'), "proxy.proxy_protocol_trusted",
+                              'must be an array of CIDR strings, such as ["10.0.0.0/8"]')
+
+
 class EveryMistakeTests(ConfigFileTestCase):
     """A file with several mistakes reports all of them at once, in file order."""
 
@@ -1677,7 +1720,7 @@ class DataclassTests(SynchronousTestCase):
                 "session_server_ca_file", "compression_threshold", "forwarding",
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
                 "handshake_timeout", "login_timeout", "connect_timeout",
-                "max_frame_size_prelogin",
+                "max_frame_size_prelogin", "proxy_protocol_trusted",
             ],
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import struct
 from pathlib import Path
@@ -9,6 +10,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from mcproxy.proxy.trusted import HAPROXY_PREFIX, loopback_only
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
@@ -114,9 +116,36 @@ def _proxy_section(t: _Table) -> ProxySection:
         max_frame_size_prelogin=t.integer(
             "max_frame_size_prelogin", d.max_frame_size_prelogin, 256, MAX_FRAME_SIZE
         ),
+        proxy_protocol_trusted=_trusted_sources(t, binds),
     )
     t.finish()
     return section
+
+
+def _trusted_sources(t: _Table, binds: tuple[str, ...]) -> tuple[str, ...]:
+    """The load balancers a ``haproxy:`` listener believes. An empty list would let
+    anyone who reaches the port name any client address, so it is only allowed where
+    nobody else can reach it: a listener bound to loopback."""
+    key = "proxy_protocol_trusted"
+    value = t._get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return t.report(key, 'must be an array of CIDR strings, such as ["10.0.0.0/8"]', ())
+    networks = []
+    for item in value:
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=True)))
+        except ValueError as error:
+            return t.report(key, f"{item!r} is not an address or CIDR network: {error}", ())
+    if not networks:
+        exposed = [b for b in binds if b.startswith(HAPROXY_PREFIX) and not loopback_only(b)]
+        if exposed:
+            return t.report(
+                key,
+                f"is empty, but {exposed[0]!r} takes PROXY headers from beyond loopback: "
+                "list the load balancers' addresses (CIDR), or bind it to 127.0.0.1",
+                (),
+            )
+    return tuple(networks)
 
 
 def _address(t: _Table, name: str, value: object) -> Server:

@@ -154,6 +154,9 @@ class ProxySection:
     # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
     # hold handshake_concurrent_max * 2 MiB.
     max_frame_size_prelogin: int = 32768
+    #: Networks allowed to send a PROXY header to a ``haproxy:`` listener; empty trusts
+    #: every peer, which the loader allows only on a loopback-bound listener.
+    proxy_protocol_trusted: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Built in code with only ``bind`` given, the section has that one listener.

@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
 
+from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.status import StatusResponder
@@ -183,6 +184,12 @@ class ProxyCore:
         self.metrics.refusals.labels(reason).inc()
         self.log.info("refused {peer}: {reason}", peer=getattr(connection, "address", ""), reason=reason,
                       correlation_id=getattr(connection, "correlation_id", ""))
+
+    def refused_source(self, address: str) -> None:
+        """A peer outside ``proxy_protocol_trusted`` tried a ``haproxy:`` listener."""
+        self.metrics.refusals.labels("UNTRUSTED_PROXY").inc()
+        self.log.info("refused {peer}: {reason}", peer=address, reason="UNTRUSTED_PROXY",
+                      correlation_id=new_correlation_id())
 
     def count_handshake(self, intent: str) -> None:
         self.metrics.count_handshake(intent)

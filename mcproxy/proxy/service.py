@@ -32,6 +32,7 @@ from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.plugins import PluginManager
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder
+from mcproxy.proxy.trusted import parse_networks, player_endpoint
 
 
 class ListenerService(StreamServerEndpointService):
@@ -157,8 +158,10 @@ class ProxyProcess(MultiService):
         self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
         players = PlayerFactory(self.core)
+        trusted = parse_networks(section.proxy_protocol_trusted)
         self.listeners = [
-            ListenerService(serverFromString(reactor, bind), players, "game" if n == 0 else f"game-{n + 1}")
+            ListenerService(player_endpoint(reactor, bind, trusted, self.core.refused_source), players,
+                            "game" if n == 0 else f"game-{n + 1}")
             for n, bind in enumerate(section.binds)
         ]
         self.game = self.listeners[0]
