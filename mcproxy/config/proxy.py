@@ -295,6 +295,9 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
         handshake_concurrent_max=t.integer(
             "handshake_concurrent_max", d.handshake_concurrent_max, 1, 65536
         ),
+        handshake_per_address_max=t.integer(
+            "handshake_per_address_max", d.handshake_per_address_max, 1, 65536
+        ),
         routing_concurrent_max=t.integer(
             "routing_concurrent_max", d.routing_concurrent_max, 1, 65536
         ),

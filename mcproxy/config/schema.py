@@ -190,6 +190,7 @@ class RateLimitsSection:
     """``[rate_limits]``: bounds that keep a flood from exhausting the proxy."""
 
     handshake_concurrent_max: int = 256
+    handshake_per_address_max: int = 32
     routing_concurrent_max: int = 256
     connections_per_address_rate: float = 5.0
     connections_per_address_burst: int = 20

@@ -125,12 +125,13 @@ class PlayerConnection(Protocol):
     def connectionMade(self) -> None:
         self.address = _peer_host(self.transport)
         proxy = self.proxy
-        if not proxy.prelogin_gate.try_acquire():
+        self._address_pending = isinstance(self.transport, HAProxyProtocolWrapper)
+        refusal = proxy.prelogin_gate.admit(self, "" if self._address_pending else address_key(self.address))
+        if refusal is not None:
             self.phase = Phase.CLOSED
-            proxy.refused("HANDSHAKE_CONCURRENCY", self)
+            proxy.refused(refusal, self)
             self.transport.abortConnection()
             return
-        self._address_pending = isinstance(self.transport, HAProxyProtocolWrapper)
         if not self._address_pending and not proxy.connection_limiter.allow(address_key(self.address)):
             self._leave_prelogin()
             self.phase = Phase.CLOSED
@@ -147,6 +148,8 @@ class PlayerConnection(Protocol):
         load balancer's address that ``connectionMade`` saw."""
         self._address_pending = False
         self.address = _peer_host(self.transport)
+        if not self.proxy.prelogin_gate.rekey(self, address_key(self.address)):
+            raise Refusal("HANDSHAKE_PER_ADDRESS")
         if not self.proxy.connection_limiter.allow(address_key(self.address)):
             raise Refusal("CONNECTION_RATE")
 
@@ -155,7 +158,7 @@ class PlayerConnection(Protocol):
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)
         if previous in PRE_LOGIN:
-            self.proxy.prelogin_gate.release()
+            self.proxy.prelogin_gate.release(self)
         if self._counted:
             self._counted = False
             self.proxy.connection_closed(self, previous)
@@ -168,7 +171,11 @@ class PlayerConnection(Protocol):
 
     def _leave_prelogin(self) -> None:
         if self.phase in PRE_LOGIN:
-            self.proxy.prelogin_gate.release()
+            self.proxy.prelogin_gate.release(self)
+
+    def evict(self) -> None:
+        """The pre-login gate gave this connection's slot, still mid-handshake, to a newcomer."""
+        self.refuse(Refusal("HANDSHAKE_EVICTED"))
 
     def _timed_out(self) -> None:
         reason = "HANDSHAKE_TIMEOUT" if self.phase in (Phase.HANDSHAKE, Phase.STATUS) else "LOGIN_TIMEOUT"
@@ -282,6 +289,7 @@ class PlayerConnection(Protocol):
         handshake = parse_handshake(reader.rest())
         self.handshake = handshake
         self.proxy.count_handshake(handshake.intent.name.lower())
+        self.proxy.prelogin_gate.handshake_done(self, logging_in=handshake.intent is not Intent.STATUS)
         if handshake.intent is Intent.STATUS:
             self.phase = Phase.STATUS
             return

@@ -13,7 +13,8 @@ from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.status import StatusResponder
-from mcproxy.proxy.throttle import ConcurrencyGate, TokenBucketLimiter
+from mcproxy.proxy.admission import PreloginGate
+from mcproxy.proxy.throttle import TokenBucketLimiter
 from mcproxy.wire.cipher import generate_private_key, public_key_der
 from mcproxy.wire.framing import MAX_FRAME_SIZE
 
@@ -163,7 +164,8 @@ class ProxyCore:
         self.commands = commands
         self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
         self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
-        self.prelogin_gate = ConcurrencyGate(limits.get("handshake_concurrent_max", 256))
+        self.prelogin_gate = PreloginGate(limits.get("handshake_concurrent_max", 256),
+                                          limits.get("handshake_per_address_max", 0))
         self.connection_limiter = TokenBucketLimiter(
             reactor, limits.get("connection_rate", 0.0), limits.get("connection_burst", 1))
         self.login_limiter = TokenBucketLimiter(

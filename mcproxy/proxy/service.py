@@ -146,6 +146,7 @@ class ProxyProcess(MultiService):
             session_server=session_server, commands=self.commands,
             limits={
                 "handshake_concurrent_max": limits.handshake_concurrent_max,
+                "handshake_per_address_max": limits.handshake_per_address_max,
                 "connection_rate": limits.connections_per_address_rate,
                 "connection_burst": limits.connections_per_address_burst,
                 "login_rate": limits.logins_per_address_rate,
