@@ -174,6 +174,7 @@ class ProxyProcess(MultiService):
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
+        self.router.observe = self.prober.observe
         self.messaging = None
         self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
@@ -214,6 +215,14 @@ class ProxyProcess(MultiService):
         listener.setServiceParent(self)
         self.messaging_listener = listener
         self.health.add_check("messaging", self._messaging_check, critical=False)
+        links_up: dict[str, bool] = {}
+
+        def link_changed(link) -> None:
+            # A link coming up or going down says the backend started or stopped: look now.
+            if links_up.get(link.server_id, False) != link.link_up:
+                links_up[link.server_id] = link.link_up
+                self.prober.probe_now(link.server_id)
+        self.messaging.add_observer(link_changed)
 
     @inlineCallbacks
     def _restart_messaging(self, body: dict):
