@@ -60,6 +60,12 @@ class Phase(enum.Enum):
     CLOSED = "closed"
 
 
+#: Seconds before each further try of an in-session fallback that every server refused:
+#: a backend taking over the crowd of a stopped one refuses logins past its own cap for a
+#: moment, and a player held a few seconds (the client waits 30 s on silence) beats one
+#: disconnected.
+FALLBACK_RETRY_DELAYS = (1.0, 2.0, 4.0)
+
 #: Phases in which a connection counts against ``handshake_concurrent_max``.
 PRE_LOGIN = frozenset({Phase.HANDSHAKE, Phase.STATUS, Phase.LOGIN, Phase.ENCRYPTION,
                        Phase.AUTHENTICATING, Phase.ROUTE_COOKIE, Phase.CONNECTING, Phase.AWAIT_ACK})
@@ -112,6 +118,7 @@ class PlayerConnection(Protocol):
         self._switched: defer.Deferred | None = None
         self._switch_ack_seen = False
         self._fallback_pending: str | None = None
+        self._fallback_tries = 0
         self._queued_messages: list[str] = []
         self._counted = False
         self._name = ""
@@ -694,8 +701,19 @@ class PlayerConnection(Protocol):
 
     def _fallback_failed(self, failure: Failure) -> None:
         message, self._fallback_pending = self._fallback_pending, None
-        if self.phase is Phase.RELAY:
-            self._disconnect_player(message or "No fallback server is available.")
+        if self.phase is not Phase.RELAY:
+            return
+        if failure.check(NoServerAvailable) and self._fallback_tries < len(FALLBACK_RETRY_DELAYS):
+            delay = FALLBACK_RETRY_DELAYS[self._fallback_tries]
+            self._fallback_tries += 1
+            self._fallback_pending = message
+            self.proxy.deadlines.set(self, delay, lambda: self._retry_fallback(message))
+            return
+        self._disconnect_player(message or "No fallback server is available.")
+
+    def _retry_fallback(self, message: str) -> None:
+        if self.phase is Phase.RELAY and self._fallback_pending == message and self._next is None:
+            self._fall_back(message)
 
     def switch_to(self, name: str) -> defer.Deferred:
         """Move the player to server ``name`` in place; fires with a message for them.
@@ -794,6 +812,7 @@ class PlayerConnection(Protocol):
         self._kicked = False
         leftover_backend = backend.acknowledge_login()
         fallback, self._fallback_pending = self._fallback_pending, None
+        self._fallback_tries = 0
         self._switching = False
         if fallback is not None:
             self._queued_messages.append(f"{fallback} You are now on {name}.")
