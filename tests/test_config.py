@@ -34,6 +34,7 @@ from mcproxy.config import (
     LoggingSection,
     MessagingSection,
     PluginsSection,
+    QuerySection,
     ProxyConfig,
     ProxySection,
     RateLimitsSection,
@@ -327,6 +328,7 @@ file = "logs/proxy.jsonl"
         )
         self.assertFalse(config.messaging.enabled)
         self.assertEqual(config.messaging.control_sender_id, "edge-1")
+        self.assertEqual(config.process_name, "edge-1")
         self.assertEqual(config.rate_limits.logins_per_address_burst, 1)
         self.assertEqual(config.admin.bind, "")
         self.assertEqual(config.admin.token, Secret(OTHER_SECRET.encode()))
@@ -347,6 +349,7 @@ class BackendDefaultsTests(ConfigFileTestCase):
         self.assertIsInstance(config, BackendConfig)
         expected = BackendSection(proxy_secret=Secret(SECRET.encode()))
         self.assertEqual(config.backend, expected)
+        self.assertEqual(config.process_name, "lobby")
         self.assertEqual(config.messaging, BackendMessagingSection())
         self.assertEqual(
             config.admin, AdminSection(bind="tcp:8766:interface=127.0.0.1")
@@ -1720,7 +1723,8 @@ class DataclassTests(SynchronousTestCase):
                 "session_server_ca_file", "compression_threshold", "forwarding",
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
                 "handshake_timeout", "login_timeout", "connect_timeout",
-                "max_frame_size_prelogin", "proxy_protocol_trusted",
+                "max_frame_size_prelogin", "kick_existing_players", "status_player_sample",
+                "proxy_protocol_trusted",
             ],
         )
 
@@ -1728,13 +1732,13 @@ class DataclassTests(SynchronousTestCase):
 _KEYS = sorted(
     {f.name for cls in (ProxySection, MessagingSection, RateLimitsSection,
                         AdminSection, LoggingSection, PluginsSection, BackendSection,
-                        BackendMessagingSection) for f in fields(cls)}
+                        BackendMessagingSection, QuerySection) for f in fields(cls)}
     | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
 )
 _SECTIONS = [
     "proxy", "security", "servers", "forced_hosts", "motd_by_host", "permissions",
     "messaging",
-    "rate_limits", "admin", "logging", "plugins", "backend", "bogus",
+    "rate_limits", "admin", "logging", "plugins", "query", "backend", "bogus",
 ]
 # toml.dumps itself breaks on backslashes and characters repr() escapes.
 _TEXT = st.characters(

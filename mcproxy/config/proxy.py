@@ -14,10 +14,13 @@ from mcproxy.proxy.trusted import HAPROXY_PREFIX, loopback_only
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
-    FORWARDING_MODES, MAX_FAVICON_BYTES, MAX_FRAME_SIZE, AdminSection, ConfigError, MessagingSection,
-    PluginsSection, ProxyConfig, ProxySection, RateLimitsSection, SecuritySection, Server,
+    MAX_FAVICON_BYTES, AdminSection, ConfigError, MessagingSection,
+    PluginsSection, ProxyConfig, ProxySection, QuerySection, RateLimitsSection, SecuritySection, Server,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
+from mcproxy.wire.forwarding import FORWARDING_MODES
+from mcproxy.wire.framing import MAX_FRAME_SIZE
+from mcproxy.wire.proxy_protocol import VERSIONS as PROXY_HEADER_VERSIONS
 
 
 _PERMISSION_NODE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
@@ -45,7 +48,12 @@ _PROXY_TABLES = (
     "admin",
     "logging",
     "plugins",
+    "query",
 )
+
+#: Server-list sample entries; with a full favicon the status answer must still fit
+#: one protocol string.
+MAX_STATUS_SAMPLE = 32
 
 
 def _favicon(table: _Table) -> tuple[str, bytes]:
@@ -116,6 +124,10 @@ def _proxy_section(t: _Table) -> ProxySection:
         max_frame_size_prelogin=t.integer(
             "max_frame_size_prelogin", d.max_frame_size_prelogin, 256, MAX_FRAME_SIZE
         ),
+        kick_existing_players=t.boolean("kick_existing_players", d.kick_existing_players),
+        status_player_sample=t.integer(
+            "status_player_sample", d.status_player_sample, 0, MAX_STATUS_SAMPLE
+        ),
         proxy_protocol_trusted=_trusted_sources(t, binds),
     )
     t.finish()
@@ -148,6 +160,20 @@ def _trusted_sources(t: _Table, binds: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _query(t: _Table) -> QuerySection:
+    d = QuerySection
+    section = QuerySection(
+        enabled=t.boolean("enabled", d.enabled),
+        port=t.integer("port", d.port, 0, 65535),
+        map=t.string("map", d.map),
+        show_plugins=t.boolean("show_plugins", d.show_plugins),
+    )
+    if len(section.map) > 64:
+        raise t.error("map", "must be at most 64 characters")
+    t.finish()
+    return section
+
+
 def _address(t: _Table, name: str, value: object) -> Server:
     if not isinstance(value, str):
         raise t.error(name, f"must be a \"host:port\" string, not {_type_name(value)}")
@@ -177,6 +203,20 @@ def _names(
     return tuple(value)
 
 
+def _server_table(t: _Table, name: str, value: Mapping[str, Any]) -> Server:
+    """``[servers.NAME]``: an address and the settings this server overrides."""
+    table = _Table(t.file, t.base, t.key(name), value, t.problems)
+    if "address" not in value:
+        raise table.error("address", 'is missing: give the server\'s "host:port"')
+    server = _address(table, "address", table._get("address", ""))
+    forwarding = table._get("forwarding", "")
+    if forwarding != "":
+        forwarding = table.choice("forwarding", "", FORWARDING_MODES)
+    proxy_protocol = table.choice("proxy_protocol", "", ("", *PROXY_HEADER_VERSIONS))
+    table.finish()
+    return Server(host=server.host, port=server.port, forwarding=forwarding, proxy_protocol=proxy_protocol)
+
+
 def _servers(t: _Table) -> tuple[Mapping[str, Server], tuple[str, ...]]:
     servers: dict[str, Server] = {}
     for name, value in t.data.items():
@@ -187,7 +227,10 @@ def _servers(t: _Table) -> tuple[Mapping[str, Server], tuple[str, ...]]:
             raise t.error(
                 name, "a server name must be 1 to 64 letters, digits, '_', '-' or '.'"
             )
-        servers[name] = _address(t, name, value)
+        if isinstance(value, dict):
+            servers[name] = _server_table(t, name, value)
+        else:
+            servers[name] = _address(t, name, value)
     if not servers:
         raise ConfigError(
             t.file,
@@ -319,7 +362,8 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
 
 
 def _security(
-    t: _Table, proxy: ProxySection | None, messaging: MessagingSection | None
+    t: _Table, proxy: ProxySection | None, messaging: MessagingSection | None,
+    servers: Mapping[str, Server],
 ) -> SecuritySection:
     secret, secret_file = _secret(t, "proxy_secret")
     previous, previous_file = _secret(t, "proxy_secret_previous")
@@ -331,6 +375,9 @@ def _security(
         needs = []
         if proxy.forwarding in ("modern", "bungeeguard"):
             needs.append(f"forwarding = {proxy.forwarding!r}")
+        for name, server in servers.items():
+            if server.forwarding in ("modern", "bungeeguard"):
+                needs.append(f"servers.{name}.forwarding = {server.forwarding!r}")
         if messaging.enabled:
             needs.append("messaging is enabled")
         _require_secret(t, secret, needs)
@@ -362,7 +409,8 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     admin = problems.section(_admin_section, t["admin"], AdminSection.bind, True)
     logging = problems.section(_logging, t["logging"])
     plugins = problems.section(_plugins, t["plugins"])
-    security = problems.section(_security, t["security"], proxy, messaging)
+    query = problems.section(_query, t["query"])
+    security = problems.section(_security, t["security"], proxy, messaging, servers)
     if not problems:
         with problems.collecting():
             _cross_checks(t, proxy, servers, messaging)
@@ -381,6 +429,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         admin=admin,
         logging=logging,
         plugins=plugins,
+        query=query,
     )
 
 

@@ -60,7 +60,8 @@ class _Table:
         self.name = name
         self.data = data
         self.seen: set[str] = set()
-        self.problems = problems if problems is not None else Problems(file, {name: data})
+        #: Shared by a file's tables; a table read on its own (None) raises at its first mistake.
+        self.problems = problems
 
     def key(self, key: str) -> str:
         return f"{self.name}.{key}"
@@ -71,6 +72,8 @@ class _Table:
 
     def report(self, key: str, reason: str, substitute: Any = None) -> Any:
         """Record a mistake and go on with ``substitute`` in the bad value's place."""
+        if self.problems is None:
+            raise self.error(key, reason)
         self.problems.add(self.error(key, reason))
         return substitute
 

@@ -7,16 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 
-FORWARDING_MODES = ("none", "legacy", "bungeeguard", "modern")
-
-
 MIN_SECRET_BYTES = 32
 
 
 MAX_SECRET_FILE_BYTES = 4096
-
-
-MAX_FRAME_SIZE = 2097151
 
 
 # The status response is one protocol string of at most 32767 characters; a
@@ -118,10 +112,13 @@ class Secret:
 
 @dataclass(frozen=True)
 class Server:
-    """A backend address from ``[servers]``."""
+    """A backend from ``[servers]``: its address and, from a ``[servers.NAME]`` table,
+    its own forwarding mode ("" = ``[proxy].forwarding``) and PROXY header version."""
 
     host: str
     port: int
+    forwarding: str = ""
+    proxy_protocol: str = ""
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -154,6 +151,8 @@ class ProxySection:
     # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
     # hold handshake_concurrent_max * 2 MiB.
     max_frame_size_prelogin: int = 32768
+    kick_existing_players: bool = False
+    status_player_sample: int = 0
     #: Networks allowed to send a PROXY header to a ``haproxy:`` listener; empty trusts
     #: every peer, which the loader allows only on a loopback-bound listener.
     proxy_protocol_trusted: tuple[str, ...] = ()
@@ -162,6 +161,16 @@ class ProxySection:
         # Built in code with only ``bind`` given, the section has that one listener.
         if not self.binds or self.binds[0] != self.bind:
             object.__setattr__(self, "binds", (self.bind,))
+
+
+@dataclass(frozen=True)
+class QuerySection:
+    """``[query]``: the GameSpy4 query listener (UDP) on the game listener's interface."""
+
+    enabled: bool = False
+    port: int = 25565
+    map: str = "world"
+    show_plugins: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,6 +251,12 @@ class ProxyConfig:
     admin: AdminSection
     logging: LoggingSection
     plugins: PluginsSection = PluginsSection()
+    query: QuerySection = QuerySection()
+
+    @property
+    def process_name(self) -> str:
+        """The name this process goes by on the control plane, in tools and reports."""
+        return self.messaging.control_sender_id
 
 
 @dataclass(frozen=True)
@@ -283,3 +298,8 @@ class BackendConfig:
     messaging: BackendMessagingSection
     admin: AdminSection
     logging: LoggingSection
+
+    @property
+    def process_name(self) -> str:
+        """The name this process goes by on the control plane, in tools and reports."""
+        return self.backend.server_id

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
+from mcproxy.config.forwarding_check import forwarding_warnings
 from mcproxy.ctl.typo import unknown_command
 from mcproxy.ctl.wait import poll
 
@@ -123,8 +124,10 @@ def _backend(path: str) -> BackendConfig:
 
 
 def cmd_check_config(args) -> int:
-    """Validate each file; print one line per file."""
+    """Validate each file; print one line per file, then a warning for each proxy and
+    backend given together that would not work with each other."""
     status = OK
+    loaded = []
     for path in args.files or ([args.config] if args.config else []):
         try:
             config = check_config(path)
@@ -132,11 +135,21 @@ def cmd_check_config(args) -> int:
             print(error)
             status = FAILED
             continue
+        loaded.append(config)
         kind = "proxy" if isinstance(config, ProxyConfig) else "backend"
         print(f"{path}: OK ({kind} config)")
     if not (args.files or args.config):
         raise CtlError("check-config needs a file (or -c FILE)")
+    _print_forwarding_warnings(loaded)
     return status
+
+
+def _print_forwarding_warnings(loaded: list[ProxyConfig | BackendConfig]) -> None:
+    """For each proxy and backend given together: would the backend take the proxy's logins?"""
+    for proxy in (c for c in loaded if isinstance(c, ProxyConfig)):
+        for backend in (c for c in loaded if isinstance(c, BackendConfig)):
+            for warning in forwarding_warnings(proxy, backend):
+                print(f"warning: {warning}")
 
 
 def cmd_gen_secret(args) -> int:
@@ -207,6 +220,16 @@ def cmd_request_snapshot(args) -> int:
     if isinstance(answer, dict) and answer.get("done") is False:
         return FAILED
     return OK if isinstance(answer, dict) and answer.get("synchronized") else FAILED
+
+
+def cmd_command(args) -> int:
+    """Run a proxy command as the console, like a player with every permission."""
+    config = _load(args.config)
+    if not isinstance(config, ProxyConfig):
+        raise CtlError(f"{args.config}: this command needs the proxy config ([proxy])")
+    answer = AdminClient(config).action("command", {"line": args.line})
+    _print(args, answer, lambda body: "\n".join(body.get("output", [])) or f"/{body.get('command')}: done")
+    return OK
 
 
 def cmd_transfer(args) -> int:
@@ -314,7 +337,7 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
                      "current_age": _age(last.get("current"), now),
                      "previous_age": _age(last.get("previous"), now)})
     blocking = [row["peer"] for row in rows if row["verdict"] != "current"]
-    return {"process": _process_name(config), "previous_configured": previous_set,
+    return {"process": config.process_name, "previous_configured": previous_set,
             "window": window, "peers": rows, "blocking": blocking,
             "overlap_can_end": not blocking}
 
@@ -342,13 +365,6 @@ def _rotation_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _process_name(config: ProxyConfig | BackendConfig) -> str:
-    """The name a process goes by on the control plane."""
-    if isinstance(config, ProxyConfig):
-        return config.messaging.control_sender_id
-    return config.backend.server_id
-
-
 def _configs(args) -> list[str]:
     paths = ([args.config] if args.config else []) + list(args.configs or [])
     if not paths:
@@ -362,7 +378,7 @@ def cmd_versions(args) -> int:
     failed = False
     for path in _configs(args):
         config = _load(path)
-        row: dict[str, Any] = {"process": _process_name(config), "config": path}
+        row: dict[str, Any] = {"process": config.process_name, "config": path}
         try:
             status = AdminClient(config).get("/status")
         except CtlError as error:
@@ -451,16 +467,31 @@ def _snapshot_text(report: dict) -> str:
 
 
 def cmd_smoke(args) -> int:
-    """The rollback validation against the running deployment, plus a bounded smoke load."""
+    """The rollback validation against the running deployment, plus a bounded smoke load.
+
+    The probes run under ``task.react``, which owns the reactor's start, stop and the exit
+    status; it does not return.
+    """
+    from twisted.internet import task
+
     from mcproxy.ctl.smoke import run_smoke, smoke_text
 
     proxy = _load(args.config)
     if not isinstance(proxy, ProxyConfig):
         raise CtlError(f"{args.config}: smoke needs the proxy config as -c")
     backends = [_backend(path) for path in args.backends or []]
-    report = run_smoke(proxy, backends, AdminClient, players=args.players, timeout=args.timeout)
-    _print(args, report, smoke_text)
-    return OK if report["passed"] else FAILED
+
+    def finish(report: dict) -> None:
+        _print(args, report, smoke_text)
+        if not report["passed"]:
+            raise SystemExit(FAILED)
+
+    def smoke(reactor):
+        d = run_smoke(reactor, proxy, backends, AdminClient, players=args.players, timeout=args.timeout)
+        return d.addCallback(finish)
+
+    task.react(smoke)
+    return OK
 
 
 def _print(args, body: Any, text) -> None:
@@ -490,6 +521,9 @@ def parser() -> argparse.ArgumentParser:
     sync_state.set_defaults(run=cmd_sync_state, needs_config=True)
     sub.add_parser("request-snapshot", help="make a backend resync its registry").set_defaults(
         run=cmd_request_snapshot, needs_config=True)
+    command = sub.add_parser("command", help='run a proxy command on the proxy, e.g. "/alert Restart soon"')
+    command.add_argument("line")
+    command.set_defaults(run=cmd_command, needs_config=True)
     transfer = sub.add_parser("transfer", help="ask the proxy, via a backend, to move a player")
     transfer.add_argument("player")
     transfer.add_argument("server")

@@ -19,12 +19,6 @@ from mcproxy.config import BackendConfig, ProxyConfig
 MAX_LOG_BYTES = 256 * 1024 * 1024
 
 
-def process_name(config: ProxyConfig | BackendConfig) -> str:
-    if isinstance(config, ProxyConfig):
-        return config.messaging.control_sender_id
-    return config.backend.server_id
-
-
 def _iso(when: datetime) -> str:
     return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -56,7 +50,7 @@ def take_snapshot(configs: list[ProxyConfig | BackendConfig], since: datetime, u
     root.mkdir(parents=True, exist_ok=True)
     processes = []
     for config in configs:
-        name = process_name(config)
+        name = config.process_name
         folder = root / name
         folder.mkdir(exist_ok=True)
         entry: dict[str, Any] = {"process": name, "config": config.path, "files": [], "notes": [],

@@ -242,8 +242,11 @@ def client_target(endpoint: str) -> tuple[str, int]:
 
 
 def with_timeout(reactor: Any, d: defer.Deferred, seconds: float, what: str) -> defer.Deferred:
+    """``d``, failing with a TimeoutError that names ``what`` if ``seconds`` pass first."""
     def expired(result: Any, timeout: float) -> Any:
-        if isinstance(result, Failure) and result.check(defer.CancelledError):
+        # Only called once the timeout cancelled ``d``; a cancelled connect attempt fails
+        # with ConnectingCancelledError, not CancelledError, and is a timeout all the same.
+        if isinstance(result, Failure):
             return Failure(TimeoutError(f"{what}: no answer within {timeout:g}s"))
         return result
     return d.addTimeout(seconds, reactor, onTimeoutCancel=expired)
@@ -278,8 +281,7 @@ class Smoke:
     # Synchronous checks over HTTP.
 
     def check_health(self) -> None:
-        for config, name in [(self.proxy, self.proxy.messaging.control_sender_id)] + [
-                (b, b.backend.server_id) for b in self.backends]:
+        for config, name in [(c, c.process_name) for c in (self.proxy, *self.backends)]:
             try:
                 _, body = self.admin(config).request("GET", "/health")
             except Exception as error:
@@ -306,6 +308,38 @@ class Smoke:
         return {sample.labels["reason"]: sample.value
                 for family in text_string_to_metric_families(str(text))
                 for sample in family.samples if sample.name == "mcproxy_control_rejects_total"}
+
+    @defer.inlineCallbacks
+    def run(self, reactor: Any) -> Any:
+        """Every check, then the load; the report.  The HTTP checks block, which is fine
+        for a one-shot tool with nothing else on its reactor yet."""
+        self.check_health()
+        running = self.check_backend_settings()
+        before = self.proxy_rejects()
+        for backend in self.backends:
+            yield self.check_backend(reactor, backend, running.get(backend.process_name, {}))
+        yield self.check_control(reactor)
+        yield self.run_load(reactor)
+        self.check_rejects_counted(before, self.proxy_rejects())
+        return self.report()
+
+    def check_rejects_counted(self, before: dict[str, float] | None, after: dict[str, float] | None) -> None:
+        """A control probe only passes if the proxy also counted the refusal it answered."""
+        for name, reason in (("control-signature", "BAD_SIGNATURE"), ("control-timestamp", "INVALID_TIMESTAMP")):
+            check = next((c for c in self.checks if c.name == name), None)
+            if check is None or check.result != PASS:
+                continue
+            if before is None or after is None:
+                check.result, check.detail = FAIL, check.detail + "; proxy /metrics unreachable"
+                continue
+            moved = after.get(reason, 0) - before.get(reason, 0)
+            if moved < 1:
+                check.result = FAIL
+            check.detail += f"; proxy mcproxy_control_rejects_total{{reason=\"{reason}\"}} +{moved:g}"
+
+    def report(self) -> dict[str, Any]:
+        passed = all(c.result != FAIL for c in self.checks) and self.load.get("result") != FAIL
+        return {"checks": [c.as_dict() for c in self.checks], "load": self.load, "passed": passed}
 
     # Network probes, inside the reactor.
 
@@ -537,49 +571,10 @@ def percentiles(values: list[float]) -> dict[str, float] | None:
     return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "max": round(ordered[-1], 1)}
 
 
-def run_smoke(proxy: ProxyConfig, backends: list[BackendConfig], admin: Callable[[Any], Any],
-              players: int = 10, timeout: float = 30.0) -> dict[str, Any]:
-    """Every check, then the load; runs the global reactor once (mcproxyctl is one-shot)."""
-    from twisted.internet import reactor
-
-    smoke = Smoke(proxy, backends, admin, players, timeout)
-    smoke.check_health()
-    running = smoke.check_backend_settings()
-    before = smoke.proxy_rejects()
-
-    @defer.inlineCallbacks
-    def probes():
-        for backend in backends:
-            yield smoke.check_backend(reactor, backend, running.get(backend.backend.server_id, {}))
-        yield smoke.check_control(reactor)
-        yield smoke.run_load(reactor)
-
-    finished: list[Any] = []
-
-    def done(result: Any) -> None:
-        finished.append(result)
-        reactor.stop()
-
-    reactor.callWhenRunning(lambda: probes().addBoth(done))
-    reactor.run(installSignalHandlers=False)
-    if finished and isinstance(finished[0], Failure):
-        finished[0].raiseException()
-
-    after = smoke.proxy_rejects()
-    for name, reason in (("control-signature", "BAD_SIGNATURE"), ("control-timestamp", "INVALID_TIMESTAMP")):
-        check = next((c for c in smoke.checks if c.name == name), None)
-        if check is None or check.result != PASS:
-            continue
-        if before is None or after is None:
-            check.result, check.detail = FAIL, check.detail + "; proxy /metrics unreachable"
-            continue
-        moved = after.get(reason, 0) - before.get(reason, 0)
-        if moved < 1:
-            check.result = FAIL
-        check.detail += f"; proxy mcproxy_control_rejects_total{{reason=\"{reason}\"}} +{moved:g}"
-    checks = [c.as_dict() for c in smoke.checks]
-    passed = all(c.result != FAIL for c in smoke.checks) and smoke.load.get("result") != FAIL
-    return {"checks": checks, "load": smoke.load, "passed": passed}
+def run_smoke(reactor: Any, proxy: ProxyConfig, backends: list[BackendConfig], admin: Callable[[Any], Any],
+              players: int = 10, timeout: float = 30.0) -> defer.Deferred:
+    """Every check, then the load, on ``reactor``; fires with the report."""
+    return Smoke(proxy, backends, admin, players, timeout).run(reactor)
 
 
 def smoke_text(report: dict[str, Any]) -> str:

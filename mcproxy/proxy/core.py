@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
 
+from mcproxy.config import ProxyConfig, RateLimitsSection, Secret
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
@@ -33,8 +34,32 @@ class ProxySettings:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     accept_transfers: bool = False
+    #: A second login with an online UUID: True disconnects the first, False refuses the second.
+    kick_existing_players: bool = False
     max_prelogin_frame: int = 32 * 1024
     max_frame_size: int = MAX_FRAME_SIZE
+
+    @classmethod
+    def from_config(cls, config: ProxyConfig) -> "ProxySettings":
+        """The settings a validated ``proxy.toml`` asks for, secrets as raw bytes."""
+        section, security = config.proxy, config.security
+        return cls(
+            online_mode=section.online_mode,
+            compression_threshold=section.compression_threshold,
+            forwarding=section.forwarding,
+            secret=_secret_bytes(security.proxy_secret),
+            secret_previous=_secret_bytes(security.proxy_secret_previous),
+            max_players=section.max_players,
+            handshake_timeout=section.handshake_timeout,
+            login_timeout=section.login_timeout,
+            accept_transfers=section.accept_transfers,
+            kick_existing_players=section.kick_existing_players,
+            max_prelogin_frame=section.max_frame_size_prelogin,
+        )
+
+
+def _secret_bytes(secret: Secret | None) -> bytes:
+    return secret.value if secret is not None else b""
 
 
 @dataclass(frozen=True)
@@ -149,9 +174,9 @@ class ProxyCore:
     """Everything a :class:`~mcproxy.proxy.client.PlayerConnection` reaches through ``proxy``."""
 
     def __init__(self, reactor, settings: ProxySettings, status: StatusResponder, router, metrics,
-                 log: Logger, session_server=None, commands=None, limits=None,
+                 log: Logger, session_server=None, commands=None,
+                 limits: RateLimitsSection = RateLimitsSection(),
                  keypair: KeyPair | None = None) -> None:
-        limits = limits or {}
         self.reactor = reactor
         self.settings = settings
         self.status = status
@@ -164,12 +189,11 @@ class ProxyCore:
         self.commands = commands
         self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
         self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
-        self.prelogin_gate = PreloginGate(limits.get("handshake_concurrent_max", 256),
-                                          limits.get("handshake_per_address_max", 0))
+        self.prelogin_gate = PreloginGate(limits.handshake_concurrent_max, limits.handshake_per_address_max)
         self.connection_limiter = TokenBucketLimiter(
-            reactor, limits.get("connection_rate", 0.0), limits.get("connection_burst", 1))
+            reactor, limits.connections_per_address_rate, limits.connections_per_address_burst)
         self.login_limiter = TokenBucketLimiter(
-            reactor, limits.get("login_rate", 0.0), limits.get("login_burst", 1))
+            reactor, limits.logins_per_address_rate, limits.logins_per_address_burst)
         self.deadlines = Deadlines(reactor)
         self.connections = 0
 
@@ -208,6 +232,21 @@ class ProxyCore:
             self.hooks.disconnect(connection, "left")
             self.log.info("player {player} left", player=connection.profile.name,
                           correlation_id=connection.correlation_id)
+
+    def take_over(self, existing) -> bool:
+        """Whether a new login may replace ``existing``, a player online with the same UUID.
+
+        With ``kick_existing_players`` the old session is disconnected and forgotten at
+        once, so the newcomer's join is not undone when the old connection closes.
+        """
+        if not self.settings.kick_existing_players:
+            return False
+        self.log.info("player {player} logged in again; closing the old session", player=existing.profile.name,
+                      correlation_id=existing.correlation_id)
+        self.players.remove(existing)
+        self.hooks.disconnect(existing, "replaced")
+        existing.disconnect("You logged in from another location.")
+        return True
 
     def player_joined(self, connection) -> None:
         self.players.add(connection)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
 from twisted.internet import defer
@@ -12,13 +12,23 @@ from twisted.internet.error import ConnectError, ConnectionRefusedError, Timeout
 from twisted.logger import Logger
 
 from mcproxy.proxy.backend import BackendConnection, BackendFactory, BackendLogin, BackendRefused
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 
 
 @dataclass(frozen=True)
 class ServerAddress:
     host: str
     port: int
+    #: This server's own forwarding mode; "" keeps the player's (``[proxy].forwarding``).
+    forwarding: str = ""
+    #: "v1" or "v2" sends a PROXY header with the player's address first; "" none.
+    proxy_protocol: str = ""
+
+    def login_for(self, login: BackendLogin) -> BackendLogin:
+        """``login`` as this server is to receive it."""
+        if not self.forwarding and not self.proxy_protocol:
+            return login
+        return replace(login, mode=self.forwarding or login.mode, proxy_protocol=self.proxy_protocol)
 
 
 class NoServerAvailable(Exception):
@@ -106,6 +116,7 @@ class Router:
 
     @defer.inlineCallbacks
     def _login(self, name: str, address: ServerAddress, login: BackendLogin):
+        login = address.login_for(login)
         factory = BackendFactory(login, packet_ids(login.protocol), self.max_frame_size)
         endpoint = _endpoint(self._reactor, address, self.connect_timeout)
         try:
