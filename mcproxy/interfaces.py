@@ -219,3 +219,16 @@ class IProxyAPI(Interface):
         With ``server``, a signed routing cookie asks a proxy sharing our secret to put
         the player on that server.  Raises ValueError when the player cannot be transferred.
         """
+
+
+# ---------------------------------------------------------------------------
+# Front door (mcproxy.proxy.admission): what the pre-login gate asks of the
+# connections holding its slots. Implemented by mcproxy.proxy.client.PlayerConnection.
+# ---------------------------------------------------------------------------
+
+
+class IPreloginHolder(Interface):
+    """A connection holding a pre-login slot, which the gate may take back."""
+
+    def evict() -> None:
+        """Close this connection: its slot went to a newcomer (counted ``HANDSHAKE_EVICTED``)."""

@@ -25,7 +25,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from mcproxy.config import RateLimitsSection
-from mcproxy.interfaces import IStatusSource
+from mcproxy.interfaces import IPreloginHolder, IStatusSource
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.proxy.client import Phase, PlayerFactory
 from mcproxy.proxy.core import ProxyCore, ProxySettings
@@ -436,6 +436,12 @@ class MalformedInputTests(FrontDoorTestCase):
 
 
 class ThrottleTests(FrontDoorTestCase):
+    def test_connection_is_a_prelogin_holder(self) -> None:
+        """What the gate evicts provides ``IPreloginHolder``."""
+        door = self.door()
+        conn, _ = door.connect()
+        self.assertTrue(verifyObject(IPreloginHolder, conn))
+
     def test_full_gate_evicts_oldest_half_open(self) -> None:
         """Past ``handshake_concurrent_max`` connections before login, a newcomer takes
         the slot of the oldest one still in its handshake, which is closed and counted

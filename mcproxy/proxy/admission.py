@@ -14,13 +14,9 @@ more than ``per_address`` slots at once, so one host cannot churn the gate by it
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Hashable, Protocol
+from typing import Hashable
 
-
-class Holder(Protocol):
-    def evict(self) -> None:
-        """Close this connection: its slot went to a newcomer."""
-
+from mcproxy.interfaces import IPreloginHolder as Holder
 
 #: Why a newcomer was refused a slot: every slot is held by a connection past its
 #: handshake, or its address already holds ``per_address`` slots.

@@ -10,7 +10,9 @@ from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
+from mcproxy.interfaces import IPreloginHolder
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin, from_player
@@ -85,6 +87,7 @@ def _nbt_text(fields: bytes) -> str:
         return "(unreadable reason)"
 
 
+@implementer(IPreloginHolder)
 class PlayerConnection(Protocol):
     """One client, from its first byte to its last."""
 
