@@ -42,6 +42,11 @@ from mcproxy.wire.packets import supported_range
 from mcproxy.wire.query import QueryInfo
 
 
+def reads_proxy_header(bind: str) -> bool:
+    """Whether a listener's endpoint string reads a PROXY protocol header first."""
+    return bind.strip().lower().startswith("haproxy:")
+
+
 class ListenerService(StreamServerEndpointService):
     """A listener that remembers whether it is bound, for ``/health``."""
 
@@ -141,10 +146,10 @@ class ProxyProcess(MultiService):
             self.commands.register(command)
         self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
-        players = PlayerFactory(self.core)
         trusted = parse_networks(section.proxy_protocol_trusted)
         self.listeners = [
-            ListenerService(player_endpoint(reactor, bind, trusted, self.core.refused_source), players,
+            ListenerService(player_endpoint(reactor, bind, trusted, self.core.refused_source),
+                            PlayerFactory(self.core, behind_proxy_protocol=reads_proxy_header(bind)),
                             "game" if n == 0 else f"game-{n + 1}")
             for n, bind in enumerate(section.binds)
         ]
