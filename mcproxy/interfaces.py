@@ -269,3 +269,16 @@ class IPlayer(Interface):
 
     def transfer(host, port=25565, server=None):
         """Send the player elsewhere with the Transfer packet; ValueError when not possible now."""
+
+
+# ---------------------------------------------------------------------------
+# Front door (mcproxy.proxy.admission): what the pre-login gate asks of the
+# connections holding its slots. Implemented by mcproxy.proxy.client.PlayerConnection.
+# ---------------------------------------------------------------------------
+
+
+class IPreloginHolder(Interface):
+    """A connection holding a pre-login slot, which the gate may take back."""
+
+    def evict() -> None:
+        """Close this connection: its slot went to a newcomer (counted ``HANDSHAKE_EVICTED``)."""

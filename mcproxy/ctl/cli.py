@@ -18,6 +18,8 @@ from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
 from mcproxy.config.forwarding_check import forwarding_warnings
+from mcproxy.ctl.typo import unknown_command
+from mcproxy.ctl.wait import poll
 
 #: Exit statuses: scripts and deploy gates rely on them.
 OK, FAILED, USAGE = 0, 1, 2
@@ -157,9 +159,16 @@ def cmd_gen_secret(args) -> int:
 
 
 def cmd_health(args) -> int:
+    """/health; with ``--wait N``, asked again until READY for up to N seconds."""
     client = AdminClient(_load(args.config))
-    code, body = client.request("GET", "/health")
+
+    def ask() -> tuple[bool, tuple[int, Any]]:
+        code, body = client.request("GET", "/health")
+        return isinstance(body, dict) and body.get("status") == "READY", (code, body)
+    code, body = poll(ask, args.wait, retry_on=(CtlError,))
     _print(args, body, lambda b: _health_text(b))
+    if args.wait and not (isinstance(body, dict) and body.get("status") == "READY"):
+        return FAILED
     return OK if code == 200 else FAILED
 
 
@@ -180,8 +189,13 @@ def cmd_status(args) -> int:
 
 def cmd_sync_state(args) -> int:
     """The backend's registry sync state (runbook: startup step 3)."""
-    body = AdminClient(_backend(args.config)).get("/status")
-    link = body.get("link") if isinstance(body, dict) else None
+    client = AdminClient(_backend(args.config))
+
+    def ask() -> tuple[bool, Any]:
+        body = client.get("/status")
+        link = body.get("link") if isinstance(body, dict) else None
+        return bool(link and link.get("synchronized")), link
+    link = poll(ask, args.wait, retry_on=(CtlError,))
     if not link:
         raise CtlError("this backend has no control link (is [messaging] enabled?)")
     _print(args, link, _link_text)
@@ -496,10 +510,15 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="*")
     check.set_defaults(run=cmd_check_config)
     sub.add_parser("gen-secret", help="print a new strong shared secret").set_defaults(run=cmd_gen_secret)
-    sub.add_parser("health", help="the process's /health").set_defaults(run=cmd_health, needs_config=True)
+    health = sub.add_parser("health", help="the process's /health")
+    health.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="ask again until READY, for up to SECONDS (exit 1 if never)")
+    health.set_defaults(run=cmd_health, needs_config=True)
     sub.add_parser("status", help="the process's /status").set_defaults(run=cmd_status, needs_config=True)
-    sub.add_parser("sync-state", help="a backend's registry sync state").set_defaults(
-        run=cmd_sync_state, needs_config=True)
+    sync_state = sub.add_parser("sync-state", help="a backend's registry sync state")
+    sync_state.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                            help="ask again until synchronized, for up to SECONDS")
+    sync_state.set_defaults(run=cmd_sync_state, needs_config=True)
     sub.add_parser("request-snapshot", help="make a backend resync its registry").set_defaults(
         run=cmd_request_snapshot, needs_config=True)
     command = sub.add_parser("command", help='run a proxy command on the proxy, e.g. "/alert Restart soon"')
@@ -539,7 +558,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
+    top = parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    unknown = unknown_command(argv, top)
+    if unknown is not None:
+        print(f"mcproxyctl: {unknown}", file=sys.stderr)
+        return USAGE
+    arguments = top.parse_args(argv)
     if getattr(arguments, "smoke_config", None):
         arguments.config = arguments.smoke_config
     if arguments.command == "smoke" and not arguments.config:

@@ -36,6 +36,7 @@ from mcproxy.proxy.plugins import PluginManager
 from mcproxy.proxy.query import QueryListener, QueryProtocol, listener_interface
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder, motd_component
+from mcproxy.proxy.trusted import parse_networks, player_endpoint
 from mcproxy.wire.chat import plain_text
 from mcproxy.wire.packets import supported_range
 from mcproxy.wire.query import QueryInfo
@@ -145,8 +146,9 @@ class ProxyProcess(MultiService):
             self.commands.register(command)
         self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
+        trusted = parse_networks(section.proxy_protocol_trusted)
         self.listeners = [
-            ListenerService(serverFromString(reactor, bind),
+            ListenerService(player_endpoint(reactor, bind, trusted, self.core.refused_source),
                             PlayerFactory(self.core, behind_proxy_protocol=reads_proxy_header(bind)),
                             "game" if n == 0 else f"game-{n + 1}")
             for n, bind in enumerate(section.binds)
@@ -167,6 +169,7 @@ class ProxyProcess(MultiService):
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
+        self.router.observe = self.prober.observe
         self.messaging = None
         self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
@@ -208,6 +211,14 @@ class ProxyProcess(MultiService):
         listener.setServiceParent(self)
         self.messaging_listener = listener
         self.health.add_check("messaging", self._messaging_check, critical=False)
+        links_up: dict[str, bool] = {}
+
+        def link_changed(link) -> None:
+            # A link coming up or going down says the backend started or stopped: look now.
+            if links_up.get(link.server_id, False) != link.link_up:
+                links_up[link.server_id] = link.link_up
+                self.prober.probe_now(link.server_id)
+        self.messaging.add_observer(link_changed)
 
     @inlineCallbacks
     def _restart_messaging(self, body: dict):
