@@ -66,8 +66,18 @@ class BackendControlProtocol(ControlProtocol):
         self.link = link
         self.peer = link.peer
 
+    #: Set when this side refused one of the proxy's answers (not a refusal by the proxy).
+    answer_refused = False
+
     def expected_senders(self) -> Container[str]:
         return (self.link.expected_sender_id,)
+
+    def check_answer(self, command: type[Any], envelope: Envelope) -> None:
+        try:
+            super().check_answer(command, envelope)
+        except ControlRejected:
+            self.answer_refused = True
+            raise
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -182,6 +192,12 @@ class BackendControlLink(Service):
         self._snapshot_request: str | None = None
         self._assembly: _Assembly | None = None
         self._sync_waiters: list[defer.Deferred[None]] = []
+        #: Why the last sync attempt failed, for operators ("" once a snapshot installs).
+        self.sync_error = ""
+        #: Why the link is not up, for operators ("" while it is).
+        self.link_error = ""
+        #: The reason this side refused the proxy's last answer to Hello, told in the next Hello.
+        self._refused_answer = ""
         self._observers: list[Callable[[BackendControlLink], None]] = []
         self._heartbeat_pending = False
         self._heartbeat = LoopingCall(self._send_heartbeat)
@@ -238,6 +254,8 @@ class BackendControlLink(Service):
             "serial": self.serial,
             "digest": self.digest,
             "commands": len(self.commands),
+            "sync_error": self.sync_error,
+            "link_error": self.link_error,
             "secret_usage": self.peer.secret_usage(),
             "secret_last_seen": self.peer.secret_last_seen(),
         }
@@ -245,16 +263,22 @@ class BackendControlLink(Service):
     def problems(self) -> list[str]:
         """Why /health should say DEGRADED; empty when the bridge is usable."""
         if not self.link_up:
-            return ["control link to the proxy is down"]
+            why = f": {self.link_error}" if self.link_error else ""
+            return [f"control link to the proxy is down{why}"]
         out = []
         if not self._synchronized:
-            out.append("command registry is not synchronized")
+            why = f": {self.sync_error}" if self.sync_error else ""
+            out.append(f"command registry is not synchronized{why}")
         if not self._bridge_enabled:
             out.append("command bridge disabled by operator")
         return out
 
     def when_synchronized(self) -> defer.Deferred[None]:
-        """Fires when the registry copy is (or next becomes) current."""
+        """Fires when the registry copy is (or next becomes) current.
+
+        It fails with the refusal (a L{ControlRejected}) when the sync attempt
+        in flight is refused by either side, so a waiting operator hears why.
+        """
         if self._synchronized:
             return defer.succeed(None)
         d: defer.Deferred[None] = defer.Deferred()
@@ -357,8 +381,9 @@ class BackendControlLink(Service):
                 )
             )
         self._mark_unsynchronized()
+        waiter = self.when_synchronized()
         self._resync()
-        return self.when_synchronized()
+        return waiter
 
     def _bridge_refusal(self, message: str, cid: str) -> ControlRejected | None:
         if self.bridge_active:
@@ -375,15 +400,19 @@ class BackendControlLink(Service):
         mismatch or a proxy closing on a fatal refusal happens. Failed Hellos
         are counted into the retry policy instead, for the same capped backoff.
         """
+        extra = {"refused": self._refused_answer} if self._refused_answer else {}
         d = protocol.call(
             Hello,
             server_id=self.server_id,
             artifact_version=self.artifact_version,
             control_version=self.control_version,
+            **extra,
         )
 
         def welcomed(answer: dict[str, Any]) -> None:
             self._refused_hellos = 0
+            self._refused_answer = ""
+            self.link_error = ""
             self._protocol = protocol
             self._heartbeat_pending = False
             if not self._heartbeat.running:
@@ -398,10 +427,31 @@ class BackendControlLink(Service):
 
         def refused(failure: Failure) -> None:
             self._refused_hellos += 1
-            self.log.warn("control Hello failed: {error}", error=str(failure.value)[:200])
+            self._hello_failed(failure, protocol.answer_refused)
             protocol.transport.loseConnection()
 
         d.addCallbacks(welcomed, refused)
+
+    def _hello_failed(self, failure: Failure, answer_refused: bool) -> None:
+        """Say why the link did not come up: at warn when the reason changes, else at debug.
+
+        A refusal of the proxy's answer (say UNEXPECTED_SENDER) is this side's
+        verdict, which the proxy cannot see; it is told in the next Hello.
+        """
+        if answer_refused and failure.check(ControlRejected):
+            self._refused_answer = failure.value.reason.value
+            why = f"this backend refused the proxy's answer: {self._refused_answer}"
+            if failure.value.reason is RejectReason.UNEXPECTED_SENDER:
+                why += f" (control_expected_sender_id is {self.expected_sender_id!r})"
+        elif failure.check(ControlRejected):
+            self.peer.metrics.peer_reject(self.expected_sender_id, failure.value.reason.value)
+            why = f"the proxy refused our Hello: {failure.value}"
+        else:
+            why = f"Hello not answered: {str(failure.value)[:200]}"
+        level = self.log.warn if why != self.link_error else self.log.debug
+        self.link_error = why
+        level("control link to {proxy} not established: {why}", proxy=self.expected_sender_id, why=why)
+        self._publish()
 
     def _connection_lost(self, protocol: BackendControlProtocol) -> None:
         if protocol is not self._protocol:
@@ -466,6 +516,9 @@ class BackendControlLink(Service):
         def failed(failure: Failure) -> None:
             if self._snapshot_request == cid:
                 self._snapshot_request = None
+            if failure.check(ControlRejected):
+                self.peer.metrics.peer_reject(self.expected_sender_id, failure.value.reason.value)
+                self._sync_failed(failure, f"the proxy refused the snapshot request: {failure.value}")
             self.log.warn(
                 "snapshot request failed: {error} (correlation_id={correlation_id})",
                 error=str(failure.value)[:200],
@@ -475,6 +528,14 @@ class BackendControlLink(Service):
         protocol.call(RequestRegistrySnapshot, cid, known_serial=self.serial).addCallbacks(
             finished, failed
         )
+
+    def _sync_failed(self, failure: Failure, why: str) -> None:
+        """Remember why a sync failed and tell whoever waits for it."""
+        self.sync_error = why
+        self._publish()
+        waiters, self._sync_waiters = self._sync_waiters, []
+        for waiter in waiters:
+            waiter.errback(failure)
 
     def _registry_changed(self, serial: int, digest: str) -> None:
         if serial != self.serial or digest != self.digest:
@@ -497,7 +558,9 @@ class BackendControlLink(Service):
 
         def refuse(reason: RejectReason) -> ControlRejected:
             self._assembly = None
-            return self.peer.refuse(reason, "RegistrySnapshot", cid, sender)
+            refusal = self.peer.refuse(reason, "RegistrySnapshot", cid, sender)
+            self._sync_failed(Failure(refusal), f"this backend refused the proxy's snapshot: {reason.value}")
+            return refusal
 
         solicited = bool(request_id) and request_id == self._snapshot_request
         if request_id and not solicited:
@@ -536,6 +599,7 @@ class BackendControlLink(Service):
     ) -> None:
         self.serial, self.digest, self.commands = serial, digest, commands
         self._synchronized = True
+        self.sync_error = ""
         self._publish()
         self.log.info(
             "registry synchronized at serial {serial} ({count} commands, digest {digest})"

@@ -81,6 +81,30 @@ class ControlPeer:
         )
         return rejection(reason, correlation_id)
 
+    def refuse_outgoing(
+        self,
+        reason: RejectReason,
+        message: str,
+        correlation_id: str,
+        recipient: str,
+        detail: str,
+    ) -> ControlRejected:
+        """Count and log our refusal to send one of our own messages (say an oversized snapshot).
+
+        Logged as what it is, so nobody reads it as the peer's fault.
+        """
+        self.metrics.reject(reason)
+        self.log.warn(
+            "control refused to send {message} to {recipient}: {reason} ({detail})"
+            " (correlation_id={correlation_id})",
+            message=message,
+            recipient=recipient,
+            reason=reason.value,
+            detail=detail,
+            correlation_id=correlation_id,
+        )
+        return rejection(reason, correlation_id)
+
     def check(
         self, envelope: Envelope, message_name: bytes, senders: Container[str]
     ) -> str:

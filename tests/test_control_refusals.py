@@ -1,0 +1,126 @@
+"""Refusals an operator must be told about, on the side where they look (Clock-driven)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from mcproxy.control.reasons import PayloadTooLarge, RejectReason
+from tests.test_control_link import SECRET, LinkTestCase, registry_of_size
+
+
+def peer_rejects(registry: CollectorRegistry, peer: str, reason: str) -> float:
+    value = registry.get_sample_value(
+        "mcproxy_control_peer_rejects_total", {"peer": peer, "reason": reason}
+    )
+    return value or 0.0
+
+
+def lobby_problem(net) -> str:
+    return [line for line in net.factory.problems() if "lobby" in line][0]
+
+
+class SnapshotRefusedTests(LinkTestCase):
+    def test_request_snapshot_fails_with_the_encode_refusal(self) -> None:
+        """A snapshot refused at encode fails the operator's request with PAYLOAD_TOO_LARGE
+        instead of waiting for a sync that never comes, and both sides say why."""
+        net = self.network(registry=registry_of_size(5000), proxy_kw={"max_payload": 4096})
+        net.start()
+        self.assertTrue(net.link.link_up)
+        self.assertFalse(net.link.synchronized)
+        d = net.link.request_snapshot()
+        net.endpoint.flush()
+        self.failureResultOf(d, PayloadTooLarge)
+        self.assertIn("PAYLOAD_TOO_LARGE", net.link.sync_error)
+        self.assertIn("PAYLOAD_TOO_LARGE", net.link.problems()[0])
+        self.assertEqual(peer_rejects(net.backend_metrics, "proxy", "PAYLOAD_TOO_LARGE"), 2)
+        problem = lobby_problem(net)
+        self.assertTrue(problem.startswith("lobby registry is not synchronized: snapshot refused at encode:"
+                                           " PAYLOAD_TOO_LARGE (registry 5000 bytes, control_max_payload"
+                                           " 4096"), problem)
+
+    def test_encode_refusal_is_logged_as_our_own(self) -> None:
+        """The proxy's log names its own refusal to send, with a correlation id, never
+        "refused ... from proxy"."""
+        net = self.network(registry=registry_of_size(5000), proxy_kw={"max_payload": 4096})
+        net.start()
+        text = net.log_text()
+        self.assertNotIn("from proxy", text)
+        self.assertIn("control refused to send RegistrySnapshot to lobby: PAYLOAD_TOO_LARGE", text)
+        self.assertNotIn("(correlation_id=)", text)
+
+    def test_sync_error_clears_once_installed(self) -> None:
+        """Once a snapshot fits again, the error is gone on both sides."""
+        net = self.network(registry=registry_of_size(5000), proxy_kw={"max_payload": 4096})
+        net.start()
+        net.factory.peer.validator.max_payload = 8192
+        net.link.peer.validator.max_payload = 8192
+        d = net.link.request_snapshot()
+        net.endpoint.flush()
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual((net.link.sync_error, net.factory.problems()), ("", ["control link from games is down"]))
+
+
+class WrongExpectedSenderTests(LinkTestCase):
+    def test_backend_refusal_travels_to_the_proxy(self) -> None:
+        """A backend expecting another sender refuses the proxy's answers; its next Hello says
+        so, and the proxy counts it per peer and reason and names it in its problems."""
+        net = self.network(link_kw={"expected_sender_id": "proxx", "retry_initial_delay": 1.0,
+                                    "retry_max_delay": 1.0})
+        net.start()
+        self.assertIn("UNEXPECTED_SENDER", net.link.link_error)
+        self.assertIn("'proxx'", net.link.link_error)
+        for _ in range(5):
+            net.advance(1.0)
+        self.assertGreaterEqual(peer_rejects(net.proxy_metrics, "lobby", "UNEXPECTED_SENDER"), 4)
+        self.assertIn("lobby refuses us: UNEXPECTED_SENDER", lobby_problem(net))
+        self.assertIn("control_sender_id 'proxy'", lobby_problem(net))
+        self.assertEqual(net.factory.status()["links"]["lobby"]["peer_refusal"], "UNEXPECTED_SENDER")
+
+    def test_logged_once_per_change_not_per_retry(self) -> None:
+        """Retries of the same refusal add no warning and no link up/down lines at info."""
+        net = self.network(link_kw={"expected_sender_id": "proxx", "retry_initial_delay": 1.0,
+                                    "retry_max_delay": 1.0})
+        net.start()
+        for _ in range(6):
+            net.advance(1.0)
+        warnings = [e for e in net.events if e["log_level"].name == "warn"]
+        text = [e["log_format"] for e in warnings]
+        self.assertEqual(text.count("{server} refuses our control messages: {reason}{hint}"), 1)
+        self.assertEqual(text.count("control link to {proxy} not established: {why}"), 1)
+        infos = [e["log_format"] for e in net.events if e["log_level"].name == "info"]
+        self.assertLessEqual(infos.count("control link up: {server}"), 1)
+
+    def test_refusal_clears_when_the_backend_accepts_again(self) -> None:
+        """Once the backend expects the right sender and syncs, the proxy forgets the refusal."""
+        net = self.network(link_kw={"expected_sender_id": "proxx", "retry_initial_delay": 1.0,
+                                    "retry_max_delay": 1.0})
+        net.start()
+        net.advance(1.0)
+        net.link.expected_sender_id = "proxy"
+        net.advance(1.0)
+        net.advance(1.0)
+        self.assertTrue(net.link.synchronized)
+        self.assertEqual(net.factory.problems(), ["control link from games is down"])
+        self.assertIn("lobby accepts our messages again", net.log_text())
+
+
+class WrongSecretTests(LinkTestCase):
+    def test_refused_hello_named_on_both_sides(self) -> None:
+        """A backend with another secret: the proxy's health says its Hello was refused with
+        BAD_SIGNATURE, the backend's says the proxy refused it; neither prints a secret."""
+        net = self.network(link_kw={"proxy_secret": b"another-secret-entirely-0123456789",
+                                    "retry_initial_delay": 1.0, "retry_max_delay": 1.0})
+        net.start()
+        for _ in range(3):
+            net.advance(1.0)
+        self.assertEqual(lobby_problem(net),
+                         "control link from lobby is down: its Hello was refused: BAD_SIGNATURE"
+                         " (proxy_secret / proxy_secret_previous differ between the two sides)")
+        self.assertEqual(net.link.problems(),
+                         ["control link to the proxy is down: the proxy refused our Hello: BAD_SIGNATURE"])
+        self.assertGreaterEqual(peer_rejects(net.backend_metrics, "proxy", "BAD_SIGNATURE"), 3)
+        self.assertNotIn(SECRET.decode(), net.log_text())
+        warns = [e["log_format"] for e in net.events if e["log_level"].name == "warn"]
+        self.assertEqual(warns.count("control link to {proxy} not established: {why}"), 1)
+        self.assertEqual(RejectReason.BAD_SIGNATURE.value,
+                         net.factory.status()["links"]["lobby"]["hello_refused"])
