@@ -9,6 +9,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService
+from twisted.internet import defer
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.logger import Logger
 
@@ -134,9 +135,12 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
     status.add("link", link.status)
 
     def request_snapshot(body: dict) -> Any:
+        """Resync; answer with the state reached, or why not, within the asked timeout."""
+        timeout = action_timeout(body)
         d = link.request_snapshot()
-        d.addCallback(lambda _: link.status())
-        d.addErrback(lambda failure: _refused(failure))
+        d.addTimeout(timeout, reactor)
+        d.addCallback(lambda _: dict(link.status(), done=True))
+        d.addErrback(lambda failure: dict(link.status(), **_refused(failure, timeout, link)))
         return d
 
     def bridge(enabled: bool):
@@ -159,7 +163,8 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
         timeout = action_timeout(body)
         d = link.restart()
         d.addCallback(lambda _: settle(reactor, lambda: link.link_up and link.synchronized, timeout))
-        d.addCallback(lambda settled: dict(link.status(), settled=settled))
+        d.addCallback(lambda settled: dict(link.status(), settled=settled,
+                                           reason="" if settled else _unsettled(link, timeout)))
         return d
 
     admin.add_action("request_snapshot", request_snapshot)
@@ -170,6 +175,19 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
     return admin
 
 
-def _refused(failure: Any) -> dict:
+def _refused(failure: Any, timeout: float | None = None,
+             link: BackendControlLink | None = None) -> dict:
+    """An action's refusal as the operator reads it: the control-plane reason first."""
+    if failure.check(defer.TimeoutError) and link is not None:
+        return {"done": False, "reason": _unsettled(link, timeout or 0)}
     reason = getattr(failure.value, "reason", None)
-    return {"done": False, "reason": str(getattr(reason, "value", reason) or failure.value)}
+    text = str(getattr(reason, "value", reason) or failure.value)
+    if link is not None and link.sync_error:
+        text = f"{text}: {link.sync_error}"
+    return {"done": False, "reason": text}
+
+
+def _unsettled(link: BackendControlLink, timeout: float) -> str:
+    """Why the link did not reach "up and synchronized" within ``timeout`` seconds."""
+    why = "; ".join(link.problems()) or "still synchronizing"
+    return f"not synchronized within {timeout:g} s: {why}"

@@ -73,6 +73,10 @@ class AdminClient:
             return error.code, _decode(error.read(), error.headers.get_content_type())
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
+            if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
+                # Connected (or connecting) and waited: the process is there but did not answer.
+                raise CtlError(f"no answer from the process at {self.base} within {self.timeout:g} s"
+                               f" ({method} {path})") from None
             raise CtlError(f"cannot reach the admin listener at {self.base}: {reason}") from None
 
     def get(self, path: str) -> Any:
@@ -187,12 +191,20 @@ def _plain(value: Any) -> str:
 
 
 def cmd_request_snapshot(args) -> int:
-    """Ask the proxy for a fresh registry snapshot and report the state reached."""
-    answer = AdminClient(_backend(args.config)).action("request_snapshot")
-    _print(args, answer, _link_text if isinstance(answer, dict) and "synchronized" in answer else str)
-    if isinstance(answer, dict) and answer.get("done") is False:
-        return FAILED
-    return OK if isinstance(answer, dict) and answer.get("synchronized") else FAILED
+    """Ask the proxy for a fresh registry snapshot and report the state reached, or why not."""
+    client = AdminClient(_backend(args.config), timeout=args.timeout + 10)
+    answer = client.action("request_snapshot", {"timeout": args.timeout})
+    if not isinstance(answer, dict):
+        raise CtlError(f"request_snapshot: unexpected answer: {answer}")
+    _print(args, answer, _snapshot_answer_text)
+    return OK if answer.get("done") is not False and answer.get("synchronized") else FAILED
+
+
+def _snapshot_answer_text(answer: dict) -> str:
+    text = _link_text(answer)
+    if answer.get("done") is False:
+        text = f"snapshot NOT installed: {answer.get('reason', '')}\n{text}"
+    return text
 
 
 def cmd_transfer(args) -> int:
@@ -241,7 +253,7 @@ def cmd_restart(args) -> int:
         client = AdminClient(config, timeout=args.timeout + 10)
         answer = client.action("restart_bridge", body)
         _print(args, answer, lambda a: "\n".join([
-            "restarted: bridge", bridge_headline(a), _link_text(a), f"settled: {_plain(a.get('settled'))}"]))
+            "restarted: bridge", bridge_headline(a), _link_text(a), _settled_line(a)]))
     else:
         if not isinstance(config, ProxyConfig):
             raise CtlError(f"{args.config}: the messaging component runs on the proxy; give the proxy config")
@@ -259,8 +271,18 @@ def _messaging_text(answer: dict) -> str:
         state = "link up" if link.get("link_up") else "link DOWN"
         sync = "synchronized" if link.get("synchronized") else "NOT synchronized"
         lines.append(f"  {name}: {state}, {sync}, serial {_plain(link.get('serial'))}")
-    lines.append(f"settled: {_plain(answer.get('settled'))}")
+    if not answer.get("settled") and answer.get("problems"):
+        answer = dict(answer, reason="; ".join(answer["problems"]))
+    lines.append(_settled_line(answer))
     return "\n".join(lines)
+
+
+def _settled_line(answer: dict) -> str:
+    """``settled: yes``, or ``settled: no (why)`` so an operator knows what to fix."""
+    if answer.get("settled"):
+        return "settled: yes"
+    reason = answer.get("reason")
+    return f"settled: no ({reason})" if reason else "settled: no"
 
 
 def cmd_rotation(args) -> int:
@@ -469,8 +491,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="the process's /status").set_defaults(run=cmd_status, needs_config=True)
     sub.add_parser("sync-state", help="a backend's registry sync state").set_defaults(
         run=cmd_sync_state, needs_config=True)
-    sub.add_parser("request-snapshot", help="make a backend resync its registry").set_defaults(
-        run=cmd_request_snapshot, needs_config=True)
+    snapshot_request = sub.add_parser("request-snapshot", help="make a backend resync its registry")
+    snapshot_request.add_argument("--timeout", type=float, default=15.0,
+                                  help="seconds to wait for the snapshot to be installed")
+    snapshot_request.set_defaults(run=cmd_request_snapshot, needs_config=True)
     transfer = sub.add_parser("transfer", help="ask the proxy, via a backend, to move a player")
     transfer.add_argument("player")
     transfer.add_argument("server")
