@@ -124,3 +124,28 @@ class WrongSecretTests(LinkTestCase):
         self.assertEqual(warns.count("control link to {proxy} not established: {why}"), 1)
         self.assertEqual(RejectReason.BAD_SIGNATURE.value,
                          net.factory.status()["links"]["lobby"]["hello_refused"])
+
+
+class ReconnectLogTests(LinkTestCase):
+    def test_failed_connects_name_address_and_error(self) -> None:
+        """Each failed connect names the configured address and the error, at warn from the
+        second on, and the backend's health says why the link is down."""
+        net = self.network(link_kw={"endpoint_description": "tcp:host=127.0.0.1:port=25580",
+                                    "retry_initial_delay": 1.0, "retry_max_delay": 1.0})
+        net.endpoint.server_factory = None
+        net.start()
+        for _ in range(3):
+            net.advance(1.0)
+        failed = [e for e in net.events if e.get("address") == "tcp:host=127.0.0.1:port=25580"]
+        self.assertEqual([e["log_level"].name for e in failed[:3]], ["info", "warn", "warn"])
+        self.assertIn("loopback server is down", net.log_text())
+        self.assertEqual(net.link.problems(), ["control link to the proxy is down: cannot connect to"
+                                               " tcp:host=127.0.0.1:port=25580: Connection was refused by"
+                                               " other side: loopback server is down."])
+
+    def test_retry_lines_name_the_configured_address(self) -> None:
+        """ClientService's own retry line shows the endpoint's repr: the configured string."""
+        from mcproxy.control.backend_side import _ReportingEndpoint
+
+        endpoint = _ReportingEndpoint(object(), "tcp:host=10.0.0.1:port=25580", lambda failure: None)
+        self.assertEqual(repr(endpoint), "tcp:host=10.0.0.1:port=25580")

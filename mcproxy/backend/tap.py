@@ -76,7 +76,8 @@ def build_service(config: BackendConfig, reactor: Any,
             # BackendMetrics exports the bridge gauges; the module keeps them current.
             state_gauges=False,
             artifact_version=versions.artifact,
-            control_version=versions.control_protocol)
+            control_version=versions.control_protocol,
+            endpoint_description=config.messaging.proxy)
         link.setServiceParent(top)
     elif config.messaging.enabled:
         log.warn("messaging is enabled but no proxy_secret is set: command bridge disabled")

@@ -112,6 +112,32 @@ class BackendControlProtocol(ControlProtocol):
         return {"envelope": envelope.correlation_id}
 
 
+class _ReportingEndpoint:
+    """The proxy's endpoint, named by its config string and reporting each failed connect.
+
+    ClientService logs its retries with the endpoint's repr, which for Twisted's
+    endpoints is an object address; this one reads as the configured address.
+    """
+
+    def __init__(self, endpoint: IStreamClientEndpoint, description: str,
+                 failed: Callable[[Failure], None]) -> None:
+        self._endpoint = endpoint
+        self._description = description
+        self._failed = failed
+
+    def connect(self, factory: Any) -> defer.Deferred[Any]:
+        d = self._endpoint.connect(factory)
+
+        def report(failure: Failure) -> Failure:
+            self._failed(failure)
+            return failure
+
+        return d.addErrback(report)
+
+    def __repr__(self) -> str:
+        return self._description
+
+
 class _LinkFactory(Factory):
     def __init__(self, link: BackendControlLink) -> None:
         self.link = link
@@ -139,6 +165,7 @@ class BackendControlLink(Service):
     @param artifact_version: the release this backend announces in Hello
         (the proxy refuses any other than its own with VERSION_MISMATCH).
     @param control_version: the control protocol version it speaks and signs.
+    @param endpoint_description: the configured address, for logs and /health.
     """
 
     def __init__(
@@ -162,6 +189,7 @@ class BackendControlLink(Service):
         state_gauges: bool = True,
         artifact_version: str = __version__,
         control_version: int = CONTROL_PROTOCOL_VERSION,
+        endpoint_description: str = "",
     ) -> None:
         self.artifact_version = artifact_version
         self.control_version = control_version
@@ -206,8 +234,10 @@ class BackendControlLink(Service):
         jitter = retry_jitter if retry_jitter is not None else _default_jitter
         backoff = backoffPolicy(retry_initial_delay, retry_max_delay, 2.0, jitter)
         self._refused_hellos = 0
+        self._failed_connects = 0
+        self.address = endpoint_description or repr(endpoint)
         self._client = ClientService(
-            endpoint,
+            _ReportingEndpoint(endpoint, self.address, self._connect_failed),
             _LinkFactory(self),
             retryPolicy=lambda attempt: backoff(max(attempt, self._refused_hellos)),
             clock=clock,
@@ -409,6 +439,8 @@ class BackendControlLink(Service):
             **extra,
         )
 
+        self._failed_connects = 0
+
         def welcomed(answer: dict[str, Any]) -> None:
             self._refused_hellos = 0
             self._refused_answer = ""
@@ -431,6 +463,19 @@ class BackendControlLink(Service):
             protocol.transport.loseConnection()
 
         d.addCallbacks(welcomed, refused)
+
+    def _connect_failed(self, failure: Failure) -> None:
+        """A connect attempt failed: the address and the error, at warn from the second one on."""
+        self._failed_connects += 1
+        self.link_error = f"cannot connect to {self.address}: {_error_text(failure)}"
+        level = self.log.warn if self._failed_connects > 1 else self.log.info
+        level(
+            "control link: connect attempt {attempt} to {address} failed: {error}; retrying with backoff",
+            attempt=self._failed_connects,
+            address=self.address,
+            error=_error_text(failure),
+        )
+        self._publish()
 
     def _hello_failed(self, failure: Failure, answer_refused: bool) -> None:
         """Say why the link did not come up: at warn when the reason changes, else at debug.
@@ -612,6 +657,12 @@ class BackendControlLink(Service):
         waiters, self._sync_waiters = self._sync_waiters, []
         for waiter in waiters:
             waiter.callback(None)
+
+
+def _error_text(failure: Failure) -> str:
+    """A connect error as an operator reads it, without Twisted's class prefix noise."""
+    text = str(failure.value).strip() or type(failure.value).__name__
+    return text[:200]
 
 
 def _default_jitter() -> float:
