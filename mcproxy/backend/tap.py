@@ -17,6 +17,7 @@ from mcproxy.backend.module import BackendModule
 from mcproxy.backend.packets import Spawn
 from mcproxy.backend.server import LimboFactory, LimboSettings
 from mcproxy.config import BackendConfig
+from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.control.backend_side import BackendControlLink
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel, ManualCheck
@@ -24,6 +25,7 @@ from mcproxy.ops.logging import LoggingMultiService, start_logging
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.ops.redaction import Redactor
 from mcproxy.ops.status import StatusBoard
+from mcproxy.ops.unsafe import publish_unsafe_settings
 from mcproxy.options import BackendOptions
 from mcproxy.ops.settle import action_timeout, settle
 from mcproxy.versions import SHIPPED, VersionSet
@@ -95,6 +97,8 @@ def build_service(config: BackendConfig, reactor: Any,
     StreamServerEndpointService(serverFromString(reactor, backend.bind),
                                 factory).setServiceParent(top)
 
+    if not config.admin.bind:
+        publish_unsafe_settings(unsafe_settings(config), registry, log)
     if config.admin.bind:
         admin = _admin(config, reactor, registry, log, redactor, factory, link, versions)
         StreamServerEndpointService(serverFromString(reactor, config.admin.bind),
@@ -118,6 +122,7 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
         "enforce_proxy": config.backend.enforce_proxy,
         "require_authenticated_mode": config.backend.require_authenticated_mode,
     })
+    publish_unsafe_settings(unsafe_settings(config), registry, log, status)
     token = config.admin.token.value.decode("utf-8") if config.admin.token else None
     admin = AdminResource(health=health, status=status, registry=registry, log=log,
                           redactor=redactor, token=token)

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
+from mcproxy.config.crosscheck import cross_check
+from mcproxy.config.unsafe import unsafe_settings
 
 #: Exit statuses: scripts and deploy gates rely on them.
 OK, FAILED, USAGE = 0, 1, 2
@@ -125,19 +127,38 @@ def _backend(path: str) -> BackendConfig:
 
 
 def cmd_check_config(args) -> int:
-    """Validate each file; print one line per file."""
+    """Validate each file (one line each, then its unsafe settings); then, given a proxy
+    config and backend configs, check that they can work together."""
+    if not (args.files or args.config):
+        raise CtlError("check-config needs a file (or -c FILE)")
     status = OK
-    for path in args.files or ([args.config] if args.config else []):
+    loaded: list[tuple[str, ProxyConfig | BackendConfig]] = []
+    for path in args.files or [args.config]:
         try:
             config = check_config(path)
         except ConfigError as error:
             print(error)
             status = FAILED
             continue
+        loaded.append((path, config))
         kind = "proxy" if isinstance(config, ProxyConfig) else "backend"
         print(f"{path}: OK ({kind} config)")
-    if not (args.files or args.config):
-        raise CtlError("check-config needs a file (or -c FILE)")
+        for setting in unsafe_settings(config):
+            print(f"  UNSAFE {setting.line()}")
+            if args.strict:
+                status = FAILED
+    proxies = [(path, c) for path, c in loaded if isinstance(c, ProxyConfig)]
+    backends = [(path, c) for path, c in loaded if isinstance(c, BackendConfig)]
+    if len(proxies) == 1 and backends:
+        proxy_path, proxy = proxies[0]
+        for path, backend in backends:
+            problems = cross_check(proxy, backend)
+            verdict = "consistent" if not problems else "INCONSISTENT"
+            print(f"{path} with {proxy_path}: {verdict}")
+            for problem in problems:
+                print(f"  {path}: {problem}")
+            if problems:
+                status = FAILED
     return status
 
 
@@ -485,6 +506,8 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate config files")
     check.add_argument("files", nargs="*")
+    check.add_argument("--strict", action="store_true",
+                       help="fail (exit 1) on settings that depart from the runbook's safe defaults")
     check.set_defaults(run=cmd_check_config)
     sub.add_parser("gen-secret", help="print a new strong shared secret").set_defaults(run=cmd_gen_secret)
     sub.add_parser("health", help="the process's /health").set_defaults(run=cmd_health, needs_config=True)

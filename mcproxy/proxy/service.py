@@ -14,6 +14,7 @@ from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
+from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
 from mcproxy.ops.metrics import ProxyMetrics
@@ -21,6 +22,7 @@ from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
 from mcproxy.ops.settle import action_timeout, settle
 from mcproxy.ops.status import StatusBoard
+from mcproxy.ops.unsafe import publish_unsafe_settings
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.registry import CommandRegistry, specs_from
 from mcproxy.proxy.auth import SessionServerClient
@@ -185,6 +187,7 @@ class ProxyProcess(MultiService):
         self.status_board.add("plugins", lambda: {"enabled": self.config.plugins.enabled,
                                                    "loaded": sorted(self.plugins.loaded)})
         self.status_board.add("backends", self.prober.status)
+        publish_unsafe_settings(unsafe_settings(config), self.registry, self.log, self.status_board)
         if config.admin.bind:
             token = config.admin.token.value.decode("utf-8") if config.admin.token is not None else None
             self.admin = AdminResource(health=self.health, status=self.status_board, registry=self.registry,
