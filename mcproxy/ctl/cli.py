@@ -333,12 +333,18 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
         previous_set = config.backend.proxy_secret_previous is not None
     usage = section.get("secret_usage", {})
     seen = section.get("secret_last_seen", {})
+    links = section.get("links", {})
     rows = []
     for peer in peers:
         counts, last = usage.get(peer, {}), seen.get(peer, {})
         recent = {slot: when for slot, when in last.items() if now - when <= window}
         verdict = max(recent, key=recent.__getitem__) if recent else "not seen"
-        rows.append({"peer": peer, "verdict": verdict,
+        refusal = _refused_since(links.get(peer, {}) if links else section, max(last.values(), default=None))
+        if refusal:
+            # Its latest message was refused: counts verified earlier (say by its previous
+            # process) say nothing about what it signs with now.
+            verdict = "refused"
+        rows.append({"peer": peer, "verdict": verdict, "refused": refusal,
                      "current": counts.get("current", 0), "previous": counts.get("previous", 0),
                      "current_age": _age(last.get("current"), now),
                      "previous_age": _age(last.get("previous"), now)})
@@ -346,6 +352,18 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
     return {"process": _process_name(config), "previous_configured": previous_set,
             "window": window, "peers": rows, "blocking": blocking,
             "overlap_can_end": not blocking}
+
+
+def _refused_since(link: dict, last_verified: float | None) -> str:
+    """The reason a peer's messages are refused now, if that is newer than its last verified one."""
+    if "link_up" in link and "hello_refused" not in link:
+        # A backend's own view: its link is down because the proxy refused it.
+        error = link.get("link_error", "")
+        return error if not link.get("link_up") and "refused our Hello" in error else ""
+    reason, when = link.get("hello_refused"), link.get("hello_refused_at")
+    if not reason or when is None or link.get("link_up"):
+        return ""
+    return reason if last_verified is None or when > last_verified else ""
 
 
 def _age(when: float | None, now: float) -> float | None:
@@ -362,7 +380,9 @@ def _rotation_text(report: dict) -> str:
                          else f"{slot} {row[slot]}" for slot in ("current", "previous"))
         verdict = {"current": "signs with proxy_secret",
                    "previous": "STILL SIGNS WITH proxy_secret_previous",
-                   "not seen": "NOT SEEN in the window"}[row["verdict"]]
+                   "not seen": "NOT SEEN in the window",
+                   "refused": f"ITS MESSAGES ARE REFUSED NOW: {row.get('refused')} (older counts are stale)",
+                   }[row["verdict"]]
         lines.append(f"  {row['peer']}: {verdict}  [{ages}]")
     if report["overlap_can_end"]:
         lines.append("overlap can end: yes (every peer signs with proxy_secret)")
