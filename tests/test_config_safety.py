@@ -162,3 +162,49 @@ class CheckConfigCommandTests(SynchronousTestCase):
         code, out = self.run_ctl("check-config", "--strict", backend)
         self.assertEqual(code, 1, out)
         self.assertNotIn(json.dumps(SECRET), out)
+
+
+class DoctorTests(SynchronousTestCase):
+    def test_findings_from_configs_connects_and_health(self) -> None:
+        """The cross-check, a failed connect with its address and error, an unanswered process and
+        each non-OK health check are findings; any one fails the doctor."""
+        from mcproxy.ctl.doctor import diagnose, doctor_text
+
+        files = Files(self)
+        proxy = load_proxy_config(files.proxy())
+        backend = load_backend_config(files.backend(messaging='proxy = "tcp:host=127.0.0.1:port=25581"'))
+
+        class Client:
+            def __init__(self, config) -> None:
+                self.config = config
+
+            def request(self, method: str, path: str):
+                if self.config is backend:
+                    raise ctl.CtlError("no answer from the process at http://127.0.0.1:8766 within 10 s")
+                return 200, {"status": "DEGRADED", "checks": {
+                    "listener": {"state": "OK", "detail": ""},
+                    "messaging": {"state": "FAILED", "detail": "lobby refuses us: UNEXPECTED_SENDER"}}}
+
+        report = diagnose([("proxy.toml", proxy), ("backend.toml", backend)], Client,
+                          connect=lambda endpoint, timeout: "Connection refused")
+        text = doctor_text(report)
+        self.assertFalse(report["ok"])
+        self.assertIn("FAIL  proxy  /health: DEGRADED", text)
+        self.assertIn("FAIL  proxy    messaging: FAILED lobby refuses us: UNEXPECTED_SENDER", text)
+        self.assertIn("FAIL  lobby  config: messaging.proxy: dials port 25581", text)
+        self.assertIn("FAIL  lobby  connect to tcp:host=127.0.0.1:port=25581 from here failed: Connection refused",
+                      text)
+        self.assertIn("FAIL  lobby  /health: no answer from the process", text)
+        self.assertEqual(text.splitlines()[-1], "doctor: PROBLEMS FOUND")
+
+    def test_real_connect_error_names_the_cause(self) -> None:
+        """try_connect reports the OS error for a port nothing listens on."""
+        import socket
+
+        from mcproxy.ctl.doctor import try_connect
+
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        self.assertEqual(try_connect(f"tcp:host=127.0.0.1:port={port}", 2.0), "Connection refused")

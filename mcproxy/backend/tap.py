@@ -189,7 +189,7 @@ def _refused(failure: Any, timeout: float | None = None,
     reason = getattr(failure.value, "reason", None)
     text = str(getattr(reason, "value", reason) or failure.value)
     if link is not None and link.sync_error:
-        text = f"{text}: {link.sync_error}"
+        text = link.sync_error
     return {"done": False, "reason": text}
 
 

@@ -563,7 +563,11 @@ class BackendControlLink(Service):
                 self._snapshot_request = None
             if failure.check(ControlRejected):
                 self.peer.metrics.peer_reject(self.expected_sender_id, failure.value.reason.value)
-                self._sync_failed(failure, f"the proxy refused the snapshot request: {failure.value}")
+                why = f"the proxy refused the snapshot request: {failure.value}"
+                if failure.value.reason is RejectReason.PAYLOAD_TOO_LARGE:
+                    why += (" (its registry exceeds its control_max_payload: shrink the registry or"
+                            " raise control_max_payload on the proxy and every backend)")
+                self._sync_failed(failure, why)
             self.log.warn(
                 "snapshot request failed: {error} (correlation_id={correlation_id})",
                 error=str(failure.value)[:200],

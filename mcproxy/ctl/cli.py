@@ -499,6 +499,16 @@ def _snapshot_text(report: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_doctor(args) -> int:
+    """Cross-check the configs, then ask each running process what it sees (messaging actions 1-2)."""
+    from mcproxy.ctl.doctor import diagnose, doctor_text
+
+    configs = [(path, _load(path)) for path in _configs(args)]
+    report = diagnose(configs, AdminClient)
+    _print(args, report, doctor_text)
+    return OK if report["ok"] else FAILED
+
+
 def cmd_smoke(args) -> int:
     """The rollback validation against the running deployment, plus a bounded smoke load."""
     from mcproxy.ctl.smoke import run_smoke, smoke_text
@@ -556,6 +566,9 @@ def parser() -> argparse.ArgumentParser:
     versions = sub.add_parser("versions", help="every process's version set; fails on a mixed set")
     versions.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
     versions.set_defaults(run=cmd_versions)
+    doctor = sub.add_parser("doctor", help="cross-check configs and ask every running process what it sees")
+    doctor.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
+    doctor.set_defaults(run=cmd_doctor)
     snapshot = sub.add_parser("snapshot", help="save /metrics, /status and logs of an incident window")
     snapshot.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
     snapshot.add_argument("--since", required=True, help="window start, ISO 8601 (UTC if no offset)")
