@@ -60,6 +60,27 @@ class SnapshotRefusedTests(LinkTestCase):
         self.assertEqual((net.link.sync_error, net.factory.problems()), ("", ["control link from games is down"]))
 
 
+    def test_restarts_stop_waiting_for_a_refused_sync(self) -> None:
+        """A link whose snapshot is refused at encode has settled (with a reason): a restart's
+        wait ends there; dropping the links forgets the old reason until it recurs."""
+        net = self.network(registry=registry_of_size(5000),
+                           proxy_kw={"max_payload": 4096, "backend_ids": ["lobby"]})
+        net.start()
+        self.assertTrue(net.factory.settled())
+        self.assertTrue(net.factory.problems())
+        net.factory.drop_links()
+        self.assertFalse(net.factory.settled())
+        net.endpoint.flush()
+        d = net.link.restart()
+        self.assertEqual(net.link.sync_error, "")
+        net.endpoint.flush()
+        net.advance(0)
+        self.successResultOf(d)
+        net.advance(0)
+        self.assertTrue(net.link.sync_error)
+        self.assertTrue(net.factory.settled())
+
+
 class WrongExpectedSenderTests(LinkTestCase):
     def test_backend_refusal_travels_to_the_proxy(self) -> None:
         """A backend expecting another sender refuses the proxy's answers; its next Hello says

@@ -168,7 +168,10 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
         """Drop and re-establish the control link, then report the state it settled in."""
         timeout = action_timeout(body)
         d = link.restart()
-        d.addCallback(lambda _: settle(reactor, lambda: link.link_up and link.synchronized, timeout))
+        # A sync refused for a reason (not just slow) is an answer too: no use waiting on.
+        d.addCallback(lambda _: settle(reactor, lambda: link.link_up and (link.synchronized or link.sync_error),
+                                       timeout))
+        d.addCallback(lambda _: link.link_up and link.synchronized)
         d.addCallback(lambda settled: dict(link.status(), settled=settled,
                                            reason="" if settled else _unsettled(link, timeout)))
         return d
@@ -196,4 +199,6 @@ def _refused(failure: Any, timeout: float | None = None,
 def _unsettled(link: BackendControlLink, timeout: float) -> str:
     """Why the link did not reach "up and synchronized" within ``timeout`` seconds."""
     why = "; ".join(link.problems()) or "still synchronizing"
+    if link.link_up and link.sync_error:
+        return f"not synchronized: {why}"
     return f"not synchronized within {timeout:g} s: {why}"

@@ -357,6 +357,7 @@ class BackendControlLink(Service):
         """
         self.log.info("control link restart requested")
         self._refused_hellos = 0
+        self.sync_error = ""
         d = self._client.stopService()
 
         def start_again(_: object) -> None:

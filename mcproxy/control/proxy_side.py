@@ -433,6 +433,8 @@ class ControlServerFactory(Factory):
     def drop_links(self) -> int:
         """Close every control connection (restarting messaging); returns how many."""
         connections = list(self.live)
+        for link in self.links.values():
+            link.sync_error = ""
         for protocol in connections:
             protocol.transport.loseConnection()
         return len(connections)
@@ -626,6 +628,11 @@ class ControlServerFactory(Factory):
                 why = f": {link.sync_error}" if link.sync_error else ""
                 out.append(f"{server_id} registry is not synchronized{why}")
         return out
+
+    def settled(self) -> bool:
+        """Whether every link reached its state: synchronized, or known to fail for a reason
+        (a snapshot refused at encode), so a restart stops waiting for what cannot come."""
+        return all(link.link_up and (link.synchronized or link.sync_error) for link in self.links.values())
 
     def status(self) -> dict[str, Any]:
         """For /status: links, registry serial/digest, and secret use per sender."""

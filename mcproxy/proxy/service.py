@@ -233,7 +233,8 @@ class ProxyProcess(MultiService):
         if not bound:
             raise ActionError(f"the messaging listener did not bind again: {listener.error or 'timed out'}",
                               code=503)
-        settled = yield settle(self.reactor, lambda: not messaging.problems(), timeout)
+        yield settle(self.reactor, lambda: not messaging.problems() or messaging.settled(), timeout)
+        settled = not messaging.problems()
         self.log.info("messaging restarted; {dropped} link(s) dropped, settled={settled}",
                       dropped=dropped, settled=settled)
         return dict(messaging.status(), dropped=dropped, settled=settled,
