@@ -202,7 +202,10 @@ def cmd_sync_state(args) -> int:
 
 def _link_text(link: dict) -> str:
     keys = ("server_id", "link_up", "synchronized", "serial", "digest", "bridge_enabled", "bridge_active")
-    return "\n".join(f"{key}: {_plain(link.get(key))}" for key in keys if key in link)
+    lines = [f"{key}: {_plain(link.get(key))}" for key in keys if key in link]
+    # Why, when the process knows: shown only while there is something to say.
+    lines += [f"{key}: {link[key]}" for key in ("link_error", "sync_error") if link.get(key)]
+    return "\n".join(lines)
 
 
 def _plain(value: Any) -> str:

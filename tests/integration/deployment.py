@@ -23,7 +23,9 @@ class _Output(protocol.ProcessProtocol):
         self.ended: defer.Deferred = defer.Deferred()
 
     def outReceived(self, data: bytes) -> None:
+        # Flushed at once: tests read the log while the process runs.
         self.log.write(data)
+        self.log.flush()
 
     errReceived = outReceived
 

@@ -23,7 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mcproxy.ctl.smoke import SmokeClient
 from tests.integration.deployment import BIN, Deployment, TwistdProcess, http_json, wait_until
-from tests.integration.harness import REPO, sleep, temp_dir
+from tests.integration.harness import REPO, TEST_SECRET, sleep, temp_dir
 from tests.integration.test_deployment import CuttableForwarder
 
 RUNBOOK = REPO / "docs" / "runbook.md"
@@ -50,6 +50,20 @@ MESSAGING = [
     "mcproxyctl -c backend-lobby.toml bridge status",
     "mcproxyctl -c backend-lobby.toml bridge enable",
 ]
+MESSAGING_CHECKS = [
+    "mcproxyctl check-config proxy.toml backend-lobby.toml backend-game.toml",
+    f"mcproxyctl doctor {ALL}",
+    "mcproxyctl -c proxy.toml health",
+    "mcproxyctl -c backend-lobby.toml health",
+    "mcproxyctl -c proxy.toml status",
+]
+DESYNC_REHEARSAL = [
+    "mcproxyctl -c proxy.toml health",
+    "mcproxyctl -c backend-lobby.toml sync-state",
+    "mcproxyctl -c backend-lobby.toml request-snapshot",
+    "mcproxyctl -c backend-lobby.toml restart bridge",
+    "mcproxyctl -c proxy.toml restart messaging",
+]
 DESYNC = [
     "mcproxyctl -c backend-lobby.toml sync-state",
     "mcproxyctl -c backend-lobby.toml request-snapshot",
@@ -75,7 +89,7 @@ SAFE_DEFAULTS = [
     "mcproxyctl -c proxy.toml rotation",
     "mcproxyctl -c backend-lobby.toml rotation",
 ]
-DOCUMENTED = STARTUP + MESSAGING + DESYNC + VERSIONS + ROLLBACK + POST_INCIDENT + SAFE_DEFAULTS
+DOCUMENTED = STARTUP + MESSAGING + MESSAGING_CHECKS + DESYNC + DESYNC_REHEARSAL + VERSIONS + ROLLBACK + POST_INCIDENT + SAFE_DEFAULTS
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
@@ -154,8 +168,64 @@ class SkewedBackend(TwistdProcess):
         return ["twistd", "-n", "--pidfile=", "-y", str(SKEWED_BACKEND)], env
 
 
+class PluginProxy(TwistdProcess):
+    """``twistd mcproxy`` with a folder of proxy plugins on its path."""
+
+    def __init__(self, config: Path, plugins: Path) -> None:
+        super().__init__("mcproxy", config)
+        self.plugins = plugins
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        argv, env = super().command()
+        return argv, dict(env, PYTHONPATH=f"{REPO}:{self.plugins}")
+
+
+#: A plugin whose commands make the registry larger than 64 KiB once encoded.
+MANY_COMMANDS_PLUGIN = '''
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from mcproxy.interfaces import IProxyPlugin
+
+
+@implementer(IPlugin, IProxyPlugin)
+class ManyCommands:
+    name = "many"
+
+    def load(self, api):
+        for n in range(700):
+            api.register_command(f"warp{n}", "Warp to a named place. " * 5, f"many.warp{n}",
+                                 lambda player, args: None, "<place>")
+
+
+many = ManyCommands()
+'''
+
+
 class RunbookCase(TestCase):
     timeout = 150
+
+    def start_unready(self, deployment: Deployment) -> None:
+        """Start every process without waiting for READY: the fault keeps it from coming."""
+        deployment.proxy.start()
+        self.addCleanup(deployment.proxy.stop)
+        for backend in deployment.backends.values():
+            backend.start()
+            self.addCleanup(backend.stop)
+
+    @defer.inlineCallbacks
+    def replace_backend(self, deployment: Deployment, name: str, text: str):
+        """Stop a backend, write its fixed config and start it again (the recovery)."""
+        yield deployment.backends[name].stop()
+        deployment.backend_configs[name].write_text(text)
+        fixed = TwistdProcess("mcbackend", deployment.backend_configs[name])
+        fixed.start()
+        self.addCleanup(fixed.stop)
+        yield deployment.wait_ready(60)
+
+    def assertNoSecret(self, out: str) -> None:
+        for secret in (TEST_SECRET, NEW_SECRET):
+            self.assertNotIn(secret, out)
 
     def deployment(self, **options) -> Deployment:
         deployment = Deployment(temp_dir(self), **options)
@@ -256,7 +326,125 @@ class MessagingUnavailableTests(RunbookCase):
         forwarder.cut()
 
 
+class MessagingFaultTests(RunbookCase):
+    @defer.inlineCallbacks
+    def test_wrong_secret(self):
+        """A backend with another secret: check-config and doctor name the secrets (without
+        showing them), the proxy's health says its Hello is refused with BAD_SIGNATURE, the
+        backend's says the proxy refuses it; with the secret fixed, READY again."""
+        deployment = self.deployment()
+        (deployment.directory / "other.secret").write_text(NEW_SECRET)
+        lobby = deployment.backend_configs["lobby"]
+        good = lobby.read_text()
+        lobby.write_text(good.replace('"proxy.secret"', '"other.secret"'))
+        self.start_unready(deployment)
+        run = self.operator.run
+        code, out = yield run(MESSAGING_CHECKS[0], MESSAGING_CHECKS)
+        self.assertEqual(code, 1, out)
+        self.assertIn("backend-lobby.toml with proxy.toml: INCONSISTENT", out)
+        self.assertIn("backend-game.toml with proxy.toml: consistent", out)
+        self.assertIn("the proxy signs with a secret this backend does not accept", out)
+        self.assertNoSecret(out)
+        code, out = yield self.until(MESSAGING_CHECKS[2], MESSAGING_CHECKS,
+                                     "control link from lobby is down: its Hello was refused: BAD_SIGNATURE")
+        self.assertIn("status: DEGRADED", out)
+        code, out = yield self.until(MESSAGING_CHECKS[3], MESSAGING_CHECKS,
+                                     "the proxy refused our Hello: BAD_SIGNATURE")
+        code, out = yield run(MESSAGING_CHECKS[1], MESSAGING_CHECKS)
+        self.assertEqual(code, 1, out)
+        self.assertIn("FAIL  lobby  config: backend.proxy_secret:", out)
+        self.assertIn("its Hello was refused: BAD_SIGNATURE", out)
+        self.assertNoSecret(out)
+        yield self.replace_backend(deployment, "lobby", good)
+        code, out = yield run(MESSAGING_CHECKS[1], MESSAGING_CHECKS)
+        self.assertEqual(code, 0, out)
+        self.assertEqual(out.splitlines()[-1], "doctor: no problem found")
+
+    @defer.inlineCallbacks
+    def test_wrong_expected_sender(self):
+        """A backend expecting another sender refuses the proxy: the proxy counts the refusal per
+        peer and reason, logs it once (not per retry) and names it in health; fixed, READY again."""
+        deployment = self.deployment()
+        lobby = deployment.backend_configs["lobby"]
+        good = lobby.read_text()
+        lobby.write_text(good.replace('server_id = "lobby"', 'server_id = "lobby"\ncontrol_expected_sender_id = "proxx"'))
+        self.start_unready(deployment)
+        run = self.operator.run
+        code, out = yield self.until(MESSAGING_CHECKS[2], MESSAGING_CHECKS, "lobby refuses us: UNEXPECTED_SENDER")
+        self.assertIn("control_sender_id 'proxy'", out)
+        code, out = yield self.until(MESSAGING_CHECKS[3], MESSAGING_CHECKS,
+                                     "refused the proxy's answer: UNEXPECTED_SENDER")
+        yield sleep(5)  # a few more retries, which must not be logged again
+        code, out = yield run(MESSAGING_CHECKS[4], MESSAGING_CHECKS)
+        peer_rejects = json.loads(out)["rejects"]["mcproxy_control_peer_rejects_total"]
+        self.assertGreaterEqual(peer_rejects["lobby,UNEXPECTED_SENDER"], 2)
+        texts = [line.get("text", "") for line in deployment.proxy.log_lines()]
+        self.assertEqual(len([t for t in texts if t.startswith("lobby refuses our control messages")]), 1, texts)
+        self.assertLessEqual(len([t for t in texts if t == "control link up: lobby"]), 1, texts)
+        code, out = yield run(MESSAGING_CHECKS[0], MESSAGING_CHECKS)
+        self.assertEqual(code, 1, out)
+        self.assertIn("backend.control_expected_sender_id: 'proxx', but the proxy signs as control_sender_id 'proxy'",
+                      out)
+        yield self.replace_backend(deployment, "lobby", good)
+        code, out = yield run(MESSAGING_CHECKS[2], MESSAGING_CHECKS)
+        self.assertEqual((code, out.splitlines()[0]), (0, "status: READY"), out)
+        yield wait_until(lambda: "lobby accepts our messages again" in
+                         [line.get("text") for line in deployment.proxy.log_lines()],
+                         30, what="the proxy to log that lobby accepts it again")
+
+
 class RegistryDesyncTests(RunbookCase):
+    @defer.inlineCallbacks
+    def test_payload_limit_desync(self):
+        """A plugin's commands outgrow control_max_payload: health names the encode refusal,
+        request-snapshot answers with PAYLOAD_TOO_LARGE at once, both restarts say why they did
+        not settle; with a larger limit the registries sync."""
+        deployment = self.deployment()
+        plugins = deployment.directory / "plugins"
+        (plugins / "mcproxy" / "plugins").mkdir(parents=True)
+        (plugins / "mcproxy" / "plugins" / "many_commands.py").write_text(MANY_COMMANDS_PLUGIN)
+        config = deployment.proxy_config
+        good = config.read_text()
+        small = good.replace("[messaging]\n", "[messaging]\ncontrol_max_payload = 65536\n")
+        config.write_text(small + '\n[plugins]\nenabled = true\nallow = ["many"]\n')
+        deployment.proxy = PluginProxy(config, plugins)
+        self.start_unready(deployment)
+        run = self.operator.run
+        code, out = yield self.until(DESYNC_REHEARSAL[0], DESYNC_REHEARSAL,
+                                     "lobby registry is not synchronized: snapshot refused at encode: PAYLOAD_TOO_LARGE")
+        self.assertIn("control_max_payload 65536", out)
+        code, out = yield run(DESYNC_REHEARSAL[1], DESYNC_REHEARSAL)
+        self.assertEqual(code, 1, out)
+        self.assertIn("synchronized: no", out)
+        started = reactor.seconds()
+        code, out = yield run(DESYNC_REHEARSAL[2], DESYNC_REHEARSAL)
+        self.assertEqual(code, 1, out)
+        self.assertLess(reactor.seconds() - started, 12, "answered with the refusal, not after a timeout")
+        self.assertTrue(out.startswith("snapshot NOT installed: the proxy refused the snapshot request: "
+                                       "PAYLOAD_TOO_LARGE"), out)
+        self.assertNotIn("cannot reach", out)
+        code, out = yield run(DESYNC_REHEARSAL[3], DESYNC_REHEARSAL)
+        self.assertEqual(code, 1, out)
+        self.assertIn("settled: no (not synchronized: command registry is not synchronized: the proxy refused the "
+                      "snapshot request: PAYLOAD_TOO_LARGE", out)
+        code, out = yield run(DESYNC_REHEARSAL[4], DESYNC_REHEARSAL)
+        self.assertEqual(code, 1, out)
+        self.assertIn("settled: no (game registry is not synchronized: snapshot refused at encode: PAYLOAD_TOO_LARGE",
+                      out)
+        texts = [line.get("text", "") for line in deployment.proxy.log_lines()]
+        self.assertFalse([t for t in texts if "refused RegistrySnapshot from proxy" in t])
+        self.assertTrue([t for t in texts if t.startswith("control refused to send RegistrySnapshot to ")])
+
+        yield deployment.proxy.stop()
+        config.write_text(good + '\n[plugins]\nenabled = true\nallow = ["many"]\n')
+        deployment.proxy = PluginProxy(config, plugins)
+        deployment.proxy.start()
+        self.addCleanup(deployment.proxy.stop)
+        yield deployment.wait_ready(60)
+        code, out = yield run(DESYNC_REHEARSAL[1], DESYNC_REHEARSAL)
+        self.assertEqual(code, 0, out)
+
+
     @defer.inlineCallbacks
     def test_registry_desync_procedure(self):
         """Snapshot request, then the bridge restart, then the messaging restart: each answers with
