@@ -21,6 +21,7 @@ from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.control.backend_side import BackendControlLink
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel, ManualCheck
+from mcproxy.ops.history import History, status_and_metrics
 from mcproxy.ops.logging import LoggingMultiService, start_logging
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.ops.redaction import Redactor
@@ -101,6 +102,7 @@ def build_service(config: BackendConfig, reactor: Any,
         publish_unsafe_settings(unsafe_settings(config), registry, log)
     if config.admin.bind:
         admin = _admin(config, reactor, registry, log, redactor, factory, link, versions)
+        admin.history.setServiceParent(top)
         StreamServerEndpointService(serverFromString(reactor, config.admin.bind),
                                     admin_site(admin, reactor)).setServiceParent(top)
     return top
@@ -124,8 +126,11 @@ def _admin(config: BackendConfig, reactor: Any, registry: CollectorRegistry, log
     })
     publish_unsafe_settings(unsafe_settings(config), registry, log, status)
     token = config.admin.token.value.decode("utf-8") if config.admin.token else None
+    history = History(reactor, status_and_metrics(status, registry, redactor), config.backend.server_id,
+                      config.admin.history_dir, config.admin.history_period,
+                      config.admin.history_retention, log)
     admin = AdminResource(health=health, status=status, registry=registry, log=log,
-                          redactor=redactor, token=token)
+                          redactor=redactor, token=token, history=history)
     if link is None:
         health.add_check("messaging", lambda: CheckResult(
             CheckState.DEGRADED if config.messaging.enabled else CheckState.OK,

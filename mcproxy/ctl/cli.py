@@ -493,8 +493,10 @@ def _snapshot_text(report: dict) -> str:
     lines = [f"incident snapshot {report['since']} .. {report['until']} in {report['directory']}"]
     for process in report["processes"]:
         files = ", ".join(process["files"])
-        lines.append(f"  {process['process']}/: {files}; {process['log_lines']} log line(s), "
-                     f"{process['correlation_ids']} correlation id(s)")
+        lines.append(f"  {process['process']}/: {files}; {process.get('samples', 0)} sample(s), "
+                     f"{process['log_lines']} log line(s), {process['correlation_ids']} correlation id(s)")
+        for series, value in sorted(process.get("rejects_in_window", {}).items()):
+            lines.append(f"    in the window: {series} +{value:g}")
         for note in process.get("notes", []):
             lines.append(f"    note: {note}")
         for error in process.get("errors", []):
@@ -510,6 +512,102 @@ def cmd_doctor(args) -> int:
     report = diagnose(configs, AdminClient)
     _print(args, report, doctor_text)
     return OK if report["ok"] else FAILED
+
+
+def cmd_rejects(args) -> int:
+    """Each reject counter's increase over the last N minutes, on every process (version
+    mismatch step 4: resume only once the watched reasons stay at zero)."""
+    from mcproxy.ctl.window import DEFAULT_WATCHED, window_report
+
+    seconds = _duration(args.last)
+    now = time.time()
+    since = now - seconds
+    watched = args.fail_on or list(DEFAULT_WATCHED)
+    rows, failed = [], False
+    for path in _configs(args):
+        config = _load(path)
+        row: dict[str, Any] = {"process": _process_name(config), "config": path}
+        samples, now_metrics = _history_samples(config, since, now, row)
+        if samples is None:
+            failed = True
+            rows.append(row)
+            continue
+        baseline = [s for s in samples if s["t"] <= since][-1:]
+        inside = baseline + [s for s in samples if s["t"] > since]
+        report = window_report(inside, now_metrics, since, watched)
+        row.update(report)
+        failed = failed or bool(report["moved"])
+        rows.append(row)
+    out = {"since": _iso(since), "until": _iso(now), "last": args.last, "watched": watched,
+           "processes": rows, "moved": sorted({r for row in rows for r in row.get("moved", [])})}
+    _print(args, out, _rejects_text)
+    return FAILED if failed else OK
+
+
+def _history_samples(config: ProxyConfig | BackendConfig, since: float, now: float,
+                     row: dict) -> tuple[list | None, str | None]:
+    """The process's samples from a little before ``since`` to now, and its live /metrics;
+    from its history files on disk when it does not answer (the live reading is then None)."""
+    from mcproxy.ops.history import read_segments
+
+    start = since - 1.5 * config.admin.history_period
+    try:
+        client = AdminClient(config)
+        answer = client.get(f"/history?since={start}&until={now}")
+        metrics = client.get("/metrics")
+        return answer.get("samples", []), str(metrics)
+    except CtlError as error:
+        row["error"] = str(error)
+    if not config.admin.history_dir:
+        return None, None
+    samples = sorted((s for s in read_segments(config.admin.history_dir, _process_name(config))
+                      if start <= s["t"] <= now), key=lambda s: s["t"])
+    if not samples:
+        return None, None
+    row["note"] = f"not answering; from its history in {config.admin.history_dir}"
+    return samples, None
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except (ValueError, KeyError):
+        raise CtlError(f"--last {text!r}: give a duration such as 90s, 10m, 2h") from None
+    if not 0 < value <= 30 * 86400:
+        raise CtlError(f"--last {text!r}: between 1 s and 30 days")
+    return value
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _rejects_text(report: dict) -> str:
+    lines = [f"reject counters over the last {report['last']} ({report['since']} .. {report['until']}),"
+             f" watching {', '.join(report['watched'])}"]
+    width = max((len(r["process"]) for r in report["processes"]), default=0)
+    for row in report["processes"]:
+        name = f"{row['process']:<{width}}"
+        if "increases" not in row:
+            lines.append(f"{name}  UNREACHABLE and no history: {row.get('error', '')}")
+            continue
+        if row.get("note"):
+            lines.append(f"{name}  note: {row['note']}")
+        if row["covered_from"] is None or row["covered_from"] > row["since"]:
+            lines.append(f"{name}  note: history does not reach back to the window start"
+                         f" ({row['readings']} reading(s))")
+        if not row["increases"]:
+            lines.append(f"{name}  no reject counter moved")
+        for series, value in sorted(row["increases"].items()):
+            lines.append(f"{name}  {series} +{value:g}")
+    if report["moved"]:
+        movers = [f"{reason} on {', '.join(r['process'] for r in report['processes'] if reason in r.get('moved', []))}"
+                  for reason in report["moved"]]
+        lines.append("MOVED: " + "; ".join(movers))
+    else:
+        lines.append(f"stable: {', '.join(report['watched'])} did not move on any process reached")
+    return "\n".join(lines)
 
 
 def cmd_smoke(args) -> int:
@@ -569,6 +667,12 @@ def parser() -> argparse.ArgumentParser:
     versions = sub.add_parser("versions", help="every process's version set; fails on a mixed set")
     versions.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
     versions.set_defaults(run=cmd_versions)
+    rejects = sub.add_parser("rejects", help="reject counters' increase over the last minutes, every process")
+    rejects.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
+    rejects.add_argument("--last", default="10m", help="the window: 90s, 10m, 2h (default 10m)")
+    rejects.add_argument("--fail-on", action="append", metavar="REASON",
+                         help="exit 1 when this reason moved (repeatable; default: the startup procedure's list)")
+    rejects.set_defaults(run=cmd_rejects)
     doctor = sub.add_parser("doctor", help="cross-check configs and ask every running process what it sees")
     doctor.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
     doctor.set_defaults(run=cmd_doctor)

@@ -118,6 +118,24 @@ class _Metrics(_Node):
         return self._admin.redactor.redact_text(text).encode("utf-8")
 
 
+class _History(_Node):
+    """``GET /history?since=<epoch>&until=<epoch>``: the kept samples of that window."""
+
+    def render_GET(self, request: Request) -> bytes:
+        history = self._admin.history
+        if history is None:
+            return self._admin.json_response(request, 404, {"error": "this process keeps no history"})
+        try:
+            since = float(request.args.get(b"since", [b"0"])[0])
+            until = float(request.args.get(b"until", [b"inf"])[0])
+        except ValueError:
+            return self._admin.json_response(request, 400, {"error": "since and until are epoch seconds"})
+        samples = history.samples(since, until)
+        return self._admin.json_response(request, 200, {
+            "process": history.name, "interval": history.interval, "retention": history.retention,
+            "samples": samples})
+
+
 class _Actions(_Node):
     def render_GET(self, request: Request) -> bytes:
         return self._admin.json_response(request, 200, {"actions": sorted(self._admin.actions)})
@@ -191,8 +209,10 @@ class AdminResource(_Node):
         log: Logger,
         redactor: Redactor,
         token: str | None = None,
+        history: Any = None,
     ) -> None:
         super().__init__(self)
+        self.history = history
         self.health = health
         self.status = status
         self.registry = registry
@@ -207,6 +227,7 @@ class AdminResource(_Node):
         self.putChild(b"status", _Status(self))
         self.putChild(b"metrics", _Metrics(self))
         self.putChild(b"actions", _Actions(self))
+        self.putChild(b"history", _History(self))
 
     def add_action(self, name: str, action: Action) -> None:
         """Serve ``action`` at ``POST /actions/<name>``.

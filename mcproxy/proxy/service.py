@@ -17,6 +17,7 @@ from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
 from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
+from mcproxy.ops.history import History, status_and_metrics
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
@@ -190,8 +191,13 @@ class ProxyProcess(MultiService):
         publish_unsafe_settings(unsafe_settings(config), self.registry, self.log, self.status_board)
         if config.admin.bind:
             token = config.admin.token.value.decode("utf-8") if config.admin.token is not None else None
+            admin_config = config.admin
+            self.history = History(reactor, status_and_metrics(self.status_board, self.registry, self.redactor),
+                                   config.messaging.control_sender_id, admin_config.history_dir,
+                                   admin_config.history_period, admin_config.history_retention, self.log)
+            self.history.setServiceParent(self)
             self.admin = AdminResource(health=self.health, status=self.status_board, registry=self.registry,
-                                       log=self.log, redactor=self.redactor, token=token)
+                                       log=self.log, redactor=self.redactor, token=token, history=self.history)
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
