@@ -75,6 +75,8 @@ VERSIONS = [
     f"mcproxyctl versions {ALL}",
     "mcproxyctl -c backend-lobby.toml sync-state",
     "mcproxyctl -c proxy.toml health",
+    f"mcproxyctl rejects --last 5m --fail-on VERSION_MISMATCH {ALL}",
+    f"mcproxyctl rejects --last 3s --fail-on VERSION_MISMATCH {ALL}",
 ]
 ROLLBACK = [
     "mcproxyctl smoke -c proxy.toml --backend backend-lobby.toml --backend backend-game.toml --players 8",
@@ -525,6 +527,14 @@ class VersionMismatchTests(RunbookCase):
         code, out = yield run(VERSIONS[0], VERSIONS)
         self.assertEqual(code, 0, out)
         self.assertIn("version set: 0.4.0 (control protocol 1) on every process reached", out)
+        # Step 4: the counters since start still show the refusals; over a window they do not.
+        code, out = yield run(VERSIONS[3], VERSIONS)
+        self.assertEqual(code, 1, out)
+        self.assertRegex(out, r'proxy  mcproxy_control_rejects_total\{reason="VERSION_MISMATCH"\} \+[1-9]')
+        self.assertIn("MOVED: VERSION_MISMATCH on proxy", out)
+        yield sleep(4)
+        code, out = yield self.until(VERSIONS[4], VERSIONS, "stable: VERSION_MISMATCH did not move")
+        self.assertIn("proxy  no reject counter moved", out)
 
     def test_backend_of_another_release_refused(self):
         """A backend announcing another artifact version is refused with VERSION_MISMATCH, flagged by
@@ -590,14 +600,30 @@ class PostIncidentTests(RunbookCase):
         yield deployment.start(self)
         player = yield self.player(deployment, "Witness")
         player.leave()
+        yield sleep(2)
+        # A process restarted inside the window: what it sampled before is kept on disk.
+        yield deployment.backends["game"].stop()
+        restarted = TwistdProcess("mcbackend", deployment.backend_configs["game"])
+        restarted.start()
+        self.addCleanup(restarted.stop)
+        yield deployment.wait_ready()
+        yield sleep(2)
         until = datetime.now(timezone.utc) + timedelta(seconds=1)
         stamp = lambda when: when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        since, until = (datetime.fromisoformat(stamp(when).replace("Z", "+00:00")) for when in (since, until))
         command = f"mcproxyctl snapshot --since {stamp(since)} --until {stamp(until)} {ALL} -o incident"
         code, out = yield self.operator.run(command, POST_INCIDENT)
         self.assertEqual(code, 0, out)
         folder = deployment.directory / "incident"
         for name in ("proxy", "lobby", "game"):
-            self.assertIn(f"  {name}/: metrics.txt, status.json, log.jsonl;", out)
+            self.assertIn(f"  {name}/: metrics.txt, status.json, history.jsonl, log.jsonl;", out)
+            samples = [json.loads(line) for line in (folder / name / "history.jsonl").read_text().splitlines()]
+            self.assertTrue(samples, name)
+            self.assertTrue(all(since.timestamp() <= s["t"] <= until.timestamp() for s in samples))
+            self.assertIn("mcproxy_control_rejects_total", samples[-1]["metrics"])
+            if name == "game":
+                starts = {s["status"]["uptime"]["started"] for s in samples}
+                self.assertEqual(len(starts), 2, "samples of both game processes")
             self.assertIn("mcproxy_control_rejects_total", (folder / name / "metrics.txt").read_text())
             self.assertIn("version", json.loads((folder / name / "status.json").read_text()))
             lines = [json.loads(line) for line in (folder / name / "log.jsonl").read_text().splitlines()]
