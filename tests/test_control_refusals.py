@@ -170,3 +170,60 @@ class ReconnectLogTests(LinkTestCase):
 
         endpoint = _ReportingEndpoint(object(), "tcp:host=10.0.0.1:port=25580", lambda failure: None)
         self.assertEqual(repr(endpoint), "tcp:host=10.0.0.1:port=25580")
+
+
+class ArmedProbeTests(LinkTestCase):
+    def test_probe_refusals_counted_apart(self) -> None:
+        """A bad Hello carrying an armed id is refused as usual but counted under
+        mcproxy_control_probe_rejects_total; the backend whose id it borrowed is untouched;
+        the id is good for one refusal."""
+        from tests.test_control_link import Hello, rejects
+
+        net = self.network()
+        net.start()
+        net.factory.peer.arm_probes(["probe-0123456789"], 60.0)
+        client, pump = self.raw(net, secret=b"not-the-secret-at-all-0123456789")
+        d = client.call(Hello, "probe-0123456789", server_id="lobby", artifact_version="0.4.0",
+                        control_version=1)
+        pump.flush()
+        self.failureResultOf(d)
+        self.assertEqual(rejects(net.proxy_metrics, RejectReason.BAD_SIGNATURE), 0)
+        self.assertEqual(net.proxy_metrics.get_sample_value(
+            "mcproxy_control_probe_rejects_total", {"reason": "BAD_SIGNATURE"}), 1)
+        self.assertEqual(net.factory.links["lobby"].hello_refused, "")
+        self.assertFalse(net.factory.peer.is_probe("probe-0123456789"))
+        client, pump = self.raw(net, secret=b"not-the-secret-at-all-0123456789")
+        d = client.call(Hello, "probe-0123456789", server_id="lobby", artifact_version="0.4.0",
+                        control_version=1)
+        pump.flush()
+        self.failureResultOf(d)
+        self.assertEqual(rejects(net.proxy_metrics, RejectReason.BAD_SIGNATURE), 1)
+
+    def test_version_probe_leaves_the_real_link_alone(self) -> None:
+        """A correctly signed probe Hello announcing another release is VERSION_MISMATCH, and
+        the real lobby link keeps its announced version and stays up."""
+        from tests.test_control_link import Hello
+
+        net = self.network()
+        net.start()
+        net.factory.peer.arm_probes(["probe-version-01"], 60.0)
+        client, pump = self.raw(net)
+        d = client.call(Hello, "probe-version-01", server_id="lobby", artifact_version="0.0.0+smoke",
+                        control_version=1)
+        pump.flush()
+        self.failureResultOf(d)
+        link = net.factory.links["lobby"]
+        self.assertEqual((link.link_up, link.artifact_version, link.refused), (True, "0.4.0", ""))
+        self.assertEqual(net.proxy_metrics.get_sample_value(
+            "mcproxy_control_probe_rejects_total", {"reason": "VERSION_MISMATCH"}), 1)
+
+    def test_armed_ids_bounded_and_expire(self) -> None:
+        """At most 64 ids wait at once, and each expires after its ttl."""
+        from mcproxy.control.peer import MAX_ARMED_PROBES
+
+        net = self.network()
+        net.factory.peer.arm_probes([f"probe-{n:08d}" for n in range(100)], 10.0)
+        armed = [n for n in range(100) if net.factory.peer.is_probe(f"probe-{n:08d}")]
+        self.assertEqual(len(armed), MAX_ARMED_PROBES)
+        net.clock.advance(11)
+        self.assertFalse(net.factory.peer.is_probe("probe-00000000"))

@@ -128,10 +128,12 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
         self.transport.loseConnection()
 
     def check_request(self, command: type[Any], envelope: Envelope) -> str:
+        probe = self.peer.is_probe(envelope.correlation_id)
         try:
             sender = super().check_request(command, envelope)
         except ControlRejected as refusal:
-            if command is Hello:
+            # An armed probe's refusal says nothing about the backend whose id it borrowed.
+            if command is Hello and not probe:
                 self.factory.hello_refused(envelope.sender_id, refusal.reason)
             raise
         self.resetTimeout()
@@ -172,6 +174,11 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
         if server_id != sender:
             self.factory.hello_refused(sender, RejectReason.UNEXPECTED_SENDER)
             raise self.peer.refuse(RejectReason.UNEXPECTED_SENDER, "Hello", cid, sender)
+        if self.peer.is_probe(cid):
+            # An operator's probe under a real backend's id: refused, and that backend's
+            # recorded state (announced versions, refusals) is left alone.
+            if control_version != CONTROL_PROTOCOL_VERSION or artifact_version != __version__:
+                raise self.peer.refuse(RejectReason.VERSION_MISMATCH, "Hello", cid, sender)
         link = self.factory.links[sender]
         link.artifact_version, link.control_version = artifact_version, control_version
         if control_version != CONTROL_PROTOCOL_VERSION or artifact_version != __version__:

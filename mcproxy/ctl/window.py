@@ -29,7 +29,8 @@ def reject_series(metrics_text: str) -> dict[str, float]:
         return out
     for family in families:
         for sample in family.samples:
-            if sample.name.endswith(_REJECT_SUFFIXES):
+            # Refusals an operator's probe asked for are not incidents.
+            if sample.name.endswith(_REJECT_SUFFIXES) and "_probe_" not in sample.name:
                 labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
                 out[f"{sample.name}{{{labels}}}"] = sample.value
     return out

@@ -203,6 +203,7 @@ class ProxyProcess(MultiService):
             admin.setServiceParent(self)
             if self.messaging is not None:
                 self.admin.add_action("restart_messaging", self._restart_messaging)
+                self.admin.add_action("arm_probes", self._arm_probes)
 
     def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
         """The control-plane listener, and the command registry backends mirror."""
@@ -245,6 +246,20 @@ class ProxyProcess(MultiService):
                       dropped=dropped, settled=settled)
         return dict(messaging.status(), dropped=dropped, settled=settled,
                     problems=messaging.problems())
+
+    def _arm_probes(self, body: dict) -> dict:
+        """Admin action: the correlation ids of deliberately bad control messages about to come
+        (mcproxyctl smoke), so their refusals are counted apart from real traffic's."""
+        ids = body.get("correlation_ids")
+        ttl = body.get("ttl", 60)
+        if not isinstance(ids, list) or not all(isinstance(i, str) and 8 <= len(i) <= 64 for i in ids) \
+                or not 1 <= len(ids) <= 16:
+            raise ActionError("correlation_ids must be a list of 1 to 16 strings of 8 to 64 characters")
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl <= 300:
+            raise ActionError("ttl must be a number of seconds up to 300")
+        self.messaging.peer.arm_probes(ids, float(ttl))
+        self.log.info("{count} control probe(s) armed for {ttl:g} s", count=len(ids), ttl=float(ttl))
+        return {"armed": len(ids), "ttl": float(ttl)}
 
     def _messaging_check(self) -> CheckResult:
         problems = self.messaging.problems()

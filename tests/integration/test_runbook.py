@@ -78,9 +78,11 @@ VERSIONS = [
     f"mcproxyctl rejects --last 5m --fail-on VERSION_MISMATCH {ALL}",
     f"mcproxyctl rejects --last 3s --fail-on VERSION_MISMATCH {ALL}",
 ]
+HEALTH_AFTER_SMOKE = "mcproxyctl -c proxy.toml health"
 ROLLBACK = [
     "mcproxyctl smoke -c proxy.toml --backend backend-lobby.toml --backend backend-game.toml --players 8",
     "mcproxyctl smoke -c proxy.toml --players 8",
+    HEALTH_AFTER_SMOKE,
 ]
 POST_INCIDENT = [
     f"mcproxyctl snapshot --since <time> --until <time> {ALL} -o incident",
@@ -560,16 +562,27 @@ class RollbackTests(RunbookCase):
         for check, target in (("health", "proxy"), ("health", "lobby"), ("health", "game"),
                               ("proxy-enforcement", "lobby"), ("authenticated-mode", "lobby"),
                               ("proxy-enforcement", "game"), ("authenticated-mode", "game"),
-                              ("control-signature", "proxy"), ("control-timestamp", "proxy")):
+                              ("control-signature", "proxy"), ("control-timestamp", "proxy"),
+                              ("control-sender", "proxy"), ("control-version", "proxy")):
             self.assertTrue([line for line in lines if line.split()[:3] == ["PASS", check, target]],
                             (check, target, out))
         self.assertIn("(UNAUTHENTICATED_PLAYER)", out)
         self.assertIn("(NOT_VIA_PROXY)", out)
-        self.assertIn("BAD_SIGNATURE; proxy mcproxy_control_rejects_total{reason=\"BAD_SIGNATURE\"} +1", out)
-        self.assertIn("INVALID_TIMESTAMP; proxy mcproxy_control_rejects_total{reason=\"INVALID_TIMESTAMP\"} +1",
-                      out)
+        for reason in ("BAD_SIGNATURE", "INVALID_TIMESTAMP", "UNEXPECTED_SENDER", "VERSION_MISMATCH"):
+            self.assertIn(f"{reason}; proxy counted it as a probe (+1), not in mcproxy_control_rejects_total\n",
+                          out)
+        # The series the alerts watch did not move, and the real links' state is untouched.
+        code, status = yield http_json(f"http://127.0.0.1:{deployment.proxy_admin}/status")
+        counters = status["rejects"]["mcproxy_control_rejects_total"]
+        self.assertEqual({reason: counters[reason] for reason in ("BAD_SIGNATURE", "INVALID_TIMESTAMP",
+                                                                   "UNEXPECTED_SENDER", "VERSION_MISMATCH")},
+                         dict.fromkeys(("BAD_SIGNATURE", "INVALID_TIMESTAMP", "UNEXPECTED_SENDER",
+                                        "VERSION_MISMATCH"), 0))
+        self.assertEqual([link["refused"] for link in status["links"]["links"].values()], ["", ""])
         self.assertIn("SKIP  load", out)
         self.assertEqual(lines[-1], "smoke: PASSED")
+        code, out = yield self.operator.run(HEALTH_AFTER_SMOKE, ROLLBACK)
+        self.assertEqual((code, out.splitlines()[0]), (0, "status: READY"), out)
 
     @defer.inlineCallbacks
     def test_smoke_load_on_staging_and_checks_that_fail(self):
