@@ -67,3 +67,27 @@ class AnswerTextTests(SynchronousTestCase):
                                     "problems": ["lobby registry is not synchronized: PAYLOAD_TOO_LARGE"]})
         self.assertEqual(text.splitlines()[-1],
                          "settled: no (lobby registry is not synchronized: PAYLOAD_TOO_LARGE)")
+
+
+class RejectsReportTests(SynchronousTestCase):
+    def test_durations(self) -> None:
+        """--last takes 90s, 10m, 2h or plain seconds; anything else is refused with an example."""
+        self.assertEqual([ctl._duration(t) for t in ("90s", "10m", "2h", "45")], [90, 600, 7200, 45])
+        for bad in ("ten minutes", "0s", "-5m", "31d"):
+            with self.assertRaises(ctl.CtlError):
+                ctl._duration(bad)
+
+    def test_report_text(self) -> None:
+        """Moved series per process, a note where history is short, and the verdict line."""
+        report = {"last": "5m", "since": "S", "until": "U", "watched": ["VERSION_MISMATCH"], "moved": ["VERSION_MISMATCH"],
+                  "processes": [
+                      {"process": "proxy", "increases": {'x_rejects_total{reason="VERSION_MISMATCH"}': 2.0},
+                       "covered_from": 5.0, "since": 10.0, "readings": 3, "moved": ["VERSION_MISMATCH"]},
+                      {"process": "lobby", "increases": {}, "covered_from": 20.0, "since": 10.0, "readings": 1,
+                       "moved": []},
+                      {"process": "game", "error": "cannot reach the admin listener"}]}
+        text = ctl._rejects_text(report).splitlines()
+        self.assertIn('proxy  x_rejects_total{reason="VERSION_MISMATCH"} +2', text)
+        self.assertIn("lobby  note: history does not reach back to the window start (1 reading(s))", text)
+        self.assertIn("game   UNREACHABLE and no history: cannot reach the admin listener", text)
+        self.assertEqual(text[-1], "MOVED: VERSION_MISMATCH on proxy")

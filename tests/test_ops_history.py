@@ -137,3 +137,11 @@ class WindowTests(SynchronousTestCase):
         steady = window.window_report(samples[1:], self.text(BAD_SIGNATURE=2, VERSION_MISMATCH=1), 0,
                                       ["VERSION_MISMATCH"])
         self.assertEqual((steady["moved"], steady["increases"]), ([], {}))
+
+    def test_probe_refusals_are_not_incidents(self) -> None:
+        """mcproxy_control_probe_rejects_total (smoke's armed probes) never counts in a window."""
+        registry = CollectorRegistry()
+        Counter("mcproxy_control_probe_rejects", "p", ["reason"], registry=registry).labels(
+            reason="VERSION_MISMATCH").inc()
+        text = generate_latest(registry).decode()
+        self.assertEqual(window.reject_series(text), {})
