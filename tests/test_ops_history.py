@@ -54,6 +54,14 @@ class Process:
 
 
 class HistoryTests(SynchronousTestCase):
+    def test_interface(self) -> None:
+        """History provides IHistory, which the admin surface serves."""
+        from zope.interface.verify import verifyObject
+
+        from mcproxy.interfaces import IHistory
+
+        self.assertTrue(verifyObject(IHistory, Process(self, self.mktemp()).history))
+
     def test_samples_on_disk_survive_a_restart(self) -> None:
         """Samples go to <dir>/<name>.jsonl every period; a new process on the same folder serves
         its predecessor's samples too, secrets scrubbed."""

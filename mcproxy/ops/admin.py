@@ -32,6 +32,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from mcproxy.interfaces import IHistory
 from mcproxy.ops.health import HealthModel, Readiness
 from mcproxy.ops.logging import format_address
 from mcproxy.ops.redaction import Redactor
@@ -209,7 +210,7 @@ class AdminResource(_Node):
         log: Logger,
         redactor: Redactor,
         token: str | None = None,
-        history: Any = None,
+        history: IHistory | None = None,
     ) -> None:
         super().__init__(self)
         self.history = history

@@ -23,6 +23,9 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from zope.interface import implementer
+
+from mcproxy.interfaces import IHistory
 
 Sample = dict[str, Any]
 #: Largest history line read back; anything longer is not ours.
@@ -63,6 +66,7 @@ def iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@implementer(IHistory)
 class History(Service):
     """Samples ``take()`` every ``interval`` seconds, keeps ``retention`` seconds of them.
 
