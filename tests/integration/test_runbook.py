@@ -705,6 +705,33 @@ class SafeDefaultsTests(RunbookCase):
         self.assertIn("  lobby: signs with proxy_secret", out)
 
 
+class UnsafeSettingTests(RunbookCase):
+    @defer.inlineCallbacks
+    def test_disabled_enforce_proxy_is_never_silent(self):
+        """enforce_proxy = false: check-config lists it, the backend warns at start, lists it in
+        /status and exports mcproxy_unsafe_setting{key="backend.enforce_proxy"} 1."""
+        deployment = self.deployment()
+        lobby = deployment.backend_configs["lobby"]
+        lobby.write_text(lobby.read_text().replace('server_id = "lobby"', 'server_id = "lobby"\nenforce_proxy = false'))
+        code, out = yield self.operator.run(STARTUP[0], STARTUP)
+        self.assertEqual(code, 0, out)
+        self.assertIn("backend-lobby.toml: OK (backend config)\n  UNSAFE backend.enforce_proxy = false: logins that"
+                      " did not come through the proxy are let in", out)
+        yield deployment.start(self)
+        port = deployment.backend_admin["lobby"]
+        code, status = yield http_json(f"http://127.0.0.1:{port}/status")
+        self.assertIn({"key": "backend.enforce_proxy", "value": "false",
+                       "why": "logins that did not come through the proxy are let in (the runbook says never"
+                              " disable it)"}, status["unsafe_settings"]["settings"])
+        code, metrics = yield http_json(f"http://127.0.0.1:{port}/metrics")
+        self.assertIn('mcproxy_unsafe_setting{key="backend.enforce_proxy"} 1.0', metrics)
+        code, metrics = yield http_json(f"http://127.0.0.1:{deployment.backend_admin['game']}/metrics")
+        self.assertNotIn('key="backend.enforce_proxy"', metrics)
+        warned = [line for line in deployment.backends["lobby"].log_lines()
+                  if line.get("level") == "warn" and "unsafe setting backend.enforce_proxy" in line.get("text", "")]
+        self.assertEqual(len(warned), 1)
+
+
 class RunbookDocumentTests(SynchronousTestCase):
     def test_every_documented_command_is_exercised(self):
         """Each ``$ mcproxyctl`` line in docs/runbook.md is one these tests type, and back."""
