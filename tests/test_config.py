@@ -34,6 +34,7 @@ from mcproxy.config import (
     LoggingSection,
     MessagingSection,
     PluginsSection,
+    QuerySection,
     ProxyConfig,
     ProxySection,
     RateLimitsSection,
@@ -1602,7 +1603,7 @@ class DataclassTests(SynchronousTestCase):
                 "session_server_ca_file", "compression_threshold", "forwarding",
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
                 "handshake_timeout", "login_timeout", "connect_timeout",
-                "max_frame_size_prelogin",
+                "max_frame_size_prelogin", "kick_existing_players", "status_player_sample",
             ],
         )
 
@@ -1610,13 +1611,13 @@ class DataclassTests(SynchronousTestCase):
 _KEYS = sorted(
     {f.name for cls in (ProxySection, MessagingSection, RateLimitsSection,
                         AdminSection, LoggingSection, PluginsSection, BackendSection,
-                        BackendMessagingSection) for f in fields(cls)}
+                        BackendMessagingSection, QuerySection) for f in fields(cls)}
     | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
 )
 _SECTIONS = [
     "proxy", "security", "servers", "forced_hosts", "motd_by_host", "permissions",
     "messaging",
-    "rate_limits", "admin", "logging", "plugins", "backend", "bogus",
+    "rate_limits", "admin", "logging", "plugins", "query", "backend", "bogus",
 ]
 # toml.dumps itself breaks on backslashes and characters repr() escapes.
 _TEXT = st.characters(

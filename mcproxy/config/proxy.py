@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
-    FORWARDING_MODES, MAX_FAVICON_BYTES, MAX_FRAME_SIZE, AdminSection, ConfigError, MessagingSection,
-    PluginsSection, ProxyConfig, ProxySection, RateLimitsSection, SecuritySection, Server,
+    FORWARDING_MODES, MAX_FAVICON_BYTES, PROXY_PROTOCOL_VERSIONS, MAX_FRAME_SIZE, AdminSection, ConfigError, MessagingSection,
+    PluginsSection, ProxyConfig, ProxySection, QuerySection, RateLimitsSection, SecuritySection, Server,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
 
@@ -43,7 +43,12 @@ _PROXY_TABLES = (
     "admin",
     "logging",
     "plugins",
+    "query",
 )
+
+#: Server-list sample entries; with a full favicon the status answer must still fit
+#: one protocol string.
+MAX_STATUS_SAMPLE = 32
 
 
 def _favicon(table: _Table) -> tuple[str, bytes]:
@@ -114,7 +119,25 @@ def _proxy_section(t: _Table) -> ProxySection:
         max_frame_size_prelogin=t.integer(
             "max_frame_size_prelogin", d.max_frame_size_prelogin, 256, MAX_FRAME_SIZE
         ),
+        kick_existing_players=t.boolean("kick_existing_players", d.kick_existing_players),
+        status_player_sample=t.integer(
+            "status_player_sample", d.status_player_sample, 0, MAX_STATUS_SAMPLE
+        ),
     )
+    t.finish()
+    return section
+
+
+def _query(t: _Table) -> QuerySection:
+    d = QuerySection
+    section = QuerySection(
+        enabled=t.boolean("enabled", d.enabled),
+        port=t.integer("port", d.port, 0, 65535),
+        map=t.string("map", d.map),
+        show_plugins=t.boolean("show_plugins", d.show_plugins),
+    )
+    if len(section.map) > 64:
+        raise t.error("map", "must be at most 64 characters")
     t.finish()
     return section
 
@@ -148,6 +171,20 @@ def _names(
     return tuple(value)
 
 
+def _server_table(t: _Table, name: str, value: Mapping[str, Any]) -> Server:
+    """``[servers.NAME]``: an address and the settings this server overrides."""
+    table = _Table(t.file, t.base, t.key(name), value)
+    if "address" not in value:
+        raise table.error("address", 'is missing: give the server\'s "host:port"')
+    server = _address(table, "address", table._get("address", ""))
+    forwarding = table._get("forwarding", "")
+    if forwarding != "":
+        forwarding = table.choice("forwarding", "", FORWARDING_MODES)
+    proxy_protocol = table.choice("proxy_protocol", "", PROXY_PROTOCOL_VERSIONS)
+    table.finish()
+    return Server(host=server.host, port=server.port, forwarding=forwarding, proxy_protocol=proxy_protocol)
+
+
 def _servers(t: _Table) -> tuple[Mapping[str, Server], tuple[str, ...]]:
     servers: dict[str, Server] = {}
     for name, value in t.data.items():
@@ -158,7 +195,10 @@ def _servers(t: _Table) -> tuple[Mapping[str, Server], tuple[str, ...]]:
             raise t.error(
                 name, "a server name must be 1 to 64 letters, digits, '_', '-' or '.'"
             )
-        servers[name] = _address(t, name, value)
+        if isinstance(value, dict):
+            servers[name] = _server_table(t, name, value)
+        else:
+            servers[name] = _address(t, name, value)
     if not servers:
         raise ConfigError(
             t.file,
@@ -287,7 +327,8 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
 
 
 def _security(
-    t: _Table, proxy: ProxySection, messaging: MessagingSection
+    t: _Table, proxy: ProxySection, messaging: MessagingSection,
+    servers: Mapping[str, Server],
 ) -> SecuritySection:
     secret, secret_file = _secret(t, "proxy_secret")
     previous, previous_file = _secret(t, "proxy_secret_previous")
@@ -296,6 +337,9 @@ def _security(
     needs = []
     if proxy.forwarding in ("modern", "bungeeguard"):
         needs.append(f"forwarding = {proxy.forwarding!r}")
+    for name, server in servers.items():
+        if server.forwarding in ("modern", "bungeeguard"):
+            needs.append(f"servers.{name}.forwarding = {server.forwarding!r}")
     if messaging.enabled:
         needs.append("messaging is enabled")
     _require_secret(t, secret, needs)
@@ -324,8 +368,9 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     admin = _admin_section(t["admin"], AdminSection.bind, probes=True)
     logging = _logging(t["logging"])
     plugins = _plugins(t["plugins"])
+    query = _query(t["query"])
 
-    security = _security(t["security"], proxy, messaging)
+    security = _security(t["security"], proxy, messaging, servers)
     if proxy.status_passthrough and proxy.status_passthrough not in servers:
         raise t["proxy"].error(
             "status_passthrough",
@@ -351,4 +396,5 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         admin=admin,
         logging=logging,
         plugins=plugins,
+        query=query,
     )

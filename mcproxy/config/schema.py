@@ -10,6 +10,10 @@ from typing import Any, Mapping
 FORWARDING_MODES = ("none", "legacy", "bungeeguard", "modern")
 
 
+#: ``[servers.NAME] proxy_protocol``: "" sends no PROXY header.
+PROXY_PROTOCOL_VERSIONS = ("", "v1", "v2")
+
+
 MIN_SECRET_BYTES = 32
 
 
@@ -104,10 +108,13 @@ class Secret:
 
 @dataclass(frozen=True)
 class Server:
-    """A backend address from ``[servers]``."""
+    """A backend from ``[servers]``: its address and, from a ``[servers.NAME]`` table,
+    its own forwarding mode ("" = ``[proxy].forwarding``) and PROXY header version."""
 
     host: str
     port: int
+    forwarding: str = ""
+    proxy_protocol: str = ""
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -140,11 +147,23 @@ class ProxySection:
     # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
     # hold handshake_concurrent_max * 2 MiB.
     max_frame_size_prelogin: int = 32768
+    kick_existing_players: bool = False
+    status_player_sample: int = 0
 
     def __post_init__(self) -> None:
         # Built in code with only ``bind`` given, the section has that one listener.
         if not self.binds or self.binds[0] != self.bind:
             object.__setattr__(self, "binds", (self.bind,))
+
+
+@dataclass(frozen=True)
+class QuerySection:
+    """``[query]``: the GameSpy4 query listener (UDP) on the game listener's interface."""
+
+    enabled: bool = False
+    port: int = 25565
+    map: str = "world"
+    show_plugins: bool = False
 
 
 @dataclass(frozen=True)
@@ -228,6 +247,7 @@ class ProxyConfig:
     admin: AdminSection
     logging: LoggingSection
     plugins: PluginsSection = PluginsSection()
+    query: QuerySection = QuerySection()
 
 
 @dataclass(frozen=True)

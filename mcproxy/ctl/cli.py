@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
 from mcproxy.config.crosscheck import cross_check
+from mcproxy.config.forwarding_check import forwarding_warnings
 from mcproxy.config.unsafe import unsafe_settings
 
 #: Exit statuses: scripts and deploy gates rely on them.
@@ -159,7 +160,16 @@ def cmd_check_config(args) -> int:
                 print(f"  {path}: {problem}")
             if problems:
                 status = FAILED
+    _print_forwarding_warnings([config for _, config in loaded])
     return status
+
+
+def _print_forwarding_warnings(loaded: list[ProxyConfig | BackendConfig]) -> None:
+    """For each proxy and backend given together: would the backend take the proxy's logins?"""
+    for proxy in (c for c in loaded if isinstance(c, ProxyConfig)):
+        for backend in (c for c in loaded if isinstance(c, BackendConfig)):
+            for warning in forwarding_warnings(proxy, backend):
+                print(f"warning: {warning}")
 
 
 def cmd_gen_secret(args) -> int:
@@ -229,6 +239,16 @@ def _snapshot_answer_text(answer: dict) -> str:
     if answer.get("done") is False:
         text = f"snapshot NOT installed: {answer.get('reason', '')}\n{text}"
     return text
+
+
+def cmd_command(args) -> int:
+    """Run a proxy command as the console, like a player with every permission."""
+    config = _load(args.config)
+    if not isinstance(config, ProxyConfig):
+        raise CtlError(f"{args.config}: this command needs the proxy config ([proxy])")
+    answer = AdminClient(config).action("command", {"line": args.line})
+    _print(args, answer, lambda body: "\n".join(body.get("output", [])) or f"/{body.get('command')}: done")
+    return OK
 
 
 def cmd_transfer(args) -> int:
@@ -649,6 +669,9 @@ def parser() -> argparse.ArgumentParser:
     snapshot_request.add_argument("--timeout", type=float, default=15.0,
                                   help="seconds to wait for the snapshot to be installed")
     snapshot_request.set_defaults(run=cmd_request_snapshot, needs_config=True)
+    command = sub.add_parser("command", help='run a proxy command on the proxy, e.g. "/alert Restart soon"')
+    command.add_argument("line")
+    command.set_defaults(run=cmd_command, needs_config=True)
     transfer = sub.add_parser("transfer", help="ask the proxy, via a backend, to move a player")
     transfer.add_argument("player")
     transfer.add_argument("server")

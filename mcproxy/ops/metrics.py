@@ -97,6 +97,12 @@ class ProxyMetrics:
         self.backend_probes = Counter(
             "mcproxy_backend_probes", "Backend probes by outcome.",
             ["server", "result"], registry=r)
+        self.query_requests = Counter(
+            "mcproxy_query_requests", "GameSpy4 query requests answered, by kind.",
+            ["kind"], registry=r)
+        self.query_refusals = Counter(
+            "mcproxy_query_refusals", "GameSpy4 query datagrams dropped unanswered, by reason.",
+            ["reason"], registry=r)
         self._relay = _RelayCollector()
         r.register(self._relay)
         self._connection_states: dict[str, Gauge] = {}

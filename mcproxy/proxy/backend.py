@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
@@ -14,6 +14,7 @@ from mcproxy.proxy.auth import GameProfile
 from mcproxy.proxy.packet_ids import ProxyPacketIds
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.connection import PacketCodec
+from mcproxy.wire.proxy_protocol import encode_header
 from mcproxy.wire.types import (
     Reader, WireError, encode_bool, encode_string, encode_ushort, encode_uuid, encode_varint,
 )
@@ -47,7 +48,27 @@ class BackendLogin:
     port: int
     address: str
     mode: str
-    secret: bytes
+    secret: bytes = field(repr=False)
+    #: "v1"/"v2": a PROXY header goes first, from ``source`` (the player) to ``destination``
+    #: (the proxy's address the player reached).
+    proxy_protocol: str = ""
+    source: tuple[str, int] | None = None
+    destination: tuple[str, int] | None = None
+    #: A Forge client's host marker, passed on when forwarding leaves the host alone.
+    fml_marker: str = ""
+
+
+def from_player(transport, handshake) -> dict:
+    """What a backend login takes from the player's connection beyond the profile: the
+    player's address and the one they connected to (for a PROXY header; behind a
+    ``haproxy:`` listener, what the load balancer's header said) and a Forge marker."""
+    peer, host = transport.getPeer(), transport.getHost()
+    return {"source": _host_port(peer), "destination": _host_port(host), "fml_marker": handshake.fml_marker}
+
+
+def _host_port(address) -> tuple[str, int] | None:
+    host, port = getattr(address, "host", None), getattr(address, "port", None)
+    return (host, port) if host and port is not None else None
 
 
 class BackendConnection(Protocol):
@@ -74,7 +95,7 @@ class BackendConnection(Protocol):
     def connectionMade(self) -> None:
         self.phase = LoginPhase.LOGGING_IN
         login = self.login
-        host = login.host
+        host = login.host + login.fml_marker
         if login.mode == "legacy":
             host = forwarding.legacy_host(login.host, login.address, login.profile)
         elif login.mode == "bungeeguard":
@@ -83,7 +104,8 @@ class BackendConnection(Protocol):
         handshake = (encode_varint(login.protocol) + encode_string(host)
                      + encode_ushort(login.port) + encode_varint(2))
         start = encode_string(login.profile.name, 16) + encode_uuid(login.profile.id)
-        self.transport.write(self.codec.encode(0x00, handshake) + self.codec.encode(self.ids.login_start, start))
+        header = encode_header(login.proxy_protocol, login.source, login.destination) if login.proxy_protocol else b""
+        self.transport.write(header + self.codec.encode(0x00, handshake) + self.codec.encode(self.ids.login_start, start))
 
     def dataReceived(self, data: bytes) -> None:
         if self.phase is LoginPhase.RELAYING:

@@ -14,7 +14,7 @@ from twisted.python.failure import Failure
 
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
-from mcproxy.proxy.backend import BackendConnection, BackendLogin
+from mcproxy.proxy.backend import BackendConnection, BackendLogin, from_player
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.proxy.handshake import Intent, parse_handshake
 from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
@@ -393,7 +393,8 @@ class PlayerConnection(Protocol):
             return
         self.profile = profile
         proxy = self.proxy
-        if proxy.players.get(profile.id) is not None:
+        existing = proxy.players.get(profile.id)
+        if existing is not None and not proxy.take_over(existing):
             self.profile = None
             self.refuse(Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!"))
             return
@@ -440,7 +441,8 @@ class PlayerConnection(Protocol):
         profile = self.profile
         login = BackendLogin(profile=profile, protocol=self.handshake.protocol, host=self.handshake.host,
                              port=self.handshake.port, address=self.address,
-                             mode=proxy.settings.forwarding, secret=proxy.settings.secret)
+                             mode=proxy.settings.forwarding, secret=proxy.settings.secret,
+                             **from_player(self.transport, self.handshake))
         d = proxy.router.connect(login, names, self.correlation_id)
         d.addCallbacks(self._backend_ready, self._no_backend)
 
@@ -668,7 +670,8 @@ class PlayerConnection(Protocol):
         settings = self.proxy.settings
         return BackendLogin(profile=self.profile, protocol=self.handshake.protocol, host=self.handshake.host,
                             port=self.handshake.port, address=self.address,
-                            mode=settings.forwarding, secret=settings.secret)
+                            mode=settings.forwarding, secret=settings.secret,
+                            **from_player(self.transport, self.handshake))
 
     def _fallback_servers(self) -> list[str]:
         tried = {self.server}

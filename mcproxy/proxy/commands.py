@@ -8,6 +8,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from twisted.logger import Logger
 
+from mcproxy.proxy.console import Console
+
 #: A handler gets the player's connection (or None from the console) and the arguments.
 Handler = Callable[[object, list[str]], None]
 #: A suggester gets the player and the words typed so far (the last one possibly
@@ -53,7 +55,7 @@ class CommandDispatcher:
         ``[permissions]`` grants nodes to player names or to everyone ("*"); a command
         whose node is not listed falls back to its own default.
         """
-        if player is None:
+        if player is None or isinstance(player, Console):
             return True
         granted = self._granted.get(command.permission)
         if granted is None:

@@ -31,6 +31,8 @@ class ProxySettings:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     accept_transfers: bool = False
+    #: A second login with an online UUID: True disconnects the first, False refuses the second.
+    kick_existing_players: bool = False
     max_prelogin_frame: int = 32 * 1024
     max_frame_size: int = MAX_FRAME_SIZE
 
@@ -199,6 +201,21 @@ class ProxyCore:
             self.hooks.disconnect(connection, "left")
             self.log.info("player {player} left", player=connection.profile.name,
                           correlation_id=connection.correlation_id)
+
+    def take_over(self, existing) -> bool:
+        """Whether a new login may replace ``existing``, a player online with the same UUID.
+
+        With ``kick_existing_players`` the old session is disconnected and forgotten at
+        once, so the newcomer's join is not undone when the old connection closes.
+        """
+        if not self.settings.kick_existing_players:
+            return False
+        self.log.info("player {player} logged in again; closing the old session", player=existing.profile.name,
+                      correlation_id=existing.correlation_id)
+        self.players.remove(existing)
+        self.hooks.disconnect(existing, "replaced")
+        existing.disconnect("You logged in from another location.")
+        return True
 
     def player_joined(self, connection) -> None:
         self.players.add(connection)

@@ -11,6 +11,8 @@ from mcproxy.wire.types import Reader, WireError
 HOST_MAX_CHARS = 255
 #: What a handshake's address field may carry on the wire, markers included.
 HOST_FIELD_MAX_CHARS = 1024
+#: What Forge clients append to the host: FML (1.7 - 1.12), FML2 (1.13 - 1.17), FML3 (1.18 on).
+FML_MARKERS = ("\x00FML\x00", "\x00FML2\x00", "\x00FML3\x00")
 
 
 class Intent(enum.IntEnum):
@@ -25,6 +27,8 @@ class Handshake:
     host: str
     port: int
     intent: Intent
+    #: A Forge client's marker from the host field, kept for the backend ("" for others).
+    fml_marker: str = ""
 
 
 def normalize_host(raw: str) -> str:
@@ -39,6 +43,17 @@ def normalize_host(raw: str) -> str:
     return host
 
 
+def fml_marker(raw: str) -> str:
+    """The Forge marker ending ``raw``, or "".
+
+    Only the exact markers pass: anything else after a NUL could be a client posing as
+    a proxy's legacy forwarding to a backend that trusts the host field.
+    """
+    _, nul, rest = raw.partition("\x00")
+    marker = nul + rest
+    return marker if marker in FML_MARKERS else ""
+
+
 def parse_handshake(body: bytes) -> Handshake:
     """Parse a handshake packet body (packet id 0x00 included)."""
     reader = Reader(body)
@@ -46,7 +61,8 @@ def parse_handshake(body: bytes) -> Handshake:
     if packet_id != 0x00:
         raise WireError("NOT_A_HANDSHAKE", f"packet id {packet_id:#x}")
     protocol = reader.varint()
-    host = normalize_host(reader.string(HOST_FIELD_MAX_CHARS))
+    raw_host = reader.string(HOST_FIELD_MAX_CHARS)
+    host = normalize_host(raw_host)
     port = reader.ushort()
     intent_value = reader.varint()
     reader.expect_end()
@@ -54,4 +70,4 @@ def parse_handshake(body: bytes) -> Handshake:
         intent = Intent(intent_value)
     except ValueError:
         raise WireError("BAD_INTENT", f"next state {intent_value}") from None
-    return Handshake(protocol, host, port, intent)
+    return Handshake(protocol, host, port, intent, fml_marker(raw_host))

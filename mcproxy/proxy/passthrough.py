@@ -25,6 +25,7 @@ from mcproxy.interfaces import IStatusSource
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.packets import TIER1_PROTOCOLS
+from mcproxy.wire.proxy_protocol import encode_header
 from mcproxy.wire.types import STRING_MAX_CHARS, WireError, encode_string, encode_ushort, encode_varint
 
 #: A status response is one string of at most 32767 characters, mostly ASCII; this bounds
@@ -43,10 +44,13 @@ class BackendStatusError(Exception):
 class BackendStatusQuery(Protocol):
     """One status exchange with a backend; ``result`` fires with the decoded JSON object."""
 
-    def __init__(self, host: str, port: int, protocol_version: int) -> None:
+    def __init__(self, host: str, port: int, protocol_version: int, proxy_protocol: str = "") -> None:
         self.host = host
         self.port = port
         self.protocol_version = protocol_version
+        #: A backend behind a PROXY-aware listener gets a header; no player is behind a
+        #: status query, so it is v1's UNKNOWN or v2's LOCAL.
+        self.proxy_protocol = proxy_protocol
         self.codec = PacketCodec(MAX_STATUS_FRAME)
         self.result: defer.Deferred[dict[str, Any]] = defer.Deferred(self._cancel)
 
@@ -57,7 +61,8 @@ class BackendStatusQuery(Protocol):
     def connectionMade(self) -> None:
         handshake = (encode_varint(self.protocol_version) + encode_string(self.host, 255)
                      + encode_ushort(self.port) + encode_varint(1))
-        self.transport.write(self.codec.encode(0x00, handshake) + self.codec.encode(0x00))
+        header = encode_header(self.proxy_protocol, None, None) if self.proxy_protocol else b""
+        self.transport.write(header + self.codec.encode(0x00, handshake) + self.codec.encode(0x00))
 
     def dataReceived(self, data: bytes) -> None:
         if self.result.called:
@@ -104,8 +109,9 @@ class StatusPassthrough:
 
     def __init__(self, clock: IReactorTime, endpoint: IStreamClientEndpoint, host: str, port: int,
                  own: StatusResponder, ttl: float = 5.0, timeout: float = 2.0,
-                 log: Logger | None = None) -> None:
+                 log: Logger | None = None, proxy_protocol: str = "") -> None:
         self._clock = clock
+        self._proxy_protocol = proxy_protocol
         self._endpoint = endpoint
         self._host = host
         self._port = port
@@ -169,7 +175,7 @@ class StatusPassthrough:
 
     def _query(self) -> None:
         self.queries += 1
-        query = BackendStatusQuery(self._host, self._port, max(TIER1_PROTOCOLS))
+        query = BackendStatusQuery(self._host, self._port, max(TIER1_PROTOCOLS), self._proxy_protocol)
         d = self._endpoint.connect(Factory.forProtocol(lambda: query))
         d.addCallback(lambda _: query.result)
         d.addTimeout(self.timeout, self._clock)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from twisted.internet import defer
@@ -19,6 +19,16 @@ from mcproxy.proxy.packet_ids import packet_ids
 class ServerAddress:
     host: str
     port: int
+    #: This server's own forwarding mode; "" keeps the player's (``[proxy].forwarding``).
+    forwarding: str = ""
+    #: "v1" or "v2" sends a PROXY header with the player's address first; "" none.
+    proxy_protocol: str = ""
+
+    def login_for(self, login: BackendLogin) -> BackendLogin:
+        """``login`` as this server is to receive it."""
+        if not self.forwarding and not self.proxy_protocol:
+            return login
+        return replace(login, mode=self.forwarding or login.mode, proxy_protocol=self.proxy_protocol)
 
 
 class NoServerAvailable(Exception):
@@ -102,6 +112,7 @@ class Router:
 
     @defer.inlineCallbacks
     def _login(self, address: ServerAddress, login: BackendLogin):
+        login = address.login_for(login)
         factory = BackendFactory(login, packet_ids(login.protocol), self.max_frame_size)
         endpoint = _endpoint(self._reactor, address, self.connect_timeout)
         try:

@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, suc
 from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
+from mcproxy import __version__
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
 from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
@@ -30,11 +31,16 @@ from mcproxy.proxy.auth import SessionServerClient
 from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
+from mcproxy.proxy.console import command_action
+from mcproxy.proxy.network_commands import network_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.plugins import PluginManager
+from mcproxy.proxy.query import QueryListener, QueryProtocol, listener_interface
 from mcproxy.proxy.routing import Router, ServerAddress
-from mcproxy.proxy.status import StatusResponder
+from mcproxy.proxy.status import StatusResponder, motd_component, supported_range
+from mcproxy.wire.chat import plain_text
+from mcproxy.wire.query import QueryInfo
 
 
 class ListenerService(StreamServerEndpointService):
@@ -125,11 +131,12 @@ class ProxyProcess(MultiService):
             handshake_timeout=section.handshake_timeout,
             login_timeout=section.login_timeout,
             accept_transfers=section.accept_transfers,
+            kick_existing_players=section.kick_existing_players,
             max_prelogin_frame=section.max_frame_size_prelogin,
         )
         self.router = Router(
             reactor,
-            {name: ServerAddress(server.host, server.port) for name, server in config.servers.items()},
+            server_addresses(config.servers),
             config.try_order,
             config.forced_hosts,
             concurrent_max=limits.routing_concurrent_max,
@@ -155,7 +162,7 @@ class ProxyProcess(MultiService):
             },
         )
         self.core.status = self._status_source(config)
-        for command in builtin_commands(self.core):
+        for command in builtin_commands(self.core) + network_commands(self.core):
             self.commands.register(command)
         self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
@@ -169,6 +176,13 @@ class ProxyProcess(MultiService):
         for n, listener in enumerate(self.listeners):
             listener.setServiceParent(self)
             self.health.add_check("listener" if n == 0 else f"listener-{n + 1}", listener.check, critical=True)
+        self.query: QueryProtocol | None = None
+        if config.query.enabled:
+            self.query = QueryProtocol(reactor, self._query_info, self.metrics, self.log)
+            listener = QueryListener(reactor, config.query.port, listener_interface(section.bind), self.query,
+                                     self.log)
+            listener.setServiceParent(self)
+            self.health.add_check("query", listener.check, critical=False)
         self.prober = BackendProber(
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
@@ -201,6 +215,7 @@ class ProxyProcess(MultiService):
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
+            self.admin.add_action("command", command_action(self.commands, self.log))
             if self.messaging is not None:
                 self.admin.add_action("restart_messaging", self._restart_messaging)
                 self.admin.add_action("arm_probes", self._arm_probes)
@@ -267,6 +282,19 @@ class ProxyProcess(MultiService):
             return CheckResult(CheckState.FAILED, "; ".join(problems))
         return CheckResult(CheckState.OK, f"{len(self.messaging.links)} backend(s) linked and synchronized")
 
+    def _query_info(self) -> QueryInfo:
+        """The server as a query stat answer reports it, read fresh for each answer."""
+        section, query = self.config.proxy, self.config.query
+        plugins = f"mcproxy {__version__}"
+        if query.show_plugins and self.plugins.loaded:
+            plugins += ": " + "; ".join(sorted(self.plugins.loaded))
+        host = self.game.port.getHost() if self.game.port is not None else None
+        return QueryInfo(
+            motd=plain_text(motd_component(section.motd)), version=supported_range(), plugins=plugins,
+            map=query.map, online=len(self.core.players), max_players=self.settings.max_players,
+            host_ip=getattr(host, "host", ""), host_port=getattr(host, "port", 0),
+            names=[player.profile.name for player in self.core.players])
+
     def _players_status(self) -> dict:
         by_server = self.core.players.by_server()
         return {
@@ -295,12 +323,15 @@ class ProxyProcess(MultiService):
         """The server-list answer: ours from the config, or a backend's passed through."""
         section = config.proxy
         own = StatusResponder(section.motd, section.max_players, self.core.online_count,
-                              favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host)
+                              favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host,
+                              sample_size=section.status_player_sample,
+                              players=lambda: [(p.profile.name, p.profile.id) for p in self.core.players])
         if not section.status_passthrough:
             return own
         server = config.servers[section.status_passthrough]
         endpoint = HostnameEndpoint(self.reactor, server.host, server.port, timeout=section.connect_timeout)
-        return StatusPassthrough(self.reactor, endpoint, server.host, server.port, own, log=self.log)
+        return StatusPassthrough(self.reactor, endpoint, server.host, server.port, own, log=self.log,
+                                 proxy_protocol=server.proxy_protocol)
 
     def reload(self) -> bool:
         """Re-read the config file and apply what can change while players are on.
@@ -326,7 +357,7 @@ class ProxyProcess(MultiService):
 
     def _apply(self, new: ProxyConfig) -> None:
         section = new.proxy
-        self.router.servers = {name: ServerAddress(s.host, s.port) for name, s in new.servers.items()}
+        self.router.servers = server_addresses(new.servers)
         self.router.try_order = tuple(new.try_order)
         self.router.forced_hosts = {host.lower(): tuple(names) for host, names in new.forced_hosts.items()}
         self.prober.set_backends({name: f"{s.host}:{s.port}" for name, s in new.servers.items()})
@@ -339,6 +370,11 @@ class ProxyProcess(MultiService):
             self.plugins.unload_all()
             if new.plugins.enabled:
                 self.plugins.reload(new.plugins.allow)
+
+
+def server_addresses(servers) -> dict[str, ServerAddress]:
+    """``[servers]`` as the router dials them, each with its own settings."""
+    return {name: ServerAddress(s.host, s.port, s.forwarding, s.proxy_protocol) for name, s in servers.items()}
 
 
 #: Config keys a reload applies in place; every other difference needs a restart.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Callable, Mapping
+import random
+import uuid
+from typing import Callable, Iterable, Mapping
 
 from zope.interface import implementer
 
@@ -47,8 +49,14 @@ class StatusResponder:
         online_count: Callable[[], int],
         favicon_png: bytes | None = None,
         motd_by_host: Mapping[str, str] | None = None,
+        sample_size: int = 0,
+        players: Callable[[], Iterable[tuple[str, uuid.UUID]]] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.max_players = max_players
+        self.sample_size = sample_size if players is not None else 0
+        self._players = players
+        self._rng = rng or random.Random()
         self._online_count = online_count
         self._description = motd_component(motd)
         self._by_host = {host: motd_component(text) for host, text in (motd_by_host or {}).items()}
@@ -62,14 +70,22 @@ class StatusResponder:
     def response(self, protocol: int, host: str = "") -> dict:
         return self._build(protocol, host, self._online_count())
 
-    def _build(self, protocol: int, host: str, online: int) -> dict:
+    def sample(self) -> list[dict[str, str]]:
+        """Up to ``sample_size`` online players picked at random, as the list shows them."""
+        if not self.sample_size:
+            return []
+        online = list(self._players())
+        picked = self._rng.sample(online, min(self.sample_size, len(online)))
+        return [{"name": name, "id": str(player_id)} for name, player_id in picked]
+
+    def _build(self, protocol: int, host: str, online: int, sample: list | None = None) -> dict:
         if protocol in TIER1_PROTOCOLS:
             version = {"name": VERSION_NAMES[protocol], "protocol": protocol}
         else:
             version = {"name": self._unsupported_name, "protocol": UNSUPPORTED_PROTOCOL}
         status = {
             "version": version,
-            "players": {"max": self.max_players, "online": online, "sample": []},
+            "players": {"max": self.max_players, "online": online, "sample": sample or []},
             "description": self._by_host.get(host, self._description),
             "enforcesSecureChat": False,
         }
@@ -90,6 +106,9 @@ class StatusResponder:
         """The status as sent, encoded once per version, forced host and online count:
         encoding the JSON (favicon included) was a good part of each ping's cost."""
         key = self.answer_key(protocol, host)
+        if self.sample_size and key[2]:
+            # A fresh random sample each time: such answers are not cached.
+            return json.dumps(self._build(*key, sample=self.sample()), separators=(",", ":"))
         text = self._encoded.get(key)
         if text is None:
             if len(self._encoded) >= self.CACHE_ENTRIES:

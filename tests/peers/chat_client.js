@@ -18,6 +18,12 @@ if (process.env.SESSION_SERVER) {
     opts.connect(client)
   }
 }
+// FAKE_HOST replaces the host field of the handshake (a Forge client's "host\0FML3\0").
+if (process.env.FAKE_HOST) options.fakeHost = JSON.parse(process.env.FAKE_HOST)
+// LOCAL_ADDRESS binds the client's socket to that source address (say 127.0.0.7).
+if (process.env.LOCAL_ADDRESS) {
+  options.stream = require('net').connect({ host, port: Number(port), localAddress: process.env.LOCAL_ADDRESS })
+}
 const client = mc.createClient(options)
 
 function text (content) {
