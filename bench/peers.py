@@ -23,7 +23,7 @@ from zope.interface import implementer
 
 from bench.stream import FLOOD_ID, FloodChecker, build_cycle, end_frame
 from mcproxy.proxy.auth import offline_profile
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.cipher import rsa_encrypt
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.types import (

@@ -14,7 +14,7 @@ from pathlib import Path
 from twisted.internet import defer, reactor, task
 from twisted.internet.protocol import ClientFactory, Protocol
 
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.types import (

@@ -20,7 +20,7 @@ from mcproxy.backend.server import LimboSettings, Phase
 from mcproxy.control.results import CommandResult
 from mcproxy.interfaces import IBackendLink, IBackendModule
 from mcproxy.wire.legacy import LegacyPingKind, decode_legacy_reply, encode_legacy_ping
-from mcproxy.wire.packets import TIER1_PROTOCOLS, State
+from mcproxy.wire.packets import TIER1_PROTOCOLS, State, supported_range
 from mcproxy.wire.types import Reader, encode_long, encode_string, encode_varint
 
 from tests.backend_support import (
@@ -186,7 +186,9 @@ class JoinTests(SynchronousTestCase):
         client.handshake(2, protocol=760)
         [(name, reader)] = client.read()
         self.assertEqual(name, "disconnect")
-        self.assertIn("Unsupported Minecraft version", login_disconnect_text(reader))
+        text = login_disconnect_text(reader)
+        self.assertIn("Unsupported Minecraft version", text)
+        self.assertIn(supported_range(), text)
         self.assertTrue(client.closed)
         self.assertEqual(world.metric("mcproxy_logins_total", result="UNSUPPORTED_VERSION"), 1)
 
@@ -237,7 +239,7 @@ class IllegalTransitionTests(SynchronousTestCase):
         client.handshake(7)
         self.assertTrue(client.closed)
         self.assertEqual(world.metric("mcproxy_limbo_protocol_errors_total",
-                                      reason="BAD_NEXT_STATE"), 1)
+                                      reason="BAD_INTENT"), 1)
 
     def test_oversized_frame(self) -> None:
         """A frame above max_packet_size is refused from its length prefix alone."""

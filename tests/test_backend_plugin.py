@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 import twisted.plugins
+from mcproxy.backend.service import BackendProcess
+from mcproxy.ops.logging import LoggingMultiService
+from mcproxy.proxy.service import ProxyProcess
 
 SECRET = "mcproxy-test-" + "0123456789abcdef" * 3
 
@@ -41,3 +45,39 @@ class PluginTests(SynchronousTestCase):
         with self.assertRaises(usage.UsageError) as caught:
             self.makers()["mcbackend"].options().parseOptions(["-c", str(bad)])
         self.assertIn("bad.toml", str(caught.exception))
+
+
+class MakeServiceTests(SynchronousTestCase):
+    """Each plugin's makeService wraps its process in the logging top service, and nothing else."""
+
+    def setUp(self) -> None:
+        self.directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.directory, True)
+        previous = signal.getsignal(signal.SIGHUP)
+        self.addCleanup(signal.signal, signal.SIGHUP, previous)
+
+    def make(self, tapname: str, text: str):
+        path = self.directory / f"{tapname}.toml"
+        path.write_text(text + f'\n[logging]\nfile = "{self.directory / (tapname + ".log")}"\n')
+        maker = {m.tapname: m for m in getPlugins(IServiceMaker, twisted.plugins)}[tapname]
+        options = maker.options()
+        options.parseOptions(["-c", str(path)])
+        top = maker.makeService(options)
+        self.addCleanup(top.log_observer.close)
+        return top
+
+    def test_backend(self) -> None:
+        """``mcbackend`` gives a LoggingMultiService holding one BackendProcess."""
+        top = self.make("mcbackend", f'[backend]\nproxy_secret = "{SECRET}"\n[admin]\nbind = ""\n')
+        self.assertIsInstance(top, LoggingMultiService)
+        [process] = list(top)
+        self.assertIsInstance(process, BackendProcess)
+
+    def test_proxy(self) -> None:
+        """``mcproxy`` gives a LoggingMultiService holding one ProxyProcess."""
+        top = self.make("mcproxy", f'[proxy]\nonline_mode = false\n[security]\nproxy_secret = "{SECRET}"\n'
+                                   '[servers]\nlobby = "127.0.0.1:25566"\ntry = ["lobby"]\n'
+                                   '[messaging]\nenabled = false\n[admin]\nbind = ""\n')
+        self.assertIsInstance(top, LoggingMultiService)
+        [process] = list(top)
+        self.assertIsInstance(process, ProxyProcess)

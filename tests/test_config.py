@@ -329,6 +329,7 @@ file = "logs/proxy.jsonl"
         )
         self.assertFalse(config.messaging.enabled)
         self.assertEqual(config.messaging.control_sender_id, "edge-1")
+        self.assertEqual(config.process_name, "edge-1")
         self.assertEqual(config.rate_limits.logins_per_address_burst, 1)
         self.assertEqual(config.admin.bind, "")
         self.assertEqual(config.admin.token, Secret(OTHER_SECRET.encode()))
@@ -349,6 +350,7 @@ class BackendDefaultsTests(ConfigFileTestCase):
         self.assertIsInstance(config, BackendConfig)
         expected = BackendSection(proxy_secret=Secret(SECRET.encode()))
         self.assertEqual(config.backend, expected)
+        self.assertEqual(config.process_name, "lobby")
         self.assertEqual(config.messaging, BackendMessagingSection())
         self.assertEqual(
             config.admin, AdminSection(bind="tcp:8766:interface=127.0.0.1",

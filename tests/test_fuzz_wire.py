@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.proxy.handshake import HOST_MAX_CHARS, Handshake, Intent, parse_handshake
+from mcproxy.wire.handshake import HOST_MAX_CHARS, Handshake, Intent, parse_handshake
 from mcproxy.proxy.relay import Half, relay_chunk
 from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.wire.compression import compress_packet, decompress_packet, peek_packet_id

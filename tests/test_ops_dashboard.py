@@ -16,13 +16,11 @@ from typing import Any, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.backend.tap import build_service
+from mcproxy.backend.service import BackendProcess
 from mcproxy.config import load_backend_config, load_proxy_config
-from mcproxy.ops.admin import AdminResource
 from mcproxy.proxy.service import ProxyProcess
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,11 +103,8 @@ file = "{directory / 'backend.log'}"
 """)
         proxy = ProxyProcess(load_proxy_config(directory / "proxy.toml"), MemoryReactorClock())
         self.proxy = series_names(proxy.registry)
-        top = build_service(load_backend_config(directory / "backend.toml"), MemoryReactorClock())
-        admin = [s.factory.resource for s in top
-                 if isinstance(s, StreamServerEndpointService)
-                 and isinstance(getattr(s.factory, "resource", None), AdminResource)][0]
-        self.backend = series_names(admin.registry)
+        backend = BackendProcess(load_backend_config(directory / "backend.toml"), MemoryReactorClock())
+        self.backend = series_names(backend.admin.registry)
 
 
 class DashboardTests(SynchronousTestCase):

@@ -7,7 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin, LoginPhase
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.packets import TIER1_PROTOCOLS
 
 

@@ -9,8 +9,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import GameProfile
 from mcproxy.proxy.backend import BackendFactory, BackendLogin
-from mcproxy.proxy.handshake import parse_handshake
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.handshake import parse_handshake
+from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.types import Reader, encode_string, encode_varint
 
 

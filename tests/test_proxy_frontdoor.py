@@ -24,17 +24,18 @@ from twisted.protocols.haproxy._wrapper import HAProxyWrappingFactory
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from mcproxy.config import RateLimitsSection
 from mcproxy.interfaces import IStatusSource
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.proxy.client import Phase, PlayerFactory
 from mcproxy.proxy.core import ProxyCore, ProxySettings
-from mcproxy.proxy.handshake import Intent, normalize_host, parse_handshake
+from mcproxy.wire.handshake import Intent, normalize_host, parse_handshake
 from mcproxy.proxy.passthrough import StatusPassthrough
-from mcproxy.proxy.status import UNSUPPORTED_PROTOCOL, StatusResponder, supported_range
+from mcproxy.proxy.status import UNSUPPORTED_PROTOCOL, StatusResponder
 from mcproxy.wire import legacy
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
+from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, supported_range
 from mcproxy.wire.types import (
     Reader, encode_long, encode_string, encode_ushort, encode_uuid, encode_varint,
 )
@@ -77,6 +78,12 @@ def frames(data: bytes) -> list[tuple[int, Reader]]:
     return out
 
 
+def rates(**limits) -> RateLimitsSection:
+    """``[rate_limits]`` with the per-address buckets off unless a test turns them on."""
+    return RateLimitsSection(**{"connections_per_address_rate": 0.0, "logins_per_address_rate": 0.0,
+                                **limits})
+
+
 class FakeRouter:
     """Routing that records who asked and never answers: these tests stop at login."""
 
@@ -94,7 +101,7 @@ class FakeRouter:
 class FrontDoor:
     """A ``ProxyCore`` on a fake clock, with its registry and captured log events."""
 
-    def __init__(self, settings: ProxySettings | None = None, limits: dict | None = None,
+    def __init__(self, settings: ProxySettings | None = None, limits: RateLimitsSection | None = None,
                  motd: str = "A mcproxy network", max_players: int = 500,
                  favicon: bytes | None = None, motd_by_host: dict | None = None) -> None:
         self.reactor = MemoryReactorClock()
@@ -104,7 +111,7 @@ class FrontDoor:
         self.core = ProxyCore(
             self.reactor, settings or ProxySettings(online_mode=False), status=None,
             router=self.router, metrics=ProxyMetrics(self.registry),
-            log=Logger(observer=self.events.append), limits=limits)
+            log=Logger(observer=self.events.append), limits=limits or rates())
         self.core.status = StatusResponder(motd, max_players, self.core.online_count,
                                            favicon_png=favicon, motd_by_host=motd_by_host)
         self.factory = PlayerFactory(self.core)
@@ -399,7 +406,7 @@ class MalformedInputTests(FrontDoorTestCase):
         """Random bytes never raise out of ``dataReceived``: each connection is answered (a
         stray 0xFE reads as a legacy ping) or closed with a counted reason, at once or when
         its handshake deadline passes, and every pre-login slot comes back."""
-        door = self.door(limits={"handshake_concurrent_max": 10_000})
+        door = self.door(limits=rates(handshake_concurrent_max=10_000))
         rng = random.Random(1234)
         connections = []
         for n in range(500):
@@ -432,7 +439,7 @@ class ThrottleTests(FrontDoorTestCase):
     def test_concurrency_cap(self) -> None:
         """Past ``handshake_concurrent_max`` connections not yet past login, a new one is
         closed at once and counted; a slot frees when one closes."""
-        door = self.door(limits={"handshake_concurrent_max": 3})
+        door = self.door(limits=rates(handshake_concurrent_max=3))
         held = [door.connect(IPv4Address("TCP", f"192.0.2.{i}", 1)) for i in range(3)]
         conn, transport = door.connect(IPv4Address("TCP", "192.0.2.99", 1))
         self.assertTrue(transport.disconnected)
@@ -446,7 +453,7 @@ class ThrottleTests(FrontDoorTestCase):
 
     def test_refused_connection_frees_nothing(self) -> None:
         """A connection refused at the cap does not release a slot it never held."""
-        door = self.door(limits={"handshake_concurrent_max": 1})
+        door = self.door(limits=rates(handshake_concurrent_max=1))
         door.connect()
         conn, transport = door.connect(IPv4Address("TCP", "192.0.2.2", 1))
         conn.connectionLost(None)
@@ -455,7 +462,7 @@ class ThrottleTests(FrontDoorTestCase):
     def test_per_address_rate(self) -> None:
         """Each address gets ``connection_burst`` connections at once, then
         ``connection_rate`` a second; other addresses are unaffected."""
-        door = self.door(limits={"connection_rate": 1.0, "connection_burst": 2})
+        door = self.door(limits=rates(connections_per_address_rate=1.0, connections_per_address_burst=2))
         for _ in range(2):
             conn, transport = door.connect()
             self.assertIs(conn.phase, Phase.HANDSHAKE)
@@ -471,7 +478,7 @@ class ThrottleTests(FrontDoorTestCase):
     def test_ipv6_grouped_by_64(self) -> None:
         """IPv6 addresses share a bucket per /64: rotating through one's own /64 gains
         nothing, while a neighbouring /64 has its own."""
-        door = self.door(limits={"connection_rate": 0.001, "connection_burst": 2})
+        door = self.door(limits=rates(connections_per_address_rate=0.001, connections_per_address_burst=2))
         for suffix in ("::1", "::2"):
             conn, _ = door.connect(IPv6Address("TCP", "2001:db8:1:2" + suffix, 1))
             self.assertIs(conn.phase, Phase.HANDSHAKE)
@@ -483,8 +490,8 @@ class ThrottleTests(FrontDoorTestCase):
     def test_no_address_not_limited(self) -> None:
         """Clients of a ``unix:`` listener have no address to tell them apart, so the
         per-address limits do not lump them into one bucket."""
-        door = self.door(limits={"connection_rate": 0.001, "connection_burst": 1,
-                                 "login_rate": 0.001, "login_burst": 1})
+        door = self.door(limits=rates(connections_per_address_rate=0.001, connections_per_address_burst=1,
+                                 logins_per_address_rate=0.001, logins_per_address_burst=1))
         for name in ("Alice", "Bob", "Carol"):
             conn, transport = door.connect(UNIXAddress(None))
             conn.dataReceived(handshake(intent=2) + login_start(name))
@@ -494,7 +501,7 @@ class ThrottleTests(FrontDoorTestCase):
     def test_login_rate(self) -> None:
         """Logins per address are limited separately from connections, with a Login
         Disconnect telling the player to wait."""
-        door = self.door(limits={"login_rate": 0.5, "login_burst": 1})
+        door = self.door(limits=rates(logins_per_address_rate=0.5, logins_per_address_burst=1))
         conn, transport = door.connect()
         conn.dataReceived(handshake(intent=2) + login_start("Alice"))
         self.assertIs(conn.phase, Phase.CONNECTING)
@@ -570,7 +577,7 @@ class ProxyProtocolTests(FrontDoorTestCase):
     def test_client_address_from_header(self) -> None:
         """Behind PROXY protocol the address logged and limited is the client's from the
         header, not the load balancer's."""
-        door = self.door(limits={"connection_rate": 0.001, "connection_burst": 1})
+        door = self.door(limits=rates(connections_per_address_rate=0.001, connections_per_address_burst=1))
         wrapper, conn, transport, header = self.connect_proxied(door, "198.51.100.20")
         wrapper.dataReceived(header + handshake() + packet(0x00))
         self.assertEqual(conn.address, "198.51.100.20")

@@ -13,9 +13,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcproxy.config import ConfigError, Server, load_proxy_config
 from mcproxy.proxy.auth import GameProfile
 from mcproxy.proxy.backend import BackendFactory, BackendLogin, from_player
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 from mcproxy.proxy.routing import Router, ServerAddress
-from mcproxy.proxy.handshake import parse_handshake
+from mcproxy.wire.handshake import parse_handshake
 from mcproxy.wire.proxy_protocol import V2_SIGNATURE
 from mcproxy.wire.types import encode_string, encode_varint
 from twisted.internet.address import IPv4Address, UNIXAddress

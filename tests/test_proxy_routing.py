@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import GameProfile
 from mcproxy.proxy.backend import BackendFactory, BackendLogin
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 from mcproxy.proxy.routing import Router, ServerAddress
 
 

@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.config import load_proxy_config
 from mcproxy.ops.health import CheckState, Readiness
+from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.service import ListenerService, ProxyProcess
 
 SECRET = "service-test-" + "0123456789abcdef" * 3
@@ -112,3 +113,68 @@ probe_interval = 2.5
         self.addCleanup(self.process.stopService)
         announced = [e for e in events if e.get("log_format", "").startswith("mcproxy listening")]
         self.assertEqual([e["bind"] for e in announced], ["tcp:25565:interface=127.0.0.1"])
+
+
+class ProxySettingsTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory, True)
+        self.path = directory / "proxy.toml"
+        self.path.write_text(f"""
+[proxy]
+bind = "tcp:25565:interface=127.0.0.1"
+online_mode = false
+compression_threshold = 512
+forwarding = "legacy"
+max_players = 42
+handshake_timeout = 4.0
+login_timeout = 12.0
+accept_transfers = true
+kick_existing_players = true
+max_frame_size_prelogin = 4096
+
+[security]
+proxy_secret = "{SECRET}"
+proxy_secret_previous = "{SECRET[::-1]}"
+
+[servers]
+lobby = "127.0.0.1:25566"
+try = ["lobby"]
+
+[messaging]
+enabled = false
+
+[rate_limits]
+handshake_concurrent_max = 7
+connections_per_address_rate = 2.5
+connections_per_address_burst = 3
+logins_per_address_rate = 0.5
+logins_per_address_burst = 2
+
+[admin]
+bind = ""
+""")
+
+    def test_from_config(self) -> None:
+        """Every setting a connection consults comes from its key in the file."""
+        settings = ProxySettings.from_config(load_proxy_config(self.path))
+        self.assertEqual(settings, ProxySettings(
+            online_mode=False, compression_threshold=512, forwarding="legacy",
+            secret=SECRET.encode(), secret_previous=SECRET[::-1].encode(), max_players=42,
+            handshake_timeout=4.0, login_timeout=12.0, accept_transfers=True,
+            kick_existing_players=True, max_prelogin_frame=4096))
+
+    def test_secrets_stay_out_of_repr(self) -> None:
+        """The settings print without either secret."""
+        text = repr(ProxySettings.from_config(load_proxy_config(self.path)))
+        self.assertNotIn(SECRET, text)
+        self.assertNotIn(SECRET[::-1], text)
+
+    def test_process_uses_config_limits(self) -> None:
+        """The process's limiters and gate take [rate_limits] as typed fields."""
+        process = ProxyProcess(load_proxy_config(self.path), MemoryReactorClock())
+        core = process.core
+        self.assertEqual(core.prelogin_gate.limit, 7)
+        self.assertEqual((core.connection_limiter.rate, core.connection_limiter.burst), (2.5, 3.0))
+        self.assertEqual((core.login_limiter.rate, core.login_limiter.burst), (0.5, 2.0))
+        self.assertIs(process.settings, core.settings)

@@ -8,9 +8,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.legacy import (
     KICK_MAX_CHARS, LegacyPing, LegacyPingKind, LegacyStatus, decode_legacy_reply,
-    encode_legacy_ping, encode_legacy_reply, parse_legacy_ping,
+    encode_legacy_ping, encode_legacy_reply, parse_legacy_ping, sniff_legacy_ping,
 )
 from mcproxy.wire.types import Incomplete, WireError, encode_string, encode_varint
+from tests.fuzzing import fuzz
 
 BOUNDED = settings(max_examples=200, deadline=None)
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0§"),
@@ -72,6 +73,53 @@ class ParseLegacyPingTests(SynchronousTestCase):
             self.assertIn(e.reason, {"BAD_LEGACY_PING", "BAD_UTF16"})
             return
         self.assertEqual(result.kind, LegacyPingKind.V1_6)
+
+
+class SniffLegacyPingTests(SynchronousTestCase):
+    def test_first_read_decides(self) -> None:
+        """FE alone is beta, FE 01 alone 1.4, and FE 01 FA a 1.6 ping with or without its
+        tail; the caller never has to buffer."""
+        raw = encode_legacy_ping(LegacyPingKind.V1_6, 78, "play.example.com", 25565)
+        self.assertEqual(sniff_legacy_ping(b"\xfe"), LegacyPing(LegacyPingKind.BETA, 1))
+        self.assertEqual(sniff_legacy_ping(b"\xfe\x01"), LegacyPing(LegacyPingKind.V1_4, 2))
+        self.assertEqual(sniff_legacy_ping(b"\xfe\x01\xfa"), LegacyPing(LegacyPingKind.V1_6, 3))
+        for cut in range(3, len(raw)):
+            self.assertEqual(sniff_legacy_ping(raw[:cut]).kind, LegacyPingKind.V1_6)
+        self.assertEqual(sniff_legacy_ping(raw),
+                         LegacyPing(LegacyPingKind.V1_6, len(raw), 78, "play.example.com", 25565))
+
+    def test_frames_are_not_pings(self) -> None:
+        """Nothing, a frame, FE then anything but 01, FE 01 then anything but FA: not a ping."""
+        for data in (b"", b"\x10\x00", b"\xfe\x02", b"\xfe\x01\x00", b"\xfe\x01\x00\xfa"):
+            self.assertIsNone(sniff_legacy_ping(data), data)
+
+    @fuzz()
+    @given(st.binary(max_size=600))
+    def test_any_first_read(self, raw: bytes) -> None:
+        """Any first read is a ping starting FE, not a ping, or refused by a named reason;
+        nothing is left undecided."""
+        try:
+            ping = sniff_legacy_ping(raw)
+        except WireError as e:
+            self.assertIn(e.reason, {"BAD_LEGACY_PING", "BAD_UTF16"})
+            self.assertTrue(raw.startswith(b"\xfe\x01\xfa"))
+            return
+        if ping is None:
+            self.assertFalse(raw in (b"\xfe", b"\xfe\x01") or raw.startswith(b"\xfe\x01\xfa"))
+        else:
+            self.assertEqual(raw[:1], b"\xfe")
+            self.assertLessEqual(ping.size, len(raw))
+
+    @fuzz()
+    @given(st.binary(max_size=40), st.integers(0, 255), HOSTS, st.integers(0, 65535))
+    def test_prefixed_first_read(self, tail: bytes, protocol: int, host: str, port: int) -> None:
+        """Bytes after FE 01 FA, a real ping's or garbage, never leave a 1.6 ping undecided."""
+        raw = encode_legacy_ping(LegacyPingKind.V1_6, protocol, host, port)
+        for data in (raw[:3] + tail, raw + tail, raw[:3 + len(tail)]):
+            try:
+                self.assertEqual(sniff_legacy_ping(data).kind, LegacyPingKind.V1_6)
+            except WireError as e:
+                self.assertIn(e.reason, {"BAD_LEGACY_PING", "BAD_UTF16"})
 
 
 class LegacyReplyTests(SynchronousTestCase):

@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.wire import packets
 from mcproxy.wire.packets import (
-    TIER1_PROTOCOLS, VERSION_NAMES, Direction, PacketTable, State, minecraft_data_version,
+    TIER1_PROTOCOLS, VERSION_NAMES, Direction, PacketTable, State, minecraft_data_version, packet_ids,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,6 +104,25 @@ class PacketTableTests(SynchronousTestCase):
         self.assertEqual(minecraft_data_version(), "3.119.0")
 
 
+class PacketIdsTests(SynchronousTestCase):
+    def test_every_named_packet_in_every_version(self) -> None:
+        """Each tier-1 version resolves every packet either side uses by name; other
+        versions are a KeyError the caller turns into a refusal."""
+        for protocol in TIER1_PROTOCOLS:
+            ids = packet_ids(protocol)
+            table = PacketTable.for_protocol(protocol)
+            self.assertEqual(ids.login_start, table.id(State.LOGIN, SB, "login_start"))
+            self.assertEqual(ids.play_kick, table.id(State.PLAY, CB, "kick_disconnect"))
+            self.assertIs(packet_ids(protocol), ids)
+        self.assertRaises(KeyError, packet_ids, 765)
+
+    def test_proxy_and_backend_share_them(self) -> None:
+        """The reference backend's encoders write the ids the proxy reads."""
+        from mcproxy.backend.packets import ServerPackets
+        for protocol in TIER1_PROTOCOLS:
+            self.assertIs(ServerPackets.for_protocol(protocol).ids, packet_ids(protocol))
+
+
 class GeneratedTableTests(SynchronousTestCase):
     def setUp(self) -> None:
         if not (MINECRAFT_DATA / "package.json").exists():
@@ -125,3 +144,14 @@ class GeneratedTableTests(SynchronousTestCase):
         for protocol, version in VERSION_NAMES.items():
             declared = json.loads((data / paths[version]["version"] / "version.json").read_text())
             self.assertEqual(declared["version"], protocol)
+
+    def test_login_success_strict_flag_matches_minecraft_data(self) -> None:
+        """Login Success carries strictErrorHandling exactly where minecraft-data says so:
+        1.20.5 and 1.21.1, not 1.21.3 (768) onwards."""
+        data = MINECRAFT_DATA / "minecraft-data" / "data"
+        paths = json.loads((data / "dataPaths.json").read_text())["pc"]
+        for protocol, version in VERSION_NAMES.items():
+            protocol_json = json.loads((data / paths[version]["protocol"] / "protocol.json").read_text())
+            fields = protocol_json["login"]["toClient"]["types"]["packet_success"][1]
+            has_flag = any(field["name"] == "strictErrorHandling" for field in fields)
+            self.assertEqual(packet_ids(protocol).login_success_has_strict_flag, has_flag, version)

@@ -5,5 +5,6 @@
 - :mod:`mcproxy.backend.module`: the backend-mod (``BackendModule``, ``IBackendModule``),
   login policy and the proxy-command bridge, for any Twisted Minecraft server to host.
 - :mod:`mcproxy.backend.server`: the reference backend, a limbo server
-  (``LimboFactory``, ``LimboSettings``); :mod:`mcproxy.backend.tap` runs it under twistd.
+  (``LimboFactory``, ``LimboSettings``); :mod:`mcproxy.backend.service` builds the process
+  around it (``BackendProcess``), and :mod:`mcproxy.backend.tap` runs that under twistd.
 """

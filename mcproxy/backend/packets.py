@@ -1,6 +1,6 @@
 """The packets the reference backend sends, encoded per protocol version.
 
-Packet ids come from the wire package's generated table; the field layouts that changed
+Packet ids come from the wire package's named ids, the same the proxy uses; the field layouts that changed
 between 1.20.5 and 26.1 are switched on the protocol number here, next to each other, so a
 reader sees every difference in one place.  Encoders return the packet body including its
 id; framing and compression are the connection's business.
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from mcproxy.wire.forwarding import ProfileProperty, encode_properties
-from mcproxy.wire.packets import Direction, PacketTable, State
+from mcproxy.wire.packets import (
+    PROTOCOL_1_21_2, PROTOCOL_1_21_9, Direction, PacketIds, PacketTable, State, packet_ids,
+)
 from mcproxy.wire.types import (
     encode_bool,
     encode_double,
@@ -24,10 +26,6 @@ from mcproxy.wire.types import (
     encode_uuid,
     encode_varint,
 )
-
-#: Protocol numbers at which a layout we use changed.
-PROTOCOL_1_21_2 = 768  # login success loses strictErrorHandling; seaLevel; new teleport
-PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
 
 #: game_event reason that tells 1.20.3+ clients to start waiting for chunks.
 GAME_EVENT_START_WAITING_FOR_CHUNKS = 13
@@ -61,14 +59,10 @@ class ServerPackets:
 
     _cache: dict[int, "ServerPackets"] = {}
 
-    def __init__(self, protocol: int, table: PacketTable) -> None:
-        self.protocol = protocol
+    def __init__(self, ids: PacketIds, table: PacketTable) -> None:
+        self.protocol = ids.protocol
+        self.ids = ids
         self.table = table
-        self.serverbound = {
-            state: _reverse(table, state)
-            for state in (State.HANDSHAKING, State.STATUS, State.LOGIN, State.CONFIGURATION,
-                          State.PLAY)
-        }
 
     @classmethod
     def for_protocol(cls, protocol: int) -> "ServerPackets":
@@ -78,33 +72,30 @@ class ServerPackets:
             table = PacketTable.for_protocol(protocol)
             if table is None:
                 raise KeyError(protocol)
-            packets = cls._cache[protocol] = cls(protocol, table)
+            packets = cls._cache[protocol] = cls(packet_ids(protocol), table)
         return packets
 
     def serverbound_name(self, state: State, packet_id: int) -> str | None:
         """The minecraft-data name of a serverbound packet id in ``state``, if it has one."""
-        return self.serverbound[state].get(packet_id)
-
-    def _id(self, state: State, name: str) -> bytes:
-        return encode_varint(self.table.id(state, Direction.CLIENTBOUND, name))
+        return self.table.name(state, Direction.SERVERBOUND, packet_id)
 
     # Login
 
     def login_disconnect(self, reason_json: str) -> bytes:
-        return self._id(State.LOGIN, "disconnect") + encode_string(reason_json, 262144)
+        return encode_varint(self.ids.login_disconnect) + encode_string(reason_json, 262144)
 
     def set_compression(self, threshold: int) -> bytes:
-        return self._id(State.LOGIN, "compress") + encode_varint(threshold)
+        return encode_varint(self.ids.login_compress) + encode_varint(threshold)
 
     def login_plugin_request(self, message_id: int, channel: str, data: bytes) -> bytes:
-        return (self._id(State.LOGIN, "login_plugin_request") + encode_varint(message_id)
+        return (encode_varint(self.ids.login_plugin_request) + encode_varint(message_id)
                 + encode_string(channel) + data)
 
     def login_success(self, player_uuid: _uuid.UUID, name: str,
                       properties: Iterable[ProfileProperty]) -> bytes:
-        body = (self._id(State.LOGIN, "success") + encode_uuid(player_uuid)
+        body = (encode_varint(self.ids.login_success) + encode_uuid(player_uuid)
                 + encode_string(name, 16) + encode_properties(properties))
-        if self.protocol < PROTOCOL_1_21_2:
+        if self.ids.login_success_has_strict_flag:
             # strictErrorHandling: false, as vanilla servers send it.
             body += encode_bool(False)
         return body
@@ -112,19 +103,19 @@ class ServerPackets:
     # Configuration
 
     def configuration_custom_payload(self, channel: str, data: bytes) -> bytes:
-        return self._id(State.CONFIGURATION, "custom_payload") + encode_string(channel) + data
+        return encode_varint(self.ids.config_custom_payload) + encode_string(channel) + data
 
     def feature_flags(self, flags: Sequence[str]) -> bytes:
-        return (self._id(State.CONFIGURATION, "feature_flags") + encode_varint(len(flags))
+        return (encode_varint(self.ids.config_feature_flags) + encode_varint(len(flags))
                 + b"".join(encode_string(flag) for flag in flags))
 
     def select_known_packs(self, packs: Sequence[tuple[str, str, str]]) -> bytes:
-        return (self._id(State.CONFIGURATION, "select_known_packs") + encode_varint(len(packs))
+        return (encode_varint(self.ids.config_select_known_packs) + encode_varint(len(packs))
                 + b"".join(encode_string(namespace) + encode_string(pack) + encode_string(version)
                            for namespace, pack, version in packs))
 
     def registry_data(self, registry: str, entries: Sequence[tuple[str, bytes | None]]) -> bytes:
-        out = [self._id(State.CONFIGURATION, "registry_data"), encode_string(registry),
+        out = [encode_varint(self.ids.config_registry_data), encode_string(registry),
                encode_varint(len(entries))]
         for key, nbt in entries:
             out.append(encode_string(key))
@@ -134,13 +125,13 @@ class ServerPackets:
         return b"".join(out)
 
     def finish_configuration(self) -> bytes:
-        return self._id(State.CONFIGURATION, "finish_configuration")
+        return encode_varint(self.ids.config_finish)
 
     def configuration_keep_alive(self, keep_alive_id: int) -> bytes:
-        return self._id(State.CONFIGURATION, "keep_alive") + encode_long(keep_alive_id)
+        return encode_varint(self.ids.config_keep_alive) + encode_long(keep_alive_id)
 
     def configuration_disconnect(self, reason_nbt: bytes) -> bytes:
-        return self._id(State.CONFIGURATION, "disconnect") + reason_nbt
+        return encode_varint(self.ids.config_disconnect) + reason_nbt
 
     # Play
 
@@ -149,7 +140,7 @@ class ServerPackets:
                   hashed_seed: int = 0) -> bytes:
         """The play ``login`` packet: world list, limits, then the SpawnInfo block."""
         body = [
-            self._id(State.PLAY, "login"),
+            encode_varint(self.ids.play_login),
             encode_int(entity_id),
             encode_bool(False),                       # hardcore
             encode_varint(1), encode_string(spawn.dimension),
@@ -175,14 +166,14 @@ class ServerPackets:
         return b"".join(body)
 
     def game_event(self, reason: int, value: float = 0.0) -> bytes:
-        return self._id(State.PLAY, "game_state_change") + bytes((reason,)) + encode_float(value)
+        return encode_varint(self.ids.play_game_event) + bytes((reason,)) + encode_float(value)
 
     def spawn_position(self, spawn: Spawn) -> bytes:
         position = encode_block_position(int(spawn.x // 1), int(spawn.y // 1), int(spawn.z // 1))
         if self.protocol >= PROTOCOL_1_21_9:
-            return (self._id(State.PLAY, "spawn_position") + encode_string(spawn.dimension)
+            return (encode_varint(self.ids.play_spawn_position) + encode_string(spawn.dimension)
                     + position + encode_float(spawn.yaw) + encode_float(spawn.pitch))
-        return self._id(State.PLAY, "spawn_position") + position + encode_float(spawn.yaw)
+        return encode_varint(self.ids.play_spawn_position) + position + encode_float(spawn.yaw)
 
     def teleport(self, teleport_id: int, spawn: Spawn) -> bytes:
         """Absolute player position (all relative flags clear)."""
@@ -190,36 +181,33 @@ class ServerPackets:
         angles = encode_float(spawn.yaw) + encode_float(spawn.pitch)
         if self.protocol >= PROTOCOL_1_21_2:
             velocity = encode_double(0.0) * 3
-            return (self._id(State.PLAY, "position") + encode_varint(teleport_id) + coords
+            return (encode_varint(self.ids.play_position) + encode_varint(teleport_id) + coords
                     + velocity + angles + encode_int(0))
-        return (self._id(State.PLAY, "position") + coords + angles + b"\x00"
+        return (encode_varint(self.ids.play_position) + coords + angles + b"\x00"
                 + encode_varint(teleport_id))
 
     def update_health(self, health: float = 20.0, food: int = 20,
                       saturation: float = 5.0) -> bytes:
-        return (self._id(State.PLAY, "update_health") + encode_float(health)
+        return (encode_varint(self.ids.play_update_health) + encode_float(health)
                 + encode_varint(food) + encode_float(saturation))
 
     def play_keep_alive(self, keep_alive_id: int) -> bytes:
-        return self._id(State.PLAY, "keep_alive") + encode_long(keep_alive_id)
+        return encode_varint(self.ids.play_keep_alive) + encode_long(keep_alive_id)
 
     def system_chat(self, content_nbt: bytes, action_bar: bool = False) -> bytes:
-        return self._id(State.PLAY, "system_chat") + content_nbt + encode_bool(action_bar)
+        return encode_varint(self.ids.play_system_chat) + content_nbt + encode_bool(action_bar)
 
     def play_disconnect(self, reason_nbt: bytes) -> bytes:
-        return self._id(State.PLAY, "kick_disconnect") + reason_nbt
+        return encode_varint(self.ids.play_kick) + reason_nbt
 
     def declare_commands(self, tree: bytes) -> bytes:
-        return self._id(State.PLAY, "declare_commands") + tree
+        return encode_varint(self.ids.play_declare_commands) + tree
 
     # Status
 
     def status_response(self, status_json: str) -> bytes:
-        return self._id(State.STATUS, "server_info") + encode_string(status_json)
+        return encode_varint(self.ids.status_response) + encode_string(status_json)
 
     def pong(self, payload: bytes) -> bytes:
-        return self._id(State.STATUS, "ping") + payload
+        return encode_varint(self.ids.status_pong) + payload
 
-
-def _reverse(table: PacketTable, state: State) -> dict[int, str]:
-    return dict(table.names(state, Direction.SERVERBOUND))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import re
 import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -33,19 +32,18 @@ from mcproxy.backend.packets import (
     Spawn,
 )
 from mcproxy.backend.registries import RegistryStore
-from mcproxy.backend.status import legacy_status, status_json
+from mcproxy.backend.status import status_json
 from mcproxy.interfaces import IBackendModule
 from mcproxy.ops.logging import correlated, new_correlation_id
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.wire.chat import component_to_json, component_to_nbt
 from mcproxy.wire.compression import decompress_packet, frame_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.legacy import LegacyPing, LegacyPingKind, encode_legacy_reply, parse_legacy_ping
-from mcproxy.wire.packets import TIER1_PROTOCOLS, State
-from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
-
-#: Offline-mode names as vanilla accepts them.
-_VALID_NAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+from mcproxy.wire.handshake import Handshake, Intent, parse_handshake
+from mcproxy.wire.legacy import encode_legacy_reply, legacy_status, sniff_legacy_ping
+from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
+from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, TIER1_PROTOCOLS, State, supported_range
+from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint
 
 
 def _chat(text: str, color: str | None = None) -> dict:
@@ -163,8 +161,7 @@ class LimboProtocol(Protocol):
         self._keepalive_sent_at = 0.0
         self._last_keepalive = 0.0
         self._teleport_id: int | None = None
-        #: Bytes held while deciding whether this is a pre-1.7 ping; None once decided.
-        self._legacy: bytearray | None = bytearray()
+        #: The first read decides whether this is a pre-1.7 ping.
         self._first_read = True
 
     # Twisted callbacks
@@ -191,7 +188,7 @@ class LimboProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self.phase is Phase.CLOSED:
             return
-        if self._legacy is not None:
+        if self._first_read:
             data = self._sniff_legacy(data)
             if not data:
                 return
@@ -209,14 +206,11 @@ class LimboProtocol(Protocol):
     # Dispatch
 
     def _packet(self, frame: bytes) -> None:
+        if self.phase is Phase.HANDSHAKE:
+            self._on_handshake(parse_handshake(frame))
+            return
         reader = Reader(frame)
         packet_id = reader.varint()
-        if self.phase is Phase.HANDSHAKE:
-            if packet_id != 0:
-                self.fail("ILLEGAL_PACKET", "Expected a handshake")
-                return
-            self._on_handshake(reader)
-            return
         if self.phase is Phase.STATUS:
             self._on_status_packet(packet_id, reader)
             return
@@ -239,22 +233,15 @@ class LimboProtocol(Protocol):
 
     # Handshake and status
 
-    def _on_handshake(self, reader: Reader) -> None:
-        self.protocol_version = reader.varint()
-        reader.string(255)
-        reader.ushort()
-        next_state = reader.varint()
-        reader.expect_end()
-        if next_state == 1:
+    def _on_handshake(self, handshake: Handshake) -> None:
+        self.protocol_version = handshake.protocol
+        if handshake.intent is Intent.STATUS:
             self._enter(Phase.STATUS)
-            return
-        if next_state not in (2, 3):
-            self.fail("BAD_NEXT_STATE", "Bad handshake")
             return
         if self.protocol_version not in TIER1_PROTOCOLS:
             self.factory.module.record_login("UNSUPPORTED_VERSION")
-            self._send_raw(encode_varint(0) + encode_string(chat_json(
-                "Unsupported Minecraft version: use 1.20.5 to 26.1.", "red")))
+            self._send_raw(encode_varint(LOGIN_DISCONNECT_ANY_VERSION) + encode_string(chat_json(
+                f"Unsupported Minecraft version: use {supported_range()}.", "red")))
             self.close("UNSUPPORTED_VERSION")
             return
         self.packets = ServerPackets.for_protocol(self.protocol_version)
@@ -276,33 +263,18 @@ class LimboProtocol(Protocol):
             self.fail("ILLEGAL_PACKET", "Unexpected status packet")
 
     def _sniff_legacy(self, data: bytes) -> bytes:
-        """Answer a pre-1.7 ping, or hand back the bytes once they are a modern frame.
+        """Answer a pre-1.7 ping, or hand back the bytes when they are a modern frame.
 
-        Like vanilla, a first read of ``FE`` or ``FE 01`` alone is taken as a whole ping;
-        only a 1.6 ping split across reads is waited for (the login deadline bounds that).
+        The first read decides, through the same function the proxy uses.
         """
-        assert self._legacy is not None
-        self._legacy += data
-        final, self._first_read = self._first_read, False
+        self._first_read = False
         try:
-            ping = parse_legacy_ping(self._legacy, final=final)
-        except Incomplete:
-            if final:
-                # A first read of "FE 01 FA" and no more (mcstatus sends just that) is
-                # answered like a 1.4 ping; the reply form is the same.
-                ping = LegacyPing(LegacyPingKind.V1_4, len(self._legacy))
-            elif len(self._legacy) > 512:
-                self.fail("BAD_LEGACY_PING", "")
-                return b""
-            else:
-                return b""
+            ping = sniff_legacy_ping(data)
         except WireError as error:
             self.fail(error.reason, "")
             return b""
         if ping is None:
-            pending, self._legacy = bytes(self._legacy), None
-            return pending
-        self._legacy = None
+            return data
         settings = self.factory.settings
         self.transport.write(encode_legacy_reply(ping, legacy_status(
             settings.motd, len(self.factory.players), settings.max_players)))
@@ -313,7 +285,7 @@ class LimboProtocol(Protocol):
     # Login
 
     def _on_login_start(self, reader: Reader) -> None:
-        name = reader.string(16)
+        name = reader.string(USERNAME_MAX_CHARS)
         reader.uuid()
         reader.expect_end()
         factory = self.factory
@@ -333,7 +305,7 @@ class LimboProtocol(Protocol):
                                                          request))
             self._enter(Phase.LOGIN_FORWARDING)
             return
-        if not _VALID_NAME.match(name):
+        if not is_valid_username(name):
             self.refuse_login("INVALID_NAME", "Invalid player name.")
             return
         result = factory.module.verify_direct_login(name)

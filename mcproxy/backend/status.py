@@ -1,14 +1,13 @@
-"""What the limbo says to server-list pings: the status JSON and the pre-1.7 legacy reply."""
+"""What the limbo says to server-list pings; the pre-1.7 reply is wire.legacy's, shared with the proxy."""
 
 from __future__ import annotations
 
 import json
 
-from mcproxy.wire.legacy import LegacyStatus
-from mcproxy.wire.packets import TIER1_PROTOCOLS
+from mcproxy.wire.packets import TIER1_PROTOCOLS, unsupported_version_name
 
 #: Shown (with our newest protocol) to clients whose version we cannot log in.
-UNSUPPORTED_VERSION_NAME = "mcproxy 1.20.5-26.1"
+UNSUPPORTED_VERSION_NAME = unsupported_version_name()
 NEWEST_PROTOCOL = max(TIER1_PROTOCOLS)
 
 
@@ -25,8 +24,3 @@ def status_json(protocol: int, motd_json: dict, online: int, max_players: int,
     return json.dumps({"version": version, "players": players, "description": motd_json,
                        "enforcesSecureChat": False}, separators=(",", ":"))
 
-
-def legacy_status(motd: str, online: int, max_players: int) -> LegacyStatus:
-    """What pre-1.7 clients are told: they cannot join, so the version says which can."""
-    return LegacyStatus(motd=motd, online=online, max_players=max_players, protocol=127,
-                        version=UNSUPPORTED_VERSION_NAME)

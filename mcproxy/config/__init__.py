@@ -18,8 +18,6 @@ from mcproxy.config.proxy import _build_proxy
 from mcproxy.config.reader import _read_toml
 from mcproxy.config.schema import (
     FILE_KEY,
-    FORWARDING_MODES,
-    MAX_FRAME_SIZE,
     MIN_SECRET_BYTES,
     AdminSection,
     BackendConfig,
@@ -38,6 +36,8 @@ from mcproxy.config.schema import (
     Server,
     format_config_error,
 )
+from mcproxy.wire.forwarding import FORWARDING_MODES
+from mcproxy.wire.framing import MAX_FRAME_SIZE
 
 __all__ = [
     "AdminSection",

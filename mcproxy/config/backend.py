@@ -8,9 +8,10 @@ from typing import Any, Mapping
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _Table, _tables
 from mcproxy.config.schema import (
-    BACKEND_ADMIN_BIND, MAX_FRAME_SIZE, BackendConfig, BackendMessagingSection, BackendSection, ConfigError,
+    BACKEND_ADMIN_BIND, BackendConfig, BackendMessagingSection, BackendSection, ConfigError,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
+from mcproxy.wire.framing import MAX_FRAME_SIZE
 
 
 _BACKEND_TABLES = ("backend", "messaging", "admin", "logging")

@@ -12,10 +12,13 @@ from urllib.parse import urlsplit
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
-    FORWARDING_MODES, MAX_FAVICON_BYTES, PROXY_PROTOCOL_VERSIONS, MAX_FRAME_SIZE, AdminSection, ConfigError, MessagingSection,
+    MAX_FAVICON_BYTES, AdminSection, ConfigError, MessagingSection,
     PluginsSection, ProxyConfig, ProxySection, QuerySection, RateLimitsSection, SecuritySection, Server,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
+from mcproxy.wire.forwarding import FORWARDING_MODES
+from mcproxy.wire.framing import MAX_FRAME_SIZE
+from mcproxy.wire.proxy_protocol import VERSIONS as PROXY_HEADER_VERSIONS
 
 
 _PERMISSION_NODE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
@@ -180,7 +183,7 @@ def _server_table(t: _Table, name: str, value: Mapping[str, Any]) -> Server:
     forwarding = table._get("forwarding", "")
     if forwarding != "":
         forwarding = table.choice("forwarding", "", FORWARDING_MODES)
-    proxy_protocol = table.choice("proxy_protocol", "", PROXY_PROTOCOL_VERSIONS)
+    proxy_protocol = table.choice("proxy_protocol", "", ("", *PROXY_HEADER_VERSIONS))
     table.finish()
     return Server(host=server.host, port=server.port, forwarding=forwarding, proxy_protocol=proxy_protocol)
 

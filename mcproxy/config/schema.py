@@ -7,20 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 
-FORWARDING_MODES = ("none", "legacy", "bungeeguard", "modern")
-
-
-#: ``[servers.NAME] proxy_protocol``: "" sends no PROXY header.
-PROXY_PROTOCOL_VERSIONS = ("", "v1", "v2")
-
-
 MIN_SECRET_BYTES = 32
 
 
 MAX_SECRET_FILE_BYTES = 4096
-
-
-MAX_FRAME_SIZE = 2097151
 
 
 # The status response is one protocol string of at most 32767 characters; a
@@ -249,6 +239,11 @@ class ProxyConfig:
     plugins: PluginsSection = PluginsSection()
     query: QuerySection = QuerySection()
 
+    @property
+    def process_name(self) -> str:
+        """The name this process goes by on the control plane, in tools and reports."""
+        return self.messaging.control_sender_id
+
 
 @dataclass(frozen=True)
 class BackendSection:
@@ -289,3 +284,8 @@ class BackendConfig:
     messaging: BackendMessagingSection
     admin: AdminSection
     logging: LoggingSection
+
+    @property
+    def process_name(self) -> str:
+        """The name this process goes by on the control plane, in tools and reports."""
+        return self.backend.server_id

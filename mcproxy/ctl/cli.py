@@ -372,7 +372,7 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
                      "current_age": _age(last.get("current"), now),
                      "previous_age": _age(last.get("previous"), now)})
     blocking = [row["peer"] for row in rows if row["verdict"] != "current"]
-    return {"process": _process_name(config), "previous_configured": previous_set,
+    return {"process": config.process_name, "previous_configured": previous_set,
             "window": window, "peers": rows, "blocking": blocking,
             "overlap_can_end": not blocking}
 
@@ -414,13 +414,6 @@ def _rotation_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _process_name(config: ProxyConfig | BackendConfig) -> str:
-    """The name a process goes by on the control plane."""
-    if isinstance(config, ProxyConfig):
-        return config.messaging.control_sender_id
-    return config.backend.server_id
-
-
 def _configs(args) -> list[str]:
     paths = ([args.config] if args.config else []) + list(args.configs or [])
     if not paths:
@@ -434,7 +427,7 @@ def cmd_versions(args) -> int:
     failed = False
     for path in _configs(args):
         config = _load(path)
-        row: dict[str, Any] = {"process": _process_name(config), "config": path}
+        row: dict[str, Any] = {"process": config.process_name, "config": path}
         try:
             status = AdminClient(config).get("/status")
         except CtlError as error:
@@ -631,16 +624,31 @@ def _rejects_text(report: dict) -> str:
 
 
 def cmd_smoke(args) -> int:
-    """The rollback validation against the running deployment, plus a bounded smoke load."""
+    """The rollback validation against the running deployment, plus a bounded smoke load.
+
+    The probes run under ``task.react``, which owns the reactor's start, stop and the exit
+    status; it does not return.
+    """
+    from twisted.internet import task
+
     from mcproxy.ctl.smoke import run_smoke, smoke_text
 
     proxy = _load(args.config)
     if not isinstance(proxy, ProxyConfig):
         raise CtlError(f"{args.config}: smoke needs the proxy config as -c")
     backends = [_backend(path) for path in args.backends or []]
-    report = run_smoke(proxy, backends, AdminClient, players=args.players, timeout=args.timeout)
-    _print(args, report, smoke_text)
-    return OK if report["passed"] else FAILED
+
+    def finish(report: dict) -> None:
+        _print(args, report, smoke_text)
+        if not report["passed"]:
+            raise SystemExit(FAILED)
+
+    def smoke(reactor):
+        d = run_smoke(reactor, proxy, backends, AdminClient, players=args.players, timeout=args.timeout)
+        return d.addCallback(finish)
+
+    task.react(smoke)
+    return OK
 
 
 def _print(args, body: Any, text) -> None:

@@ -23,12 +23,6 @@ from mcproxy.ops.history import read_segments
 MAX_LOG_BYTES = 256 * 1024 * 1024
 
 
-def process_name(config: ProxyConfig | BackendConfig) -> str:
-    if isinstance(config, ProxyConfig):
-        return config.messaging.control_sender_id
-    return config.backend.server_id
-
-
 def _iso(when: datetime) -> str:
     return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -80,7 +74,7 @@ def take_snapshot(configs: list[ProxyConfig | BackendConfig], since: datetime, u
     root.mkdir(parents=True, exist_ok=True)
     processes = []
     for config in configs:
-        name = process_name(config)
+        name = config.process_name
         folder = root / name
         folder.mkdir(exist_ok=True)
         entry: dict[str, Any] = {"process": name, "config": config.path, "files": [], "notes": [],

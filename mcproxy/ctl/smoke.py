@@ -253,8 +253,11 @@ def client_target(endpoint: str) -> tuple[str, int]:
 
 
 def with_timeout(reactor: Any, d: defer.Deferred, seconds: float, what: str) -> defer.Deferred:
+    """``d``, failing with a TimeoutError that names ``what`` if ``seconds`` pass first."""
     def expired(result: Any, timeout: float) -> Any:
-        if isinstance(result, Failure) and result.check(defer.CancelledError):
+        # Only called once the timeout cancelled ``d``; a cancelled connect attempt fails
+        # with ConnectingCancelledError, not CancelledError, and is a timeout all the same.
+        if isinstance(result, Failure):
             return Failure(TimeoutError(f"{what}: no answer within {timeout:g}s"))
         return result
     return d.addTimeout(seconds, reactor, onTimeoutCancel=expired)
@@ -291,8 +294,7 @@ class Smoke:
     # Synchronous checks over HTTP.
 
     def check_health(self) -> None:
-        for config, name in [(self.proxy, self.proxy.messaging.control_sender_id)] + [
-                (b, b.backend.server_id) for b in self.backends]:
+        for config, name in [(c, c.process_name) for c in (self.proxy, *self.backends)]:
             try:
                 _, body = self.admin(config).request("GET", "/health")
             except Exception as error:
@@ -325,6 +327,45 @@ class Smoke:
                 elif sample.name == "mcproxy_control_probe_rejects_total":
                     out["probe"][sample.labels["reason"]] = sample.value
         return out
+
+    @defer.inlineCallbacks
+    def run(self, reactor: Any) -> Any:
+        """Every check, then the load; the report.  The HTTP checks block, which is fine
+        for a one-shot tool with nothing else on its reactor yet."""
+        self.check_health()
+        running = self.check_backend_settings()
+        self.arm_probes()
+        before = self.proxy_rejects()
+        for backend in self.backends:
+            yield self.check_backend(reactor, backend, running.get(backend.process_name, {}))
+        yield self.check_control(reactor)
+        yield self.run_load(reactor)
+        self.check_rejects_counted(before, self.proxy_rejects())
+        return self.report()
+
+    def check_rejects_counted(self, before: dict[str, dict[str, float]] | None,
+                              after: dict[str, dict[str, float]] | None) -> None:
+        """A control probe only passes if the proxy counted its refusal as a probe's, apart
+        from the series the alerts watch."""
+        for name, expected in PROBES.items():
+            check = next((c for c in self.checks if c.name == name), None)
+            if check is None or check.result != PASS:
+                continue
+            if before is None or after is None:
+                check.result, check.detail = FAIL, check.detail + "; proxy /metrics unreachable"
+                continue
+            reason = expected.value
+            probed = after["probe"].get(reason, 0) - before["probe"].get(reason, 0)
+            real = after["real"].get(reason, 0) - before["real"].get(reason, 0)
+            if probed < 1:
+                check.result = FAIL
+            check.detail += f"; proxy counted it as a probe (+{probed:g}), not in mcproxy_control_rejects_total"
+            if real:
+                check.detail += f" (which moved +{real:g} meanwhile: real traffic was refused too)"
+
+    def report(self) -> dict[str, Any]:
+        passed = all(c.result != FAIL for c in self.checks) and self.load.get("result") != FAIL
+        return {"checks": [c.as_dict() for c in self.checks], "load": self.load, "passed": passed}
 
     # Network probes, inside the reactor.
 
@@ -579,55 +620,10 @@ def percentiles(values: list[float]) -> dict[str, float] | None:
     return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "max": round(ordered[-1], 1)}
 
 
-def run_smoke(proxy: ProxyConfig, backends: list[BackendConfig], admin: Callable[[Any], Any],
-              players: int = 10, timeout: float = 30.0) -> dict[str, Any]:
-    """Every check, then the load; runs the global reactor once (mcproxyctl is one-shot)."""
-    from twisted.internet import reactor
-
-    smoke = Smoke(proxy, backends, admin, players, timeout)
-    smoke.check_health()
-    running = smoke.check_backend_settings()
-    smoke.arm_probes()
-    before = smoke.proxy_rejects()
-
-    @defer.inlineCallbacks
-    def probes():
-        for backend in backends:
-            yield smoke.check_backend(reactor, backend, running.get(backend.backend.server_id, {}))
-        yield smoke.check_control(reactor)
-        yield smoke.run_load(reactor)
-
-    finished: list[Any] = []
-
-    def done(result: Any) -> None:
-        finished.append(result)
-        reactor.stop()
-
-    reactor.callWhenRunning(lambda: probes().addBoth(done))
-    reactor.run(installSignalHandlers=False)
-    if finished and isinstance(finished[0], Failure):
-        finished[0].raiseException()
-
-    after = smoke.proxy_rejects()
-    for name, expected in PROBES.items():
-        check = next((c for c in smoke.checks if c.name == name), None)
-        if check is None or check.result != PASS:
-            continue
-        if before is None or after is None:
-            check.result, check.detail = FAIL, check.detail + "; proxy /metrics unreachable"
-            continue
-        reason = expected.value
-        probed = after["probe"].get(reason, 0) - before["probe"].get(reason, 0)
-        real = after["real"].get(reason, 0) - before["real"].get(reason, 0)
-        # Counted as a probe, and (unless real traffic was refused meanwhile) not as an incident.
-        if probed < 1:
-            check.result = FAIL
-        check.detail += f"; proxy counted it as a probe (+{probed:g}), not in mcproxy_control_rejects_total"
-        if real:
-            check.detail += f" (which moved +{real:g} meanwhile: real traffic was refused too)"
-    checks = [c.as_dict() for c in smoke.checks]
-    passed = all(c.result != FAIL for c in smoke.checks) and smoke.load.get("result") != FAIL
-    return {"checks": checks, "load": smoke.load, "passed": passed}
+def run_smoke(reactor: Any, proxy: ProxyConfig, backends: list[BackendConfig], admin: Callable[[Any], Any],
+              players: int = 10, timeout: float = 30.0) -> defer.Deferred:
+    """Every check, then the load, on ``reactor``; fires with the report."""
+    return Smoke(proxy, backends, admin, players, timeout).run(reactor)
 
 
 def smoke_text(report: dict[str, Any]) -> str:

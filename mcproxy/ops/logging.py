@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import IO, Any
 
 from constantly import NamedConstant
-from twisted.application.service import MultiService
+from twisted.application.service import IService, MultiService
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.logger import (
     FileLogObserver,
@@ -285,3 +285,14 @@ class LoggingMultiService(MultiService):
         if isinstance(parent, Componentized):
             parent.setComponent(ILogObserver, self.log_observer)
         super().setServiceParent(parent)
+
+
+def logged_process(process: IService, level: str, file: str, redactor: Redactor) -> LoggingMultiService:
+    """The twistd top service: ``process`` under the observer its ``[logging]`` asks for
+    (``file`` empty for standard output).
+
+    Both plugins end with this, so the two processes log the same way.
+    """
+    top = LoggingMultiService(start_logging(level, file or None, redactor))
+    process.setServiceParent(top)
+    return top

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -19,10 +18,10 @@ from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
 from mcproxy.wire.forwarding import ProfileProperty, offline_uuid
+from mcproxy.wire.names import is_valid_username
 
 #: A session-server profile answer is a few KiB; anything far larger is not one.
 MAX_PROFILE_BYTES = 64 * 1024
-USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +57,7 @@ def parse_profile(raw: bytes) -> GameProfile:
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise AuthenticationError("BAD_SESSION_RESPONSE", "not a profile") from None
-    if not isinstance(name, str) or not USERNAME.match(name):
+    if not is_valid_username(name):
         raise AuthenticationError("BAD_SESSION_RESPONSE", "bad name")
     return GameProfile(profile_id, name, properties, authenticated=True)
 

@@ -11,7 +11,7 @@ from twisted.python.failure import Failure
 
 from mcproxy.proxy import forwarding
 from mcproxy.proxy.auth import GameProfile
-from mcproxy.proxy.packet_ids import ProxyPacketIds
+from mcproxy.wire.packets import PacketIds
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.proxy_protocol import encode_header
@@ -78,7 +78,7 @@ class BackendConnection(Protocol):
     relay), and ``on_lost(reason)`` is called when the connection ends.
     """
 
-    def __init__(self, login: BackendLogin, ids: ProxyPacketIds, max_frame_size: int) -> None:
+    def __init__(self, login: BackendLogin, ids: PacketIds, max_frame_size: int) -> None:
         self.login = login
         self.ids = ids
         self.codec = PacketCodec(max_frame_size)
@@ -192,7 +192,7 @@ class BackendFactory(Factory):
 
     noisy = False
 
-    def __init__(self, login: BackendLogin, ids: ProxyPacketIds, max_frame_size: int) -> None:
+    def __init__(self, login: BackendLogin, ids: PacketIds, max_frame_size: int) -> None:
         self._args = (login, ids, max_frame_size)
 
     def buildProtocol(self, addr) -> BackendConnection:

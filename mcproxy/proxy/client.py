@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 import time
 
 from twisted.internet import defer
@@ -16,30 +15,24 @@ from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin, from_player
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
-from mcproxy.proxy.handshake import Intent, parse_handshake
-from mcproxy.proxy.packet_ids import ProxyPacketIds, packet_ids
+from mcproxy.wire.handshake import Intent, parse_handshake
+from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, PacketIds, packet_ids, supported_range
 from mcproxy.proxy.relay import (
     DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, no_delay, relay_chunk,
 )
 from mcproxy.proxy.routing import NoServerAvailable
-from mcproxy.proxy.status import supported_range
 from mcproxy.proxy.throttle import address_key
 from mcproxy.wire import chat, legacy
 from mcproxy.wire.cipher import rsa_decrypt, server_hash
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.forwarding import encode_properties
+from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
 from mcproxy.wire.types import (
-    Incomplete, Reader, WireError, encode_bool, encode_bytes, encode_long, encode_string, encode_uuid, encode_varint,
+    Reader, WireError, encode_bool, encode_bytes, encode_long, encode_string, encode_uuid, encode_varint,
 )
 
 #: Messages held for a player between servers; more are dropped.
 MAX_QUEUED_MESSAGES = 16
-#: A 1.6 legacy ping with its host name fits easily in this.
-LEGACY_PING_MAX = 1024
-USERNAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
-#: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
-#: version we do not support still reads why it was turned away.
-LOGIN_DISCONNECT = 0x00
 
 
 def _peer_host(transport) -> str:
@@ -96,7 +89,7 @@ class PlayerConnection(Protocol):
         self.correlation_id = new_correlation_id()
         self.address = ""
         self.handshake = None
-        self.ids: ProxyPacketIds | None = None
+        self.ids: PacketIds | None = None
         self.profile: GameProfile | None = None
         self.server: str | None = None
         self.backend: BackendConnection | None = None
@@ -115,7 +108,6 @@ class PlayerConnection(Protocol):
         self._queued_messages: list[str] = []
         self._counted = False
         self._name = ""
-        self._legacy_buffer = bytearray()
         self._address_pending = False
         self._status_waiting = False
         self._pending_ping: int | None = None
@@ -182,7 +174,7 @@ class PlayerConnection(Protocol):
         if refusal.message and self.phase in (
                 Phase.LOGIN, Phase.ENCRYPTION, Phase.AUTHENTICATING, Phase.ROUTE_COOKIE, Phase.CONNECTING,
                 Phase.AWAIT_ACK):
-            packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT
+            packet_id = self.ids.login_disconnect if self.ids is not None else LOGIN_DISCONNECT_ANY_VERSION
             self._send(packet_id, encode_string(chat.text_to_json(refusal.message)))
         self._leave_prelogin()
         self.phase = Phase.CLOSED
@@ -200,8 +192,7 @@ class PlayerConnection(Protocol):
         try:
             if self._address_pending:
                 self._admit_proxied_address()
-            if self._legacy_buffer or (
-                    self.phase is Phase.HANDSHAKE and not self.codec.decoder.buffer and data[:1] == b"\xfe"):
+            if self.phase is Phase.HANDSHAKE and not self.codec.decoder.buffer and data[:1] == b"\xfe":
                 data = self._legacy_ping(data)
                 if not data:
                     return
@@ -222,28 +213,12 @@ class PlayerConnection(Protocol):
         Returns the bytes to read as modern frames when they turn out not to be a ping:
         a frame of 254, 382, ... bytes also starts with 0xFE (a handshake with a long host).
         """
-        self._legacy_buffer += data
-        buffered = bytes(self._legacy_buffer)
-        try:
-            ping = legacy.parse_legacy_ping(buffered, final=buffered in (b"\xfe", b"\xfe\x01"))
-        except Incomplete:
-            if buffered.startswith(b"\xfe\x01\xfa"):
-                # No frame starts so (a handshake's packet id is 0): this is a 1.6 ping whose
-                # MC|PingHost tail is late or, as from mcstatus, never sent. The tail only
-                # names the host, and the reply is the same without it.
-                ping = legacy.LegacyPing(legacy.LegacyPingKind.V1_6, len(buffered))
-            elif len(buffered) > LEGACY_PING_MAX:
-                raise WireError("BAD_LEGACY_PING", "too long") from None
-            else:
-                return b""
+        ping = legacy.sniff_legacy_ping(data)
         if ping is None:
-            self._legacy_buffer.clear()
-            return buffered
+            return data
         motd, online, max_players = self.proxy.status.legacy_fields()
         self.proxy.count_handshake("legacy")
-        status = legacy.LegacyStatus(motd, online, max_players, protocol=127,
-                                     version=f"mcproxy {supported_range()}")
-        self.transport.write(legacy.encode_legacy_reply(ping, status))
+        self.transport.write(legacy.encode_legacy_reply(ping, legacy.legacy_status(motd, online, max_players)))
         self._leave_prelogin()
         self.phase = Phase.CLOSED
         self.proxy.deadlines.cancel(self)
@@ -338,10 +313,10 @@ class PlayerConnection(Protocol):
     # Login --------------------------------------------------------------------------
 
     def _on_login_start(self, reader) -> None:
-        name = reader.string(16)
+        name = reader.string(USERNAME_MAX_CHARS)
         reader.uuid()
         reader.expect_end()
-        if not USERNAME.match(name):
+        if not is_valid_username(name):
             raise Refusal("BAD_USERNAME", "Invalid username.")
         self._login_started = time.monotonic()
         proxy = self.proxy

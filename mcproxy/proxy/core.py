@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
 
+from mcproxy.config import ProxyConfig, RateLimitsSection, Secret
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.status import StatusResponder
@@ -35,6 +36,28 @@ class ProxySettings:
     kick_existing_players: bool = False
     max_prelogin_frame: int = 32 * 1024
     max_frame_size: int = MAX_FRAME_SIZE
+
+    @classmethod
+    def from_config(cls, config: ProxyConfig) -> "ProxySettings":
+        """The settings a validated ``proxy.toml`` asks for, secrets as raw bytes."""
+        section, security = config.proxy, config.security
+        return cls(
+            online_mode=section.online_mode,
+            compression_threshold=section.compression_threshold,
+            forwarding=section.forwarding,
+            secret=_secret_bytes(security.proxy_secret),
+            secret_previous=_secret_bytes(security.proxy_secret_previous),
+            max_players=section.max_players,
+            handshake_timeout=section.handshake_timeout,
+            login_timeout=section.login_timeout,
+            accept_transfers=section.accept_transfers,
+            kick_existing_players=section.kick_existing_players,
+            max_prelogin_frame=section.max_frame_size_prelogin,
+        )
+
+
+def _secret_bytes(secret: Secret | None) -> bytes:
+    return secret.value if secret is not None else b""
 
 
 @dataclass(frozen=True)
@@ -149,9 +172,9 @@ class ProxyCore:
     """Everything a :class:`~mcproxy.proxy.client.PlayerConnection` reaches through ``proxy``."""
 
     def __init__(self, reactor, settings: ProxySettings, status: StatusResponder, router, metrics,
-                 log: Logger, session_server=None, commands=None, limits=None,
+                 log: Logger, session_server=None, commands=None,
+                 limits: RateLimitsSection = RateLimitsSection(),
                  keypair: KeyPair | None = None) -> None:
-        limits = limits or {}
         self.reactor = reactor
         self.settings = settings
         self.status = status
@@ -164,11 +187,11 @@ class ProxyCore:
         self.commands = commands
         self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
         self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
-        self.prelogin_gate = ConcurrencyGate(limits.get("handshake_concurrent_max", 256))
+        self.prelogin_gate = ConcurrencyGate(limits.handshake_concurrent_max)
         self.connection_limiter = TokenBucketLimiter(
-            reactor, limits.get("connection_rate", 0.0), limits.get("connection_burst", 1))
+            reactor, limits.connections_per_address_rate, limits.connections_per_address_burst)
         self.login_limiter = TokenBucketLimiter(
-            reactor, limits.get("login_rate", 0.0), limits.get("login_burst", 1))
+            reactor, limits.logins_per_address_rate, limits.logins_per_address_burst)
         self.deadlines = Deadlines(reactor)
         self.connections = 0
 

@@ -13,8 +13,7 @@ from mcproxy.wire.forwarding import (
     encode_modern_forwarding,
 )
 
-MODES = ("none", "legacy", "bungeeguard", "modern")
-__all__ = ["MODES", "MODERN_CHANNEL", "bungeeguard_host", "legacy_host", "modern_response", "modern_version"]
+__all__ = ["MODERN_CHANNEL", "bungeeguard_host", "legacy_host", "modern_response", "modern_version"]
 
 
 def legacy_host(host: str, address: str, profile: GameProfile, extra: tuple[ProfileProperty, ...] = ()) -> str:

@@ -12,7 +12,7 @@ from twisted.internet.error import ConnectError, TimeoutError as ConnectTimeout
 from twisted.logger import Logger
 
 from mcproxy.proxy.backend import BackendConnection, BackendFactory, BackendLogin, BackendRefused
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.plugins import PluginManager
 from mcproxy.proxy.query import QueryListener, QueryProtocol, listener_interface
 from mcproxy.proxy.routing import Router, ServerAddress
-from mcproxy.proxy.status import StatusResponder, motd_component, supported_range
+from mcproxy.proxy.status import StatusResponder, motd_component
 from mcproxy.wire.chat import plain_text
+from mcproxy.wire.packets import supported_range
 from mcproxy.wire.query import QueryInfo
 
 
@@ -113,27 +114,11 @@ class ProxyProcess(MultiService):
         self.metrics = ProxyMetrics(self.registry)
         self.redactor = Redactor()
         section = config.proxy
-        security = config.security
-        secret = security.proxy_secret.value if security.proxy_secret is not None else b""
-        if secret:
-            self.redactor.add(secret)
-        if security.proxy_secret_previous is not None:
-            self.redactor.add(security.proxy_secret_previous.value)
+        self.settings = ProxySettings.from_config(config)
+        for secret in (self.settings.secret, self.settings.secret_previous):
+            if secret:
+                self.redactor.add(secret)
         limits = config.rate_limits
-        self.settings = ProxySettings(
-            online_mode=section.online_mode,
-            compression_threshold=section.compression_threshold,
-            forwarding=section.forwarding,
-            secret=secret,
-            secret_previous=(security.proxy_secret_previous.value
-                             if security.proxy_secret_previous is not None else b""),
-            max_players=section.max_players,
-            handshake_timeout=section.handshake_timeout,
-            login_timeout=section.login_timeout,
-            accept_transfers=section.accept_transfers,
-            kick_existing_players=section.kick_existing_players,
-            max_prelogin_frame=section.max_frame_size_prelogin,
-        )
         self.router = Router(
             reactor,
             server_addresses(config.servers),
@@ -152,15 +137,7 @@ class ProxyProcess(MultiService):
         self.commands = CommandDispatcher(self.log, config.permissions)
         self.core = ProxyCore(
             reactor, self.settings, status=None, router=self.router, metrics=self.metrics, log=self.log,
-            session_server=session_server, commands=self.commands,
-            limits={
-                "handshake_concurrent_max": limits.handshake_concurrent_max,
-                "connection_rate": limits.connections_per_address_rate,
-                "connection_burst": limits.connections_per_address_burst,
-                "login_rate": limits.logins_per_address_rate,
-                "login_burst": limits.logins_per_address_burst,
-            },
-        )
+            session_server=session_server, commands=self.commands, limits=limits)
         self.core.status = self._status_source(config)
         for command in builtin_commands(self.core) + network_commands(self.core):
             self.commands.register(command)
@@ -190,7 +167,7 @@ class ProxyProcess(MultiService):
         self.messaging = None
         self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
-            self._start_messaging(config, reactor, secret)
+            self._start_messaging(config, reactor, self.settings.secret)
         self.status_board = StatusBoard(reactor, self.registry, self.log)
         self.status_board.add("proxy", lambda: {"online_mode": self.config.proxy.online_mode,
                                                 "forwarding": self.config.proxy.forwarding})

@@ -12,7 +12,7 @@ from zope.interface import implementer
 
 from mcproxy.interfaces import IStatusSource
 from mcproxy.wire.chat import plain_text
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES
+from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, unsupported_version_name
 
 #: Shown to clients outside tier 1: their list entry says the version is incompatible.
 UNSUPPORTED_PROTOCOL = -1
@@ -27,10 +27,6 @@ def motd_component(motd: str) -> object:
         except ValueError:
             pass
     return {"text": motd}
-
-
-def supported_range() -> str:
-    return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
 
 
 @implementer(IStatusSource)
@@ -64,7 +60,7 @@ class StatusResponder:
             "data:image/png;base64," + base64.b64encode(favicon_png).decode("ascii")
             if favicon_png else None
         )
-        self._unsupported_name = f"mcproxy {supported_range()}"
+        self._unsupported_name = unsupported_version_name()
         self._encoded: dict[tuple[int, str, int], str] = {}
 
     def response(self, protocol: int, host: str = "") -> dict:

@@ -11,12 +11,10 @@ def makeService(options: Options):
     """The only place the proxy touches the global reactor."""
     from twisted.internet import reactor
 
-    from mcproxy.ops.logging import LoggingMultiService, start_logging
+    from mcproxy.ops.logging import logged_process
     from mcproxy.proxy.service import ProxyProcess, reload_on_sighup
 
-    config = options.config
-    process = ProxyProcess(config, reactor)
+    process = ProxyProcess(options.config, reactor)
     reload_on_sighup(process, reactor)
-    top = LoggingMultiService(start_logging(config.logging.level, config.logging.file or None, process.redactor))
-    process.setServiceParent(top)
-    return top
+    logging = options.config.logging
+    return logged_process(process, logging.level, logging.file, process.redactor)

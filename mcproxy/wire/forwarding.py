@@ -23,6 +23,7 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from mcproxy.wire.names import USERNAME_MAX_CHARS
 from mcproxy.wire.types import (
     WireError,
     Reader,
@@ -33,6 +34,10 @@ from mcproxy.wire.types import (
     encode_uuid,
     encode_varint,
 )
+
+#: How a backend learns who the player is: nothing, BungeeCord's host field, the same with
+#: a BungeeGuard token, or this module's signed modern forwarding.
+FORWARDING_MODES = ("none", "legacy", "bungeeguard", "modern")
 
 #: The login plugin channel Velocity and Paper use for modern forwarding.
 CHANNEL = "velocity:player_info"
@@ -47,7 +52,7 @@ MAX_FORWARDING_VERSION = FORWARDING_LAZY_SESSION
 SIGNATURE_SIZE = 32
 #: Bounds taken from the vanilla/Velocity limits so a hostile payload cannot make us allocate.
 MAX_ADDRESS_CHARS = 32767
-MAX_NAME_CHARS = 16
+MAX_NAME_CHARS = USERNAME_MAX_CHARS
 MAX_PROPERTIES = 64
 MAX_PROPERTY_NAME_CHARS = 64
 MAX_PROPERTY_VALUE_CHARS = 32767

@@ -9,8 +9,10 @@ Old clients open with byte ``0xFE`` instead of a VarInt frame length:
 
 The reply is a Kick packet: ``FF``, an unsigned short length in UTF-16 units, and the
 string in UTF-16BE.  Vanilla tells these forms apart by what the first read holds, since
-old clients write their ping at once; :func:`parse_legacy_ping` takes ``final`` to do the
-same, and without it waits for bytes that could still turn ``FE`` into ``FE 01 …``.
+old clients write their ping at once; :func:`sniff_legacy_ping` is that decision, and both
+the proxy and the reference backend make it through that one function.
+:func:`parse_legacy_ping` is the incremental parser underneath, for callers (status
+checkers, tests) that want a ping read in full.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from mcproxy.wire.packets import unsupported_version_name
 from mcproxy.wire.types import Bytes, Incomplete, WireError
 
 LEGACY_PING_BYTE = 0xFE
@@ -29,6 +32,9 @@ _INT = struct.Struct(">i")
 
 #: Old clients read the kick string with this ceiling (UTF-16 units).
 KICK_MAX_CHARS = 256
+#: Modern vanilla servers answer legacy pings with this protocol, which no legacy client
+#: speaks, so the client shows the version name as incompatible.
+UNJOINABLE_PROTOCOL = 127
 
 
 class LegacyPingKind(enum.Enum):
@@ -61,6 +67,13 @@ class LegacyStatus:
     version: str | None = None
 
 
+def legacy_status(motd: str, online: int, max_players: int) -> LegacyStatus:
+    """What the proxy and the reference backend tell a pre-1.7 client: it can join nothing
+    served here, so protocol 127 (which no legacy client speaks) and the versions that can."""
+    return LegacyStatus(motd, online, max_players, protocol=UNJOINABLE_PROTOCOL,
+                        version=unsupported_version_name())
+
+
 def parse_legacy_ping(data: Bytes, final: bool = False) -> LegacyPing | None:
     """Recognise a legacy ping at the start of a connection.
 
@@ -89,6 +102,26 @@ def parse_legacy_ping(data: Bytes, final: bool = False) -> LegacyPing | None:
         # FE 01 then anything but a plugin message: a modern 254-byte frame.
         return None
     return _parse_ping_host(data)
+
+
+def sniff_legacy_ping(first_read: Bytes) -> LegacyPing | None:
+    """Decide from a connection's first read whether it is a pre-1.7 ping.
+
+    ``None`` means a modern frame: hand the bytes on to the frame decoder.  As vanilla,
+    Velocity and BungeeCord do, the first read alone decides and nothing is buffered:
+    ``FE`` alone is a beta ping, ``FE 01`` alone a 1.4 ping, and ``FE 01 FA`` a 1.6 ping
+    however much of its ``MC|PingHost`` tail came along (mcstatus sends none).  No frame
+    starts ``FE 01 FA`` (a handshake's packet id is 0), and the reply does not depend on
+    the tail, so a missing or cut tail is not waited for; a tail that is there and wrong
+    is refused (``BAD_LEGACY_PING``).
+    """
+    if not first_read:
+        return None
+    try:
+        return parse_legacy_ping(first_read, final=True)
+    except Incomplete:
+        # With final=True only a 1.6 ping's tail can be incomplete.
+        return LegacyPing(LegacyPingKind.V1_6, len(first_read))
 
 
 def _need(data: Bytes, end: int) -> None:
@@ -174,9 +207,7 @@ def encode_legacy_reply(ping: LegacyPing | LegacyPingKind, status: LegacyStatus)
         motd = status.motd.replace("§", "")
         motd = _fit_motd(motd, len(online) + len(max_players) + 2)
         return _kick(f"{motd}§{online}§{max_players}")
-    # Modern vanilla servers answer legacy pings with protocol 127, which no legacy client
-    # speaks, so the client shows the version name as incompatible.
-    protocol = str(status.protocol if status.protocol is not None else 127)
+    protocol = str(status.protocol if status.protocol is not None else UNJOINABLE_PROTOCOL)
     version = status.version or ""
     fixed = f"§1\0{protocol}\0{version}\0\0{online}\0{max_players}"
     motd = _fit_motd(status.motd.replace("\0", ""), len(fixed))

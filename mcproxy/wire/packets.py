@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 from typing import Mapping
@@ -48,6 +49,25 @@ VERSION_NAMES: Mapping[int, str] = MappingProxyType({
     775: "26.1",
 })
 TIER1_PROTOCOLS: tuple[int, ...] = tuple(sorted(VERSION_NAMES))
+
+
+def supported_range() -> str:
+    """The tier-1 versions as players read them, ``1.20.5-26.1``: both sides say so."""
+    return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
+
+
+def unsupported_version_name() -> str:
+    """The server version a client we cannot serve is shown (status and legacy ping, on
+    both sides): ``mcproxy 1.20.5-26.1``, so its list says which versions can join."""
+    return f"mcproxy {supported_range()}"
+
+#: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
+#: version has no table still reads why it was turned away.
+LOGIN_DISCONNECT_ANY_VERSION = 0x00
+
+#: Protocol numbers at which a layout either side writes changed.
+PROTOCOL_1_21_2 = 768  # Login Success loses strictErrorHandling; sea level; new teleport
+PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
 
 
 class PacketTable:
@@ -116,3 +136,136 @@ def _tables() -> Mapping[int, PacketTable]:
 def minecraft_data_version() -> str:
     """The minecraft-data release the table was generated from."""
     return str(_load_json()["minecraft_data_version"])
+
+
+_C = Direction.CLIENTBOUND
+_S = Direction.SERVERBOUND
+
+#: Every packet the proxy or the reference backend reads or writes by name: our field name
+#: -> where minecraft-data keeps it.  One list, so both sides agree on what a packet is.
+_NAMED = {
+    "status_response": (State.STATUS, _C, "server_info"),
+    "status_pong": (State.STATUS, _C, "ping"),
+    "login_disconnect": (State.LOGIN, _C, "disconnect"),
+    "login_encryption_request": (State.LOGIN, _C, "encryption_begin"),
+    "login_success": (State.LOGIN, _C, "success"),
+    "login_compress": (State.LOGIN, _C, "compress"),
+    "login_plugin_request": (State.LOGIN, _C, "login_plugin_request"),
+    "login_cookie_request": (State.LOGIN, _C, "cookie_request"),
+    "login_start": (State.LOGIN, _S, "login_start"),
+    "login_encryption_response": (State.LOGIN, _S, "encryption_begin"),
+    "login_plugin_response": (State.LOGIN, _S, "login_plugin_response"),
+    "login_acknowledged": (State.LOGIN, _S, "login_acknowledged"),
+    "login_cookie_response": (State.LOGIN, _S, "cookie_response"),
+    "config_disconnect": (State.CONFIGURATION, _C, "disconnect"),
+    "config_finish": (State.CONFIGURATION, _C, "finish_configuration"),
+    "config_transfer": (State.CONFIGURATION, _C, "transfer"),
+    "config_store_cookie": (State.CONFIGURATION, _C, "store_cookie"),
+    "config_cookie_request": (State.CONFIGURATION, _C, "cookie_request"),
+    "config_keep_alive": (State.CONFIGURATION, _C, "keep_alive"),
+    "config_custom_payload": (State.CONFIGURATION, _C, "custom_payload"),
+    "config_feature_flags": (State.CONFIGURATION, _C, "feature_flags"),
+    "config_select_known_packs": (State.CONFIGURATION, _C, "select_known_packs"),
+    "config_registry_data": (State.CONFIGURATION, _C, "registry_data"),
+    "config_finish_ack": (State.CONFIGURATION, _S, "finish_configuration"),
+    "config_cookie_response": (State.CONFIGURATION, _S, "cookie_response"),
+    "config_keep_alive_response": (State.CONFIGURATION, _S, "keep_alive"),
+    "config_custom_payload_serverbound": (State.CONFIGURATION, _S, "custom_payload"),
+    "play_kick": (State.PLAY, _C, "kick_disconnect"),
+    "play_login": (State.PLAY, _C, "login"),
+    "play_start_configuration": (State.PLAY, _C, "start_configuration"),
+    "play_system_chat": (State.PLAY, _C, "system_chat"),
+    "play_transfer": (State.PLAY, _C, "transfer"),
+    "play_declare_commands": (State.PLAY, _C, "declare_commands"),
+    "play_tab_complete_response": (State.PLAY, _C, "tab_complete"),
+    "play_store_cookie": (State.PLAY, _C, "store_cookie"),
+    "play_cookie_request": (State.PLAY, _C, "cookie_request"),
+    "play_keep_alive": (State.PLAY, _C, "keep_alive"),
+    "play_game_event": (State.PLAY, _C, "game_state_change"),
+    "play_spawn_position": (State.PLAY, _C, "spawn_position"),
+    "play_position": (State.PLAY, _C, "position"),
+    "play_update_health": (State.PLAY, _C, "update_health"),
+    "play_chat_command": (State.PLAY, _S, "chat_command"),
+    "play_chat_command_signed": (State.PLAY, _S, "chat_command_signed"),
+    "play_configuration_acknowledged": (State.PLAY, _S, "configuration_acknowledged"),
+    "play_cookie_response": (State.PLAY, _S, "cookie_response"),
+    "play_tab_complete_request": (State.PLAY, _S, "tab_complete"),
+    "play_chat_message": (State.PLAY, _S, "chat_message"),
+    "play_message_acknowledgement": (State.PLAY, _S, "message_acknowledgement"),
+    "play_custom_payload": (State.PLAY, _C, "custom_payload"),
+    "play_custom_payload_serverbound": (State.PLAY, _S, "custom_payload"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PacketIds:
+    """The ids of the packets in :data:`_NAMED` for one protocol version, as attributes."""
+
+    protocol: int
+    status_response: int
+    status_pong: int
+    login_disconnect: int
+    login_encryption_request: int
+    login_success: int
+    login_compress: int
+    login_plugin_request: int
+    login_cookie_request: int
+    login_start: int
+    login_encryption_response: int
+    login_plugin_response: int
+    login_acknowledged: int
+    login_cookie_response: int
+    config_disconnect: int
+    config_finish: int
+    config_transfer: int
+    config_store_cookie: int
+    config_cookie_request: int
+    config_keep_alive: int
+    config_custom_payload: int
+    config_feature_flags: int
+    config_select_known_packs: int
+    config_registry_data: int
+    config_finish_ack: int
+    config_cookie_response: int
+    config_keep_alive_response: int
+    config_custom_payload_serverbound: int
+    play_kick: int
+    play_login: int
+    play_start_configuration: int
+    play_system_chat: int
+    play_transfer: int
+    play_declare_commands: int
+    play_tab_complete_response: int
+    play_store_cookie: int
+    play_cookie_request: int
+    play_keep_alive: int
+    play_game_event: int
+    play_spawn_position: int
+    play_position: int
+    play_update_health: int
+    play_chat_command: int
+    play_chat_command_signed: int
+    play_configuration_acknowledged: int
+    play_cookie_response: int
+    play_tab_complete_request: int
+    play_chat_message: int
+    play_message_acknowledgement: int
+    play_custom_payload: int
+    play_custom_payload_serverbound: int
+
+    @property
+    def login_success_has_strict_flag(self) -> bool:
+        """1.20.5 to 1.21.1 end Login Success with a strict-error-handling flag; 1.21.2
+        (768) dropped it."""
+        return self.protocol < PROTOCOL_1_21_2
+
+
+@functools.cache
+def packet_ids(protocol: int) -> PacketIds:
+    """The named ids for a tier-1 ``protocol``; ``KeyError`` for any other."""
+    table = PacketTable.for_protocol(protocol)
+    if table is None:
+        raise KeyError(protocol)
+    return PacketIds(protocol=protocol, **{
+        field: table.id(state, direction, name) for field, (state, direction, name) in _NAMED.items()
+    })

@@ -4,7 +4,7 @@ version-mismatch procedure is about.
 Run as ``twistd -n -y skewed_backend.tac`` with ``MCPROXY_TEST_CONFIG`` naming a
 backend.toml and ``MCPROXY_TEST_ARTIFACT_VERSION`` / ``MCPROXY_TEST_CONTROL_VERSION`` the
 set to announce. Production code reads no such variable: the set reaches
-``build_service`` as an argument, which is the seam this file uses.
+``BackendProcess`` as an argument, which is the seam this file uses.
 """
 
 import os
@@ -12,8 +12,9 @@ import os
 from twisted.application.service import Application
 from twisted.internet import reactor
 
-from mcproxy.backend.tap import build_service
+from mcproxy.backend.service import BackendProcess
 from mcproxy.config import load_backend_config
+from mcproxy.ops.logging import logged_process
 from mcproxy.versions import SHIPPED, VersionSet
 
 versions = VersionSet(
@@ -21,4 +22,6 @@ versions = VersionSet(
     control_protocol=int(os.environ.get("MCPROXY_TEST_CONTROL_VERSION", SHIPPED.control_protocol)),
 )
 application = Application("mcbackend (announcing another version)")
-build_service(load_backend_config(os.environ["MCPROXY_TEST_CONFIG"]), reactor, versions).setServiceParent(application)
+config = load_backend_config(os.environ["MCPROXY_TEST_CONFIG"])
+process = BackendProcess(config, reactor, versions=versions)
+logged_process(process, config.logging.level, config.logging.file, process.redactor).setServiceParent(application)

@@ -9,7 +9,7 @@ from twisted.trial.unittest import TestCase
 
 from mcproxy.proxy.auth import offline_profile
 from mcproxy.proxy.cookies import ROUTE_COOKIE, decode_route, encode_route
-from mcproxy.proxy.packet_ids import packet_ids
+from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.types import encode_bool, encode_bytes, encode_string, encode_ushort, encode_uuid, encode_varint
 from tests.integration.harness import TEST_SECRET, NodePeer

@@ -1,4 +1,4 @@
-"""``twistd mcbackend``: the service tree built from backend.toml."""
+"""``twistd mcbackend``: BackendProcess, the service tree built from backend.toml."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcproxy.backend.server import LimboFactory
-from mcproxy.backend.tap import build_service
+from mcproxy.backend.service import BackendProcess
 from mcproxy.config import load_backend_config
 from mcproxy.control.backend_side import BackendControlLink
 
@@ -43,11 +43,15 @@ file = "{Path(directory) / 'backend.log'}"
     return str(path)
 
 
-class BuildServiceTests(SynchronousTestCase):
-    def build(self, messaging: bool):
-        config = load_backend_config(write_config(self.mktemp_dir(), messaging))
+class BackendProcessTests(SynchronousTestCase):
+    def build(self, messaging: bool, admin: bool = True):
+        path = write_config(self.mktemp_dir(), messaging)
+        if not admin:
+            text = Path(path).read_text().replace('bind = "tcp:0:interface=127.0.0.1"\n\n[logging]',
+                                                  'bind = ""\n\n[logging]')
+            Path(path).write_text(text)
         reactor = MemoryReactorClock()
-        return build_service(config, reactor), reactor
+        return BackendProcess(load_backend_config(path), reactor), reactor
 
     def mktemp_dir(self) -> str:
         path = tempfile.mkdtemp()
@@ -88,3 +92,36 @@ class BuildServiceTests(SynchronousTestCase):
         self.assertEqual(health()["status"], "READY")
         limbo.doStop()
         top.stopService()
+
+    def test_parts_are_attributes(self) -> None:
+        """Like ProxyProcess, the process keeps its parts by name: the limbo factory, its
+        module, the link, the admin resource, one registry for all of them."""
+        process, _ = self.build(messaging=True)
+        self.assertIs(process.factory.module, process.module)
+        self.assertIs(process.module.link, process.link)
+        self.assertIs(process.admin.registry, process.registry)
+        self.assertIs(process.listener.factory, process.factory)
+        self.assertEqual(process.factory.settings.server_id, "lobby")
+
+    def test_secrets_redacted(self) -> None:
+        """The proxy secret is registered with the redactor the log observer uses."""
+        process, _ = self.build(messaging=False)
+        self.assertNotIn(SECRET, process.redactor.redact_text(f"the secret is {SECRET}"))
+
+    def test_status_names_the_backend(self) -> None:
+        """/status carries the backend section built from the config."""
+        process, _ = self.build(messaging=False)
+        status = process.status_board.snapshot()["backend"]
+        self.assertEqual(status["server_id"], "lobby")
+        self.assertEqual(status["players"], [])
+        self.assertTrue(status["enforce_proxy"])
+
+    def test_no_admin_listener_without_bind(self) -> None:
+        """An empty [admin] bind runs the limbo alone."""
+        process, reactor = self.build(messaging=False, admin=False)
+        self.assertIsNone(process.admin)
+        self.assertEqual([s for s in process if isinstance(s, StreamServerEndpointService)],
+                         [process.listener])
+        process.startService()
+        self.assertEqual(len(reactor.tcpServers), 1)
+        process.stopService()
