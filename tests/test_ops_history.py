@@ -153,3 +153,51 @@ class WindowTests(SynchronousTestCase):
             reason="VERSION_MISMATCH").inc()
         text = generate_latest(registry).decode()
         self.assertEqual(window.reject_series(text), {})
+
+
+class RejectsCommandTests(SynchronousTestCase):
+    def test_a_stopped_process_is_read_from_its_history_files(self) -> None:
+        """mcproxyctl rejects on a process that does not answer reads its samples from disk,
+        says so, and exits 1 when a watched reason moved in the window."""
+        import contextlib
+        import io
+        import socket
+        import time
+
+        from mcproxy.ctl import cli
+
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        folder = Path(self.mktemp())
+        folder.mkdir()
+        (folder / "history").mkdir()
+        now = time.time()
+        lines = []
+        for offset, count in ((-120, 1), (-60, 1), (-30, 4)):
+            registry = CollectorRegistry()
+            Counter("mcproxy_control_rejects", "r", ["reason"], registry=registry).labels(
+                reason="VERSION_MISMATCH").inc(count)
+            lines.append(json.dumps({"t": now + offset, "metrics": generate_latest(registry).decode()}))
+        (folder / "history" / "proxy.jsonl").write_text("\n".join(lines) + "\n")
+        config = folder / "proxy.toml"
+        config.write_text(f"""
+[proxy]
+bind = "tcp:25565"
+[security]
+proxy_secret = "{SECRET}"
+[servers]
+lobby = "127.0.0.1:25566"
+try = ["lobby"]
+[admin]
+bind = "tcp:{port}:interface=127.0.0.1"
+""")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = cli.main(["rejects", "--last", "90s", "--fail-on", "VERSION_MISMATCH", "-c", str(config)])
+        text = out.getvalue()
+        self.assertEqual(code, 1, text)
+        self.assertIn("proxy  note: not answering; from its history in", text)
+        self.assertIn('proxy  mcproxy_control_rejects_total{reason="VERSION_MISMATCH"} +3', text)
+        self.assertEqual(text.splitlines()[-1], "MOVED: VERSION_MISMATCH on proxy")

@@ -539,7 +539,7 @@ def cmd_rejects(args) -> int:
     rows, failed = [], False
     for path in _configs(args):
         config = _load(path)
-        row: dict[str, Any] = {"process": _process_name(config), "config": path}
+        row: dict[str, Any] = {"process": config.process_name, "config": path}
         samples, now_metrics = _history_samples(config, since, now, row)
         if samples is None:
             failed = True
@@ -573,7 +573,7 @@ def _history_samples(config: ProxyConfig | BackendConfig, since: float, now: flo
         row["error"] = str(error)
     if not config.admin.history_dir:
         return None, None
-    samples = sorted((s for s in read_segments(config.admin.history_dir, _process_name(config))
+    samples = sorted((s for s in read_segments(config.admin.history_dir, config.process_name)
                       if start <= s["t"] <= now), key=lambda s: s["t"])
     if not samples:
         return None, None

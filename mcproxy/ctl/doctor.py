@@ -41,7 +41,7 @@ def diagnose(configs: list[tuple[str, Config]], client: Callable[[Config], Any],
 
     proxies = [(path, c) for path, c in configs if isinstance(c, ProxyConfig)]
     for path, config in configs:
-        name = _name(config)
+        name = config.process_name
         if isinstance(config, BackendConfig) and len(proxies) == 1:
             problems = cross_check(proxies[0][1], config)
             for problem in problems:
@@ -75,8 +75,3 @@ def doctor_text(report: dict[str, Any]) -> str:
     lines.append("doctor: " + ("no problem found" if report["ok"] else "PROBLEMS FOUND"))
     return "\n".join(lines)
 
-
-def _name(config: Config) -> str:
-    if isinstance(config, ProxyConfig):
-        return config.messaging.control_sender_id
-    return config.backend.server_id
