@@ -32,6 +32,7 @@ class ProxyMetricsTests(unittest.SynchronousTestCase):
         families = _families(registry)
         expected = {
             "mcproxy_connections": "gauge",
+            "mcproxy_players": "gauge",
             "mcproxy_handshakes": "counter",
             "mcproxy_logins": "counter",
             "mcproxy_login_seconds": "histogram",

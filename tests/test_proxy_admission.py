@@ -19,6 +19,7 @@ from mcproxy.proxy.status import StatusResponder
 class OnlinePlayer:
     def __init__(self, name: str) -> None:
         self.profile = type("Profile", (), {"name": name, "id": uuid.uuid4()})()
+        self.handshake = type("Handshake", (), {"protocol": 775})()
         self.correlation_id = name
         self.server = "lobby"
         self.disconnected: list[str] = []

@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from mcproxy.wire.protocols import protocol_info
+
 #: Relay directions, in the protocol's own words.
 SERVERBOUND = "serverbound"
 CLIENTBOUND = "clientbound"
@@ -97,6 +99,9 @@ class ProxyMetrics:
         self.backend_probes = Counter(
             "mcproxy_backend_probes", "Backend probes by outcome.",
             ["server", "result"], registry=r)
+        self.players = Gauge(
+            "mcproxy_players", "Players in play, by protocol version.",
+            ["protocol", "version"], registry=r)
         self.query_requests = Counter(
             "mcproxy_query_requests", "GameSpy4 query requests answered, by kind.",
             ["kind"], registry=r)
@@ -107,6 +112,7 @@ class ProxyMetrics:
         r.register(self._relay)
         self._connection_states: dict[str, Gauge] = {}
         self._handshake_states: dict[str, Counter] = {}
+        self._player_protocols: dict[int, Gauge] = {}
 
     def _connections_in(self, state: str) -> Gauge:
         """The gauge child for ``state``, looked up once: ``labels()`` costs more than the
@@ -126,6 +132,22 @@ class ProxyMetrics:
 
     def connection_closed(self, state: str) -> None:
         self._connections_in(state).dec()
+
+    def _players_on(self, protocol: int) -> Gauge:
+        """The gauge child for ``protocol``, looked up once per protocol, as for states."""
+        child = self._player_protocols.get(protocol)
+        if child is None:
+            info = protocol_info(protocol)
+            child = self._player_protocols[protocol] = self.players.labels(
+                str(protocol), info.display_name if info else "unknown")
+        return child
+
+    def player_joined(self, protocol: int) -> None:
+        """Count a player entering play with a client of ``protocol``."""
+        self._players_on(protocol).inc()
+
+    def player_left(self, protocol: int) -> None:
+        self._players_on(protocol).dec()
 
     def count_handshake(self, next_state: str) -> None:
         child = self._handshake_states.get(next_state)

@@ -103,6 +103,14 @@ class PlayerDirectory:
     def __len__(self) -> int:
         return len(self._by_id)
 
+    def by_protocol(self) -> dict[int, int]:
+        """How many players each protocol version has, for /status."""
+        counts: dict[int, int] = {}
+        for connection in self._by_id.values():
+            protocol = connection.handshake.protocol
+            counts[protocol] = counts.get(protocol, 0) + 1
+        return dict(sorted(counts.items()))
+
     def by_server(self) -> dict[str, list[str]]:
         servers: dict[str, list[str]] = {}
         for connection in self._by_id.values():
@@ -221,6 +229,7 @@ class ProxyCore:
         self.metrics.connection_closed("play" if phase.value == "relay" else "prelogin")
         if connection.profile is not None and self.players.get(connection.profile.id) is connection:
             self.players.remove(connection)
+            self.metrics.player_left(connection.handshake.protocol)
             self.hooks.disconnect(connection, "left")
             self.log.info("player {player} left", player=connection.profile.name,
                           correlation_id=connection.correlation_id)
@@ -236,12 +245,14 @@ class ProxyCore:
         self.log.info("player {player} logged in again; closing the old session", player=existing.profile.name,
                       correlation_id=existing.correlation_id)
         self.players.remove(existing)
+        self.metrics.player_left(existing.handshake.protocol)
         self.hooks.disconnect(existing, "replaced")
         existing.disconnect("You logged in from another location.")
         return True
 
     def player_joined(self, connection) -> None:
         self.players.add(connection)
+        self.metrics.player_joined(connection.handshake.protocol)
         self.metrics.connection_changed("prelogin", "play")
         self.metrics.logins.labels("success").inc()
         self.log.info("player {player} joined {server}", player=connection.profile.name,

@@ -278,6 +278,8 @@ class ProxyProcess(MultiService):
             "online": len(self.core.players),
             "max": self.settings.max_players,
             "by_server": {name: len(names) for name, names in sorted(by_server.items())},
+            "by_protocol": {str(protocol): count
+                            for protocol, count in self.core.players.by_protocol().items()},
             "connections": self.core.connections,
         }
 

@@ -53,16 +53,30 @@ class DeploymentCase(TestCase):
 class JoinTests(DeploymentCase):
     @defer.inlineCallbacks
     def test_clients_of_three_versions_and_a_bot_join_and_stay(self):
-        """1.20.5, 1.21.4 and 26.1 clients and a mineflayer bot join through the proxy and stay."""
+        """1.20.5, 1.21.4 and 26.1 clients and a mineflayer bot join through the proxy and stay,
+        and the proxy's /status and /metrics count them by protocol version."""
         deployment = Deployment(temp_dir(self))
         yield deployment.start(self)
-        clients = [self.client(deployment, version, f"Player{i}", "hello", linger=3000)
+        clients = [self.client(deployment, version, f"Player{i}", "hello", linger=8000)
                    for i, version in enumerate(("1.20.5", "1.21.4", "26.1"))]
         bot = NodePeer("bot.js", "127.0.0.1", deployment.proxy_port, "1.21.4", "Bot")
         self.addCleanup(bot.stop)
         yield bot.wait_for("spawn", timeout=40)
         for client in clients:
             yield client.wait_for("done", timeout=40)
+
+        # The bot quits right after spawning; the three clients stay a while after "done".
+        @defer.inlineCallbacks
+        def counted_by_version():
+            code, body = yield deployment.admin(deployment.proxy_admin, "/status")
+            return body["players"]["by_protocol"] == {"766": 1, "769": 1, "775": 1}
+        yield wait_until(counted_by_version, 10, what="players counted by protocol in /status")
+        _, metrics = yield deployment.admin(deployment.proxy_admin, "/metrics")
+        players = {(sample.labels["protocol"], sample.labels["version"]): sample.value
+                   for family in text_string_to_metric_families(metrics)
+                   if family.name == "mcproxy_players" for sample in family.samples}
+        self.assertEqual(players, {("766", "1.20.5-1.20.6"): 1.0, ("769", "1.21.4"): 1.0,
+                                   ("775", "26.1-26.1.2"): 1.0})
 
         @defer.inlineCallbacks
         def all_online():

@@ -19,6 +19,7 @@ from twisted.trial.unittest import TestCase
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.packets import VERSION_NAMES
 from mcproxy.wire.types import encode_string, encode_ushort, encode_varint
+from tests.integration.harness import NodePeer
 from tests.integration.proxy_harness import free_port, scratch_folder, start_proxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -252,3 +253,48 @@ class HAProxyTests(TestCase):
         (other,) = yield self.wait_for_refusal("127.0.0.3")
         self.assertEqual(other["reason"], "BAD_INTENT")
         self.assertEqual([e for e in self.proxy.refusals() if e.get("peer") == "127.0.0.1"], [])
+
+
+class OldAndNewClientTests(TestCase):
+    """Clients of versions the tables cover but the proxy does not serve yet (1.8 – 1.20.4),
+    and of 26.2 / 26.3, are told which versions work, at the server list and at login."""
+
+    timeout = 90
+    #: minecraft-protocol versions to log in with, one per generation of the login packets.
+    OLD_CLIENTS = ("1.8.8", "1.12.2", "1.16.5", "1.20.4")
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.proxy = yield start_proxy(self)
+
+    @defer.inlineCallbacks
+    def test_status_shows_the_range(self):
+        """mcstatus asking as 1.8, 1.12.2, 1.16.5, 1.20.4, 26.2 or 26.3 sees the supported
+        range as an incompatible version, with the MOTD."""
+        server = JavaServer("127.0.0.1", self.proxy.port, timeout=5)
+        for protocol in (47, 340, 754, 765, 776, 777):
+            status = yield threads.deferToThread(server.status, version=protocol, tries=1)
+            self.assertEqual(status.version.protocol, -1, protocol)
+            self.assertEqual(status.version.name, f"mcproxy {VERSION_NAMES[766]}-{VERSION_NAMES[775]}")
+            self.assertEqual(status.motd.to_plain(), "Front door test")
+
+    @defer.inlineCallbacks
+    def test_login_refused_with_the_range(self):
+        """Real 1.8.8, 1.12.2, 1.16.5 and 1.20.4 clients get a login disconnect naming the
+        supported versions (no hang), each counted as UNSUPPORTED_VERSION."""
+        if shutil.which("node") is None or not (NODE_MODULES / "minecraft-protocol").is_dir():
+            raise self.skipTest("node and peers/node_modules are needed (scripts/setup)")
+        peers = []
+        for index, version in enumerate(self.OLD_CLIENTS):
+            peer = NodePeer("chat_client.js", "127.0.0.1", self.proxy.port, version, f"Old{index}", "hi",
+                            env={"CLIENT_TIMEOUT_MS": "40000"})
+            self.addCleanup(peer.stop)
+            peers.append(peer)
+        for version, peer in zip(self.OLD_CLIENTS, peers):
+            event = yield peer.wait_for("disconnected", timeout=45)
+            self.assertEqual(event["reason"], "This server supports Minecraft 1.20.5-26.1.", version)
+            yield peer.finished(30)
+            self.assertFalse([e for e in peer.events if e["event"] in ("play", "timeout")], version)
+        refusals = self.proxy.process.registry.get_sample_value(
+            "mcproxy_refusals_total", {"reason": "UNSUPPORTED_VERSION"})
+        self.assertEqual(refusals, len(self.OLD_CLIENTS))
