@@ -154,6 +154,21 @@ class IStatusSource(Interface):
         """(plain-text MOTD, online, max players) for the pre-1.7 ping."""
 
 
+class IHistory(Interface):
+    """A process's rolling history of its own ``/status`` and ``/metrics`` samples.
+
+    :class:`mcproxy.ops.history.History` keeps it on disk; ``/history`` serves it.
+    """
+
+    name = Attribute("str: the process's name on the control plane (its files are named so)")
+    interval = Attribute("float: seconds between two samples")
+    retention = Attribute("float: seconds of samples kept")
+
+    def samples(since, until):
+        """The kept samples with ``since <= t <= until`` (epoch seconds), oldest first; each a
+        dict with ``t``, ``time``, ``status`` and ``metrics``."""
+
+
 class ISessionHandler(Interface):
     """One protocol state of a player's connection (:mod:`mcproxy.proxy.session`).
 

@@ -205,7 +205,10 @@ class ProxyDefaultsTests(ConfigFileTestCase):
         self.assertEqual(config.proxy, ProxySection())
         self.assertEqual(config.messaging, MessagingSection())
         self.assertEqual(config.rate_limits, RateLimitsSection())
-        self.assertEqual(config.admin, AdminSection())
+        # The history folder resolves against the config's folder, like every path.
+        history_dir = Path(config.admin.history_dir)
+        self.assertEqual((history_dir.is_absolute(), history_dir.parent), (True, Path(config.path).resolve().parent))
+        self.assertEqual(config.admin, AdminSection(history_dir=str(history_dir)))
         self.assertEqual(config.logging, LoggingSection())
         self.assertEqual(dict(config.servers), {"lobby": Server("127.0.0.1", 25566)})
         self.assertEqual(config.try_order, ("lobby",))
@@ -352,7 +355,8 @@ class BackendDefaultsTests(ConfigFileTestCase):
         self.assertEqual(config.process_name, "lobby")
         self.assertEqual(config.messaging, BackendMessagingSection())
         self.assertEqual(
-            config.admin, AdminSection(bind="tcp:8766:interface=127.0.0.1")
+            config.admin, AdminSection(bind="tcp:8766:interface=127.0.0.1",
+                                       history_dir=str(Path(config.path).resolve().parent / "history"))
         )
         self.assertEqual(config.logging, LoggingSection())
 

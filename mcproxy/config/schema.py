@@ -216,6 +216,10 @@ class AdminSection:
     token_file: str = ""
     # Proxy only: seconds between backend reachability probes behind /health.
     probe_interval: float = 10.0
+    # Rolling history of /status and /metrics samples on disk ("" keeps it in memory only).
+    history_dir: str = "history"
+    history_period: float = 60.0
+    history_retention: float = 21600.0
 
 
 @dataclass(frozen=True)
