@@ -515,10 +515,18 @@ class Smoke:
         rate = min(limits.logins_per_address_rate, limits.connections_per_address_rate)
         burst = min(limits.logins_per_address_burst, limits.connections_per_address_burst)
         tag = os.urandom(2).hex()
+        names = [f"smk{tag}_{i}" for i in range(self.players)]
+        try:
+            for start in range(0, len(names), 64):
+                self.admin(self.proxy).action("arm_probe_players", {"names": names[start:start + 64],
+                                                                    "ttl": 4 * self.timeout + 60})
+        except Exception as error:
+            self.load = {"result": FAIL, "detail": f"could not arm the bot names on the proxy: {error}"}
+            return
         results = yield defer.DeferredList([
             task.deferLater(reactor, join_delay(i, rate, burst), self.one_player, reactor, host, port,
-                            f"smk{tag}_{i}", servers)
-            for i in range(self.players)], consumeErrors=True)
+                            name, servers)
+            for i, name in enumerate(names)], consumeErrors=True)
         joins, switches, failures = [], [], []
         for ok, outcome in results:
             if ok and outcome.get("error") is None:
