@@ -81,13 +81,10 @@ class HiddenFromListsTests(SynchronousTestCase):
         self.registry = CollectorRegistry()
         self.core = ProxyCore(MemoryReactorClock(), ProxySettings(online_mode=False), status=None, router=None,
                               metrics=ProxyMetrics(self.registry), log=Logger(observer=lambda e: None))
-        self.core.probe_names.arm(["smk1a2b_0"], 60)
         self.alice, self.bot = Session("Alice"), Session("smk1a2b_0")
+        self.bot.probe = True
         self.core.player_joined(self.alice)
         self.core.player_joined(self.bot)
-
-    def test_marked(self) -> None:
-        self.assertEqual((self.alice.probe, self.bot.probe), (False, True))
 
     def test_lists_and_counts(self) -> None:
         """/glist, the status count and sample and query read entries and the count; /find locates."""
@@ -124,3 +121,25 @@ class ClusterHidingTests(SynchronousTestCase):
             self.assertEqual(proxy.names(), ["Alice"])
             self.assertEqual(proxy.directory.online_count(), 1)
             self.assertIsNone(proxy.directory.locate("smk1a2b_0"))
+
+
+class LoginMarkingTests(SynchronousTestCase):
+    def test_armed_login_marked_once(self) -> None:
+        """The armed name's login is a probe carrying the forwarding mark; the name's next login
+        is an ordinary player's, and no profile brings a mark of its own through."""
+        from mcproxy.proxy.probes import probe_profile
+        from mcproxy.wire.forwarding import PROBE_PROPERTY
+        from tests.session_rig import Rig
+
+        rig = Rig()
+        rig.core.probe_names.arm(["smk1a2b_0"], 60)
+        first = rig.join("smk1a2b_0")
+        self.assertTrue(first.connection.probe)
+        self.assertIn(PROBE_PROPERTY, [p.name for p in first.connection.profile.properties])
+        self.assertEqual(rig.core.online_count(), 0)
+        first.connection.connectionLost(None)
+        second = rig.join("smk1a2b_0")
+        self.assertFalse(second.connection.probe)
+        self.assertEqual(second.connection.profile.properties, ())
+        self.assertEqual(rig.core.online_count(), 1)
+        self.assertEqual(probe_profile(first.connection.profile, False).properties, ())

@@ -206,6 +206,9 @@ class BackendMetrics:
             ["reason"], registry=r)
         self.players_online = Gauge(
             "mcproxy_players_online", "Players currently in play on this backend.", registry=r)
+        self.probe_players_online = Gauge(
+            "mcproxy_probe_players_online", "Armed smoke bots in play on this backend, not in"
+            " mcproxy_players_online.", registry=r)
         self.bridge_enabled = Gauge(
             "mcproxy_bridge_enabled", "1 if the proxy command bridge is enabled.", registry=r)
         self.bridge_synchronized = Gauge(

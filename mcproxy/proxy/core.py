@@ -217,7 +217,6 @@ class ProxyCore:
         return True
 
     def player_joined(self, connection) -> None:
-        connection.probe = self.probe_names.take(connection.profile.name)
         self.players.add(connection)
         self.network.joined(connection)
         self.metrics.player_joined(connection.handshake.protocol, connection.probe)

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import re
 
+import dataclasses
+
 from mcproxy.ops.admin import ActionError
+from mcproxy.proxy.auth import GameProfile
+from mcproxy.wire.forwarding import PROBE_PROPERTY, ProfileProperty, without_probe
 
 #: What a Minecraft player name may be; anything else cannot be armed.
 PLAYER_NAME = re.compile(r"[A-Za-z0-9_]{3,16}")
@@ -56,3 +60,12 @@ def arm_request(body: dict) -> tuple[list[str], float]:
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl <= 300:
         raise ActionError("ttl must be a number of seconds up to 300")
     return names, float(ttl)
+
+
+def probe_profile(profile: GameProfile, probe: bool) -> GameProfile:
+    """``profile`` as forwarded to backends: marked when it is an armed bot's, and never
+    carrying a mark it brought itself."""
+    properties, _ = without_probe(profile.properties)
+    if probe:
+        properties += (ProfileProperty(PROBE_PROPERTY, "1"),)
+    return dataclasses.replace(profile, properties=properties)
