@@ -18,6 +18,8 @@ Each check is a probe of the running processes, never a reading of their config 
 - ``load``: N offline-mode players join through the proxy, switch server with ``/server``,
   chat and leave; failures and join-time percentiles are reported. It needs an offline-mode
   proxy (this client does not log in to Mojang), so it is skipped against an online one.
+  The players' exact names are armed on the proxy first (admin action ``arm_probe_players``),
+  so no real player sees them in a list, a count or the backends' chat.
 
 The Minecraft client here speaks 1.21.4 (protocol 769) with mcproxy.wire, offline only.
 """
