@@ -17,6 +17,7 @@ from mcproxy.proxy.backend import BackendConnection, BackendLogin, from_player
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route, encode_route
 from mcproxy.wire.handshake import Intent, parse_handshake
 from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, PacketIds, packet_ids, supported_range
+from mcproxy.proxy.fastpath import fast_path
 from mcproxy.proxy.relay import (
     DROP, FORWARD, PAUSE, Half, Throttle, Phase as RelayPhase, joined, no_delay, relay_chunk,
 )
@@ -498,6 +499,8 @@ class PlayerConnection(Protocol):
         # until the previous one is acknowledged (tens of milliseconds with delayed ACKs).
         no_delay(self.transport)
         no_delay(backend.transport)
+        fast_path(self.transport)
+        fast_path(backend.transport)
         if self.transport.producer is not None:
             self.transport.unregisterProducer()
         self.transport.registerProducer(Throttle(backend.transport), True)
