@@ -154,6 +154,32 @@ class IStatusSource(Interface):
         """(plain-text MOTD, online, max players) for the pre-1.7 ping."""
 
 
+class ISessionHandler(Interface):
+    """One protocol state of a player's connection (:mod:`mcproxy.proxy.session`).
+
+    The connection shell holds one at a time and swaps them with ``set_handler()``.
+    """
+
+    connection = Attribute("The PlayerConnection shell this handler drives.")
+    phase = Attribute("mcproxy.proxy.session.base.Phase: the state, as logs and metrics name it")
+    active = Attribute("bool: whether the shell still holds this handler (late Deferreds check it)")
+    reads_packets = Attribute("bool: the shell decodes packets for packet(); False for raw bytes")
+    in_login = Attribute("bool: a refusal can still be told to the client as a Login Disconnect")
+    timeout_reason = Attribute("str: the refusal reason when the connection's deadline passes")
+
+    def activated():
+        """The handler now owns the connection."""
+
+    def deactivated():
+        """Another handler took over, or the connection closed: let go of what it holds."""
+
+    def data_received(data):
+        """Bytes from the client, decrypted by nobody yet."""
+
+    def packet(packet_id, reader):
+        """One whole packet (when ``reads_packets``); raise Refusal for one the state does not allow."""
+
+
 # ---------------------------------------------------------------------------
 # Plugins (mcproxy.proxy.plugins): what a third-party proxy plugin provides and
 # the API the proxy hands it.  Plugins are found with twisted.plugin.getPlugins
@@ -192,23 +218,24 @@ class IProxyAPI(Interface):
         """Remove a command this plugin registered."""
 
     def subscribe(event, handler):
-        """Call ``handler`` on ``event``: ``login(player)``, ``server_chosen(player, server)``,
-        ``server_connected(player, server)`` or ``disconnect(player, why)``.
+        """Call ``handler(event)`` on each ``event``, a class of :mod:`mcproxy.proxy.events`.
 
-        Returns a callable that unsubscribes.
+        The 0.4 names (``"login"``, ``"server_chosen"``, ``"server_connected"``,
+        ``"disconnect"``) still work with a DeprecationWarning.  Returns a callable
+        that unsubscribes.
         """
 
     def players():
-        """The players in play, as a list of connections."""
+        """The players in play, as a list of IPlayer."""
 
     def find_player(name_or_uuid):
-        """The connection of the player with that name or UUID string, or None."""
+        """The IPlayer with that name or UUID string, or None."""
 
     def servers():
         """The names of the servers the proxy routes to."""
 
     def send_message(player, text):
-        """Show ``text`` in the chat of ``player`` (a connection or a name)."""
+        """Show ``text`` in the chat of ``player`` (an IPlayer or a name)."""
 
     def move_player(player, server):
         """Move ``player`` to ``server`` in place: a Deferred firing with a message."""
@@ -219,3 +246,26 @@ class IProxyAPI(Interface):
         With ``server``, a signed routing cookie asks a proxy sharing our secret to put
         the player on that server.  Raises ValueError when the player cannot be transferred.
         """
+
+
+class IPlayer(Interface):
+    """A player as plugins see them (:class:`mcproxy.proxy.player.Player`), never the protocol object."""
+
+    name = Attribute("str: the player's name")
+    uuid = Attribute("uuid.UUID: the player's id")
+    profile = Attribute("The GameProfile: name, id, properties")
+    server = Attribute("str or None: the server the player is on")
+    address = Attribute("str: the address the player connected from")
+    protocol = Attribute("int: the player's protocol version")
+
+    def send_message(text):
+        """Show ``text`` in the player's chat; held while they are between servers."""
+
+    def disconnect(message):
+        """Disconnect the player with ``message``."""
+
+    def move_to(server):
+        """Move the player to ``server`` in place: a Deferred firing with a message for them."""
+
+    def transfer(host, port=25565, server=None):
+        """Send the player elsewhere with the Transfer packet; ValueError when not possible now."""

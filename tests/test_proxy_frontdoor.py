@@ -564,8 +564,9 @@ class TimeoutTests(FrontDoorTestCase):
 
 class ProxyProtocolTests(FrontDoorTestCase):
     def connect_proxied(self, door: FrontDoor, client: str):
-        """A connection through the ``haproxy:`` endpoint's wrapper, from a load balancer."""
-        wrapping = HAProxyWrappingFactory(door.factory)
+        """A connection through the ``haproxy:`` endpoint's wrapper, from a load balancer,
+        to a factory built as the service builds it for a ``haproxy:`` listener."""
+        wrapping = HAProxyWrappingFactory(PlayerFactory(door.core, behind_proxy_protocol=True))
         balancer = IPv4Address("TCP", "10.0.0.1", 40000)
         wrapper = wrapping.buildProtocol(balancer)
         transport = StringTransport(hostAddress=HOST, peerAddress=balancer)

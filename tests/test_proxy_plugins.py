@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 import tempfile
 import shutil
 from pathlib import Path
 
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import Logger
+from twisted.logger import Logger, globalLogPublisher
 from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
@@ -16,7 +17,9 @@ from zope.interface.verify import verifyObject
 
 import mcproxy.plugins
 from mcproxy.config import load_proxy_config
-from mcproxy.interfaces import IProxyAPI, IProxyPlugin
+from mcproxy.interfaces import IPlayer, IProxyAPI, IProxyPlugin
+from mcproxy.proxy.events import LoginEvent
+from mcproxy.proxy.player import as_player
 from mcproxy.proxy.plugins import PluginAPI, PluginManager, discover
 from mcproxy.proxy.service import ProxyProcess
 
@@ -98,7 +101,7 @@ class Recorder:
 
     def load(self, api) -> None:
         api.register_command(f"{self.name}cmd", "test", f"test.{self.name}", self.run)
-        api.subscribe("login", self.on_login)
+        api.subscribe(LoginEvent, self.on_login)
         if self.fail_load:
             raise RuntimeError("broken plugin")
 
@@ -107,7 +110,7 @@ class Recorder:
             raise RuntimeError("handler failed")
         player.send_system_message(f"{self.name} ran {args}")
 
-    def on_login(self, player) -> None:
+    def on_login(self, event) -> None:
         raise RuntimeError("event handler failed")
 
 
@@ -189,7 +192,7 @@ class LoadingTests(ProcessTestCase):
         player = Player("Alex")
         self.assertTrue(process.commands.dispatch(player, "pcmd boom"))
         self.assertEqual(player.messages, ["The command /pcmd failed."])
-        process.core.hooks.login(player)
+        process.core.events.fire(LoginEvent(as_player(player)))
         self.assertTrue(process.commands.dispatch(player, "pcmd ok"))
         self.assertEqual(player.messages[-1], "p ran ['ok']")
         self.assertEqual(len([e for e in events if "log_failure" in e]), 2)
@@ -211,7 +214,7 @@ class LoadingTests(ProcessTestCase):
         manager.unload_all()
         self.assertIsNone(process.commands.get("pcmd"))
         self.assertEqual(process.command_registry.serial, serial + 1)
-        process.core.hooks.login(Player("Alex"))
+        process.core.events.fire(LoginEvent(as_player(Player("Alex"))))
         self.assertEqual([e for e in events if "log_failure" in e], [])
 
     def test_api_players_and_messages(self) -> None:
@@ -220,10 +223,29 @@ class LoadingTests(ProcessTestCase):
         player = Player("Alex")
         process.core.players.add(player)
         api = PluginAPI(process.core, "p")
-        self.assertIs(api.find_player("alex"), player)
-        self.assertIs(api.find_player(str(player.profile.id)), player)
-        self.assertEqual(api.players(), [player])
+        self.assertEqual(api.find_player("alex"), as_player(player))
+        self.assertEqual(api.find_player(str(player.profile.id)), as_player(player))
+        self.assertEqual(api.players(), [as_player(player)])
+        verifyObject(IPlayer, api.find_player("alex"))
         self.assertEqual(api.servers(), ["lobby"])
         api.send_message("Alex", "hi")
         self.assertEqual(player.messages, ["hi"])
         self.failureResultOf(api.move_player("Nobody", "lobby"), ValueError)
+
+    def test_old_hook_name_is_logged_as_deprecated(self) -> None:
+        """A plugin still on a 0.4 hook name works, and the log says what to use instead
+        (Python would hide the DeprecationWarning from operators)."""
+        process, _ = self.make_process()
+        events: list[dict] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        api = PluginAPI(process.core, "old")
+        calls = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            api.subscribe("login", calls.append)
+        self.assertEqual([w.category for w in caught], [DeprecationWarning])
+        warned = [e for e in events if e.get("plugin") == "old" and e.get("replacement")]
+        self.assertEqual([(e["event"], e["replacement"]) for e in warned], [("login", "LoginEvent")])
+        process.core.events.fire(LoginEvent(as_player(Player("Alex"))))
+        self.assertEqual([p.name for p in calls], ["Alex"])

@@ -178,3 +178,32 @@ bind = ""
         self.assertEqual((core.connection_limiter.rate, core.connection_limiter.burst), (2.5, 3.0))
         self.assertEqual((core.login_limiter.rate, core.login_limiter.burst), (0.5, 2.0))
         self.assertIs(process.settings, core.settings)
+
+
+class ProxyProtocolListenerTests(SynchronousTestCase):
+    def test_only_haproxy_listeners_expect_a_header(self) -> None:
+        """Each listener's factory is told by the service whether its endpoint reads a PROXY
+        header, instead of the connection guessing from a private Twisted class."""
+        directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory, True)
+        path = directory / "proxy.toml"
+        path.write_text(f"""
+[proxy]
+bind = ["tcp:25565:interface=127.0.0.1", "haproxy:tcp:25567:interface=127.0.0.1"]
+online_mode = false
+
+[security]
+proxy_secret = "{SECRET}"
+
+[servers]
+lobby = "127.0.0.1:25566"
+try = ["lobby"]
+
+[messaging]
+enabled = false
+""")
+        process = ProxyProcess(load_proxy_config(path), MemoryReactorClock())
+        self.assertEqual([listener.factory.behind_proxy_protocol for listener in process.listeners],
+                         [False, True])
+        plain = process.listeners[0].factory.buildProtocol(None)
+        self.assertFalse(plain.behind_proxy_protocol)

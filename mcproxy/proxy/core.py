@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
@@ -12,6 +12,7 @@ from twisted.logger import Logger
 from mcproxy.config import ProxyConfig, RateLimitsSection, Secret
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
+from mcproxy.proxy.events import EventBus, PluginMessageEvent
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.proxy.throttle import ConcurrencyGate, TokenBucketLimiter
 from mcproxy.wire.cipher import generate_private_key, public_key_der
@@ -118,64 +119,6 @@ class PlayerDirectory:
         return servers
 
 
-class Hooks:
-    """Calls plugin event handlers; a handler that raises is logged and ignored.
-
-    Listeners are either objects with a method per event (``add``) or one callable
-    subscribed to one event (``subscribe``), which is what the plugin API hands out.
-    """
-
-    EVENTS = ("login", "server_chosen", "server_connected", "disconnect")
-
-    def __init__(self, log: Logger) -> None:
-        self._log = log
-        self._listeners: list = []
-        self._subscribers: dict[str, list[tuple[str, Callable[..., object]]]] = {e: [] for e in self.EVENTS}
-
-    def add(self, listener) -> None:
-        self._listeners.append(listener)
-
-    def subscribe(self, event: str, handler: Callable[..., object], owner: str = "") -> Callable[[], None]:
-        """Call ``handler`` on ``event``; returns the function that unsubscribes it."""
-        if event not in self._subscribers:
-            raise ValueError(f"unknown event {event!r}; events are {', '.join(self.EVENTS)}")
-        entry = (owner, handler)
-        self._subscribers[event].append(entry)
-
-        def unsubscribe() -> None:
-            if entry in self._subscribers[event]:
-                self._subscribers[event].remove(entry)
-
-        return unsubscribe
-
-    def _emit(self, event: str, *args) -> None:
-        for listener in self._listeners:
-            handler = getattr(listener, event, None)
-            if handler is None:
-                continue
-            try:
-                handler(*args)
-            except Exception:
-                self._log.failure("plugin {plugin} failed in {event}", plugin=type(listener).__name__, event=event)
-        for owner, handler in list(self._subscribers[event]):
-            try:
-                handler(*args)
-            except Exception:
-                self._log.failure("plugin {plugin} failed in {event}", plugin=owner or repr(handler), event=event)
-
-    def login(self, connection) -> None:
-        self._emit("login", connection)
-
-    def server_chosen(self, connection, server: str) -> None:
-        self._emit("server_chosen", connection, server)
-
-    def server_connected(self, connection, server: str) -> None:
-        self._emit("server_connected", connection, server)
-
-    def disconnect(self, connection, why: str) -> None:
-        self._emit("disconnect", connection, why)
-
-
 class ProxyCore:
     """Everything a :class:`~mcproxy.proxy.client.PlayerConnection` reaches through ``proxy``."""
 
@@ -191,7 +134,8 @@ class ProxyCore:
         self.log = log
         self.session_server = session_server
         self.players = PlayerDirectory()
-        self.hooks = Hooks(log)
+        self.events = EventBus(log)
+        self.events.on_first_subscriber(PluginMessageEvent, self._watch_plugin_messages)
         self.commands = commands
         self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
         self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
@@ -214,8 +158,9 @@ class ProxyCore:
 
     def refused(self, reason: str, connection) -> None:
         self.metrics.refusals.labels(reason).inc()
+        phase = getattr(connection, "phase", None)
         self.log.info("refused {peer}: {reason}", peer=getattr(connection, "address", ""), reason=reason,
-                      correlation_id=getattr(connection, "correlation_id", ""))
+                      phase=getattr(phase, "value", ""), correlation_id=getattr(connection, "correlation_id", ""))
 
     def count_handshake(self, intent: str) -> None:
         self.metrics.count_handshake(intent)
@@ -230,9 +175,15 @@ class ProxyCore:
         if connection.profile is not None and self.players.get(connection.profile.id) is connection:
             self.players.remove(connection)
             self.metrics.player_left(connection.handshake.protocol)
-            self.hooks.disconnect(connection, "left")
             self.log.info("player {player} left", player=connection.profile.name,
                           correlation_id=connection.correlation_id)
+
+    def _watch_plugin_messages(self) -> None:
+        """A plugin now wants plugin messages: the relays of players already on look too."""
+        for connection in self.players:
+            watchers = getattr(connection.handler, "watchers", None)
+            if watchers is not None:
+                watchers.watch_plugin_messages()
 
     def take_over(self, existing) -> bool:
         """Whether a new login may replace ``existing``, a player online with the same UUID.
@@ -246,8 +197,7 @@ class ProxyCore:
                       correlation_id=existing.correlation_id)
         self.players.remove(existing)
         self.metrics.player_left(existing.handshake.protocol)
-        self.hooks.disconnect(existing, "replaced")
-        existing.disconnect("You logged in from another location.")
+        existing.disconnect("You logged in from another location.", why="replaced")
         return True
 
     def player_joined(self, connection) -> None:

@@ -9,6 +9,7 @@ from zope.interface import implementer
 
 from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import IPlayerDirectory
+from mcproxy.proxy.events import SwitchCause
 
 
 class _CapturingSender:
@@ -56,7 +57,7 @@ class ProxyDirectory:
         connection = self._find(player)
         if connection is None:
             return defer.succeed(TransferResult(False, f"{player} is not online"))
-        d = connection.switch_to(server)
+        d = connection.switch_to(server, SwitchCause.CONTROL)
         d.addCallbacks(lambda message: TransferResult(True, message),
                        lambda failure: TransferResult(False, str(failure.value)))
         return d

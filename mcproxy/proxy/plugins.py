@@ -4,7 +4,7 @@ Plugins are found with ``twisted.plugin.getPlugins(IProxyPlugin, mcproxy.plugins
 gets its own :class:`PluginAPI`, which remembers what the plugin registered, so unloading
 a plugin (a reload) removes its commands and event subscriptions without its help.  A
 plugin that raises while loading is logged and left out; one that raises in a command or
-an event handler is logged by the dispatcher or the hooks; neither reaches the proxy.
+an event handler is logged by the dispatcher or the event bus; neither reaches the proxy.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from zope.interface import implementer
 
 from mcproxy.interfaces import IProxyAPI, IProxyPlugin
 from mcproxy.proxy.commands import Handler, ProxyCommand, Suggester
+from mcproxy.proxy.events import LEGACY_HOOKS
+from mcproxy.proxy.player import Player, as_player
 
 
 @implementer(IProxyAPI)
@@ -40,50 +42,57 @@ class PluginAPI:
         if existing is not None and existing.owner != self.plugin_name:
             raise ValueError(f"/{name} is already registered by {existing.owner or 'the proxy'}")
         self._core.commands.register(ProxyCommand(
-            name, description, permission, handler, usage, default_allowed, suggest, owner=self.plugin_name))
+            name, description, permission, _with_facade(handler), usage, default_allowed,
+            _with_facade(suggest) if suggest is not None else None, owner=self.plugin_name))
 
     def unregister_command(self, name: str) -> None:
         existing = self._core.commands.get(name)
         if existing is not None and existing.owner == self.plugin_name:
             self._core.commands.unregister(name)
 
-    def subscribe(self, event: str, handler: Callable[..., object]) -> Callable[[], None]:
-        unsubscribe = self._core.hooks.subscribe(event, handler, owner=self.plugin_name)
+    def subscribe(self, event, handler: Callable[..., object]) -> Callable[[], None]:
+        if isinstance(event, str) and event in LEGACY_HOOKS:
+            # Python hides DeprecationWarning outside __main__: say it where operators look.
+            self.log.warn("plugin {plugin} subscribes to {event!r} by name, which goes in the next release; "
+                          "it should subscribe to {replacement}", plugin=self.plugin_name, event=event,
+                          replacement=LEGACY_HOOKS[event][0].__name__)
+        unsubscribe = self._core.events.subscribe(event, handler, owner=self.plugin_name)
         self._unsubscribers.append(unsubscribe)
         return unsubscribe
 
-    def players(self) -> list:
-        return list(self._core.players)
+    def players(self) -> list[Player]:
+        return [as_player(connection) for connection in self._core.players]
 
-    def find_player(self, name_or_uuid: str):
+    def find_player(self, name_or_uuid: str) -> Player | None:
         try:
-            return self._core.players.get(uuid.UUID(name_or_uuid))
+            connection = self._core.players.get(uuid.UUID(name_or_uuid))
         except ValueError:
-            return self._core.players.find(name_or_uuid)
+            connection = self._core.players.find(name_or_uuid)
+        return as_player(connection) if connection is not None else None
 
     def servers(self) -> list[str]:
         return sorted(self._core.router.servers)
 
-    def _player(self, player):
+    def _player(self, player) -> Player:
         if isinstance(player, str):
             found = self.find_player(player)
             if found is None:
                 raise ValueError(f"{player} is not online")
             return found
-        return player
+        return as_player(player)
 
     def send_message(self, player, text: str) -> None:
-        self._player(player).send_system_message(text)
+        self._player(player).send_message(text)
 
     def move_player(self, player, server: str) -> defer.Deferred:
         try:
-            connection = self._player(player)
+            found = self._player(player)
         except ValueError as error:
             return defer.fail(error)
-        return connection.switch_to(server)
+        return found.move_to(server)
 
     def transfer_player(self, player, host: str, port: int = 25565, server: str | None = None) -> None:
-        self._player(player).transfer_out(host, port, server)
+        self._player(player).transfer(host, port, server)
 
     def release(self) -> None:
         """Undo everything the plugin registered."""
@@ -91,6 +100,18 @@ class PluginAPI:
             unsubscribe()
         self._unsubscribers.clear()
         self._core.commands.unregister_owned(self.plugin_name)
+
+
+def _with_facade(function: Callable[..., object]) -> Callable[..., object]:
+    """A plugin's command callback, called with the player's facade instead of the session
+    (the operator's console, which is no player, is passed as it is)."""
+
+    def call(player, args):
+        if getattr(player, "profile", None) is not None:
+            player = as_player(player)
+        return function(player, args)
+
+    return call
 
 
 def refresh_plugin_path() -> None:

@@ -41,6 +41,11 @@ from mcproxy.wire.packets import supported_range
 from mcproxy.wire.query import QueryInfo
 
 
+def reads_proxy_header(bind: str) -> bool:
+    """Whether a listener's endpoint string reads a PROXY protocol header first."""
+    return bind.strip().lower().startswith("haproxy:")
+
+
 class ListenerService(StreamServerEndpointService):
     """A listener that remembers whether it is bound, for ``/health``."""
 
@@ -140,9 +145,10 @@ class ProxyProcess(MultiService):
             self.commands.register(command)
         self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
-        players = PlayerFactory(self.core)
         self.listeners = [
-            ListenerService(serverFromString(reactor, bind), players, "game" if n == 0 else f"game-{n + 1}")
+            ListenerService(serverFromString(reactor, bind),
+                            PlayerFactory(self.core, behind_proxy_protocol=reads_proxy_header(bind)),
+                            "game" if n == 0 else f"game-{n + 1}")
             for n, bind in enumerate(section.binds)
         ]
         self.game = self.listeners[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
-from mcproxy.proxy import client as client_module
+from mcproxy.proxy.session import play
 from mcproxy.proxy.fastpath import fast_path
 from tests.integration.test_sessions_peers import ProxyWithEchoBackends
 
@@ -21,7 +21,7 @@ class DirectWriteTests(ProxyWithEchoBackends, TestCase):
             installed.append((transport, answer))
             return answer
 
-        self.patch(client_module, "fast_path", recording)
+        self.patch(play, "fast_path", recording)
         yield self.start("1.21.4", backends=("lobby", "game"))
         game_port = self.backends["game"].events[0]["port"]
         client = self.client("1.21.4", "Quick", "before", "/server game", "after " + "x" * 200)

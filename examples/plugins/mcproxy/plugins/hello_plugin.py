@@ -15,6 +15,7 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from mcproxy.interfaces import IProxyPlugin
+from mcproxy.proxy.events import ServerConnectedEvent
 
 
 @implementer(IPlugin, IProxyPlugin)
@@ -25,17 +26,17 @@ class HelloPlugin:
         self.api = api
 
         def hello(player, args: list[str]) -> None:
-            who = args[0] if args else player.profile.name
+            who = args[0] if args else player.name
             api.send_message(player, f"Hello, {who}! You are on {player.server}.")
 
         def names(player, args: list[str]) -> list[str]:
-            return [p.profile.name for p in api.players()] if len(args) == 1 else []
+            return [p.name for p in api.players()] if len(args) == 1 else []
 
         api.register_command("hello", "Say hello", "mcproxy.plugin.hello", hello, "[name]", suggest=names)
-        api.subscribe("server_connected", self.connected)
+        api.subscribe(ServerConnectedEvent, self.connected)
 
-    def connected(self, player, server: str) -> None:
-        self.api.log.info("{player} is now on {server}", player=player.profile.name, server=server)
+    def connected(self, event: ServerConnectedEvent) -> None:
+        self.api.log.info("{player} is now on {server}", player=event.player.name, server=event.server)
 
 
 hello = HelloPlugin()

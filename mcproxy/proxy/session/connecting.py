@@ -1,0 +1,103 @@
+"""The connecting state: the first server logs the player in, then Login Success and its acknowledgement."""
+
+from __future__ import annotations
+
+from twisted.python.failure import Failure
+
+from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, SwitchCause
+from mcproxy.proxy.routing import NoServerAvailable
+from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
+from mcproxy.proxy.session.play import PlayHandler
+from mcproxy.wire.forwarding import encode_properties
+from mcproxy.wire.types import encode_bool, encode_string, encode_uuid, encode_varint
+
+
+class ConnectingHandler(SessionHandler):
+    """Routes the player to the first of ``names`` that takes them.
+
+    ``phase`` is CONNECTING while the router works (no packet is legal), then
+    AWAIT_ACK once Login Success is sent, until Login Acknowledged hands the
+    connection to the relay.
+    """
+
+    phase = Phase.CONNECTING
+    in_login = True
+
+    def __init__(self, connection, names) -> None:
+        super().__init__(connection)
+        self.names = tuple(names)
+        self.server: str | None = None
+        self.backend = None
+
+    def activated(self) -> None:
+        connection = self.connection
+        proxy = connection.proxy
+        names = self.names
+        event = PreConnectEvent(connection.player, names[0] if names else "", SwitchCause.JOIN, None)
+        result = proxy.events.fire(event).result
+        if not self.active:
+            return
+        if isinstance(result, Denied):
+            connection.refuse(Refusal("PLUGIN_DENIED", result.message))
+            return
+        if isinstance(result, Redirected):
+            if result.server not in proxy.router.servers:
+                proxy.log.warn("a plugin redirected {player} to unknown server {server}",
+                               player=connection.profile.name, server=result.server,
+                               correlation_id=connection.correlation_id)
+                connection.refuse(Refusal("NO_SERVER_AVAILABLE", f"There is no server called {result.server}."))
+                return
+            names = (result.server,)
+        d = proxy.router.connect(connection.backend_login(), names, connection.correlation_id)
+        d.addCallbacks(self._backend_ready, self._no_backend)
+
+    def deactivated(self) -> None:
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            backend.on_lost = None
+            backend.transport.loseConnection()
+
+    def _no_backend(self, failure: Failure) -> None:
+        if not self.active:
+            return
+        connection = self.connection
+        if failure.check(NoServerAvailable):
+            connection.refuse(Refusal("NO_SERVER_AVAILABLE", failure.value.player_message()))
+        else:
+            connection.proxy.log.failure("routing error", failure, correlation_id=connection.correlation_id)
+            connection.refuse(Refusal("ROUTING_ERROR", "Could not connect you to a server."))
+
+    def _backend_ready(self, result) -> None:
+        name, backend = result
+        if not self.active:
+            backend.transport.loseConnection()
+            return
+        connection = self.connection
+        self.server = name
+        self.backend = backend
+        backend.on_lost = self._backend_lost
+        threshold = connection.proxy.settings.compression_threshold
+        ids = connection.ids
+        if threshold >= 0:
+            connection.send(ids.login_compress, encode_varint(threshold))
+            connection.codec.enable_compression(threshold)
+        profile = connection.profile
+        fields = [encode_uuid(profile.id), encode_string(profile.name, 16), encode_properties(profile.properties)]
+        if ids.login_success_has_strict_flag:
+            fields.append(encode_bool(False))
+        connection.send(ids.login_success, b"".join(fields))
+        self.phase = Phase.AWAIT_ACK
+
+    def _backend_lost(self, reason) -> None:
+        if self.active:
+            self.backend = None
+            self.connection.refuse(Refusal("BACKEND_CLOSED", f"Lost connection to the server {self.server}."))
+
+    def packet(self, packet_id: int, reader) -> None:
+        ids = self.connection.ids
+        if self.phase is Phase.AWAIT_ACK and packet_id == ids.login_acknowledged:
+            reader.expect_end()
+            backend, self.backend = self.backend, None
+            self.connection.set_handler(PlayHandler(self.connection, backend, self.server))
+        elif self.phase is not Phase.AWAIT_ACK or packet_id != ids.login_cookie_response:
+            raise Refusal("UNEXPECTED_PACKET")

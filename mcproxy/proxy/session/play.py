@@ -1,0 +1,235 @@
+"""The play state: the relay between the player and one backend, and moves between backends."""
+
+from __future__ import annotations
+
+import time
+
+from twisted.internet import defer
+
+from mcproxy.proxy.backend import BackendConnection
+from mcproxy.proxy.cookies import ROUTE_COOKIE, encode_route
+from mcproxy.proxy.events import ServerConnectedEvent, SwitchCause
+from mcproxy.proxy.fastpath import fast_path
+from mcproxy.proxy.relay import Half, Phase as RelayPhase, Throttle, joined, no_delay, relay_chunk
+from mcproxy.proxy.session.base import Phase, SessionHandler
+from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchState
+from mcproxy.proxy.session.transition import Transition, release
+from mcproxy.proxy.session.watchers import PlayWatchers
+from mcproxy.wire import chat
+from mcproxy.wire.types import WireError, encode_bool, encode_bytes, encode_string, encode_varint
+
+#: Messages held for a player between servers; more are dropped.
+MAX_QUEUED_MESSAGES = 16
+
+
+class PlayHandler(SessionHandler):
+    """Relays frames both ways; watches the few packets the proxy must see."""
+
+    phase = Phase.RELAY
+    reads_packets = False
+
+    def __init__(self, connection, backend: BackendConnection, server: str) -> None:
+        super().__init__(connection)
+        self.backend: BackendConnection | None = backend
+        self.server = server
+        self.up: Half | None = None
+        self.down: Half | None = None
+        #: The switch in flight, if any; at most one at a time.
+        self.switch: ServerSwitch | None = None
+        #: The backend kicked the player and the kick was passed on: its close ends the session.
+        self.kicked = False
+        self.held: list[str] = []
+        self.watchers = PlayWatchers(self)
+        self.transition = Transition(self)
+
+    # Lifetime -------------------------------------------------------------------------
+
+    def activated(self) -> None:
+        connection = self.connection
+        proxy = connection.proxy
+        backend = self.backend
+        proxy.deadlines.cancel(connection)
+        connection.leave_prelogin()
+        leftover_client = connection.codec.decoder.take_buffer()
+        self.attach(backend, self.server, b"")
+        leftover_backend = backend.acknowledge_login()
+        proxy.player_joined(connection)
+        proxy.metrics_login_latency(time.monotonic() - connection.login_started)
+        proxy.events.fire(ServerConnectedEvent(connection.player, self.server, None))
+        if not self.active:
+            return
+        if leftover_client:
+            self.relay_up(leftover_client)
+        if leftover_backend:
+            self.from_backend(backend, leftover_backend)
+
+    def deactivated(self) -> None:
+        """The player left (or was sent off): every backend it holds goes too."""
+        switch, self.switch = self.switch, None
+        backends = [self.backend]
+        if switch is not None:
+            backends.append(switch.backend)
+            switch.fail("The player left.")
+        self.backend = None
+        for backend in {id(b): b for b in backends if b is not None}.values():
+            release(backend)
+
+    def attach(self, backend: BackendConnection, name: str, pending_up: bytes) -> None:
+        """Make ``backend`` the relay's other end, both directions in configuration.
+
+        ``pending_up`` is client bytes not yet relayed; they go to the new backend.
+        """
+        connection = self.connection
+        up = Half("serverbound", connection.codec.threshold, backend.threshold, RelayPhase.CONFIGURATION)
+        down = Half("clientbound", backend.threshold, connection.codec.threshold, RelayPhase.CONFIGURATION)
+        up.buffer = bytearray(pending_up)
+        self.up, self.down = up, down
+        self.watchers.install(up, down)
+        self.backend = backend
+        self.server = name
+        backend.on_lost = lambda reason: self.backend_lost(backend)
+        backend.sink = lambda data: self.from_backend(backend, data)
+        # Play traffic is many small packets; Nagle's algorithm would hold each one back
+        # until the previous one is acknowledged (tens of milliseconds with delayed ACKs).
+        transport = connection.transport
+        no_delay(transport)
+        no_delay(backend.transport)
+        fast_path(transport)
+        fast_path(backend.transport)
+        if transport.producer is not None:
+            transport.unregisterProducer()
+        transport.registerProducer(Throttle(backend.transport), True)
+        backend.transport.registerProducer(Throttle(transport), True)
+
+    # The relay ------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        self.relay_up(self.connection.codec.decrypt(data))
+
+    def relay_up(self, data) -> None:
+        half = self.up
+        frames = half.frames
+        try:
+            pieces = relay_chunk(half, data)
+        except WireError as error:
+            self._relay_error("client", error)
+            return
+        out = joined(pieces)
+        backend = self.backend
+        switch = self.switch
+        if out and backend is not None and (switch is None or not switch.leaving):
+            backend.transport.write(out)
+            self.connection.proxy.count_relayed("serverbound", len(out), half.frames - frames)
+        if switch is not None and switch.acknowledged and switch is self.switch:
+            self.transition.complete()
+
+    def from_backend(self, backend: BackendConnection, data: bytes) -> None:
+        switch = self.switch
+        if not self.active or backend is not self.backend or (switch is not None and switch.leaving):
+            return
+        half = self.down
+        frames = half.frames
+        try:
+            pieces = relay_chunk(half, data)
+        except WireError as error:
+            self._relay_error("backend", error)
+            return
+        out = joined(pieces)
+        if out:
+            connection = self.connection
+            connection.transport.write(connection.codec.encrypt(out))
+            connection.proxy.count_relayed("clientbound", len(out), half.frames - frames)
+
+    def _relay_error(self, side: str, error: WireError) -> None:
+        connection = self.connection
+        connection.proxy.log.info("malformed frame from {side}: {reason}", side=side, reason=error.reason,
+                                  correlation_id=connection.correlation_id)
+        if side == "client":
+            connection.proxy.refused(error.reason, connection)
+            connection.close()
+        else:
+            self.disconnect_player(f"The server {self.server} sent a malformed packet.")
+
+    # Backends coming and going --------------------------------------------------------
+
+    def backend_lost(self, backend: BackendConnection) -> None:
+        if not self.active or backend is not self.backend:
+            return
+        message = f"Lost connection to the server {self.server}."
+        switch = self.switch
+        if switch is not None:
+            # A switch is already on its way; it will take the player off this backend.
+            switch.old_backend_gone(message)
+            return
+        if self.kicked:
+            self.connection.leave_reason = "kicked"
+            self.connection.close()
+            return
+        fallbacks = self.fallback_servers()
+        if self.down.phase is RelayPhase.PLAY and fallbacks:
+            self.transition.begin(fallbacks, SwitchCause.LOST, message)
+        else:
+            self.connection.leave_reason = "lost"
+            self.disconnect_player(message)
+
+    def fallback_servers(self) -> tuple[str, ...]:
+        connection = self.connection
+        return tuple(name for name in connection.proxy.router.candidates(connection.handshake.host)
+                     if name != self.server)
+
+    def switch_to(self, name: str, cause: SwitchCause) -> defer.Deferred:
+        """See :meth:`PlayerConnection.switch_to`."""
+        if self.switch is not None:
+            return defer.fail(SwitchRefused("You are already being moved to another server."))
+        if name == self.server:
+            return defer.fail(SwitchRefused(f"You are already connected to {name}."))
+        if name not in self.connection.proxy.router.servers:
+            return defer.fail(SwitchRefused(f"There is no server called {name}."))
+        if self.down.phase is not RelayPhase.PLAY or self.up.phase is not RelayPhase.PLAY:
+            return defer.fail(SwitchRefused("You cannot switch servers right now, try again in a moment."))
+        return self.transition.begin((name,), cause).result
+
+    # Output ---------------------------------------------------------------------------
+
+    @property
+    def in_play(self) -> bool:
+        """The client is in play with the backend it is relayed to (not on its way elsewhere)."""
+        switch = self.switch
+        return self.down.phase is RelayPhase.PLAY and (switch is None or switch.state is SwitchState.CONNECTING)
+
+    def send_down(self, packet_id: int, fields: bytes) -> None:
+        """A packet of our own, framed for the client's compression."""
+        frame = self.down.reframe(encode_varint(packet_id) + fields)
+        connection = self.connection
+        connection.transport.write(connection.codec.encrypt(frame))
+
+    def send_system_message(self, text: str) -> None:
+        if self.in_play:
+            self.send_down(self.connection.ids.play_system_chat, chat.text_to_nbt(text) + encode_bool(False))
+        elif len(self.held) < MAX_QUEUED_MESSAGES:
+            self.held.append(text)
+
+    def transfer_out(self, host: str, port: int, server: str | None) -> None:
+        """Send the Transfer packet; with a secret, a signed ``mcproxy:route`` cookie goes
+        first, naming ``server`` (by default the current one) for a proxy of this network."""
+        if not self.in_play:
+            raise ValueError("the player cannot be transferred right now")
+        connection = self.connection
+        proxy = connection.proxy
+        ids = connection.ids
+        if proxy.settings.secret:
+            payload = encode_route(proxy.settings.secret, connection.profile.id, server or self.server,
+                                   proxy.reactor.seconds())
+            self.send_down(ids.play_store_cookie, encode_string(ROUTE_COOKIE) + encode_bytes(payload))
+        proxy.log.info("transferring {player} to {host}:{port}", player=connection.profile.name, host=host,
+                       port=port, correlation_id=connection.correlation_id)
+        self.send_down(ids.play_transfer, encode_string(host) + encode_varint(port))
+
+    def disconnect_player(self, message: str) -> None:
+        ids = self.connection.ids
+        if self.down.phase is RelayPhase.PLAY:
+            self.send_down(ids.play_kick, chat.text_to_nbt(message))
+        else:
+            self.send_down(ids.config_disconnect, chat.text_to_nbt(message))
+        self.connection.close()
+

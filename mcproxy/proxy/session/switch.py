@@ -1,0 +1,83 @@
+"""A move between servers in flight (Velocity's ``connectionInFlight`` and transition handler).
+
+A switch is born CONNECTING while the router logs the player in to the target; once a
+backend accepts, the player is sent Start Configuration and the switch is AWAITING_ACK
+until the client acknowledges; then it is DONE, or FAILED at any point.  ``result``
+fires with the message for the player, or fails with :class:`SwitchRefused`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from twisted.internet import defer
+
+from mcproxy.proxy.events import SwitchCause
+
+#: Causes where the old backend is already gone (or has kicked the player): nothing more
+#: is relayed to or from it, and a failed switch leaves the player nowhere to be.
+FALLBACKS = frozenset({SwitchCause.KICKED, SwitchCause.LOST})
+
+
+class SwitchRefused(Exception):
+    """A server switch that did not happen; the message is for the player."""
+
+
+class SwitchState(enum.Enum):
+    CONNECTING = "connecting"
+    AWAITING_ACK = "awaiting-ack"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ServerSwitch:
+    """One switch: where to, why, how far it got, and who waits for it."""
+
+    __slots__ = ("targets", "cause", "previous", "notice", "target", "backend", "state", "leaving",
+                 "acknowledged", "result")
+
+    def __init__(self, targets, cause: SwitchCause, previous: str | None, notice: str = "") -> None:
+        self.targets = tuple(targets)
+        self.cause = cause
+        self.previous = previous
+        #: Told to the player on the new server (after a fallback), or as the reason
+        #: they are disconnected if the switch fails once the old backend is gone.
+        self.notice = notice
+        self.target: str | None = None
+        self.backend = None
+        self.state = SwitchState.CONNECTING
+        #: The old backend is no longer relayed: it kicked the player, was lost, or the
+        #: client is on its way to the new one.
+        self.leaving = cause in FALLBACKS
+        #: The client acknowledged the configuration phase: the relay completes the switch.
+        self.acknowledged = False
+        self.result: defer.Deferred = defer.Deferred()
+        if self.leaving:
+            # Nobody asked for a fallback, so nobody waits for its outcome.
+            self.result.addErrback(lambda failure: None)
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state in (SwitchState.CONNECTING, SwitchState.AWAITING_ACK)
+
+    def old_backend_gone(self, notice: str) -> None:
+        """The backend the player is leaving went away (or kicked them) before the switch ended."""
+        self.leaving = True
+        if not self.notice:
+            self.notice = notice
+
+    def connected(self, name: str, backend) -> None:
+        self.target = name
+        self.backend = backend
+        self.state = SwitchState.AWAITING_ACK
+        self.leaving = True
+
+    def succeed(self) -> None:
+        self.state = SwitchState.DONE
+        self.result.callback(f"You are now connected to {self.target}.")
+
+    def fail(self, message: str) -> None:
+        if not self.in_flight:
+            return
+        self.state = SwitchState.FAILED
+        self.result.errback(SwitchRefused(message))

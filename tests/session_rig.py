@@ -1,0 +1,163 @@
+"""A player session on a fake clock with backends the test controls, for switch and event tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from twisted.internet import defer
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcproxy.ops.metrics import ProxyMetrics
+from mcproxy.proxy.auth import offline_profile
+from mcproxy.proxy.backend import BackendConnection, BackendLogin, BackendRefused, LoginPhase
+from mcproxy.proxy.client import PlayerFactory
+from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
+from mcproxy.proxy.core import ProxyCore, ProxySettings
+from mcproxy.proxy.routing import NoServerAvailable
+from mcproxy.proxy.status import StatusResponder
+from mcproxy.wire import chat
+from mcproxy.wire.framing import FrameDecoder, encode_frame
+from mcproxy.wire.packets import TIER1_PROTOCOLS, packet_ids
+from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_uuid, encode_varint
+
+PROTOCOL = max(TIER1_PROTOCOLS)
+IDS = packet_ids(PROTOCOL)
+
+
+def packet(packet_id: int, fields: bytes = b"") -> bytes:
+    return encode_frame(encode_varint(packet_id) + fields)
+
+
+def handshake(intent: int = 2, host: str = "play.example.com") -> bytes:
+    return packet(0x00, encode_varint(PROTOCOL) + encode_string(host, 1024) + encode_ushort(25565)
+                  + encode_varint(intent))
+
+
+def login_start(name: str = "Steve") -> bytes:
+    return packet(IDS.login_start, encode_string(name, 16) + encode_uuid(uuid.uuid4()))
+
+
+def frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Every packet in ``data`` as ``(packet id, fields)`` (no compression)."""
+    out = []
+    for body in FrameDecoder().frames(data):
+        reader = Reader(body)
+        out.append((reader.varint(), reader.rest()))
+    return out
+
+
+def texts(data: bytes, packet_id: int) -> list[str]:
+    """The chat text of every ``packet_id`` packet (kicks, system chat) in ``data``."""
+    return [chat.plain_text(chat.nbt_to_component(fields)[0]) for pid, fields in frames(data) if pid == packet_id]
+
+
+class Router:
+    """Routing whose answers the test gives: each connect is a pending request."""
+
+    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival")) -> None:
+        self.servers = {name: object() for name in servers}
+        self.try_order = tuple(try_order)
+        self.requests: list[tuple[tuple[str, ...], defer.Deferred]] = []
+
+    def candidates(self, host: str) -> tuple[str, ...]:
+        return self.try_order
+
+    def connect(self, login, names, correlation_id: str = "") -> defer.Deferred:
+        d = defer.Deferred()
+        self.requests.append((tuple(names), d))
+        return d
+
+    def accept(self, index: int = -1, name: str | None = None) -> BackendConnection:
+        """Answer request ``index`` with a fresh logged-in backend for ``name`` (its first choice)."""
+        names, d = self.requests[index]
+        backend = make_backend()
+        d.callback((name or names[0], backend))
+        return backend
+
+    def refuse(self, index: int = -1, message: str = "Whitelisted") -> None:
+        names, d = self.requests[index]
+        d.errback(Failure(NoServerAvailable([(names[0], BackendRefused("BACKEND_KICKED", message))])))
+
+
+def make_backend() -> BackendConnection:
+    login = BackendLogin(profile=offline_profile("Steve"), protocol=PROTOCOL, host="h", port=25565,
+                         address="127.0.0.1", mode="none", secret=b"")
+    backend = BackendConnection(login, IDS, 2097151)
+    backend.makeConnection(StringTransport())
+    backend.transport.clear()
+    backend.phase = LoginPhase.LOGGED_IN
+    backend.ready.callback(backend)
+    return backend
+
+
+def lose(backend: BackendConnection) -> None:
+    """The backend's socket closes."""
+    backend.connectionLost(Failure(ConnectionError("gone")))
+
+
+@dataclass
+class Session:
+    """One player: the connection, its transport, and the backend it is on."""
+
+    connection: object
+    transport: StringTransport
+    backend: BackendConnection
+
+    def sent(self) -> bytes:
+        """What the client received since the last call."""
+        data = self.transport.value()
+        self.transport.clear()
+        return data
+
+
+class Rig:
+    """A ProxyCore with built-in commands, a controllable router and uncompressed frames."""
+
+    def __init__(self, settings: ProxySettings | None = None, **router) -> None:
+        self.reactor = MemoryReactorClock()
+        self.registry = CollectorRegistry()
+        self.log_events: list[dict] = []
+        self.router = Router(**router)
+        log = Logger(observer=self.log_events.append)
+        commands = CommandDispatcher(log)
+        settings = settings or ProxySettings(online_mode=False, compression_threshold=-1)
+        self.core = ProxyCore(self.reactor, settings,
+                              status=None, router=self.router, metrics=ProxyMetrics(self.registry), log=log,
+                              commands=commands)
+        for command in builtin_commands(self.core):
+            commands.register(command)
+        self.core.status = StatusResponder("A network", 100, self.core.online_count)
+        self.factory = PlayerFactory(self.core)
+        self.core.start()
+
+    def connect(self):
+        protocol = self.factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        return protocol, transport
+
+    def refusals(self, reason: str) -> float:
+        return self.registry.get_sample_value("mcproxy_refusals_total", {"reason": reason}) or 0.0
+
+    def join(self, name: str = "Steve") -> Session:
+        """A player logged in, relayed to the first server, both directions in play."""
+        connection, transport = self.connect()
+        connection.dataReceived(handshake() + login_start(name))
+        backend = self.router.accept()
+        connection.dataReceived(packet(IDS.login_acknowledged))
+        backend.dataReceived(packet(IDS.config_finish))
+        connection.dataReceived(packet(IDS.config_finish_ack))
+        transport.clear()
+        backend.transport.clear()
+        return Session(connection, transport, backend)
+
+    def finish_switch(self, session: Session) -> BackendConnection:
+        """The router accepted the last request; the client acknowledges; returns the new backend."""
+        backend = self.router.accept()
+        session.connection.dataReceived(packet(IDS.play_configuration_acknowledged))
+        session.backend = backend
+        return backend
