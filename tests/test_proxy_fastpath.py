@@ -4,7 +4,9 @@ A real socket pair under a MemoryReactor: the kernel is real, the reactor's writ
 registrations are visible, and no turn of a real reactor runs.
 """
 
+import gc
 import socket
+import weakref
 
 from twisted.internet import tcp
 from twisted.internet.interfaces import IPushProducer
@@ -80,9 +82,21 @@ class FastPathTests(TestCase):
 
     def test_installing_twice_keeps_one_layer(self):
         fast_path(self.transport)
-        write = self.transport.write
+        direct = type(self.transport)
         self.assertTrue(fast_path(self.transport))
-        self.assertIs(self.transport.write, write)
+        self.assertIs(type(self.transport), direct)
+        self.assertIs(direct.__mro__[1], tcp.Connection)
+
+    def test_no_reference_cycle_is_left_behind(self):
+        """A closed relay's transport is freed by reference counting, not by the collector."""
+        fast_path(self.transport)
+        self.transport.write(b"frame")
+        ref = weakref.ref(self.transport)
+        gc.disable()
+        self.addCleanup(gc.enable)
+        self.transport.protocol = None
+        del self.transport
+        self.assertIsNone(ref())
 
     def test_what_the_kernel_refuses_is_queued_in_order_with_back_pressure(self):
         fast_path(self.transport)
