@@ -31,13 +31,10 @@ def fast_path(transport) -> bool:
     """
     if not isinstance(transport, tcp.Connection) or transport.TLS:
         return False
-    if not transport.fast_path:
+    if not getattr(transport, "fast_path", False):
         transport.__class__ = _direct_class(type(transport))
     return True
 
-
-#: Whether a transport writes directly; read on any tcp.Connection.
-tcp.Connection.fast_path = False
 
 _direct_classes: dict[type, type] = {}
 
