@@ -1,6 +1,6 @@
 """The relay's frame scanner alone, without sockets: MB/s and frames/s of ``relay_chunk``.
 
-    PYTHONPATH=. python -m bench.relay_micro [--seconds 1]
+    PYTHONPATH=. python -m bench.relay_micro [--seconds 1] [--scan python|compiled]
 
 Isolates the cost the relay figures pay per frame, for before/after comparisons of
 changes to ``mcproxy/proxy/relay.py``.  Reads are 64 KiB, as Twisted reads.
@@ -13,6 +13,7 @@ import statistics
 import time
 
 from bench.stream import build_cycle
+from mcproxy.proxy import relay
 from mcproxy.proxy.relay import FORWARD, Half, Phase, relay_chunk
 from mcproxy.wire.compression import compress_packet
 from mcproxy.wire.framing import encode_frame
@@ -57,7 +58,14 @@ def measure(name: str, stream: bytes, threshold: int, seconds: float, rounds: in
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.relay_micro")
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--scan", choices=("python", "compiled"),
+                        help="which frame scan (default: the one the relay uses, compiled when built)")
     opts = parser.parse_args(argv)
+    if opts.scan == "compiled" and relay.skip_compiled is None:
+        parser.error("the compiled scan was not built (pip install -e . with a C compiler)")
+    if opts.scan:
+        relay._skip = relay.skip_compiled if opts.scan == "compiled" else relay.skip_python
+    print(f"scan: {'compiled' if relay._skip is relay.skip_compiled else 'python'}")
     measure("64 B frames, no compression", build_cycle(64), -1, opts.seconds)
     measure("8 KiB frames, no compression", build_cycle(8192), -1, opts.seconds)
     measure("64 B frames, compression pass-through", _compressed_stream(64), 256, opts.seconds)

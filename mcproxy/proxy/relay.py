@@ -86,7 +86,7 @@ class Half:
 _LONG_IDS = bytes(1 if i >= 0x80 else 0 for i in range(256))
 
 
-def _skip(buf, pos: int, n: int, hot: bytes, compressed: bool) -> tuple[int, int]:
+def skip_python(buf, pos: int, n: int, hot: bytes, compressed: bool) -> tuple[int, int]:
     """Step over the run of frames at ``pos`` that can be passed on without a look.
 
     Returns where the run ends and how many frames it held.  It stops at anything else
@@ -117,6 +117,16 @@ def _skip(buf, pos: int, n: int, hot: bytes, compressed: bool) -> tuple[int, int
         pos = end
         frames += 1
     return pos, frames
+
+
+try:
+    from mcproxy.proxy._relayscan import skip as skip_compiled
+except ImportError:
+    skip_compiled = None
+
+#: The scan relay_chunk uses: the compiled one when it was built (``setup.py``), the
+#: same rules in Python otherwise.
+_skip = skip_compiled or skip_python
 
 
 def _packet_id(buf, start: int, end: int, compressed: bool) -> int:

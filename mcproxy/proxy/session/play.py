@@ -9,6 +9,7 @@ from twisted.internet import defer
 from mcproxy.proxy.backend import BackendConnection
 from mcproxy.proxy.cookies import ROUTE_COOKIE, encode_route
 from mcproxy.proxy.events import ServerConnectedEvent, SwitchCause
+from mcproxy.proxy.fastpath import fast_path
 from mcproxy.proxy.relay import Half, Phase as RelayPhase, Throttle, joined, no_delay, relay_chunk
 from mcproxy.proxy.session.base import Phase, SessionHandler
 from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchState
@@ -93,6 +94,8 @@ class PlayHandler(SessionHandler):
         transport = connection.transport
         no_delay(transport)
         no_delay(backend.transport)
+        fast_path(transport)
+        fast_path(backend.transport)
         if transport.producer is not None:
             transport.unregisterProducer()
         transport.registerProducer(Throttle(backend.transport), True)
