@@ -1602,6 +1602,7 @@ class DataclassTests(SynchronousTestCase):
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
                 "handshake_timeout", "login_timeout", "connect_timeout",
                 "max_frame_size_prelogin", "kick_existing_players", "status_player_sample",
+                "bungee_plugin_channel",
             ],
         )
 

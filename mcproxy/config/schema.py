@@ -139,6 +139,7 @@ class ProxySection:
     max_frame_size_prelogin: int = 32768
     kick_existing_players: bool = False
     status_player_sample: int = 0
+    bungee_plugin_channel: bool = True
 
     def __post_init__(self) -> None:
         # Built in code with only ``bind`` given, the section has that one listener.
