@@ -78,6 +78,8 @@ client.on('cookie_request', (packet) => {
   say({ event: 'cookie_request', key: packet.cookie })
   if (process.env.ANSWER_COOKIES) client.write('cookie_response', { key: packet.cookie, value: jar[packet.cookie] })
 })
+// Plugin messages are reported by channel (a proxy's own channel must never show up here).
+client.on('custom_payload', (packet) => say({ event: 'plugin_message', channel: packet.channel }))
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))
