@@ -25,6 +25,15 @@ if (process.env.LOCAL_ADDRESS) {
   options.stream = require('net').connect({ host, port: Number(port), localAddress: process.env.LOCAL_ADDRESS })
 }
 const client = mc.createClient(options)
+// LOGIN_PLUGIN_ANSWER (hex) answers every login plugin request with those bytes, reporting it
+// (the client's own listener answers "not understood": it is replaced here, before any packet).
+if (process.env.LOGIN_PLUGIN_ANSWER !== undefined) {
+  client.removeAllListeners('login_plugin_request')
+  client.on('login_plugin_request', (packet) => {
+    say({ event: 'login_plugin_request', messageId: packet.messageId, channel: packet.channel, data: packet.data ? Buffer.from(packet.data).toString('hex') : '' })
+    client.write('login_plugin_response', { messageId: packet.messageId, data: Buffer.from(process.env.LOGIN_PLUGIN_ANSWER, 'hex') })
+  })
+}
 
 function text (content) {
   if (typeof content === 'string') {
