@@ -13,11 +13,27 @@ from tests.fuzzing import fuzz
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
 
 
+def java_write_utf(text: str) -> bytes:
+    """DataOutputStream.writeUTF, unit by UTF-16 unit, as the oracle for the codec's fast paths."""
+    units = text.encode("utf-16-be")
+    out = bytearray()
+    for i in range(0, len(units), 2):
+        c = int.from_bytes(units[i:i + 2], "big")
+        if 1 <= c <= 0x7F:
+            out.append(c)
+        elif c <= 0x7FF:
+            out += bytes((0xC0 | c >> 6, 0x80 | c & 0x3F))
+        else:
+            out += bytes((0xE0 | c >> 12, 0x80 | c >> 6 & 0x3F, 0x80 | c & 0x3F))
+    return len(out).to_bytes(2, "big") + bytes(out)
+
+
 class BungeeCodecFuzzTests(SynchronousTestCase):
     @fuzz()
     @given(_TEXT)
     def test_utf_round_trip(self, text: str) -> None:
         raw = bungee.encode_utf(text)
+        self.assertEqual(raw, java_write_utf(text))
         self.assertEqual(int.from_bytes(raw[:2], "big"), len(raw) - 2)
         self.assertNotIn(b"\x00", raw[2:])
         self.assertEqual(bungee.decode_modified_utf8(raw[2:]), text)

@@ -59,6 +59,12 @@ class Request:
 
 def encode_utf(text: str) -> bytes:
     """Java's ``writeUTF``; ``WireError`` (``UTF_TOO_LONG``) past 65535 bytes, as Java refuses."""
+    if "\x00" not in text and (not text or max(text) < "\U00010000"):
+        # Without NUL or characters past the BMP, modified UTF-8 is plain UTF-8.
+        raw = text.encode("utf-8", "surrogatepass")
+        if len(raw) > 0xFFFF:
+            raise WireError("UTF_TOO_LONG", f"{len(raw)} bytes")
+        return _U16.pack(len(raw)) + raw
     units = text.encode("utf-16-be", "surrogatepass")
     out = bytearray()
     for i in range(0, len(units), 2):
@@ -120,6 +126,14 @@ class _Input:
 def decode_modified_utf8(raw: bytes) -> str:
     """Java's modified UTF-8; ``WireError`` (``BAD_UTF``) for what Java's ``readUTF`` refuses
     and for unpaired surrogates, which no name or message can hold."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        # Well-formed UTF-8 within the BMP reads the same in Java.
+        if not text or max(text) < "\U00010000":
+            return text
     units = bytearray()
     i, n = 0, len(raw)
     while i < n:
