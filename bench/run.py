@@ -154,6 +154,7 @@ enabled = false
 
 [rate_limits]
 handshake_concurrent_max = 4096
+handshake_per_address_max = 65536
 routing_concurrent_max = 4096
 connections_per_address_rate = 10000
 connections_per_address_burst = 100000

@@ -62,6 +62,7 @@ enabled = false
 
 [rate_limits]
 handshake_concurrent_max = 256
+handshake_per_address_max = 65536
 connections_per_address_rate = 10000
 connections_per_address_burst = 100000
 

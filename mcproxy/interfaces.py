@@ -154,6 +154,21 @@ class IStatusSource(Interface):
         """(plain-text MOTD, online, max players) for the pre-1.7 ping."""
 
 
+class IHistory(Interface):
+    """A process's rolling history of its own ``/status`` and ``/metrics`` samples.
+
+    :class:`mcproxy.ops.history.History` keeps it on disk; ``/history`` serves it.
+    """
+
+    name = Attribute("str: the process's name on the control plane (its files are named so)")
+    interval = Attribute("float: seconds between two samples")
+    retention = Attribute("float: seconds of samples kept")
+
+    def samples(since, until):
+        """The kept samples with ``since <= t <= until`` (epoch seconds), oldest first; each a
+        dict with ``t``, ``time``, ``status`` and ``metrics``."""
+
+
 class ISessionHandler(Interface):
     """One protocol state of a player's connection (:mod:`mcproxy.proxy.session`).
 
@@ -269,3 +284,16 @@ class IPlayer(Interface):
 
     def transfer(host, port=25565, server=None):
         """Send the player elsewhere with the Transfer packet; ValueError when not possible now."""
+
+
+# ---------------------------------------------------------------------------
+# Front door (mcproxy.proxy.admission): what the pre-login gate asks of the
+# connections holding its slots. Implemented by mcproxy.proxy.client.PlayerConnection.
+# ---------------------------------------------------------------------------
+
+
+class IPreloginHolder(Interface):
+    """A connection holding a pre-login slot, which the gate may take back."""
+
+    def evict() -> None:
+        """Close this connection: its slot went to a newcomer (counted ``HANDSHAKE_EVICTED``)."""

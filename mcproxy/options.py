@@ -1,13 +1,15 @@
 """
 twistd command-line options for the ``mcproxy`` and ``mcbackend`` plugins.
 
-The config is loaded and validated in ``postOptions``: twistd turns a
-``UsageError`` into its message and exit status 1, so a bad config stops the
-process with the loader's one-line ``file: key: reason`` and no traceback.
+The config is loaded and validated in ``postOptions``. A bad config stops the
+process with exit status 1 and the loader's ``file: key: reason`` lines on
+stderr, and nothing else: twistd would print its whole usage text ahead of a
+``UsageError``, burying the one line that matters.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 from twisted.python import usage
@@ -27,12 +29,15 @@ class _ConfigOptions(usage.Options):
     """Shared ``-c/--config`` handling; subclasses name the file and loader."""
 
     loader: Callable[[str], Any]
+    plugin = "twistd"
 
     def postOptions(self) -> None:
         try:
             self["config_obj"] = type(self).loader(self["config"])
         except ConfigError as e:
-            raise usage.UsageError(str(e)) from None
+            for line in str(e).splitlines():
+                print(f"twistd {self.plugin}: {line}", file=sys.stderr)
+            raise SystemExit(1) from None
 
 
 class ProxyOptions(_ConfigOptions):
@@ -43,6 +48,7 @@ class ProxyOptions(_ConfigOptions):
         ["config", "c", "proxy.toml", "Path to the proxy's TOML config."],
     ]
     loader = staticmethod(load_proxy_config)
+    plugin = "mcproxy"
 
     @property
     def config(self) -> ProxyConfig:
@@ -59,6 +65,7 @@ class BackendOptions(_ConfigOptions):
         ["config", "c", "backend.toml", "Path to the backend's TOML config."],
     ]
     loader = staticmethod(load_backend_config)
+    plugin = "mcbackend"
 
     @property
     def config(self) -> BackendConfig:

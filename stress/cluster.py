@@ -127,10 +127,11 @@ class Swarm:
 
     def __init__(self, port: int, count: int, duration: float, *, version: str = "1.21.4",
                  chat_ms: int = 2000, switch_ms: int = 20000, ramp_ms: int = 10000,
-                 prefix: str = "Bot", servers: str = "lobby,game") -> None:
+                 prefix: str = "Bot", servers: str = "lobby,game", keepalive_timeout_ms: int = 30000) -> None:
         self.protocol = _JSONLines("swarm.js")
         env = dict(os.environ, NODE_PATH=str(NODE_MODULES), CHAT_MS=str(chat_ms), SWITCH_MS=str(switch_ms),
-                   RAMP_MS=str(ramp_ms), NAME_PREFIX=prefix, SERVERS=servers)
+                   RAMP_MS=str(ramp_ms), NAME_PREFIX=prefix, SERVERS=servers,
+                   KEEPALIVE_TIMEOUT_MS=str(keepalive_timeout_ms))
         self.transport = reactor.spawnProcess(
             self.protocol, shutil.which("node"),
             ["node", str(STRESS_PEERS / "swarm.js"), "127.0.0.1", str(port), version, str(count),

@@ -13,6 +13,7 @@ from stress.report import Scenario
 #: The load run comes from one address, so the per-address throttles are raised for it;
 #: the hostile run keeps the defaults.
 LOAD_RATE_LIMITS = """\
+handshake_per_address_max = 1000
 connections_per_address_rate = 1000.0
 connections_per_address_burst = 1000
 logins_per_address_rate = 1000.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import signal
 import tempfile
@@ -32,7 +34,7 @@ class PluginTests(SynchronousTestCase):
 
     def test_backend_options_load_config(self) -> None:
         """``mcbackend -c backend.toml`` parses and validates the config; a bad one is a
-        one-line usage error, not a traceback."""
+        one-line error on stderr, not a traceback."""
         directory = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, directory, True)
         good = Path(directory) / "backend.toml"
@@ -42,9 +44,12 @@ class PluginTests(SynchronousTestCase):
         self.assertEqual(options.config.backend.server_id, "lobby")
         bad = Path(directory) / "bad.toml"
         bad.write_text('[backend]\nmax_players = "many"\n')
-        with self.assertRaises(usage.UsageError) as caught:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as caught:
             self.makers()["mcbackend"].options().parseOptions(["-c", str(bad)])
-        self.assertIn("bad.toml", str(caught.exception))
+        self.assertEqual(caught.exception.code, 1)
+        self.assertIn("bad.toml: backend.max_players: must be an integer", err.getvalue())
+
 
 
 class MakeServiceTests(SynchronousTestCase):

@@ -205,7 +205,10 @@ class ProxyDefaultsTests(ConfigFileTestCase):
         self.assertEqual(config.proxy, ProxySection())
         self.assertEqual(config.messaging, MessagingSection())
         self.assertEqual(config.rate_limits, RateLimitsSection())
-        self.assertEqual(config.admin, AdminSection())
+        # The history folder resolves against the config's folder, like every path.
+        history_dir = Path(config.admin.history_dir)
+        self.assertEqual((history_dir.is_absolute(), history_dir.parent), (True, Path(config.path).resolve().parent))
+        self.assertEqual(config.admin, AdminSection(history_dir=str(history_dir)))
         self.assertEqual(config.logging, LoggingSection())
         self.assertEqual(dict(config.servers), {"lobby": Server("127.0.0.1", 25566)})
         self.assertEqual(config.try_order, ("lobby",))
@@ -270,6 +273,7 @@ handshake_timeout = 3
 login_timeout = 12.5
 connect_timeout = 1
 max_frame_size_prelogin = 32768
+proxy_protocol_trusted = ["10.0.0.0/8", "2001:db8::/32"]
 
 [security]
 proxy_secret = "{SECRET}"
@@ -312,6 +316,7 @@ file = "logs/proxy.jsonl"
             )
         )
         self.assertEqual(config.proxy.bind, "haproxy:tcp:25565")
+        self.assertEqual(config.proxy.proxy_protocol_trusted, ("10.0.0.0/8", "2001:db8::/32"))
         self.assertEqual(config.proxy.session_server, "http://127.0.0.1:8080")
         self.assertEqual(config.proxy.compression_threshold, -1)
         self.assertEqual(config.proxy.handshake_timeout, 3.0)
@@ -350,7 +355,8 @@ class BackendDefaultsTests(ConfigFileTestCase):
         self.assertEqual(config.process_name, "lobby")
         self.assertEqual(config.messaging, BackendMessagingSection())
         self.assertEqual(
-            config.admin, AdminSection(bind="tcp:8766:interface=127.0.0.1")
+            config.admin, AdminSection(bind="tcp:8766:interface=127.0.0.1",
+                                       history_dir=str(Path(config.path).resolve().parent / "history"))
         )
         self.assertEqual(config.logging, LoggingSection())
 
@@ -810,7 +816,8 @@ class EndpointTests(ConfigFileTestCase):
         config = load_proxy_config(
             self.write(
                 PROXY_MINIMAL.replace(
-                    "[proxy]", '[proxy]\nbind = "haproxy:tcp:25565:interface=0.0.0.0"'
+                    "[proxy]", '[proxy]\nbind = "haproxy:tcp:25565:interface=0.0.0.0"\n'
+                    'proxy_protocol_trusted = ["192.0.2.10"]'
                 )
             )
         )
@@ -821,7 +828,8 @@ class EndpointTests(ConfigFileTestCase):
         config = load_proxy_config(
             self.write(
                 PROXY_MINIMAL.replace(
-                    "[proxy]", '[proxy]\nbind = ["tcp:25565", "haproxy:tcp:25566"]'
+                    "[proxy]", '[proxy]\nbind = ["tcp:25565", "haproxy:tcp:25566"]\n'
+                    'proxy_protocol_trusted = ["192.0.2.0/24"]'
                 )
             )
         )
@@ -1558,33 +1566,151 @@ class OptionsTests(ConfigFileTestCase):
         self.assertIsInstance(options.config, BackendConfig)
 
     def test_badConfig(self) -> None:
-        """A bad config becomes a UsageError carrying exactly the one-liner."""
+        """A bad config exits 1 with exactly the one-liner on stderr, no usage text."""
         path = self.write(PROXY_MINIMAL.replace("[proxy]", "[proxy]\nmax_players = 0"))
-        error = self.assertRaises(
-            usage.UsageError, ProxyOptions().parseOptions, ["-c", path]
-        )
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            error = self.assertRaises(SystemExit, ProxyOptions().parseOptions, ["-c", path])
+        self.assertEqual(error.code, 1)
         self.assertEqual(
-            str(error),
-            f"{path}: proxy.max_players: must be between 1 and 1000000, not 0",
+            err.getvalue(),
+            f"twistd mcproxy: {path}: proxy.max_players: must be between 1 and 1000000, not 0\n",
         )
         self.assertIsNone(error.__cause__)
         self.assertTrue(error.__suppress_context__)
 
     def test_twistdExit(self) -> None:
-        """twistd's runner prints the message and exits 1, without a traceback."""
+        """twistd's runner prints the reason and exits 1: no traceback, and no usage
+        block ahead of the reason."""
         path = self.write("[backend]\n", "b.toml")
-        out = io.StringIO()
+        out, err = io.StringIO(), io.StringIO()
         self.patch(sys, "argv", ["twistd", "mcbackend", "-c", path])
         self.patch(sys, "stdout", out)
+        self.patch(sys, "stderr", err)
         error = self.assertRaises(
             SystemExit, app.run, lambda config: None, ServerOptions
         )
         self.assertEqual(error.code, 1)
-        last = out.getvalue().splitlines()[-1]
+        self.assertEqual(out.getvalue(), "")
+        lines = err.getvalue().splitlines()
+        self.assertEqual(len(lines), 1, lines)
         self.assertTrue(
-            last.startswith(f"twistd mcbackend: {path}: backend.proxy_secret: "), last
+            lines[0].startswith(f"twistd mcbackend: {path}: backend.proxy_secret: "), lines
         )
-        self.assertNotIn("Traceback", out.getvalue())
+        self.assertNotIn("Usage:", err.getvalue())
+
+    def test_twistdEveryMistake(self) -> None:
+        """Each mistake of the file is its own prefixed line, in file order."""
+        path = self.write(PROXY_MINIMAL.replace("[proxy]", '[proxy]\nmotd = 5\nmax_players = 0'))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.assertRaises(SystemExit, ProxyOptions().parseOptions, ["-c", path])
+        self.assertEqual(err.getvalue().splitlines(), [
+            f"twistd mcproxy: {path}: proxy.motd: must be a string, not an integer",
+            f"twistd mcproxy: {path}: proxy.max_players: must be between 1 and 1000000, not 0",
+        ])
+
+
+class TrustedProxySourcesTests(ConfigFileTestCase):
+    """``[proxy].proxy_protocol_trusted``: who may send a PROXY header."""
+
+    def bind(self, bind: str, trusted: str | None = None) -> str:
+        lines = f'[proxy]\nbind = {bind}'
+        if trusted is not None:
+            lines += f"\nproxy_protocol_trusted = {trusted}"
+        return PROXY_MINIMAL.replace("[proxy]", lines)
+
+    def test_empty_list_refused_on_an_exposed_haproxy_listener(self) -> None:
+        """An empty list with a haproxy: listener on every interface would believe
+        anyone's header: a config error naming the listener."""
+        self.assertProxyError(
+            self.bind('"haproxy:tcp:25565"'), "proxy.proxy_protocol_trusted",
+            "is empty, but 'haproxy:tcp:25565' takes PROXY headers from beyond loopback: "
+            "list the load balancers' addresses (CIDR), or bind it to 127.0.0.1")
+
+    def test_empty_list_allowed_on_loopback(self) -> None:
+        """Bound to loopback (IPv4 or IPv6) or a UNIX socket, only this machine can
+        reach the listener, so an empty list is allowed."""
+        for bind in ('"haproxy:tcp:25565:interface=127.0.0.1"', '"haproxy:tcp6:25565:interface=\\\\:\\\\:1"',
+                     '"haproxy:unix:/tmp/mc.sock"', '["tcp:25566", "haproxy:tcp:25565:interface=127.0.0.2"]'):
+            config = load_proxy_config(self.write(self.bind(bind)))
+            self.assertEqual(config.proxy.proxy_protocol_trusted, ())
+
+    def test_plain_listener_needs_no_list(self) -> None:
+        """Without a haproxy: listener the list is irrelevant and may stay empty."""
+        self.assertEqual(load_proxy_config(self.write(self.bind('"tcp:25565"'))).proxy.proxy_protocol_trusted, ())
+
+    def test_bad_entries(self) -> None:
+        """Entries must be addresses or CIDRs with no host bits set; the value must be an array."""
+        self.assertProxyErrorStarts(self.bind('"haproxy:tcp:1"', '["10.0.0.1/8"]'),
+                                    "proxy.proxy_protocol_trusted", "'10.0.0.1/8' is not an address or CIDR")
+        self.assertProxyErrorStarts(self.bind('"haproxy:tcp:1"', '["lb.example.com"]'),
+                                    "proxy.proxy_protocol_trusted", "'lb.example.com' is not")
+        self.assertProxyError(self.bind('"haproxy:tcp:1"', '"10.0.0.0/8"'), "proxy.proxy_protocol_trusted",
+                              'must be an array of CIDR strings, such as ["10.0.0.0/8"]')
+
+
+class EveryMistakeTests(ConfigFileTestCase):
+    """A file with several mistakes reports all of them at once, in file order."""
+
+    def test_two_mistakes_in_file_order(self) -> None:
+        """Two mistakes in different tables come back together, the first one in the
+        file first, whatever order the checks run in."""
+        text = PROXY_MINIMAL.replace(
+            "[servers]", '[rate_limits]\nhandshake_concurrent_max = 0\n\n[servers]'
+        ).replace("[proxy]", '[proxy]\nforwarding = "velocity"')
+        path = self.write(text)
+        error = self.proxyError(text)
+        self.assertEqual(str(error).splitlines(), [
+            f"{path}: proxy.forwarding: must be one of none, legacy, bungeeguard, modern, not 'velocity'",
+            f"{path}: rate_limits.handshake_concurrent_max: must be between 1 and 65536, not 0",
+        ])
+        self.assertEqual((error.key, len(error.errors)), ("proxy.forwarding", 2))
+
+    def test_order_follows_file_not_checks(self) -> None:
+        """[admin] written before [proxy] is reported before it."""
+        text = '[admin]\nbind = "nonsense:1"\n' + PROXY_MINIMAL.replace("[proxy]", "[proxy]\nmax_players = -1")
+        keys = [e.key for e in self.proxyError(text).errors]
+        self.assertEqual(keys, ["admin.bind", "proxy.max_players"])
+
+    def test_unknown_keys_and_sections_all_reported(self) -> None:
+        """Every unknown key and section is listed, not only the first."""
+        text = PROXY_MINIMAL.replace("[proxy]", "[proxy]\nmotdd = 'x'\nmax_player = 3") + "\n[sever]\n"
+        keys = [e.key for e in self.proxyError(text).errors]
+        self.assertEqual(keys, ["proxy.motdd", "proxy.max_player", "sever"])
+
+    def test_raising_section_does_not_hide_the_next(self) -> None:
+        """A check that cannot go on (a missing favicon file) ends its own section only."""
+        text = PROXY_MINIMAL.replace("[proxy]", '[proxy]\nfavicon = "nope.png"').replace(
+            "[servers]", "[rate_limits]\nrouting_concurrent_max = 0\n\n[servers]")
+        keys = [e.key for e in self.proxyError(text).errors]
+        self.assertEqual(keys, ["proxy.favicon", "rate_limits.routing_concurrent_max"])
+
+    def test_no_cascade_from_a_substituted_default(self) -> None:
+        """A bad value replaced by its default does not raise a second error of its own:
+        with forwarding misspelt and no secret, only the misspelling is reported."""
+        text = '[proxy]\nforwarding = "modrn"\n\n[messaging]\nenabled = false\n\n[servers]\nlobby = "127.0.0.1:25566"\ntry = ["lobby"]\n'
+        keys = [e.key for e in self.proxyError(text).errors]
+        self.assertEqual(keys, ["proxy.forwarding"])
+
+    def test_backend_two_mistakes(self) -> None:
+        """The backend config collects the same way."""
+        text = BACKEND_MINIMAL + '\nenforce_proxy = "yes"\n\n[admin]\nbind = 7\n'
+        path = os.path.join(self.dir, "backend.toml")
+        self.assertEqual(str(self.backendError(text)).splitlines(), [
+            f"{path}: backend.enforce_proxy: must be a boolean (true or false), not a string",
+            f"{path}: admin.bind: must be a string, not an integer",
+        ])
+
+    def test_check_config_prints_every_mistake(self) -> None:
+        """``mcproxyctl check-config`` prints each mistake on its own line and exits 1."""
+        path = self.write(PROXY_MINIMAL.replace("[proxy]", "[proxy]\nmotd = 1\nmax_players = 0"))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = ctl.main(["check-config", path])
+        self.assertEqual(code, 1)
+        self.assertEqual([line.split(": ")[1] for line in out.getvalue().splitlines()],
+                         ["proxy.motd", "proxy.max_players"])
 
 
 class DataclassTests(SynchronousTestCase):
@@ -1603,6 +1729,7 @@ class DataclassTests(SynchronousTestCase):
                 "handshake_timeout", "login_timeout", "connect_timeout",
                 "max_frame_size_prelogin", "kick_existing_players", "status_player_sample",
                 "bungee_plugin_channel",
+                "proxy_protocol_trusted",
             ],
         )
 

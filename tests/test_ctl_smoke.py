@@ -27,6 +27,14 @@ class FakeAdmin:
     def get(self, path: str):
         return "" if path == "/metrics" else {}
 
+    def action(self, name: str, body: dict):
+        """The proxy arms the probes' correlation ids (smoke's first action)."""
+        armed.append((name, body))
+        return {"armed": len(body.get("correlation_ids", []))}
+
+
+armed: list[tuple[str, dict]] = []
+
 
 class RunSmokeTests(SynchronousTestCase):
     def config(self, messaging: bool):
@@ -69,15 +77,19 @@ bind = "tcp:8765:interface=127.0.0.1"
         """A messaging port that never answers: each control probe connects through the
         given reactor and fails when that reactor's clock passes the timeout."""
         reactor = MemoryReactorClock()
+        del armed[:]
         d = run_smoke(reactor, self.config(messaging=True), [], FakeAdmin, players=0, timeout=5.0)
         self.assertNoResult(d)
+        self.assertEqual([name for name, _ in armed], ["arm_probes"])
+        self.assertEqual(len(armed[0][1]["correlation_ids"]), 4)
         self.assertEqual([(host, port) for host, port, *_ in reactor.tcpClients], [("127.0.0.1", 25580)])
-        reactor.advance(5.0)
-        self.assertEqual(len(reactor.tcpClients), 2)
-        self.assertNoResult(d)
+        for probe in range(1, 4):
+            reactor.advance(5.0)
+            self.assertEqual(len(reactor.tcpClients), probe + 1)
+            self.assertNoResult(d)
         reactor.advance(5.0)
         report = self.successResultOf(d)
         self.assertFalse(report["passed"])
         control = [c for c in report["checks"] if c["check"].startswith("control-")]
-        self.assertEqual([c["result"] for c in control], ["FAIL", "FAIL"])
+        self.assertEqual([c["result"] for c in control], ["FAIL"] * 4)
         self.assertIn("no answer within 5s", control[0]["detail"])

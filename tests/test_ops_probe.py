@@ -250,3 +250,68 @@ class BackendProberRealSocketTests(unittest.TestCase):
         yield defer.gatherResults(factory.lost)
         self.assertEqual(
             _value(registry, "mcproxy_backend_probes_total", server="lobby", result="ok"), 2.0)
+
+
+class EventDrivenTests(unittest.SynchronousTestCase):
+    """Health follows events at once; probes fill the gaps."""
+
+    def test_observed_connect_clears_refused_at_once(self) -> None:
+        """A backend refused by the last probe is OK the moment a player's connect to
+        it works, with no probe and no time passing; the up gauge follows."""
+        f = _Fixture({"lobby": "127.0.0.1:25566"})
+        f.prober.probe_all()
+        f.refuse(0)
+        self.assertIs(f.prober.check("lobby").state, CheckState.FAILED)
+        f.prober.observe("lobby", True, "a player connected")
+        check = f.prober.check("lobby")
+        self.assertEqual((check.state, check.detail), (CheckState.OK, "a player connected"))
+        self.assertIs(f.health.evaluate().status, Readiness.READY)
+        self.assertEqual(_value(f.registry, "mcproxy_backend_up", server="lobby"), 1.0)
+        self.assertEqual(len(f.reactor.tcpClients), 1)
+
+    def test_observed_failure_degrades_at_once(self) -> None:
+        """A player's failed connect marks the backend down without waiting for a probe."""
+        f = _Fixture({"lobby": "127.0.0.1:25566"})
+        f.prober.probe_all()
+        f.accept(0)
+        f.prober.observe("lobby", False, "a player's connect failed: connection refused")
+        self.assertEqual(f.prober.check("lobby"),
+                         type(f.prober.check("lobby"))(CheckState.FAILED,
+                                                       "a player's connect failed: connection refused"))
+
+    def test_stale_probe_does_not_overwrite_fresher_event(self) -> None:
+        """A probe started before a player's successful connect, and answered refused
+        after it, is dropped: /health never says refused once a player got through."""
+        f = _Fixture({"lobby": "127.0.0.1:25566"})
+        f.prober.probe_all()
+        f.reactor.advance(0.5)
+        f.prober.observe("lobby", True, "a player connected")
+        f.reactor.advance(0.1)
+        f.refuse(0)
+        self.assertIs(f.prober.check("lobby").state, CheckState.OK)
+        f.reactor.advance(5.0)
+        f.prober.probe_all()
+        f.refuse(1)
+        self.assertIs(f.prober.check("lobby").state, CheckState.FAILED)
+
+    def test_probe_now_outside_the_interval(self) -> None:
+        """``probe_now`` connects at once, between rounds; before start it does nothing."""
+        f = _Fixture({"lobby": "127.0.0.1:25566"})
+        f.prober.probe_now("lobby")
+        self.assertEqual(f.reactor.tcpClients, [])
+        f.prober.startService()
+        self.addCleanup(f.prober.stopService)
+        self.assertEqual(len(f.reactor.tcpClients), 1)
+        f.refuse(0)
+        f.reactor.advance(1.0)
+        f.prober.probe_now("lobby")
+        self.assertEqual(len(f.reactor.tcpClients), 2)
+        f.accept(1)
+        self.assertIs(f.prober.check("lobby").state, CheckState.OK)
+
+    def test_unknown_backend_ignored(self) -> None:
+        """Events about a server no longer configured change nothing."""
+        f = _Fixture({"lobby": "127.0.0.1:25566"})
+        f.prober.observe("gone", True, "a player connected")
+        f.prober.probe_now("gone")
+        self.assertIsNone(f.prober.result("gone"))

@@ -25,7 +25,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from mcproxy.config import RateLimitsSection
-from mcproxy.interfaces import IStatusSource
+from mcproxy.interfaces import IPreloginHolder, IStatusSource
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.proxy.client import Phase, PlayerFactory
 from mcproxy.proxy.core import ProxyCore, ProxySettings
@@ -79,9 +79,9 @@ def frames(data: bytes) -> list[tuple[int, Reader]]:
 
 
 def rates(**limits) -> RateLimitsSection:
-    """``[rate_limits]`` with the per-address buckets off unless a test turns them on."""
+    """``[rate_limits]`` with the per-address buckets and cap off unless a test turns them on."""
     return RateLimitsSection(**{"connections_per_address_rate": 0.0, "logins_per_address_rate": 0.0,
-                                **limits})
+                                "handshake_per_address_max": 65536, **limits})
 
 
 class FakeRouter:
@@ -436,28 +436,101 @@ class MalformedInputTests(FrontDoorTestCase):
 
 
 class ThrottleTests(FrontDoorTestCase):
-    def test_concurrency_cap(self) -> None:
-        """Past ``handshake_concurrent_max`` connections not yet past login, a new one is
-        closed at once and counted; a slot frees when one closes."""
+    def test_connection_is_a_prelogin_holder(self) -> None:
+        """What the gate evicts provides ``IPreloginHolder``."""
+        door = self.door()
+        conn, _ = door.connect()
+        self.assertTrue(verifyObject(IPreloginHolder, conn))
+
+    def test_full_gate_evicts_oldest_half_open(self) -> None:
+        """Past ``handshake_concurrent_max`` connections before login, a newcomer takes
+        the slot of the oldest one still in its handshake, which is closed and counted
+        ``HANDSHAKE_EVICTED``; the gate stays at its limit."""
         door = self.door(limits=rates(handshake_concurrent_max=3))
         held = [door.connect(IPv4Address("TCP", f"192.0.2.{i}", 1)) for i in range(3)]
+        held[1][0].dataReceived(b"\x10\x00")
         conn, transport = door.connect(IPv4Address("TCP", "192.0.2.99", 1))
-        self.assertTrue(transport.disconnected)
-        self.assertRefused(door, conn, transport, "HANDSHAKE_CONCURRENCY")
-        self.assertEqual(door.core.connections, 3)
-        first, first_transport = held[0]
-        first.connectionLost(None)
-        conn, transport = door.connect(IPv4Address("TCP", "192.0.2.100", 1))
         self.assertIs(conn.phase, Phase.HANDSHAKE)
         self.assertFalse(transport.disconnected)
+        self.assertRefused(door, *held[0], "HANDSHAKE_EVICTED")
+        door.close(*held[0])
+        self.assertEqual(door.core.prelogin_gate.held, 3)
+        self.assertEqual(door.core.prelogin_gate.evictions, 1)
+        self.assertEqual(door.core.connections, 3)
+
+    def test_logins_are_not_evicted(self) -> None:
+        """A connection past its handshake into login is never evicted: the newcomer
+        evicts the oldest still handshaking, and when every slot is logging in it is
+        refused ``HANDSHAKE_CONCURRENCY`` instead."""
+        door = self.door(limits=rates(handshake_concurrent_max=2))
+        login, _ = door.connect(IPv4Address("TCP", "192.0.2.1", 1))
+        login.dataReceived(handshake(intent=2))
+        squatter = door.connect(IPv4Address("TCP", "192.0.2.2", 1))
+        newcomer, _ = door.connect(IPv4Address("TCP", "192.0.2.3", 1))
+        self.assertIs(login.phase, Phase.LOGIN)
+        self.assertRefused(door, *squatter, "HANDSHAKE_EVICTED")
+        newcomer.dataReceived(handshake(intent=2))
+        conn, transport = door.connect(IPv4Address("TCP", "192.0.2.4", 1))
+        self.assertRefused(door, conn, transport, "HANDSHAKE_CONCURRENCY")
+        self.assertEqual((login.phase, newcomer.phase), (Phase.LOGIN, Phase.LOGIN))
+
+    def test_handshakes_evicted_before_status_exchanges(self) -> None:
+        """A connection that has not completed its handshake goes before an older one
+        already in its status exchange."""
+        door = self.door(limits=rates(handshake_concurrent_max=2))
+        status, status_transport = door.connect(IPv4Address("TCP", "192.0.2.1", 1))
+        status.dataReceived(handshake(intent=1))
+        squatter = door.connect(IPv4Address("TCP", "192.0.2.2", 1))
+        door.connect(IPv4Address("TCP", "192.0.2.3", 1))
+        self.assertRefused(door, *squatter, "HANDSHAKE_EVICTED")
+        self.assertIs(status.phase, Phase.STATUS)
+        door.connect(IPv4Address("TCP", "192.0.2.4", 1))
+        self.assertEqual(door.refusals("HANDSHAKE_EVICTED"), 2.0)
+        self.assertIs(status.phase, Phase.STATUS)
 
     def test_refused_connection_frees_nothing(self) -> None:
         """A connection refused at the cap does not release a slot it never held."""
         door = self.door(limits=rates(handshake_concurrent_max=1))
-        door.connect()
+        first, _ = door.connect()
+        first.dataReceived(handshake(intent=2))
         conn, transport = door.connect(IPv4Address("TCP", "192.0.2.2", 1))
         conn.connectionLost(None)
         self.assertEqual(door.core.prelogin_gate.held, 1)
+
+    def test_per_address_cap(self) -> None:
+        """One address holds at most ``handshake_per_address_max`` slots at once; the
+        next from it is refused ``HANDSHAKE_PER_ADDRESS``, others are unaffected, and a
+        slot given back is usable again."""
+        door = self.door(limits=rates(handshake_per_address_max=2))
+        first = door.connect()
+        door.connect()
+        conn, transport = door.connect()
+        self.assertRefused(door, conn, transport, "HANDSHAKE_PER_ADDRESS")
+        other, _ = door.connect(IPv4Address("TCP", "203.0.113.8", 1))
+        self.assertIs(other.phase, Phase.HANDSHAKE)
+        first[0].connectionLost(None)
+        again, _ = door.connect()
+        self.assertIs(again.phase, Phase.HANDSHAKE)
+
+    def test_status_answered_through_half_open_flood(self) -> None:
+        """300 addresses each holding a half-open handshake (``10 00``, then silence)
+        cannot keep a fresh address's status ping from being answered: the squatters
+        are evicted oldest first, and the gate never passes its limit."""
+        door = self.door(limits=rates(handshake_concurrent_max=256, handshake_per_address_max=32))
+        flood = []
+        for n in range(300):
+            conn, transport = door.connect(IPv4Address("TCP", f"10.1.{n // 250}.{n % 250}", 2000))
+            conn.dataReceived(b"\x10\x00")
+            flood.append((conn, transport))
+            door.close(conn, transport)
+        self.assertEqual(door.core.prelogin_gate.held, 256)
+        conn, transport = door.connect(IPv4Address("TCP", "198.51.100.1", 1))
+        conn.dataReceived(handshake(769, intent=1) + packet(0x00))
+        (packet_id, reader), = frames(transport.value())
+        self.assertEqual(packet_id, 0x00)
+        self.assertIn("version", json.loads(reader.string()))
+        self.assertEqual(door.refusals("HANDSHAKE_EVICTED"), 45.0)
+        self.assertEqual(door.refusals("HANDSHAKE_CONCURRENCY"), 0.0)
 
     def test_per_address_rate(self) -> None:
         """Each address gets ``connection_burst`` connections at once, then

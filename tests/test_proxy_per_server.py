@@ -146,6 +146,9 @@ bind = "{{bind}}"
 server_id = "{{server_id}}"
 enforce_proxy = {{enforce}}
 proxy_secret = "{SECRET}"
+
+[messaging]
+enabled = false
 """
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -63,6 +66,25 @@ class RouterConnectTests(SynchronousTestCase):
         reactor = _reactor()
         _router(reactor, "lobby.internal").connect(_login(), ["lobby"])
         self.assertEqual(reactor.nameResolver.asked, ["lobby.internal"])
+
+
+class RouterObservesTests(SynchronousTestCase):
+    """Every connect tells ``observe`` whether the server was reachable."""
+
+    def test_connect_outcomes_observed(self) -> None:
+        """A connect that works is observed reachable; a refused one unreachable, with why."""
+        reactor = _reactor()
+        seen = []
+        router = _router(reactor, "127.0.0.1")
+        router.observe = lambda name, reachable, detail: seen.append((name, reachable, detail))
+        router.connect(_login(), ["lobby"]).addErrback(lambda f: None)
+        _, _, factory, _, _ = reactor.tcpClients[0]
+        factory.clientConnectionFailed(reactor.connectors[0], Failure(ConnectionRefusedError()))
+        self.assertEqual(seen, [("lobby", False, "a player's connect failed: connection refused")])
+        router.connect(_login(), ["lobby"])
+        _, port, factory, _, _ = reactor.tcpClients[1]
+        factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", port)).makeConnection(StringTransport())
+        self.assertEqual(seen[1], ("lobby", True, "a player connected"))
 
 
 class BackendFactoryTests(SynchronousTestCase):

@@ -183,12 +183,28 @@ class FallbackTests(SwitchTestCase):
         self.assertEqual(self.session.connection.server, "survival")
 
     def test_fallback_failing_disconnects_with_the_reason(self) -> None:
-        """A fallback that finds no server disconnects the player with why they left the old one."""
+        """A fallback that finds no server is tried again after 1, 2 and 4 s with the player
+        held; only then is the player disconnected with why they left the old one."""
         self.kick(self.session.backend, "Restarting")
         self.rig.router.refuse()
+        for delay in (1.0, 2.0, 4.0):
+            self.assertEqual(texts(self.session.sent(), IDS.play_kick), [])
+            requests = len(self.rig.router.requests)
+            self.rig.reactor.advance(delay + 1.0)
+            self.assertEqual(len(self.rig.router.requests), requests + 1)
+            self.rig.router.refuse()
         self.assertEqual(texts(self.session.sent(), IDS.play_kick), ["You were kicked from lobby: Restarting"])
         self.closed()
         self.assertEqual(len(self.of(DisconnectEvent)), 1)
+
+    def test_fallback_retried_lands_the_player(self) -> None:
+        """A fallback refused once lands the player when the retry is accepted."""
+        self.kick(self.session.backend, "Restarting")
+        self.rig.router.refuse()
+        self.rig.reactor.advance(2.0)
+        self.rig.finish_switch(self.session)
+        self.assertEqual(self.session.connection.server, "survival")
+        self.assertFalse(self.session.transport.disconnecting)
 
     def test_player_phase_stays_relay_through_a_switch(self) -> None:
         """The connection is in the relay state from join to the end, whatever the switch does."""

@@ -173,3 +173,23 @@ class ReportTests(SynchronousTestCase):
         self.assertEqual(percentiles(list(range(1, 101))), {"p50": 50, "p95": 95, "p99": 99, "max": 100})
         self.assertIsNone(percentiles([]))
         self.assertEqual([round(join_delay(i, 1.0, 5), 2) for i in range(6)], [0, 0, 0, 0, 1.1, 2.2])
+
+
+class RotationRefusalTests(ReportTests):
+    def test_refused_peer_is_not_judged_by_stale_counts(self) -> None:
+        """A peer whose latest Hello was refused (BAD_SIGNATURE after a restart) blocks the end of
+        the overlap, whatever its earlier verified messages said."""
+        proxy, backend = self.configs()
+        status = {"links": {"links": {"lobby": {"link_up": False, "hello_refused": "BAD_SIGNATURE",
+                                                "hello_refused_at": 98.0}},
+                            "secret_usage": {"lobby": {"current": 7}},
+                            "secret_last_seen": {"lobby": {"current": 95.0}}}}
+        report = ctl.rotation_report(proxy, status, 100.0, 60.0)
+        self.assertEqual(report["peers"][0]["verdict"], "refused")
+        self.assertEqual(report["blocking"], ["lobby"])
+        self.assertIn("lobby: ITS MESSAGES ARE REFUSED NOW: BAD_SIGNATURE", ctl._rotation_text(report))
+        status["links"]["links"]["lobby"]["hello_refused_at"] = 90.0
+        self.assertEqual(ctl.rotation_report(proxy, status, 100.0, 60.0)["peers"][0]["verdict"], "current")
+        status = {"link": {"link_up": False, "link_error": "the proxy refused our Hello: BAD_SIGNATURE",
+                           "secret_last_seen": {"proxy": {"current": 99.0}}}}
+        self.assertEqual(ctl.rotation_report(backend, status, 100.0, 60.0)["peers"][0]["verdict"], "refused")

@@ -7,6 +7,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
+from twisted.internet import defer
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.logger import Logger
 
@@ -14,13 +15,16 @@ from mcproxy.backend.module import BackendModule
 from mcproxy.backend.packets import Spawn
 from mcproxy.backend.server import LimboFactory, LimboSettings
 from mcproxy.config import BackendConfig
+from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.control.backend_side import BackendControlLink
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel, ManualCheck
+from mcproxy.ops.history import History, status_and_metrics
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.ops.redaction import Redactor
 from mcproxy.ops.settle import action_timeout, settle
 from mcproxy.ops.status import StatusBoard
+from mcproxy.ops.unsafe import publish_unsafe_settings
 from mcproxy.versions import SHIPPED, VersionSet
 
 
@@ -62,8 +66,15 @@ class BackendProcess(MultiService):
         self.listener.setServiceParent(self)
         self.health = HealthModel(self.log)
         self.status_board = StatusBoard(reactor, self.registry, self.log, versions)
+        publish_unsafe_settings(unsafe_settings(config), self.registry, self.log, self.status_board)
+        self.history: History | None = None
         self.admin: AdminResource | None = None
         if config.admin.bind:
+            admin_config = config.admin
+            self.history = History(reactor, status_and_metrics(self.status_board, self.registry, self.redactor),
+                                   backend.server_id, admin_config.history_dir, admin_config.history_period,
+                                   admin_config.history_retention, self.log)
+            self.history.setServiceParent(self)
             self.admin = self._admin()
             StreamServerEndpointService(serverFromString(reactor, config.admin.bind),
                                         admin_site(self.admin, reactor)).setServiceParent(self)
@@ -86,7 +97,8 @@ class BackendProcess(MultiService):
             # BackendMetrics exports the bridge gauges; the module keeps them current.
             state_gauges=False,
             artifact_version=self.versions.artifact,
-            control_version=self.versions.control_protocol)
+            control_version=self.versions.control_protocol,
+            endpoint_description=config.messaging.proxy)
         link.setServiceParent(self)
         return link
 
@@ -99,7 +111,7 @@ class BackendProcess(MultiService):
         self.status_board.add("backend", self._backend_status)
         token = config.admin.token.value.decode("utf-8") if config.admin.token else None
         admin = AdminResource(health=self.health, status=self.status_board, registry=self.registry,
-                              log=self.log, redactor=self.redactor, token=token)
+                              log=self.log, redactor=self.redactor, token=token, history=self.history)
         if self.link is None:
             enabled = config.messaging.enabled
             self.health.add_check("messaging", lambda: CheckResult(
@@ -130,9 +142,13 @@ class BackendProcess(MultiService):
         return CheckResult(CheckState.DEGRADED if problems else CheckState.OK, "; ".join(problems))
 
     def _request_snapshot(self, body: dict) -> Any:
-        d = self.link.request_snapshot()
-        d.addCallback(lambda _: self.link.status())
-        d.addErrback(_refused)
+        """Resync; answer with the state reached, or why not, within the asked timeout."""
+        timeout = action_timeout(body)
+        link = self.link
+        d = link.request_snapshot()
+        d.addTimeout(timeout, self.reactor)
+        d.addCallback(lambda _: dict(link.status(), done=True))
+        d.addErrback(lambda failure: dict(link.status(), **_refused(failure, timeout, link)))
         return d
 
     def _bridge(self, enabled: bool):
@@ -155,11 +171,30 @@ class BackendProcess(MultiService):
         timeout = action_timeout(body)
         link = self.link
         d = link.restart()
-        d.addCallback(lambda _: settle(self.reactor, lambda: link.link_up and link.synchronized, timeout))
-        d.addCallback(lambda settled: dict(link.status(), settled=settled))
+        # A sync refused for a reason (not just slow) is an answer too: no use waiting on.
+        d.addCallback(lambda _: settle(self.reactor, lambda: link.link_up and (link.synchronized or link.sync_error),
+                                       timeout))
+        d.addCallback(lambda _: link.link_up and link.synchronized)
+        d.addCallback(lambda settled: dict(link.status(), settled=settled,
+                                           reason="" if settled else _unsettled(link, timeout)))
         return d
 
 
-def _refused(failure: Any) -> dict:
+def _refused(failure: Any, timeout: float | None = None,
+             link: BackendControlLink | None = None) -> dict:
+    """An action's refusal as the operator reads it: the control-plane reason first."""
+    if failure.check(defer.TimeoutError) and link is not None:
+        return {"done": False, "reason": _unsettled(link, timeout or 0)}
     reason = getattr(failure.value, "reason", None)
-    return {"done": False, "reason": str(getattr(reason, "value", reason) or failure.value)}
+    text = str(getattr(reason, "value", reason) or failure.value)
+    if link is not None and link.sync_error:
+        text = link.sync_error
+    return {"done": False, "reason": text}
+
+
+def _unsettled(link: BackendControlLink, timeout: float) -> str:
+    """Why the link did not reach "up and synchronized" within ``timeout`` seconds."""
+    why = "; ".join(link.problems()) or "still synchronizing"
+    if link.link_up and link.sync_error:
+        return f"not synchronized: {why}"
+    return f"not synchronized within {timeout:g} s: {why}"

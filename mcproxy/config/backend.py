@@ -91,16 +91,20 @@ def _build_backend(file: str, base: Path, data: Mapping[str, Any]) -> BackendCon
             file, "backend", "missing table: a backend config starts with [backend]"
         )
     t = _tables(file, base, data, _BACKEND_TABLES)
-    backend = _backend_section(t["backend"])
-    messaging = _backend_messaging(t["messaging"])
-    admin = _admin_section(t["admin"], BACKEND_ADMIN_BIND)
-    logging = _logging(t["logging"])
-    needs = []
-    if backend.enforce_proxy:
-        needs.append("enforce_proxy = true")
-    if messaging.enabled:
-        needs.append("messaging is enabled")
-    _require_secret(t["backend"], backend.proxy_secret, needs)
+    problems = t["backend"].problems
+    backend = problems.section(_backend_section, t["backend"])
+    messaging = problems.section(_backend_messaging, t["messaging"])
+    admin = problems.section(_admin_section, t["admin"], BACKEND_ADMIN_BIND)
+    logging = problems.section(_logging, t["logging"])
+    if not problems:
+        needs = []
+        if backend.enforce_proxy:
+            needs.append("enforce_proxy = true")
+        if messaging.enabled:
+            needs.append("messaging is enabled")
+        with problems.collecting():
+            _require_secret(t["backend"], backend.proxy_secret, needs)
+    problems.check()
     return BackendConfig(
         path=file, backend=backend, messaging=messaging, admin=admin, logging=logging
     )

@@ -48,5 +48,15 @@ def _admin_section(t: _Table, default_bind: str, probes: bool = False) -> AdminS
                 "probe_interval",
                 f"must be at least {MIN_PROBE_INTERVAL:g} seconds, not {interval:g}",
             )
+    history_dir = t.path("history_dir", AdminSection.history_dir)
+    history_period = t.number("history_period", AdminSection.history_period, 0, 3600)
+    if history_period < 1:
+        raise t.error("history_period", f"must be at least 1 second, not {history_period:g}")
+    history_retention = t.number("history_retention", AdminSection.history_retention, 0, 30 * 86400)
+    if history_retention < history_period:
+        raise t.error("history_retention",
+                      f"must be at least history_period ({history_period:g} s), not {history_retention:g}")
     t.finish()
-    return AdminSection(bind=bind, token=token, token_file=token_file, probe_interval=interval)
+    return AdminSection(bind=bind, token=token, token_file=token_file, probe_interval=interval,
+                        history_dir=history_dir, history_period=history_period,
+                        history_retention=history_retention)

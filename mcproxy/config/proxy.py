@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import struct
 from pathlib import Path
@@ -9,6 +10,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from mcproxy.proxy.trusted import HAPROXY_PREFIX, loopback_only
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
@@ -127,9 +129,36 @@ def _proxy_section(t: _Table) -> ProxySection:
             "status_player_sample", d.status_player_sample, 0, MAX_STATUS_SAMPLE
         ),
         bungee_plugin_channel=t.boolean("bungee_plugin_channel", d.bungee_plugin_channel),
+        proxy_protocol_trusted=_trusted_sources(t, binds),
     )
     t.finish()
     return section
+
+
+def _trusted_sources(t: _Table, binds: tuple[str, ...]) -> tuple[str, ...]:
+    """The load balancers a ``haproxy:`` listener believes. An empty list would let
+    anyone who reaches the port name any client address, so it is only allowed where
+    nobody else can reach it: a listener bound to loopback."""
+    key = "proxy_protocol_trusted"
+    value = t._get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return t.report(key, 'must be an array of CIDR strings, such as ["10.0.0.0/8"]', ())
+    networks = []
+    for item in value:
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=True)))
+        except ValueError as error:
+            return t.report(key, f"{item!r} is not an address or CIDR network: {error}", ())
+    if not networks:
+        exposed = [b for b in binds if b.startswith(HAPROXY_PREFIX) and not loopback_only(b)]
+        if exposed:
+            return t.report(
+                key,
+                f"is empty, but {exposed[0]!r} takes PROXY headers from beyond loopback: "
+                "list the load balancers' addresses (CIDR), or bind it to 127.0.0.1",
+                (),
+            )
+    return tuple(networks)
 
 
 def _query(t: _Table) -> QuerySection:
@@ -177,7 +206,7 @@ def _names(
 
 def _server_table(t: _Table, name: str, value: Mapping[str, Any]) -> Server:
     """``[servers.NAME]``: an address and the settings this server overrides."""
-    table = _Table(t.file, t.base, t.key(name), value)
+    table = _Table(t.file, t.base, t.key(name), value, t.problems)
     if "address" not in value:
         raise table.error("address", 'is missing: give the server\'s "host:port"')
     server = _address(table, "address", table._get("address", ""))
@@ -310,6 +339,9 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
         handshake_concurrent_max=t.integer(
             "handshake_concurrent_max", d.handshake_concurrent_max, 1, 65536
         ),
+        handshake_per_address_max=t.integer(
+            "handshake_per_address_max", d.handshake_per_address_max, 1, 65536
+        ),
         routing_concurrent_max=t.integer(
             "routing_concurrent_max", d.routing_concurrent_max, 1, 65536
         ),
@@ -331,22 +363,25 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
 
 
 def _security(
-    t: _Table, proxy: ProxySection, messaging: MessagingSection,
+    t: _Table, proxy: ProxySection | None, messaging: MessagingSection | None,
     servers: Mapping[str, Server],
 ) -> SecuritySection:
     secret, secret_file = _secret(t, "proxy_secret")
     previous, previous_file = _secret(t, "proxy_secret_previous")
     t.finish()
     _rotation(t, secret, previous)
-    needs = []
-    if proxy.forwarding in ("modern", "bungeeguard"):
-        needs.append(f"forwarding = {proxy.forwarding!r}")
-    for name, server in servers.items():
-        if server.forwarding in ("modern", "bungeeguard"):
-            needs.append(f"servers.{name}.forwarding = {server.forwarding!r}")
-    if messaging.enabled:
-        needs.append("messaging is enabled")
-    _require_secret(t, secret, needs)
+    # What needs a secret is judged only on sections that read cleanly: a
+    # default standing in for a mistake must not raise a second, misleading error.
+    if proxy is not None and messaging is not None and not t.problems:
+        needs = []
+        if proxy.forwarding in ("modern", "bungeeguard"):
+            needs.append(f"forwarding = {proxy.forwarding!r}")
+        for name, server in servers.items():
+            if server.forwarding in ("modern", "bungeeguard"):
+                needs.append(f"servers.{name}.forwarding = {server.forwarding!r}")
+        if messaging.enabled:
+            needs.append("messaging is enabled")
+        _require_secret(t, secret, needs)
     return SecuritySection(
         proxy_secret=secret,
         proxy_secret_file=secret_file,
@@ -356,36 +391,31 @@ def _security(
 
 
 def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
-    """Section by section, then the checks that span sections."""
+    """Section by section, then the checks that span sections; every mistake
+    found is raised at the end, together."""
     if "proxy" not in data:
         raise ConfigError(
             file, "proxy", "missing table: a proxy config starts with [proxy]"
         )
     t = _tables(file, base, data, _PROXY_TABLES)
-    proxy = _proxy_section(t["proxy"])
-    servers, try_order = _servers(t["servers"])
-    forced_hosts = _forced_hosts(t["forced_hosts"], servers)
-    motd_by_host = _motd_by_host(t["motd_by_host"])
-    permissions = _permissions(t["permissions"])
-    messaging = _proxy_messaging(t["messaging"])
-    rate_limits = _rate_limits(t["rate_limits"])
-    admin = _admin_section(t["admin"], AdminSection.bind, probes=True)
-    logging = _logging(t["logging"])
-    plugins = _plugins(t["plugins"])
-    query = _query(t["query"])
-
-    security = _security(t["security"], proxy, messaging, servers)
-    if proxy.status_passthrough and proxy.status_passthrough not in servers:
-        raise t["proxy"].error(
-            "status_passthrough",
-            f"names {proxy.status_passthrough!r}, which is not defined under [servers]",
-        )
-    if messaging.control_sender_id in servers:
-        raise t["messaging"].error(
-            "control_sender_id",
-            f"{messaging.control_sender_id!r} is also a server name under "
-            "[servers]; the proxy's sender id must differ from every backend's",
-        )
+    problems = t["proxy"].problems
+    proxy = problems.section(_proxy_section, t["proxy"])
+    servers_and_order = problems.section(_servers, t["servers"])
+    servers, try_order = servers_and_order or (MappingProxyType({}), ())
+    forced_hosts = problems.section(_forced_hosts, t["forced_hosts"], servers)
+    motd_by_host = problems.section(_motd_by_host, t["motd_by_host"])
+    permissions = problems.section(_permissions, t["permissions"])
+    messaging = problems.section(_proxy_messaging, t["messaging"])
+    rate_limits = problems.section(_rate_limits, t["rate_limits"])
+    admin = problems.section(_admin_section, t["admin"], AdminSection.bind, True)
+    logging = problems.section(_logging, t["logging"])
+    plugins = problems.section(_plugins, t["plugins"])
+    query = problems.section(_query, t["query"])
+    security = problems.section(_security, t["security"], proxy, messaging, servers)
+    if not problems:
+        with problems.collecting():
+            _cross_checks(t, proxy, servers, messaging)
+    problems.check()
     return ProxyConfig(
         path=file,
         proxy=proxy,
@@ -402,3 +432,21 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         plugins=plugins,
         query=query,
     )
+
+
+def _cross_checks(
+    t: dict[str, _Table], proxy: ProxySection, servers: Mapping[str, Server],
+    messaging: MessagingSection,
+) -> None:
+    """Checks that span sections, run once every section read cleanly."""
+    if proxy.status_passthrough and proxy.status_passthrough not in servers:
+        raise t["proxy"].error(
+            "status_passthrough",
+            f"names {proxy.status_passthrough!r}, which is not defined under [servers]",
+        )
+    if messaging.control_sender_id in servers:
+        raise t["messaging"].error(
+            "control_sender_id",
+            f"{messaging.control_sender_id!r} is also a server name under "
+            "[servers]; the proxy's sender id must differ from every backend's",
+        )

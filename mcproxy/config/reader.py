@@ -1,7 +1,9 @@
 """
 Reading TOML into typed values: the parsed file, and one table at a time.
 
-Every read remembers its key, so what nobody read is reported as unknown.
+Every read remembers its key, so what nobody read is reported as unknown. A
+typed read that fails records the mistake with the file's other problems and
+returns the default in its place, so the checks go on to find the next one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import toml
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactor
 
+from mcproxy.config.problems import Problems
 from mcproxy.config.schema import FILE_KEY, ConfigError
 
 
@@ -49,19 +52,30 @@ class _Table:
     """
 
     def __init__(
-        self, file: str, base: Path, name: str, data: Mapping[str, Any]
+        self, file: str, base: Path, name: str, data: Mapping[str, Any],
+        problems: Problems | None = None,
     ) -> None:
         self.file = file
         self.base = base
         self.name = name
         self.data = data
         self.seen: set[str] = set()
+        #: Shared by a file's tables; a table read on its own (None) raises at its first mistake.
+        self.problems = problems
 
     def key(self, key: str) -> str:
         return f"{self.name}.{key}"
 
     def error(self, key: str, reason: str) -> ConfigError:
+        """The error to raise where the checks cannot go on past it."""
         return ConfigError(self.file, self.key(key), reason)
+
+    def report(self, key: str, reason: str, substitute: Any = None) -> Any:
+        """Record a mistake and go on with ``substitute`` in the bad value's place."""
+        if self.problems is None:
+            raise self.error(key, reason)
+        self.problems.add(self.error(key, reason))
+        return substitute
 
     def _get(self, key: str, default: Any) -> Any:
         self.seen.add(key)
@@ -74,29 +88,29 @@ class _Table:
                 continue
             close = difflib.get_close_matches(key, sorted(self.seen), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise self.error(key, f"unknown key{hint}")
+            self.report(key, f"unknown key{hint}")
 
     def string(self, key: str, default: str) -> str:
         value = self._get(key, default)
         if not isinstance(value, str):
-            raise self.error(key, f"must be a string, not {_type_name(value)}")
+            return self.report(key, f"must be a string, not {_type_name(value)}", default)
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self._get(key, default)
         if not isinstance(value, bool):
-            raise self.error(
-                key, f"must be a boolean (true or false), not {_type_name(value)}"
+            return self.report(
+                key, f"must be a boolean (true or false), not {_type_name(value)}", default
             )
         return value
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be an integer, not {_type_name(value)}")
+            return self.report(key, f"must be an integer, not {_type_name(value)}", default)
         if not low <= value <= high:
-            raise self.error(
-                key, f"must be between {low} and {high}, not {value}"
+            return self.report(
+                key, f"must be between {low} and {high}, not {value}", default
             )
         return value
 
@@ -104,20 +118,21 @@ class _Table:
         """A positive quantity such as a timeout or a rate: ``low < x <= high``."""
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(key, f"must be a number, not {_type_name(value)}")
+            return self.report(key, f"must be a number, not {_type_name(value)}", float(default))
         # A plain comparison: NaN and infinities fail it, and a huge TOML
         # integer is compared exactly instead of overflowing a float.
         if not low < value <= high:
-            raise self.error(
-                key, f"must be greater than {low:g} and at most {high:g}, not {value}"
+            return self.report(
+                key, f"must be greater than {low:g} and at most {high:g}, not {value}",
+                float(default),
             )
         return float(value)
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.string(key, default)
         if value not in choices:
-            raise self.error(
-                key, f"must be one of {', '.join(choices)}, not {value!r}"
+            return self.report(
+                key, f"must be one of {', '.join(choices)}, not {value!r}", default
             )
         return value
 
@@ -125,10 +140,11 @@ class _Table:
         """An identifier that appears on the wire and in commands."""
         value = self.string(key, default)
         if not _NAME.match(value):
-            raise self.error(
+            return self.report(
                 key,
                 "must be 1 to 64 letters, digits, '_', '-' or '.', "
                 f"not {value!r}",
+                default,
             )
         return value
 
@@ -136,8 +152,7 @@ class _Table:
         value = self.string(key, default)
         if optional and value == "":
             return value
-        _check_endpoint(self, key, value, serverFromString, "server")
-        return value
+        return value if _check_endpoint(self, key, value, serverFromString, "server") else default
 
     def server_endpoints(self, key: str, default: str) -> tuple[str, ...]:
         """One server endpoint string, or a non-empty array of them."""
@@ -147,19 +162,19 @@ class _Table:
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             values = value
         else:
-            raise self.error(
-                key, f"must be an endpoint string or an array of them, not {_type_name(value)}"
+            return self.report(
+                key, f"must be an endpoint string or an array of them, not {_type_name(value)}",
+                (default,),
             )
-        for item in values:
-            _check_endpoint(self, key, item, serverFromString, "server")
+        if not all([_check_endpoint(self, key, item, serverFromString, "server") for item in values]):
+            return (default,)
         if len(set(values)) != len(values):
-            raise self.error(key, "names an endpoint more than once")
+            return self.report(key, "names an endpoint more than once", tuple(dict.fromkeys(values)))
         return tuple(values)
 
     def client_endpoint(self, key: str, default: str) -> str:
         value = self.string(key, default)
-        _check_endpoint(self, key, value, clientFromString, "client")
-        return value
+        return value if _check_endpoint(self, key, value, clientFromString, "client") else default
 
     def path(self, key: str, default: str = "") -> str:
         """A path, resolved against the config file's folder; "" stays ""."""
@@ -192,19 +207,20 @@ def _check_endpoint(
     value: str,
     parse: Callable[[Any, str], Any],
     kind: str,
-) -> None:
+) -> bool:
     """
     Parse with Twisted's own parser against a fake reactor, so a string is
     refused now rather than when the service starts, and nothing listens yet.
     """
     if value == "":
-        raise table.error(key, f"must be a {kind} endpoint string, not empty")
+        return table.report(key, f"must be a {kind} endpoint string, not empty", False)
     try:
         parse(MemoryReactor(), value)
     except Exception as e:
-        raise table.error(
-            key, f"not a valid Twisted {kind} endpoint {value!r}: {e}"
+        return table.report(
+            key, f"not a valid Twisted {kind} endpoint {value!r}: {e}", False
         )
+    return True
 
 
 def _toml_reason(message: str) -> str:
@@ -263,14 +279,24 @@ def _read_toml(path: str | os.PathLike[str]) -> tuple[str, Path, dict[str, Any]]
 def _tables(
     file: str, base: Path, data: Mapping[str, Any], known: tuple[str, ...]
 ) -> dict[str, _Table]:
+    """One reader per known table, sharing the file's :class:`Problems`; an
+    unknown or malformed table is recorded there and read as empty."""
+    problems = Problems(file, data)
     for name, value in data.items():
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean [{close[0]}]?)" if close else ""
             what = "section" if isinstance(value, dict) else "top-level key"
-            raise ConfigError(file, name, f"unknown {what}{hint}")
-        if not isinstance(value, dict):
-            raise ConfigError(
+            problems.add(ConfigError(file, name, f"unknown {what}{hint}"))
+        elif not isinstance(value, dict):
+            problems.add(ConfigError(
                 file, name, f"must be a table [{name}], not {_type_name(value)}"
-            )
-    return {name: _Table(file, base, name, data.get(name, {})) for name in known}
+            ))
+    return {
+        name: _Table(file, base, name, _as_table(data.get(name, {})), problems)
+        for name in known
+    }
+
+
+def _as_table(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -39,8 +39,9 @@ def format_config_error(file: str, key: str, reason: str) -> str:
 
 class ConfigError(Exception):
     """
-    A config that must not be started with; ``str()`` is the one-line
-    ``file: key: reason`` message meant for the operator.
+    A config that must not be started with; ``str()`` is the
+    ``file: key: reason`` line meant for the operator, one line per mistake
+    when a file has several (``file``, ``key`` and ``reason`` are the first's).
     """
 
     def __init__(self, file: str, key: str, reason: str) -> None:
@@ -48,9 +49,22 @@ class ConfigError(Exception):
         self.file = file
         self.key = key
         self.reason = reason
+        self.others: tuple[ConfigError, ...] = ()
+
+    @classmethod
+    def all_of(cls, errors: "list[ConfigError]") -> "ConfigError":
+        """One error standing for several, so every mistake costs one restart."""
+        first, *rest = errors
+        combined = cls(first.file, first.key, first.reason)
+        combined.others = tuple(rest)
+        return combined
+
+    @property
+    def errors(self) -> "tuple[ConfigError, ...]":
+        return (self, *self.others)
 
     def __str__(self) -> str:
-        return format_config_error(self.file, self.key, self.reason)
+        return "\n".join(format_config_error(e.file, e.key, e.reason) for e in self.errors)
 
 
 class Secret:
@@ -140,6 +154,9 @@ class ProxySection:
     kick_existing_players: bool = False
     status_player_sample: int = 0
     bungee_plugin_channel: bool = True
+    #: Networks allowed to send a PROXY header to a ``haproxy:`` listener; empty trusts
+    #: every peer, which the loader allows only on a loopback-bound listener.
+    proxy_protocol_trusted: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Built in code with only ``bind`` given, the section has that one listener.
@@ -183,6 +200,7 @@ class RateLimitsSection:
     """``[rate_limits]``: bounds that keep a flood from exhausting the proxy."""
 
     handshake_concurrent_max: int = 256
+    handshake_per_address_max: int = 32
     routing_concurrent_max: int = 256
     connections_per_address_rate: float = 5.0
     connections_per_address_burst: int = 20
@@ -199,6 +217,10 @@ class AdminSection:
     token_file: str = ""
     # Proxy only: seconds between backend reachability probes behind /health.
     probe_interval: float = 10.0
+    # Rolling history of /status and /metrics samples on disk ("" keeps it in memory only).
+    history_dir: str = "history"
+    history_period: float = 60.0
+    history_retention: float = 21600.0
 
 
 @dataclass(frozen=True)

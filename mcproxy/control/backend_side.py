@@ -66,8 +66,18 @@ class BackendControlProtocol(ControlProtocol):
         self.link = link
         self.peer = link.peer
 
+    #: Set when this side refused one of the proxy's answers (not a refusal by the proxy).
+    answer_refused = False
+
     def expected_senders(self) -> Container[str]:
         return (self.link.expected_sender_id,)
+
+    def check_answer(self, command: type[Any], envelope: Envelope) -> None:
+        try:
+            super().check_answer(command, envelope)
+        except ControlRejected:
+            self.answer_refused = True
+            raise
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -102,6 +112,32 @@ class BackendControlProtocol(ControlProtocol):
         return {"envelope": envelope.correlation_id}
 
 
+class _ReportingEndpoint:
+    """The proxy's endpoint, named by its config string and reporting each failed connect.
+
+    ClientService logs its retries with the endpoint's repr, which for Twisted's
+    endpoints is an object address; this one reads as the configured address.
+    """
+
+    def __init__(self, endpoint: IStreamClientEndpoint, description: str,
+                 failed: Callable[[Failure], None]) -> None:
+        self._endpoint = endpoint
+        self._description = description
+        self._failed = failed
+
+    def connect(self, factory: Any) -> defer.Deferred[Any]:
+        d = self._endpoint.connect(factory)
+
+        def report(failure: Failure) -> Failure:
+            self._failed(failure)
+            return failure
+
+        return d.addErrback(report)
+
+    def __repr__(self) -> str:
+        return self._description
+
+
 class _LinkFactory(Factory):
     def __init__(self, link: BackendControlLink) -> None:
         self.link = link
@@ -129,6 +165,7 @@ class BackendControlLink(Service):
     @param artifact_version: the release this backend announces in Hello
         (the proxy refuses any other than its own with VERSION_MISMATCH).
     @param control_version: the control protocol version it speaks and signs.
+    @param endpoint_description: the configured address, for logs and /health.
     """
 
     def __init__(
@@ -152,6 +189,7 @@ class BackendControlLink(Service):
         state_gauges: bool = True,
         artifact_version: str = __version__,
         control_version: int = CONTROL_PROTOCOL_VERSION,
+        endpoint_description: str = "",
     ) -> None:
         self.artifact_version = artifact_version
         self.control_version = control_version
@@ -182,6 +220,12 @@ class BackendControlLink(Service):
         self._snapshot_request: str | None = None
         self._assembly: _Assembly | None = None
         self._sync_waiters: list[defer.Deferred[None]] = []
+        #: Why the last sync attempt failed, for operators ("" once a snapshot installs).
+        self.sync_error = ""
+        #: Why the link is not up, for operators ("" while it is).
+        self.link_error = ""
+        #: The reason this side refused the proxy's last answer to Hello, told in the next Hello.
+        self._refused_answer = ""
         self._observers: list[Callable[[BackendControlLink], None]] = []
         self._heartbeat_pending = False
         self._heartbeat = LoopingCall(self._send_heartbeat)
@@ -190,8 +234,10 @@ class BackendControlLink(Service):
         jitter = retry_jitter if retry_jitter is not None else _default_jitter
         backoff = backoffPolicy(retry_initial_delay, retry_max_delay, 2.0, jitter)
         self._refused_hellos = 0
+        self._failed_connects = 0
+        self.address = endpoint_description or repr(endpoint)
         self._client = ClientService(
-            endpoint,
+            _ReportingEndpoint(endpoint, self.address, self._connect_failed),
             _LinkFactory(self),
             retryPolicy=lambda attempt: backoff(max(attempt, self._refused_hellos)),
             clock=clock,
@@ -238,6 +284,8 @@ class BackendControlLink(Service):
             "serial": self.serial,
             "digest": self.digest,
             "commands": len(self.commands),
+            "sync_error": self.sync_error,
+            "link_error": self.link_error,
             "secret_usage": self.peer.secret_usage(),
             "secret_last_seen": self.peer.secret_last_seen(),
         }
@@ -245,16 +293,22 @@ class BackendControlLink(Service):
     def problems(self) -> list[str]:
         """Why /health should say DEGRADED; empty when the bridge is usable."""
         if not self.link_up:
-            return ["control link to the proxy is down"]
+            why = f": {self.link_error}" if self.link_error else ""
+            return [f"control link to the proxy is down{why}"]
         out = []
         if not self._synchronized:
-            out.append("command registry is not synchronized")
+            why = f": {self.sync_error}" if self.sync_error else ""
+            out.append(f"command registry is not synchronized{why}")
         if not self._bridge_enabled:
             out.append("command bridge disabled by operator")
         return out
 
     def when_synchronized(self) -> defer.Deferred[None]:
-        """Fires when the registry copy is (or next becomes) current."""
+        """Fires when the registry copy is (or next becomes) current.
+
+        It fails with the refusal (a L{ControlRejected}) when the sync attempt
+        in flight is refused by either side, so a waiting operator hears why.
+        """
         if self._synchronized:
             return defer.succeed(None)
         d: defer.Deferred[None] = defer.Deferred()
@@ -303,6 +357,7 @@ class BackendControlLink(Service):
         """
         self.log.info("control link restart requested")
         self._refused_hellos = 0
+        self.sync_error = ""
         d = self._client.stopService()
 
         def start_again(_: object) -> None:
@@ -357,8 +412,9 @@ class BackendControlLink(Service):
                 )
             )
         self._mark_unsynchronized()
+        waiter = self.when_synchronized()
         self._resync()
-        return self.when_synchronized()
+        return waiter
 
     def _bridge_refusal(self, message: str, cid: str) -> ControlRejected | None:
         if self.bridge_active:
@@ -375,15 +431,21 @@ class BackendControlLink(Service):
         mismatch or a proxy closing on a fatal refusal happens. Failed Hellos
         are counted into the retry policy instead, for the same capped backoff.
         """
+        extra = {"refused": self._refused_answer} if self._refused_answer else {}
         d = protocol.call(
             Hello,
             server_id=self.server_id,
             artifact_version=self.artifact_version,
             control_version=self.control_version,
+            **extra,
         )
+
+        self._failed_connects = 0
 
         def welcomed(answer: dict[str, Any]) -> None:
             self._refused_hellos = 0
+            self._refused_answer = ""
+            self.link_error = ""
             self._protocol = protocol
             self._heartbeat_pending = False
             if not self._heartbeat.running:
@@ -398,10 +460,44 @@ class BackendControlLink(Service):
 
         def refused(failure: Failure) -> None:
             self._refused_hellos += 1
-            self.log.warn("control Hello failed: {error}", error=str(failure.value)[:200])
+            self._hello_failed(failure, protocol.answer_refused)
             protocol.transport.loseConnection()
 
         d.addCallbacks(welcomed, refused)
+
+    def _connect_failed(self, failure: Failure) -> None:
+        """A connect attempt failed: the address and the error, at warn from the second one on."""
+        self._failed_connects += 1
+        self.link_error = f"cannot connect to {self.address}: {_error_text(failure)}"
+        level = self.log.warn if self._failed_connects > 1 else self.log.info
+        level(
+            "control link: connect attempt {attempt} to {address} failed: {error}; retrying with backoff",
+            attempt=self._failed_connects,
+            address=self.address,
+            error=_error_text(failure),
+        )
+        self._publish()
+
+    def _hello_failed(self, failure: Failure, answer_refused: bool) -> None:
+        """Say why the link did not come up: at warn when the reason changes, else at debug.
+
+        A refusal of the proxy's answer (say UNEXPECTED_SENDER) is this side's
+        verdict, which the proxy cannot see; it is told in the next Hello.
+        """
+        if answer_refused and failure.check(ControlRejected):
+            self._refused_answer = failure.value.reason.value
+            why = f"this backend refused the proxy's answer: {self._refused_answer}"
+            if failure.value.reason is RejectReason.UNEXPECTED_SENDER:
+                why += f" (control_expected_sender_id is {self.expected_sender_id!r})"
+        elif failure.check(ControlRejected):
+            self.peer.metrics.peer_reject(self.expected_sender_id, failure.value.reason.value)
+            why = f"the proxy refused our Hello: {failure.value}"
+        else:
+            why = f"Hello not answered: {str(failure.value)[:200]}"
+        level = self.log.warn if why != self.link_error else self.log.debug
+        self.link_error = why
+        level("control link to {proxy} not established: {why}", proxy=self.expected_sender_id, why=why)
+        self._publish()
 
     def _connection_lost(self, protocol: BackendControlProtocol) -> None:
         if protocol is not self._protocol:
@@ -466,6 +562,13 @@ class BackendControlLink(Service):
         def failed(failure: Failure) -> None:
             if self._snapshot_request == cid:
                 self._snapshot_request = None
+            if failure.check(ControlRejected):
+                self.peer.metrics.peer_reject(self.expected_sender_id, failure.value.reason.value)
+                why = f"the proxy refused the snapshot request: {failure.value}"
+                if failure.value.reason is RejectReason.PAYLOAD_TOO_LARGE:
+                    why += (" (its registry exceeds its control_max_payload: shrink the registry or"
+                            " raise control_max_payload on the proxy and every backend)")
+                self._sync_failed(failure, why)
             self.log.warn(
                 "snapshot request failed: {error} (correlation_id={correlation_id})",
                 error=str(failure.value)[:200],
@@ -475,6 +578,14 @@ class BackendControlLink(Service):
         protocol.call(RequestRegistrySnapshot, cid, known_serial=self.serial).addCallbacks(
             finished, failed
         )
+
+    def _sync_failed(self, failure: Failure, why: str) -> None:
+        """Remember why a sync failed and tell whoever waits for it."""
+        self.sync_error = why
+        self._publish()
+        waiters, self._sync_waiters = self._sync_waiters, []
+        for waiter in waiters:
+            waiter.errback(failure)
 
     def _registry_changed(self, serial: int, digest: str) -> None:
         if serial != self.serial or digest != self.digest:
@@ -497,7 +608,9 @@ class BackendControlLink(Service):
 
         def refuse(reason: RejectReason) -> ControlRejected:
             self._assembly = None
-            return self.peer.refuse(reason, "RegistrySnapshot", cid, sender)
+            refusal = self.peer.refuse(reason, "RegistrySnapshot", cid, sender)
+            self._sync_failed(Failure(refusal), f"this backend refused the proxy's snapshot: {reason.value}")
+            return refusal
 
         solicited = bool(request_id) and request_id == self._snapshot_request
         if request_id and not solicited:
@@ -536,6 +649,7 @@ class BackendControlLink(Service):
     ) -> None:
         self.serial, self.digest, self.commands = serial, digest, commands
         self._synchronized = True
+        self.sync_error = ""
         self._publish()
         self.log.info(
             "registry synchronized at serial {serial} ({count} commands, digest {digest})"
@@ -548,6 +662,12 @@ class BackendControlLink(Service):
         waiters, self._sync_waiters = self._sync_waiters, []
         for waiter in waiters:
             waiter.callback(None)
+
+
+def _error_text(failure: Failure) -> str:
+    """A connect error as an operator reads it, without Twisted's class prefix noise."""
+    text = str(failure.value).strip() or type(failure.value).__name__
+    return text[:200]
 
 
 def _default_jitter() -> float:

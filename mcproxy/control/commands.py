@@ -113,13 +113,19 @@ class SignedCommand(amp.Command):
 
 
 class Hello(SignedCommand):
-    """First message on a link: who the backend is and what it speaks."""
+    """First message on a link: who the backend is and what it speaks.
+
+    C{refused} names the reason the backend refused the proxy's answer to its
+    previous Hello (say UNEXPECTED_SENDER): only the backend can see that
+    refusal, and this is how the proxy learns it.
+    """
 
     commandName = b"mcproxy.control.Hello"
     arguments = signed(
         (b"server_id", amp.Unicode()),
         (b"artifact_version", amp.Unicode()),
         (b"control_version", amp.Integer()),
+        (b"refused", amp.Unicode(optional=True)),
     )
     response = signed(
         (b"artifact_version", amp.Unicode()),

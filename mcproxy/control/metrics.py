@@ -28,6 +28,19 @@ class ControlMetrics:
         )
         for reason in RejectReason:
             self.rejects.labels(reason=reason.value)
+        self.probe_rejects = Counter(
+            "mcproxy_control_probe_rejects",
+            "Deliberately bad control messages of an operator's armed probe (mcproxyctl smoke),"
+            " refused as expected, by reason; never counted in mcproxy_control_rejects_total.",
+            ["reason"],
+            registry=registry,
+        )
+        self.peer_rejects = Counter(
+            "mcproxy_control_peer_rejects",
+            "Our control messages the peer told us it refused, by peer and reason.",
+            ["peer", "reason"],
+            registry=registry,
+        )
         self.verified = Counter(
             "mcproxy_control_verified",
             "Control messages verified, by sender and by which secret verified them.",
@@ -37,6 +50,12 @@ class ControlMetrics:
 
     def reject(self, reason: RejectReason) -> None:
         self.rejects.labels(reason=reason.value).inc()
+
+    def probe_reject(self, reason: RejectReason) -> None:
+        self.probe_rejects.labels(reason=reason.value).inc()
+
+    def peer_reject(self, peer: str, reason: str) -> None:
+        self.peer_rejects.labels(peer=peer, reason=reason).inc()
 
     def verified_with(self, sender: str, slot: SecretSlot) -> None:
         self.verified.labels(sender=sender, secret=slot.value).inc()

@@ -27,6 +27,10 @@ from mcproxy.control.metrics import ControlMetrics
 from mcproxy.control.reasons import ControlRejected, RejectReason, rejection
 
 
+#: Probe ids armed at once, at most.
+MAX_ARMED_PROBES = 64
+
+
 class ControlPeer:
     """Signs what this side sends and vets what it receives.
 
@@ -57,6 +61,8 @@ class ControlPeer:
         self.validator = EnvelopeValidator(
             secrets, clock, max_payload, max_clock_skew, replay_capacity, version
         )
+        #: Correlation ids an operator armed for deliberate bad messages, with their expiry.
+        self._probes: dict[str, float] = {}
 
     @property
     def max_payload(self) -> int:
@@ -69,7 +75,22 @@ class ControlPeer:
         correlation_id: str = "",
         sender: str = "",
     ) -> ControlRejected:
-        """Count and log a refusal once; return the exception that carries it."""
+        """Count and log a refusal once; return the exception that carries it.
+
+        A refusal of an armed probe's message is what the operator asked for: it is
+        counted apart, so the series alerts watch stay those of real traffic.
+        """
+        if self.take_probe(correlation_id):
+            self.metrics.probe_reject(reason)
+            self.log.info(
+                "control refused {message} from {sender}: {reason}, as the armed probe expected"
+                " (correlation_id={correlation_id})",
+                message=message,
+                sender=sender,
+                reason=reason.value,
+                correlation_id=correlation_id,
+            )
+            return rejection(reason, correlation_id)
         self.metrics.reject(reason)
         self.log.warn(
             "control refused {message} from {sender}: {reason}"
@@ -77,6 +98,53 @@ class ControlPeer:
             message=message,
             sender=sender,
             reason=reason.value,
+            correlation_id=correlation_id,
+        )
+        return rejection(reason, correlation_id)
+
+    def arm_probes(self, correlation_ids: list[str], ttl: float) -> None:
+        """Expect deliberately bad messages carrying these ids for C{ttl} seconds.
+
+        Only the admin surface (token or loopback) arms ids, each is good for one
+        refusal, and at most L{MAX_ARMED_PROBES} wait at once, so traffic cannot
+        hide its refusals behind a probe label.
+        """
+        now = self.clock.seconds()
+        self._probes = {cid: until for cid, until in self._probes.items() if until > now}
+        for cid in correlation_ids[: MAX_ARMED_PROBES - len(self._probes)]:
+            self._probes[cid] = now + ttl
+
+    def is_probe(self, correlation_id: str) -> bool:
+        until = self._probes.get(correlation_id) if correlation_id else None
+        return until is not None and until > self.clock.seconds()
+
+    def take_probe(self, correlation_id: str) -> bool:
+        """Whether C{correlation_id} is an armed probe; it is disarmed by the answer."""
+        if not self.is_probe(correlation_id):
+            return False
+        del self._probes[correlation_id]
+        return True
+
+    def refuse_outgoing(
+        self,
+        reason: RejectReason,
+        message: str,
+        correlation_id: str,
+        recipient: str,
+        detail: str,
+    ) -> ControlRejected:
+        """Count and log our refusal to send one of our own messages (say an oversized snapshot).
+
+        Logged as what it is, so nobody reads it as the peer's fault.
+        """
+        self.metrics.reject(reason)
+        self.log.warn(
+            "control refused to send {message} to {recipient}: {reason} ({detail})"
+            " (correlation_id={correlation_id})",
+            message=message,
+            recipient=recipient,
+            reason=reason.value,
+            detail=detail,
             correlation_id=correlation_id,
         )
         return rejection(reason, correlation_id)

@@ -64,6 +64,13 @@ class LinkState:
     control_version: int | None = None
     #: Why its last verified Hello was refused ("" once one is accepted).
     refused: str = ""
+    #: Why the last Hello claiming this id was refused, verified or not, and when.
+    hello_refused: str = ""
+    hello_refused_at: float | None = None
+    #: The reason the backend says it refuses our messages ("" once it accepts them).
+    peer_refusal: str = ""
+    #: Why its copy is not current when the proxy knows (a snapshot refused at encode).
+    sync_error: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +82,10 @@ class LinkState:
             "artifact_version": self.artifact_version,
             "control_version": self.control_version,
             "refused": self.refused,
+            "hello_refused": self.hello_refused,
+            "hello_refused_at": self.hello_refused_at,
+            "peer_refusal": self.peer_refusal,
+            "sync_error": self.sync_error,
         }
 
 
@@ -117,7 +128,14 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
         self.transport.loseConnection()
 
     def check_request(self, command: type[Any], envelope: Envelope) -> str:
-        sender = super().check_request(command, envelope)
+        probe = self.peer.is_probe(envelope.correlation_id)
+        try:
+            sender = super().check_request(command, envelope)
+        except ControlRejected as refusal:
+            # An armed probe's refusal says nothing about the backend whose id it borrowed.
+            if command is Hello and not probe:
+                self.factory.hello_refused(envelope.sender_id, refusal.reason)
+            raise
         self.resetTimeout()
         return sender
 
@@ -144,18 +162,32 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
 
     @Hello.responder
     def hello(
-        self, envelope: Envelope, server_id: str, artifact_version: str, control_version: int
+        self,
+        envelope: Envelope,
+        server_id: str,
+        artifact_version: str,
+        control_version: int,
+        refused: str | None = None,
     ) -> dict[str, Any]:
         sender = self.check_request(Hello, envelope)
         cid = envelope.correlation_id
         if server_id != sender:
+            self.factory.hello_refused(sender, RejectReason.UNEXPECTED_SENDER)
             raise self.peer.refuse(RejectReason.UNEXPECTED_SENDER, "Hello", cid, sender)
+        if self.peer.is_probe(cid):
+            # An operator's probe under a real backend's id: refused, and that backend's
+            # recorded state (announced versions, refusals) is left alone.
+            if control_version != CONTROL_PROTOCOL_VERSION or artifact_version != __version__:
+                raise self.peer.refuse(RejectReason.VERSION_MISMATCH, "Hello", cid, sender)
         link = self.factory.links[sender]
         link.artifact_version, link.control_version = artifact_version, control_version
         if control_version != CONTROL_PROTOCOL_VERSION or artifact_version != __version__:
             link.refused = RejectReason.VERSION_MISMATCH.value
+            self.factory.hello_refused(sender, RejectReason.VERSION_MISMATCH)
             raise self.peer.refuse(RejectReason.VERSION_MISMATCH, "Hello", cid, sender)
-        link.refused = ""
+        link.refused = link.hello_refused = ""
+        if refused:
+            self.factory.peer_refuses(sender, refused)
         self.server_id = sender
         self.factory.link_made(self)
         registry = self.factory.registry
@@ -204,12 +236,15 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
                 self.factory.mark_synchronized(self.server_id, snapshot.serial, snapshot.digest)
 
         def refused(failure: Failure) -> None:
+            error = failure.value.subFailure
+            if error.check(ControlRejected) and self.server_id is not None:
+                self.factory.peer_refuses(self.server_id, error.value.reason.value)
             self.peer.log.info(
                 "snapshot {serial} not accepted by {server}: {error}"
                 " (correlation_id={correlation_id})",
                 serial=snapshot.serial,
                 server=self.server_id,
-                error=str(failure.value.subFailure.value),
+                error=str(error.value),
                 correlation_id=cid,
             )
 
@@ -277,6 +312,20 @@ class ProxyControlProtocol(ControlProtocol, TimeoutMixin):
 
     def _ignore_lost(self, failure: Failure) -> None:
         self.peer.log.debug("control push not answered: {error}", error=str(failure.value))
+
+
+_HINTS = {
+    "BAD_SIGNATURE": " (proxy_secret / proxy_secret_previous differ between the two sides)",
+    "UNEXPECTED_SENDER": " (control_expected_sender_id on the backend is not our control_sender_id {sender!r})",
+    "VERSION_MISMATCH": " (the two sides run different releases or control protocols)",
+    "INVALID_TIMESTAMP": " (the clocks differ by more than control_max_clock_skew)",
+    "PAYLOAD_TOO_LARGE": " (control_max_payload differs between the two sides or is too small)",
+}
+
+
+def _hint(reason: str, sender: str) -> str:
+    """Where an operator looks for a refusal's cause (names only, never a value)."""
+    return _HINTS.get(reason, "").format(sender=sender)
 
 
 def _bounded(text: str, limit: int = 32767) -> str:
@@ -391,6 +440,8 @@ class ControlServerFactory(Factory):
     def drop_links(self) -> int:
         """Close every control connection (restarting messaging); returns how many."""
         connections = list(self.live)
+        for link in self.links.values():
+            link.sync_error = ""
         for protocol in connections:
             protocol.transport.loseConnection()
         return len(connections)
@@ -408,7 +459,9 @@ class ControlServerFactory(Factory):
         link.link_up = True
         link.synchronized = False
         self._publish(server_id)
-        self.log.info("control link up: {server}", server=server_id)
+        # While the backend refuses us, its retries are not news: the refusal was logged once.
+        level = self.log.debug if link.peer_refusal else self.log.info
+        level("control link up: {server}", server=server_id)
 
     def link_lost(self, protocol: ProxyControlProtocol) -> None:
         server_id = protocol.server_id
@@ -419,12 +472,43 @@ class ControlServerFactory(Factory):
         link.link_up = False
         link.synchronized = False
         self._publish(server_id)
-        self.log.info("control link down: {server}", server=server_id)
+        level = self.log.debug if link.peer_refusal else self.log.info
+        level("control link down: {server}", server=server_id)
 
     def mark_synchronized(self, server_id: str, serial: int, digest: str) -> None:
         link = self.links[server_id]
         link.serial, link.digest = serial, digest
         link.synchronized = serial == self.registry.serial and digest == self.registry.digest
+        if link.synchronized:
+            link.sync_error = ""
+            if link.peer_refusal:
+                link.peer_refusal = ""
+                self.log.info("{server} accepts our messages again", server=server_id)
+        self._publish(server_id)
+
+    def hello_refused(self, claimed: str, reason: RejectReason) -> None:
+        """Note a refused Hello under the server id it claimed (unverified unless the
+        refusal came after the signature check), so /health can say why a link is down."""
+        link = self.links.get(claimed)
+        if link is None:
+            return
+        link.hello_refused = reason.value
+        link.hello_refused_at = self.clock.seconds()
+        self._publish(claimed)
+
+    def peer_refuses(self, server_id: str, reason: str) -> None:
+        """A backend told us it refused one of our messages: count it, log it once per change."""
+        link = self.links[server_id]
+        name = reason if reason in RejectReason.__members__ else "UNKNOWN_COMMAND"
+        self.peer.metrics.peer_reject(server_id, name)
+        if link.peer_refusal != name:
+            self.log.warn(
+                "{server} refuses our control messages: {reason}{hint}",
+                server=server_id,
+                reason=name,
+                hint=_hint(name, self.peer.sender_id),
+            )
+        link.peer_refusal = name
         self._publish(server_id)
 
     def record_heartbeat(self, server_id: str, serial: int, digest: str) -> bool:
@@ -439,11 +523,28 @@ class ControlServerFactory(Factory):
         return link is not None and link.synchronized
 
     def encode_snapshot(self, correlation_id: str = "", server_id: str = "") -> EncodedSnapshot:
-        """The registry split into chunks; PAYLOAD_TOO_LARGE past max_payload."""
+        """The registry split into chunks; PAYLOAD_TOO_LARGE past max_payload.
+
+        The refusal is ours, of our own message: it is logged as such, and each
+        backend that will not get the snapshot is marked with why.
+        """
         payload = self.registry.encoded()
         if len(payload) > self.peer.max_payload:
-            raise self.peer.refuse(
-                RejectReason.PAYLOAD_TOO_LARGE, "RegistrySnapshot", correlation_id, self.peer.sender_id
+            correlation_id = correlation_id or new_correlation_id()
+            why = (
+                f"snapshot refused at encode: PAYLOAD_TOO_LARGE (registry {len(payload)} bytes,"
+                f" control_max_payload {self.peer.max_payload}; shrink the registry or raise"
+                " control_max_payload on the proxy and every backend)"
+            )
+            for name in [server_id] if server_id else list(self._connections):
+                self.links[name].sync_error = why
+                self._publish(name)
+            raise self.peer.refuse_outgoing(
+                RejectReason.PAYLOAD_TOO_LARGE,
+                "RegistrySnapshot",
+                correlation_id,
+                server_id or "every linked backend",
+                f"registry {len(payload)} bytes, control_max_payload {self.peer.max_payload}",
             )
         return EncodedSnapshot(
             serial=self.registry.serial,
@@ -468,7 +569,7 @@ class ControlServerFactory(Factory):
     def _push_to_all(self) -> None:
         self._pending_push = None
         try:
-            snapshot = self.encode_snapshot()
+            snapshot = self.encode_snapshot(new_correlation_id())
         except ControlRejected:
             return
         for protocol in list(self._connections.values()):
@@ -480,7 +581,7 @@ class ControlServerFactory(Factory):
         if protocol is None:
             return defer.fail(self.peer.refuse(RejectReason.UNKNOWN_SERVER, "push_snapshot"))
         try:
-            snapshot = self.encode_snapshot()
+            snapshot = self.encode_snapshot(new_correlation_id(), server_id)
         except ControlRejected:
             return defer.fail()
         return protocol.send_snapshot(snapshot)
@@ -519,12 +620,26 @@ class ControlServerFactory(Factory):
     def problems(self) -> list[str]:
         """Why /health should say DEGRADED, one line per backend link."""
         out = []
+        sender = self.peer.sender_id
         for server_id, link in sorted(self.links.items()):
-            if not link.link_up:
+            if link.peer_refusal:
+                out.append(f"{server_id} refuses us: {link.peer_refusal}{_hint(link.peer_refusal, sender)}")
+            elif not link.link_up and link.hello_refused:
+                out.append(
+                    f"control link from {server_id} is down: its Hello was refused:"
+                    f" {link.hello_refused}{_hint(link.hello_refused, sender)}"
+                )
+            elif not link.link_up:
                 out.append(f"control link from {server_id} is down")
             elif not link.synchronized:
-                out.append(f"{server_id} registry is not synchronized")
+                why = f": {link.sync_error}" if link.sync_error else ""
+                out.append(f"{server_id} registry is not synchronized{why}")
         return out
+
+    def settled(self) -> bool:
+        """Whether every link reached its state: synchronized, or known to fail for a reason
+        (a snapshot refused at encode), so a restart stops waiting for what cannot come."""
+        return all(link.link_up and (link.synchronized or link.sync_error) for link in self.links.values())
 
     def status(self) -> dict[str, Any]:
         """For /status: links, registry serial/digest, and secret use per sender."""

@@ -17,7 +17,11 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from mcproxy.config import BackendConfig, ConfigError, ProxyConfig, check_config
+from mcproxy.config.crosscheck import cross_check
 from mcproxy.config.forwarding_check import forwarding_warnings
+from mcproxy.config.unsafe import unsafe_settings
+from mcproxy.ctl.typo import unknown_command
+from mcproxy.ctl.wait import poll
 
 #: Exit statuses: scripts and deploy gates rely on them.
 OK, FAILED, USAGE = 0, 1, 2
@@ -74,6 +78,10 @@ class AdminClient:
             return error.code, _decode(error.read(), error.headers.get_content_type())
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
+            if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
+                # Connected (or connecting) and waited: the process is there but did not answer.
+                raise CtlError(f"no answer from the process at {self.base} within {self.timeout:g} s"
+                               f" ({method} {path})") from None
             raise CtlError(f"cannot reach the admin listener at {self.base}: {reason}") from None
 
     def get(self, path: str) -> Any:
@@ -122,23 +130,39 @@ def _backend(path: str) -> BackendConfig:
 
 
 def cmd_check_config(args) -> int:
-    """Validate each file; print one line per file, then a warning for each proxy and
-    backend given together that would not work with each other."""
+    """Validate each file (one line each, then its unsafe settings); then, given a proxy
+    config and backend configs, check that they can work together."""
+    if not (args.files or args.config):
+        raise CtlError("check-config needs a file (or -c FILE)")
     status = OK
-    loaded = []
-    for path in args.files or ([args.config] if args.config else []):
+    loaded: list[tuple[str, ProxyConfig | BackendConfig]] = []
+    for path in args.files or [args.config]:
         try:
             config = check_config(path)
         except ConfigError as error:
             print(error)
             status = FAILED
             continue
-        loaded.append(config)
+        loaded.append((path, config))
         kind = "proxy" if isinstance(config, ProxyConfig) else "backend"
         print(f"{path}: OK ({kind} config)")
-    if not (args.files or args.config):
-        raise CtlError("check-config needs a file (or -c FILE)")
-    _print_forwarding_warnings(loaded)
+        for setting in unsafe_settings(config):
+            print(f"  UNSAFE {setting.line()}")
+            if args.strict:
+                status = FAILED
+    proxies = [(path, c) for path, c in loaded if isinstance(c, ProxyConfig)]
+    backends = [(path, c) for path, c in loaded if isinstance(c, BackendConfig)]
+    if len(proxies) == 1 and backends:
+        proxy_path, proxy = proxies[0]
+        for path, backend in backends:
+            problems = cross_check(proxy, backend)
+            verdict = "consistent" if not problems else "INCONSISTENT"
+            print(f"{path} with {proxy_path}: {verdict}")
+            for problem in problems:
+                print(f"  {path}: {problem}")
+            if problems:
+                status = FAILED
+    _print_forwarding_warnings([config for _, config in loaded])
     return status
 
 
@@ -157,9 +181,16 @@ def cmd_gen_secret(args) -> int:
 
 
 def cmd_health(args) -> int:
+    """/health; with ``--wait N``, asked again until READY for up to N seconds."""
     client = AdminClient(_load(args.config))
-    code, body = client.request("GET", "/health")
+
+    def ask() -> tuple[bool, tuple[int, Any]]:
+        code, body = client.request("GET", "/health")
+        return isinstance(body, dict) and body.get("status") == "READY", (code, body)
+    code, body = poll(ask, args.wait, retry_on=(CtlError,))
     _print(args, body, lambda b: _health_text(b))
+    if args.wait and not (isinstance(body, dict) and body.get("status") == "READY"):
+        return FAILED
     return OK if code == 200 else FAILED
 
 
@@ -180,8 +211,13 @@ def cmd_status(args) -> int:
 
 def cmd_sync_state(args) -> int:
     """The backend's registry sync state (runbook: startup step 3)."""
-    body = AdminClient(_backend(args.config)).get("/status")
-    link = body.get("link") if isinstance(body, dict) else None
+    client = AdminClient(_backend(args.config))
+
+    def ask() -> tuple[bool, Any]:
+        body = client.get("/status")
+        link = body.get("link") if isinstance(body, dict) else None
+        return bool(link and link.get("synchronized")), link
+    link = poll(ask, args.wait, retry_on=(CtlError,))
     if not link:
         raise CtlError("this backend has no control link (is [messaging] enabled?)")
     _print(args, link, _link_text)
@@ -190,7 +226,10 @@ def cmd_sync_state(args) -> int:
 
 def _link_text(link: dict) -> str:
     keys = ("server_id", "link_up", "synchronized", "serial", "digest", "bridge_enabled", "bridge_active")
-    return "\n".join(f"{key}: {_plain(link.get(key))}" for key in keys if key in link)
+    lines = [f"{key}: {_plain(link.get(key))}" for key in keys if key in link]
+    # Why, when the process knows: shown only while there is something to say.
+    lines += [f"{key}: {link[key]}" for key in ("link_error", "sync_error") if link.get(key)]
+    return "\n".join(lines)
 
 
 def _plain(value: Any) -> str:
@@ -200,12 +239,20 @@ def _plain(value: Any) -> str:
 
 
 def cmd_request_snapshot(args) -> int:
-    """Ask the proxy for a fresh registry snapshot and report the state reached."""
-    answer = AdminClient(_backend(args.config)).action("request_snapshot")
-    _print(args, answer, _link_text if isinstance(answer, dict) and "synchronized" in answer else str)
-    if isinstance(answer, dict) and answer.get("done") is False:
-        return FAILED
-    return OK if isinstance(answer, dict) and answer.get("synchronized") else FAILED
+    """Ask the proxy for a fresh registry snapshot and report the state reached, or why not."""
+    client = AdminClient(_backend(args.config), timeout=args.timeout + 10)
+    answer = client.action("request_snapshot", {"timeout": args.timeout})
+    if not isinstance(answer, dict):
+        raise CtlError(f"request_snapshot: unexpected answer: {answer}")
+    _print(args, answer, _snapshot_answer_text)
+    return OK if answer.get("done") is not False and answer.get("synchronized") else FAILED
+
+
+def _snapshot_answer_text(answer: dict) -> str:
+    text = _link_text(answer)
+    if answer.get("done") is False:
+        text = f"snapshot NOT installed: {answer.get('reason', '')}\n{text}"
+    return text
 
 
 def cmd_command(args) -> int:
@@ -264,7 +311,7 @@ def cmd_restart(args) -> int:
         client = AdminClient(config, timeout=args.timeout + 10)
         answer = client.action("restart_bridge", body)
         _print(args, answer, lambda a: "\n".join([
-            "restarted: bridge", bridge_headline(a), _link_text(a), f"settled: {_plain(a.get('settled'))}"]))
+            "restarted: bridge", bridge_headline(a), _link_text(a), _settled_line(a)]))
     else:
         if not isinstance(config, ProxyConfig):
             raise CtlError(f"{args.config}: the messaging component runs on the proxy; give the proxy config")
@@ -282,8 +329,18 @@ def _messaging_text(answer: dict) -> str:
         state = "link up" if link.get("link_up") else "link DOWN"
         sync = "synchronized" if link.get("synchronized") else "NOT synchronized"
         lines.append(f"  {name}: {state}, {sync}, serial {_plain(link.get('serial'))}")
-    lines.append(f"settled: {_plain(answer.get('settled'))}")
+    if not answer.get("settled") and answer.get("problems"):
+        answer = dict(answer, reason="; ".join(answer["problems"]))
+    lines.append(_settled_line(answer))
     return "\n".join(lines)
+
+
+def _settled_line(answer: dict) -> str:
+    """``settled: yes``, or ``settled: no (why)`` so an operator knows what to fix."""
+    if answer.get("settled"):
+        return "settled: yes"
+    reason = answer.get("reason")
+    return f"settled: no ({reason})" if reason else "settled: no"
 
 
 def cmd_rotation(args) -> int:
@@ -313,12 +370,18 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
         previous_set = config.backend.proxy_secret_previous is not None
     usage = section.get("secret_usage", {})
     seen = section.get("secret_last_seen", {})
+    links = section.get("links", {})
     rows = []
     for peer in peers:
         counts, last = usage.get(peer, {}), seen.get(peer, {})
         recent = {slot: when for slot, when in last.items() if now - when <= window}
         verdict = max(recent, key=recent.__getitem__) if recent else "not seen"
-        rows.append({"peer": peer, "verdict": verdict,
+        refusal = _refused_since(links.get(peer, {}) if links else section, max(last.values(), default=None))
+        if refusal:
+            # Its latest message was refused: counts verified earlier (say by its previous
+            # process) say nothing about what it signs with now.
+            verdict = "refused"
+        rows.append({"peer": peer, "verdict": verdict, "refused": refusal,
                      "current": counts.get("current", 0), "previous": counts.get("previous", 0),
                      "current_age": _age(last.get("current"), now),
                      "previous_age": _age(last.get("previous"), now)})
@@ -326,6 +389,18 @@ def rotation_report(config: ProxyConfig | BackendConfig, status: dict, now: floa
     return {"process": config.process_name, "previous_configured": previous_set,
             "window": window, "peers": rows, "blocking": blocking,
             "overlap_can_end": not blocking}
+
+
+def _refused_since(link: dict, last_verified: float | None) -> str:
+    """The reason a peer's messages are refused now, if that is newer than its last verified one."""
+    if "link_up" in link and "hello_refused" not in link:
+        # A backend's own view: its link is down because the proxy refused it.
+        error = link.get("link_error", "")
+        return error if not link.get("link_up") and "refused our Hello" in error else ""
+    reason, when = link.get("hello_refused"), link.get("hello_refused_at")
+    if not reason or when is None or link.get("link_up"):
+        return ""
+    return reason if last_verified is None or when > last_verified else ""
 
 
 def _age(when: float | None, now: float) -> float | None:
@@ -342,7 +417,9 @@ def _rotation_text(report: dict) -> str:
                          else f"{slot} {row[slot]}" for slot in ("current", "previous"))
         verdict = {"current": "signs with proxy_secret",
                    "previous": "STILL SIGNS WITH proxy_secret_previous",
-                   "not seen": "NOT SEEN in the window"}[row["verdict"]]
+                   "not seen": "NOT SEEN in the window",
+                   "refused": f"ITS MESSAGES ARE REFUSED NOW: {row.get('refused')} (older counts are stale)",
+                   }[row["verdict"]]
         lines.append(f"  {row['peer']}: {verdict}  [{ages}]")
     if report["overlap_can_end"]:
         lines.append("overlap can end: yes (every peer signs with proxy_secret)")
@@ -443,12 +520,120 @@ def _snapshot_text(report: dict) -> str:
     lines = [f"incident snapshot {report['since']} .. {report['until']} in {report['directory']}"]
     for process in report["processes"]:
         files = ", ".join(process["files"])
-        lines.append(f"  {process['process']}/: {files}; {process['log_lines']} log line(s), "
-                     f"{process['correlation_ids']} correlation id(s)")
+        lines.append(f"  {process['process']}/: {files}; {process.get('samples', 0)} sample(s), "
+                     f"{process['log_lines']} log line(s), {process['correlation_ids']} correlation id(s)")
+        for series, value in sorted(process.get("rejects_in_window", {}).items()):
+            lines.append(f"    in the window: {series} +{value:g}")
         for note in process.get("notes", []):
             lines.append(f"    note: {note}")
         for error in process.get("errors", []):
             lines.append(f"    ERROR: {error}")
+    return "\n".join(lines)
+
+
+def cmd_doctor(args) -> int:
+    """Cross-check the configs, then ask each running process what it sees (messaging actions 1-2)."""
+    from mcproxy.ctl.doctor import diagnose, doctor_text
+
+    configs = [(path, _load(path)) for path in _configs(args)]
+    report = diagnose(configs, AdminClient)
+    _print(args, report, doctor_text)
+    return OK if report["ok"] else FAILED
+
+
+def cmd_rejects(args) -> int:
+    """Each reject counter's increase over the last N minutes, on every process (version
+    mismatch step 4: resume only once the watched reasons stay at zero)."""
+    from mcproxy.ctl.window import DEFAULT_WATCHED, window_report
+
+    seconds = _duration(args.last)
+    now = time.time()
+    since = now - seconds
+    watched = args.fail_on or list(DEFAULT_WATCHED)
+    rows, failed = [], False
+    for path in _configs(args):
+        config = _load(path)
+        row: dict[str, Any] = {"process": config.process_name, "config": path}
+        samples, now_metrics = _history_samples(config, since, now, row)
+        if samples is None:
+            failed = True
+            rows.append(row)
+            continue
+        baseline = [s for s in samples if s["t"] <= since][-1:]
+        inside = baseline + [s for s in samples if s["t"] > since]
+        report = window_report(inside, now_metrics, since, watched)
+        row.update(report)
+        failed = failed or bool(report["moved"])
+        rows.append(row)
+    out = {"since": _iso(since), "until": _iso(now), "last": args.last, "watched": watched,
+           "processes": rows, "moved": sorted({r for row in rows for r in row.get("moved", [])})}
+    _print(args, out, _rejects_text)
+    return FAILED if failed else OK
+
+
+def _history_samples(config: ProxyConfig | BackendConfig, since: float, now: float,
+                     row: dict) -> tuple[list | None, str | None]:
+    """The process's samples from a little before ``since`` to now, and its live /metrics;
+    from its history files on disk when it does not answer (the live reading is then None)."""
+    from mcproxy.ops.history import read_segments
+
+    start = since - 1.5 * config.admin.history_period
+    try:
+        client = AdminClient(config)
+        answer = client.get(f"/history?since={start}&until={now}")
+        metrics = client.get("/metrics")
+        return answer.get("samples", []), str(metrics)
+    except CtlError as error:
+        row["error"] = str(error)
+    if not config.admin.history_dir:
+        return None, None
+    samples = sorted((s for s in read_segments(config.admin.history_dir, config.process_name)
+                      if start <= s["t"] <= now), key=lambda s: s["t"])
+    if not samples:
+        return None, None
+    row["note"] = f"not answering; from its history in {config.admin.history_dir}"
+    return samples, None
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except (ValueError, KeyError):
+        raise CtlError(f"--last {text!r}: give a duration such as 90s, 10m, 2h") from None
+    if not 0 < value <= 30 * 86400:
+        raise CtlError(f"--last {text!r}: between 1 s and 30 days")
+    return value
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _rejects_text(report: dict) -> str:
+    lines = [f"reject counters over the last {report['last']} ({report['since']} .. {report['until']}),"
+             f" watching {', '.join(report['watched'])}"]
+    width = max((len(r["process"]) for r in report["processes"]), default=0)
+    for row in report["processes"]:
+        name = f"{row['process']:<{width}}"
+        if "increases" not in row:
+            lines.append(f"{name}  UNREACHABLE and no history: {row.get('error', '')}")
+            continue
+        if row.get("note"):
+            lines.append(f"{name}  note: {row['note']}")
+        if row["covered_from"] is None or row["covered_from"] > row["since"]:
+            lines.append(f"{name}  note: history does not reach back to the window start"
+                         f" ({row['readings']} reading(s))")
+        if not row["increases"]:
+            lines.append(f"{name}  no reject counter moved")
+        for series, value in sorted(row["increases"].items()):
+            lines.append(f"{name}  {series} +{value:g}")
+    if report["moved"]:
+        movers = [f"{reason} on {', '.join(r['process'] for r in report['processes'] if reason in r.get('moved', []))}"
+                  for reason in report["moved"]]
+        lines.append("MOVED: " + "; ".join(movers))
+    else:
+        lines.append(f"stable: {', '.join(report['watched'])} did not move on any process reached")
     return "\n".join(lines)
 
 
@@ -494,14 +679,23 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate config files")
     check.add_argument("files", nargs="*")
+    check.add_argument("--strict", action="store_true",
+                       help="fail (exit 1) on settings that depart from the runbook's safe defaults")
     check.set_defaults(run=cmd_check_config)
     sub.add_parser("gen-secret", help="print a new strong shared secret").set_defaults(run=cmd_gen_secret)
-    sub.add_parser("health", help="the process's /health").set_defaults(run=cmd_health, needs_config=True)
+    health = sub.add_parser("health", help="the process's /health")
+    health.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="ask again until READY, for up to SECONDS (exit 1 if never)")
+    health.set_defaults(run=cmd_health, needs_config=True)
     sub.add_parser("status", help="the process's /status").set_defaults(run=cmd_status, needs_config=True)
-    sub.add_parser("sync-state", help="a backend's registry sync state").set_defaults(
-        run=cmd_sync_state, needs_config=True)
-    sub.add_parser("request-snapshot", help="make a backend resync its registry").set_defaults(
-        run=cmd_request_snapshot, needs_config=True)
+    sync_state = sub.add_parser("sync-state", help="a backend's registry sync state")
+    sync_state.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                            help="ask again until synchronized, for up to SECONDS")
+    sync_state.set_defaults(run=cmd_sync_state, needs_config=True)
+    snapshot_request = sub.add_parser("request-snapshot", help="make a backend resync its registry")
+    snapshot_request.add_argument("--timeout", type=float, default=15.0,
+                                  help="seconds to wait for the snapshot to be installed")
+    snapshot_request.set_defaults(run=cmd_request_snapshot, needs_config=True)
     command = sub.add_parser("command", help='run a proxy command on the proxy, e.g. "/alert Restart soon"')
     command.add_argument("line")
     command.set_defaults(run=cmd_command, needs_config=True)
@@ -523,6 +717,15 @@ def parser() -> argparse.ArgumentParser:
     versions = sub.add_parser("versions", help="every process's version set; fails on a mixed set")
     versions.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
     versions.set_defaults(run=cmd_versions)
+    rejects = sub.add_parser("rejects", help="reject counters' increase over the last minutes, every process")
+    rejects.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
+    rejects.add_argument("--last", default="10m", help="the window: 90s, 10m, 2h (default 10m)")
+    rejects.add_argument("--fail-on", action="append", metavar="REASON",
+                         help="exit 1 when this reason moved (repeatable; default: the startup procedure's list)")
+    rejects.set_defaults(run=cmd_rejects)
+    doctor = sub.add_parser("doctor", help="cross-check configs and ask every running process what it sees")
+    doctor.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
+    doctor.set_defaults(run=cmd_doctor)
     snapshot = sub.add_parser("snapshot", help="save /metrics, /status and logs of an incident window")
     snapshot.add_argument("-c", "--config", dest="configs", action="append", metavar="CONFIG")
     snapshot.add_argument("--since", required=True, help="window start, ISO 8601 (UTC if no offset)")
@@ -539,7 +742,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
+    top = parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    unknown = unknown_command(argv, top)
+    if unknown is not None:
+        print(f"mcproxyctl: {unknown}", file=sys.stderr)
+        return USAGE
+    arguments = top.parse_args(argv)
     if getattr(arguments, "smoke_config", None):
         arguments.config = arguments.smoke_config
     if arguments.command == "smoke" and not arguments.config:

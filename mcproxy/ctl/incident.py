@@ -1,9 +1,11 @@
 """The post-incident snapshot: what each process said and counted during a time window.
 
 One folder per process (named as on the control plane: the proxy's sender id, each
-backend's server id) holding ``metrics.txt`` (Prometheus text), ``status.json`` and
-``log.jsonl`` (the structured log lines whose ``time`` falls in the window, correlation ids
-intact), plus ``manifest.json`` at the top naming the window and what was saved.
+backend's server id) holding ``metrics.txt`` (Prometheus text) and ``status.json`` as of
+now, ``history.jsonl`` (the process's own samples of both taken inside the window, kept
+across restarts), and ``log.jsonl`` (the structured log lines whose ``time`` falls in the
+window, correlation ids intact), plus ``manifest.json`` at the top naming the window, what
+was saved and each reject counter's increase inside it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from mcproxy.config import BackendConfig, ProxyConfig
+from mcproxy.ctl.window import window_report
+from mcproxy.ops.history import read_segments
 
 #: Largest log file read; older lines than this many bytes from the end are left alone.
 MAX_LOG_BYTES = 256 * 1024 * 1024
@@ -37,6 +41,26 @@ def lines_in_window(path: Path, since: datetime, until: datetime) -> Iterator[st
                 continue
             if since <= when <= until:
                 yield raw.decode("utf-8", "replace").rstrip("\n")
+
+
+def _save_history(config: ProxyConfig | BackendConfig, name: str, folder: Path, since: datetime,
+                  until: datetime, entry: dict[str, Any], client_factory: Callable[[Any], Any]) -> None:
+    """The window's history samples (from the process, or from its files when it is down),
+    and each reject counter's increase over them, restarts included."""
+    start, end = since.timestamp(), until.timestamp()
+    try:
+        samples = client_factory(config).get(f"/history?since={start}&until={end}").get("samples", [])
+    except Exception:
+        if not config.admin.history_dir:
+            entry["notes"].append("no history: [admin].history_dir is empty and the process does not answer")
+            return
+        samples = sorted((s for s in read_segments(config.admin.history_dir, name) if start <= s["t"] <= end),
+                         key=lambda s: s["t"])
+        entry["notes"].append(f"history read from {config.admin.history_dir} (the process does not answer)")
+    (folder / "history.jsonl").write_text("".join(json.dumps(s, sort_keys=True) + "\n" for s in samples))
+    entry["files"].append("history.jsonl")
+    entry["samples"] = len(samples)
+    entry["rejects_in_window"] = window_report(samples, None, start, ())["increases"]
 
 
 def take_snapshot(configs: list[ProxyConfig | BackendConfig], since: datetime, until: datetime,
@@ -64,6 +88,7 @@ def take_snapshot(configs: list[ProxyConfig | BackendConfig], since: datetime, u
             entry["files"].append("status.json")
         except Exception as error:
             entry["errors"].append(str(error))
+        _save_history(config, name, folder, since, until, entry, client_factory)
         log_file = config.logging.file
         if not log_file:
             entry["notes"].append("[logging].file is empty: this process logs to standard output; "

@@ -9,9 +9,12 @@ Each check is a probe of the running processes, never a reading of their config 
   proxy would send) is refused with UNAUTHENTICATED_PLAYER.
 - ``proxy-enforcement``: a direct login that cannot answer the forwarding request is
   refused with NOT_VIA_PROXY.
-- ``control-signature`` / ``control-timestamp``: a Hello signed with a wrong secret and one
-  signed with the right secret but stale are sent to the proxy's messaging port; the answers
-  must be BAD_SIGNATURE and INVALID_TIMESTAMP and the proxy's reject counters must move.
+- ``control-signature`` / ``control-timestamp`` / ``control-sender`` / ``control-version``: a
+  Hello signed with a wrong secret, one correctly signed but stale, one from a sender the proxy
+  does not know and one announcing another release are sent to the proxy's messaging port; the
+  answers must be BAD_SIGNATURE, INVALID_TIMESTAMP, UNEXPECTED_SENDER and VERSION_MISMATCH.
+  Their correlation ids are armed on the proxy first (admin action ``arm_probes``), so it counts
+  them under ``mcproxy_control_probe_rejects_total``, never in the series the alerts watch.
 - ``load``: N offline-mode players join through the proxy, switch server with ``/server``,
   chat and leave; failures and join-time percentiles are reported. It needs an offline-mode
   proxy (this client does not log in to Mojang), so it is skipped against an online one.
@@ -59,6 +62,14 @@ from mcproxy.wire.types import (
 PROTOCOL = 769
 RELEASE = "1.21.4"
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+
+#: The control-plane probes and the refusal each must get.
+PROBES = {
+    "control-signature": RejectReason.BAD_SIGNATURE,
+    "control-timestamp": RejectReason.INVALID_TIMESTAMP,
+    "control-sender": RejectReason.UNEXPECTED_SENDER,
+    "control-version": RejectReason.VERSION_MISMATCH,
+}
 
 
 class LoginRefused(Exception):
@@ -274,6 +285,8 @@ class Smoke:
     timeout: float
     checks: list[Check] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
+    probe_ids: dict[str, str] = field(default_factory=dict)
+    arm_error: str = ""
 
     def add(self, name: str, target: str, ok: bool | None, detail: str) -> None:
         self.checks.append(Check(name, target, SKIP if ok is None else PASS if ok else FAIL, detail))
@@ -300,14 +313,20 @@ class Smoke:
                 running[backend.backend.server_id] = {"error": str(error)}
         return running
 
-    def proxy_rejects(self) -> dict[str, float] | None:
+    def proxy_rejects(self) -> dict[str, dict[str, float]] | None:
+        """The proxy's production and probe reject counters, by reason."""
         try:
             text = self.admin(self.proxy).get("/metrics")
         except Exception:
             return None
-        return {sample.labels["reason"]: sample.value
-                for family in text_string_to_metric_families(str(text))
-                for sample in family.samples if sample.name == "mcproxy_control_rejects_total"}
+        out: dict[str, dict[str, float]] = {"real": {}, "probe": {}}
+        for family in text_string_to_metric_families(str(text)):
+            for sample in family.samples:
+                if sample.name == "mcproxy_control_rejects_total":
+                    out["real"][sample.labels["reason"]] = sample.value
+                elif sample.name == "mcproxy_control_probe_rejects_total":
+                    out["probe"][sample.labels["reason"]] = sample.value
+        return out
 
     @defer.inlineCallbacks
     def run(self, reactor: Any) -> Any:
@@ -315,6 +334,7 @@ class Smoke:
         for a one-shot tool with nothing else on its reactor yet."""
         self.check_health()
         running = self.check_backend_settings()
+        self.arm_probes()
         before = self.proxy_rejects()
         for backend in self.backends:
             yield self.check_backend(reactor, backend, running.get(backend.process_name, {}))
@@ -323,19 +343,25 @@ class Smoke:
         self.check_rejects_counted(before, self.proxy_rejects())
         return self.report()
 
-    def check_rejects_counted(self, before: dict[str, float] | None, after: dict[str, float] | None) -> None:
-        """A control probe only passes if the proxy also counted the refusal it answered."""
-        for name, reason in (("control-signature", "BAD_SIGNATURE"), ("control-timestamp", "INVALID_TIMESTAMP")):
+    def check_rejects_counted(self, before: dict[str, dict[str, float]] | None,
+                              after: dict[str, dict[str, float]] | None) -> None:
+        """A control probe only passes if the proxy counted its refusal as a probe's, apart
+        from the series the alerts watch."""
+        for name, expected in PROBES.items():
             check = next((c for c in self.checks if c.name == name), None)
             if check is None or check.result != PASS:
                 continue
             if before is None or after is None:
                 check.result, check.detail = FAIL, check.detail + "; proxy /metrics unreachable"
                 continue
-            moved = after.get(reason, 0) - before.get(reason, 0)
-            if moved < 1:
+            reason = expected.value
+            probed = after["probe"].get(reason, 0) - before["probe"].get(reason, 0)
+            real = after["real"].get(reason, 0) - before["real"].get(reason, 0)
+            if probed < 1:
                 check.result = FAIL
-            check.detail += f"; proxy mcproxy_control_rejects_total{{reason=\"{reason}\"}} +{moved:g}"
+            check.detail += f"; proxy counted it as a probe (+{probed:g}), not in mcproxy_control_rejects_total"
+            if real:
+                check.detail += f" (which moved +{real:g} meanwhile: real traffic was refused too)"
 
     def report(self) -> dict[str, Any]:
         passed = all(c.result != FAIL for c in self.checks) and self.load.get("result") != FAIL
@@ -394,8 +420,21 @@ class Smoke:
                      f"signed offline-mode identity refused: {refused}" if refused
                      else "a signed offline-mode identity was let in")
 
+    def arm_probes(self) -> None:
+        """Tell the proxy which correlation ids the deliberate bad messages will carry, so it
+        counts their refusals under mcproxy_control_probe_rejects_total, not the alerted series."""
+        self.probe_ids = {name: os.urandom(16).hex() for name in PROBES}
+        if not self.proxy.messaging.enabled:
+            return
+        try:
+            self.admin(self.proxy).action("arm_probes", {"correlation_ids": sorted(self.probe_ids.values()),
+                                                         "ttl": 4 * self.timeout + 60})
+        except Exception as error:
+            self.arm_error = str(error)
+
     @defer.inlineCallbacks
-    def control_probe(self, reactor: Any, secret: bytes, clock: Any) -> Any:
+    def control_probe(self, reactor: Any, secret: bytes, clock: Any, correlation_id: str,
+                      sender: str | None = None, artifact: str = __version__) -> Any:
         """Send one Hello to the proxy's messaging port; the reason it was refused, or None.
 
         With a backend config given, the probe connects exactly as that backend does (its
@@ -404,18 +443,20 @@ class Smoke:
         """
         if self.backends:
             backend = self.backends[0]
-            sender, where = backend.backend.server_id, backend.messaging.proxy
+            default, where = backend.backend.server_id, backend.messaging.proxy
             endpoint = clientFromString(reactor, where)
         else:
             host, port = tcp_target(self.proxy.messaging.bind, "messaging.bind")
-            sender, where = min(self.proxy.servers), f"{host}:{port}"
+            default, where = min(self.proxy.servers), f"{host}:{port}"
             endpoint = TCP4ClientEndpoint(reactor, host, port)
+        sender = sender or default
         peer = ControlPeer(sender, secret, None, clock, CollectorRegistry(), Logger(namespace="mcproxy.ctl.smoke"))
         protocol = _ProbeProtocol(peer, self.proxy.messaging.control_sender_id)
         yield with_timeout(reactor, connectProtocol(endpoint, protocol), self.timeout,
                            f"connect to messaging {where}")
         try:
-            yield with_timeout(reactor, protocol.call(Hello, server_id=sender, artifact_version=__version__,
+            yield with_timeout(reactor, protocol.call(Hello, correlation_id, server_id=sender,
+                                                      artifact_version=artifact,
                                                       control_version=CONTROL_PROTOCOL_VERSION),
                                self.timeout, "Hello")
         except ControlRejected as refusal:
@@ -428,24 +469,32 @@ class Smoke:
     @defer.inlineCallbacks
     def check_control(self, reactor: Any) -> Any:
         if not self.proxy.messaging.enabled:
-            for name in ("control-signature", "control-timestamp"):
+            for name in PROBES:
                 self.add(name, "proxy", None, "[messaging] is disabled on the proxy")
             return
-        probes = [
-            ("control-signature", RejectReason.BAD_SIGNATURE, os.urandom(32), reactor,
-             "a Hello signed with a wrong secret"),
-            ("control-timestamp", RejectReason.INVALID_TIMESTAMP, self.proxy.security.proxy_secret.value,
-             _SkewedClock(reactor, -(4 * self.proxy.messaging.control_max_clock_skew + 60)),
-             "a correctly signed but stale Hello"),
-        ]
-        for name, expected, secret, clock, what in probes:
+        if self.arm_error:
+            for name in PROBES:
+                self.add(name, "proxy", False, f"could not arm the probe on the proxy: {self.arm_error}")
+            return
+        secret = self.proxy.security.proxy_secret.value
+        stale = _SkewedClock(reactor, -(4 * self.proxy.messaging.control_max_clock_skew + 60))
+        stranger = f"smoke-{os.urandom(3).hex()}"
+        probes = {
+            "control-signature": (os.urandom(32), reactor, {}, "a Hello signed with a wrong secret"),
+            "control-timestamp": (secret, stale, {}, "a correctly signed but stale Hello"),
+            "control-sender": (secret, reactor, {"sender": stranger},
+                               f"a correctly signed Hello from {stranger}, not under [servers]"),
+            "control-version": (secret, reactor, {"artifact": "0.0.0+smoke"},
+                                "a correctly signed Hello announcing release 0.0.0+smoke"),
+        }
+        for name, (key, clock, options, what) in probes.items():
             try:
-                reason = yield self.control_probe(reactor, secret, clock)
+                reason = yield self.control_probe(reactor, key, clock, self.probe_ids[name], **options)
             except Exception as error:
                 self.add(name, "proxy", False, f"probe failed: {error}")
                 continue
             got = reason.value if reason is not None else "accepted"
-            self.add(name, "proxy", reason is expected, f"{what}: {got}")
+            self.add(name, "proxy", reason is PROBES[name], f"{what}: {got}")
 
     @defer.inlineCallbacks
     def run_load(self, reactor: Any) -> Any:

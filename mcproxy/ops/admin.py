@@ -32,6 +32,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from mcproxy.interfaces import IHistory
 from mcproxy.ops.health import HealthModel, Readiness
 from mcproxy.ops.logging import format_address
 from mcproxy.ops.redaction import Redactor
@@ -118,6 +119,24 @@ class _Metrics(_Node):
         return self._admin.redactor.redact_text(text).encode("utf-8")
 
 
+class _History(_Node):
+    """``GET /history?since=<epoch>&until=<epoch>``: the kept samples of that window."""
+
+    def render_GET(self, request: Request) -> bytes:
+        history = self._admin.history
+        if history is None:
+            return self._admin.json_response(request, 404, {"error": "this process keeps no history"})
+        try:
+            since = float(request.args.get(b"since", [b"0"])[0])
+            until = float(request.args.get(b"until", [b"inf"])[0])
+        except ValueError:
+            return self._admin.json_response(request, 400, {"error": "since and until are epoch seconds"})
+        samples = history.samples(since, until)
+        return self._admin.json_response(request, 200, {
+            "process": history.name, "interval": history.interval, "retention": history.retention,
+            "samples": samples})
+
+
 class _Actions(_Node):
     def render_GET(self, request: Request) -> bytes:
         return self._admin.json_response(request, 200, {"actions": sorted(self._admin.actions)})
@@ -191,8 +210,10 @@ class AdminResource(_Node):
         log: Logger,
         redactor: Redactor,
         token: str | None = None,
+        history: IHistory | None = None,
     ) -> None:
         super().__init__(self)
+        self.history = history
         self.health = health
         self.status = status
         self.registry = registry
@@ -207,6 +228,7 @@ class AdminResource(_Node):
         self.putChild(b"status", _Status(self))
         self.putChild(b"metrics", _Metrics(self))
         self.putChild(b"actions", _Actions(self))
+        self.putChild(b"history", _History(self))
 
     def add_action(self, name: str, action: Action) -> None:
         """Serve ``action`` at ``POST /actions/<name>``.

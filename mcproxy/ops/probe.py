@@ -1,4 +1,11 @@
-"""Periodic reachability probes of the proxy's backends.
+"""Reachability of the proxy's backends: from events as they happen, and periodic probes
+for the gaps.
+
+What the proxy sees is the freshest evidence: a player's connect to a backend that worked
+or failed is recorded at once (:meth:`BackendProber.observe`), and a backend whose control
+link came up or went down is probed at once (:meth:`BackendProber.probe_now`), so ``/health``
+follows a backend within a round trip instead of up to an interval later. A probe that was
+already on its way when fresher evidence arrived is dropped, never let to overwrite it.
 
 One ``LoopingCall`` drives every backend, so a proxy with many servers keeps one timer, not one
 per server; a round waits for its slowest probe (bounded by ``timeout``) before the next is
@@ -193,14 +200,14 @@ class BackendProber(Service):
         def connected(protocol: Protocol) -> None:
             elapsed = self._reactor.seconds() - started
             protocol.transport.loseConnection()
-            self._record(name, address, "ok", elapsed, f"{elapsed * 1000:.1f} ms")
+            self._record(name, address, "ok", elapsed, f"{elapsed * 1000:.1f} ms", started)
 
         def failed(reason: Failure) -> None:
             if reason.check(defer.CancelledError, error.ConnectingCancelledError):
                 # Cancelled by stopService, not timed out: nothing was learned.
                 return
             outcome, detail = _classify(reason)
-            self._record(name, address, outcome, None, detail)
+            self._record(name, address, outcome, None, detail, started)
 
         def forget(_: object) -> None:
             if self._inflight.get(name) is d:
@@ -212,13 +219,30 @@ class BackendProber(Service):
         d.addBoth(forget)
         return d
 
+    def probe_now(self, name: str) -> None:
+        """Probe ``name`` at once, outside the interval: something just happened to it."""
+        address = self._addresses.get(name)
+        if address is not None and self.running:
+            self._probe(name, address)
+
+    def observe(self, name: str, reachable: bool, detail: str) -> None:
+        """Record what a player's connect to ``name`` just proved, as a probe would."""
+        address = self._addresses.get(name)
+        if address is None:
+            return
+        now = self._reactor.seconds()
+        self._record(name, address, "ok" if reachable else "error", None, detail, now, observed=True)
+
     def _record(
         self, name: str, address: tuple[str, int], outcome: str, seconds: float | None,
-        detail: str,
+        detail: str, started: float, observed: bool = False,
     ) -> None:
         if self._addresses.get(name) != address:
             return
         previous = self._results.get(name)
+        if previous is not None and previous.checked_at > started:
+            # Fresher evidence arrived while this probe was on its way.
+            return
         reachable = outcome == "ok"
         failures = 0 if reachable else (previous.consecutive_failures if previous else 0) + 1
         self._results[name] = ProbeResult(
@@ -229,7 +253,10 @@ class BackendProber(Service):
             checked_at=self._reactor.seconds(),
             consecutive_failures=failures,
         )
-        self._metrics.record_probe(name, outcome, seconds)
+        if observed:
+            self._metrics.backend_up.labels(name).set(1 if reachable else 0)
+        else:
+            self._metrics.record_probe(name, outcome, seconds)
         if previous is None or previous.reachable != reachable:
             if reachable:
                 self._log.info("backend {server} reachable ({detail})", server=name, detail=detail)

@@ -11,8 +11,11 @@ from OpenSSL import SSL
 from twisted.internet._sslverify import IOpenSSLTrustRoot
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Protocol
 from twisted.internet.ssl import optionsForClientTLS, platformTrust
-from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, readBody
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, ResponseDone
+from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
@@ -101,37 +104,86 @@ class SessionServerClient:
 
     @defer.inlineCallbacks
     def has_joined(self, username: str, server_hash: str):
+        """The player's profile, or :class:`AuthenticationError`. ``timeout`` bounds the
+        whole exchange, the body included: a server that sends headers and then dribbles
+        has its connection aborted when time is up."""
         query = urlencode({"username": username, "serverId": server_hash})
         url = f"{self._base}/session/minecraft/hasJoined?{query}".encode("ascii")
+        deadline = self._reactor.seconds() + self._timeout
         try:
             request = self._agent.request(b"GET", url, Headers({b"User-Agent": [b"mcproxy"]}))
             request.addTimeout(self._timeout, self._reactor)
             response = yield request
             if response.code == 204:
-                yield _discard(response)
+                _abandon(response)
                 raise AuthenticationError("NOT_AUTHENTICATED", "session server does not know this session")
             if response.code != 200:
-                yield _discard(response)
+                _abandon(response)
                 raise AuthenticationError("SESSION_SERVER_ERROR", f"HTTP {response.code}")
             if response.length is not None and response.length > MAX_PROFILE_BYTES:
-                yield _discard(response)
+                _abandon(response)
                 raise AuthenticationError("BAD_SESSION_RESPONSE", "answer too large")
-            body = yield readBody(response)
+            reading = read_body(response, MAX_PROFILE_BYTES)
+            reading.addTimeout(max(0.0, deadline - self._reactor.seconds()), self._reactor)
+            body = yield reading
         except AuthenticationError:
             raise
         except defer.TimeoutError:
             raise AuthenticationError("SESSION_SERVER_TIMEOUT") from None
         except Exception as error:  # network and TLS failures all mean "cannot verify"
             raise AuthenticationError("SESSION_SERVER_UNREACHABLE", type(error).__name__) from None
-        if len(body) > MAX_PROFILE_BYTES:
-            raise AuthenticationError("BAD_SESSION_RESPONSE", "answer too large")
         profile = parse_profile(body)
         if profile.name.lower() != username.lower():
             raise AuthenticationError("BAD_SESSION_RESPONSE", "name differs")
         return profile
 
 
-def _discard(response) -> defer.Deferred:
-    d = readBody(response)
-    d.addErrback(lambda _: None)
-    return d
+class _BodyReader(Protocol):
+    """Collects a response body of at most ``limit`` bytes into ``done``. Past the limit,
+    or when ``done`` is cancelled (a timeout), the transfer is stopped, which aborts the
+    connection: nothing waits on a server that will not finish."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.done: defer.Deferred[bytes] = defer.Deferred(lambda _: self.stop())
+
+    def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.stopProducing()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.done.called:
+            return
+        self.size += len(data)
+        if self.size > self.limit:
+            self.stop()
+            self.done.errback(AuthenticationError("BAD_SESSION_RESPONSE", "answer too large"))
+            return
+        self.parts.append(data)
+
+    def connectionLost(self, reason: Failure = None) -> None:
+        if self.done.called:
+            return
+        if reason is None or reason.check(ResponseDone, PotentialDataLoss):
+            self.done.callback(b"".join(self.parts))
+        else:
+            self.done.errback(reason)
+
+
+def read_body(response, limit: int) -> defer.Deferred[bytes]:
+    """The body of ``response``, at most ``limit`` bytes; cancelling it aborts the transfer."""
+    reader = _BodyReader(limit)
+    response.deliverBody(reader)
+    return reader.done
+
+
+def _abandon(response) -> None:
+    """Drop a body nobody needs: stop the transfer rather than read it to the end."""
+    reader = _BodyReader(0)
+    reader.done.addErrback(lambda _: None)
+    response.deliverBody(reader)
+    reader.stop()
+    if not reader.done.called:
+        reader.done.cancel()

@@ -10,7 +10,9 @@ from __future__ import annotations
 from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
+from mcproxy.interfaces import IPreloginHolder
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import GameProfile
 from mcproxy.proxy.backend import BackendLogin, from_player
@@ -32,6 +34,7 @@ def peer_host(transport) -> str:
     return getattr(transport.getPeer(), "host", "") or ""
 
 
+@implementer(IPreloginHolder)
 class PlayerConnection(Protocol):
     """One client, from its first byte to its last."""
 
@@ -73,8 +76,9 @@ class PlayerConnection(Protocol):
     def connectionMade(self) -> None:
         self.address = peer_host(self.transport)
         proxy = self.proxy
-        if not proxy.prelogin_gate.try_acquire():
-            proxy.refused("HANDSHAKE_CONCURRENCY", self)
+        refusal = proxy.prelogin_gate.admit(self, "" if self.behind_proxy_protocol else address_key(self.address))
+        if refusal is not None:
+            proxy.refused(refusal, self)
             self.transport.abortConnection()
             return
         self._prelogin = True
@@ -114,12 +118,18 @@ class PlayerConnection(Protocol):
         """Give back the pre-login slot (once): the player is in play or gone."""
         if self._prelogin:
             self._prelogin = False
-            self.proxy.prelogin_gate.release()
+            self.proxy.prelogin_gate.release(self)
+
+    def evict(self) -> None:
+        """The pre-login gate gave this connection's slot, still mid-handshake, to a newcomer."""
+        self.refuse(Refusal("HANDSHAKE_EVICTED"))
 
     def admit_address(self) -> None:
         """Behind PROXY protocol the client's address is known only once the header is
         read: limits apply to it, not to the load balancer's address."""
         self.address = peer_host(self.transport)
+        if not self.proxy.prelogin_gate.rekey(self, address_key(self.address)):
+            raise Refusal("HANDSHAKE_PER_ADDRESS")
         if not self.proxy.connection_limiter.allow(address_key(self.address)):
             raise Refusal("CONNECTION_RATE")
 

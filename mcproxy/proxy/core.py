@@ -11,11 +11,13 @@ from twisted.logger import Logger
 
 from mcproxy.config import ProxyConfig, RateLimitsSection, Secret
 from mcproxy.proxy.bungee import BungeeResponder
+from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.events import EventBus, PluginMessageEvent
 from mcproxy.proxy.status import StatusResponder
-from mcproxy.proxy.throttle import ConcurrencyGate, TokenBucketLimiter
+from mcproxy.proxy.admission import PreloginGate
+from mcproxy.proxy.throttle import TokenBucketLimiter
 from mcproxy.wire.cipher import generate_private_key, public_key_der
 from mcproxy.wire.framing import MAX_FRAME_SIZE
 
@@ -145,7 +147,7 @@ class ProxyCore:
         self.bungee = BungeeResponder(self) if settings.bungee_plugin_channel else None
         self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
         self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
-        self.prelogin_gate = ConcurrencyGate(limits.handshake_concurrent_max)
+        self.prelogin_gate = PreloginGate(limits.handshake_concurrent_max, limits.handshake_per_address_max)
         self.connection_limiter = TokenBucketLimiter(
             reactor, limits.connections_per_address_rate, limits.connections_per_address_burst)
         self.login_limiter = TokenBucketLimiter(
@@ -167,6 +169,12 @@ class ProxyCore:
         phase = getattr(connection, "phase", None)
         self.log.info("refused {peer}: {reason}", peer=getattr(connection, "address", ""), reason=reason,
                       phase=getattr(phase, "value", ""), correlation_id=getattr(connection, "correlation_id", ""))
+
+    def refused_source(self, address: str) -> None:
+        """A peer outside ``proxy_protocol_trusted`` tried a ``haproxy:`` listener."""
+        self.metrics.refusals.labels("UNTRUSTED_PROXY").inc()
+        self.log.info("refused {peer}: {reason}", peer=address, reason="UNTRUSTED_PROXY",
+                      correlation_id=new_correlation_id())
 
     def count_handshake(self, intent: str) -> None:
         self.metrics.count_handshake(intent)

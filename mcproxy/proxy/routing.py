@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from twisted.internet import defer
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.error import ConnectError, TimeoutError as ConnectTimeout
+from twisted.internet.error import ConnectError, ConnectionRefusedError, TimeoutError as ConnectTimeout
 from twisted.logger import Logger
 
 from mcproxy.proxy.backend import BackendConnection, BackendFactory, BackendLogin, BackendRefused
@@ -64,6 +64,7 @@ class Router:
         max_frame_size: int,
         metrics=None,
         log: Logger | None = None,
+        observe: Callable[[str, bool, str], None] | None = None,
     ) -> None:
         self._reactor = reactor
         self.servers = dict(servers)
@@ -75,6 +76,9 @@ class Router:
         self.max_frame_size = max_frame_size
         self._metrics = metrics
         self._log = log or Logger()
+        #: Told ``(server, reachable, detail)`` whenever a connect to a server worked or
+        #: failed: a player's connect is the freshest evidence of a backend's health.
+        self.observe = observe or (lambda name, reachable, detail: None)
 
     @property
     def in_flight(self) -> int:
@@ -95,7 +99,7 @@ class Router:
             if address is None:
                 continue
             try:
-                backend = yield self._semaphore.run(self._login, address, login)
+                backend = yield self._semaphore.run(self._login, name, address, login)
             except BackendRefused as refusal:
                 attempts.append((name, refusal))
                 self._log.info(
@@ -111,16 +115,19 @@ class Router:
         raise NoServerAvailable(attempts)
 
     @defer.inlineCallbacks
-    def _login(self, address: ServerAddress, login: BackendLogin):
+    def _login(self, name: str, address: ServerAddress, login: BackendLogin):
         login = address.login_for(login)
         factory = BackendFactory(login, packet_ids(login.protocol), self.max_frame_size)
         endpoint = _endpoint(self._reactor, address, self.connect_timeout)
         try:
             protocol: BackendConnection = yield endpoint.connect(factory)
         except ConnectTimeout:
+            self.observe(name, False, "a player's connect timed out")
             raise BackendRefused("BACKEND_CONNECT_TIMEOUT", "") from None
         except ConnectError as error:
+            self.observe(name, False, f"a player's connect failed: {_connect_failure(error)}")
             raise BackendRefused("BACKEND_UNREACHABLE", type(error).__name__) from None
+        self.observe(name, True, "a player connected")
         ready = protocol.ready
         ready.addTimeout(self.login_timeout, self._reactor, onTimeoutCancel=lambda *_: _timed_out(protocol))
         try:
@@ -142,6 +149,10 @@ def _endpoint(reactor, address: ServerAddress, timeout: float):
     if isIPv6Address(address.host):
         return TCP6ClientEndpoint(reactor, address.host, address.port, timeout=timeout)
     return HostnameEndpoint(reactor, address.host, address.port, timeout=timeout)
+
+
+def _connect_failure(error: ConnectError) -> str:
+    return "connection refused" if isinstance(error, ConnectionRefusedError) else type(error).__name__
 
 
 def _timed_out(protocol: BackendConnection):

@@ -15,13 +15,16 @@ from twisted.logger import Logger
 
 from mcproxy import __version__
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
+from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
+from mcproxy.ops.history import History, status_and_metrics
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
 from mcproxy.ops.settle import action_timeout, settle
 from mcproxy.ops.status import StatusBoard
+from mcproxy.ops.unsafe import publish_unsafe_settings
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.registry import CommandRegistry, specs_from
 from mcproxy.proxy.auth import SessionServerClient
@@ -36,6 +39,7 @@ from mcproxy.proxy.plugins import PluginManager
 from mcproxy.proxy.query import QueryListener, QueryProtocol, listener_interface
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder, motd_component
+from mcproxy.proxy.trusted import parse_networks, player_endpoint
 from mcproxy.wire.chat import plain_text
 from mcproxy.wire.packets import supported_range
 from mcproxy.wire.query import QueryInfo
@@ -145,8 +149,9 @@ class ProxyProcess(MultiService):
             self.commands.register(command)
         self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
+        trusted = parse_networks(section.proxy_protocol_trusted)
         self.listeners = [
-            ListenerService(serverFromString(reactor, bind),
+            ListenerService(player_endpoint(reactor, bind, trusted, self.core.refused_source),
                             PlayerFactory(self.core, behind_proxy_protocol=reads_proxy_header(bind)),
                             "game" if n == 0 else f"game-{n + 1}")
             for n, bind in enumerate(section.binds)
@@ -167,6 +172,7 @@ class ProxyProcess(MultiService):
             reactor, {name: f"{s.host}:{s.port}" for name, s in config.servers.items()},
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
+        self.router.observe = self.prober.observe
         self.messaging = None
         self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
@@ -182,16 +188,23 @@ class ProxyProcess(MultiService):
         self.status_board.add("plugins", lambda: {"enabled": self.config.plugins.enabled,
                                                    "loaded": sorted(self.plugins.loaded)})
         self.status_board.add("backends", self.prober.status)
+        publish_unsafe_settings(unsafe_settings(config), self.registry, self.log, self.status_board)
         if config.admin.bind:
             token = config.admin.token.value.decode("utf-8") if config.admin.token is not None else None
+            admin_config = config.admin
+            self.history = History(reactor, status_and_metrics(self.status_board, self.registry, self.redactor),
+                                   config.messaging.control_sender_id, admin_config.history_dir,
+                                   admin_config.history_period, admin_config.history_retention, self.log)
+            self.history.setServiceParent(self)
             self.admin = AdminResource(health=self.health, status=self.status_board, registry=self.registry,
-                                       log=self.log, redactor=self.redactor, token=token)
+                                       log=self.log, redactor=self.redactor, token=token, history=self.history)
             admin = ListenerService(serverFromString(reactor, config.admin.bind),
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
             self.admin.add_action("command", command_action(self.commands, self.log))
             if self.messaging is not None:
                 self.admin.add_action("restart_messaging", self._restart_messaging)
+                self.admin.add_action("arm_probes", self._arm_probes)
 
     def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
         """The control-plane listener, and the command registry backends mirror."""
@@ -208,6 +221,14 @@ class ProxyProcess(MultiService):
         listener.setServiceParent(self)
         self.messaging_listener = listener
         self.health.add_check("messaging", self._messaging_check, critical=False)
+        links_up: dict[str, bool] = {}
+
+        def link_changed(link) -> None:
+            # A link coming up or going down says the backend started or stopped: look now.
+            if links_up.get(link.server_id, False) != link.link_up:
+                links_up[link.server_id] = link.link_up
+                self.prober.probe_now(link.server_id)
+        self.messaging.add_observer(link_changed)
 
     @inlineCallbacks
     def _restart_messaging(self, body: dict):
@@ -228,11 +249,26 @@ class ProxyProcess(MultiService):
         if not bound:
             raise ActionError(f"the messaging listener did not bind again: {listener.error or 'timed out'}",
                               code=503)
-        settled = yield settle(self.reactor, lambda: not messaging.problems(), timeout)
+        yield settle(self.reactor, lambda: not messaging.problems() or messaging.settled(), timeout)
+        settled = not messaging.problems()
         self.log.info("messaging restarted; {dropped} link(s) dropped, settled={settled}",
                       dropped=dropped, settled=settled)
         return dict(messaging.status(), dropped=dropped, settled=settled,
                     problems=messaging.problems())
+
+    def _arm_probes(self, body: dict) -> dict:
+        """Admin action: the correlation ids of deliberately bad control messages about to come
+        (mcproxyctl smoke), so their refusals are counted apart from real traffic's."""
+        ids = body.get("correlation_ids")
+        ttl = body.get("ttl", 60)
+        if not isinstance(ids, list) or not all(isinstance(i, str) and 8 <= len(i) <= 64 for i in ids) \
+                or not 1 <= len(ids) <= 16:
+            raise ActionError("correlation_ids must be a list of 1 to 16 strings of 8 to 64 characters")
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl <= 300:
+            raise ActionError("ttl must be a number of seconds up to 300")
+        self.messaging.peer.arm_probes(ids, float(ttl))
+        self.log.info("{count} control probe(s) armed for {ttl:g} s", count=len(ids), ttl=float(ttl))
+        return {"armed": len(ids), "ttl": float(ttl)}
 
     def _messaging_check(self) -> CheckResult:
         problems = self.messaging.problems()

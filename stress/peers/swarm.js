@@ -7,6 +7,9 @@
 // SWITCH_MS stays above the limbo's 15 s keep-alive interval: each backend connection
 // starts its own keep-alive clock, and minecraft-protocol's client drops a player that
 // heard no keep-alive for 30 s, so hopping faster than every 15 s starves it.
+// KEEPALIVE_TIMEOUT_MS (default 30000, the library's own) is how long a player waits for a
+// keep-alive: the soak raises it, because a backend restart's fallback move restarts the
+// keep-alive clock a second time within one hop (see docs/reliability.md).
 // A line not back after LOST_AFTER_MS counts as lost and the player chats on (a backend
 // killed mid-line takes that line with it).
 // One JSON line per event of interest, then a summary line per player and a final total.
@@ -22,6 +25,7 @@ const switchMs = Number(process.env.SWITCH_MS || 20000)
 const servers = (process.env.SERVERS || 'lobby,game').split(',')
 const prefix = process.env.NAME_PREFIX || 'Bot'
 const lostAfterMs = Number(process.env.LOST_AFTER_MS || 10000)
+const keepAliveTimeoutMs = Number(process.env.KEEPALIVE_TIMEOUT_MS || 30000)
 const say = (event) => console.log(JSON.stringify(event))
 
 function text (content) {
@@ -46,7 +50,7 @@ function start (index) {
   const p = { name, joined: false, joinMs: null, sent: 0, echoed: 0, lost: 0, outstanding: new Map(), switches: 0, switchFailures: 0, switching: null, server: null, errors: [], ended: false, kicked: null }
   players.push(p)
   const began = Date.now()
-  const client = mc.createClient({ host, port: Number(port), username: name, auth: 'offline', version, hideErrors: true })
+  const client = mc.createClient({ host, port: Number(port), username: name, auth: 'offline', version, hideErrors: true, checkTimeoutInterval: keepAliveTimeoutMs })
   p.client = client
   client.on('login', () => {
     if (!p.joined) {

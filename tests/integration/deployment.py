@@ -23,7 +23,9 @@ class _Output(protocol.ProcessProtocol):
         self.ended: defer.Deferred = defer.Deferred()
 
     def outReceived(self, data: bytes) -> None:
+        # Flushed at once: tests read the log while the process runs.
         self.log.write(data)
+        self.log.flush()
 
     errReceived = outReceived
 
@@ -160,6 +162,7 @@ bind = "{messaging_bind}"
 
 [admin]
 bind = "tcp:{self.proxy_admin}:interface=127.0.0.1"
+history_period = 1.0
 {logging("proxy")}""")
         self.backend_configs = {}
         for name in backends:
@@ -177,6 +180,7 @@ reconnect_max_delay = 2.0
 
 [admin]
 bind = "tcp:{self.backend_admin[name]}:interface=127.0.0.1"
+history_period = 1.0
 {logging(f"backend-{name}")}""")
             self.backend_configs[name] = path
         self.proxy = TwistdProcess("mcproxy", self.proxy_config)

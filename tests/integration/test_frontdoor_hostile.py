@@ -144,3 +144,104 @@ class HostileFloodTests(TestCase):
         self.assertLessEqual(results.count("connect-failed"), refusals.get("HANDSHAKE_CONCURRENCY", 0))
         logged = [e for e in self.proxy.refusals() if e.get("correlation_id")]
         self.assertEqual(len(logged), sum(refusals.values()))
+
+
+class Squatter(Protocol):
+    """Holds a half-open handshake (``10 00``, then silence) and opens another as soon as
+    the proxy closes it, as an attacker would."""
+
+    def __init__(self, factory: "SquatterFactory") -> None:
+        self.factory = factory
+
+    def connectionMade(self) -> None:
+        self.factory.current = self
+        self.transport.write(b"\x10\x00")
+
+    def connectionLost(self, reason: Failure = None) -> None:
+        self.factory.current = None
+        self.factory.tally["closed"] += 1
+
+
+class SquatterFactory(ClientFactory):
+    def __init__(self, tally: dict, source: str, port: int) -> None:
+        self.tally = tally
+        self.source = source
+        self.port = port
+        self.stopped = False
+        self.current: Squatter | None = None
+        self.connector = None
+        self.retry = None
+
+    def buildProtocol(self, addr) -> Squatter:
+        return Squatter(self)
+
+    def connect(self) -> None:
+        self.retry = None
+        if not self.stopped:
+            self.connector = reactor.connectTCP("127.0.0.1", self.port, self, timeout=10,
+                                                bindAddress=(self.source, 0))
+
+    def _again(self) -> None:
+        if not self.stopped:
+            self.retry = reactor.callLater(0.5, self.connect)
+
+    def clientConnectionLost(self, connector, reason: Failure) -> None:
+        self._again()
+
+    def clientConnectionFailed(self, connector, reason: Failure) -> None:
+        self._again()
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.retry is not None and self.retry.active():
+            self.retry.cancel()
+        if self.connector is not None:
+            self.connector.disconnect()
+
+
+class HalfOpenFloodTests(TestCase):
+    """300 addresses each holding a half-open handshake, with the default limits and a
+    handshake timeout longer than the test: only eviction can make room."""
+
+    timeout = 90
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.proxy = yield start_proxy(self, motd="Still here", handshake_timeout=120.0)
+        self.tally = {"closed": 0}
+        self.squatters = [SquatterFactory(self.tally, f"127.30.{1 + n // 200}.{1 + n % 200}", self.proxy.port)
+                          for n in range(300)]
+        self.addCleanup(self._stop_squatters)
+
+    @defer.inlineCallbacks
+    def _stop_squatters(self):
+        for squatter in self.squatters:
+            squatter.stop()
+        for _ in range(100):
+            if not any(s.current for s in self.squatters):
+                break
+            yield task.deferLater(reactor, 0.05, lambda: None)
+
+    @defer.inlineCallbacks
+    def test_status_answered_while_300_addresses_squat(self):
+        """Status pings from a fresh address are answered throughout while 300 other
+        addresses hold half-open handshakes and reopen them when evicted; the gate stays
+        at its limit and each eviction is counted ``HANDSHAKE_EVICTED``."""
+        core = self.proxy.process.core
+        for squatter in self.squatters:
+            squatter.connect()
+        for _ in range(200):
+            if core.prelogin_gate.held >= core.prelogin_gate.limit and self.tally["closed"] >= 44:
+                break
+            yield task.deferLater(reactor, 0.1, lambda: None)
+        self.assertEqual(core.prelogin_gate.held, 256)
+        for _ in range(10):
+            server = JavaServer("127.0.0.1", self.proxy.port, timeout=10)
+            status = yield threads.deferToThread(server.status, version=775, tries=1)
+            self.assertEqual(status.motd.to_plain(), "Still here")
+            self.assertLessEqual(core.prelogin_gate.held, 256)
+            yield task.deferLater(reactor, 0.3, lambda: None)
+        refusals = yield threads.deferToThread(scrape, self.proxy.admin_port)
+        self.assertGreaterEqual(refusals.get("HANDSHAKE_EVICTED", 0), 44 + 10, refusals)
+        self.assertEqual(refusals.get("HANDSHAKE_CONCURRENCY", 0), 0, refusals)
+        self.assertEqual(refusals.get("HANDSHAKE_TIMEOUT", 0), 0, refusals)

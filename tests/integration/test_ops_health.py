@@ -9,10 +9,10 @@ from __future__ import annotations
 import socket
 
 from twisted.internet import defer, reactor
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.deployment import mcproxyctl, wait_until
-from tests.integration.harness import temp_dir
+from tests.integration.harness import NodePeer, free_port, node_missing, sleep, temp_dir
 from tests.integration.operations import Network
 from tests.integration.test_deployment import CuttableForwarder
 
@@ -96,3 +96,74 @@ class HealthTransitionTests(TestCase):
         code, out = yield mcproxyctl("-c", str(net.proxy_config), "health")
         self.assertEqual(code, 1, out)
         self.assertIn("status: NOT_READY", out)
+
+
+class EventDrivenHealthTests(TestCase):
+    """With probes an hour apart, only events can move ``/health``: the control link
+    coming up, and players reaching the backend."""
+
+    timeout = 90
+
+    def setUp(self):
+        reason = node_missing()
+        if reason:
+            raise SkipTest(reason)
+
+    def player(self, net: Network, name: str):
+        peer = NodePeer("chat_client.js", "127.0.0.1", net.proxy_port, "1.21.4", name, "hello",
+                        env={"LINGER_MS": "2000", "CLIENT_TIMEOUT_MS": "40000"})
+        self.addCleanup(peer.stop)
+        return peer
+
+    @defer.inlineCallbacks
+    def test_ready_within_a_second_of_linking_in_runbook_order(self):
+        """Runbook order, proxy first: DEGRADED with the backend refusing; once the backend
+        starts, READY follows its control link synchronizing within 1 s (not at the next
+        probe, an hour away), and stays READY with backend:lobby OK as a player joins."""
+        net = Network(temp_dir(self), probe_interval=3600)
+        net.start(self, backend=False)
+        body = yield net.wait_health(net.proxy_admin, "DEGRADED", 20,
+                                     check=lambda b: b["checks"]["backend:lobby"]["state"] == "FAILED")
+        self.assertEqual(body["checks"]["backend:lobby"]["detail"], "connection refused")
+        net.backend.start()
+        self.addCleanup(net.backend.stop)
+        synced_at = ready_at = None
+        deadline = reactor.seconds() + 40
+        while ready_at is None and reactor.seconds() < deadline:
+            code, body = yield net.proxy_health()
+            now = reactor.seconds()
+            if synced_at is None and body["checks"]["messaging"]["state"] == "OK":
+                synced_at = now
+            if body["status"] == "READY":
+                ready_at = now
+            yield sleep(0.05)
+        self.assertIsNotNone(synced_at, body)
+        self.assertIsNotNone(ready_at, body)
+        self.assertLessEqual(ready_at - synced_at, 1.0)
+        peer = self.player(net, "Runbook")
+        yield peer.wait_for("play", timeout=40)
+        code, body = yield net.proxy_health()
+        self.assertEqual((code, body["status"]), (200, "READY"))
+        self.assertEqual(body["checks"]["backend:lobby"]["state"], "OK")
+        yield peer.finished(40)
+
+    @defer.inlineCallbacks
+    def test_player_reaching_backend_clears_refused_at_once(self):
+        """With no control link to tell it (the backend's messaging points nowhere), a
+        backend last probed as refusing is OK in /health as soon as a player reached it."""
+        net = Network(temp_dir(self), probe_interval=3600)
+        text = net.backend_config.read_text()
+        net.backend_config.write_text(text.replace(f"port={net.messaging_port}", f"port={free_port()}"))
+        net.start(self, backend=False)
+        yield net.wait_health(net.proxy_admin, "DEGRADED", 20,
+                              check=lambda b: b["checks"]["backend:lobby"]["state"] == "FAILED")
+        net.backend.start()
+        self.addCleanup(net.backend.stop)
+        yield wait_until(lambda: net.backend_health().addCallback(lambda r: r[0] in (200, 503)), 30,
+                         what="backend admin listening")
+        peer = self.player(net, "First")
+        yield peer.wait_for("play", timeout=40)
+        code, body = yield net.proxy_health()
+        self.assertEqual(body["checks"]["backend:lobby"],
+                         {"state": "OK", "detail": "a player connected"})
+        yield peer.finished(40)

@@ -23,7 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mcproxy.ctl.smoke import SmokeClient
 from tests.integration.deployment import BIN, Deployment, TwistdProcess, http_json, wait_until
-from tests.integration.harness import REPO, sleep, temp_dir
+from tests.integration.harness import REPO, TEST_SECRET, sleep, temp_dir
 from tests.integration.test_deployment import CuttableForwarder
 
 RUNBOOK = REPO / "docs" / "runbook.md"
@@ -50,6 +50,20 @@ MESSAGING = [
     "mcproxyctl -c backend-lobby.toml bridge status",
     "mcproxyctl -c backend-lobby.toml bridge enable",
 ]
+MESSAGING_CHECKS = [
+    "mcproxyctl check-config proxy.toml backend-lobby.toml backend-game.toml",
+    f"mcproxyctl doctor {ALL}",
+    "mcproxyctl -c proxy.toml health",
+    "mcproxyctl -c backend-lobby.toml health",
+    "mcproxyctl -c proxy.toml status",
+]
+DESYNC_REHEARSAL = [
+    "mcproxyctl -c proxy.toml health",
+    "mcproxyctl -c backend-lobby.toml sync-state",
+    "mcproxyctl -c backend-lobby.toml request-snapshot",
+    "mcproxyctl -c backend-lobby.toml restart bridge",
+    "mcproxyctl -c proxy.toml restart messaging",
+]
 DESYNC = [
     "mcproxyctl -c backend-lobby.toml sync-state",
     "mcproxyctl -c backend-lobby.toml request-snapshot",
@@ -61,10 +75,14 @@ VERSIONS = [
     f"mcproxyctl versions {ALL}",
     "mcproxyctl -c backend-lobby.toml sync-state",
     "mcproxyctl -c proxy.toml health",
+    f"mcproxyctl rejects --last 5m --fail-on VERSION_MISMATCH {ALL}",
+    f"mcproxyctl rejects --last 3s --fail-on VERSION_MISMATCH {ALL}",
 ]
+HEALTH_AFTER_SMOKE = "mcproxyctl -c proxy.toml health"
 ROLLBACK = [
     "mcproxyctl smoke -c proxy.toml --backend backend-lobby.toml --backend backend-game.toml --players 8",
     "mcproxyctl smoke -c proxy.toml --players 8",
+    HEALTH_AFTER_SMOKE,
 ]
 POST_INCIDENT = [
     f"mcproxyctl snapshot --since <time> --until <time> {ALL} -o incident",
@@ -75,7 +93,7 @@ SAFE_DEFAULTS = [
     "mcproxyctl -c proxy.toml rotation",
     "mcproxyctl -c backend-lobby.toml rotation",
 ]
-DOCUMENTED = STARTUP + MESSAGING + DESYNC + VERSIONS + ROLLBACK + POST_INCIDENT + SAFE_DEFAULTS
+DOCUMENTED = STARTUP + MESSAGING + MESSAGING_CHECKS + DESYNC + DESYNC_REHEARSAL + VERSIONS + ROLLBACK + POST_INCIDENT + SAFE_DEFAULTS
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
@@ -154,8 +172,64 @@ class SkewedBackend(TwistdProcess):
         return ["twistd", "-n", "--pidfile=", "-y", str(SKEWED_BACKEND)], env
 
 
+class PluginProxy(TwistdProcess):
+    """``twistd mcproxy`` with a folder of proxy plugins on its path."""
+
+    def __init__(self, config: Path, plugins: Path) -> None:
+        super().__init__("mcproxy", config)
+        self.plugins = plugins
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        argv, env = super().command()
+        return argv, dict(env, PYTHONPATH=f"{REPO}:{self.plugins}")
+
+
+#: A plugin whose commands make the registry larger than 64 KiB once encoded.
+MANY_COMMANDS_PLUGIN = '''
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from mcproxy.interfaces import IProxyPlugin
+
+
+@implementer(IPlugin, IProxyPlugin)
+class ManyCommands:
+    name = "many"
+
+    def load(self, api):
+        for n in range(700):
+            api.register_command(f"warp{n}", "Warp to a named place. " * 5, f"many.warp{n}",
+                                 lambda player, args: None, "<place>")
+
+
+many = ManyCommands()
+'''
+
+
 class RunbookCase(TestCase):
     timeout = 150
+
+    def start_unready(self, deployment: Deployment) -> None:
+        """Start every process without waiting for READY: the fault keeps it from coming."""
+        deployment.proxy.start()
+        self.addCleanup(deployment.proxy.stop)
+        for backend in deployment.backends.values():
+            backend.start()
+            self.addCleanup(backend.stop)
+
+    @defer.inlineCallbacks
+    def replace_backend(self, deployment: Deployment, name: str, text: str):
+        """Stop a backend, write its fixed config and start it again (the recovery)."""
+        yield deployment.backends[name].stop()
+        deployment.backend_configs[name].write_text(text)
+        fixed = TwistdProcess("mcbackend", deployment.backend_configs[name])
+        fixed.start()
+        self.addCleanup(fixed.stop)
+        yield deployment.wait_ready(60)
+
+    def assertNoSecret(self, out: str) -> None:
+        for secret in (TEST_SECRET, NEW_SECRET):
+            self.assertNotIn(secret, out)
 
     def deployment(self, **options) -> Deployment:
         deployment = Deployment(temp_dir(self), **options)
@@ -256,7 +330,125 @@ class MessagingUnavailableTests(RunbookCase):
         forwarder.cut()
 
 
+class MessagingFaultTests(RunbookCase):
+    @defer.inlineCallbacks
+    def test_wrong_secret(self):
+        """A backend with another secret: check-config and doctor name the secrets (without
+        showing them), the proxy's health says its Hello is refused with BAD_SIGNATURE, the
+        backend's says the proxy refuses it; with the secret fixed, READY again."""
+        deployment = self.deployment()
+        (deployment.directory / "other.secret").write_text(NEW_SECRET)
+        lobby = deployment.backend_configs["lobby"]
+        good = lobby.read_text()
+        lobby.write_text(good.replace('"proxy.secret"', '"other.secret"'))
+        self.start_unready(deployment)
+        run = self.operator.run
+        code, out = yield run(MESSAGING_CHECKS[0], MESSAGING_CHECKS)
+        self.assertEqual(code, 1, out)
+        self.assertIn("backend-lobby.toml with proxy.toml: INCONSISTENT", out)
+        self.assertIn("backend-game.toml with proxy.toml: consistent", out)
+        self.assertIn("the proxy signs with a secret this backend does not accept", out)
+        self.assertNoSecret(out)
+        code, out = yield self.until(MESSAGING_CHECKS[2], MESSAGING_CHECKS,
+                                     "control link from lobby is down: its Hello was refused: BAD_SIGNATURE")
+        self.assertIn("status: DEGRADED", out)
+        code, out = yield self.until(MESSAGING_CHECKS[3], MESSAGING_CHECKS,
+                                     "the proxy refused our Hello: BAD_SIGNATURE")
+        code, out = yield run(MESSAGING_CHECKS[1], MESSAGING_CHECKS)
+        self.assertEqual(code, 1, out)
+        self.assertIn("FAIL  lobby  config: backend.proxy_secret:", out)
+        self.assertIn("its Hello was refused: BAD_SIGNATURE", out)
+        self.assertNoSecret(out)
+        yield self.replace_backend(deployment, "lobby", good)
+        code, out = yield run(MESSAGING_CHECKS[1], MESSAGING_CHECKS)
+        self.assertEqual(code, 0, out)
+        self.assertEqual(out.splitlines()[-1], "doctor: no problem found")
+
+    @defer.inlineCallbacks
+    def test_wrong_expected_sender(self):
+        """A backend expecting another sender refuses the proxy: the proxy counts the refusal per
+        peer and reason, logs it once (not per retry) and names it in health; fixed, READY again."""
+        deployment = self.deployment()
+        lobby = deployment.backend_configs["lobby"]
+        good = lobby.read_text()
+        lobby.write_text(good.replace('server_id = "lobby"', 'server_id = "lobby"\ncontrol_expected_sender_id = "proxx"'))
+        self.start_unready(deployment)
+        run = self.operator.run
+        code, out = yield self.until(MESSAGING_CHECKS[2], MESSAGING_CHECKS, "lobby refuses us: UNEXPECTED_SENDER")
+        self.assertIn("control_sender_id 'proxy'", out)
+        code, out = yield self.until(MESSAGING_CHECKS[3], MESSAGING_CHECKS,
+                                     "refused the proxy's answer: UNEXPECTED_SENDER")
+        yield sleep(5)  # a few more retries, which must not be logged again
+        code, out = yield run(MESSAGING_CHECKS[4], MESSAGING_CHECKS)
+        peer_rejects = json.loads(out)["rejects"]["mcproxy_control_peer_rejects_total"]
+        self.assertGreaterEqual(peer_rejects["lobby,UNEXPECTED_SENDER"], 2)
+        texts = [line.get("text", "") for line in deployment.proxy.log_lines()]
+        self.assertEqual(len([t for t in texts if t.startswith("lobby refuses our control messages")]), 1, texts)
+        self.assertLessEqual(len([t for t in texts if t == "control link up: lobby"]), 1, texts)
+        code, out = yield run(MESSAGING_CHECKS[0], MESSAGING_CHECKS)
+        self.assertEqual(code, 1, out)
+        self.assertIn("backend.control_expected_sender_id: 'proxx', but the proxy signs as control_sender_id 'proxy'",
+                      out)
+        yield self.replace_backend(deployment, "lobby", good)
+        code, out = yield run(MESSAGING_CHECKS[2], MESSAGING_CHECKS)
+        self.assertEqual((code, out.splitlines()[0]), (0, "status: READY"), out)
+        yield wait_until(lambda: "lobby accepts our messages again" in
+                         [line.get("text") for line in deployment.proxy.log_lines()],
+                         30, what="the proxy to log that lobby accepts it again")
+
+
 class RegistryDesyncTests(RunbookCase):
+    @defer.inlineCallbacks
+    def test_payload_limit_desync(self):
+        """A plugin's commands outgrow control_max_payload: health names the encode refusal,
+        request-snapshot answers with PAYLOAD_TOO_LARGE at once, both restarts say why they did
+        not settle; with a larger limit the registries sync."""
+        deployment = self.deployment()
+        plugins = deployment.directory / "plugins"
+        (plugins / "mcproxy" / "plugins").mkdir(parents=True)
+        (plugins / "mcproxy" / "plugins" / "many_commands.py").write_text(MANY_COMMANDS_PLUGIN)
+        config = deployment.proxy_config
+        good = config.read_text()
+        small = good.replace("[messaging]\n", "[messaging]\ncontrol_max_payload = 65536\n")
+        config.write_text(small + '\n[plugins]\nenabled = true\nallow = ["many"]\n')
+        deployment.proxy = PluginProxy(config, plugins)
+        self.start_unready(deployment)
+        run = self.operator.run
+        code, out = yield self.until(DESYNC_REHEARSAL[0], DESYNC_REHEARSAL,
+                                     "lobby registry is not synchronized: snapshot refused at encode: PAYLOAD_TOO_LARGE")
+        self.assertIn("control_max_payload 65536", out)
+        code, out = yield run(DESYNC_REHEARSAL[1], DESYNC_REHEARSAL)
+        self.assertEqual(code, 1, out)
+        self.assertIn("synchronized: no", out)
+        started = reactor.seconds()
+        code, out = yield run(DESYNC_REHEARSAL[2], DESYNC_REHEARSAL)
+        self.assertEqual(code, 1, out)
+        self.assertLess(reactor.seconds() - started, 12, "answered with the refusal, not after a timeout")
+        self.assertTrue(out.startswith("snapshot NOT installed: the proxy refused the snapshot request: "
+                                       "PAYLOAD_TOO_LARGE"), out)
+        self.assertNotIn("cannot reach", out)
+        code, out = yield run(DESYNC_REHEARSAL[3], DESYNC_REHEARSAL)
+        self.assertEqual(code, 1, out)
+        self.assertIn("settled: no (not synchronized: command registry is not synchronized: the proxy refused the "
+                      "snapshot request: PAYLOAD_TOO_LARGE", out)
+        code, out = yield run(DESYNC_REHEARSAL[4], DESYNC_REHEARSAL)
+        self.assertEqual(code, 1, out)
+        self.assertIn("settled: no (game registry is not synchronized: snapshot refused at encode: PAYLOAD_TOO_LARGE",
+                      out)
+        texts = [line.get("text", "") for line in deployment.proxy.log_lines()]
+        self.assertFalse([t for t in texts if "refused RegistrySnapshot from proxy" in t])
+        self.assertTrue([t for t in texts if t.startswith("control refused to send RegistrySnapshot to ")])
+
+        yield deployment.proxy.stop()
+        config.write_text(good + '\n[plugins]\nenabled = true\nallow = ["many"]\n')
+        deployment.proxy = PluginProxy(config, plugins)
+        deployment.proxy.start()
+        self.addCleanup(deployment.proxy.stop)
+        yield deployment.wait_ready(60)
+        code, out = yield run(DESYNC_REHEARSAL[1], DESYNC_REHEARSAL)
+        self.assertEqual(code, 0, out)
+
+
     @defer.inlineCallbacks
     def test_registry_desync_procedure(self):
         """Snapshot request, then the bridge restart, then the messaging restart: each answers with
@@ -337,6 +529,14 @@ class VersionMismatchTests(RunbookCase):
         code, out = yield run(VERSIONS[0], VERSIONS)
         self.assertEqual(code, 0, out)
         self.assertIn("version set: 0.4.0 (control protocol 1) on every process reached", out)
+        # Step 4: the counters since start still show the refusals; over a window they do not.
+        code, out = yield run(VERSIONS[3], VERSIONS)
+        self.assertEqual(code, 1, out)
+        self.assertRegex(out, r'proxy  mcproxy_control_rejects_total\{reason="VERSION_MISMATCH"\} \+[1-9]')
+        self.assertIn("MOVED: VERSION_MISMATCH on proxy", out)
+        yield sleep(4)
+        code, out = yield self.until(VERSIONS[4], VERSIONS, "stable: VERSION_MISMATCH did not move")
+        self.assertIn("proxy  no reject counter moved", out)
 
     def test_backend_of_another_release_refused(self):
         """A backend announcing another artifact version is refused with VERSION_MISMATCH, flagged by
@@ -362,16 +562,27 @@ class RollbackTests(RunbookCase):
         for check, target in (("health", "proxy"), ("health", "lobby"), ("health", "game"),
                               ("proxy-enforcement", "lobby"), ("authenticated-mode", "lobby"),
                               ("proxy-enforcement", "game"), ("authenticated-mode", "game"),
-                              ("control-signature", "proxy"), ("control-timestamp", "proxy")):
+                              ("control-signature", "proxy"), ("control-timestamp", "proxy"),
+                              ("control-sender", "proxy"), ("control-version", "proxy")):
             self.assertTrue([line for line in lines if line.split()[:3] == ["PASS", check, target]],
                             (check, target, out))
         self.assertIn("(UNAUTHENTICATED_PLAYER)", out)
         self.assertIn("(NOT_VIA_PROXY)", out)
-        self.assertIn("BAD_SIGNATURE; proxy mcproxy_control_rejects_total{reason=\"BAD_SIGNATURE\"} +1", out)
-        self.assertIn("INVALID_TIMESTAMP; proxy mcproxy_control_rejects_total{reason=\"INVALID_TIMESTAMP\"} +1",
-                      out)
+        for reason in ("BAD_SIGNATURE", "INVALID_TIMESTAMP", "UNEXPECTED_SENDER", "VERSION_MISMATCH"):
+            self.assertIn(f"{reason}; proxy counted it as a probe (+1), not in mcproxy_control_rejects_total\n",
+                          out)
+        # The series the alerts watch did not move, and the real links' state is untouched.
+        code, status = yield http_json(f"http://127.0.0.1:{deployment.proxy_admin}/status")
+        counters = status["rejects"]["mcproxy_control_rejects_total"]
+        self.assertEqual({reason: counters[reason] for reason in ("BAD_SIGNATURE", "INVALID_TIMESTAMP",
+                                                                   "UNEXPECTED_SENDER", "VERSION_MISMATCH")},
+                         dict.fromkeys(("BAD_SIGNATURE", "INVALID_TIMESTAMP", "UNEXPECTED_SENDER",
+                                        "VERSION_MISMATCH"), 0))
+        self.assertEqual([link["refused"] for link in status["links"]["links"].values()], ["", ""])
         self.assertIn("SKIP  load", out)
         self.assertEqual(lines[-1], "smoke: PASSED")
+        code, out = yield self.operator.run(HEALTH_AFTER_SMOKE, ROLLBACK)
+        self.assertEqual((code, out.splitlines()[0]), (0, "status: READY"), out)
 
     @defer.inlineCallbacks
     def test_smoke_load_on_staging_and_checks_that_fail(self):
@@ -402,14 +613,30 @@ class PostIncidentTests(RunbookCase):
         yield deployment.start(self)
         player = yield self.player(deployment, "Witness")
         player.leave()
+        yield sleep(2)
+        # A process restarted inside the window: what it sampled before is kept on disk.
+        yield deployment.backends["game"].stop()
+        restarted = TwistdProcess("mcbackend", deployment.backend_configs["game"])
+        restarted.start()
+        self.addCleanup(restarted.stop)
+        yield deployment.wait_ready()
+        yield sleep(2)
         until = datetime.now(timezone.utc) + timedelta(seconds=1)
         stamp = lambda when: when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        since, until = (datetime.fromisoformat(stamp(when).replace("Z", "+00:00")) for when in (since, until))
         command = f"mcproxyctl snapshot --since {stamp(since)} --until {stamp(until)} {ALL} -o incident"
         code, out = yield self.operator.run(command, POST_INCIDENT)
         self.assertEqual(code, 0, out)
         folder = deployment.directory / "incident"
         for name in ("proxy", "lobby", "game"):
-            self.assertIn(f"  {name}/: metrics.txt, status.json, log.jsonl;", out)
+            self.assertIn(f"  {name}/: metrics.txt, status.json, history.jsonl, log.jsonl;", out)
+            samples = [json.loads(line) for line in (folder / name / "history.jsonl").read_text().splitlines()]
+            self.assertTrue(samples, name)
+            self.assertTrue(all(since.timestamp() <= s["t"] <= until.timestamp() for s in samples))
+            self.assertIn("mcproxy_control_rejects_total", samples[-1]["metrics"])
+            if name == "game":
+                starts = {s["status"]["uptime"]["started"] for s in samples}
+                self.assertEqual(len(starts), 2, "samples of both game processes")
             self.assertIn("mcproxy_control_rejects_total", (folder / name / "metrics.txt").read_text())
             self.assertIn("version", json.loads((folder / name / "status.json").read_text()))
             lines = [json.loads(line) for line in (folder / name / "log.jsonl").read_text().splitlines()]
@@ -476,6 +703,33 @@ class SafeDefaultsTests(RunbookCase):
         yield deployment.wait_ready()
         code, out = yield self.until(SAFE_DEFAULTS[2], SAFE_DEFAULTS, "overlap can end: yes")
         self.assertIn("  lobby: signs with proxy_secret", out)
+
+
+class UnsafeSettingTests(RunbookCase):
+    @defer.inlineCallbacks
+    def test_disabled_enforce_proxy_is_never_silent(self):
+        """enforce_proxy = false: check-config lists it, the backend warns at start, lists it in
+        /status and exports mcproxy_unsafe_setting{key="backend.enforce_proxy"} 1."""
+        deployment = self.deployment()
+        lobby = deployment.backend_configs["lobby"]
+        lobby.write_text(lobby.read_text().replace('server_id = "lobby"', 'server_id = "lobby"\nenforce_proxy = false'))
+        code, out = yield self.operator.run(STARTUP[0], STARTUP)
+        self.assertEqual(code, 0, out)
+        self.assertIn("backend-lobby.toml: OK (backend config)\n  UNSAFE backend.enforce_proxy = false: logins that"
+                      " did not come through the proxy are let in", out)
+        yield deployment.start(self)
+        port = deployment.backend_admin["lobby"]
+        code, status = yield http_json(f"http://127.0.0.1:{port}/status")
+        self.assertIn({"key": "backend.enforce_proxy", "value": "false",
+                       "why": "logins that did not come through the proxy are let in (the runbook says never"
+                              " disable it)"}, status["unsafe_settings"]["settings"])
+        code, metrics = yield http_json(f"http://127.0.0.1:{port}/metrics")
+        self.assertIn('mcproxy_unsafe_setting{key="backend.enforce_proxy"} 1.0', metrics)
+        code, metrics = yield http_json(f"http://127.0.0.1:{deployment.backend_admin['game']}/metrics")
+        self.assertNotIn('key="backend.enforce_proxy"', metrics)
+        warned = [line for line in deployment.backends["lobby"].log_lines()
+                  if line.get("level") == "warn" and "unsafe setting backend.enforce_proxy" in line.get("text", "")]
+        self.assertEqual(len(warned), 1)
 
 
 class RunbookDocumentTests(SynchronousTestCase):

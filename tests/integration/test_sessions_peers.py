@@ -138,6 +138,29 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
         self.assertEqual(len(self.proxy.core.players), 0)
 
 
+    @defer.inlineCallbacks
+    def test_fallback_retried_until_a_server_takes_the_player(self):
+        """A backend stopped while its fallback is not up yet (or refuses, as a backend
+        taking over a crowd does past its login cap): the player is held and the fallback
+        tried again a few seconds on, not disconnected; they land on it, told why."""
+        yield self.start("1.21.4", backends=("lobby",), down=("game",), try_order=["lobby", "game"])
+        game_port = self.proxy.config.servers["game"].port
+        client = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Patient", "first",
+                          env={"LINGER_MS": "25000", "CLIENT_TIMEOUT_MS": "60000"})
+        self.addCleanup(client.stop)
+        yield client.wait_for("system_chat")
+        yield self.backends["lobby"].stop()
+        yield sleep(1.5)
+        game = NodePeer("echo_server.js", game_port, "1.21.4")
+        self.addCleanup(game.stop)
+        yield game.wait_for("listening")
+        moved = yield client.wait_for("system_chat", timeout=20,
+                                      text="Lost connection to the server lobby. You are now on game.")
+        self.assertTrue(moved)
+        yield game.wait_for("join", timeout=5, username="Patient")
+        self.assertFalse([e for e in client.events if e["event"] in ("kicked", "disconnected")], client.events)
+
+
 class MineflayerTests(ProxyWithEchoBackends, TestCase):
     @defer.inlineCallbacks
     def test_bot_spawns_through_proxy(self):

@@ -56,6 +56,7 @@ class HandshakeHandler(SessionHandler):
         handshake = parse_handshake(reader.rest())
         connection.handshake = handshake
         proxy.count_handshake(handshake.intent.name.lower())
+        proxy.prelogin_gate.handshake_done(connection, logging_in=handshake.intent is not Intent.STATUS)
         if handshake.intent is Intent.STATUS:
             connection.set_handler(StatusHandler(connection))
             return

@@ -7,7 +7,14 @@ from twisted.python.failure import Failure
 from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConnectedEvent
 from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.proxy.routing import NoServerAvailable
-from mcproxy.proxy.session.switch import ServerSwitch, SwitchState
+from mcproxy.proxy.session.switch import FALLBACKS, ServerSwitch, SwitchState
+
+
+#: Seconds before each further try of a fallback that every server refused: a backend
+#: taking over the crowd of a stopped one refuses logins past its own cap for a moment,
+#: and a player held a few seconds (the client waits 30 s on silence) beats one
+#: disconnected.
+FALLBACK_RETRY_DELAYS = (1.0, 2.0, 4.0)
 
 
 def release(backend, unregister: bool = False) -> None:
@@ -42,6 +49,7 @@ class Transition:
 
     def __init__(self, play) -> None:
         self._play = play
+        self._retries = 0
 
     def begin(self, targets, cause, notice: str = "") -> ServerSwitch:
         play = self._play
@@ -68,10 +76,25 @@ class Transition:
         return switch
 
     def _router_failed(self, switch: ServerSwitch, failure: Failure) -> None:
+        connection = self._play.connection
         if not failure.check(NoServerAvailable):
-            connection = self._play.connection
             connection.proxy.log.failure("switch failed", failure, correlation_id=connection.correlation_id)
+        elif (switch.cause in FALLBACKS and self._play.switch is switch and switch.in_flight
+              and self._retries < len(FALLBACK_RETRY_DELAYS)):
+            # A fallback every server refused: hold the player and try again shortly.
+            delay = FALLBACK_RETRY_DELAYS[self._retries]
+            self._retries += 1
+            connection.proxy.deadlines.set(connection, delay, lambda: self._retry(switch))
+            return
         self.failed(switch, _why(failure))
+
+    def _retry(self, switch: ServerSwitch) -> None:
+        play = self._play
+        if play.switch is not switch or not switch.in_flight or not play.active:
+            return
+        connection = play.connection
+        d = connection.proxy.router.connect(connection.backend_login(), switch.targets, connection.correlation_id)
+        d.addCallbacks(lambda answer: self.ready(switch, *answer), lambda failure: self._router_failed(switch, failure))
 
     def failed(self, switch: ServerSwitch, message: str) -> None:
         """The switch did not happen: the player stays, or leaves if there is nothing to stay on."""
@@ -94,6 +117,7 @@ class Transition:
             backend.transport.loseConnection()
             self.failed(switch, "The switch was interrupted.")
             return
+        self._retries = 0
         switch.connected(name, backend)
         backend.on_lost = lambda reason: self._target_lost(switch, backend)
         play.down.enter(RelayPhase.CONFIGURATION)
