@@ -536,6 +536,14 @@ class TypeTests(ConfigFileTestCase):
             "must be a boolean (true or false), not an integer",
         )
 
+    def test_bungeeChannelIsABoolean(self) -> None:
+        """The BungeeCord channel switch is on by default and takes only true or false."""
+        self.assertProxyError(
+            self.proxyWith('bungee_plugin_channel = "yes"'),
+            "proxy.bungee_plugin_channel",
+            "must be a boolean (true or false), not a string",
+        )
+
     def test_floatIsNotInt(self) -> None:
         """A float is not silently truncated into an integer key."""
         self.assertProxyError(
