@@ -32,7 +32,7 @@ from bench.stream import FloodChecker
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-FIGURES = ("relay-8k", "relay-64b", "encryption", "status", "joins", "latency", "rss")
+FIGURES = ("relay-8k", "relay-64b", "encryption", "status", "joins", "latency", "rss", "cluster-join")
 
 
 @dataclass
@@ -46,6 +46,8 @@ class Figure:
     ratio_min: float | None = None
     ratio_max: float | None = None
     absolute_max: float | None = None
+    #: Met when ours exceeds the baseline by at most this much (an added cost, not a ratio).
+    added_max: float | None = None
     ours: list[float] = field(default_factory=list)
     base: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -64,6 +66,8 @@ class Figure:
             return False
         if self.absolute_max is not None:
             return statistics.median(self.ours) <= self.absolute_max
+        if self.added_max is not None:
+            return bool(self.base) and statistics.median(self.ours) - statistics.median(self.base) <= self.added_max
         ratio = self.ratio
         if ratio is None:
             return False
@@ -131,7 +135,14 @@ class Processes:
         wait_port(port, process=process)
         return port
 
-    def proxy(self, name: str, backend_port: int, online: bool = False) -> tuple[int, subprocess.Popen]:
+    def redis(self) -> int:
+        port = free_port()
+        process = self._spawn([shutil.which("redis-server"), "--port", str(port), "--bind",
+                               "127.0.0.1", "--save", "", "--appendonly", "no"], "redis.log")
+        wait_port(port, process=process)
+        return port
+
+    def proxy(self, name: str, backend_port: int, online: bool = False, extra: str = "") -> tuple[int, subprocess.Popen]:
         port = free_port()
         config = self.workdir / f"{name}.toml"
         config.write_text(f"""
@@ -167,6 +178,7 @@ bind = ""
 [logging]
 level = "info"
 file = "{self.workdir / (name + '.log')}"
+{extra}
 """)
         args = [sys.executable, "-m", "bench.servers", "proxy", str(config)]
         if online:
@@ -388,6 +400,31 @@ def joins_round(port: int, concurrency: int, window: float, names: Names, figure
 
 
 @defer.inlineCallbacks
+def join_latency(port: int, names: Names, samples: list[float], figure: Figure):
+    """Milliseconds from connect to Play Login of one join, then leave."""
+    started = time.perf_counter()
+    try:
+        player = yield join(port, names(), timeout=15)
+    except Exception as error:
+        figure.errors.append(f"join: {error!r}")
+        return
+    samples.append((time.perf_counter() - started) * 1e3)
+    player.transport.loseConnection()
+    yield player.lost
+
+
+@defer.inlineCallbacks
+def paired_join_p50s(ours_port: int, base_port: int, count: int, names: Names, figure: Figure):
+    """p50 join latency of each side, one join at a time, alternating sides."""
+    ours: list[float] = []
+    base: list[float] = []
+    for _ in range(count):
+        yield join_latency(ours_port, names, ours, figure)
+        yield join_latency(base_port, names, base, figure)
+    return (statistics.median(ours) if ours else 0.0), (statistics.median(base) if base else 0.0)
+
+
+@defer.inlineCallbacks
 def latency_round(groups: dict[str, list[BenchPlayer]], window: float, interval: float, figure: Figure):
     """Round-trip times (seconds) of echoed play frames, per path.
 
@@ -523,6 +560,32 @@ def run_figures(opts, procs: Processes, selected: list[str]):
             figure.base.append(p["haproxy"] - p["direct"])
         figure.note = f"direct p99 {statistics.median(direct):.3f} ms; added = p99 via it − p99 direct"
         yield leave([p for group in groups.values() for p in group])
+    if "cluster-join" in selected and shutil.which("redis-server") is None:
+        figure = Figure("join latency p50, one at a time, [cluster] on", "ms", "the same proxy, no [cluster]",
+                        "≤ +1 ms p50", added_max=1.0)
+        figure.errors.append("redis-server is not installed (scripts/setup installs it)")
+        figures.append(figure)
+    elif "cluster-join" in selected:
+        figure = Figure("join latency p50, one at a time, [cluster] on", "ms", "the same proxy, no [cluster]",
+                        "≤ +1 ms p50", added_max=1.0)
+        figures.append(figure)
+        print(f"{figure.name} ...", flush=True)
+        redis = procs.redis()
+        cluster = (f'[cluster]\nenabled = true\nredis = "tcp:host=127.0.0.1:port={redis}"\n'
+                   'proxy_id = "bench-1"\nheartbeat_interval = 1.0\n')
+        clustered, clustered_process = procs.proxy("proxy-cluster", backend, extra=cluster)
+        alone, alone_process = procs.proxy("proxy-alone", backend)
+        yield sleep(1.5)  # the clustered proxy links to Redis and publishes once
+        joins = max(20, int(window * 25))
+        for _ in range(rounds):
+            ours, base = yield paired_join_p50s(clustered, alone, joins, names, figure)
+            figure.ours.append(ours)
+            figure.base.append(base)
+        figure.note = (f"{joins} joins per round and side, alternating sides one join at a time so both "
+                       "see the same load, each left at once; added = "
+                       f"{statistics.median(figure.ours) - statistics.median(figure.base):+.3f} ms")
+        procs.stop(clustered_process)
+        procs.stop(alone_process)
     if "rss" in selected:
         count = opts.idle_players
         figure = Figure(f"RSS per idle player, {count} players", "KiB", "—", "≤ 64 KiB", absolute_max=64.0)

@@ -33,19 +33,55 @@ class ICommandRegistry(Interface):
 
 
 class IPlayerDirectory(Interface):
-    """Who is connected and where, and the two actions backends may request."""
+    """Who is connected to the network and where, and the actions that reach them.
+
+    The in-process one (:class:`mcproxy.proxy.directory.ProxyDirectory`) knows this
+    proxy's players; the Redis one (:class:`mcproxy.cluster.directory.ClusterDirectory`)
+    every proxy's, and runs an action for a player on another proxy there.  Players are
+    named by name or UUID string; entries are :class:`mcproxy.cluster.entry.PlayerEntry`.
+    """
 
     def has_player(player):
-        """Whether C{player} (name or UUID string) is connected to the proxy."""
+        """Whether C{player} (name or UUID string) is connected to the network."""
 
     def has_server(server):
         """Whether C{server} is a backend the proxy may route to."""
 
-    def transfer(player, server):
-        """Move C{player} to C{server}: Deferred[TransferResult]."""
+    def transfer(player, server, notify=False):
+        """Move C{player} to C{server}: Deferred[TransferResult]; C{notify} tells the player."""
 
     def execute(player, command_line):
         """Run a proxy command for C{player}: Deferred[CommandResult]."""
+
+    def kick(player, reason):
+        """Disconnect C{player} with C{reason}: Deferred[bool], False when nobody was found."""
+
+    def alert(text):
+        """Show C{text} to every player in the network: Deferred[int], how many got it."""
+
+    def online_count():
+        """Players in play in the whole network (the status ping's count)."""
+
+    def entries():
+        """Every player in play, as PlayerEntry, sorted by name."""
+
+    def locate(player):
+        """The PlayerEntry of C{player} (name or UUID string), or None."""
+
+    def claim(connection):
+        """Deferred[bool]: whether C{connection}'s UUID may log in, after the duplicate check.
+
+        With C{kick_existing_players} the older session is ended instead and this is True.
+        """
+
+    def joined(connection):
+        """C{connection} reached play (its entry now has a server)."""
+
+    def moved(connection):
+        """C{connection} switched servers."""
+
+    def left(connection):
+        """C{connection} closed; forget its claim, wherever it got to."""
 
 
 # Backend side: the backend-mod and the server that hosts it.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterable
 
 from twisted.internet import defer
@@ -12,6 +14,7 @@ from twisted.internet.task import Clock
 from twisted.test import iosim
 from zope.interface import implementer
 
+from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import IPlayerDirectory
 
@@ -33,6 +36,8 @@ class InMemoryPlayerDirectory:
         self.full_servers = set(full_servers)
         self.transfers: list[tuple[str, str]] = []
         self.commands: list[tuple[str, str]] = []
+        self.kicked: list[tuple[str, str]] = []
+        self.alerts: list[str] = []
 
     def has_player(self, player: str) -> bool:
         return player in self.players
@@ -40,7 +45,7 @@ class InMemoryPlayerDirectory:
     def has_server(self, server: str) -> bool:
         return server in self.servers
 
-    def transfer(self, player: str, server: str) -> defer.Deferred[TransferResult]:
+    def transfer(self, player: str, server: str, notify: bool = False) -> defer.Deferred[TransferResult]:
         self.transfers.append((player, server))
         if server in self.full_servers:
             return defer.succeed(TransferResult(False, "server is full"))
@@ -52,6 +57,39 @@ class InMemoryPlayerDirectory:
     def execute(self, player: str, command_line: str) -> defer.Deferred[CommandResult]:
         self.commands.append((player, command_line))
         return defer.succeed(CommandResult(True, f"ran {command_line!r} for {player}"))
+
+    def kick(self, player: str, reason: str) -> defer.Deferred[bool]:
+        self.kicked.append((player, reason))
+        return defer.succeed(self.players.pop(player, None) is not None)
+
+    def alert(self, text: str) -> defer.Deferred[int]:
+        self.alerts.append(text)
+        return defer.succeed(len(self.players))
+
+    def online_count(self) -> int:
+        return len(self.players)
+
+    def entries(self) -> list[PlayerEntry]:
+        return [self._entry(name) for name in sorted(self.players, key=str.lower)]
+
+    def _entry(self, name: str) -> PlayerEntry:
+        return PlayerEntry(uuid=str(uuid.uuid3(uuid.NAMESPACE_OID, name)), name=name, proxy="", server=self.players[name],
+                           address="", protocol=0, login_time=0.0, session="")
+
+    def locate(self, player: str) -> PlayerEntry | None:
+        return self._entry(player) if player in self.players else None
+
+    def claim(self, connection) -> defer.Deferred[bool]:
+        return defer.succeed(connection.profile.name not in self.players)
+
+    def joined(self, connection) -> None:
+        self.players[connection.profile.name] = connection.server
+
+    def moved(self, connection) -> None:
+        self.players[connection.profile.name] = connection.server
+
+    def left(self, connection) -> None:
+        self.players.pop(connection.profile.name, None)
 
 
 @implementer(IStreamClientEndpoint)
@@ -103,3 +141,186 @@ class LoopbackEndpoint:
             pump.server.transport.loseConnection()
         self.flush()
         self.pumps = []
+
+
+# Cluster fakes: one Redis for several ClusterDirectory objects, on a Clock.
+
+
+class FakeRedisLink:
+    """Stands in for :class:`mcproxy.cluster.redis.RedisLink`: up or down as a test says."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.last_error = "not connected yet"
+        self._observers: list = []
+        self.running = False
+
+    def observe(self, callback) -> None:
+        self._observers.append(callback)
+
+    def set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        self.last_error = "" if connected else "connection refused"
+        for observer in list(self._observers):
+            observer(connected)
+
+    def startService(self) -> None:
+        self.running = True
+
+    def stopService(self) -> defer.Deferred:
+        self.running = False
+        return defer.succeed(None)
+
+
+class InMemoryRedis:
+    """The directory's Redis semantics (what ``mcproxy.cluster.store``'s scripts do) in dicts.
+
+    Liveness keys expire on ``clock``; events and requests are delivered synchronously to
+    whoever subscribed.  Operations named in ``hold`` (``"claim"``, ``"entries"``, ...) are
+    done at once but answered only at ``release_held``: a reply still on its way.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.players: dict[str, str] = {}
+        self.alive: dict[str, tuple[str, float]] = {}
+        self.proxies: set[str] = set()
+        self.by_proxy: dict[str, set[str]] = {}
+        self.subscribers: dict[str, list] = {}
+        self.down = False
+        self.hold: set[str] = set()
+        self.held: list[tuple[defer.Deferred, object]] = []
+
+    def store(self, proxy_id: str) -> "InMemoryStore":
+        return InMemoryStore(self, proxy_id)
+
+    def subscribe(self, channel: str, callback) -> None:
+        self.subscribers.setdefault(channel, []).append(callback)
+
+    def is_alive(self, proxy_id: str) -> bool:
+        token = self.alive.get(proxy_id)
+        return token is not None and token[1] > self.clock.seconds()
+
+    def drop_held(self, proxy_id: str) -> int:
+        dropped = 0
+        for u in self.by_proxy.pop(proxy_id, set()):
+            text = self.players.get(u)
+            if text is not None and json.loads(text)["proxy"] == proxy_id:
+                del self.players[u]
+                dropped += 1
+        return dropped
+
+    def publish(self, channel: str, message: str) -> int:
+        receivers = list(self.subscribers.get(channel, []))
+        for callback in receivers:
+            callback(channel, message)
+        return len(receivers)
+
+    def release_held(self) -> None:
+        held, self.held = self.held, []
+        for d, result in held:
+            d.callback(result)
+
+
+class InMemoryStore:
+    """One proxy's :class:`mcproxy.cluster.store.DirectoryStore` against an :class:`InMemoryRedis`."""
+
+    def __init__(self, redis: InMemoryRedis, proxy_id: str) -> None:
+        self.redis = redis
+        self.proxy_id = proxy_id
+
+    def _answer(self, compute, operation: str = ""):
+        from mcproxy.cluster.redis import RedisUnavailable
+        if self.redis.down:
+            return defer.fail(RedisUnavailable("connection refused"))
+        result = compute()
+        if operation in self.redis.hold:
+            waiter: defer.Deferred = defer.Deferred()
+            self.redis.held.append((waiter, result))
+            return waiter
+        return defer.succeed(result)
+
+    def heartbeat(self, token: str, ttl: float) -> defer.Deferred:
+        def beat():
+            r = self.redis
+            previous = r.alive.get(self.proxy_id)
+            kept = previous is not None and previous[0] == token and r.is_alive(self.proxy_id)
+            r.alive[self.proxy_id] = (token, r.clock.seconds() + ttl)
+            r.proxies.add(self.proxy_id)
+            reaped = []
+            for other in sorted(r.proxies):
+                if not r.is_alive(other):
+                    if r.drop_held(other):
+                        r.publish("mcproxy:events", json.dumps({"op": "reaped", "proxy": other}))
+                    r.proxies.discard(other)
+                    reaped.append(other)
+            return kept, reaped
+        return self._answer(beat)
+
+    def republish(self, entries) -> defer.Deferred:
+        def republish():
+            r = self.redis
+            r.drop_held(self.proxy_id)
+            held = r.by_proxy.setdefault(self.proxy_id, set())
+            for entry in entries:
+                r.players[entry.uuid] = entry.encode()
+                held.add(entry.uuid)
+            r.publish("mcproxy:events", json.dumps({"op": "republished", "proxy": self.proxy_id}))
+            return len(entries)
+        return self._answer(republish)
+
+    def withdraw(self) -> defer.Deferred:
+        def withdraw():
+            r = self.redis
+            r.drop_held(self.proxy_id)
+            r.alive.pop(self.proxy_id, None)
+            r.proxies.discard(self.proxy_id)
+            r.publish("mcproxy:events", json.dumps({"op": "reaped", "proxy": self.proxy_id}))
+            return 1
+        return self._answer(withdraw)
+
+    def claim(self, entry, replace: bool) -> defer.Deferred:
+        from mcproxy.cluster.store import Claim
+
+        def claim():
+            r = self.redis
+            current = r.players.get(entry.uuid)
+            other = PlayerEntry.decode(current) if current else None
+            if other is not None:
+                if other.proxy != self.proxy_id and not replace and r.is_alive(other.proxy):
+                    return Claim(False, other)
+                r.by_proxy.get(other.proxy, set()).discard(entry.uuid)
+            r.players[entry.uuid] = entry.encode()
+            r.by_proxy.setdefault(self.proxy_id, set()).add(entry.uuid)
+            r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": entry.encode()}))
+            return Claim(True, other)
+        return self._answer(claim, "claim")
+
+    def _change(self, entry, new: str) -> defer.Deferred:
+        def change():
+            r = self.redis
+            current = r.players.get(entry.uuid)
+            if current is None or json.loads(current)["session"] != entry.session:
+                return 0
+            if new:
+                r.players[entry.uuid] = new
+                r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": new}))
+            else:
+                del r.players[entry.uuid]
+                r.by_proxy.get(self.proxy_id, set()).discard(entry.uuid)
+                r.publish("mcproxy:events", json.dumps({"op": "del", "proxy": self.proxy_id, "uuid": entry.uuid,
+                                                        "session": entry.session}))
+            return 1
+        return self._answer(change)
+
+    def update(self, entry) -> defer.Deferred:
+        return self._change(entry, entry.encode())
+
+    def release(self, entry) -> defer.Deferred:
+        return self._change(entry, "")
+
+    def entries(self) -> defer.Deferred:
+        return self._answer(lambda: list(self.redis.players.items()), "entries")
+
+    def publish(self, channel: str, message: str) -> defer.Deferred:
+        return self._answer(lambda: self.redis.publish(channel, message))

@@ -30,6 +30,7 @@ from mcproxy.config import (
     BackendConfig,
     BackendMessagingSection,
     BackendSection,
+    ClusterSection,
     ConfigError,
     LoggingSection,
     MessagingSection,
@@ -1745,13 +1746,13 @@ class DataclassTests(SynchronousTestCase):
 _KEYS = sorted(
     {f.name for cls in (ProxySection, MessagingSection, RateLimitsSection,
                         AdminSection, LoggingSection, PluginsSection, BackendSection,
-                        BackendMessagingSection, QuerySection) for f in fields(cls)}
+                        BackendMessagingSection, QuerySection, ClusterSection) for f in fields(cls)}
     | {"try", "lobby", "proxy_secret_file", "token_file", "bogus"}
 )
 _SECTIONS = [
     "proxy", "security", "servers", "forced_hosts", "motd_by_host", "permissions",
     "messaging",
-    "rate_limits", "admin", "logging", "plugins", "query", "backend", "bogus",
+    "rate_limits", "admin", "logging", "plugins", "query", "cluster", "backend", "bogus",
 ]
 # toml.dumps itself breaks on backslashes and characters repr() escapes.
 _TEXT = st.characters(

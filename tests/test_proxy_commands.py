@@ -9,6 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import PlayerDirectory
+from mcproxy.proxy.directory import ProxyDirectory
 
 
 class FakePlayer:
@@ -33,6 +34,7 @@ class FakeProxy:
     def __init__(self) -> None:
         self.players = PlayerDirectory()
         self.router = type("Router", (), {"servers": {"lobby": None, "game": None}})()
+        self.network = ProxyDirectory(self)
 
 
 class TransferCommandTests(SynchronousTestCase):

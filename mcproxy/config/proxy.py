@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from mcproxy.proxy.trusted import HAPROXY_PREFIX, loopback_only
+from mcproxy.config.cluster import _cluster
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
@@ -49,6 +50,7 @@ _PROXY_TABLES = (
     "logging",
     "plugins",
     "query",
+    "cluster",
 )
 
 #: Server-list sample entries; with a full favicon the status answer must still fit
@@ -411,6 +413,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     logging = problems.section(_logging, t["logging"])
     plugins = problems.section(_plugins, t["plugins"])
     query = problems.section(_query, t["query"])
+    cluster = problems.section(_cluster, t["cluster"])
     security = problems.section(_security, t["security"], proxy, messaging, servers)
     if not problems:
         with problems.collecting():
@@ -431,6 +434,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
         logging=logging,
         plugins=plugins,
         query=query,
+        cluster=cluster,
     )
 
 

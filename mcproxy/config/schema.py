@@ -240,6 +240,18 @@ class PluginsSection:
 
 
 @dataclass(frozen=True)
+class ClusterSection:
+    """``[cluster]``: several proxies sharing one player directory in Redis."""
+
+    enabled: bool = False
+    redis: str = "tcp:host=127.0.0.1:port=6379"
+    redis_password: Secret | None = None
+    redis_password_file: str = ""
+    proxy_id: str = "proxy-1"
+    heartbeat_interval: float = 5.0
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """A validated ``proxy.toml``."""
 
@@ -257,6 +269,7 @@ class ProxyConfig:
     logging: LoggingSection
     plugins: PluginsSection = PluginsSection()
     query: QuerySection = QuerySection()
+    cluster: ClusterSection = ClusterSection()
 
     @property
     def process_name(self) -> str:

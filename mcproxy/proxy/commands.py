@@ -164,20 +164,24 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
     """Commands every network expects: who is where."""
 
     def glist(player, args: list[str]) -> None:
-        by_server = proxy.players.by_server()
+        entries = proxy.network.entries()
+        by_server: dict[str, list[str]] = {}
+        for entry in entries:
+            by_server.setdefault(entry.server, []).append(entry.name)
         lines = [f"[{name}] ({len(names)}): {', '.join(sorted(names))}" for name, names in sorted(by_server.items())]
-        lines.append(f"Total players online: {len(proxy.players)}")
+        lines.append(f"Total players online: {len(entries)}")
         player.send_system_message("\n".join(lines))
 
     def find(player, args: list[str]) -> None:
         if len(args) != 1:
             player.send_system_message("Usage: /find <player>")
             return
-        target = proxy.players.find(args[0])
+        target = proxy.network.locate(args[0])
         if target is None:
             player.send_system_message(f"{args[0]} is not online.")
         else:
-            player.send_system_message(f"{target.profile.name} is on {target.server}.")
+            via = f" (via proxy {target.proxy})" if target.proxy else ""
+            player.send_system_message(f"{target.name} is on {target.server}.{via}")
 
     def report(player, d) -> None:
         d.addCallbacks(player.send_system_message, lambda f: player.send_system_message(str(f.value)))
@@ -197,19 +201,20 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
         if target not in proxy.router.servers:
             player.send_system_message(f"There is no server called {target}.")
             return
+        network = proxy.network
         if who == "all":
-            movers = [p for p in proxy.players if p.server != target]
+            movers = [e for e in network.entries() if e.server != target]
         elif who == "current":
-            movers = [p for p in proxy.players if p.server == player.server and p.server != target]
+            movers = [e for e in network.entries() if e.server == player.server and e.server != target]
         else:
-            found = proxy.players.find(who)
+            found = network.locate(who)
             if found is None:
                 player.send_system_message(f"{who} is not online.")
                 return
             movers = [found]
         for mover in movers:
-            d = mover.switch_to(target)
-            d.addCallbacks(mover.send_system_message, lambda f, m=mover: m.send_system_message(str(f.value)))
+            # Runs on the mover's own proxy, which tells the mover how it went.
+            network.transfer(mover.uuid, target, notify=True)
         player.send_system_message(f"Sending {len(movers)} player(s) to {target}.")
 
     def transfer(player, args: list[str]) -> None:
@@ -235,11 +240,11 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
         return list(proxy.router.servers) if len(args) == 1 else []
 
     def player_names(player, args: list[str]) -> list[str]:
-        return [p.profile.name for p in proxy.players] if len(args) == 1 else []
+        return [e.name for e in proxy.network.entries()] if len(args) == 1 else []
 
     def send_targets(player, args: list[str]) -> list[str]:
         if len(args) == 1:
-            return ["all", "current", *(p.profile.name for p in proxy.players)]
+            return ["all", "current", *(e.name for e in proxy.network.entries())]
         return list(proxy.router.servers) if len(args) == 2 else []
 
     return [

@@ -14,6 +14,7 @@ from mcproxy.proxy.bungee import BungeeResponder
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
+from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.events import EventBus, PluginMessageEvent
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.proxy.admission import PreloginGate
@@ -140,6 +141,8 @@ class ProxyCore:
         self.log = log
         self.session_server = session_server
         self.players = PlayerDirectory()
+        #: The network's players (this proxy's alone unless [cluster] replaces it).
+        self.network = ProxyDirectory(self)
         self.events = EventBus(log)
         self.events.on_first_subscriber(PluginMessageEvent, self._watch_plugin_messages)
         self.commands = commands
@@ -162,7 +165,7 @@ class ProxyCore:
         self.deadlines.stop()
 
     def online_count(self) -> int:
-        return len(self.players)
+        return self.network.online_count()
 
     def refused(self, reason: str, connection) -> None:
         self.metrics.refusals.labels(reason).inc()
@@ -191,6 +194,8 @@ class ProxyCore:
             self.metrics.player_left(connection.handshake.protocol)
             self.log.info("player {player} left", player=connection.profile.name,
                           correlation_id=connection.correlation_id)
+        if connection.profile is not None:
+            self.network.left(connection)
 
     def _watch_plugin_messages(self) -> None:
         """A plugin now wants plugin messages: the relays of players already on look too."""
@@ -216,6 +221,7 @@ class ProxyCore:
 
     def player_joined(self, connection) -> None:
         self.players.add(connection)
+        self.network.joined(connection)
         self.metrics.player_joined(connection.handshake.protocol)
         self.metrics.connection_changed("prelogin", "play")
         self.metrics.logins.labels("success").inc()
@@ -223,6 +229,7 @@ class ProxyCore:
                       server=connection.server, correlation_id=connection.correlation_id)
 
     def player_moved(self, connection, previous: str | None, server: str) -> None:
+        self.network.moved(connection)
         self.log.info("player {player} moved from {previous} to {server}", player=connection.profile.name,
                       previous=previous, server=server, correlation_id=connection.correlation_id)
 

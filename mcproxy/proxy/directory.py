@@ -1,4 +1,4 @@
-"""The proxy's players as the control plane sees them: lookup, transfer, bridged commands."""
+"""The in-process player directory: this proxy's players are the whole network (the default)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from twisted.internet import defer
 from zope.interface import implementer
 
+from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.proxy.events import SwitchCause
@@ -33,12 +34,16 @@ class _CapturingSender:
         return getattr(self._connection, name)
 
 
+KICKED = "You logged in from another location."
+
+
 @implementer(IPlayerDirectory)
 class ProxyDirectory:
-    """Implements what backends may ask of the proxy over the control plane."""
+    """Answers from this proxy's own connections; what a single proxy without Redis runs."""
 
     def __init__(self, core) -> None:
         self._core = core
+        self._login_times: dict = {}
 
     def _find(self, player: str):
         players = self._core.players
@@ -53,11 +58,62 @@ class ProxyDirectory:
     def has_server(self, server: str) -> bool:
         return server in self._core.router.servers
 
-    def transfer(self, player: str, server: str) -> defer.Deferred:
+    def online_count(self) -> int:
+        return len(self._core.players)
+
+    def _entry(self, connection) -> PlayerEntry:
+        return PlayerEntry.of(connection, "", "", self._login_times.get(connection, 0.0))
+
+    def entries(self) -> list[PlayerEntry]:
+        return sorted((self._entry(c) for c in self._core.players), key=lambda e: e.name.lower())
+
+    def locate(self, player: str) -> PlayerEntry | None:
+        connection = self._find(player)
+        return self._entry(connection) if connection is not None else None
+
+    def claim(self, connection) -> defer.Deferred:
+        existing = self._core.players.get(connection.profile.id)
+        if existing is None or existing is connection:
+            return defer.succeed(True)
+        return defer.succeed(self.take_over(existing))
+
+    def take_over(self, existing) -> bool:
+        """End ``existing`` for a newer login when kick_existing_players allows it."""
+        return self._core.take_over(existing)
+
+    def joined(self, connection) -> None:
+        self._login_times[connection] = self._core.reactor.seconds()
+
+    def moved(self, connection) -> None:
+        pass
+
+    def left(self, connection) -> None:
+        self._login_times.pop(connection, None)
+
+    def kick(self, player: str, reason: str) -> defer.Deferred:
+        connection = self._find(player)
+        if connection is None:
+            return defer.succeed(False)
+        self._core.log.info("{player} kicked from the network by command", player=connection.profile.name,
+                            correlation_id=connection.correlation_id)
+        connection.disconnect(reason)
+        return defer.succeed(True)
+
+    def alert(self, text: str) -> defer.Deferred:
+        players = list(self._core.players)
+        for connection in players:
+            connection.send_system_message(text)
+        return defer.succeed(len(players))
+
+    def transfer(self, player: str, server: str, notify: bool = False) -> defer.Deferred:
         connection = self._find(player)
         if connection is None:
             return defer.succeed(TransferResult(False, f"{player} is not online"))
-        d = connection.switch_to(server, SwitchCause.CONTROL)
+        # notify: a /send typed on some proxy of the network; otherwise the control plane asked.
+        d = connection.switch_to(server, SwitchCause.COMMAND if notify else SwitchCause.CONTROL)
+        if notify:
+            d.addCallbacks(lambda message: connection.send_system_message(message) or message,
+                           lambda failure: connection.send_system_message(str(failure.value)) or failure)
         d.addCallbacks(lambda message: TransferResult(True, message),
                        lambda failure: TransferResult(False, str(failure.value)))
         return d

@@ -1,5 +1,7 @@
 """Operators' commands over the whole network: /alert, /kick and /ip.
 
+They go through the player directory, so with ``[cluster]`` they reach every proxy's players.
+
 Their nodes default to nobody, like /send: ``[permissions]`` grants them, and the
 console (``mcproxyctl command``) may always run them.
 """
@@ -17,37 +19,34 @@ def network_commands(proxy) -> list[ProxyCommand]:
         if not args:
             sender.send_system_message("Usage: /alert <message>")
             return
-        message = " ".join(args)
-        players = list(proxy.players)
-        for player in players:
-            player.send_system_message(f"[Alert] {message}")
-        sender.send_system_message(f"Alert sent to {len(players)} player(s).")
+        d = proxy.network.alert(f"[Alert] {' '.join(args)}")
+        d.addCallback(lambda count: sender.send_system_message(f"Alert sent to {count} player(s)."))
 
     def kick(sender, args: list[str]) -> None:
         if not args:
             sender.send_system_message("Usage: /kick <player> [reason]")
             return
-        target = proxy.players.find(args[0])
+        target = proxy.network.locate(args[0])
         if target is None:
             sender.send_system_message(f"{args[0]} is not online.")
             return
-        proxy.log.info("{player} kicked from the network by command", player=target.profile.name,
-                       correlation_id=target.correlation_id)
-        target.disconnect(" ".join(args[1:]) or DEFAULT_KICK_REASON)
-        sender.send_system_message(f"Kicked {target.profile.name}.")
+        # Done on the player's own proxy, which logs it.
+        d = proxy.network.kick(target.uuid, " ".join(args[1:]) or DEFAULT_KICK_REASON)
+        d.addCallback(lambda done: sender.send_system_message(
+            f"Kicked {target.name}." if done else f"Could not kick {target.name}: their proxy did not answer."))
 
     def ip(sender, args: list[str]) -> None:
         if len(args) != 1:
             sender.send_system_message("Usage: /ip <player>")
             return
-        target = proxy.players.find(args[0])
+        target = proxy.network.locate(args[0])
         if target is None:
             sender.send_system_message(f"{args[0]} is not online.")
             return
-        sender.send_system_message(f"{target.profile.name} is connected from {target.address or 'a local socket'}.")
+        sender.send_system_message(f"{target.name} is connected from {target.address or 'a local socket'}.")
 
     def player_names(sender, args: list[str]) -> list[str]:
-        return [p.profile.name for p in proxy.players] if len(args) == 1 else []
+        return [e.name for e in proxy.network.entries()] if len(args) == 1 else []
 
     return [
         ProxyCommand("alert", "Show a message to every player on the network", "mcproxy.command.alert",

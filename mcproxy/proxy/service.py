@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -14,6 +15,10 @@ from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
 from mcproxy import __version__
+from mcproxy.cluster.directory import ClusterDirectory
+from mcproxy.cluster.metrics import ClusterMetrics
+from mcproxy.cluster.redis import RedisLink
+from mcproxy.cluster.store import EVENTS, rpc_channel
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
 from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
@@ -28,7 +33,6 @@ from mcproxy.ops.unsafe import publish_unsafe_settings
 from mcproxy.control.proxy_side import ControlServerFactory
 from mcproxy.control.registry import CommandRegistry, specs_from
 from mcproxy.proxy.auth import SessionServerClient
-from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.console import command_action
@@ -173,6 +177,9 @@ class ProxyProcess(MultiService):
             self.metrics, self.log, health=self.health, interval=config.admin.probe_interval)
         self.prober.setServiceParent(self)
         self.router.observe = self.prober.observe
+        self.cluster = None
+        if config.cluster.enabled:
+            self._start_cluster(config, reactor)
         self.messaging = None
         self.messaging_listener: ListenerService | None = None
         if config.messaging.enabled:
@@ -185,6 +192,8 @@ class ProxyProcess(MultiService):
             self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
                                                        "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
+        if self.cluster is not None:
+            self.status_board.add("cluster", self.cluster.status)
         self.status_board.add("plugins", lambda: {"enabled": self.config.plugins.enabled,
                                                    "loaded": sorted(self.plugins.loaded)})
         self.status_board.add("backends", self.prober.status)
@@ -206,6 +215,23 @@ class ProxyProcess(MultiService):
                 self.admin.add_action("restart_messaging", self._restart_messaging)
                 self.admin.add_action("arm_probes", self._arm_probes)
 
+    def _start_cluster(self, config: ProxyConfig, reactor: Any) -> None:
+        """The Redis directory replaces the in-process one; it keeps it for local actions."""
+        cluster = config.cluster
+        password = cluster.redis_password.value if cluster.redis_password is not None else None
+        if password:
+            self.redactor.add(password)
+        interval = cluster.heartbeat_interval
+        link = RedisLink(reactor, cluster.redis, password, [EVENTS, rpc_channel(cluster.proxy_id)],
+                         lambda channel, message: self.cluster.message(channel, message), self.log,
+                         retry_max=interval, timeout=min(2.0, max(0.5, interval)))
+        self.cluster = ClusterDirectory(reactor, self.core.network, link, cluster.proxy_id, interval,
+                                        ClusterMetrics(self.registry), self.log,
+                                        kick_existing=config.proxy.kick_existing_players)
+        self.core.network = self.cluster
+        self.cluster.setServiceParent(self)
+        self.health.add_check("cluster", self.cluster.check, critical=False)
+
     def _start_messaging(self, config: ProxyConfig, reactor: Any, secret: bytes) -> None:
         """The control-plane listener, and the command registry backends mirror."""
         messaging = config.messaging
@@ -214,7 +240,7 @@ class ProxyProcess(MultiService):
         self.commands.on_change(lambda: self.command_registry.replace_all(specs_from(self.commands.commands())))
         self.messaging = ControlServerFactory(
             messaging.control_sender_id, secret, config.servers.keys(), self.command_registry,
-            ProxyDirectory(self.core), reactor, self.registry, self.log,
+            self.core.network, reactor, self.registry, self.log,
             proxy_secret_previous=previous.value if previous is not None else None,
             max_payload=messaging.control_max_payload, max_clock_skew=messaging.control_max_clock_skew)
         listener = ListenerService(serverFromString(reactor, messaging.bind), self.messaging, "messaging")
@@ -285,9 +311,9 @@ class ProxyProcess(MultiService):
         host = self.game.port.getHost() if self.game.port is not None else None
         return QueryInfo(
             motd=plain_text(motd_component(section.motd)), version=supported_range(), plugins=plugins,
-            map=query.map, online=len(self.core.players), max_players=self.settings.max_players,
+            map=query.map, online=self.core.online_count(), max_players=self.settings.max_players,
             host_ip=getattr(host, "host", ""), host_port=getattr(host, "port", 0),
-            names=[player.profile.name for player in self.core.players])
+            names=[entry.name for entry in self.core.network.entries()])
 
     def _players_status(self) -> dict:
         by_server = self.core.players.by_server()
@@ -315,13 +341,17 @@ class ProxyProcess(MultiService):
         self.plugins.unload_all()
         return super().stopService()
 
+    def _sample_source(self) -> list[tuple[str, uuid.UUID]]:
+        """Names for the server list's sample: the network's players, like its count."""
+        return [(entry.name, uuid.UUID(entry.uuid)) for entry in self.core.network.entries()]
+
     def _status_source(self, config: ProxyConfig):
         """The server-list answer: ours from the config, or a backend's passed through."""
         section = config.proxy
         own = StatusResponder(section.motd, section.max_players, self.core.online_count,
                               favicon_png=section.favicon_png or None, motd_by_host=config.motd_by_host,
                               sample_size=section.status_player_sample,
-                              players=lambda: [(p.profile.name, p.profile.id) for p in self.core.players])
+                              players=self._sample_source)
         if not section.status_passthrough:
             return own
         server = config.servers[section.status_passthrough]

@@ -105,12 +105,21 @@ class LoginHandler(SessionHandler):
         if not self.active:
             return
         connection = self.connection
+        connection.profile = profile
+        d = connection.proxy.network.claim(connection)
+        d.addCallbacks(self._claimed, self._authentication_failed)
+
+    def _claimed(self, admitted: bool) -> None:
+        """The duplicate-login check answered (at once, or from Redis for a cluster)."""
+        if not self.active:
+            return
+        connection = self.connection
         proxy = connection.proxy
-        existing = proxy.players.get(profile.id)
-        if existing is not None and not proxy.take_over(existing):
+        profile = connection.profile
+        if not admitted:
+            connection.profile = None
             connection.refuse(Refusal("ALREADY_CONNECTED", "You are already connected to this proxy!"))
             return
-        connection.profile = profile
         proxy.log.info("player {player} ({uuid}) logging in from {peer}", player=profile.name,
                        uuid=str(profile.id), peer=connection.address, correlation_id=connection.correlation_id)
         # From here on the player is owed exactly one DisconnectEvent.

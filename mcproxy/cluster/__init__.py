@@ -1,0 +1,1 @@
+"""Several proxies, one network: the player directory they share in Redis (``[cluster]``)."""

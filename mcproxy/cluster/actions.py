@@ -1,0 +1,75 @@
+"""Actions on a player held by another proxy: asked of that proxy, and served for the others."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.rpc import ProxyRPC
+from mcproxy.control.results import CommandResult, TransferResult
+
+
+class RemoteActions:
+    """Transfers and commands over pub/sub; this proxy's side runs them on the in-process directory.
+
+    A failed or unanswered request becomes a refusal with the reason, never an error.
+    """
+
+    def __init__(self, clock, publish: Callable, proxy_id: str, local, kick: Callable[[dict], dict], metrics,
+                 log: Logger, timeout: float = 5.0) -> None:
+        self._local = local
+        self.rpc = ProxyRPC(clock, publish, proxy_id, {
+            "transfer": self._serve_transfer, "execute": self._serve_execute, "kick": kick,
+            "kick_player": self._serve_kick_player, "alert": self._serve_alert,
+        }, metrics, log, timeout=timeout)
+
+    def transfer(self, entry: PlayerEntry, server: str, notify: bool) -> defer.Deferred:
+        d = self.rpc.request(entry.proxy, "transfer", {"player": entry.uuid, "server": server, "notify": notify})
+        d.addCallback(lambda r: TransferResult(bool(r.get("ok")), str(r.get("text", ""))))
+        d.addErrback(lambda f: TransferResult(False, str(f.value)))
+        return d
+
+    def execute(self, entry: PlayerEntry, command_line: str) -> defer.Deferred:
+        d = self.rpc.request(entry.proxy, "execute", {"player": entry.uuid, "line": command_line})
+        d.addCallback(lambda r: CommandResult(bool(r.get("ok")), str(r.get("text", ""))))
+        d.addErrback(lambda f: CommandResult(False, str(f.value)))
+        return d
+
+    def kick(self, entry: PlayerEntry) -> defer.Deferred:
+        """End ``entry``'s session on its proxy (a newer login took over, kick_existing_players)."""
+        return self.rpc.request(entry.proxy, "kick", {"player": entry.uuid, "session": entry.session})
+
+    def kick_player(self, entry: PlayerEntry, reason: str) -> defer.Deferred:
+        """/kick for a player on another proxy: fires True once that proxy disconnected them."""
+        d = self.rpc.request(entry.proxy, "kick_player", {"player": entry.uuid, "reason": reason})
+        d.addCallbacks(lambda r: bool(r.get("ok")), lambda f: False)
+        return d
+
+    def alert(self, proxy: str, text: str) -> defer.Deferred:
+        """/alert on another proxy: fires with how many of its players got it (0 if it did not answer)."""
+        d = self.rpc.request(proxy, "alert", {"text": text})
+        d.addCallbacks(lambda r: r.get("count") if isinstance(r.get("count"), int) else 0, lambda f: 0)
+        return d
+
+    def _serve_kick_player(self, args: dict) -> defer.Deferred:
+        d = self._local.kick(str(args.get("player")), str(args.get("reason")))
+        d.addCallback(lambda done: {"ok": done})
+        return d
+
+    def _serve_alert(self, args: dict) -> defer.Deferred:
+        d = self._local.alert(str(args.get("text")))
+        d.addCallback(lambda count: {"ok": True, "count": count})
+        return d
+
+    def _serve_transfer(self, args: dict) -> defer.Deferred:
+        d = self._local.transfer(str(args.get("player")), str(args.get("server")), bool(args.get("notify")))
+        d.addCallback(lambda r: {"ok": r.done, "text": r.reason})
+        return d
+
+    def _serve_execute(self, args: dict) -> defer.Deferred:
+        d = self._local.execute(str(args.get("player")), str(args.get("line")))
+        d.addCallback(lambda r: {"ok": r.ok, "text": r.output})
+        return d

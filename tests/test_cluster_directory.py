@@ -1,0 +1,369 @@
+"""The Redis player directory's logic on a Clock, against an in-memory Redis with its semantics."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from prometheus_client import CollectorRegistry
+from twisted.internet import defer
+from twisted.internet.task import Clock
+from twisted.logger import Logger
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from mcproxy.cluster.directory import ClusterDirectory
+from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.metrics import ClusterMetrics
+from mcproxy.cluster.store import EVENTS, rpc_channel
+from mcproxy.interfaces import IPlayerDirectory
+from mcproxy.ops.health import CheckState
+from mcproxy.proxy.core import PlayerDirectory
+from mcproxy.proxy.directory import KICKED, ProxyDirectory
+from mcproxy.testing import FakeRedisLink, InMemoryRedis
+
+INTERVAL = 1.0
+
+
+class FakeConnection:
+    """A player connection as the directory sees it."""
+
+    def __init__(self, name: str, player_id: uuid.UUID | None = None) -> None:
+        self.profile = type("Profile", (), {"name": name, "id": player_id or uuid.uuid4()})()
+        self.server = None
+        self.correlation_id = name
+        self.address = "203.0.113.7"
+        self.handshake = type("Handshake", (), {"protocol": 769})()
+        self.disconnected: list[str] = []
+        self.messages: list[str] = []
+        self.switches: list[str] = []
+
+    def disconnect(self, message: str) -> None:
+        self.disconnected.append(message)
+
+    def send_system_message(self, text: str) -> None:
+        self.messages.append(text)
+
+    def switch_to(self, server: str, cause=None) -> defer.Deferred:
+        self.switches.append(server)
+        self.server = server
+        return defer.succeed(f"You are now connected to {server}.")
+
+
+class FakeCore:
+    """What the in-process directory uses of ProxyCore, take_over as ProxyCore does it."""
+
+    def __init__(self, clock: Clock, kick: bool = False) -> None:
+        self.reactor = clock
+        self.kick = kick
+        self.log = Logger(observer=lambda event: None)
+        self.players = PlayerDirectory()
+        self.router = type("Router", (), {"servers": {"lobby": None, "games": None}})()
+        self.commands = None
+
+    def take_over(self, existing) -> bool:
+        if not self.kick:
+            return False
+        self.players.remove(existing)
+        existing.disconnect(KICKED)
+        return True
+
+
+class Proxy:
+    """One proxy of the test network: its core, Redis link, directory and metrics."""
+
+    def __init__(self, redis: InMemoryRedis, proxy_id: str, kick: bool = False) -> None:
+        self.core = FakeCore(redis.clock, kick)
+        self.link = FakeRedisLink()
+        self.registry = CollectorRegistry()
+        self.log: list[dict] = []
+        self.directory = ClusterDirectory(
+            redis.clock, ProxyDirectory(self.core), self.link, proxy_id, INTERVAL,
+            ClusterMetrics(self.registry), Logger(observer=self.log.append), kick_existing=kick,
+            store=redis.store(proxy_id))
+        redis.subscribe(EVENTS, self.directory.message)
+        redis.subscribe(rpc_channel(proxy_id), self.directory.message)
+        self.directory.startService()
+        self.link.set_connected(True)
+
+    def join(self, name: str, server: str = "lobby", player_id: uuid.UUID | None = None) -> FakeConnection:
+        connection = FakeConnection(name, player_id)
+        admitted = []
+        self.directory.claim(connection).addCallback(admitted.append)
+        assert admitted == [True], admitted
+        connection.server = server
+        self.core.players.add(connection)
+        self.directory.joined(connection)
+        return connection
+
+    def leave(self, connection: FakeConnection) -> None:
+        self.core.players.remove(connection)
+        self.directory.left(connection)
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.directory.entries()]
+
+    def metric(self, name: str, **labels) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+
+def result_of(d: defer.Deferred):
+    results = []
+    d.addBoth(results.append)
+    assert results, "the Deferred has not fired"
+    return results[0]
+
+
+class ClusterDirectoryTests(SynchronousTestCase):
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.redis = InMemoryRedis(self.clock)
+
+    def test_interface(self) -> None:
+        """Both directories provide IPlayerDirectory."""
+        one = Proxy(self.redis, "p1")
+        verifyObject(IPlayerDirectory, one.directory)
+        verifyObject(IPlayerDirectory, ProxyDirectory(FakeCore(self.clock)))
+
+    def test_view_spans_proxies(self) -> None:
+        """Players of every proxy are listed, counted and found by name or UUID on each proxy."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        one.join("Alice")
+        bob = two.join("Bob", "games")
+        self.assertEqual(one.names(), ["Alice", "Bob"])
+        self.assertEqual(one.directory.online_count(), 2)
+        self.assertEqual(one.directory.locate("bob").proxy, "p2")
+        self.assertEqual(one.directory.locate(str(bob.profile.id)).server, "games")
+        self.assertTrue(one.directory.has_player("Bob"))
+        two.leave(bob)
+        self.assertEqual(one.names(), ["Alice"])
+
+    def test_view_is_rebuilt_only_after_a_change(self) -> None:
+        """Status pings between changes reuse one view; any change (here or elsewhere) rebuilds it."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        one.join("Alice")
+        first = one.directory._view()
+        self.assertIs(one.directory._view(), first)
+        two.join("Bob")
+        second = one.directory._view()
+        self.assertIsNot(second, first)
+        one.link.set_connected(False)
+        self.assertEqual(list(one.directory._view()), [e.uuid for e in one.directory.entries()])
+        self.assertEqual(one.directory.online_count(), 1)
+
+    def test_entry_fields(self) -> None:
+        """An entry records UUID, name, proxy, server, address, protocol and login time."""
+        one = Proxy(self.redis, "p1")
+        self.clock.advance(42)
+        alice = one.join("Alice")
+        entry = PlayerEntry.decode(self.redis.players[str(alice.profile.id)])
+        self.assertEqual((entry.name, entry.proxy, entry.server, entry.address, entry.protocol, entry.login_time),
+                         ("Alice", "p1", "lobby", "203.0.113.7", 769, 42.0))
+
+    def test_duplicate_login_refused_across_proxies(self) -> None:
+        """A UUID online on one proxy is refused on another, and counted."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        alice = one.join("Alice")
+        again = FakeConnection("Alice", alice.profile.id)
+        self.assertIs(result_of(two.directory.claim(again)), False)
+        self.assertEqual(two.metric("mcproxy_cluster_duplicate_logins_total", action="refused"), 1)
+        self.assertEqual(alice.disconnected, [])
+        self.assertEqual(one.names(), ["Alice"])
+
+    def test_duplicate_login_refused_on_same_proxy(self) -> None:
+        """A second login through the same proxy is refused without asking Redis."""
+        one = Proxy(self.redis, "p1")
+        alice = one.join("Alice")
+        self.redis.down = True
+        self.assertIs(result_of(one.directory.claim(FakeConnection("Alice", alice.profile.id))), False)
+
+    def test_kick_existing_players_ends_the_session_on_the_other_proxy(self) -> None:
+        """With kick_existing_players, the newcomer is admitted and the old session's proxy ends it."""
+        one, two = Proxy(self.redis, "p1", kick=True), Proxy(self.redis, "p2", kick=True)
+        alice = one.join("Alice")
+        newcomer = two.join("Alice", player_id=alice.profile.id)
+        self.assertEqual(alice.disconnected, [KICKED])
+        self.assertEqual([(e.name, e.proxy) for e in one.directory.entries()], [("Alice", "p2")])
+        # The old session's late leave does not remove the new one.
+        one.leave(alice)
+        self.assertEqual([(e.name, e.proxy) for e in two.directory.entries()], [("Alice", "p2")])
+        # Nor does the old entry linger in either view once the new session ends.
+        two.leave(newcomer)
+        self.assertEqual((one.names(), two.names()), ([], []))
+
+    def test_redis_down_admits_locally_then_republishes(self) -> None:
+        """Redis down: logins are admitted on a local check (counted), DEGRADED; back: republished at once."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        two.join("Bob")
+        self.redis.down = True
+        one.link.set_connected(False)
+        two.link.set_connected(False)
+        one.join("Carol")
+        self.assertEqual(one.metric("mcproxy_cluster_local_fallbacks_total", operation="claim"), 1)
+        self.assertEqual(one.names(), ["Carol"])
+        self.assertEqual(one.directory.check().state, CheckState.DEGRADED)
+        self.redis.down = False
+        one.link.set_connected(True)
+        two.link.set_connected(True)
+        self.assertEqual(two.names(), ["Bob", "Carol"])
+        self.assertEqual(one.names(), ["Bob", "Carol"])
+        self.assertEqual(one.directory.check().state, CheckState.OK)
+
+    def test_redis_restarted_empty_is_refilled_within_one_heartbeat(self) -> None:
+        """A Redis that lost everything gets each proxy's players back on that proxy's next beat."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        one.join("Alice")
+        two.join("Bob")
+        self.redis.players.clear()
+        self.redis.alive.clear()
+        self.redis.by_proxy.clear()
+        self.clock.advance(INTERVAL)
+        self.assertEqual(sorted(self.redis.players), sorted(e.uuid for e in one.directory.entries()))
+        self.assertEqual(one.names(), ["Alice", "Bob"])
+
+    def test_heartbeats_resume_after_a_failed_one(self) -> None:
+        """A heartbeat Redis fails is retried on the next interval, and republishes what it may have lost."""
+        one = Proxy(self.redis, "p1")
+        one.join("Alice")
+        published = one.metric("mcproxy_cluster_republished_total")
+        self.redis.down = True
+        self.clock.advance(INTERVAL)
+        self.redis.down = False
+        self.redis.players.clear()
+        self.clock.advance(INTERVAL)
+        self.assertEqual(one.metric("mcproxy_cluster_republished_total"), published + 1)
+        self.assertEqual([PlayerEntry.decode(t).name for t in self.redis.players.values()], ["Alice"])
+
+    def test_dead_proxy_reaped_after_three_heartbeats(self) -> None:
+        """A proxy silent for three intervals is dead: a survivor removes its players, counted once."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        one.join("Alice")
+        two.join("Bob")
+        self.clock.advance(INTERVAL)
+        two.directory._loop.stop()  # killed: no more heartbeats, no goodbye
+        self.clock.advance(2 * INTERVAL)
+        self.assertEqual(one.names(), ["Alice", "Bob"])
+        self.clock.advance(INTERVAL)
+        self.assertEqual(one.names(), ["Alice"])
+        self.assertEqual(one.metric("mcproxy_cluster_reaped_proxies_total"), 1)
+
+    def test_restarted_proxy_drops_its_predecessors_ghosts(self) -> None:
+        """A new process with the same id replaces what the old one held on its first beat."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        two.join("Bob")
+        two.directory._loop.stop()
+        reborn = Proxy(self.redis, "p2")
+        self.assertEqual(one.names(), [])
+        self.assertEqual(reborn.names(), [])
+        self.assertEqual(one.metric("mcproxy_cluster_reaped_proxies_total"), 0)
+
+    def test_stopping_leaves_at_once(self) -> None:
+        """A proxy shut down cleanly takes its players out of the directory without waiting."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        two.join("Bob")
+        result_of(two.directory.stopService())
+        self.assertEqual(one.names(), [])
+        self.assertFalse(two.link.running)
+
+    def test_leaving_while_the_claim_is_in_flight_releases_it(self) -> None:
+        """A player gone before Redis answered its claim does not stay in the directory."""
+        one = Proxy(self.redis, "p1")
+        self.redis.hold = {"claim"}
+        alice = FakeConnection("Alice")
+        admitted = one.directory.claim(alice)
+        one.directory.left(alice)
+        self.redis.release_held()
+        self.assertIs(result_of(admitted), False)
+        self.assertEqual(self.redis.players, {})
+
+    def test_changes_during_a_refresh_survive_it(self) -> None:
+        """A snapshot answered after a join and a leave it predates does not undo them."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        leaver = two.join("Leaver")
+        self.redis.hold = {"entries"}
+        self.clock.advance(INTERVAL)  # p1's (and p2's) heartbeat snapshots are now on their way
+        two.join("Bob")
+        two.leave(leaver)
+        self.redis.release_held()
+        self.assertEqual(one.names(), ["Bob"])
+
+    def test_transfer_and_execute_run_on_the_players_proxy(self) -> None:
+        """Moving a player held by another proxy is done there, and its answer comes back."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        bob = two.join("Bob")
+        result = result_of(one.directory.transfer("Bob", "games", notify=True))
+        self.assertTrue(result.done)
+        self.assertEqual(bob.switches, ["games"])
+        self.assertEqual(bob.messages, ["You are now connected to games."])
+        two.directory.moved(bob)  # what ProxyCore.player_moved does once the switch completes
+        self.assertEqual(one.directory.locate("Bob").server, "games")
+        self.assertEqual(two.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="served"), 1)
+        self.assertEqual(one.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="answered"), 1)
+
+    def test_kick_and_alert_reach_every_proxy(self) -> None:
+        """/kick ends a session on the player's own proxy; /alert reaches every proxy and counts them all."""
+        one, two, three = Proxy(self.redis, "p1"), Proxy(self.redis, "p2"), Proxy(self.redis, "p3")
+        alice, bob, cat = one.join("Alice"), two.join("Bob"), three.join("Cat")
+        self.assertIs(result_of(one.directory.kick("bob", "Be nice")), True)
+        self.assertEqual((bob.disconnected, alice.disconnected), (["Be nice"], []))
+        self.assertIs(result_of(one.directory.kick("Nobody", "x")), False)
+        self.assertEqual(result_of(one.directory.alert("[Alert] Restart")), 3)
+        self.assertEqual([p.messages for p in (alice, bob, cat)], [["[Alert] Restart"]] * 3)
+        self.assertEqual(two.metric("mcproxy_cluster_rpc_total", operation="kick_player", outcome="served"), 1)
+
+    def test_unanswered_request_times_out(self) -> None:
+        """A proxy that does not answer fails the request after the timeout instead of hanging."""
+        one = Proxy(self.redis, "p1")
+        ghost = PlayerEntry(str(uuid.uuid4()), "Zed", "p9", "lobby", "", 769, 0.0, "s")
+        self.redis.subscribe(rpc_channel("p9"), lambda channel, message: None)
+        one.directory.message(EVENTS, json.dumps({"op": "put", "proxy": "p9", "entry": ghost.encode()}))
+        d = one.directory.transfer("Zed", "games")
+        self.assertNoResult(d)
+        self.clock.advance(5)
+        result = result_of(d)
+        self.assertFalse(result.done)
+        self.assertIn("did not answer", result.reason)
+        self.assertEqual(one.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="timeout"), 1)
+
+    def test_malformed_messages_are_counted_not_raised(self) -> None:
+        """Garbage on the events or request channel is refused with a counter."""
+        one = Proxy(self.redis, "p1")
+        one.directory.message(EVENTS, "not json")
+        one.directory.message(EVENTS, '{"op": "put", "proxy": "p2", "entry": "{}"}')
+        one.directory.message(rpc_channel("p1"), "[1, 2]")
+        one.directory.message(rpc_channel("p1"), '{"id": 1, "from": "p2", "op": "format_disk", "args": {}}')
+        one.directory.message(rpc_channel("p1"), '{"reply": 99, "result": {}}')
+        one.directory.message(rpc_channel("p1"), "x" * 70000)
+        self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 2)
+        for reason in ("not_an_object", "unknown_operation", "unexpected_reply", "too_large"):
+            self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason=reason), 1, reason)
+
+
+class ProxyDirectoryTests(SynchronousTestCase):
+    """The in-process directory: today's single-proxy behaviour."""
+
+    def test_duplicate_refused_or_old_session_ended(self) -> None:
+        """A second login is refused, or with kick_existing_players the first session is ended."""
+        for kick, admitted, ended in ((False, False, []), (True, True, [KICKED])):
+            core = FakeCore(Clock(), kick)
+            directory = ProxyDirectory(core)
+            alice = FakeConnection("Alice")
+            alice.server = "lobby"
+            core.players.add(alice)
+            self.assertIs(result_of(directory.claim(FakeConnection("Alice", alice.profile.id))), admitted)
+            self.assertEqual(alice.disconnected, ended)
+
+    def test_entries_and_count(self) -> None:
+        """The network is this proxy: its players, counted and found."""
+        clock = Clock()
+        core = FakeCore(clock)
+        directory = ProxyDirectory(core)
+        alice = FakeConnection("Alice")
+        alice.server = "lobby"
+        core.players.add(alice)
+        clock.advance(7)
+        directory.joined(alice)
+        self.assertEqual(directory.online_count(), 1)
+        self.assertEqual([(e.name, e.server, e.login_time) for e in directory.entries()], [("Alice", "lobby", 7.0)])
+        self.assertEqual(directory.locate("ALICE").name, "Alice")
