@@ -65,7 +65,7 @@ class BungeeChannelTests(SynchronousTestCase):
         self.assertEqual(self.ask("PlayerCount", "survival"),
                          [utf("PlayerCount") + utf("survival") + bungee.encode_int(0)])
         self.assertEqual(self.ask("PlayerCount", "mars"), [])
-        self.assertEqual(self.ask("PlayerList", "ALL"), [utf("PlayerList") + utf("ALL") + utf("Steve, Alex")])
+        self.assertEqual(self.ask("PlayerList", "ALL"), [utf("PlayerList") + utf("ALL") + utf("Alex, Steve")])
         self.assertEqual(self.ask("PlayerList", "creative"), [utf("PlayerList") + utf("creative") + utf("")])
         self.assertEqual(self.ask("GetServers"), [utf("GetServers") + utf("lobby, survival, creative")])
         self.assertEqual(self.ask("GetServer"), [utf("GetServer") + utf("lobby")])

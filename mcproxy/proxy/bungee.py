@@ -78,22 +78,25 @@ class BungeeResponder:
         if target is not None:
             return bungee.encode_answer("IPOther", target.profile.name, target.address, _port(target))
 
+    def _network_names(self, target: str) -> list[str] | None:
+        """The network's players (every proxy's with ``[cluster]``) on ``target``, or all."""
+        if target != "ALL" and target not in self._proxy.router.servers:
+            return None
+        return [e.name for e in self._proxy.network.entries() if target == "ALL" or e.server == target]
+
     def _PlayerCount(self, play, request):
         target = request.args[0]
         if target == "ALL":
-            return bungee.encode_answer("PlayerCount", "ALL", len(self._proxy.players))
-        if target in self._proxy.router.servers:
-            return bungee.encode_answer("PlayerCount", target, len(self._players_on(target)))
+            return bungee.encode_answer("PlayerCount", "ALL", self._proxy.network.online_count())
+        names = self._network_names(target)
+        if names is not None:
+            return bungee.encode_answer("PlayerCount", target, len(names))
 
     def _PlayerList(self, play, request):
         target = request.args[0]
-        if target == "ALL":
-            names = [p.profile.name for p in self._proxy.players]
-        elif target in self._proxy.router.servers:
-            names = [p.profile.name for p in self._players_on(target)]
-        else:
-            return None
-        return bungee.encode_answer("PlayerList", target, _CSV.join(names))
+        names = self._network_names(target)
+        if names is not None:
+            return bungee.encode_answer("PlayerList", target, _CSV.join(names))
 
     def _GetServers(self, play, request):
         return bungee.encode_answer("GetServers", _CSV.join(self._proxy.router.servers))
@@ -103,8 +106,8 @@ class BungeeResponder:
 
     def _GetPlayerServer(self, play, request):
         name = request.args[0]
-        target = self._proxy.players.find(name)
-        return bungee.encode_answer("GetPlayerServer", name, (target.server or "") if target is not None else "")
+        entry = self._proxy.network.locate(name)
+        return bungee.encode_answer("GetPlayerServer", name, (entry.server or "") if entry is not None else "")
 
     def _UUID(self, play, request):
         return bungee.encode_answer("UUID", play.connection.profile.id.hex)
