@@ -62,12 +62,14 @@ class Router:
         self.servers = {name: object() for name in servers}
         self.try_order = tuple(try_order)
         self.requests: list[tuple[tuple[str, ...], defer.Deferred]] = []
+        self.logins: list[BackendLogin] = []
 
     def candidates(self, host: str) -> tuple[str, ...]:
         return self.try_order
 
     def connect(self, login, names, correlation_id: str = "") -> defer.Deferred:
         d = defer.Deferred()
+        self.logins.append(login)
         self.requests.append((tuple(names), d))
         return d
 

@@ -537,6 +537,14 @@ class TypeTests(ConfigFileTestCase):
             "must be a boolean (true or false), not an integer",
         )
 
+    def test_bungeeChannelIsABoolean(self) -> None:
+        """The BungeeCord channel switch is on by default and takes only true or false."""
+        self.assertProxyError(
+            self.proxyWith('bungee_plugin_channel = "yes"'),
+            "proxy.bungee_plugin_channel",
+            "must be a boolean (true or false), not a string",
+        )
+
     def test_floatIsNotInt(self) -> None:
         """A float is not silently truncated into an integer key."""
         self.assertProxyError(
@@ -1729,6 +1737,7 @@ class DataclassTests(SynchronousTestCase):
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
                 "handshake_timeout", "login_timeout", "connect_timeout",
                 "max_frame_size_prelogin", "kick_existing_players", "status_player_sample",
+                "bungee_plugin_channel",
                 "proxy_protocol_trusted",
             ],
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 import warnings
 
 from twisted.internet import defer
@@ -14,12 +15,17 @@ from mcproxy.proxy.client import Phase
 from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.events import (
     Cancelled, DisconnectEvent, KickedFromServerEvent, LoginEvent, PlayerChatEvent, PlayerCommandEvent, PluginMessageEvent,
-    PreConnectEvent, StatusPingEvent,
+    NIL_UUID, PreConnectEvent, StatusPingEvent,
 )
+from mcproxy.proxy.status import StatusResponder
 from mcproxy.proxy.session.switch import SwitchRefused
 from mcproxy.wire import chat
 from mcproxy.wire.types import Reader, encode_bool, encode_long, encode_string, encode_varint
 from tests.session_rig import IDS, Rig, frames, handshake, login_start, lose, packet, texts
+
+
+steve_id = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+alex_id = uuid.UUID("11111111-2222-3333-4444-555555555555")
 
 
 def chat_message(text: str, signed: bool = False, offset: int = 0) -> bytes:
@@ -324,6 +330,24 @@ class StatusAndHookTests(RigTestCase):
         connection.dataReceived(handshake(intent=1) + packet(0x00))
         [(pid, fields)] = frames(transport.value())
         self.assertEqual(json.loads(Reader(fields).string())["description"], {"text": "Hello 192.168.1.1"})
+
+    def test_status_sample_edited(self) -> None:
+        """The random player sample reaches the event, which may drop, keep and add lines."""
+        self.rig.core.status = StatusResponder("A network", 100, lambda: 2, sample_size=2,
+                                               players=lambda: [("Steve", steve_id), ("Alex", alex_id)])
+        seen = []
+
+        def edit(event) -> None:
+            seen.append(sorted(entry["name"] for entry in event.sample))
+            event.sample = [entry for entry in event.sample if entry["name"] != "Alex"] + ["Welcome!"]
+
+        self.subscribe(StatusPingEvent, edit)
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake(intent=1) + packet(0x00))
+        [(pid, fields)] = frames(transport.value())
+        self.assertEqual(seen, [["Alex", "Steve"]])
+        self.assertEqual(json.loads(Reader(fields).string())["players"]["sample"],
+                         [{"name": "Steve", "id": str(steve_id)}, {"name": "Welcome!", "id": NIL_UUID}])
 
     def test_status_fetched_then_edited(self) -> None:
         """A status that has to be fetched first (pass-through) is edited once it arrives,

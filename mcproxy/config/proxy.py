@@ -130,6 +130,7 @@ def _proxy_section(t: _Table) -> ProxySection:
         status_player_sample=t.integer(
             "status_player_sample", d.status_player_sample, 0, MAX_STATUS_SAMPLE
         ),
+        bungee_plugin_channel=t.boolean("bungee_plugin_channel", d.bungee_plugin_channel),
         proxy_protocol_trusted=_trusted_sources(t, binds),
     )
     t.finish()

@@ -153,6 +153,7 @@ class ProxySection:
     max_frame_size_prelogin: int = 32768
     kick_existing_players: bool = False
     status_player_sample: int = 0
+    bungee_plugin_channel: bool = True
     #: Networks allowed to send a PROXY header to a ``haproxy:`` listener; empty trusts
     #: every peer, which the loader allows only on a loopback-bound listener.
     proxy_protocol_trusted: tuple[str, ...] = ()

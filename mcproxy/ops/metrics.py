@@ -110,6 +110,12 @@ class ProxyMetrics:
         self.query_refusals = Counter(
             "mcproxy_query_refusals", "GameSpy4 query datagrams dropped unanswered, by reason.",
             ["reason"], registry=r)
+        self.bungee_requests = Counter(
+            "mcproxy_bungee_requests", "BungeeCord channel requests handled, by sub-channel.",
+            ["subchannel"], registry=r)
+        self.bungee_refusals = Counter(
+            "mcproxy_bungee_refusals", "BungeeCord channel messages dropped, by reason.",
+            ["reason"], registry=r)
         self._relay = _RelayCollector()
         r.register(self._relay)
         self._connection_states: dict[str, Gauge] = {}

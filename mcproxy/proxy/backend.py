@@ -56,6 +56,10 @@ class BackendLogin:
     destination: tuple[str, int] | None = None
     #: A Forge client's host marker, passed on when forwarding leaves the host alone.
     fml_marker: str = ""
+    #: While the player is still in the login state (first join): ``relay(channel, data)``
+    #: passes a login plugin request on to them and fires with their answer (None: not
+    #: understood). Without it, requests the proxy cannot answer are "not understood".
+    plugin_relay: object = field(default=None, repr=False, compare=False)
 
 
 def from_player(transport, handshake) -> dict:
@@ -158,9 +162,18 @@ class BackendConnection(Protocol):
         if channel == forwarding.MODERN_CHANNEL and login.mode == "modern":
             requested = data[0] if data else forwarding.FORWARDING_DEFAULT
             answer = forwarding.modern_response(login.secret, requested, login.address, login.profile)
-            self._write(self.ids.login_plugin_response, encode_varint(message_id) + encode_bool(True) + answer)
+            self._plugin_response(message_id, answer)
+        elif channel != forwarding.MODERN_CHANNEL and login.plugin_relay is not None:
+            # Forge's handshake and other mods' login channels belong to the client (as Velocity relays them).
+            login.plugin_relay(channel, data).addCallback(lambda answer: self._plugin_response(message_id, answer))
         else:
-            self._write(self.ids.login_plugin_response, encode_varint(message_id) + encode_bool(False))
+            self._plugin_response(message_id, None)
+
+    def _plugin_response(self, message_id: int, answer: bytes | None) -> None:
+        if self.phase is not LoginPhase.LOGGING_IN:
+            return
+        understood = encode_bool(True) + answer if answer is not None else encode_bool(False)
+        self._write(self.ids.login_plugin_response, encode_varint(message_id) + understood)
 
     def _write(self, packet_id: int, fields: bytes) -> None:
         self.transport.write(self.codec.encode(packet_id, fields))

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.logger import Logger
 
 from mcproxy.config import ProxyConfig, RateLimitsSection, Secret
+from mcproxy.proxy.bungee import BungeeResponder
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
@@ -39,6 +40,8 @@ class ProxySettings:
     accept_transfers: bool = False
     #: A second login with an online UUID: True disconnects the first, False refuses the second.
     kick_existing_players: bool = False
+    #: Answer the BungeeCord plugin-message channel for backend plugins.
+    bungee_plugin_channel: bool = True
     max_prelogin_frame: int = 32 * 1024
     max_frame_size: int = MAX_FRAME_SIZE
 
@@ -57,6 +60,7 @@ class ProxySettings:
             login_timeout=section.login_timeout,
             accept_transfers=section.accept_transfers,
             kick_existing_players=section.kick_existing_players,
+            bungee_plugin_channel=section.bungee_plugin_channel,
             max_prelogin_frame=section.max_frame_size_prelogin,
         )
 
@@ -145,6 +149,8 @@ class ProxyCore:
         self.events = EventBus(log)
         self.events.on_first_subscriber(PluginMessageEvent, self._watch_plugin_messages)
         self.commands = commands
+        #: Answers backend plugins on the BungeeCord channel; None when it is turned off.
+        self.bungee = BungeeResponder(self) if settings.bungee_plugin_channel else None
         self.command_tree = ProxyCommandTree(commands, log) if commands is not None else None
         self.keypair = keypair or (KeyPair.generate() if settings.online_mode else None)
         self.prelogin_gate = PreloginGate(limits.handshake_concurrent_max, limits.handshake_per_address_max)

@@ -202,6 +202,10 @@ class PlayerCommandEvent(_TextEvent):
     server runs it: ``cancel()`` or ``rewrite(line)`` unless ``signed``."""
 
 
+#: The id the server list's hover entries get when a plugin gives a name alone.
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
 class StatusPingEvent(Event):
     """A server-list ping: edit ``status`` (the JSON answer as a dict) in place."""
 
@@ -211,6 +215,18 @@ class StatusPingEvent(Event):
         self.protocol = protocol
         self.host = host
         self.status = status
+
+    @property
+    def sample(self) -> list[dict]:
+        """The hover list's entries (``{"name", "id"}``), as ``status_player_sample`` picked
+        them; edit it in place or assign a new list."""
+        return self.status.setdefault("players", {}).setdefault("sample", [])
+
+    @sample.setter
+    def sample(self, entries) -> None:
+        """Entries or bare names: a plugin's own lines (a welcome, a count) need no UUID."""
+        self.status.setdefault("players", {})["sample"] = [
+            dict(entry) if isinstance(entry, dict) else {"name": str(entry), "id": NIL_UUID} for entry in entries]
 
 
 class PluginMessageEvent(Event):

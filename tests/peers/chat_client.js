@@ -25,6 +25,15 @@ if (process.env.LOCAL_ADDRESS) {
   options.stream = require('net').connect({ host, port: Number(port), localAddress: process.env.LOCAL_ADDRESS })
 }
 const client = mc.createClient(options)
+// LOGIN_PLUGIN_ANSWER (hex) answers every login plugin request with those bytes, reporting it
+// (the client's own listener answers "not understood": it is replaced here, before any packet).
+if (process.env.LOGIN_PLUGIN_ANSWER !== undefined) {
+  client.removeAllListeners('login_plugin_request')
+  client.on('login_plugin_request', (packet) => {
+    say({ event: 'login_plugin_request', messageId: packet.messageId, channel: packet.channel, data: packet.data ? Buffer.from(packet.data).toString('hex') : '' })
+    client.write('login_plugin_response', { messageId: packet.messageId, data: Buffer.from(process.env.LOGIN_PLUGIN_ANSWER, 'hex') })
+  })
+}
 
 function text (content) {
   if (typeof content === 'string') {
@@ -78,6 +87,8 @@ client.on('cookie_request', (packet) => {
   say({ event: 'cookie_request', key: packet.cookie })
   if (process.env.ANSWER_COOKIES) client.write('cookie_response', { key: packet.cookie, value: jar[packet.cookie] })
 })
+// Plugin messages are reported by channel (a proxy's own channel must never show up here).
+client.on('custom_payload', (packet) => say({ event: 'plugin_message', channel: packet.channel }))
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))

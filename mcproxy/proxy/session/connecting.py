@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, SwitchCause
@@ -10,6 +13,11 @@ from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.play import PlayHandler
 from mcproxy.wire.forwarding import encode_properties
 from mcproxy.wire.types import encode_bool, encode_string, encode_uuid, encode_varint
+
+#: Login plugin requests a backend may have waiting on the client at once.
+MAX_RELAYED_REQUESTS = 64
+#: Login plugin messages appeared in 1.13.
+FIRST_LOGIN_PLUGIN_PROTOCOL = 393
 
 
 class ConnectingHandler(SessionHandler):
@@ -28,6 +36,9 @@ class ConnectingHandler(SessionHandler):
         self.names = tuple(names)
         self.server: str | None = None
         self.backend = None
+        #: Login plugin requests passed on to the client, by the id the proxy gave them.
+        self._relayed: dict[int, defer.Deferred] = {}
+        self._next_message_id = 0
 
     def activated(self) -> None:
         connection = self.connection
@@ -48,7 +59,10 @@ class ConnectingHandler(SessionHandler):
                 connection.refuse(Refusal("NO_SERVER_AVAILABLE", f"There is no server called {result.server}."))
                 return
             names = (result.server,)
-        d = proxy.router.connect(connection.backend_login(), names, connection.correlation_id)
+        login = connection.backend_login()
+        if connection.handshake.protocol >= FIRST_LOGIN_PLUGIN_PROTOCOL:
+            login = replace(login, plugin_relay=self._relay_plugin_request)
+        d = proxy.router.connect(login, names, connection.correlation_id)
         d.addCallbacks(self._backend_ready, self._no_backend)
 
     def deactivated(self) -> None:
@@ -93,9 +107,29 @@ class ConnectingHandler(SessionHandler):
             self.backend = None
             self.connection.refuse(Refusal("BACKEND_CLOSED", f"Lost connection to the server {self.server}."))
 
+    def _relay_plugin_request(self, channel: str, data: bytes) -> defer.Deferred:
+        """Pass a backend's login plugin request on to the client, under an id of the proxy's own."""
+        if not self.active or self.phase is not Phase.CONNECTING or len(self._relayed) >= MAX_RELAYED_REQUESTS:
+            return defer.succeed(None)
+        message_id = self._next_message_id
+        self._next_message_id += 1
+        d = self._relayed[message_id] = defer.Deferred()
+        self.connection.send(self.connection.ids.login_plugin_request,
+                             encode_varint(message_id) + encode_string(channel) + data)
+        return d
+
+    def _plugin_response(self, reader) -> None:
+        d = self._relayed.pop(reader.varint(), None)
+        if d is None:
+            raise Refusal("UNEXPECTED_PACKET")
+        understood = reader.bool()
+        d.callback(reader.rest() if understood else None)
+
     def packet(self, packet_id: int, reader) -> None:
         ids = self.connection.ids
-        if self.phase is Phase.AWAIT_ACK and packet_id == ids.login_acknowledged:
+        if self._relayed and packet_id == ids.login_plugin_response:
+            self._plugin_response(reader)
+        elif self.phase is Phase.AWAIT_ACK and packet_id == ids.login_acknowledged:
             reader.expect_end()
             backend, self.backend = self.backend, None
             self.connection.set_handler(PlayHandler(self.connection, backend, self.server))

@@ -209,6 +209,24 @@ class PlayHandler(SessionHandler):
         elif len(self.held) < MAX_QUEUED_MESSAGES:
             self.held.append(text)
 
+    def send_system_component(self, component) -> None:
+        """Like :meth:`send_system_message`, formatting kept (plain text while held)."""
+        if self.in_play:
+            self.send_down(self.connection.ids.play_system_chat, chat.component_to_nbt(component) + encode_bool(False))
+        elif len(self.held) < MAX_QUEUED_MESSAGES:
+            self.held.append(chat.plain_text(component))
+
+    def send_plugin_message_up(self, channel: str, data: bytes) -> None:
+        """A plugin message of the proxy's own to the backend, in the state the relay is in
+        towards it; the relay only ever writes whole frames, so this one slots in between."""
+        backend, switch, up = self.backend, self.switch, self.up
+        if backend is None or up is None or (switch is not None and switch.leaving):
+            return
+        ids = self.connection.ids
+        packet_id = (ids.play_custom_payload_serverbound if up.phase is RelayPhase.PLAY
+                     else ids.config_custom_payload_serverbound)
+        backend.transport.write(up.reframe(encode_varint(packet_id) + encode_string(channel) + data))
+
     def transfer_out(self, host: str, port: int, server: str | None) -> None:
         """Send the Transfer packet; with a secret, a signed ``mcproxy:route`` cookie goes
         first, naming ``server`` (by default the current one) for a proxy of this network."""

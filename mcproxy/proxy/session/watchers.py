@@ -8,7 +8,7 @@ from mcproxy.proxy.events import (
 )
 from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Phase as RelayPhase
 from mcproxy.proxy.session.switch import SwitchState
-from mcproxy.wire import chat
+from mcproxy.wire import bungee, chat
 from mcproxy.wire.types import Reader, WireError, encode_bool, encode_string, encode_varint
 
 #: Chat Message after its text: timestamp and salt, then whether a signature follows.
@@ -52,12 +52,13 @@ class PlayWatchers:
         if proxy.command_tree is not None:
             down.on(RelayPhase.PLAY, ids.play_declare_commands, self._backend_commands)
             up.on(RelayPhase.PLAY, ids.play_tab_complete_request, self._client_tab_complete)
-        if proxy.events.wants(PluginMessageEvent):
+        if proxy.bungee is not None or proxy.events.wants(PluginMessageEvent):
             self.watch_plugin_messages()
 
     def watch_plugin_messages(self) -> None:
-        """Look at plugin messages too: only once a plugin wants them, as some servers
-        send many and the relay would otherwise pass them without a look."""
+        """Look at plugin messages too: only for the BungeeCord channel or once a plugin
+        wants them, as some servers send many and the relay would otherwise pass them
+        without a look."""
         ids = self._play.connection.ids
         up, down = self._up, self._down
         up.on(RelayPhase.CONFIGURATION, ids.config_custom_payload_serverbound, self._plugin_message_up)
@@ -220,12 +221,17 @@ class PlayWatchers:
     def _plugin_message(self, packet_id: int, fields: bytes, direction: str):
         connection = self._play.connection
         proxy = connection.proxy
-        if not proxy.events.wants(PluginMessageEvent):
-            return FORWARD
         try:
             reader = Reader(fields)
             channel = reader.string(32767)
         except WireError:
+            return FORWARD
+        if proxy.bungee is not None and channel in bungee.CHANNELS:
+            # The proxy's channel: answered here, and a client may not speak on it.
+            if direction == "clientbound":
+                proxy.bungee.handle(self._play, channel, reader.rest())
+            return DROP
+        if not proxy.events.wants(PluginMessageEvent):
             return FORWARD
         event = proxy.events.fire(PluginMessageEvent(connection.player, channel, reader.rest(), direction))
         return DROP if isinstance(event.result, Cancelled) else FORWARD

@@ -1,0 +1,42 @@
+"""A login plugin round trip on first join: a real backend asks, a real client answers, through the proxy."""
+
+from __future__ import annotations
+
+from twisted.internet import defer, reactor
+from twisted.trial.unittest import SkipTest, TestCase
+
+from mcproxy.config import load_proxy_config
+from mcproxy.proxy.service import ProxyProcess
+from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+
+VERSION = "1.21.4"
+
+
+class LoginPluginRelayPeerTests(TestCase):
+    timeout = 120
+
+    @defer.inlineCallbacks
+    def test_round_trip_on_first_join(self):
+        reason = node_missing()
+        if reason:
+            raise SkipTest(reason)
+        backend_port, port = free_port(), free_port()
+        backend = NodePeer("login_plugin_backend.js", backend_port, VERSION, "fml:handshake", "c0ffee")
+        self.addCleanup(backend.stop)
+        yield backend.wait_for("listening")
+        path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port})
+        proxy = ProxyProcess(load_proxy_config(path), reactor)
+        proxy.privilegedStartService()
+        proxy.startService()
+        self.addCleanup(proxy.stopService)
+        yield proxy.game.when_bound()
+
+        client = NodePeer("chat_client.js", "127.0.0.1", port, VERSION, "Forgey",
+                          env={"LOGIN_PLUGIN_ANSWER": "beef01", "LINGER_MS": "500", "CLIENT_TIMEOUT_MS": "60000"})
+        self.addCleanup(client.stop)
+        asked = yield client.wait_for("login_plugin_request", 40)
+        self.assertEqual((asked["channel"], asked["data"]), ("fml:handshake", "c0ffee"))
+        answered = yield backend.wait_for("login_plugin_response", 20)
+        self.assertEqual((answered["messageId"], answered["data"]), (7, "beef01"))
+        yield backend.wait_for("join", 20, username="Forgey")
+        yield client.wait_for("play", 20)
