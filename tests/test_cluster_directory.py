@@ -37,6 +37,7 @@ class FakeConnection:
         self.disconnected: list[str] = []
         self.messages: list[str] = []
         self.switches: list[str] = []
+        self.probe = False
 
     def disconnect(self, message: str) -> None:
         self.disconnected.append(message)

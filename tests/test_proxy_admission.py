@@ -22,6 +22,7 @@ class OnlinePlayer:
         self.handshake = type("Handshake", (), {"protocol": 775})()
         self.correlation_id = name
         self.server = "lobby"
+        self.probe = False
         self.disconnected: list[str] = []
         self.why: list[str] = []
 

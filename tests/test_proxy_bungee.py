@@ -53,6 +53,15 @@ class BungeeChannelTests(SynchronousTestCase):
     def counted(self, name: str, **labels) -> float:
         return self.rig.registry.get_sample_value(name, labels) or 0.0
 
+    def test_armed_smoke_bot_not_listed(self) -> None:
+        """PlayerCount, PlayerList and GetPlayerServer leave an armed smoke bot out."""
+        self.rig.core.probe_names.arm(["smk1a2b_0"], 60)
+        self.rig.join("smk1a2b_0")
+        self.assertEqual(self.ask("PlayerCount", "ALL"), [utf("PlayerCount") + utf("ALL") + bungee.encode_int(2)])
+        self.assertEqual(self.ask("PlayerList", "lobby"), [utf("PlayerList") + utf("lobby") + utf("Alex, Steve")])
+        self.assertEqual(self.ask("GetPlayerServer", "smk1a2b_0"),
+                         [utf("GetPlayerServer") + utf("smk1a2b_0") + utf("")])
+
     def test_lookups(self) -> None:
         steve_id = offline_profile("Steve").id.hex
         alex_id = offline_profile("Alex").id.hex

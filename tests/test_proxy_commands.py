@@ -16,6 +16,7 @@ class FakePlayer:
     def __init__(self, name: str, server: str = "lobby", transferable: bool = True) -> None:
         self.profile = type("Profile", (), {"name": name, "id": uuid.uuid4()})()
         self.server = server
+        self.probe = False
         self.correlation_id = name
         self.messages: list[str] = []
         self.transfers: list[tuple] = []

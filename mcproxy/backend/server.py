@@ -23,7 +23,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from mcproxy.backend.commands import BUILTIN_COMMANDS, encode_command_tree, split_command
-from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty
+from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, without_probe
 from mcproxy.backend.module import CommandOutcome
 from mcproxy.backend.packets import (
     GAME_EVENT_START_WAITING_FOR_CHUNKS,
@@ -153,6 +153,7 @@ class LimboProtocol(Protocol):
         self.name = ""
         self.uuid: _uuid.UUID | None = None
         self.properties: tuple[ProfileProperty, ...] = ()
+        self.probe = False
         self.address = ""
         self.entity_id = 0
         self._plugin_message_id = 0
@@ -183,7 +184,8 @@ class LimboProtocol(Protocol):
             self.factory.count_players()
             if was_playing:
                 self.log.info("{player} left", player=self.name)
-                self.factory.broadcast(f"{self.name} left the limbo", "yellow")
+                if not self.probe:
+                    self.factory.broadcast(f"{self.name} left the limbo", "yellow")
 
     def dataReceived(self, data: bytes) -> None:
         if self.phase is Phase.CLOSED:
@@ -336,7 +338,8 @@ class LimboProtocol(Protocol):
             previous.kick("DUPLICATE_LOGIN", "You logged in from another location.")
         self.uuid = player_uuid
         self.name = name
-        self.properties = tuple(properties)
+        # The proxy marks an armed smoke bot inside the signed forwarding; others never see it.
+        self.properties, self.probe = without_probe(properties)
         self.factory.players[player_uuid] = self
         self.factory.module.record_login("ok")
         threshold = self.factory.settings.compression_threshold
@@ -402,7 +405,8 @@ class LimboProtocol(Protocol):
                       uuid=str(self.uuid), address=self.address)
         self.message(f"Welcome to {settings.server_id}, {self.name}. Type /help for commands.",
                      "gold")
-        factory.broadcast(f"{self.name} joined the limbo", "yellow", exclude=self)
+        if not self.probe:
+            factory.broadcast(f"{self.name} joined the limbo", "yellow", exclude=self)
 
     # Play
 
@@ -421,7 +425,10 @@ class LimboProtocol(Protocol):
         if not text.strip():
             return
         self.log.info("<{player}> {message}", player=self.name, message=text)
-        self.factory.broadcast(f"<{self.name}> {text}")
+        if self.probe:
+            self.message(f"<{self.name}> {text}")
+        else:
+            self.factory.broadcast(f"<{self.name}> {text}")
 
     def _on_chat_command(self, reader: Reader) -> None:
         line = reader.string(32767)
@@ -602,10 +609,10 @@ class LimboFactory(Factory):
             connection.tick(now)
 
     def status(self, protocol: int) -> str:
-        online = [p for p in self.players.values() if p.phase is Phase.PLAY]
+        online = [p for p in self.players.values() if p.phase is Phase.PLAY and not p.probe]
         sample = [(p.name, str(p.uuid)) for p in online[:12]]
         return status_json(protocol, _chat(self.settings.motd),
-                           len(self.players), self.settings.max_players, sample)
+                           sum(1 for p in self.players.values() if not p.probe), self.settings.max_players, sample)
 
     def registry_frames(self, protocol: int, compression: int, shared: bool) -> bytes:
         """The framed (and compressed) registry packets, built once per variant: every
@@ -621,8 +628,11 @@ class LimboFactory(Factory):
 
     def count_players(self) -> None:
         """Recount players in play (capacity checks and the players-online gauge)."""
-        self.playing = sum(1 for p in self.players.values() if p.phase is Phase.PLAY)
-        self.metrics.players_online.set(self.playing)
+        playing = [p for p in self.players.values() if p.phase is Phase.PLAY]
+        self.playing = len(playing)
+        probes = sum(1 for p in playing if p.probe)
+        self.metrics.players_online.set(self.playing - probes)
+        self.metrics.probe_players_online.set(probes)
 
     def command_names(self) -> list[str]:
         return sorted(set(BUILTIN_COMMANDS) | set(self.module.proxy_commands()))

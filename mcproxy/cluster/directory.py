@@ -231,7 +231,9 @@ class ClusterDirectory(Service):
 
     def _update(self, connection) -> None:
         entry = self._sessions.get(connection)
-        if entry is None:
+        # An armed smoke bot keeps its claim (one session per UUID) but never shows a server,
+        # so no proxy's lists or counts include it.
+        if entry is None or connection.probe:
             return
         entry = entry.replace(server=connection.server or "")
         self._sessions[connection] = entry

@@ -18,6 +18,8 @@ Each check is a probe of the running processes, never a reading of their config 
 - ``load``: N offline-mode players join through the proxy, switch server with ``/server``,
   chat and leave; failures and join-time percentiles are reported. It needs an offline-mode
   proxy (this client does not log in to Mojang), so it is skipped against an online one.
+  The players' exact names are armed on the proxy first (admin action ``arm_probe_players``),
+  so no real player sees them in a list, a count or the backends' chat.
 
 The Minecraft client here speaks 1.21.4 (protocol 769) with mcproxy.wire, offline only.
 """
@@ -515,10 +517,18 @@ class Smoke:
         rate = min(limits.logins_per_address_rate, limits.connections_per_address_rate)
         burst = min(limits.logins_per_address_burst, limits.connections_per_address_burst)
         tag = os.urandom(2).hex()
+        names = [f"smk{tag}_{i}" for i in range(self.players)]
+        try:
+            for start in range(0, len(names), 64):
+                self.admin(self.proxy).action("arm_probe_players", {"names": names[start:start + 64],
+                                                                    "ttl": 4 * self.timeout + 60})
+        except Exception as error:
+            self.load = {"result": FAIL, "detail": f"could not arm the bot names on the proxy: {error}"}
+            return
         results = yield defer.DeferredList([
             task.deferLater(reactor, join_delay(i, rate, burst), self.one_player, reactor, host, port,
-                            f"smk{tag}_{i}", servers)
-            for i in range(self.players)], consumeErrors=True)
+                            name, servers)
+            for i, name in enumerate(names)], consumeErrors=True)
         joins, switches, failures = [], [], []
         for ok, outcome in results:
             if ok and outcome.get("error") is None:

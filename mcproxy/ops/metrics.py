@@ -102,6 +102,8 @@ class ProxyMetrics:
         self.players = Gauge(
             "mcproxy_players", "Players in play, by protocol version.",
             ["protocol", "version"], registry=r)
+        self.probe_players = Gauge(
+            "mcproxy_probe_players", "Armed smoke bots in play, kept out of mcproxy_players.", registry=r)
         self.query_requests = Counter(
             "mcproxy_query_requests", "GameSpy4 query requests answered, by kind.",
             ["kind"], registry=r)
@@ -148,12 +150,18 @@ class ProxyMetrics:
                 str(protocol), info.display_name if info else "unknown")
         return child
 
-    def player_joined(self, protocol: int) -> None:
-        """Count a player entering play with a client of ``protocol``."""
-        self._players_on(protocol).inc()
+    def player_joined(self, protocol: int, probe: bool = False) -> None:
+        """Count a player entering play with a client of ``protocol``; a probe apart."""
+        if probe:
+            self.probe_players.inc()
+        else:
+            self._players_on(protocol).inc()
 
-    def player_left(self, protocol: int) -> None:
-        self._players_on(protocol).dec()
+    def player_left(self, protocol: int, probe: bool = False) -> None:
+        if probe:
+            self.probe_players.dec()
+        else:
+            self._players_on(protocol).dec()
 
     def count_handshake(self, next_state: str) -> None:
         child = self._handshake_states.get(next_state)
@@ -204,6 +212,9 @@ class BackendMetrics:
             ["reason"], registry=r)
         self.players_online = Gauge(
             "mcproxy_players_online", "Players currently in play on this backend.", registry=r)
+        self.probe_players_online = Gauge(
+            "mcproxy_probe_players_online", "Armed smoke bots in play on this backend, not in"
+            " mcproxy_players_online.", registry=r)
         self.bridge_enabled = Gauge(
             "mcproxy_bridge_enabled", "1 if the proxy command bridge is enabled.", registry=r)
         self.bridge_synchronized = Gauge(

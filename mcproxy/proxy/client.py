@@ -49,6 +49,8 @@ class PlayerConnection(Protocol):
         self.handshake = None
         self.ids: PacketIds | None = None
         self.profile: GameProfile | None = None
+        #: An armed smoke bot: kept out of every player-facing list and count.
+        self.probe = False
         self.player = Player(self)
         self.login_started = 0.0
         #: Why the player left, for the one DisconnectEvent a logged-in player gets.

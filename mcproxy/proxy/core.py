@@ -15,6 +15,7 @@ from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.directory import ProxyDirectory
+from mcproxy.proxy.probes import ProbeNames
 from mcproxy.proxy.events import EventBus, PluginMessageEvent
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.proxy.admission import PreloginGate
@@ -141,6 +142,8 @@ class ProxyCore:
         self.log = log
         self.session_server = session_server
         self.players = PlayerDirectory()
+        #: Smoke bot names an operator armed (admin action ``arm_probe_players``).
+        self.probe_names = ProbeNames(reactor)
         #: The network's players (this proxy's alone unless [cluster] replaces it).
         self.network = ProxyDirectory(self)
         self.events = EventBus(log)
@@ -191,7 +194,7 @@ class ProxyCore:
         self.metrics.connection_closed("play" if phase.value == "relay" else "prelogin")
         if connection.profile is not None and self.players.get(connection.profile.id) is connection:
             self.players.remove(connection)
-            self.metrics.player_left(connection.handshake.protocol)
+            self.metrics.player_left(connection.handshake.protocol, connection.probe)
             self.log.info("player {player} left", player=connection.profile.name,
                           correlation_id=connection.correlation_id)
         if connection.profile is not None:
@@ -215,14 +218,14 @@ class ProxyCore:
         self.log.info("player {player} logged in again; closing the old session", player=existing.profile.name,
                       correlation_id=existing.correlation_id)
         self.players.remove(existing)
-        self.metrics.player_left(existing.handshake.protocol)
+        self.metrics.player_left(existing.handshake.protocol, existing.probe)
         existing.disconnect("You logged in from another location.", why="replaced")
         return True
 
     def player_joined(self, connection) -> None:
         self.players.add(connection)
         self.network.joined(connection)
-        self.metrics.player_joined(connection.handshake.protocol)
+        self.metrics.player_joined(connection.handshake.protocol, connection.probe)
         self.metrics.connection_changed("prelogin", "play")
         self.metrics.logins.labels("success").inc()
         self.log.info("player {player} joined {server}", player=connection.profile.name,

@@ -58,18 +58,22 @@ class ProxyDirectory:
     def has_server(self, server: str) -> bool:
         return server in self._core.router.servers
 
+    def _visible(self) -> list:
+        """Players others may see: armed smoke bots are not among them."""
+        return [c for c in self._core.players if not c.probe]
+
     def online_count(self) -> int:
-        return len(self._core.players)
+        return len(self._visible())
 
     def _entry(self, connection) -> PlayerEntry:
         return PlayerEntry.of(connection, "", "", self._login_times.get(connection, 0.0))
 
     def entries(self) -> list[PlayerEntry]:
-        return sorted((self._entry(c) for c in self._core.players), key=lambda e: e.name.lower())
+        return sorted((self._entry(c) for c in self._visible()), key=lambda e: e.name.lower())
 
     def locate(self, player: str) -> PlayerEntry | None:
         connection = self._find(player)
-        return self._entry(connection) if connection is not None else None
+        return self._entry(connection) if connection is not None and not connection.probe else None
 
     def claim(self, connection) -> defer.Deferred:
         existing = self._core.players.get(connection.profile.id)

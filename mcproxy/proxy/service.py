@@ -40,6 +40,7 @@ from mcproxy.proxy.network_commands import network_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.plugins import PluginManager
+from mcproxy.proxy.probes import MAX_ARMED_NAMES, arm_request
 from mcproxy.proxy.query import QueryListener, QueryProtocol, listener_interface
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder, motd_component
@@ -211,6 +212,7 @@ class ProxyProcess(MultiService):
                                     admin_site(self.admin, reactor), "admin")
             admin.setServiceParent(self)
             self.admin.add_action("command", command_action(self.commands, self.log))
+            self.admin.add_action("arm_probe_players", self._arm_probe_players)
             if self.messaging is not None:
                 self.admin.add_action("restart_messaging", self._restart_messaging)
                 self.admin.add_action("arm_probes", self._arm_probes)
@@ -295,6 +297,16 @@ class ProxyProcess(MultiService):
         self.messaging.peer.arm_probes(ids, float(ttl))
         self.log.info("{count} control probe(s) armed for {ttl:g} s", count=len(ids), ttl=float(ttl))
         return {"armed": len(ids), "ttl": float(ttl)}
+
+    def _arm_probe_players(self, body: dict) -> dict:
+        """Admin action: the exact names of smoke bots about to log in (mcproxyctl smoke), so
+        their sessions stay out of player lists and counts; each name is good for one login."""
+        names, ttl = arm_request(body)
+        if not self.core.probe_names.arm(names, ttl):
+            raise ActionError(f"none of the {len(names)} names armed: {MAX_ARMED_NAMES} probe names"
+                              " wait already", code=503)
+        self.log.info("{count} probe player name(s) armed for {ttl:g} s", count=len(names), ttl=ttl)
+        return {"armed": len(names), "ttl": ttl}
 
     def _messaging_check(self) -> CheckResult:
         problems = self.messaging.problems()

@@ -112,6 +112,18 @@ class Refused:
     detail: str = ""
 
 
+
+#: A profile property the proxy adds for a smoke bot an operator armed; trusted only inside
+#: signed forwarding, where it tells the backend to keep the bot out of what players see.
+PROBE_PROPERTY = "mcproxy:probe"
+
+
+def without_probe(properties: Iterable[ProfileProperty]) -> tuple[tuple[ProfileProperty, ...], bool]:
+    """``properties`` minus the probe mark, and whether it was there."""
+    items = tuple(properties)
+    kept = tuple(p for p in items if p.name != PROBE_PROPERTY)
+    return kept, len(kept) != len(items)
+
 def request_data(max_version: int = MAX_FORWARDING_VERSION) -> bytes:
     """The Login Plugin Request data: the highest version we accept, as one byte."""
     return bytes((max_version,))

@@ -10,6 +10,7 @@ from twisted.python.failure import Failure
 from mcproxy.proxy.auth import AuthenticationError, GameProfile, offline_profile
 from mcproxy.proxy.cookies import MAX_COOKIE_BYTES, ROUTE_COOKIE, CookieRejected, decode_route
 from mcproxy.proxy.events import Denied, LoginEvent
+from mcproxy.proxy.probes import probe_profile
 from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.connecting import ConnectingHandler
 from mcproxy.proxy.throttle import address_key
@@ -105,7 +106,8 @@ class LoginHandler(SessionHandler):
         if not self.active:
             return
         connection = self.connection
-        connection.profile = profile
+        connection.probe = connection.proxy.probe_names.take(profile.name)
+        connection.profile = probe_profile(profile, connection.probe)
         d = connection.proxy.network.claim(connection)
         d.addCallbacks(self._claimed, self._authentication_failed)
 
