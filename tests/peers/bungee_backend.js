@@ -3,6 +3,7 @@
 // CHANNEL, and reports every plugin message any player's connection brings back, as JSON
 // lines on stdout.  Usage: node bungee_backend.js PORT VERSION TRIGGER CHANNEL HEX...
 const mc = require('minecraft-protocol')
+const playLogin = require('./play_login')
 
 const [port, version, trigger, channel, ...requests] = process.argv.slice(2)
 const server = mc.createServer({ 'online-mode': false, port: Number(port), host: '127.0.0.1', version, motd: 'bungee' })
@@ -12,18 +13,7 @@ const say = (event) => console.log(JSON.stringify(event))
 server.on('listening', () => say({ event: 'listening', port: Number(port) }))
 server.on('playerJoin', (client) => {
   say({ event: 'join', username: client.username })
-  client.write('login', {
-    ...mcData.loginPacket,
-    enforceSecureChat: false,
-    entityId: client.id,
-    hashedSeed: [0, 0],
-    maxPlayers: server.maxPlayers,
-    viewDistance: 10,
-    reducedDebugInfo: false,
-    enableRespawnScreen: true,
-    isDebug: false,
-    isFlat: false
-  })
+  playLogin(client, server, mcData)
   client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1, dx: 0, dy: 0, dz: 0 })
   client.on('custom_payload', (packet) => {
     if (packet.channel.startsWith('minecraft:')) return

@@ -2,6 +2,7 @@
 // join (offline mode), echoes their chat back as system chat, and reports what it sees
 // as JSON lines on stdout.  Usage: node echo_server.js PORT VERSION
 const mc = require('minecraft-protocol')
+const playLogin = require('./play_login')
 const nbt = require('prismarine-nbt')
 
 const port = Number(process.argv[2])
@@ -19,18 +20,7 @@ function chatText (text) {
 server.on('listening', () => say({ event: 'listening', port }))
 server.on('playerJoin', (client) => {
   say({ event: 'join', username: client.username, uuid: client.uuid })
-  client.write('login', {
-    ...mcData.loginPacket,
-    enforceSecureChat: false,
-    entityId: client.id,
-    hashedSeed: [0, 0],
-    maxPlayers: server.maxPlayers,
-    viewDistance: 10,
-    reducedDebugInfo: false,
-    enableRespawnScreen: true,
-    isDebug: false,
-    isFlat: false
-  })
+  playLogin(client, server, mcData)
   // A small command tree of the backend's own: /echo <n> and a /server the proxy replaces.
   const flags = (type, executable) => ({ unused: 0, allows_restricted: 0, has_custom_suggestions: 0, has_redirect_node: 0, has_command: executable ? 1 : 0, command_node_type: type })
   client.write('declare_commands', {

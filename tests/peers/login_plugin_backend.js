@@ -3,6 +3,7 @@
 // reports the answer as a JSON line, then lets the player join.
 // Usage: node login_plugin_backend.js PORT VERSION CHANNEL HEX
 const mc = require('minecraft-protocol')
+const playLogin = require('./play_login')
 
 const [port, version, channel, hex] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
@@ -32,18 +33,7 @@ const mcData = require('minecraft-data')(server.version)
 server.on('listening', () => say({ event: 'listening', port: Number(port) }))
 server.on('playerJoin', (client) => {
   say({ event: 'join', username: client.username })
-  client.write('login', {
-    ...mcData.loginPacket,
-    enforceSecureChat: false,
-    entityId: client.id,
-    hashedSeed: [0, 0],
-    maxPlayers: server.maxPlayers,
-    viewDistance: 10,
-    reducedDebugInfo: false,
-    enableRespawnScreen: true,
-    isDebug: false,
-    isFlat: false
-  })
+  playLogin(client, server, mcData)
   client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1, dx: 0, dy: 0, dz: 0 })
 })
 process.on('SIGTERM', () => { server.close(); process.exit(0) })
