@@ -114,7 +114,18 @@ class PacketIdsTests(SynchronousTestCase):
             self.assertEqual(ids.login_start, table.id(State.LOGIN, SB, "login_start"))
             self.assertEqual(ids.play_kick, table.id(State.PLAY, CB, "kick_disconnect"))
             self.assertIs(packet_ids(protocol), ids)
-        self.assertRaises(KeyError, packet_ids, 765)
+        self.assertRaises(KeyError, packet_ids, 5)
+
+    def test_older_versions_name_what_they_have(self) -> None:
+        """Before 1.20.5 the ids come from protocols.json: what a version lacks is None,
+        and a packet minecraft-data renamed is found under its old name."""
+        ids = packet_ids(47)
+        self.assertEqual((ids.login_start, ids.play_chat_legacy, ids.play_teams), (0, 2, 62))
+        self.assertIsNone(ids.login_acknowledged)
+        self.assertIsNone(ids.play_declare_commands)
+        self.assertIsNone(packet_ids(765).login_cookie_request)
+        self.assertEqual(packet_ids(765).login_acknowledged, 3)
+        self.assertIsNone(packet_ids(775).play_chat_legacy)
 
     def test_proxy_and_backend_share_them(self) -> None:
         """The reference backend's encoders write the ids the proxy reads."""

@@ -74,8 +74,10 @@ class ProtocolTableTests(SynchronousTestCase):
         losing one."""
         for protocol in TIER1_PROTOCOLS:
             info = protocol_info(protocol)
+            table = PacketTable.for_protocol(protocol)
             for state, direction, name in _NAMED.values():
-                self.assertIsNotNone(info.id(state, direction, name), (protocol, name))
+                self.assertEqual(info.id(state, direction, name), table.ids(state, direction).get(name),
+                                 (protocol, name))
 
     def test_watched_ids_per_version(self) -> None:
         """Packet ids that moved across the years are each version's own."""

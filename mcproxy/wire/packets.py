@@ -49,6 +49,8 @@ VERSION_NAMES: Mapping[int, str] = MappingProxyType({
     775: "26.1",
 })
 TIER1_PROTOCOLS: tuple[int, ...] = tuple(sorted(VERSION_NAMES))
+#: Protocol numbers a player may log in to the proxy with.
+SERVED_PROTOCOLS: frozenset[int] = frozenset(TIER1_PROTOCOLS)
 
 
 def supported_range() -> str:
@@ -194,64 +196,109 @@ _NAMED = {
     "play_message_acknowledgement": (State.PLAY, _S, "message_acknowledgement"),
     "play_custom_payload": (State.PLAY, _C, "custom_payload"),
     "play_custom_payload_serverbound": (State.PLAY, _S, "custom_payload"),
+    # What a version switch, the old chat and the world the client must drop are made of.
+    "play_respawn": (State.PLAY, _C, "respawn"),
+    "play_chat_legacy": (State.PLAY, _C, "chat"),
+    "play_chat_legacy_serverbound": (State.PLAY, _S, "chat"),
+    "play_player_chat": (State.PLAY, _C, "player_chat"),
+    "play_profileless_chat": (State.PLAY, _C, "profileless_chat"),
+    "play_set_compression": (State.PLAY, _C, "set_compression"),
+    "play_bundle_delimiter": (State.PLAY, _C, "bundle_delimiter"),
+    "play_boss_bar": (State.PLAY, _C, "boss_bar"),
+    "play_playerlist_header": (State.PLAY, _C, "playerlist_header"),
+    "play_player_info": (State.PLAY, _C, "player_info"),
+    "play_player_remove": (State.PLAY, _C, "player_remove"),
+    "play_scoreboard_objective": (State.PLAY, _C, "scoreboard_objective"),
+    "play_scoreboard_display_objective": (State.PLAY, _C, "scoreboard_display_objective"),
+    "play_scoreboard_score": (State.PLAY, _C, "scoreboard_score"),
+    "play_teams": (State.PLAY, _C, "teams"),
+    "play_title": (State.PLAY, _C, "title"),
+    "play_clear_titles": (State.PLAY, _C, "clear_titles"),
+}
+
+#: minecraft-data renamed a few packets over the years: our field -> the older names.
+_OLDER_NAMES = {
+    "play_teams": ("scoreboard_team",),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class PacketIds:
-    """The ids of the packets in :data:`_NAMED` for one protocol version, as attributes."""
+    """The ids of the packets in :data:`_NAMED` for one protocol version, as attributes.
+
+    A packet the version does not have is ``None`` (no configuration state before 1.20.2,
+    no login plugin messages before 1.13): comparing an id off the wire with it is simply
+    false, and writing it is a bug that fails loudly.
+    """
 
     protocol: int
-    status_response: int
-    status_pong: int
-    login_disconnect: int
-    login_encryption_request: int
-    login_success: int
-    login_compress: int
-    login_plugin_request: int
-    login_cookie_request: int
-    login_start: int
-    login_encryption_response: int
-    login_plugin_response: int
-    login_acknowledged: int
-    login_cookie_response: int
-    config_disconnect: int
-    config_finish: int
-    config_transfer: int
-    config_store_cookie: int
-    config_cookie_request: int
-    config_keep_alive: int
-    config_custom_payload: int
-    config_feature_flags: int
-    config_select_known_packs: int
-    config_registry_data: int
-    config_finish_ack: int
-    config_cookie_response: int
-    config_keep_alive_response: int
-    config_custom_payload_serverbound: int
-    play_kick: int
-    play_login: int
-    play_start_configuration: int
-    play_system_chat: int
-    play_transfer: int
-    play_declare_commands: int
-    play_tab_complete_response: int
-    play_store_cookie: int
-    play_cookie_request: int
-    play_keep_alive: int
-    play_game_event: int
-    play_spawn_position: int
-    play_position: int
-    play_update_health: int
-    play_chat_command: int
-    play_chat_command_signed: int
-    play_configuration_acknowledged: int
-    play_cookie_response: int
-    play_tab_complete_request: int
-    play_chat_message: int
-    play_message_acknowledgement: int
-    play_custom_payload: int
-    play_custom_payload_serverbound: int
+    status_response: int | None
+    status_pong: int | None
+    login_disconnect: int | None
+    login_encryption_request: int | None
+    login_success: int | None
+    login_compress: int | None
+    login_plugin_request: int | None
+    login_cookie_request: int | None
+    login_start: int | None
+    login_encryption_response: int | None
+    login_plugin_response: int | None
+    login_acknowledged: int | None
+    login_cookie_response: int | None
+    config_disconnect: int | None
+    config_finish: int | None
+    config_transfer: int | None
+    config_store_cookie: int | None
+    config_cookie_request: int | None
+    config_keep_alive: int | None
+    config_custom_payload: int | None
+    config_feature_flags: int | None
+    config_select_known_packs: int | None
+    config_registry_data: int | None
+    config_finish_ack: int | None
+    config_cookie_response: int | None
+    config_keep_alive_response: int | None
+    config_custom_payload_serverbound: int | None
+    play_kick: int | None
+    play_login: int | None
+    play_start_configuration: int | None
+    play_system_chat: int | None
+    play_transfer: int | None
+    play_declare_commands: int | None
+    play_tab_complete_response: int | None
+    play_store_cookie: int | None
+    play_cookie_request: int | None
+    play_keep_alive: int | None
+    play_game_event: int | None
+    play_spawn_position: int | None
+    play_position: int | None
+    play_update_health: int | None
+    play_chat_command: int | None
+    play_chat_command_signed: int | None
+    play_configuration_acknowledged: int | None
+    play_cookie_response: int | None
+    play_tab_complete_request: int | None
+    play_chat_message: int | None
+    play_message_acknowledgement: int | None
+    play_custom_payload: int | None
+    play_custom_payload_serverbound: int | None
+    play_respawn: int | None
+    play_chat_legacy: int | None
+    play_chat_legacy_serverbound: int | None
+    play_player_chat: int | None
+    play_profileless_chat: int | None
+    play_set_compression: int | None
+    play_bundle_delimiter: int | None
+    play_boss_bar: int | None
+    play_playerlist_header: int | None
+    play_player_info: int | None
+    play_player_remove: int | None
+    play_scoreboard_objective: int | None
+    play_scoreboard_display_objective: int | None
+    play_scoreboard_score: int | None
+    play_teams: int | None
+    play_title: int | None
+    play_clear_titles: int | None
 
     @property
     def login_success_has_strict_flag(self) -> bool:
@@ -262,10 +309,24 @@ class PacketIds:
 
 @functools.cache
 def packet_ids(protocol: int) -> PacketIds:
-    """The named ids for a tier-1 ``protocol``; ``KeyError`` for any other."""
+    """The named ids for ``protocol``: from the full table of a tier-1 version, else from
+    the watched packets of ``protocols.json`` (1.8 on, and 26.2); ``KeyError`` for a
+    protocol neither knows."""
     table = PacketTable.for_protocol(protocol)
-    if table is None:
-        raise KeyError(protocol)
-    return PacketIds(protocol=protocol, **{
-        field: table.id(state, direction, name) for field, (state, direction, name) in _NAMED.items()
-    })
+    if table is not None:
+        def lookup(state: State, direction: Direction, name: str) -> int | None:
+            return table.ids(state, direction).get(name)
+    else:
+        from mcproxy.wire.protocols import protocol_info
+        info = protocol_info(protocol)
+        if info is None:
+            raise KeyError(protocol)
+        lookup = info.id
+    fields = {}
+    for field, (state, direction, name) in _NAMED.items():
+        packet_id = lookup(state, direction, name)
+        for older in _OLDER_NAMES.get(field, ()):
+            if packet_id is None:
+                packet_id = lookup(state, direction, older)
+        fields[field] = packet_id
+    return PacketIds(protocol=protocol, **fields)

@@ -7,7 +7,7 @@ from mcproxy.proxy.session.login import LoginHandler
 from mcproxy.proxy.session.status import StatusHandler
 from mcproxy.wire import legacy
 from mcproxy.wire.handshake import Intent, parse_handshake
-from mcproxy.wire.packets import packet_ids, supported_range
+from mcproxy.wire.packets import SERVED_PROTOCOLS, packet_ids, supported_range
 
 
 class HandshakeHandler(SessionHandler):
@@ -60,11 +60,10 @@ class HandshakeHandler(SessionHandler):
         if handshake.intent is Intent.STATUS:
             connection.set_handler(StatusHandler(connection))
             return
-        try:
-            connection.ids = packet_ids(handshake.protocol)
-        except KeyError:
+        if handshake.protocol not in SERVED_PROTOCOLS:
             connection.set_handler(LoginHandler(connection))
-            raise Refusal("UNSUPPORTED_VERSION", f"This server supports Minecraft {supported_range()}.") from None
+            raise Refusal("UNSUPPORTED_VERSION", f"This server supports Minecraft {supported_range()}.")
+        connection.ids = packet_ids(handshake.protocol)
         connection.set_handler(LoginHandler(connection))
         if handshake.intent is Intent.TRANSFER and not proxy.settings.accept_transfers:
             raise Refusal("TRANSFER_REFUSED", "This network does not accept transfers.")
