@@ -12,15 +12,22 @@ from mcproxy.proxy.events import ServerConnectedEvent, SwitchCause
 from mcproxy.proxy.fastpath import fast_path
 from mcproxy.proxy.relay import Half, Phase as RelayPhase, Throttle, joined, no_delay, relay_chunk
 from mcproxy.proxy.session.base import Phase, SessionHandler
+from mcproxy.proxy.session.leftovers import ClientLeftovers
 from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchState
 from mcproxy.proxy.session.transition import Transition, release
 from mcproxy.proxy.session.watchers import PlayWatchers
-from mcproxy.wire import chat
+from mcproxy.wire import chat, layout
+from mcproxy.wire.packets import Direction, State
+from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.text import encode_text
 from mcproxy.wire.types import WireError, encode_bool, encode_bytes, encode_string, encode_varint
 
 #: Messages held for a player between servers; more are dropped.
 MAX_QUEUED_MESSAGES = 16
+#: Client bytes held while a fallback finds a server for a client already in configuration.
+MAX_HELD_UP = 1024 * 1024
+#: A system message's fields besides its text, by their names in each version's layout.
+_SYSTEM_MESSAGE = {"position": 1, "type": 1, "isActionBar": False, "sender": bytes(16)}
 
 
 class PlayHandler(SessionHandler):
@@ -40,6 +47,8 @@ class PlayHandler(SessionHandler):
         #: The backend kicked the player and the kick was passed on: its close ends the session.
         self.kicked = False
         self.held: list[str] = []
+        #: What the old server showed that a client before 1.20.2 keeps over a switch.
+        self.leftovers = None if connection.ids.play_start_configuration is not None else ClientLeftovers(connection.ids)
         self.watchers = PlayWatchers(self)
         self.transition = Transition(self)
 
@@ -110,6 +119,11 @@ class PlayHandler(SessionHandler):
         self.relay_up(self.connection.codec.decrypt(data))
 
     def relay_up(self, data) -> None:
+        switch = self.switch
+        if switch is not None and switch.acknowledged and switch.backend is None:
+            # In configuration for a server not found yet: its bytes wait for it.
+            self._hold_up(data)
+            return
         half = self.up
         frames = half.frames
         try:
@@ -123,8 +137,17 @@ class PlayHandler(SessionHandler):
         if out and backend is not None and (switch is None or not switch.leaving):
             backend.transport.write(out)
             self.connection.proxy.count_relayed("serverbound", len(out), half.frames - frames)
-        if switch is not None and switch.acknowledged and switch is self.switch:
+        if switch is not None and switch.acknowledged and switch is self.switch and switch.backend is not None:
             self.transition.complete()
+
+    def _hold_up(self, data) -> None:
+        half = self.up
+        if len(half.buffer) + len(data) > MAX_HELD_UP:
+            connection = self.connection
+            connection.proxy.refused("SWITCH_BUFFER_FULL", connection)
+            connection.close()
+            return
+        half.buffer += data
 
     def from_backend(self, backend: BackendConnection, data: bytes) -> None:
         switch = self.switch
@@ -177,17 +200,8 @@ class PlayHandler(SessionHandler):
 
     def fallback_servers(self) -> tuple[str, ...]:
         connection = self.connection
-        if not self.can_switch:
-            return ()
         return tuple(name for name in connection.proxy.router.candidates(connection.handshake.host)
                      if name != self.server)
-
-    @property
-    def can_switch(self) -> bool:
-        """Whether the in-place switch (through configuration re-entry, 1.20.2+) can
-        move this player; older clients stay on their server until the Join Game /
-        Respawn sequence serves them."""
-        return self.connection.ids.play_start_configuration is not None
 
     def switch_to(self, name: str, cause: SwitchCause) -> defer.Deferred:
         """See :meth:`PlayerConnection.switch_to`."""
@@ -197,8 +211,6 @@ class PlayHandler(SessionHandler):
             return defer.fail(SwitchRefused(f"You are already connected to {name}."))
         if name not in self.connection.proxy.router.servers:
             return defer.fail(SwitchRefused(f"There is no server called {name}."))
-        if not self.can_switch:
-            return defer.fail(SwitchRefused("Moving between servers is not available for your Minecraft version yet."))
         if self.down.phase is not RelayPhase.PLAY or self.up.phase is not RelayPhase.PLAY:
             return defer.fail(SwitchRefused("You cannot switch servers right now, try again in a moment."))
         return self.transition.begin((name,), cause).result
@@ -209,7 +221,8 @@ class PlayHandler(SessionHandler):
     def in_play(self) -> bool:
         """The client is in play with the backend it is relayed to (not on its way elsewhere)."""
         switch = self.switch
-        return self.down.phase is RelayPhase.PLAY and (switch is None or switch.state is SwitchState.CONNECTING)
+        return self.down.phase is RelayPhase.PLAY and (
+            switch is None or switch.state in (SwitchState.CONNECTING, SwitchState.AWAITING_JOIN))
 
     def send_down(self, packet_id: int, fields: bytes) -> None:
         """A packet of our own, framed for the client's compression."""
@@ -217,16 +230,56 @@ class PlayHandler(SessionHandler):
         connection = self.connection
         connection.transport.write(connection.codec.encrypt(frame))
 
+    def system_message(self, component) -> tuple[int, bytes]:
+        """A system message as this client's version sends it: (packet id, fields).  Before
+        1.20.3 the text is JSON, in Chat (before 1.19) or System Chat."""
+        ids = self.connection.ids
+        info = protocol_info(ids.protocol)
+        if info is None or info.facts.get("text_format") != "json":
+            return ids.play_system_chat, chat.component_to_nbt(component) + encode_bool(False)
+        packet_id, name = ((ids.play_system_chat, "system_chat") if ids.play_system_chat is not None
+                           else (ids.play_chat_legacy, "chat"))
+        shape = info.layout(State.PLAY, Direction.CLIENTBOUND, name)
+        text = chat.component_to_json(component)
+        values = dict(_SYSTEM_MESSAGE, message=text, content=text)
+        return packet_id, layout.write(shape, {field["name"]: values[field["name"]] for field in shape[1]})
+
+    def held_frames(self) -> list[bytes]:
+        """The held messages, framed for the client, and forgotten."""
+        frames = [self.down.reframe(encode_varint(packet_id) + fields)
+                  for packet_id, fields in (self.system_message(chat.text_component(text)) for text in self.held)]
+        self.held.clear()
+        return frames
+
+    def rejoin(self, join_game: bytes, respawns: tuple[bytes, bytes], early: bytes) -> None:
+        """Move a client before 1.20.2 into the new backend's world: what the old server
+        showed taken away, the new Join Game, the Respawn pair, then what the new
+        backend sent before its Join Game and the held messages.  The new backend
+        learns the plugin channels the client registered with the old one."""
+        ids = self.connection.ids
+        down = self.down
+        out = [down.reframe(encode_varint(packet_id) + fields) for packet_id, fields in self.leftovers.removals()]
+        out.append(down.reframe(encode_varint(ids.play_login) + join_game))
+        out += [down.reframe(encode_varint(ids.play_respawn) + fields) for fields in respawns]
+        if early:
+            out.append(early)
+        out += self.held_frames()
+        connection = self.connection
+        connection.transport.write(connection.codec.encrypt(b"".join(out)))
+        register = self.leftovers.register_channels()
+        if register is not None:
+            self.backend.transport.write(self.up.reframe(encode_varint(register[0]) + register[1]))
+
     def send_system_message(self, text: str) -> None:
         if self.in_play:
-            self.send_down(self.connection.ids.play_system_chat, chat.text_to_nbt(text) + encode_bool(False))
+            self.send_down(*self.system_message(chat.text_component(text)))
         elif len(self.held) < MAX_QUEUED_MESSAGES:
             self.held.append(text)
 
     def send_system_component(self, component) -> None:
         """Like :meth:`send_system_message`, formatting kept (plain text while held)."""
         if self.in_play:
-            self.send_down(self.connection.ids.play_system_chat, chat.component_to_nbt(component) + encode_bool(False))
+            self.send_down(*self.system_message(component))
         elif len(self.held) < MAX_QUEUED_MESSAGES:
             self.held.append(chat.plain_text(component))
 

@@ -53,6 +53,9 @@ class PlayWatchers:
         if proxy.command_tree is not None:
             down.on(RelayPhase.PLAY, ids.play_declare_commands, self._backend_commands)
             up.on(RelayPhase.PLAY, ids.play_tab_complete_request, self._client_tab_complete)
+        if play.leftovers is not None:
+            play.leftovers.install(down)
+            up.on(RelayPhase.PLAY, ids.play_custom_payload_serverbound, self._plugin_message_up)
         if proxy.bungee is not None or proxy.events.wants(PluginMessageEvent):
             self.watch_plugin_messages()
 
@@ -76,7 +79,8 @@ class PlayWatchers:
     def _client_acknowledged_configuration(self, packet_id: int, fields: bytes):
         self._up.enter(RelayPhase.CONFIGURATION)
         switch = self._play.switch
-        if switch is not None and switch.state is SwitchState.AWAITING_ACK:
+        if switch is not None and (switch.state is SwitchState.AWAITING_ACK
+                                   or (switch.reconfiguring and switch.in_flight)):
             # The client left play for us, not for its backend: the rest of its bytes
             # belong to the new server.
             switch.acknowledged = True
@@ -96,12 +100,7 @@ class PlayWatchers:
         play = self._play
         if not play.held:
             return FORWARD
-        system_chat = play.connection.ids.play_system_chat
-        out = [self._down.reframe(encode_varint(packet_id) + fields)]
-        for text in play.held:
-            out.append(self._down.reframe(encode_varint(system_chat) + chat.text_to_nbt(text) + encode_bool(False)))
-        play.held.clear()
-        return b"".join(out)
+        return b"".join([self._down.reframe(encode_varint(packet_id) + fields)] + play.held_frames())
 
     # Kicks ----------------------------------------------------------------------------
 
@@ -227,6 +226,9 @@ class PlayWatchers:
             channel = reader.string(32767)
         except WireError:
             return FORWARD
+        leftovers = self._play.leftovers
+        if leftovers is not None and direction == "serverbound":
+            leftovers.note_plugin_message(channel, fields[reader.offset:])
         if proxy.bungee is not None and channel in bungee.CHANNELS:
             # The proxy's channel: answered here, and a client may not speak on it.
             if direction == "clientbound":
