@@ -140,6 +140,23 @@ class OldVersionSwitchTests(SynchronousTestCase):
             self.assertEqual(frames(new.transport.value()),
                              [(ids.play_custom_payload_serverbound, encode_string(channel) + b"fml:hs\0wecui:cui")])
 
+    def test_old_servers_keep_alive_answer_not_sent_to_the_new_one(self) -> None:
+        """An answer to the old server's keep-alive arriving after the switch is dropped (a
+        1.12.2+ server disconnects a player for an answer it did not ask for); answers to the
+        new server's own keep-alives reach it."""
+        rig = Rig()
+        session = rig.join(protocol=340)
+        ids = packet_ids(340)
+        session.backend.dataReceived(packet(ids.play_keep_alive, b"\x00" * 7 + b"\x01"))
+        session.connection.switch_to("survival")
+        new = rig.router.accept()
+        new.dataReceived(packet(ids.play_login, join_game_fields(340)) + packet(ids.play_keep_alive, b"\x00" * 7 + b"\x02"))
+        new.transport.clear()
+        session.connection.dataReceived(packet(ids.play_keep_alive_response, b"\x00" * 7 + b"\x01")
+                                        + packet(ids.play_keep_alive_response, b"\x00" * 7 + b"\x02")
+                                        + packet(ids.play_keep_alive_response, b"\x00" * 7 + b"\x02"))
+        self.assertEqual(frames(new.transport.value()), [(ids.play_keep_alive_response, b"\x00" * 7 + b"\x02")])
+
     def test_kick_falls_back_the_same_way(self) -> None:
         """A 1.8.8 player kicked falls back to the next server with the same sequence, and is
         told why in the chat packet of that version once there."""

@@ -3,18 +3,23 @@
 Watched on the way down (boss bars, objectives, teams, tab list entries) and up (the
 plugin channels the client registered) only for clients before 1.20.2, which the proxy
 moves with a Join Game instead of a configuration phase; newer clients reset all of it
-themselves when they reconfigure.
+themselves when they reconfigure.  Such a client is also still answering the old server's
+keep-alives when the new one takes over, and a server from 1.12.2 on disconnects a player
+whose answer it did not ask for: only answers to the current server's own keep-alives
+reach it (as in Velocity).
 """
 
 from __future__ import annotations
 
-from mcproxy.proxy.relay import FORWARD, Half, Phase as RelayPhase
+from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase as RelayPhase
 from mcproxy.wire import leftovers
 from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import WireError, encode_string
 
 #: The most of each kind remembered; a server that makes more is not followed further.
 MAX_TRACKED = 4096
+#: Keep-alives of the current server not answered yet that are remembered.
+MAX_PENDING_KEEP_ALIVES = 16
 #: The plugin channel names (before and since 1.13's namespaces) that register channels.
 _REGISTER = ("REGISTER", "minecraft:register")
 _UNREGISTER = ("UNREGISTER", "minecraft:unregister")
@@ -34,14 +39,37 @@ class ClientLeftovers:
         self.teams: set[str] = set()
         self.players: set = set()
         self.channels: set[str] = set()
+        self._keep_alives: list[bytes] = []
 
-    def install(self, down: Half) -> None:
+    def install(self, up: Half, down: Half) -> None:
+        """Watch the halves of a relay to a (new) backend: its keep-alives are its own."""
         ids = self._ids
+        self._keep_alives = []
+        down.on(RelayPhase.PLAY, ids.play_keep_alive, self._keep_alive)
+        up.on(RelayPhase.PLAY, ids.play_keep_alive_response, self._keep_alive_response)
         down.on(RelayPhase.PLAY, ids.play_boss_bar, self._boss_bar)
         down.on(RelayPhase.PLAY, ids.play_scoreboard_objective, self._objective)
         down.on(RelayPhase.PLAY, ids.play_teams, self._team)
         down.on(RelayPhase.PLAY, ids.play_player_info, self._player_info)
         down.on(RelayPhase.PLAY, ids.play_player_remove, self._player_remove)
+
+    # Keep-alives ------------------------------------------------------------------------
+
+    def _keep_alive(self, packet_id: int, fields: bytes):
+        pending = self._keep_alives
+        if len(pending) >= MAX_PENDING_KEEP_ALIVES:
+            del pending[0]
+        pending.append(fields)
+        return FORWARD
+
+    def _keep_alive_response(self, packet_id: int, fields: bytes):
+        """An answer to a keep-alive the current server sent goes on; another (the old
+        server's, in flight over a switch) is dropped."""
+        try:
+            self._keep_alives.remove(fields)
+        except ValueError:
+            return DROP
+        return FORWARD
 
     # Seen on the way down -------------------------------------------------------------
 

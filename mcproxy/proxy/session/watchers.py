@@ -54,7 +54,7 @@ class PlayWatchers:
             down.on(RelayPhase.PLAY, ids.play_declare_commands, self._backend_commands)
             up.on(RelayPhase.PLAY, ids.play_tab_complete_request, self._client_tab_complete)
         if play.leftovers is not None:
-            play.leftovers.install(down)
+            play.leftovers.install(up, down)
             up.on(RelayPhase.PLAY, ids.play_custom_payload_serverbound, self._plugin_message_up)
         if proxy.bungee is not None or proxy.events.wants(PluginMessageEvent):
             self.watch_plugin_messages()
