@@ -180,7 +180,8 @@ class BackendConnection(Protocol):
 
     def acknowledge_login(self) -> bytes:
         """Send Login Acknowledged and hand over anything already buffered."""
-        self._write(self.ids.login_acknowledged, b"")
+        if self.ids.login_acknowledged is not None:
+            self._write(self.ids.login_acknowledged, b"")
         self.phase = LoginPhase.RELAYING
         return self.codec.decoder.take_buffer()
 

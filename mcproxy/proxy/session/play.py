@@ -16,7 +16,7 @@ from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchStat
 from mcproxy.proxy.session.transition import Transition, release
 from mcproxy.proxy.session.watchers import PlayWatchers
 from mcproxy.wire import chat
-from mcproxy.wire.types import WireError, encode_bool, encode_bytes, encode_string, encode_varint
+from mcproxy.wire.types import WireError, encode_bytes, encode_string, encode_varint
 
 #: Messages held for a player between servers; more are dropped.
 MAX_QUEUED_MESSAGES = 16
@@ -80,8 +80,10 @@ class PlayHandler(SessionHandler):
         ``pending_up`` is client bytes not yet relayed; they go to the new backend.
         """
         connection = self.connection
-        up = Half("serverbound", connection.codec.threshold, backend.threshold, RelayPhase.CONFIGURATION)
-        down = Half("clientbound", backend.threshold, connection.codec.threshold, RelayPhase.CONFIGURATION)
+        # Before 1.20.2 there is no configuration phase: a backend starts in play.
+        start = RelayPhase.CONFIGURATION if connection.ids.config_finish is not None else RelayPhase.PLAY
+        up = Half("serverbound", connection.codec.threshold, backend.threshold, start)
+        down = Half("clientbound", backend.threshold, connection.codec.threshold, start)
         up.buffer = bytearray(pending_up)
         self.up, self.down = up, down
         self.watchers.install(up, down)
@@ -204,15 +206,13 @@ class PlayHandler(SessionHandler):
         connection.transport.write(connection.codec.encrypt(frame))
 
     def send_system_message(self, text: str) -> None:
-        if self.in_play:
-            self.send_down(self.connection.ids.play_system_chat, chat.text_to_nbt(text) + encode_bool(False))
-        elif len(self.held) < MAX_QUEUED_MESSAGES:
-            self.held.append(text)
+        self.send_system_component(chat.text_component(text))
 
     def send_system_component(self, component) -> None:
-        """Like :meth:`send_system_message`, formatting kept (plain text while held)."""
+        """Show ``component`` in the player's chat in their version's packet; held back
+        (as plain text) while they are between servers."""
         if self.in_play:
-            self.send_down(self.connection.ids.play_system_chat, chat.component_to_nbt(component) + encode_bool(False))
+            self.send_down(*chat.system_message(self.connection.ids.protocol, component))
         elif len(self.held) < MAX_QUEUED_MESSAGES:
             self.held.append(chat.plain_text(component))
 
@@ -244,10 +244,8 @@ class PlayHandler(SessionHandler):
         self.send_down(ids.play_transfer, encode_string(host) + encode_varint(port))
 
     def disconnect_player(self, message: str) -> None:
-        ids = self.connection.ids
-        if self.down.phase is RelayPhase.PLAY:
-            self.send_down(ids.play_kick, chat.text_to_nbt(message))
-        else:
-            self.send_down(ids.config_disconnect, chat.text_to_nbt(message))
+        protocol = self.connection.ids.protocol
+        kick = chat.play_kick if self.down.phase is RelayPhase.PLAY else chat.config_kick
+        self.send_down(*kick(protocol, chat.text_component(message)))
         self.connection.close()
 
