@@ -72,6 +72,8 @@ def command_packet(protocol: int, line: str, signatures: int = 0, seen: int = 0)
         fields += encode_bool(False)                          # no last rejected message
     if protocol >= 761:
         fields += encode_varint(seen) + b"\x00\x00\x00"        # acknowledged count and bitset
+    if protocol >= 770:
+        fields += b"\x00"                                     # checksum of the seen messages
     return packet(packet_id, fields)
 
 
@@ -157,7 +159,7 @@ class LegacyChatTests:
 
 
 class SignedCommandTests:
-    """1.19 – 1.20.4: chat_command carries the signing fields."""
+    """1.19 on: commands carry the signing fields (in chat_command_signed from 1.20.5)."""
 
     def test_signed_proxy_command_keeps_the_chain(self) -> None:
         """A proxy command with argument signatures and seen messages is run by the proxy; the
@@ -320,7 +322,7 @@ for _protocol in FAMILIES:
     _mixins = []
     if packet_ids(_protocol).play_chat_legacy_serverbound is not None:
         _mixins.append(LegacyChatTests)
-    if 759 <= _protocol <= 765:
+    if _protocol >= 759:
         _mixins.append(SignedCommandTests)
     if packet_ids(_protocol).play_declare_commands is None:
         _mixins.append(OldCompletionTests)
