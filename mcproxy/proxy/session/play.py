@@ -16,18 +16,13 @@ from mcproxy.proxy.session.leftovers import ClientLeftovers
 from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchState
 from mcproxy.proxy.session.transition import Transition, release
 from mcproxy.proxy.session.watchers import PlayWatchers
-from mcproxy.wire import chat, layout
-from mcproxy.wire.packets import Direction, State
-from mcproxy.wire.protocols import protocol_info
-from mcproxy.wire.text import encode_text
-from mcproxy.wire.types import WireError, encode_bool, encode_bytes, encode_string, encode_varint
+from mcproxy.wire import chat
+from mcproxy.wire.types import WireError, encode_bytes, encode_string, encode_varint
 
 #: Messages held for a player between servers; more are dropped.
 MAX_QUEUED_MESSAGES = 16
 #: Client bytes held while a fallback finds a server for a client already in configuration.
 MAX_HELD_UP = 1024 * 1024
-#: A system message's fields besides its text, by their names in each version's layout.
-_SYSTEM_MESSAGE = {"position": 1, "type": 1, "isActionBar": False, "sender": bytes(16)}
 
 
 class PlayHandler(SessionHandler):
@@ -230,24 +225,11 @@ class PlayHandler(SessionHandler):
         connection = self.connection
         connection.transport.write(connection.codec.encrypt(frame))
 
-    def system_message(self, component) -> tuple[int, bytes]:
-        """A system message as this client's version sends it: (packet id, fields).  Before
-        1.20.3 the text is JSON, in Chat (before 1.19) or System Chat."""
-        ids = self.connection.ids
-        info = protocol_info(ids.protocol)
-        if info is None or info.facts.get("text_format") != "json":
-            return ids.play_system_chat, chat.component_to_nbt(component) + encode_bool(False)
-        packet_id, name = ((ids.play_system_chat, "system_chat") if ids.play_system_chat is not None
-                           else (ids.play_chat_legacy, "chat"))
-        shape = info.layout(State.PLAY, Direction.CLIENTBOUND, name)
-        text = chat.component_to_json(component)
-        values = dict(_SYSTEM_MESSAGE, message=text, content=text)
-        return packet_id, layout.write(shape, {field["name"]: values[field["name"]] for field in shape[1]})
-
     def held_frames(self) -> list[bytes]:
         """The held messages, framed for the client, and forgotten."""
+        protocol = self.connection.ids.protocol
         frames = [self.down.reframe(encode_varint(packet_id) + fields)
-                  for packet_id, fields in (self.system_message(chat.text_component(text)) for text in self.held)]
+                  for packet_id, fields in (chat.system_message(protocol, chat.text_component(t)) for t in self.held)]
         self.held.clear()
         return frames
 
@@ -271,15 +253,13 @@ class PlayHandler(SessionHandler):
             self.backend.transport.write(self.up.reframe(encode_varint(register[0]) + register[1]))
 
     def send_system_message(self, text: str) -> None:
-        if self.in_play:
-            self.send_down(*self.system_message(chat.text_component(text)))
-        elif len(self.held) < MAX_QUEUED_MESSAGES:
-            self.held.append(text)
+        self.send_system_component(chat.text_component(text))
 
     def send_system_component(self, component) -> None:
-        """Like :meth:`send_system_message`, formatting kept (plain text while held)."""
+        """Show ``component`` in the player's chat in their version's packet; held back
+        (as plain text) while they are between servers."""
         if self.in_play:
-            self.send_down(*self.system_message(component))
+            self.send_down(*chat.system_message(self.connection.ids.protocol, component))
         elif len(self.held) < MAX_QUEUED_MESSAGES:
             self.held.append(chat.plain_text(component))
 
@@ -311,15 +291,7 @@ class PlayHandler(SessionHandler):
         self.send_down(ids.play_transfer, encode_string(host) + encode_varint(port))
 
     def disconnect_player(self, message: str) -> None:
-        ids = self.connection.ids
-        if self.down.phase is RelayPhase.PLAY:
-            self.send_down(ids.play_kick, self.text_fields(message))
-        else:
-            self.send_down(ids.config_disconnect, self.text_fields(message))
+        protocol = self.connection.ids.protocol
+        kick = chat.play_kick if self.down.phase is RelayPhase.PLAY else chat.config_kick
+        self.send_down(*kick(protocol, chat.text_component(message)))
         self.connection.close()
-
-    def text_fields(self, message: str) -> bytes:
-        """``message`` as this client's version writes a text field: NBT from 1.20.3,
-        a JSON string before."""
-        return encode_text(self.connection.ids.protocol, message)
-
