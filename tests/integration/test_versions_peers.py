@@ -35,21 +35,34 @@ RATE_LIMITS = "\n[rate_limits]\nlogins_per_address_burst = 50\nconnections_per_a
 
 @dataclass(frozen=True)
 class Step:
-    """One thing a player does: the line sent, what its backend reports, what it reads back."""
+    """One thing a player does: the line sent, what its backend (the first or, after the
+    move, the second) reports, what it reads back."""
 
     name: str
     line: str
     backend_event: dict
     answer: str
+    second: bool = False
 
 
-def steps(version: str) -> tuple[Step, ...]:
-    """What each player of ``version`` does through the proxy, in order."""
+def steps(version: str, second: str) -> tuple[Step, ...]:
+    """What each player of ``version`` does through the proxy, in order; ``second`` is the
+    server it moves to."""
     chat = f"hello from {version}"
+    there = f"hello from {version} on {second}"
     return (
         Step("chat", chat, {"event": "chat", "message": chat}, f"backend heard: {chat}"),
         Step("backend command", "/ping", {"event": "command", "command": "ping"}, "backend ran /ping"),
+        Step("move", f"/server {second}", {"event": "join"}, f"You are now connected to {second}.", second=True),
+        Step("chat there", there, {"event": "chat", "message": there}, f"backend heard: {there}", second=True),
     )
+
+
+def moved(client_events: list) -> tuple[int, int]:
+    """How many Join Games, and Respawns after the second one, a client read."""
+    plays = [i for i, e in enumerate(client_events) if e["event"] == "play"]
+    respawns = [e for e in client_events[plays[1]:] if e["event"] == "respawn"] if len(plays) > 1 else []
+    return len(plays), len(respawns)
 
 
 def player(version: str) -> str:
@@ -109,33 +122,70 @@ class VersionMatrixTests(TestCase):
                 for sample in family.samples if sample.name.endswith("_total")}
 
     @defer.inlineCallbacks
-    def test_every_version_joins_chats_and_runs_a_backend_command(self):
+    def test_every_version_joins_chats_runs_a_backend_command_and_moves(self):
         """Each version from 1.8.8 to 1.20.4 joins through the proxy (legacy forwarding: the
         backend sees the address and the offline UUID in the handshake host), and each step's
-        line reaches its backend, whose answer reaches the client; then the player leaves."""
+        line reaches its backend, whose answer reaches the client; ``/server`` moves it to a
+        second backend (a second Join Game; before 1.20.2 followed by the Respawn pair) where
+        its chat arrives; then the player leaves both."""
         backend, ports = yield self.backends(MATRIX)
-        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
-                         {host(version): [f"s{ports[version]}"] for version in MATRIX})
+        other, other_ports = yield self.backends(MATRIX)
+        servers = {f"s{port}": {"port": port} for port in ports.values()}
+        servers.update({f"t{port}": {"port": port} for port in other_ports.values()})
+        yield self.proxy(servers, {host(version): [f"s{ports[version]}"] for version in MATRIX})
+        plan = {version: steps(version, f"t{other_ports[version]}") for version in MATRIX}
         clients = {version: self.client(version, player(version), host(version),
-                                         *(step.line for step in steps(version)))
+                                         *(step.line for step in plan[version]))
                    for version in MATRIX}
-        codes = yield defer.gatherResults([client.finished(120) for client in clients.values()])
+        codes = yield defer.gatherResults([client.finished(150) for client in clients.values()])
         for (version, client), code in zip(clients.items(), codes):
             self.assertEqual(code, 0, (version, client.events))
             name = player(version)
-            port_events = [e for e in backend.events if e.get("port") == ports[version]]
-            [join] = [e for e in port_events if e["event"] == "join"]
-            self.assertEqual(join["username"], name, version)
-            self.assertEqual(join["host"].split("\x00")[:3],
-                             [host(version), "127.0.0.1", offline_uuid(name).hex], version)
+            events = {False: [e for e in backend.events if e.get("port") == ports[version]],
+                      True: [e for e in other.events if e.get("port") == other_ports[version]]}
+            for where in events.values():
+                [join] = [e for e in where if e["event"] == "join"]
+                self.assertEqual(join["username"], name, version)
+                self.assertEqual(join["host"].split("\x00")[:3],
+                                 [host(version), "127.0.0.1", offline_uuid(name).hex], version)
             heard = [e["text"] for e in client.events if e["event"] == "chat"]
-            for step in steps(version):
-                seen = [e for e in port_events if all(e.get(k) == v for k, v in step.backend_event.items())]
-                self.assertEqual(len(seen), 1, (version, step.name, port_events))
+            for step in plan[version]:
+                seen = [e for e in events[step.second]
+                        if all(e.get(k) == v for k, v in step.backend_event.items())]
+                self.assertEqual(len(seen), 1, (version, step.name, events[step.second]))
                 self.assertIn(step.answer, heard, (version, step.name, client.events))
+            plays, respawns = moved(client.events)
+            self.assertEqual(plays, 2, (version, client.events))
+            reconfigures = version in ("1.20.2", "1.20.4")
+            self.assertEqual(respawns, 0 if reconfigures else 2, (version, client.events))
+            self.assertIn({"event": "leave", "username": name, "port": ports[version]}, events[False], version)
         for version in MATRIX:
-            yield backend.wait_for("leave", timeout=20, port=ports[version])
+            yield other.wait_for("leave", timeout=20, port=other_ports[version])
         self.assertEqual(self.refusals(), {})
+
+    @defer.inlineCallbacks
+    def test_kick_falls_back_on_old_versions(self):
+        """A 1.8.8 and a 1.12.2 player kicked by their backend land on the next server of the
+        forced host's list (a second Join Game and the Respawn pair), are told why there in
+        their version's chat packet, and chat on."""
+        versions = ("1.8.8", "1.12.2")
+        backend, ports = yield self.backends(versions)
+        other, other_ports = yield self.backends(versions)
+        servers = {f"s{port}": {"port": port} for port in ports.values()}
+        servers.update({f"t{port}": {"port": port} for port in other_ports.values()})
+        yield self.proxy(servers, {host(v): [f"s{ports[v]}", f"t{other_ports[v]}"] for v in versions})
+        clients = {v: self.client(v, player(v), host(v), "/kickme", f"still here on {v}") for v in versions}
+        codes = yield defer.gatherResults([client.finished(90) for client in clients.values()])
+        for (version, client), code in zip(clients.items(), codes):
+            self.assertEqual(code, 0, (version, client.events))
+            heard = [e["text"] for e in client.events if e["event"] == "chat"]
+            self.assertIn(f"You were kicked from s{ports[version]}: Kicked by the backend "
+                          f"You are now on t{other_ports[version]}.", heard, version)
+            self.assertIn(f"backend heard: still here on {version}", heard, version)
+            self.assertEqual(moved(client.events), (2, 2), (version, client.events))
+            self.assertFalse([e for e in client.events if e["event"] in ("kicked", "disconnected")], version)
+            self.assertIn({"port": other_ports[version], "event": "chat", "username": player(version),
+                           "message": f"still here on {version}"}, other.events)
 
     @defer.inlineCallbacks
     def test_modern_forwarding_from_1_13_and_its_refusal_before(self):
