@@ -150,7 +150,8 @@ class OldVersionSwitchTests(SynchronousTestCase):
         session.backend.dataReceived(packet(ids.play_keep_alive, b"\x00" * 7 + b"\x01"))
         session.connection.switch_to("survival")
         new = rig.router.accept()
-        new.dataReceived(packet(ids.play_login, join_game_fields(340)) + packet(ids.play_keep_alive, b"\x00" * 7 + b"\x02"))
+        new.dataReceived(packet(ids.play_login, join_game_fields(340))
+                         + packet(ids.play_keep_alive, b"\x00" * 7 + b"\x02"))
         new.transport.clear()
         session.connection.dataReceived(packet(ids.play_keep_alive_response, b"\x00" * 7 + b"\x01")
                                         + packet(ids.play_keep_alive_response, b"\x00" * 7 + b"\x02")
@@ -246,7 +247,8 @@ class TargetLostTests(SynchronousTestCase):
         self.assertEqual(rig.router.requests[-1][0], ("lobby",))
         self.assertEqual([(e.target, e.cause) for e in self.of(PreConnectEvent)][-1], ("lobby", SwitchCause.LOST))
         session.sent()
-        session.connection.dataReceived(packet(IDS.play_configuration_acknowledged) + packet(IDS.config_keep_alive_response, b"k" * 8))
+        session.connection.dataReceived(packet(IDS.play_configuration_acknowledged)
+                                        + packet(IDS.config_keep_alive_response, b"k" * 8))
         back = rig.router.accept()
         self.assertEqual(session.sent(), b"")  # no second Start Configuration
         self.assertEqual([pid for pid, _ in frames(back.transport.value())],

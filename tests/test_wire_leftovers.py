@@ -39,16 +39,19 @@ class PlayerInfoTests(SynchronousTestCase):
         """1.19 – 1.19.2 end an added entry with an optional key, read past to the next entry."""
         key = encode_bool(True) + encode_long(5) + encode_varint(3) + b"key" + encode_varint(3) + b"sig"
         tail = encode_varint(0) + encode_varint(0) + encode_bool(False)
-        fields = encode_varint(0) + encode_varint(2) + entry(ALEX, "Alex") + tail + key + entry(STEVE, "S") + tail + b"\x00"
+        fields = (encode_varint(0) + encode_varint(2) + entry(ALEX, "Alex") + tail + key
+                  + entry(STEVE, "S") + tail + b"\x00")
         self.assertEqual(leftovers.read_player_info(fields, signed_keys=True), ([ALEX, STEVE], []))
 
     def test_update_of_1_19_3(self) -> None:
         """1.19.3+: entries are added only where the add-player flag is set; every flagged field
         is read past, chat session included."""
         flags = 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20
-        session = encode_bool(True) + uuid.uuid4().bytes + encode_long(1) + encode_varint(1) + b"k" + encode_varint(1) + b"s"
+        session = (encode_bool(True) + uuid.uuid4().bytes + encode_long(1)
+                   + encode_varint(1) + b"k" + encode_varint(1) + b"s")
         rest = encode_varint(1) + encode_bool(True) + encode_varint(20) + encode_bool(False)
-        fields = bytes([flags]) + encode_varint(2) + entry(ALEX, "Alex") + session + rest + entry(STEVE, "S") + b"\x00" + rest
+        fields = (bytes([flags]) + encode_varint(2) + entry(ALEX, "Alex") + session + rest
+                  + entry(STEVE, "S") + b"\x00" + rest)
         self.assertEqual(leftovers.read_player_info_update(fields), [ALEX, STEVE])
         latency_only = bytes([0x10]) + encode_varint(1) + ALEX.bytes + encode_varint(3)
         self.assertEqual(leftovers.read_player_info_update(latency_only), [])

@@ -43,7 +43,8 @@ class PlayHandler(SessionHandler):
         self.kicked = False
         self.held: list[str] = []
         #: What the old server showed that a client before 1.20.2 keeps over a switch.
-        self.leftovers = None if connection.ids.play_start_configuration is not None else ClientLeftovers(connection.ids)
+        reconfigures = connection.ids.play_start_configuration is not None
+        self.leftovers = None if reconfigures else ClientLeftovers(connection.ids)
         self.watchers = PlayWatchers(self)
         self.transition = Transition(self)
 
