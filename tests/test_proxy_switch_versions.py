@@ -178,6 +178,22 @@ class OldVersionSwitchTests(SynchronousTestCase):
         self.assertEqual(got[-1][1][-1], 1)  # position: system message
         self.assertEqual(session.connection.server, "survival")
 
+    def test_kicked_before_join_game(self) -> None:
+        """A target that kicks the player before its Join Game (a full server, a whitelist
+        plugin): the player stays and is told the server's reason; the kick never reaches
+        the client."""
+        rig = Rig()
+        session = rig.join(protocol=47)
+        ids = packet_ids(47)
+        d = session.connection.switch_to("survival")
+        new = rig.router.accept()
+        new.dataReceived(packet(ids.play_kick, encode_string('{"text":"Whitelisted"}')))
+        self.assertEqual(str(self.failureResultOf(d, SwitchRefused).value),
+                         "Could not connect you to that server: Whitelisted")
+        self.assertEqual(session.sent(), b"")
+        self.assertTrue(new.transport.disconnecting)
+        self.assertEqual(session.connection.server, "lobby")
+
     def test_malformed_before_join_game(self) -> None:
         """A target sending a malformed Join Game is treated as gone: the player stays where
         they were and is told why."""

@@ -8,6 +8,7 @@ from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConn
 from mcproxy.proxy.relay import PAUSE, Half, Phase as RelayPhase, joined, relay_chunk
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.session.switch import FALLBACKS, ServerSwitch, SwitchState
+from mcproxy.proxy.session.watchers import reason_text
 from mcproxy.wire.respawn import read_join_game, respawn_pair
 from mcproxy.wire.types import WireError
 
@@ -21,6 +22,15 @@ FALLBACK_RETRY_DELAYS = (1.0, 2.0, 4.0)
 #: more is not a server we can move the player to.
 MAX_BEFORE_JOIN = 1024 * 1024
 TARGET_LOST = "The server you were moving to went away."
+
+
+class Kicked:
+    """A new backend's kick before its Join Game: why the switch failed."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 def release(backend, unregister: bool = False) -> None:
@@ -151,13 +161,18 @@ class Transition:
         """Read the new backend until its Join Game; the old one is relayed meanwhile."""
         connection = self._play.connection
         half = Half("clientbound", backend.threshold, connection.codec.threshold, RelayPhase.PLAY)
-        join: list[bytes] = []
+        join: list = []
 
         def join_game(packet_id: int, fields: bytes):
             join.append(fields)
             return PAUSE
 
+        def kick(packet_id: int, fields: bytes):
+            join.append(Kicked(reason_text(connection.ids.protocol, fields)))
+            return PAUSE
+
         half.on(RelayPhase.PLAY, connection.ids.play_login, join_game)
+        half.on(RelayPhase.PLAY, connection.ids.play_kick, kick)
         early: list[bytes] = []
         backend.sink = lambda data: self._before_join(switch, backend, half, join, early, data)
         leftover = backend.acknowledge_login()
@@ -181,7 +196,9 @@ class Transition:
             return
         if out:
             early.append(out)
-        if join:
+        if join and isinstance(join[0], Kicked):
+            self._target_lost(switch, backend, f"Could not connect you to that server: {join[0].reason}")
+        elif join:
             protocol = play.connection.ids.protocol
             try:
                 respawns = respawn_pair(protocol, read_join_game(protocol, join[0]))
@@ -196,8 +213,8 @@ class Transition:
 
     # The target going away -----------------------------------------------------------
 
-    def _target_lost(self, switch: ServerSwitch, backend) -> None:
-        """The new backend went away before the client got there.
+    def _target_lost(self, switch: ServerSwitch, backend, message: str = TARGET_LOST) -> None:
+        """The new backend went away (or kicked the player) before the client got there.
 
         A player whose old server is still there stays on it (the switch fails, and whoever
         asked for it is told why); one already on its way (in configuration for the lost
@@ -209,7 +226,6 @@ class Transition:
             return
         release(backend)
         play.switch = None
-        message = TARGET_LOST
         switch.fail(message)
         stays = not switch.old_gone and not self.reconfigures
         connection = play.connection
