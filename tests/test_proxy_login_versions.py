@@ -17,7 +17,7 @@ from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.routing import FORWARDING_UNSUPPORTED, Router, ServerAddress
 from mcproxy.proxy.session.base import Phase
 from mcproxy.proxy.session.switch import SwitchRefused
-from mcproxy.wire import chat
+from mcproxy.wire import bungee, chat
 from mcproxy.wire.cipher import generate_private_key, public_key_der, rsa_encrypt
 from mcproxy.wire.login import LoginLayout, encode_login_success
 from mcproxy.wire.packets import packet_ids
@@ -128,6 +128,30 @@ class FirstJoinTests(SynchronousTestCase):
         self.assertEqual(packet_id, packet_ids(340).play_kick)
         self.assertIn("Lost connection", Reader(fields).string())
         self.assertTrue(session.transport.disconnecting)
+
+
+class OldPlayWatchTests(SynchronousTestCase):
+    def test_bungeecord_channel_before_1_13(self) -> None:
+        """A 1.12.2 backend's plugin asks on the pre-1.13 ``BungeeCord`` channel, under 1.12.2's
+        plugin-message id; the proxy answers on that channel and id, and the request never
+        reaches the client; KickPlayer sends the 1.12.2 player a JSON kick."""
+        rig = Rig()
+        session = rig.join("Steve", protocol=340)
+        ids = packet_ids(340)
+        ask = packet(ids.play_custom_payload, encode_string("BungeeCord") + bungee.encode_utf("GetServer"))
+        session.backend.dataReceived(ask)
+        self.assertEqual(session.sent(), b"")
+        [(packet_id, fields)] = frames(session.backend.transport.value())
+        self.assertEqual(packet_id, ids.play_custom_payload_serverbound)
+        reader = Reader(fields)
+        self.assertEqual(reader.string(), "BungeeCord")
+        self.assertEqual(reader.rest(), bungee.encode_utf("GetServer") + bungee.encode_utf("lobby"))
+        kick = packet(ids.play_custom_payload, encode_string("BungeeCord") + bungee.encode_utf("KickPlayer")
+                      + bungee.encode_utf("Steve") + bungee.encode_utf("Go away"))
+        session.backend.dataReceived(kick)
+        [(packet_id, fields)] = frames(session.sent())
+        self.assertEqual(packet_id, ids.play_kick)
+        self.assertEqual(chat.plain_text(chat.json_to_component(Reader(fields).string())), "Go away")
 
 
 class SessionServer:
