@@ -12,9 +12,9 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import GameProfile, offline_profile
-from mcproxy.proxy.backend import BackendConnection, BackendLogin, LoginPhase
+from mcproxy.proxy.backend import BackendConnection, BackendLogin, BackendRefused, LoginPhase
 from mcproxy.proxy.core import ProxySettings
-from mcproxy.proxy.routing import FORWARDING_UNSUPPORTED, Router, ServerAddress
+from mcproxy.proxy.routing import FORWARDING_UNSUPPORTED, NoServerAvailable, Router, ServerAddress
 from mcproxy.proxy.session.base import Phase
 from mcproxy.proxy.session.switch import SwitchRefused
 from mcproxy.wire import bungee, chat
@@ -317,6 +317,15 @@ class ModernRefusalTests(SynchronousTestCase):
         connection, _ = rig.connect()
         connection.dataReceived(handshake(protocol=393) + login_start("Steve", 393))
         self.assertEqual([client[:2] for client in reactor.tcpClients], [("127.0.0.1", 25566)])
+
+    def test_reason_only_when_every_server_said_so(self) -> None:
+        """When another server failed for another reason (down, full), the refusal is the
+        usual NO_SERVER_AVAILABLE with that server's message."""
+        too_old = BackendRefused(FORWARDING_UNSUPPORTED, "This server requires Minecraft 1.13 or newer.")
+        self.assertEqual(NoServerAvailable([("a", too_old), ("b", too_old)]).reason, FORWARDING_UNSUPPORTED)
+        mixed = NoServerAvailable([("a", too_old), ("b", BackendRefused("BACKEND_KICKED", "Whitelisted"))])
+        self.assertEqual((mixed.reason, mixed.player_message()), ("NO_SERVER_AVAILABLE", "Whitelisted"))
+        self.assertEqual(NoServerAvailable([]).reason, "NO_SERVER_AVAILABLE")
 
     def test_proxy_wide_modern_mode(self) -> None:
         """``[proxy].forwarding = "modern"`` refuses a 1.8 player the same way."""
