@@ -9,7 +9,6 @@ back; a later step (moving to a second backend) is one more entry in :func:`step
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from twisted.internet import defer, reactor, ssl
