@@ -12,11 +12,11 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import GameProfile, offline_profile
-from mcproxy.proxy.backend import BackendConnection, BackendLogin, LoginPhase
+from mcproxy.proxy.backend import BackendConnection, BackendLogin, BackendRefused, LoginPhase
 from mcproxy.proxy.core import ProxySettings
-from mcproxy.proxy.routing import FORWARDING_UNSUPPORTED, Router, ServerAddress
+from mcproxy.proxy.routing import FORWARDING_UNSUPPORTED, NoServerAvailable, Router, ServerAddress
 from mcproxy.proxy.session.base import Phase
-from mcproxy.wire import chat
+from mcproxy.wire import bungee, chat
 from mcproxy.wire.cipher import generate_private_key, public_key_der, rsa_encrypt
 from mcproxy.wire.login import LoginLayout, encode_login_success
 from mcproxy.wire.packets import packet_ids
@@ -113,6 +113,30 @@ class FirstJoinTests(SynchronousTestCase):
         [(packet_id, fields)] = frames(session.sent())
         self.assertEqual(packet_id, packet_ids(47).play_kick)
         self.assertEqual(chat.plain_text(chat.json_to_component(Reader(fields).string())), "Maintenance")
+
+
+class OldPlayWatchTests(SynchronousTestCase):
+    def test_bungeecord_channel_before_1_13(self) -> None:
+        """A 1.12.2 backend's plugin asks on the pre-1.13 ``BungeeCord`` channel, under 1.12.2's
+        plugin-message id; the proxy answers on that channel and id, and the request never
+        reaches the client; KickPlayer sends the 1.12.2 player a JSON kick."""
+        rig = Rig()
+        session = rig.join("Steve", protocol=340)
+        ids = packet_ids(340)
+        ask = packet(ids.play_custom_payload, encode_string("BungeeCord") + bungee.encode_utf("GetServer"))
+        session.backend.dataReceived(ask)
+        self.assertEqual(session.sent(), b"")
+        [(packet_id, fields)] = frames(session.backend.transport.value())
+        self.assertEqual(packet_id, ids.play_custom_payload_serverbound)
+        reader = Reader(fields)
+        self.assertEqual(reader.string(), "BungeeCord")
+        self.assertEqual(reader.rest(), bungee.encode_utf("GetServer") + bungee.encode_utf("lobby"))
+        kick = packet(ids.play_custom_payload, encode_string("BungeeCord") + bungee.encode_utf("KickPlayer")
+                      + bungee.encode_utf("Steve") + bungee.encode_utf("Go away"))
+        session.backend.dataReceived(kick)
+        [(packet_id, fields)] = frames(session.sent())
+        self.assertEqual(packet_id, ids.play_kick)
+        self.assertEqual(chat.plain_text(chat.json_to_component(Reader(fields).string())), "Go away")
 
 
 class SessionServer:
@@ -278,6 +302,15 @@ class ModernRefusalTests(SynchronousTestCase):
         connection, _ = rig.connect()
         connection.dataReceived(handshake(protocol=393) + login_start("Steve", 393))
         self.assertEqual([client[:2] for client in reactor.tcpClients], [("127.0.0.1", 25566)])
+
+    def test_reason_only_when_every_server_said_so(self) -> None:
+        """When another server failed for another reason (down, full), the refusal is the
+        usual NO_SERVER_AVAILABLE with that server's message."""
+        too_old = BackendRefused(FORWARDING_UNSUPPORTED, "This server requires Minecraft 1.13 or newer.")
+        self.assertEqual(NoServerAvailable([("a", too_old), ("b", too_old)]).reason, FORWARDING_UNSUPPORTED)
+        mixed = NoServerAvailable([("a", too_old), ("b", BackendRefused("BACKEND_KICKED", "Whitelisted"))])
+        self.assertEqual((mixed.reason, mixed.player_message()), ("NO_SERVER_AVAILABLE", "Whitelisted"))
+        self.assertEqual(NoServerAvailable([]).reason, "NO_SERVER_AVAILABLE")
 
     def test_proxy_wide_modern_mode(self) -> None:
         """``[proxy].forwarding = "modern"`` refuses a 1.8 player the same way."""

@@ -114,6 +114,8 @@ function serve (port, version) {
     say({ event: 'join', username: client.username, uuid: client.uuid, host: client.serverHost, protocol: client.protocolVersion })
     joinGame(client)
     client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1, dx: 0, dy: 0, dz: 0 })
+    // mineflayer spawns on the first health above zero.
+    client.write('update_health', { health: 20, food: 20, foodSaturation: 5 })
     client.on('chat', (packet) => {
       if (packet.message.startsWith('/')) return command(client, packet.message.slice(1))
       say({ event: 'chat', username: client.username, message: packet.message })
