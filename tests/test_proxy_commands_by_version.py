@@ -116,6 +116,20 @@ class FamilyTests:
         self.session.connection.player.send_message("Welcome")
         self.assertEqual(self.received(), [expected_message(self.protocol, "Welcome")])
 
+    def test_transfer_only_where_the_version_has_it(self) -> None:
+        """A plugin transferring a player whose version has no Transfer packet (before
+        1.20.5) gets a ValueError saying so, and nothing is sent."""
+        player = self.session.connection.player
+        if self.ids.play_transfer is None:
+            with self.assertRaises(ValueError) as raised:
+                player.transfer("play.example.net")
+            self.assertIn("Transfer packet", str(raised.exception))
+            self.assertEqual(self.received(), [])
+        else:
+            player.transfer("play.example.net")
+            self.assertEqual(self.received(), [(self.ids.play_transfer,
+                                                encode_string("play.example.net") + encode_varint(25565))])
+
     def test_kick_in_play(self) -> None:
         """A player the proxy disconnects in play gets the version's kick packet (JSON before 1.20.3)."""
         self.session.connection.disconnect("Bye now")
@@ -143,6 +157,15 @@ class FamilyTests:
 
 class LegacyChatTests:
     """Before 1.19 chat and commands share one packet."""
+
+    def test_rewrite_within_the_versions_limit(self) -> None:
+        """A rewrite longer than the backend accepts (100 characters before 1.11, 256 after)
+        is refused and the line sent as typed."""
+        self.rig.core.events.subscribe(PlayerChatEvent, lambda event: event.rewrite("x" * 150))
+        chat = self.ids.play_chat_legacy_serverbound
+        self.session.connection.dataReceived(packet(chat, encode_string("hello")))
+        expected = "hello" if self.protocol < 315 else "x" * 150
+        self.assertEqual(self.upstream(), packet(chat, encode_string(expected)))
 
     def test_plain_chat_relayed_untouched(self) -> None:
         """A chat line that does not start with "/" goes to the backend as sent."""

@@ -19,12 +19,14 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from mcproxy.wire.packets import Direction, State
+from mcproxy.wire.packets import PROTOCOL_1_11, Direction, State
 from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import Incomplete, Reader, WireError, encode_varint
 
-#: The longest chat line or command a client may send (100 before 1.11; 256 after).
+#: The longest chat line a client may send (from 1.11; see :func:`max_line`).
 MAX_LINE = 256
+#: Before 1.11 a chat line was at most 100 characters; a server refuses a longer one.
+OLD_MAX_LINE = 100
 #: The longest command a 1.19+ client may send.
 MAX_COMMAND = 32767
 #: 1.19.3 on: how many newly seen messages the packet acknowledges, by its field name.
@@ -49,6 +51,11 @@ class Typed:
 
 class InputError(Exception):
     """A chat or command packet that does not match its version's layout."""
+
+
+def max_line(protocol: int) -> int:
+    """The longest chat line (or, before 1.19, command line) the backend of ``protocol`` accepts."""
+    return MAX_LINE if protocol >= PROTOCOL_1_11 else OLD_MAX_LINE
 
 
 @functools.cache

@@ -235,6 +235,8 @@ class PlayHandler(SessionHandler):
         connection = self.connection
         proxy = connection.proxy
         ids = connection.ids
+        if ids.play_transfer is None:
+            raise ValueError("their client version has no Transfer packet (1.20.5 and newer have)")
         if proxy.settings.secret:
             payload = encode_route(proxy.settings.secret, connection.profile.id, server or self.server,
                                    proxy.reactor.seconds())

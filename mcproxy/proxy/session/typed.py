@@ -13,7 +13,7 @@ from functools import partial
 
 from mcproxy.proxy.events import Cancelled, PlayerChatEvent, PlayerCommandEvent, Rewritten
 from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase as RelayPhase
-from mcproxy.wire.chat_input import MAX_LINE, InputError, Typed, read_completion_request, read_typed
+from mcproxy.wire.chat_input import MAX_COMMAND, InputError, Typed, max_line, read_completion_request, read_typed
 from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
 
 #: Old-style tab completions a client may have waiting on the backend; more are dropped.
@@ -120,10 +120,11 @@ class TypedWatchers:
             self._refused_on_signed(event)
             return FORWARD
         if isinstance(result, Rewritten):
-            if len(result.text) > MAX_LINE:
-                proxy.log.warn("a plugin's rewritten chat is over {limit} characters; sent unchanged", limit=MAX_LINE)
+            limit = max_line(play.connection.ids.protocol)
+            if len(result.text) > limit:
+                proxy.log.warn("a plugin's rewritten chat is over {limit} characters; sent unchanged", limit=limit)
                 return FORWARD
-            return self._up.reframe(encode_varint(packet_id) + encode_string(result.text, MAX_LINE) + typed.tail)
+            return self._up.reframe(encode_varint(packet_id) + encode_string(result.text, limit) + typed.tail)
         if isinstance(result, Cancelled):
             return self._swallow(typed)
         return FORWARD
@@ -151,7 +152,8 @@ class TypedWatchers:
         return answer
 
     def _rewritten(self, packet_id: int, typed: Typed, text: str):
-        limit = MAX_LINE if self._play.connection.ids.play_chat_legacy_serverbound == packet_id else 32767
+        ids = self._play.connection.ids
+        limit = max_line(ids.protocol) if ids.play_chat_legacy_serverbound == packet_id else MAX_COMMAND
         try:
             return self._up.reframe(encode_varint(packet_id) + encode_string(text, limit) + typed.tail)
         except WireError:
