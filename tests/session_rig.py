@@ -18,13 +18,12 @@ from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.routing import NoServerAvailable
-from mcproxy.proxy.session.play import PlayHandler
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.wire import chat
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.handshake import Handshake, Intent
+from mcproxy.wire.login import LoginLayout, encode_login_start
 from mcproxy.wire.packets import TIER1_PROTOCOLS, packet_ids
-from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_uuid, encode_varint
+from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_varint
 
 PROTOCOL = max(TIER1_PROTOCOLS)
 IDS = packet_ids(PROTOCOL)
@@ -34,13 +33,15 @@ def packet(packet_id: int, fields: bytes = b"") -> bytes:
     return encode_frame(encode_varint(packet_id) + fields)
 
 
-def handshake(intent: int = 2, host: str = "play.example.com") -> bytes:
-    return packet(0x00, encode_varint(PROTOCOL) + encode_string(host, 1024) + encode_ushort(25565)
+def handshake(intent: int = 2, host: str = "play.example.com", protocol: int = PROTOCOL) -> bytes:
+    return packet(0x00, encode_varint(protocol) + encode_string(host, 1024) + encode_ushort(25565)
                   + encode_varint(intent))
 
 
-def login_start(name: str = "Steve") -> bytes:
-    return packet(IDS.login_start, encode_string(name, 16) + encode_uuid(uuid.uuid4()))
+def login_start(name: str = "Steve", protocol: int = PROTOCOL) -> bytes:
+    """Login Start as a client of ``protocol`` sends it (with a UUID where it fits)."""
+    return packet(packet_ids(protocol).login_start,
+                  encode_login_start(LoginLayout.of(protocol), name, uuid.uuid4()))
 
 
 def frames(data: bytes) -> list[tuple[int, bytes]]:
@@ -60,10 +61,8 @@ def texts(data: bytes, packet_id: int) -> list[str]:
 class Router:
     """Routing whose answers the test gives: each connect is a pending request."""
 
-    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival"),
-                 protocol: int = PROTOCOL) -> None:
+    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival")) -> None:
         self.servers = {name: object() for name in servers}
-        self.protocol = protocol
         self.try_order = tuple(try_order)
         self.requests: list[tuple[tuple[str, ...], defer.Deferred]] = []
         self.logins: list[BackendLogin] = []
@@ -80,7 +79,7 @@ class Router:
     def accept(self, index: int = -1, name: str | None = None) -> BackendConnection:
         """Answer request ``index`` with a fresh logged-in backend for ``name`` (its first choice)."""
         names, d = self.requests[index]
-        backend = make_backend(self.protocol)
+        backend = make_backend(self.logins[index].protocol)
         d.callback((name or names[0], backend))
         return backend
 
@@ -123,13 +122,11 @@ class Session:
 class Rig:
     """A ProxyCore with built-in commands, a controllable router and uncompressed frames."""
 
-    def __init__(self, settings: ProxySettings | None = None, protocol: int = PROTOCOL, **router) -> None:
-        self.protocol = protocol
-        self.ids = packet_ids(protocol)
+    def __init__(self, settings: ProxySettings | None = None, **router) -> None:
         self.reactor = MemoryReactorClock()
         self.registry = CollectorRegistry()
         self.log_events: list[dict] = []
-        self.router = Router(protocol=protocol, **router)
+        self.router = Router(**router)
         log = Logger(observer=self.log_events.append)
         commands = CommandDispatcher(log)
         settings = settings or ProxySettings(online_mode=False, compression_threshold=-1)
@@ -151,16 +148,17 @@ class Rig:
     def refusals(self, reason: str) -> float:
         return self.registry.get_sample_value("mcproxy_refusals_total", {"reason": reason}) or 0.0
 
-    def join(self, name: str = "Steve") -> Session:
-        """A player logged in, relayed to the first server, both directions in play."""
-        if self.protocol != PROTOCOL:
-            return self.place(name)
+    def join(self, name: str = "Steve", protocol: int = PROTOCOL) -> Session:
+        """A player logged in, relayed to the first server, both directions in play
+        (through the configuration state from 1.20.2; before, play follows Login Success)."""
         connection, transport = self.connect()
-        connection.dataReceived(handshake() + login_start(name))
+        connection.dataReceived(handshake(protocol=protocol) + login_start(name, protocol))
         backend = self.router.accept()
-        connection.dataReceived(packet(IDS.login_acknowledged))
-        backend.dataReceived(packet(IDS.config_finish))
-        connection.dataReceived(packet(IDS.config_finish_ack))
+        ids = packet_ids(protocol)
+        if ids.login_acknowledged is not None:
+            connection.dataReceived(packet(ids.login_acknowledged))
+            backend.dataReceived(packet(ids.config_finish))
+            connection.dataReceived(packet(ids.config_finish_ack))
         transport.clear()
         backend.transport.clear()
         return Session(connection, transport, backend)
@@ -171,20 +169,3 @@ class Rig:
         session.connection.dataReceived(packet(IDS.play_configuration_acknowledged))
         session.backend = backend
         return backend
-
-    def place(self, name: str = "Steve", server: str = "lobby") -> Session:
-        """A player of the rig's protocol put straight into play on ``server``, the way a
-        finished login hands over: for the per-version play code, whichever way that
-        version logs in."""
-        connection, transport = self.connect()
-        connection.handshake = Handshake(self.protocol, "play.example.com", 25565, Intent.LOGIN)
-        connection.ids = self.ids
-        connection.profile = offline_profile(name)
-        backend = make_backend(self.protocol)
-        connection.set_handler(PlayHandler(connection, backend, server))
-        if self.ids.config_finish is not None:
-            backend.dataReceived(packet(self.ids.config_finish))
-            connection.dataReceived(packet(self.ids.config_finish_ack))
-        transport.clear()
-        backend.transport.clear()
-        return Session(connection, transport, backend)

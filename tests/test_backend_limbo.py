@@ -58,7 +58,7 @@ class StatusTests(SynchronousTestCase):
         client.handshake(1, protocol=47)
         client.send("ping_start")
         status = json.loads(client.read()[0][1].string())
-        self.assertEqual(status["version"], {"name": "mcproxy 1.20.5-26.1", "protocol": 775})
+        self.assertEqual(status["version"], {"name": f"mcproxy {supported_range()}", "protocol": 775})
 
     def test_ping_answered_then_closed(self) -> None:
         """The ping payload comes back unchanged and the connection closes."""

@@ -83,9 +83,9 @@ class FamilyTests:
     protocol: int
 
     def setUp(self) -> None:
-        self.rig = Rig(protocol=self.protocol, try_order=("lobby",))
-        self.ids = self.rig.ids
-        self.session = self.rig.join()
+        self.rig = Rig(try_order=("lobby",))
+        self.ids = packet_ids(self.protocol)
+        self.session = self.rig.join(protocol=self.protocol)
 
     def received(self) -> list[tuple[int, bytes]]:
         return frames(self.session.sent())

@@ -151,7 +151,7 @@ class UnsupportedVersionAgreementTests(AgreementTestCase):
         """A login from a version without tables is told, by both sides, in a packet 0x00
         JSON disconnect every client since 1.7 reads, which versions are served."""
         sides = Sides(self)
-        for transport in (sides.proxy(handshake(760, intent=2)), sides.backend(handshake(760, intent=2))):
+        for transport in (sides.proxy(handshake(5, intent=2)), sides.backend(handshake(5, intent=2))):
             [(packet_id, reader)] = frames(transport.value())
             self.assertEqual(packet_id, LOGIN_DISCONNECT_ANY_VERSION)
             self.assertIn(supported_range(), plain_text(json_to_component(reader.string(262144))))
@@ -162,7 +162,7 @@ class UnsupportedVersionAgreementTests(AgreementTestCase):
         """A status ping from a version without tables shows the same server version on
         both sides, naming the versions that can join."""
         sides = Sides(self)
-        data = handshake(760) + packet(0x00)
+        data = handshake(5) + packet(0x00)
         for transport in (sides.proxy(data), sides.backend(data)):
             [(packet_id, reader)] = frames(transport.value())
             self.assertEqual(packet_id, 0x00)

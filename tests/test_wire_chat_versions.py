@@ -13,6 +13,7 @@ from mcproxy.wire import chat
 from mcproxy.wire.chat_input import InputError, read_completion_request, read_typed
 from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.protocols import known_protocols, protocol_info
+from mcproxy.wire.text import encode_text, read_text
 from mcproxy.wire.types import Reader, encode_string, encode_varint
 from tests.test_wire_peers import NODE_MODULES, plain_nbt, run_peer
 
@@ -61,9 +62,9 @@ class TextPacketsTests(SynchronousTestCase):
 
     def test_bad_json_reason_refused(self) -> None:
         """A reason that is not JSON chat is a WireError, which the kick watcher turns into a placeholder."""
-        from mcproxy.proxy.session.watchers import reason_text
-        self.assertEqual(reason_text(340, encode_string("{not json")), "(unreadable reason)")
-        self.assertEqual(reason_text(340, encode_string('"plain"')), "plain")
+        self.assertEqual(read_text(340, encode_string("{not json")), "(unreadable reason)")
+        self.assertEqual(read_text(340, encode_string('"plain"')), "plain")
+        self.assertEqual(read_text(765, encode_string('"plain"')), "(unreadable reason)")
 
 
 class PeerTextTests(SynchronousTestCase):
@@ -91,7 +92,7 @@ class PeerTextTests(SynchronousTestCase):
 
     def test_kicks_read_by_minecraft_protocol(self) -> None:
         """Each family's play kick carries the reason in its text format."""
-        results = parse_all({p: chat.play_kick(p, chat.text_component("Bye")) for p in FAMILIES})
+        results = parse_all({p: (packet_ids(p).play_kick, encode_text(p, "Bye")) for p in FAMILIES})
         for protocol, result in results.items():
             self.assertEqual(result["name"], "kick_disconnect", protocol)
             self.assertEqual(text_of(result["params"]["reason"]), {"text": "Bye"}, protocol)

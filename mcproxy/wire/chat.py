@@ -7,7 +7,8 @@ from it.  Components are plain ``dict``/``str`` values in the JSON shape (``{"te
 list mixing plain strings with compounds has its strings wrapped as ``{"text": ...}``.
 
 Every message the proxy writes to a player in play goes through :func:`system_message` and
-every play kick through :func:`play_kick`, so the per-version choice lives here alone.
+every play or configuration text field (a kick) through :func:`encode_text`, so the
+per-version choice lives here alone.
 """
 
 from __future__ import annotations
@@ -191,13 +192,3 @@ def system_message(protocol: int, component: Component) -> tuple[int, bytes]:
     """The packet (id, fields) that shows ``component`` in the chat box of a ``protocol`` client."""
     facts = text_packets(protocol)
     return facts.message_id, encode_text(protocol, component) + facts.message_tail
-
-
-def play_kick(protocol: int, component: Component) -> tuple[int, bytes]:
-    """The play-state disconnect (id, fields) with ``component`` as its reason."""
-    return packet_ids(protocol).play_kick, encode_text(protocol, component)
-
-
-def config_kick(protocol: int, component: Component) -> tuple[int, bytes]:
-    """The configuration-state disconnect (id, fields), for 1.20.2 on."""
-    return packet_ids(protocol).config_disconnect, encode_text(protocol, component)
