@@ -7,14 +7,18 @@ import functools
 import json
 import shutil
 
+from hypothesis import given, strategies as st
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from mcproxy.wire import chat
-from mcproxy.wire.chat_input import InputError, read_completion_request, read_typed
+from mcproxy.wire.chat_input import (
+    MAX_MATCHES, InputError, decode_completions, encode_completions, read_completion_request, read_typed,
+)
 from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.protocols import known_protocols, protocol_info
 from mcproxy.wire.text import encode_text, read_text
-from mcproxy.wire.types import Reader, encode_string, encode_varint
+from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint
+from tests.fuzzing import fuzz
 from tests.test_wire_peers import NODE_MODULES, plain_nbt, run_peer
 
 FAMILIES = {47: "1.8.8", 340: "1.12.2", 404: "1.13.2", 754: "1.16.5", 759: "1.19", 760: "1.19.2",
@@ -200,3 +204,22 @@ class InputRefusalTests(SynchronousTestCase):
         typed = read_typed(776, "chat_command_signed", encode_string("glist") + b"rest")
         self.assertEqual((typed.text, typed.signed, typed.tail), ("glist", True, b"rest"))
         self.assertEqual(packet_ids(776).play_chat_command_signed, packet_ids(775).play_chat_command_signed)
+
+    def test_completion_list_bounded(self) -> None:
+        """An old-style completion answer round-trips; one claiming too many matches, or
+        cut short, is a WireError (and is then passed on unmerged)."""
+        self.assertEqual(decode_completions(encode_completions(["/a", "b"])), ["/a", "b"])
+        self.assertRaises(WireError, decode_completions, encode_varint(MAX_MATCHES + 1))
+        self.assertRaises(WireError, decode_completions, encode_varint(2) + encode_string("/a"))
+
+    @fuzz()
+    @given(protocol=st.sampled_from(sorted(FAMILIES)),
+           name=st.sampled_from(["chat", "chat_message", "chat_command", "chat_command_signed"]),
+           data=st.binary(max_size=600))
+    def test_random_bytes_only_refused(self, protocol: int, name: str, data: bytes) -> None:
+        """Whatever a client sends as chat or a command is read or refused with InputError,
+        never another exception."""
+        try:
+            read_typed(protocol, name, data)
+        except InputError:
+            pass
