@@ -12,6 +12,7 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.events import PlayerChatEvent, PlayerCommandEvent
+from mcproxy.wire import bungee
 from mcproxy.wire.nbt import encode_network_nbt
 from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.types import encode_bool, encode_string, encode_varint
@@ -115,6 +116,16 @@ class FamilyTests:
         """A plugin's player.send_message arrives in the version's chat packet."""
         self.session.connection.player.send_message("Welcome")
         self.assertEqual(self.received(), [expected_message(self.protocol, "Welcome")])
+
+    def test_bungeecord_message_to_player(self) -> None:
+        """A backend's BungeeCord Message and MessageRaw (on the version's channel name)
+        reach the player in the version's chat packet."""
+        channel = bungee.channel_for(self.protocol)
+        for fields in ((bungee.encode_utf("Message"), bungee.encode_utf("Steve"), bungee.encode_utf("Hi all")),
+                       (bungee.encode_utf("MessageRaw"), bungee.encode_utf("ALL"), bungee.encode_utf('{"text":"Hi all"}'))):
+            self.session.backend.dataReceived(packet(self.ids.play_custom_payload,
+                                                     encode_string(channel) + b"".join(fields)))
+        self.assertEqual(self.received(), [expected_message(self.protocol, "Hi all")] * 2)
 
     def test_transfer_only_where_the_version_has_it(self) -> None:
         """A plugin transferring a player whose version has no Transfer packet (before
