@@ -57,12 +57,16 @@ class TextPacketsTests(SynchronousTestCase):
         data = chat.encode_text(760, component)
         self.assertEqual(chat.decode_text(760, data), (component, len(data)))
 
-    def test_too_long_json_is_cut_not_refused(self) -> None:
-        """Text longer than an old client reads is cut to plain text that fits, not an error."""
-        data = chat.encode_text(47, chat.text_component("x" * 40000))
+    def test_too_long_text_is_cut_not_refused(self) -> None:
+        """Text longer than the client reads (32767 JSON characters before 1.19, an NBT
+        string over 65535 bytes from 1.20.3) is cut to plain text that fits, not an error."""
+        data = chat.encode_text(47, chat.text_component("é" * 40000))
         text = Reader(data).string(32767)
-        self.assertLessEqual(len(text), 32767)
-        self.assertTrue(json.loads(text)["text"].startswith("xxx"))
+        self.assertTrue(json.loads(text)["text"].startswith("ééé"))
+        data = chat.encode_text(775, chat.text_component("é" * 70000))
+        component, end = chat.decode_text(775, data)
+        self.assertEqual(end, len(data))
+        self.assertTrue(component["text"].startswith("ééé"))
 
     def test_bad_json_reason_refused(self) -> None:
         """A reason that is not JSON chat is a WireError, which the kick watcher turns into a placeholder."""
