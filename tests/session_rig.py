@@ -18,11 +18,9 @@ from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.routing import NoServerAvailable
-from mcproxy.proxy.session.play import PlayHandler
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.wire import chat
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.handshake import Handshake, Intent
 from mcproxy.wire.login import LoginLayout, encode_login_start
 from mcproxy.wire.packets import TIER1_PROTOCOLS, packet_ids
 from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_varint
@@ -63,10 +61,8 @@ def texts(data: bytes, packet_id: int) -> list[str]:
 class Router:
     """Routing whose answers the test gives: each connect is a pending request."""
 
-    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival"),
-                 protocol: int = PROTOCOL) -> None:
+    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival")) -> None:
         self.servers = {name: object() for name in servers}
-        self.protocol = protocol
         self.try_order = tuple(try_order)
         self.requests: list[tuple[tuple[str, ...], defer.Deferred]] = []
         self.logins: list[BackendLogin] = []
@@ -126,13 +122,11 @@ class Session:
 class Rig:
     """A ProxyCore with built-in commands, a controllable router and uncompressed frames."""
 
-    def __init__(self, settings: ProxySettings | None = None, protocol: int = PROTOCOL, **router) -> None:
-        self.protocol = protocol
-        self.ids = packet_ids(protocol)
+    def __init__(self, settings: ProxySettings | None = None, **router) -> None:
         self.reactor = MemoryReactorClock()
         self.registry = CollectorRegistry()
         self.log_events: list[dict] = []
-        self.router = Router(protocol=protocol, **router)
+        self.router = Router(**router)
         log = Logger(observer=self.log_events.append)
         commands = CommandDispatcher(log)
         settings = settings or ProxySettings(online_mode=False, compression_threshold=-1)
@@ -154,11 +148,9 @@ class Rig:
     def refusals(self, reason: str) -> float:
         return self.registry.get_sample_value("mcproxy_refusals_total", {"reason": reason}) or 0.0
 
-    def join(self, name: str = "Steve", protocol: int | None = None) -> Session:
-        """A player logged in (of the rig's protocol unless told), relayed to the first
-        server, both directions in play (through the configuration state from 1.20.2;
-        before, play follows Login Success)."""
-        protocol = self.protocol if protocol is None else protocol
+    def join(self, name: str = "Steve", protocol: int = PROTOCOL) -> Session:
+        """A player logged in, relayed to the first server, both directions in play
+        (through the configuration state from 1.20.2; before, play follows Login Success)."""
         connection, transport = self.connect()
         connection.dataReceived(handshake(protocol=protocol) + login_start(name, protocol))
         backend = self.router.accept()
@@ -177,20 +169,3 @@ class Rig:
         session.connection.dataReceived(packet(IDS.play_configuration_acknowledged))
         session.backend = backend
         return backend
-
-    def place(self, name: str = "Steve", server: str = "lobby") -> Session:
-        """A player of the rig's protocol put straight into play on ``server``, the way a
-        finished login hands over: for the per-version play code, whichever way that
-        version logs in."""
-        connection, transport = self.connect()
-        connection.handshake = Handshake(self.protocol, "play.example.com", 25565, Intent.LOGIN)
-        connection.ids = self.ids
-        connection.profile = offline_profile(name)
-        backend = make_backend(self.protocol)
-        connection.set_handler(PlayHandler(connection, backend, server))
-        if self.ids.config_finish is not None:
-            backend.dataReceived(packet(self.ids.config_finish))
-            connection.dataReceived(packet(self.ids.config_finish_ack))
-        transport.clear()
-        backend.transport.clear()
-        return Session(connection, transport, backend)

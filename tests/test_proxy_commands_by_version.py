@@ -12,6 +12,7 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.events import PlayerChatEvent, PlayerCommandEvent
+from mcproxy.wire import bungee
 from mcproxy.wire.nbt import encode_network_nbt
 from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.types import encode_bool, encode_string, encode_varint
@@ -83,9 +84,9 @@ class FamilyTests:
     protocol: int
 
     def setUp(self) -> None:
-        self.rig = Rig(protocol=self.protocol, try_order=("lobby",))
-        self.ids = self.rig.ids
-        self.session = self.rig.join()
+        self.rig = Rig(try_order=("lobby",))
+        self.ids = packet_ids(self.protocol)
+        self.session = self.rig.join(protocol=self.protocol)
 
     def received(self) -> list[tuple[int, bytes]]:
         return frames(self.session.sent())
@@ -116,6 +117,30 @@ class FamilyTests:
         self.session.connection.player.send_message("Welcome")
         self.assertEqual(self.received(), [expected_message(self.protocol, "Welcome")])
 
+    def test_bungeecord_message_to_player(self) -> None:
+        """A backend's BungeeCord Message and MessageRaw (on the version's channel name)
+        reach the player in the version's chat packet."""
+        channel = bungee.channel_for(self.protocol)
+        for fields in ((bungee.encode_utf("Message"), bungee.encode_utf("Steve"), bungee.encode_utf("Hi all")),
+                       (bungee.encode_utf("MessageRaw"), bungee.encode_utf("ALL"), bungee.encode_utf('{"text":"Hi all"}'))):
+            self.session.backend.dataReceived(packet(self.ids.play_custom_payload,
+                                                     encode_string(channel) + b"".join(fields)))
+        self.assertEqual(self.received(), [expected_message(self.protocol, "Hi all")] * 2)
+
+    def test_transfer_only_where_the_version_has_it(self) -> None:
+        """A plugin transferring a player whose version has no Transfer packet (before
+        1.20.5) gets a ValueError saying so, and nothing is sent."""
+        player = self.session.connection.player
+        if self.ids.play_transfer is None:
+            with self.assertRaises(ValueError) as raised:
+                player.transfer("play.example.net")
+            self.assertIn("Transfer packet", str(raised.exception))
+            self.assertEqual(self.received(), [])
+        else:
+            player.transfer("play.example.net")
+            self.assertEqual(self.received(), [(self.ids.play_transfer,
+                                                encode_string("play.example.net") + encode_varint(25565))])
+
     def test_kick_in_play(self) -> None:
         """A player the proxy disconnects in play gets the version's kick packet (JSON before 1.20.3)."""
         self.session.connection.disconnect("Bye now")
@@ -143,6 +168,15 @@ class FamilyTests:
 
 class LegacyChatTests:
     """Before 1.19 chat and commands share one packet."""
+
+    def test_rewrite_within_the_versions_limit(self) -> None:
+        """A rewrite longer than the backend accepts (100 characters before 1.11, 256 after)
+        is refused and the line sent as typed."""
+        self.rig.core.events.subscribe(PlayerChatEvent, lambda event: event.rewrite("x" * 150))
+        chat = self.ids.play_chat_legacy_serverbound
+        self.session.connection.dataReceived(packet(chat, encode_string("hello")))
+        expected = "hello" if self.protocol < 315 else "x" * 150
+        self.assertEqual(self.upstream(), packet(chat, encode_string(expected)))
 
     def test_plain_chat_relayed_untouched(self) -> None:
         """A chat line that does not start with "/" goes to the backend as sent."""

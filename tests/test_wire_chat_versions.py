@@ -7,13 +7,18 @@ import functools
 import json
 import shutil
 
+from hypothesis import given, strategies as st
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from mcproxy.wire import chat
-from mcproxy.wire.chat_input import InputError, read_completion_request, read_typed
+from mcproxy.wire.chat_input import (
+    MAX_MATCHES, InputError, decode_completions, encode_completions, read_completion_request, read_typed,
+)
 from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.protocols import known_protocols, protocol_info
-from mcproxy.wire.types import Reader, encode_string, encode_varint
+from mcproxy.wire.text import encode_text, read_text
+from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint
+from tests.fuzzing import fuzz
 from tests.test_wire_peers import NODE_MODULES, plain_nbt, run_peer
 
 FAMILIES = {47: "1.8.8", 340: "1.12.2", 404: "1.13.2", 754: "1.16.5", 759: "1.19", 760: "1.19.2",
@@ -52,18 +57,22 @@ class TextPacketsTests(SynchronousTestCase):
         data = chat.encode_text(760, component)
         self.assertEqual(chat.decode_text(760, data), (component, len(data)))
 
-    def test_too_long_json_is_cut_not_refused(self) -> None:
-        """Text longer than an old client reads is cut to plain text that fits, not an error."""
-        data = chat.encode_text(47, chat.text_component("x" * 40000))
+    def test_too_long_text_is_cut_not_refused(self) -> None:
+        """Text longer than the client reads (32767 JSON characters before 1.19, an NBT
+        string over 65535 bytes from 1.20.3) is cut to plain text that fits, not an error."""
+        data = chat.encode_text(47, chat.text_component("é" * 40000))
         text = Reader(data).string(32767)
-        self.assertLessEqual(len(text), 32767)
-        self.assertTrue(json.loads(text)["text"].startswith("xxx"))
+        self.assertTrue(json.loads(text)["text"].startswith("ééé"))
+        data = chat.encode_text(775, chat.text_component("é" * 70000))
+        component, end = chat.decode_text(775, data)
+        self.assertEqual(end, len(data))
+        self.assertTrue(component["text"].startswith("ééé"))
 
     def test_bad_json_reason_refused(self) -> None:
         """A reason that is not JSON chat is a WireError, which the kick watcher turns into a placeholder."""
-        from mcproxy.proxy.session.watchers import reason_text
-        self.assertEqual(reason_text(340, encode_string("{not json")), "(unreadable reason)")
-        self.assertEqual(reason_text(340, encode_string('"plain"')), "plain")
+        self.assertEqual(read_text(340, encode_string("{not json")), "(unreadable reason)")
+        self.assertEqual(read_text(340, encode_string('"plain"')), "plain")
+        self.assertEqual(read_text(765, encode_string('"plain"')), "(unreadable reason)")
 
 
 class PeerTextTests(SynchronousTestCase):
@@ -91,7 +100,7 @@ class PeerTextTests(SynchronousTestCase):
 
     def test_kicks_read_by_minecraft_protocol(self) -> None:
         """Each family's play kick carries the reason in its text format."""
-        results = parse_all({p: chat.play_kick(p, chat.text_component("Bye")) for p in FAMILIES})
+        results = parse_all({p: (packet_ids(p).play_kick, encode_text(p, "Bye")) for p in FAMILIES})
         for protocol, result in results.items():
             self.assertEqual(result["name"], "kick_disconnect", protocol)
             self.assertEqual(text_of(result["params"]["reason"]), {"text": "Bye"}, protocol)
@@ -199,3 +208,22 @@ class InputRefusalTests(SynchronousTestCase):
         typed = read_typed(776, "chat_command_signed", encode_string("glist") + b"rest")
         self.assertEqual((typed.text, typed.signed, typed.tail), ("glist", True, b"rest"))
         self.assertEqual(packet_ids(776).play_chat_command_signed, packet_ids(775).play_chat_command_signed)
+
+    def test_completion_list_bounded(self) -> None:
+        """An old-style completion answer round-trips; one claiming too many matches, or
+        cut short, is a WireError (and is then passed on unmerged)."""
+        self.assertEqual(decode_completions(encode_completions(["/a", "b"])), ["/a", "b"])
+        self.assertRaises(WireError, decode_completions, encode_varint(MAX_MATCHES + 1))
+        self.assertRaises(WireError, decode_completions, encode_varint(2) + encode_string("/a"))
+
+    @fuzz()
+    @given(protocol=st.sampled_from(sorted(FAMILIES)),
+           name=st.sampled_from(["chat", "chat_message", "chat_command", "chat_command_signed"]),
+           data=st.binary(max_size=600))
+    def test_random_bytes_only_refused(self, protocol: int, name: str, data: bytes) -> None:
+        """Whatever a client sends as chat or a command is read or refused with InputError,
+        never another exception."""
+        try:
+            read_typed(protocol, name, data)
+        except InputError:
+            pass

@@ -61,7 +61,7 @@ class Half:
         self.hot = self.hots[phase]
 
     def on(self, phase: Phase, packet_id: int | None, watcher: Watcher) -> None:
-        """Watch ``packet_id`` in ``phase``; a packet the version lacks (None) never comes."""
+        """Watch ``packet_id`` in ``phase``; ``None`` (a packet the version lacks) is no-op."""
         if packet_id is None:
             return
         self.watchers[phase][packet_id] = watcher

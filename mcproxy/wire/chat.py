@@ -7,7 +7,8 @@ from it.  Components are plain ``dict``/``str`` values in the JSON shape (``{"te
 list mixing plain strings with compounds has its strings wrapped as ``{"text": ...}``.
 
 Every message the proxy writes to a player in play goes through :func:`system_message` and
-every play kick through :func:`play_kick`, so the per-version choice lives here alone.
+every play or configuration text field (a kick) through :func:`encode_text`, so the
+per-version choice lives here alone.
 """
 
 from __future__ import annotations
@@ -165,17 +166,20 @@ def text_packets(protocol: int) -> TextPackets:
 def encode_text(protocol: int, component: Component) -> bytes:
     """A play or configuration text field: JSON string or NBT, as ``protocol`` reads it.
 
-    JSON too long for the client is cut to its plain text, never refused: the player
-    still learns something."""
+    Text too long for the client (a JSON string over its limit, an NBT string over 65535
+    bytes) is cut to its plain text, never refused: the player still learns something."""
     facts = text_packets(protocol)
-    if not facts.json:
-        return component_to_nbt(component)
     try:
-        return encode_string(component_to_json(component), facts.max_chars)
+        return _encode(facts, component)
     except WireError:
-        # Each character is at most two UTF-16 units and at most six in JSON (an escape).
-        cut = plain_text(component)[:facts.max_chars // 12]
-        return encode_string(component_to_json(text_component(cut)), facts.max_chars)
+        # A character is at most 6 JSON characters (an escape) and 3 modified UTF-8 bytes.
+        return _encode(facts, text_component(plain_text(component)[:facts.max_chars // 12]))
+
+
+def _encode(facts: TextPackets, component: Component) -> bytes:
+    if facts.json:
+        return encode_string(component_to_json(component), facts.max_chars)
+    return component_to_nbt(component)
 
 
 def decode_text(protocol: int, data: Bytes, offset: int = 0) -> tuple[Component, int]:
@@ -191,13 +195,3 @@ def system_message(protocol: int, component: Component) -> tuple[int, bytes]:
     """The packet (id, fields) that shows ``component`` in the chat box of a ``protocol`` client."""
     facts = text_packets(protocol)
     return facts.message_id, encode_text(protocol, component) + facts.message_tail
-
-
-def play_kick(protocol: int, component: Component) -> tuple[int, bytes]:
-    """The play-state disconnect (id, fields) with ``component`` as its reason."""
-    return packet_ids(protocol).play_kick, encode_text(protocol, component)
-
-
-def config_kick(protocol: int, component: Component) -> tuple[int, bytes]:
-    """The configuration-state disconnect (id, fields), for 1.20.2 on."""
-    return packet_ids(protocol).config_disconnect, encode_text(protocol, component)

@@ -19,14 +19,18 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from mcproxy.wire.packets import Direction, State
+from mcproxy.wire.packets import PROTOCOL_1_11, Direction, State
 from mcproxy.wire.protocols import protocol_info
-from mcproxy.wire.types import Incomplete, Reader, WireError, encode_varint
+from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
 
-#: The longest chat line or command a client may send (100 before 1.11; 256 after).
+#: The longest chat line a client may send (from 1.11; see :func:`max_line`).
 MAX_LINE = 256
+#: Before 1.11 a chat line was at most 100 characters; a server refuses a longer one.
+OLD_MAX_LINE = 100
 #: The longest command a 1.19+ client may send.
 MAX_COMMAND = 32767
+#: Matches in one old-style completion answer that we read before giving up merging.
+MAX_MATCHES = 4096
 #: 1.19.3 on: how many newly seen messages the packet acknowledges, by its field name.
 _COUNTS = ("messageCount", "offset")
 #: An empty last-seen list and no rejected message (1.19.1 – 1.19.2): nothing to tell.
@@ -49,6 +53,11 @@ class Typed:
 
 class InputError(Exception):
     """A chat or command packet that does not match its version's layout."""
+
+
+def max_line(protocol: int) -> int:
+    """The longest chat line (or, before 1.19, command line) the backend of ``protocol`` accepts."""
+    return MAX_LINE if protocol >= PROTOCOL_1_11 else OLD_MAX_LINE
 
 
 @functools.cache
@@ -171,3 +180,19 @@ def read_completion_request(protocol: int, fields: bytes) -> tuple[str, bool]:
     except (WireError, Incomplete) as error:
         raise InputError(f"tab_complete: {error}") from None
     return text, assumed
+
+
+def encode_completions(matches: list[str]) -> bytes:
+    """The fields of an old-style (1.8 – 1.12.2) clientbound tab completion: the matches."""
+    return encode_varint(len(matches)) + b"".join(encode_string(m) for m in matches)
+
+
+def decode_completions(fields: bytes) -> list[str]:
+    """The matches of an old-style clientbound tab completion; WireError if malformed."""
+    reader = Reader(fields)
+    count = reader.varint()
+    if not 0 <= count <= MAX_MATCHES:
+        raise WireError("BAD_LENGTH", f"{count} matches")
+    matches = [reader.string() for _ in range(count)]
+    reader.expect_end()
+    return matches

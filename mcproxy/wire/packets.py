@@ -95,6 +95,7 @@ LOGIN_DISCONNECT_ANY_VERSION = 0x00
 #: Protocol numbers at which a layout either side writes changed.
 PROTOCOL_1_21_2 = 768  # Login Success loses strictErrorHandling; sea level; new teleport
 PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
+PROTOCOL_1_11 = 315  # serverbound chat lines may be 256 characters long (100 before)
 
 
 class PacketTable:

@@ -35,13 +35,19 @@ RATE_LIMITS = "\n[rate_limits]\nlogins_per_address_burst = 50\nconnections_per_a
 @dataclass(frozen=True)
 class Step:
     """One thing a player does: the line sent, what its backend (the first or, after the
-    move, the second) reports, what it reads back."""
+    move, the second) reports (once), what it must never see, and what the player reads back
+    (a chat line, or "completions: ...")."""
 
     name: str
     line: str
-    backend_event: dict
+    backend_event: dict | None
     answer: str
+    unseen: dict | None = None
     second: bool = False
+
+
+#: Versions whose client completes command names from the server's command tree (1.13 on).
+TREE_VERSIONS = {"1.13.2", "1.16.5", "1.17.1", "1.18.2", "1.19.2", "1.19.4", "1.20.1", "1.20.2", "1.20.4"}
 
 
 def steps(version: str, second: str) -> tuple[Step, ...]:
@@ -49,9 +55,15 @@ def steps(version: str, second: str) -> tuple[Step, ...]:
     server it moves to."""
     chat = f"hello from {version}"
     there = f"hello from {version} on {second}"
+    # Before 1.13 the backend is asked and the proxy adds its /server to the answer; from
+    # 1.13 the client completes from the backend's tree with the proxy's commands merged in.
+    asked = None if version in TREE_VERSIONS else {"event": "tab_complete", "text": "/ser"}
     return (
         Step("chat", chat, {"event": "chat", "message": chat}, f"backend heard: {chat}"),
         Step("backend command", "/ping", {"event": "command", "command": "ping"}, "backend ran /ping"),
+        Step("proxy command /glist answered", "/glist", None, "Total players online:",
+             unseen={"event": "command", "command": "glist"}),
+        Step("tab complete of /ser offers /server", "tab:/ser", asked, "completions: /server /serverinfo"),
         Step("move", f"/server {second}", {"event": "join"}, f"You are now connected to {second}.", second=True),
         Step("chat there", there, {"event": "chat", "message": there}, f"backend heard: {there}", second=True),
     )
@@ -124,9 +136,11 @@ class VersionMatrixTests(TestCase):
     def test_every_version_joins_chats_runs_a_backend_command_and_moves(self):
         """Each version from 1.8.8 to 1.20.4 joins through the proxy (legacy forwarding: the
         backend sees the address and the offline UUID in the handshake host), and each step's
-        line reaches its backend, whose answer reaches the client; ``/server`` moves it to a
-        second backend (a second Join Game; before 1.20.2 followed by the Respawn pair) where
-        its chat arrives; then the player leaves both."""
+        line reaches its backend, whose answer reaches the client; the proxy's /glist is
+        answered by the proxy alone, and completing "/ser" offers the proxy's /server beside
+        the backend's /serverinfo; ``/server`` moves it to a second backend (a second Join
+        Game; before 1.20.2 followed by the Respawn pair) where its chat arrives; then the
+        player leaves both."""
         backend, ports = yield self.backends(MATRIX)
         other, other_ports = yield self.backends(MATRIX)
         servers = {f"s{port}": {"port": port} for port in ports.values()}
@@ -148,11 +162,14 @@ class VersionMatrixTests(TestCase):
                 self.assertEqual(join["host"].split("\x00")[:3],
                                  [host(version), "127.0.0.1", offline_uuid(name).hex], version)
             heard = [e["text"] for e in client.events if e["event"] == "chat"]
+            heard += ["completions: " + " ".join(e["matches"]) for e in client.events if e["event"] == "completions"]
             for step in plan[version]:
-                seen = [e for e in events[step.second]
-                        if all(e.get(k) == v for k, v in step.backend_event.items())]
-                self.assertEqual(len(seen), 1, (version, step.name, events[step.second]))
-                self.assertIn(step.answer, heard, (version, step.name, client.events))
+                where = events[step.second]
+                for wanted, count in ((step.backend_event, 1), (step.unseen, 0)):
+                    if wanted is not None:
+                        seen = [e for e in where if all(e.get(k) == v for k, v in wanted.items())]
+                        self.assertEqual(len(seen), count, (version, step.name, where))
+                self.assertTrue(any(step.answer in text for text in heard), (version, step.name, client.events))
             plays, respawns = moved(client.events)
             self.assertEqual(plays, 2, (version, client.events))
             reconfigures = version in ("1.20.2", "1.20.4")

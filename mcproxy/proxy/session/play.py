@@ -17,6 +17,7 @@ from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchStat
 from mcproxy.proxy.session.transition import Transition, release
 from mcproxy.proxy.session.watchers import PlayWatchers
 from mcproxy.wire import chat
+from mcproxy.wire.text import encode_text
 from mcproxy.wire.types import WireError, encode_bytes, encode_string, encode_varint
 
 #: Messages held for a player between servers; more are dropped.
@@ -283,6 +284,8 @@ class PlayHandler(SessionHandler):
         connection = self.connection
         proxy = connection.proxy
         ids = connection.ids
+        if ids.play_transfer is None:
+            raise ValueError("their client version has no Transfer packet (1.20.5 and newer have)")
         if proxy.settings.secret:
             payload = encode_route(proxy.settings.secret, connection.profile.id, server or self.server,
                                    proxy.reactor.seconds())
@@ -292,7 +295,14 @@ class PlayHandler(SessionHandler):
         self.send_down(ids.play_transfer, encode_string(host) + encode_varint(port))
 
     def disconnect_player(self, message: str) -> None:
-        protocol = self.connection.ids.protocol
-        kick = chat.play_kick if self.down.phase is RelayPhase.PLAY else chat.config_kick
-        self.send_down(*kick(protocol, chat.text_component(message)))
+        ids = self.connection.ids
+        if self.down.phase is RelayPhase.PLAY:
+            self.send_down(ids.play_kick, self.text_fields(message))
+        else:
+            self.send_down(ids.config_disconnect, self.text_fields(message))
         self.connection.close()
+
+    def text_fields(self, message: str) -> bytes:
+        """``message`` as this client's version writes a text field: NBT from 1.20.3,
+        a JSON string before."""
+        return encode_text(self.connection.ids.protocol, message)

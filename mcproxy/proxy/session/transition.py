@@ -8,8 +8,8 @@ from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConn
 from mcproxy.proxy.relay import PAUSE, Half, Phase as RelayPhase, joined, relay_chunk
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.session.switch import FALLBACKS, ServerSwitch, SwitchState
-from mcproxy.proxy.session.watchers import reason_text
 from mcproxy.wire.respawn import read_join_game, respawn_pair
+from mcproxy.wire.text import read_text
 from mcproxy.wire.types import WireError
 
 
@@ -168,7 +168,7 @@ class Transition:
             return PAUSE
 
         def kick(packet_id: int, fields: bytes):
-            join.append(Kicked(reason_text(connection.ids.protocol, fields)))
+            join.append(Kicked(read_text(connection.ids.protocol, fields)))
             return PAUSE
 
         half.on(RelayPhase.PLAY, connection.ids.play_login, join_game)

@@ -13,28 +13,14 @@ from functools import partial
 
 from mcproxy.proxy.events import Cancelled, PlayerChatEvent, PlayerCommandEvent, Rewritten
 from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase as RelayPhase
-from mcproxy.wire.chat_input import MAX_LINE, InputError, Typed, read_completion_request, read_typed
-from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
+from mcproxy.wire.chat_input import (
+    MAX_COMMAND, InputError, Typed, decode_completions, encode_completions, max_line, read_completion_request,
+    read_typed,
+)
+from mcproxy.wire.types import Incomplete, WireError, encode_string, encode_varint
 
 #: Old-style tab completions a client may have waiting on the backend; more are dropped.
 MAX_PENDING_COMPLETIONS = 8
-#: Matches in one old-style tab completion answer that we read before giving up merging.
-MAX_MATCHES = 4096
-
-
-def encode_matches(matches: list[str]) -> bytes:
-    """The fields of an old-style (1.8 – 1.12.2) clientbound tab completion."""
-    return encode_varint(len(matches)) + b"".join(encode_string(m) for m in matches)
-
-
-def decode_matches(fields: bytes) -> list[str]:
-    reader = Reader(fields)
-    count = reader.varint()
-    if not 0 <= count <= MAX_MATCHES:
-        raise WireError("BAD_LENGTH", f"{count} matches")
-    matches = [reader.string() for _ in range(count)]
-    reader.expect_end()
-    return matches
 
 
 class TypedWatchers:
@@ -120,10 +106,11 @@ class TypedWatchers:
             self._refused_on_signed(event)
             return FORWARD
         if isinstance(result, Rewritten):
-            if len(result.text) > MAX_LINE:
-                proxy.log.warn("a plugin's rewritten chat is over {limit} characters; sent unchanged", limit=MAX_LINE)
+            limit = max_line(play.connection.ids.protocol)
+            if len(result.text) > limit:
+                proxy.log.warn("a plugin's rewritten chat is over {limit} characters; sent unchanged", limit=limit)
                 return FORWARD
-            return self._up.reframe(encode_varint(packet_id) + encode_string(result.text, MAX_LINE) + typed.tail)
+            return self._up.reframe(encode_varint(packet_id) + encode_string(result.text, limit) + typed.tail)
         if isinstance(result, Cancelled):
             return self._swallow(typed)
         return FORWARD
@@ -151,7 +138,8 @@ class TypedWatchers:
         return answer
 
     def _rewritten(self, packet_id: int, typed: Typed, text: str):
-        limit = MAX_LINE if self._play.connection.ids.play_chat_legacy_serverbound == packet_id else 32767
+        ids = self._play.connection.ids
+        limit = max_line(ids.protocol) if ids.play_chat_legacy_serverbound == packet_id else MAX_COMMAND
         try:
             return self._up.reframe(encode_varint(packet_id) + encode_string(text, limit) + typed.tail)
         except WireError:
@@ -197,7 +185,7 @@ class TypedWatchers:
         matches = trees.complete_legacy(connection, text)
         if matches is not None:
             if play.in_play:
-                play.send_down(connection.ids.play_tab_complete_response, encode_matches(matches))
+                play.send_down(connection.ids.play_tab_complete_response, encode_completions(matches))
             return DROP
         if len(self._pending) >= MAX_PENDING_COMPLETIONS:
             return DROP
@@ -213,9 +201,9 @@ class TypedWatchers:
         connection = self._play.connection
         ours = connection.proxy.command_tree.names_for(connection, text) or []
         try:
-            theirs = decode_matches(fields)
+            theirs = decode_completions(fields)
         except (WireError, Incomplete):
             return FORWARD
         known = {m.lower() for m in theirs}
         merged = theirs + sorted((m for m in ours if m.lower() not in known), key=str.lower)
-        return self._down.reframe(encode_varint(packet_id) + encode_matches(merged))
+        return self._down.reframe(encode_varint(packet_id) + encode_completions(merged))

@@ -9,16 +9,8 @@ from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Phase as RelayPhase
 from mcproxy.proxy.session.switch import SwitchState
 from mcproxy.proxy.session.typed import TypedWatchers
 from mcproxy.wire import bungee, chat
+from mcproxy.wire.text import read_text
 from mcproxy.wire.types import Reader, WireError, encode_varint
-
-
-def reason_text(protocol: int, fields: bytes) -> str:
-    """A play or configuration disconnect's reason as plain text (JSON or NBT by version)."""
-    try:
-        component, _ = chat.decode_text(protocol, fields)
-        return chat.plain_text(component)
-    except WireError:
-        return "(unreadable reason)"
 
 
 class PlayWatchers:
@@ -98,7 +90,7 @@ class PlayWatchers:
         play = self._play
         connection = play.connection
         proxy = connection.proxy
-        reason = reason_text(connection.ids.protocol, fields)
+        reason = read_text(connection.ids.protocol, fields)
         proxy.log.info("backend {server} kicked {player}: {reason}", server=play.server,
                        player=connection.profile.name, reason=reason, correlation_id=connection.correlation_id)
         notice = f"You were kicked from {play.server}: {reason}"
@@ -115,8 +107,7 @@ class PlayWatchers:
         if isinstance(result, Disconnected):
             play.kicked = True
             connection.leave_reason = "kicked"
-            return self._down.reframe(encode_varint(packet_id)
-                                      + chat.encode_text(connection.ids.protocol, chat.text_component(result.message)))
+            return self._down.reframe(encode_varint(packet_id) + play.text_fields(result.message))
         if isinstance(result, Redirected):
             if result.server in proxy.router.servers and result.server != play.server:
                 play.transition.begin((result.server,), SwitchCause.KICKED, notice)
