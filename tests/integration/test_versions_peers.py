@@ -221,6 +221,38 @@ class VersionMatrixTests(TestCase):
             self.assertIn("spawn", [e["event"] for e in bot.events], version)
 
     @defer.inlineCallbacks
+    def test_mineflayer_moves_with_server(self):
+        """mineflayer bots of 1.8.8, 1.12.2, 1.16.5 and 1.20.1 move to a second backend with
+        /server: each reads the new Join Game and the two Respawns, spawns again as the new
+        server's entity, and its chat reaches the second backend."""
+        versions = ("1.8.8", "1.12.2", "1.16.5", "1.20.1")
+        backend, ports = yield self.backends(versions)
+        other, other_ports = yield self.backends(versions)
+        servers = {f"s{port}": {"port": port} for port in ports.values()}
+        servers.update({f"t{port}": {"port": port} for port in other_ports.values()})
+        yield self.proxy(servers, {host(version): [f"s{ports[version]}"] for version in versions})
+        bots = {}
+        for version in versions:
+            name = "M" + player(version)[1:]
+            bot = bots[version] = NodePeer("switch_bot.js", "127.0.0.1", self.port, version, name,
+                                           f"t{other_ports[version]}", f"moved on {version}",
+                                           env={"FAKE_HOST": host(version)})
+            self.addCleanup(bot.stop)
+        codes = yield defer.gatherResults([bot.finished(90) for bot in bots.values()])
+        for (version, bot), code in zip(bots.items(), codes):
+            self.assertEqual(code, 0, (version, bot.events))
+            kinds = [e["event"] for e in bot.events]
+            second_login = [i for i, kind in enumerate(kinds) if kind == "login"][1]
+            self.assertEqual(kinds[second_login:].count("respawn"), 2, (version, bot.events))
+            spawns = [e for e in bot.events if e["event"] == "spawn"]
+            self.assertGreaterEqual(len(spawns), 2, (version, bot.events))
+            logins = [e["entityId"] for e in bot.events if e["event"] == "login"]
+            self.assertEqual(spawns[-1]["entityId"], logins[-1], version)
+            self.assertIn({"port": other_ports[version], "event": "chat", "username": "M" + player(version)[1:],
+                           "message": f"moved on {version}"}, other.events)
+        self.assertEqual(self.refusals(), {})
+
+    @defer.inlineCallbacks
     def test_modern_forwarding_from_1_13_and_its_refusal_before(self):
         """A 1.13.2 backend asking for velocity:player_info gets an answer its Velocity-style
         verifier accepts (HMAC-SHA256 with the shared secret, forwarding version 1, address,
