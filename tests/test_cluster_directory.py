@@ -15,6 +15,7 @@ from zope.interface.verify import verifyObject
 from mcproxy.cluster.directory import ClusterDirectory
 from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.cluster.metrics import ClusterMetrics
+from mcproxy.cluster.signing import MessageSigner
 from mcproxy.cluster.store import EVENTS, rpc_channel
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.ops.health import CheckState
@@ -23,6 +24,8 @@ from mcproxy.proxy.directory import KICKED, ProxyDirectory
 from mcproxy.testing import FakeRedisLink, InMemoryRedis
 
 INTERVAL = 1.0
+#: The network's shared proxy_secret in these tests.
+SECRET = b"4f9c2a7e1b8d3c6f0a5e9b2d7c4f1a8e"
 
 
 class FakeConnection:
@@ -73,15 +76,16 @@ class FakeCore:
 class Proxy:
     """One proxy of the test network: its core, Redis link, directory and metrics."""
 
-    def __init__(self, redis: InMemoryRedis, proxy_id: str, kick: bool = False) -> None:
+    def __init__(self, redis: InMemoryRedis, proxy_id: str, kick: bool = False, secret: bytes = SECRET) -> None:
         self.core = FakeCore(redis.clock, kick)
         self.link = FakeRedisLink()
         self.registry = CollectorRegistry()
         self.log: list[dict] = []
+        log = Logger(observer=self.log.append)
         self.directory = ClusterDirectory(
             redis.clock, ProxyDirectory(self.core), self.link, proxy_id, INTERVAL,
-            ClusterMetrics(self.registry), Logger(observer=self.log.append), kick_existing=kick,
-            store=redis.store(proxy_id))
+            ClusterMetrics(self.registry), log, MessageSigner(redis.clock, proxy_id, secret, log=log),
+            kick_existing=kick, store=redis.store(proxy_id))
         redis.subscribe(EVENTS, self.directory.message)
         redis.subscribe(rpc_channel(proxy_id), self.directory.message)
         self.directory.startService()
@@ -333,8 +337,9 @@ class ClusterDirectoryTests(SynchronousTestCase):
         one.directory.message(EVENTS, "not json")
         one.directory.message(EVENTS, '{"op": "put", "proxy": "p2", "entry": "{}"}')
         one.directory.message(rpc_channel("p1"), "[1, 2]")
-        one.directory.message(rpc_channel("p1"), '{"id": 1, "from": "p2", "op": "format_disk", "args": {}}')
-        one.directory.message(rpc_channel("p1"), '{"reply": 99, "result": {}}')
+        peer = MessageSigner(self.clock, "p2", SECRET)
+        one.directory.message(rpc_channel("p1"), peer.seal("p1", {"id": 1, "op": "format_disk", "args": {}}))
+        one.directory.message(rpc_channel("p1"), peer.seal("p1", {"reply": 99, "result": {}}))
         one.directory.message(rpc_channel("p1"), "x" * 70000)
         self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 2)
         for reason in ("not_an_object", "unknown_operation", "unexpected_reply", "too_large"):

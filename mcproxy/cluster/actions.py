@@ -19,12 +19,12 @@ class RemoteActions:
     """
 
     def __init__(self, clock, publish: Callable, proxy_id: str, local, kick: Callable[[dict], dict], metrics,
-                 log: Logger, timeout: float = 5.0) -> None:
+                 log: Logger, signer, timeout: float = 5.0) -> None:
         self._local = local
         self.rpc = ProxyRPC(clock, publish, proxy_id, {
             "transfer": self._serve_transfer, "execute": self._serve_execute, "kick": kick,
             "kick_player": self._serve_kick_player, "alert": self._serve_alert,
-        }, metrics, log, timeout=timeout)
+        }, metrics, log, signer, timeout=timeout)
 
     def transfer(self, entry: PlayerEntry, server: str, notify: bool) -> defer.Deferred:
         d = self.rpc.request(entry.proxy, "transfer", {"player": entry.uuid, "server": server, "notify": notify})

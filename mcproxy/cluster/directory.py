@@ -35,7 +35,7 @@ class ClusterDirectory(Service):
     """``[cluster] enabled = true``: players of every proxy sharing one Redis."""
 
     def __init__(self, clock, local, link, proxy_id: str, interval: float, metrics, log: Logger,
-                 kick_existing: bool = False, rpc_timeout: float = 5.0, store=None) -> None:
+                 signer, kick_existing: bool = False, rpc_timeout: float = 5.0, store=None) -> None:
         self._clock = clock
         self._local = local
         self._link = link
@@ -61,7 +61,7 @@ class ClusterDirectory(Service):
         self._loop = task.LoopingCall(self.beat)
         self._loop.clock = clock
         self.actions = RemoteActions(clock, self._store.publish, proxy_id, local, self._serve_kick, metrics, log,
-                                     timeout=rpc_timeout)
+                                     signer, timeout=rpc_timeout)
         self.rpc = self.actions.rpc
         link.observe(self._link_changed)
 
