@@ -56,8 +56,26 @@ class IPlayerDirectory(Interface):
     def kick(player, reason):
         """Disconnect C{player} with C{reason}: Deferred[bool], False when nobody was found."""
 
-    def alert(text):
-        """Show C{text} to every player in the network: Deferred[int], how many got it."""
+    proxy_id = Attribute("str: this proxy's id in the network ('' without [cluster])")
+
+    def alert(text, raw=False):
+        """Show C{text} to every player in the network: Deferred[int], how many got it.
+
+        With C{raw}, C{text} is a JSON chat component.
+        """
+
+    def send_message(player, text, raw=False):
+        """Show C{text} (a JSON component with C{raw}) to C{player}: Deferred[bool], whether shown."""
+
+    def forward(server, payload):
+        """A BungeeCord channel C{payload} to C{server}'s backend through any player on it, on
+        any proxy: Deferred[bool], False when no player is on it anywhere."""
+
+    def forward_to_player(player, payload):
+        """A BungeeCord channel C{payload} to C{player}'s backend: Deferred[bool]."""
+
+    def transfer_out(player, host, port, server=None):
+        """The Transfer packet to C{player}, sent by their proxy: Deferred[TransferResult]."""
 
     def online_count():
         """Players in play in the whole network (the status ping's count)."""

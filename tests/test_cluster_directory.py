@@ -28,10 +28,26 @@ INTERVAL = 1.0
 SECRET = b"4f9c2a7e1b8d3c6f0a5e9b2d7c4f1a8e"
 
 
+class FakeHandler:
+    """The play handler's sends a directory uses: what reached the backend, and components shown."""
+
+    def __init__(self) -> None:
+        self.plugin_messages: list[tuple[str, bytes]] = []
+        self.components: list = []
+
+    def send_plugin_message_up(self, channel: str, data: bytes) -> None:
+        self.plugin_messages.append((channel, data))
+
+    def send_system_component(self, component) -> None:
+        self.components.append(component)
+
+
 class FakeConnection:
     """A player connection as the directory sees it."""
 
     def __init__(self, name: str, player_id: uuid.UUID | None = None) -> None:
+        self.handler = FakeHandler()
+        self.transfers: list[tuple] = []
         self.profile = type("Profile", (), {"name": name, "id": player_id or uuid.uuid4()})()
         self.server = None
         self.correlation_id = name
@@ -52,6 +68,11 @@ class FakeConnection:
         self.switches.append(server)
         self.server = server
         return defer.succeed(f"You are now connected to {server}.")
+
+    def transfer_out(self, host: str, port: int = 25565, server: str | None = None) -> None:
+        if host == "refuse.example":
+            raise ValueError("the player cannot be transferred right now")
+        self.transfers.append((host, port, server))
 
 
 class FakeCore:
@@ -110,6 +131,20 @@ class Proxy:
 
     def metric(self, name: str, **labels) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
+
+
+def join_network(core, redis: InMemoryRedis, proxy_id: str) -> ClusterDirectory:
+    """Make a real ProxyCore (a session rig's) a member of ``redis``'s network as ``proxy_id``."""
+    link = FakeRedisLink()
+    directory = ClusterDirectory(core.reactor, core.network, link, proxy_id, INTERVAL,
+                                 ClusterMetrics(CollectorRegistry()), core.log,
+                                 MessageSigner(core.reactor, proxy_id, SECRET), store=redis.store(proxy_id))
+    redis.subscribe(EVENTS, directory.message)
+    redis.subscribe(rpc_channel(proxy_id), directory.message)
+    directory.startService()
+    link.set_connected(True)
+    core.network = directory
+    return directory
 
 
 def result_of(d: defer.Deferred):
