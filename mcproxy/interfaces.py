@@ -295,10 +295,11 @@ class IProxyAPI(Interface):
         """
 
     def players():
-        """The players in play, as a list of IPlayer."""
+        """The players in play, as a list of IPlayer: this proxy's, then (with [cluster]) the
+        other proxies' as RemotePlayer."""
 
     def find_player(name_or_uuid):
-        """The IPlayer with that name or UUID string, or None."""
+        """The IPlayer with that name or UUID string, on any proxy of the network, or None."""
 
     def servers():
         """The names of the servers the proxy routes to."""
@@ -326,9 +327,14 @@ class IPlayer(Interface):
     server = Attribute("str or None: the server the player is on")
     address = Attribute("str: the address the player connected from")
     protocol = Attribute("int: the player's protocol version")
+    proxy = Attribute("str: the id of the proxy holding the player with [cluster], else ''")
 
     def send_message(text):
-        """Show ``text`` in the player's chat; held while they are between servers."""
+        """Show ``text`` in the player's chat; held while they are between servers.
+
+        A player on another proxy (:class:`mcproxy.proxy.remote_player.RemotePlayer`) returns
+        a Deferred here and in the other actions, firing once that proxy answered.
+        """
 
     def disconnect(message):
         """Disconnect the player with ``message``."""
