@@ -195,13 +195,28 @@ class VersionMatrixTests(TestCase):
         for (version, client), code in zip(clients.items(), codes):
             self.assertEqual(code, 0, (version, client.events))
             heard = [e["text"] for e in client.events if e["event"] == "chat"]
-            self.assertIn(f"You were kicked from s{ports[version]}: Kicked by the backend "
+            self.assertIn(f"You were kicked from s{ports[version]}: Kicked by the matrix backend "
                           f"You are now on t{other_ports[version]}.", heard, version)
             self.assertIn(f"backend heard: still here on {version}", heard, version)
             self.assertEqual(moved(client.events), (2, 2), (version, client.events))
             self.assertFalse([e for e in client.events if e["event"] in ("kicked", "disconnected")], version)
             self.assertIn({"port": other_ports[version], "event": "chat", "username": player(version),
                            "message": f"still here on {version}"}, other.events)
+
+    @defer.inlineCallbacks
+    def test_backend_kick_reaches_the_player(self):
+        """A backend's kick (JSON text before 1.20.3, NBT from it) reaches a player of each
+        generation with its reason, and the proxy lets them go."""
+        versions = ("1.8.8", "1.12.2", "1.16.5", "1.20.2", "1.20.4")
+        backend, ports = yield self.backends(versions)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in versions})
+        clients = {version: self.client(version, player(version), host(version), "/kickme") for version in versions}
+        yield defer.gatherResults([client.finished(90) for client in clients.values()])
+        for version, client in clients.items():
+            reasons = [e["reason"] for e in client.events if e["event"] == "kicked"]
+            self.assertEqual(reasons, ["Kicked by the matrix backend"], (version, client.events))
+        self.assertEqual(len(self.proxy_process.core.players), 0)
 
     @defer.inlineCallbacks
     def test_mineflayer_spawns(self):

@@ -1,11 +1,12 @@
 // A minecraft-protocol backend of any version from 1.8 on, for the version matrix: players
 // join (offline mode), each chat line is answered in the version's chat packet, a command
-// (a "/" chat line before 1.19, chat_command after) is answered too (/kickme kicks), and what it sees is
+// (a "/" chat line before 1.19, chat_command after) is answered too, and what it sees is
 // reported as JSON lines: the handshake's host (legacy forwarding) and, with
 // MODERN_SECRET set, the velocity:player_info answer checked as Velocity's verifier does.
 // It declares the commands /ping and /serverinfo: in a command tree from 1.13, and before
 // as the answer to a tab completion of "/" plus a partial name.
 // One process serves any number of them, one per port; every event names its port.
+// /kickme kicks the player.
 // Usage: node version_backend.js PORT:VERSION...
 const crypto = require('crypto')
 const mc = require('minecraft-protocol')
@@ -123,8 +124,8 @@ function serve (port, version) {
 
   function command (client, line) {
     say({ event: 'command', username: client.username, command: line })
-    if (line === 'kickme') return client.end('Kicked by the backend')
-    tell(client, `backend ran /${line}`)
+    if (line === 'kickme') client.end('Kicked by the matrix backend')
+    else tell(client, `backend ran /${line}`)
   }
 
   server.on('listening', () => say({ event: 'listening', version }))
