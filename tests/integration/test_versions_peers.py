@@ -9,7 +9,6 @@ back; a later step (moving to a second backend) is one more entry in :func:`step
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from twisted.internet import defer, reactor, ssl
@@ -153,6 +152,38 @@ class VersionMatrixTests(TestCase):
         for version in MATRIX:
             yield backend.wait_for("leave", timeout=20, port=ports[version])
         self.assertEqual(self.refusals(), {})
+
+    @defer.inlineCallbacks
+    def test_backend_kick_reaches_the_player(self):
+        """A backend's kick (JSON text before 1.20.3, NBT from it) reaches a player of each
+        generation with its reason, and the proxy lets them go."""
+        versions = ("1.8.8", "1.12.2", "1.16.5", "1.20.2", "1.20.4")
+        backend, ports = yield self.backends(versions)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in versions})
+        clients = {version: self.client(version, player(version), host(version), "/kickme") for version in versions}
+        yield defer.gatherResults([client.finished(90) for client in clients.values()])
+        for version, client in clients.items():
+            reasons = [e["reason"] for e in client.events if e["event"] == "kicked"]
+            self.assertEqual(reasons, ["Kicked by the matrix backend"], (version, client.events))
+        self.assertEqual(len(self.proxy_process.core.players), 0)
+
+    @defer.inlineCallbacks
+    def test_mineflayer_spawns(self):
+        """mineflayer bots of 1.8.8, 1.12.2, 1.16.5 and 1.20.4 spawn through the proxy."""
+        versions = ("1.8.8", "1.12.2", "1.16.5", "1.20.4")
+        backend, ports = yield self.backends(versions)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in versions})
+        bots = {}
+        for version in versions:
+            bot = bots[version] = NodePeer("bot.js", "127.0.0.1", self.port, version, "B" + player(version)[1:],
+                                           env={"FAKE_HOST": host(version), "CLIENT_TIMEOUT_MS": "60000"})
+            self.addCleanup(bot.stop)
+        codes = yield defer.gatherResults([bot.finished(90) for bot in bots.values()])
+        for (version, bot), code in zip(bots.items(), codes):
+            self.assertEqual(code, 0, (version, bot.events))
+            self.assertIn("spawn", [e["event"] for e in bot.events], version)
 
     @defer.inlineCallbacks
     def test_modern_forwarding_from_1_13_and_its_refusal_before(self):

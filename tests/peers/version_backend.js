@@ -123,7 +123,8 @@ function serve (port, version) {
 
   function command (client, line) {
     say({ event: 'command', username: client.username, command: line })
-    tell(client, `backend ran /${line}`)
+    if (line === 'kickme') client.end('Kicked by the matrix backend')
+    else tell(client, `backend ran /${line}`)
   }
 
   server.on('listening', () => say({ event: 'listening', version }))
@@ -131,6 +132,8 @@ function serve (port, version) {
     say({ event: 'join', username: client.username, uuid: client.uuid, host: client.serverHost, protocol: client.protocolVersion })
     joinGame(client)
     client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1, dx: 0, dy: 0, dz: 0 })
+    // mineflayer spawns on the first health above zero.
+    client.write('update_health', { health: 20, food: 20, foodSaturation: 5 })
     if (hasCommandTree) declareCommands(client)
     else client.on('tab_complete', (packet) => completeOld(client, packet))
     client.on('chat', (packet) => {
