@@ -217,6 +217,16 @@ class ParserTableTests(SynchronousTestCase):
             self.assertEqual(table.by_name, protocol < 759, protocol)
             self.assertEqual(table.layouts["brigadier:string"], "varint", protocol)
 
+    def test_upstream_only_version(self) -> None:
+        """26.2, known from BungeeCord and Gate only, reads trees with 26.1's parsers (both
+        sources keep ids and properties), so a 26.1-shaped tree merges; an unknown protocol
+        has none."""
+        self.assertIs(parsers(776), parsers(775))
+        names = root_names(ProxyCommandTree(dispatcher(), Logger(observer=lambda e: None)).merged(
+            Player("Steve"), 776, tiny_tree()), 776)
+        self.assertEqual(names, ["a", "glist", "server"])
+        self.assertRaises(KeyError, parsers, 9999)
+
     def test_parser_by_name(self) -> None:
         """1.13 – 1.18.2 name a parser by string; one minecraft-data does not list reads as it
         assumes (no properties), and our string argument is written by name."""

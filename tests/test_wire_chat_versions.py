@@ -203,11 +203,15 @@ class InputRefusalTests(SynchronousTestCase):
         self.assertRaises(InputError, read_completion_request, 340, encode_string("/x"))
 
     def test_upstream_only_version(self) -> None:
-        """26.2 has ids but no layouts: the text is read and the rest kept as it is."""
+        """26.2 has ids but no layouts: the text is read and the rest kept as it is, and
+        system messages take 26.1's shape (both upstream sources leave system chat unchanged)."""
         self.assertEqual(protocol_info(776).source, "upstream")
         typed = read_typed(776, "chat_command_signed", encode_string("glist") + b"rest")
         self.assertEqual((typed.text, typed.signed, typed.tail), ("glist", True, b"rest"))
         self.assertEqual(packet_ids(776).play_chat_command_signed, packet_ids(775).play_chat_command_signed)
+        component = {"text": "Total: 3"}
+        self.assertEqual(chat.system_message(776, component),
+                         (packet_ids(776).play_system_chat, chat.system_message(775, component)[1]))
 
     def test_completion_list_bounded(self) -> None:
         """An old-style completion answer round-trips; one claiming too many matches, or

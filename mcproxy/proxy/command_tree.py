@@ -19,6 +19,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
 
+from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
 
 ROOT, LITERAL, ARGUMENT = 0, 1, 2
@@ -106,8 +107,17 @@ def _table() -> dict[int, Parsers]:
 
 
 def parsers(protocol: int) -> Parsers:
-    """The argument parsers of ``protocol``; KeyError for a version without a commands tree."""
-    return _table()[protocol]
+    """The argument parsers of ``protocol``; KeyError for a version without a commands tree.
+
+    A version known only from upstream proxies (26.2) takes the newest minecraft-data
+    version's: both sources keep the tree's layout and every parser's id and properties."""
+    table = _table()
+    if protocol not in table:
+        info = protocol_info(protocol)
+        if info is None or info.source != "upstream":
+            raise KeyError(protocol)
+        return table[max(table)]
+    return table[protocol]
 
 
 def _skip_properties(reader: Reader, layout: str) -> None:
