@@ -192,7 +192,8 @@ class WorkerSlotTests(ConfigFileTestCase):
         self.assertEqual(process.cluster.proxy_id, "eu-1/w2")
         self.assertIsNone(process.messaging)
         self.assertIsNone(process.query)
-        self.assertEqual(process.status_board.snapshot()["worker"], {"index": 2, "of": 2, "restarts": 3})
+        self.assertEqual(process.status_board.snapshot()["worker"],
+                         {"index": 2, "of": 2, "restarts": 3, "pid": os.getpid()})
         self.assertEqual(process.registry.get_sample_value("mcproxy_worker_restarts"), 3)
         self.assertTrue(process.reload())
         self.assertEqual(process.config.cluster.proxy_id, "eu-1/w2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import uuid
 from typing import Any
@@ -203,7 +204,7 @@ class ProxyProcess(MultiService):
                                                        "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
         if worker is not None:
-            self.status_board.add("worker", worker.status)
+            self.status_board.add("worker", lambda: dict(worker.status(), pid=os.getpid()))
             Gauge("mcproxy_worker_restarts", "Times the supervisor restarted this worker's slot",
                   registry=self.registry).set(worker.restarts)
         if self.cluster is not None:
