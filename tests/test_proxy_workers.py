@@ -363,3 +363,23 @@ class WorkerSupervisorTests(SynchronousTestCase):
         self.assertEqual(how_it_ended(Failure(ProcessDone(0))), "exited with status 0")
         self.assertEqual(how_it_ended(died(signal=None, status=3)), "exited with status 3")
         self.assertEqual(how_it_ended(died(signal=15)), "was killed by signal 15")
+
+
+class McproxyctlWorkerTests(ConfigFileTestCase):
+
+    def test_worker_option_addresses_its_admin_port(self) -> None:
+        """mcproxyctl --worker K reaches worker K's admin listener (port + K - 1); without it, worker 1's;
+        a K the proxy does not run, or --worker on a backend, is refused with the reason."""
+        from mcproxy.ctl.cli import AdminClient, CtlError, _addressed, parser
+        from mcproxy.ctl.typo import unknown_command
+
+        path = self.write(WORKERS + CLUSTER + '[admin]\nbind = "tcp:8765:interface=127.0.0.1"\n')
+        top = parser()
+        self.assertIsNone(unknown_command(["-c", path, "--worker", "2", "health"], top))
+        args = top.parse_args(["-c", path, "--worker", "2", "health"])
+        self.assertEqual(AdminClient(_addressed(args)).base, "http://127.0.0.1:8766")
+        args = top.parse_args(["-c", path, "status"])
+        self.assertEqual(AdminClient(_addressed(args)).base, "http://127.0.0.1:8765")
+        args = top.parse_args(["-c", path, "--worker", "3", "status"])
+        error = self.assertRaises(CtlError, _addressed, args)
+        self.assertEqual(str(error), f"{path}: --worker 3: this proxy runs 2 worker(s)")
