@@ -383,3 +383,27 @@ class McproxyctlWorkerTests(ConfigFileTestCase):
         args = top.parse_args(["-c", path, "--worker", "3", "status"])
         error = self.assertRaises(CtlError, _addressed, args)
         self.assertEqual(str(error), f"{path}: --worker 3: this proxy runs 2 worker(s)")
+
+
+class WorkerLogTests(ConfigFileTestCase):
+
+    def test_lines_say_which_worker(self) -> None:
+        """A worker's JSON lines carry "worker": "wK", so N workers' interleaved lines stay apart."""
+        import json
+
+        from twisted.application.service import Service
+
+        from mcproxy.ops.logging import logged_process
+        from mcproxy.ops.redaction import Redactor
+
+        path = os.path.join(self.dir, "worker.log")
+        top = logged_process(Service(), "info", path, Redactor(), stamp={"worker": "w2"})
+        self.addCleanup(top.log_observer.close)
+        Logger(observer=top.log_observer).info("config reloaded from {path}", path="proxy.toml")
+        plain = logged_process(Service(), "info", path, Redactor())
+        self.addCleanup(plain.log_observer.close)
+        Logger(observer=plain.log_observer).info("alone")
+        with open(path) as lines:
+            stamped, alone = [json.loads(line) for line in lines]
+        self.assertEqual((stamped["text"], stamped["worker"]), ("config reloaded from proxy.toml", "w2"))
+        self.assertNotIn("worker", alone)

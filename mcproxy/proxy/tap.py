@@ -27,9 +27,11 @@ def makeService(options: Options):
         return _supervisor(options, reactor)
     process = ProxyProcess(config, reactor, worker=slot)
     reload_on_sighup(process, reactor)
-    if slot is not None:
-        ParentWatch(reactor, 0, reactor.stop).setServiceParent(process)
-    return logged_process(process, logging.level, logging.file, process.redactor)
+    if slot is None:
+        return logged_process(process, logging.level, logging.file, process.redactor)
+    ParentWatch(reactor, 0, reactor.stop).setServiceParent(process)
+    return logged_process(process, logging.level, logging.file, process.redactor,
+                          stamp={"worker": f"w{slot.index}"})
 
 
 def _supervisor(options: Options, reactor):
