@@ -224,6 +224,11 @@ class ControlPlaneAcrossWorkersTests(WorkersCase):
         served = [line for line in metrics.splitlines() if line.startswith("mcproxy_cluster_rpc_total{")
                   and 'operation="transfer"' in line and 'outcome="served"' in line]
         self.assertEqual([float(line.split()[-1]) for line in served], [1.0])
+        # SIGHUP to the supervisor reaches both workers; each reloads and says so in its own lines.
+        deployment.proxy.transport.signalProcess("HUP")
+        yield wait_until(lambda: sorted(line.get("worker") for line in worker_lines(deployment.proxy,
+                                                                                     "config reloaded from"))
+                         == ["w1", "w2"], 20, what="both workers reloaded")
 
 
 class ConfigErrorTests(TestCase):
