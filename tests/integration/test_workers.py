@@ -8,16 +8,19 @@ import json
 import os
 import socket
 
-from mcstatus import JavaServer
 import pytest
+from mcstatus import JavaServer
 from twisted.internet import defer, reactor, threads
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
-from twisted.web.client import Agent, FileBodyProducer, readBody
+from twisted.web.client import Agent, FileBodyProducer
 from twisted.web.http_headers import Headers
 
+from mcproxy.proxy.auth import read_body
 from tests.integration.cluster_harness import HEARTBEAT, RedisServer, redis_missing
-from tests.integration.deployment import BIN, Deployment, TwistdProcess, http_json, mcproxyctl, wait_until
+from tests.integration.deployment import (
+    ADMIN_BODY_LIMIT, BIN, Deployment, TwistdProcess, http_json, mcproxyctl, wait_until,
+)
 from tests.integration.harness import REPO, NodePeer, free_port, node_missing, temp_dir, write_proxy_config
 
 VERSION = "1.21.4"
@@ -54,7 +57,7 @@ def run_command(admin_port: int, line: str):
     body = FileBodyProducer(io.BytesIO(json.dumps({"line": line}).encode()))
     response = yield Agent(reactor).request(b"POST", f"http://127.0.0.1:{admin_port}/actions/command".encode(),
                                             Headers({b"content-type": [b"application/json"]}), body)
-    answer = json.loads((yield readBody(response)))
+    answer = json.loads((yield read_body(response, ADMIN_BODY_LIMIT)))
     return response.code, answer
 
 
