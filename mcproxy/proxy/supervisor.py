@@ -144,10 +144,6 @@ class WorkerSupervisor(Service):
         sent = self.signal_all("HUP")
         self.log.info("reload passed on to {count} worker(s)", count=sent)
 
-    def status(self) -> dict:
-        return {"workers": self.count, "running": sorted(self.running_workers),
-                "restarts": dict(self.restarts), "given_up": sorted(self.given_up)}
-
     def stopService(self) -> Deferred:
         super().stopService()
         for call in self._pending.values():
