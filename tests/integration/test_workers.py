@@ -118,8 +118,8 @@ class HundredPlayersTests(WorkersCase):
         yield backend.wait_for("listening")
         port, admin = free_port(), free_port_pair()
         path = write_proxy_config(self.folder, port, {"lobby": backend_port}, admin_port=admin,
-                                  extra="workers = 2\nconnect_timeout = 30\nlogin_timeout = 120\nhandshake_timeout = 120\n"
-                                  + self.cluster_table()
+                                  extra="workers = 2\nconnect_timeout = 30\nlogin_timeout = 120\n"
+                                  "handshake_timeout = 120\n" + self.cluster_table()
                                   + RATE_LIMITS)
         proxy = TwistdProcess("mcproxy", path)
         proxy.start()
