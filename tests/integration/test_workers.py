@@ -117,6 +117,8 @@ class HundredPlayersTests(WorkersCase):
         self.addCleanup(backend.stop)
         yield backend.wait_for("listening")
         port, admin = free_port(), free_port_pair()
+        # One node process builds a hundred clients' serializers one after another: on a loaded
+        # machine a client can take well over the default 10 s from connect to its handshake.
         path = write_proxy_config(self.folder, port, {"lobby": backend_port}, admin_port=admin,
                                   extra="workers = 2\nconnect_timeout = 30\nlogin_timeout = 120\n"
                                   "handshake_timeout = 120\n" + self.cluster_table()
