@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcproxy.wire.forwarding import (
+    BACKEND_FORWARDING_MODES,
     MAX_FORWARDING_VERSION,
     ForwardedPlayer,
     ForwardingRefusal,
@@ -38,8 +39,6 @@ MESSAGING_DISABLED = "MESSAGING_DISABLED"
 #: A client too old for login plugin messages (before 1.13) on a backend that accepts
 #: modern forwarding only: it can never be verified, so it is told why at once.
 MODERN_FORWARDING_UNAVAILABLE = "MODERN_FORWARDING_UNAVAILABLE"
-#: What ``[backend].forwarding`` may be: how the proxy's identity reaches this backend.
-BACKEND_FORWARDING_MODES = ("modern", "legacy", "bungeeguard")
 
 #: What a player sees while the registry is not synchronized (see the runbook's
 #: "Registry Desync" scenario): the refusal names its reason so operators can match it.
