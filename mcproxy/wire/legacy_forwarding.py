@@ -25,6 +25,7 @@ from mcproxy.wire.forwarding import (
     ProfileProperty,
     Refused,
 )
+from mcproxy.wire.handshake import FML_MARKERS
 
 #: The profile property BungeeGuard's token travels in.
 BUNGEEGUARD_PROPERTY = "bungeeguard-token"
@@ -69,6 +70,11 @@ def verify_legacy_forwarding(
     to one of ``secrets`` (compared in constant time); the token is not kept among the
     player's properties.
     """
+    for marker in FML_MARKERS:
+        if host_field.endswith(marker):
+            # A Forge client's marker is not part of the forwarded identity.
+            host_field = host_field[:-len(marker)]
+            break
     fields = host_field.split("\x00")
     if len(fields) not in (3, 4):
         return Refused(ForwardingRefusal.NOT_VIA_PROXY, "no forwarded identity in the host field")
