@@ -11,7 +11,7 @@ import uuid
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.backend.module import MODERN_FORWARDING_UNAVAILABLE, BackendModule
+from mcproxy.backend.module import FORWARDING_UNSUPPORTED, BackendModule
 from mcproxy.backend.registries import RegistryStore
 from mcproxy.backend.server import Phase
 from mcproxy.backend.status import served_protocols
@@ -207,12 +207,12 @@ class ForwardingTests(SynchronousTestCase):
             self.assertEqual(name, "disconnect")
             text = login_disconnect_text(reader)
             self.assertIn("Minecraft 1.13 or newer", text)
-            self.assertIn(MODERN_FORWARDING_UNAVAILABLE, text)
+            self.assertIn(FORWARDING_UNSUPPORTED, text)
             self.assertTrue(client.closed)
             self.assertEqual(world.metric("mcproxy_forwarding_refusals_total",
-                                          reason=MODERN_FORWARDING_UNAVAILABLE), 1)
+                                          reason=FORWARDING_UNSUPPORTED), 1)
             self.assertEqual(world.metric("mcproxy_logins_total",
-                                          result=MODERN_FORWARDING_UNAVAILABLE), 1)
+                                          result=FORWARDING_UNSUPPORTED), 1)
 
     def test_modern_asked_from_1_13(self) -> None:
         """A 1.13.2 client is asked for velocity:player_info."""

@@ -37,8 +37,9 @@ UNAUTHENTICATED_PLAYER = ForwardingRefusal.UNAUTHENTICATED_PLAYER.value
 DIRECT_LOGIN = 0
 MESSAGING_DISABLED = "MESSAGING_DISABLED"
 #: A client too old for login plugin messages (before 1.13) on a backend that accepts
-#: modern forwarding only: it can never be verified, so it is told why at once.
-MODERN_FORWARDING_UNAVAILABLE = "MODERN_FORWARDING_UNAVAILABLE"
+#: modern forwarding only: it can never be verified, so it is told why at once (the
+#: proxy counts the same refusal under the same name).
+FORWARDING_UNSUPPORTED = "FORWARDING_UNSUPPORTED"
 
 #: What a player sees while the registry is not synchronized (see the runbook's
 #: "Registry Desync" scenario): the refusal names its reason so operators can match it.
@@ -55,7 +56,7 @@ REFUSAL_MESSAGES = {
     "UNSUPPORTED_FORWARDING_VERSION":
         "Unable to verify player details: unsupported forwarding version.",
     "UNAUTHENTICATED_PLAYER": "This server requires an authenticated (online-mode) account.",
-    MODERN_FORWARDING_UNAVAILABLE:
+    FORWARDING_UNSUPPORTED:
         "This server accepts modern (Velocity) forwarding only, which needs Minecraft 1.13 or "
         "newer: join with a newer client, or ask the operator for legacy or BungeeGuard "
         "forwarding.",
@@ -139,11 +140,11 @@ class BackendModule:
 
     def refuse_modern_for_old_client(self) -> str:
         """Count and log a pre-1.13 login to a modern-only backend; the reason name."""
-        self.metrics.forwarding_refusals.labels(MODERN_FORWARDING_UNAVAILABLE).inc()
-        self.record_login(MODERN_FORWARDING_UNAVAILABLE)
+        self.metrics.forwarding_refusals.labels(FORWARDING_UNSUPPORTED).inc()
+        self.record_login(FORWARDING_UNSUPPORTED)
         self.log.warn("login refused: {reason} (client before 1.13, no login plugin messages)",
-                      reason=MODERN_FORWARDING_UNAVAILABLE)
-        return MODERN_FORWARDING_UNAVAILABLE
+                      reason=FORWARDING_UNSUPPORTED)
+        return FORWARDING_UNSUPPORTED
 
     def verify_host_field(self, host_field: str, name: str) -> ForwardedPlayer | Refused:
         """The identity a legacy or BungeeGuard proxy wrote into the handshake host field."""

@@ -16,7 +16,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.trial.unittest import TestCase
 
-from mcproxy.backend.module import MODERN_FORWARDING_UNAVAILABLE, BackendModule
+from mcproxy.backend.module import FORWARDING_UNSUPPORTED, BackendModule
 from mcproxy.backend.server import LimboFactory, LimboSettings
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.wire.forwarding import offline_uuid
@@ -142,6 +142,6 @@ class LimboVersionPeerTests(TestCase):
         self.assertEqual(code, 2, (events, err[-2000:]))
         reason = [e for e in events if e["event"] == "kicked"][0]["reason"]
         self.assertIn("1.13 or newer", reason)
-        self.assertIn(MODERN_FORWARDING_UNAVAILABLE, reason)
+        self.assertIn(FORWARDING_UNSUPPORTED, reason)
         self.assertEqual(self.metric("mcproxy_forwarding_refusals_total",
-                                     reason=MODERN_FORWARDING_UNAVAILABLE), 1)
+                                     reason=FORWARDING_UNSUPPORTED), 1)
