@@ -78,6 +78,8 @@ class World:
     enforce_proxy: bool = False
     require_authenticated_mode: bool = False
     link: FakeLink | None = None
+    forwarding: str = "modern"
+    secrets: tuple = (("current", SECRET), ("previous", b""))
 
     def __post_init__(self) -> None:
         self.clock = Clock()
@@ -86,8 +88,8 @@ class World:
         self.module = BackendModule(
             enforce_proxy=self.enforce_proxy,
             require_authenticated_mode=self.require_authenticated_mode,
-            secrets=[("current", SECRET), ("previous", b"")],
-            metrics=self.metrics, link=self.link, log=Logger())
+            secrets=list(self.secrets), metrics=self.metrics, link=self.link, log=Logger(),
+            forwarding=self.forwarding)
         self.factory = LimboFactory(self.settings, self.module, self.clock, self.registry,
                                     self.metrics, log=Logger())
 

@@ -11,7 +11,7 @@ import uuid
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcproxy.backend.module import FORWARDING_UNSUPPORTED, BackendModule
+from mcproxy.backend.module import FORWARDING_UNSUPPORTED
 from mcproxy.backend.registries import RegistryStore
 from mcproxy.backend.server import Phase
 from mcproxy.backend.status import served_protocols
@@ -187,14 +187,8 @@ class KeepAliveTests(SynchronousTestCase):
 
 class ForwardingTests(SynchronousTestCase):
     def world(self, forwarding: str, **options) -> World:
-        world = World(enforce_proxy=True, **options)
-        world.module = BackendModule(
-            enforce_proxy=True, require_authenticated_mode=options.get(
-                "require_authenticated_mode", False),
-            secrets=[("current", SECRET), ("previous", b"old-secret")], metrics=world.metrics,
-            forwarding=forwarding)
-        world.factory.module = world.module
-        return world
+        return World(enforce_proxy=True, forwarding=forwarding,
+                     secrets=(("current", SECRET), ("previous", b"old-secret")), **options)
 
     def test_modern_refused_before_1_13(self) -> None:
         """A 1.8 or 1.12.2 client on a modern-only backend is told why and counted."""
