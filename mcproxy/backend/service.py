@@ -134,6 +134,7 @@ class BackendProcess(MultiService):
             "players": sorted(p.name for p in factory.players.values()),
             "logins_in_progress": factory.logins_in_progress,
             "enforce_proxy": backend.enforce_proxy,
+            "forwarding": backend.forwarding,
             "require_authenticated_mode": backend.require_authenticated_mode,
         }
 
