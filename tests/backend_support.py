@@ -19,7 +19,7 @@ from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.wire.chat import json_to_component, nbt_to_component, plain_text
 from mcproxy.wire.compression import compress_packet, decompress_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.layout import encode_layout
+from mcproxy.wire import layout as layouts
 from mcproxy.wire.packets import Direction, PacketTable, State
 from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import (
@@ -192,8 +192,8 @@ class ScriptedClient:
         if isinstance(self.table, WatchedTable):
             # Each version's own Login Start: name only, then signing key and UUID options.
             layout = self.table.info.layout(State.LOGIN, Direction.SERVERBOUND, "login_start")
-            self.send("login_start", encode_layout(layout, {
-                "username": name, "signature": None, "playerUUID": uuid.uuid4()}))
+            self.send("login_start", layouts.write(layout, {
+                "username": name, "signature": None, "playerUUID": uuid.uuid4().bytes}))
             return
         self.send("login_start", encode_string(name) + encode_uuid(uuid.uuid4()))
 

@@ -12,12 +12,13 @@ import uuid
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.backend.module import FORWARDING_UNSUPPORTED
+from mcproxy.backend.packets import field_type
 from mcproxy.backend.registries import RegistryStore
 from mcproxy.backend.server import Phase
 from mcproxy.backend.status import served_protocols
 from mcproxy.wire.forwarding import CHANNEL, offline_uuid
 from mcproxy.wire.legacy_forwarding import BUNGEEGUARD_PROPERTY
-from mcproxy.wire.packets import TIER1_PROTOCOLS
+from mcproxy.wire.packets import TIER1_PROTOCOLS, Direction, State
 from mcproxy.wire.protocols import known_protocols, protocol_info
 from mcproxy.wire.types import encode_long, encode_string, encode_varint
 
@@ -50,6 +51,13 @@ class ServedVersionsTests(SynchronousTestCase):
         self.assertEqual(OLD, expected)
         self.assertEqual((OLD[0], OLD[-1]), (47, 765))
         self.assertNotIn(776, served_protocols(RegistryStore.load()))
+
+    def test_layout_questions(self) -> None:
+        """field_type answers what a version's layout carries (1.8's Join Game has an i8
+        dimension and no codec)."""
+        login = protocol_info(47).layout(State.PLAY, Direction.CLIENTBOUND, "login")
+        self.assertEqual(field_type(login, "dimension"), "i8")
+        self.assertIsNone(field_type(login, "dimensionCodec"))
 
     def test_status_echoes_old_protocols(self) -> None:
         """A 1.8 client sees its own protocol as compatible in the server list."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from mcproxy.backend.packets import GAME_EVENT_START_WAITING_FOR_CHUNKS, ServerPackets, Spawn
+from mcproxy.backend.packets import (
+    GAME_EVENT_START_WAITING_FOR_CHUNKS, ServerPackets, Spawn, field_type,
+)
 from mcproxy.backend.registries import RegistryStore
-from mcproxy.wire.layout import field_type
 from mcproxy.wire.packets import PROTOCOL_1_20_3, TIER1_PROTOCOLS, Direction, State
 
 #: Join Game's difficulty (peaceful) and level type before 1.16.
@@ -60,8 +61,8 @@ def join_game(packets: ServerPackets, registries: RegistryStore, settings: JoinS
         "entityId": entity_id,
         "isHardcore": False,
         "gameMode": settings.gamemode,
-        # "none": 255 where the field is unsigned (1.16.x), -1 from 1.17.
-        "previousGameMode": 255 if field_type(layout, "previousGameMode") == "u8" else -1,
+        # "none": -1, written as 255 where the field is unsigned (1.16.x).
+        "previousGameMode": -1,
         "worldNames": [spawn.dimension],
         "dimensionCodec": world.codec_nbt(named=True) if world is not None else None,
         "dimension": dimension,

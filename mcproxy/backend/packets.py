@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 from mcproxy.backend.commands import encode_command_tree
 from mcproxy.wire.forwarding import ProfileProperty
-from mcproxy.wire.layout import encode_layout
+from mcproxy.wire import layout as layouts
 from mcproxy.wire.packets import (
     PROTOCOL_1_14, PROTOCOL_1_17, PROTOCOL_1_19, PROTOCOL_1_19_4, PROTOCOL_1_21_2, PROTOCOL_1_21_9,
     Direction, PacketIds, PacketTable, State, packet_ids,
@@ -59,6 +59,15 @@ def encode_block_position(x: int, y: int, z: int, protocol: int = PROTOCOL_1_14)
     else:
         packed = ((x & 0x3FFFFFF) << 38) | ((z & 0x3FFFFFF) << 12) | (y & 0xFFF)
     return encode_long(_signed64(packed))
+
+
+def field_type(layout, name: str):
+    """The type of field ``name`` in a container layout, or ``None`` if it has none: how
+    the backend asks a version's layout what it carries."""
+    for field in layout[1]:
+        if field["name"] == name:
+            return field["type"]
+    return None
 
 
 def _signed64(value: int) -> int:
@@ -127,11 +136,13 @@ class ServerPackets:
                       properties: Iterable[ProfileProperty]) -> bytes:
         """The UUID as text before 1.16, properties from 1.19, and the strict-error flag
         (false, as vanilla servers send it) in 1.20.5 - 1.21.1: all from the layout."""
-        return encode_varint(self.ids.login_success) + encode_layout(
-            self._layout(State.LOGIN, "success"), {
-                "uuid": player_uuid, "username": name, "strictErrorHandling": False,
-                "properties": [{"name": p.name, "value": p.value, "signature": p.signature}
-                               for p in properties]})
+        layout = self._layout(State.LOGIN, "success")
+        text_uuid = field_type(layout, "uuid") == "string"
+        return encode_varint(self.ids.login_success) + layouts.write(layout, {
+            "uuid": str(player_uuid) if text_uuid else player_uuid.bytes,
+            "username": name, "strictErrorHandling": False,
+            "properties": [{"name": p.name, "value": p.value, "signature": p.signature}
+                           for p in properties]})
 
     # Configuration
 
@@ -208,7 +219,7 @@ class ServerPackets:
     def join_game_from_layout(self, values: dict) -> bytes:
         """Join Game before 1.20.5, written from the version's own layout: the caller
         gives every field any of those versions has, each version takes its own."""
-        return encode_varint(self.ids.play_login) + encode_layout(
+        return encode_varint(self.ids.play_login) + layouts.write(
             self._layout(State.PLAY, "login"), values)
 
     def game_event(self, reason: int, value: float = 0.0) -> bytes:
@@ -262,13 +273,13 @@ class ServerPackets:
         """A server message: ``system_chat`` from 1.19, the ``chat`` packet at the
         system position before; ``content`` is NBT or a JSON string as the version reads."""
         if self.ids.play_system_chat is None:
-            return encode_varint(self.ids.play_chat_legacy) + encode_layout(
+            return encode_varint(self.ids.play_chat_legacy) + layouts.write(
                 self._layout(State.PLAY, "chat"),
                 {"message": content, "position": 2 if action_bar else 1,
-                 "sender": _uuid.UUID(int=0)})
+                 "sender": bytes(16)})
         layout = self._layout(State.PLAY, "system_chat")
         # 1.19 carries a chat type (1 = system, 2 = action bar) where later ones have a flag.
-        return encode_varint(self.ids.play_system_chat) + encode_layout(layout, {
+        return encode_varint(self.ids.play_system_chat) + layouts.write(layout, {
             "content": content, "type": 2 if action_bar else 1, "isActionBar": action_bar})
 
     def play_disconnect(self, reason: bytes | str) -> bytes:

@@ -6,7 +6,7 @@ import json
 from typing import AbstractSet
 
 from mcproxy.backend.registries import RegistryStore
-from mcproxy.wire.layout import field_type
+from mcproxy.backend.packets import field_type
 from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, Direction, State
 from mcproxy.wire.protocols import known_protocols, protocol_info
 

@@ -1,99 +1,92 @@
-"""Write a packet from minecraft-data's own layout of it and a dict of field values.
+"""Reading and writing a packet by its minecraft-data layout.
 
-Join Game alone has a dozen shapes between 1.8 and 1.20.4 (an ``i8`` dimension, then an
-``i32``, then a dimension codec, then world names); writing the fields in the order and
-types the version's layout gives keeps every shape in the data, not in code.  Only the
-types our layouts use are known; an unknown one is a bug in the caller, so it fails loudly.
-NBT fields take bytes already encoded (named ``nbt`` or nameless ``anonymousNbt``).
+The proxy rewrites a few play packets of old versions (a Join Game turned into the
+Respawn that follows it) whose fields moved about over the years; the tables carry
+minecraft-data's own definition of each, so one small interpreter reads them all instead
+of a hand-written codec per version.  It covers the types those layouts use: fixed-size
+numbers, VarInt, strings, booleans, positions, UUIDs, arrays with a VarInt count, options,
+nested containers and (named, pre-1.20.2) NBT, which is kept as its raw bytes.
 """
 
 from __future__ import annotations
 
 import struct
-import uuid as _uuid
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from mcproxy.wire.types import encode_bool, encode_string, encode_uuid, encode_varint
+from mcproxy.wire.nbt import skip_named_nbt
+from mcproxy.wire.types import Reader, WireError, encode_bool, encode_string, encode_varint
 
-_FIXED: dict[str, struct.Struct] = {
-    "i8": struct.Struct(">b"), "u8": struct.Struct(">B"),
-    "i16": struct.Struct(">h"), "u16": struct.Struct(">H"),
-    "i32": struct.Struct(">i"), "i64": struct.Struct(">q"),
+#: Numbers of a fixed size: struct format per minecraft-data type name.
+_FIXED = {
+    "i8": struct.Struct(">b"), "u8": struct.Struct(">B"), "i16": struct.Struct(">h"),
+    "u16": struct.Struct(">H"), "i32": struct.Struct(">i"), "i64": struct.Struct(">q"),
     "f32": struct.Struct(">f"), "f64": struct.Struct(">d"),
 }
+#: Raw-byte types: kept as the bytes they were read from.
+_RAW = {"position": 8, "UUID": 16}
+#: The most items an array of a rewritten packet may claim (a world name list).
+MAX_ARRAY = 4096
+_WRAP = {"i8": 256, "u8": 256, "i16": 65536, "u16": 65536}
 
 
-def _string(value: Any) -> bytes:
-    # Login Success carried the UUID as text before 1.16: the same value, written as text.
-    return encode_string(str(value))
-
-
-_SIMPLE: dict[str, Callable[[Any], bytes]] = {
-    "varint": encode_varint,
-    "bool": encode_bool,
-    "string": _string,
-    "UUID": lambda value: encode_uuid(value if isinstance(value, _uuid.UUID)
-                                      else _uuid.UUID(str(value))),
-    "nbt": bytes,
-    "anonymousNbt": bytes,
-}
-
-
-def encode_layout(layout: Any, values: Any) -> bytes:
-    """The bytes of ``values`` laid out as ``layout`` (a minecraft-data type).
-
-    A container takes a mapping with a value for every field name; an option takes
-    ``None`` for absent; an array a sequence.  A missing field raises ``KeyError``.
-    """
-    out = bytearray()
-    _encode(layout, values, out)
-    return bytes(out)
-
-
-def _encode(layout: Any, value: Any, out: bytearray) -> None:
+def read(layout: Any, reader: Reader) -> Any:
+    """One value of ``layout`` from ``reader``; a container reads to a ``dict``."""
     if isinstance(layout, str):
         fixed = _FIXED.get(layout)
         if fixed is not None:
-            out += fixed.pack(value)
-            return
-        simple = _SIMPLE.get(layout)
-        if simple is None:
-            raise ValueError(f"layout type {layout!r} is not supported")
-        out += simple(value)
-        return
-    kind, argument = layout
+            return fixed.unpack(reader.raw(fixed.size))[0]
+        if layout == "varint":
+            return reader.varint()
+        if layout == "string":
+            return reader.string()
+        if layout == "bool":
+            return reader.bool()
+        if layout in _RAW:
+            return reader.raw(_RAW[layout])
+        if layout in ("nbt", "anonymousNbt"):
+            start = reader.offset
+            reader.offset = skip_named_nbt(reader.data, start)
+            return bytes(reader.data[start:reader.offset])
+        raise WireError("UNKNOWN_LAYOUT", f"type {layout}")
+    kind, spec = layout
     if kind == "container":
-        _container(argument, value, out)
-    elif kind == "option":
-        out += encode_bool(value is not None)
-        if value is not None:
-            _encode(argument, value, out)
-    elif kind == "array" and argument.get("countType") == "varint":
-        out += encode_varint(len(value))
-        for item in value:
-            _encode(argument["type"], item, out)
-    elif kind == "mapper":
-        _encode(argument["type"], value, out)
-    else:
-        raise ValueError(f"layout type {kind!r} is not supported")
+        return {field["name"]: read(field["type"], reader) for field in spec}
+    if kind == "option":
+        return read(spec, reader) if reader.bool() else None
+    if kind == "array" and spec.get("countType") == "varint":
+        count = reader.varint()
+        if count < 0 or count > MAX_ARRAY:
+            raise WireError("ARRAY_TOO_LONG", f"{count} items")
+        return [read(spec["type"], reader) for _ in range(count)]
+    raise WireError("UNKNOWN_LAYOUT", f"type {kind}")
 
 
-def _container(fields: list, values: Mapping[str, Any], out: bytearray) -> None:
-    for field in fields:
-        _encode(field["type"], values[field["name"]], out)
-
-
-def field_names(layout: Any) -> tuple[str, ...]:
-    """The top-level field names of a container layout, in wire order."""
-    kind, fields = layout
-    if kind != "container":
-        raise ValueError(f"not a container: {kind!r}")
-    return tuple(field["name"] for field in fields)
-
-
-def field_type(layout: Any, name: str) -> Any:
-    """The type of field ``name`` in a container layout, or ``None`` if it has none."""
-    for field in layout[1]:
-        if field["name"] == name:
-            return field["type"]
-    return None
+def write(layout: Any, value: Any) -> bytes:
+    """``value`` as ``layout`` writes it; a number is wrapped into a byte or short's range,
+    as one layout's ``u8`` is another's ``i8`` for the same field."""
+    if isinstance(layout, str):
+        fixed = _FIXED.get(layout)
+        if fixed is not None:
+            wrap = _WRAP.get(layout)
+            if wrap is not None:
+                value %= wrap
+                if layout[0] == "i" and value >= wrap // 2:
+                    value -= wrap
+            return fixed.pack(value)
+        if layout == "varint":
+            return encode_varint(value)
+        if layout == "string":
+            return encode_string(value)
+        if layout == "bool":
+            return encode_bool(bool(value))
+        if layout in _RAW or layout in ("nbt", "anonymousNbt"):
+            return bytes(value)
+        raise WireError("UNKNOWN_LAYOUT", f"type {layout}")
+    kind, spec = layout
+    if kind == "container":
+        return b"".join(write(field["type"], value[field["name"]]) for field in spec)
+    if kind == "option":
+        return encode_bool(False) if value is None else encode_bool(True) + write(spec, value)
+    if kind == "array" and spec.get("countType") == "varint":
+        return encode_varint(len(value)) + b"".join(write(spec["type"], item) for item in value)
+    raise WireError("UNKNOWN_LAYOUT", f"type {kind}")
