@@ -24,7 +24,7 @@ from twisted.logger import Logger
 
 from mcproxy.backend.commands import BUILTIN_COMMANDS, split_command
 from mcproxy.backend.join import JoinSettings, play_entry
-from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, without_probe
+from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, Refused, without_probe
 from mcproxy.backend.module import CommandOutcome
 from mcproxy.backend.packets import GAMEMODES, ServerPackets, Spawn
 from mcproxy.backend.registries import RegistryStore
@@ -349,7 +349,7 @@ class LimboProtocol(Protocol):
             return
         self._verified(self.factory.module.verify_login(data))
 
-    def _verified(self, result: ForwardedPlayer | object) -> None:
+    def _verified(self, result: ForwardedPlayer | Refused) -> None:
         if not isinstance(result, ForwardedPlayer):
             reason = result.reason.value
             self._disconnect(reason, self.factory.module.refusal_message(reason))
