@@ -59,6 +59,7 @@ class RegistryStore:
     def __init__(self, document: dict) -> None:
         self._document = document
         self._built: dict[int, VersionRegistries] = {}
+        self._worlds: dict[int, WorldData] = {}
 
     @classmethod
     def load(cls) -> "RegistryStore":
@@ -73,11 +74,16 @@ class RegistryStore:
         return sorted(int(p) for p in self._document.get("world_protocols", {}))
 
     def world(self, protocol: int) -> WorldData:
-        """The dimension codec of a 1.16 - 1.20.4 protocol; ``KeyError`` for others."""
-        entry = self._document["worlds"][self._document["world_protocols"][str(protocol)]]
-        dimension = entry["dimension"]
-        return WorldData(base64.b64decode(entry["codec"]),
-                         None if dimension is None else base64.b64decode(dimension))
+        """The dimension codec of a 1.16 - 1.20.4 protocol (decoded once); ``KeyError`` for
+        others."""
+        world = self._worlds.get(protocol)
+        if world is None:
+            entry = self._document["worlds"][self._document["world_protocols"][str(protocol)]]
+            dimension = entry["dimension"]
+            world = self._worlds[protocol] = WorldData(
+                base64.b64decode(entry["codec"]),
+                None if dimension is None else base64.b64decode(dimension))
+        return world
 
     def for_protocol(self, protocol: int) -> VersionRegistries:
         built = self._built.get(protocol)
