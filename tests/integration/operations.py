@@ -233,7 +233,7 @@ def login_start(name: str) -> bytes:
 FRONT_DOOR_REFUSALS: dict[str, bytes] = {
     "NOT_A_HANDSHAKE": encode_frame(encode_varint(0x05) + b"hello"),
     "BAD_INTENT": handshake(9),
-    "UNSUPPORTED_VERSION": handshake(2, protocol=47),
+    "UNSUPPORTED_VERSION": handshake(2, protocol=5),
     "BAD_USERNAME": handshake(2) + login_start("no spaces!"),
 }
 
