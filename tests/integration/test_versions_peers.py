@@ -206,10 +206,13 @@ class VersionMatrixTests(TestCase):
                                     ("legacy12", "ok"): 1.0})
 
     @defer.inlineCallbacks
-    def test_online_mode_1_12_2(self):
-        """A 1.12.2 client logs in encrypted against a local session server (the 1.12.2
-        Encryption Request has no shouldAuthenticate flag) and joins as the session
-        server's profile, its UUID written as text in 1.12.2's Login Success."""
+    def test_online_mode_per_login_generation(self):
+        """Clients of 1.8.8, 1.12.2, 1.19.2 and 1.20.2 log in encrypted, one after the other,
+        against a local session server (each Encryption Request and Response in its version's
+        layout: no shouldAuthenticate before 1.20.5, the verify-token flag of 1.19 - 1.19.2)
+        and join as the session server's profile, its UUID as text in 1.8.8's and 1.12.2's
+        Login Success and forwarded to the backend."""
+        versions = ("1.8.8", "1.12.2", "1.19.2", "1.20.2")
         directory = temp_dir(self)
         ca_path, cert_pem, key_pem = make_ca_and_server_cert(directory)
         session = SessionServer(True)
@@ -217,17 +220,21 @@ class VersionMatrixTests(TestCase):
         listening = reactor.listenSSL(0, server.Site(session), cert.options(), interface="127.0.0.1")
         self.addCleanup(listening.stopListening)
         url = f"https://localhost:{listening.getHost().port}"
-        backend, ports = yield self.backends(("1.12.2",))
-        yield self.proxy({"lobby": {"port": ports["1.12.2"]}}, {}, directory=directory,
+        backend, ports = yield self.backends(versions)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in versions}, directory=directory,
                          online_mode=True, extra=f'session_server = "{url}"\nsession_server_ca_file = "{ca_path}"\n')
-        client = self.client("1.12.2", "Notch", "localhost", "hello online",
-                             env={"SESSION_SERVER": url, "PROFILE_ID": str(PROFILE_ID),
-                                  "NODE_EXTRA_CA_CERTS": str(ca_path)})
-        code = yield client.finished(60)
-        self.assertEqual(code, 0, client.events)
-        self.assertEqual(len(session.has_joined_queries), 1)
-        [success] = [e for e in client.events if e["event"] == "login_success"]
-        self.assertEqual(success["uuid"], str(PROFILE_ID))
-        [join] = [e for e in backend.events if e["event"] == "join"]
-        self.assertEqual(join["host"].split("\x00")[2], PROFILE_ID.hex)
-        self.assertIn("backend heard: hello online", [e["text"] for e in client.events if e["event"] == "chat"])
+        for count, version in enumerate(versions, 1):
+            client = self.client(version, "Notch", host(version), f"hello online {version}",
+                                 env={"SESSION_SERVER": url, "PROFILE_ID": str(PROFILE_ID),
+                                      "NODE_EXTRA_CA_CERTS": str(ca_path)})
+            code = yield client.finished(60)
+            self.assertEqual(code, 0, (version, client.events))
+            self.assertEqual(len(session.has_joined_queries), count, version)
+            [success] = [e for e in client.events if e["event"] == "login_success"]
+            self.assertEqual(success["uuid"], str(PROFILE_ID), version)
+            [join] = [e for e in backend.events if e["event"] == "join" and e["port"] == ports[version]]
+            self.assertEqual(join["host"].split("\x00")[2], PROFILE_ID.hex, version)
+            self.assertIn(f"backend heard: hello online {version}",
+                          [e["text"] for e in client.events if e["event"] == "chat"], version)
+            yield backend.wait_for("leave", timeout=20, port=ports[version])
