@@ -157,6 +157,8 @@ class ProxySection:
     #: Networks allowed to send a PROXY header to a ``haproxy:`` listener; empty trusts
     #: every peer, which the loader allows only on a loopback-bound listener.
     proxy_protocol_trusted: tuple[str, ...] = ()
+    #: Processes sharing the game port; more than one needs ``[cluster]``.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         # Built in code with only ``bind`` given, the section has that one listener.
@@ -284,6 +286,8 @@ class BackendSection:
     bind: str = "tcp:25566:interface=127.0.0.1"
     server_id: str = "lobby"
     enforce_proxy: bool = True
+    #: Which forwarding ``enforce_proxy`` reads: modern, legacy or bungeeguard.
+    forwarding: str = "modern"
     require_authenticated_mode: bool = True
     proxy_secret: Secret | None = None
     proxy_secret_file: str = ""
