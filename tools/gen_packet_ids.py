@@ -322,10 +322,16 @@ def _layout(protocol: dict, state: str, direction: str, name: str, where: str):
     raise GenerationError(f"{where}: {state}.{direction}.{name}: no type {type_name}")
 
 
+def readings(source: dict) -> dict:
+    """A source's tables by protocol: its checkout's, then its newer reading's (a newer
+    commit or file of the same lineage, for protocols the checkout does not know)."""
+    return {**source["protocols"], **source.get("newer", {}).get("protocols", {})}
+
+
 def agreed_upstream_ids(upstream: dict, number: str) -> dict | None:
     """The ids every recorded source gives for ``number``, or ``None`` if a source lacks
     the protocol; two sources disagreeing on an id is an error, not a choice to make."""
-    tables = [source["protocols"].get(number) for source in upstream["sources"].values()]
+    tables = [readings(source).get(number) for source in upstream["sources"].values()]
     if len(tables) < 2 or any(table is None for table in tables):
         return None
     agreed: dict[str, dict[str, dict[str, int]]] = {}
