@@ -188,7 +188,7 @@ class JoinTests(SynchronousTestCase):
         self.assertEqual(name, "disconnect")
         text = login_disconnect_text(reader)
         self.assertIn("Unsupported Minecraft version", text)
-        self.assertIn(supported_range(), text)
+        self.assertIn(supported_range(TIER1_PROTOCOLS), text)
         self.assertTrue(client.closed)
         self.assertEqual(world.metric("mcproxy_logins_total", result="UNSUPPORTED_VERSION"), 1)
 

@@ -35,7 +35,7 @@ from mcproxy.proxy.status import UNSUPPORTED_PROTOCOL, StatusResponder
 from mcproxy.wire import legacy
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, supported_range
+from mcproxy.wire.packets import SERVED_PROTOCOLS, TIER1_PROTOCOLS, VERSION_NAMES, supported_range
 from mcproxy.wire.types import (
     Reader, encode_long, encode_string, encode_ushort, encode_uuid, encode_varint,
 )
@@ -161,12 +161,14 @@ class StatusTests(FrontDoorTestCase):
         return json.loads(reader.string()), (conn, transport)
 
     def test_tier1_protocol_echoed(self) -> None:
-        """Every tier-1 client sees its own protocol and version name, so its list entry is
-        compatible, along with the MOTD, max players and the live online count."""
+        """Every served client (tier 1, 26.2 and 26.3) sees its own protocol and version
+        name, so its list entry is compatible, along with the MOTD, max players and the
+        live online count."""
         door = self.door(motd="Hello", max_players=42)
-        for protocol in TIER1_PROTOCOLS:
+        names = {**VERSION_NAMES, 776: "26.2", 777: "26.3"}
+        for protocol in sorted(SERVED_PROTOCOLS):
             status, _ = self.status(door, protocol)
-            self.assertEqual(status["version"], {"name": VERSION_NAMES[protocol], "protocol": protocol})
+            self.assertEqual(status["version"], {"name": names[protocol], "protocol": protocol})
             self.assertEqual(status["description"], {"text": "Hello"})
             self.assertEqual(status["players"]["max"], 42)
             self.assertEqual(status["players"]["online"], 0)
@@ -176,10 +178,11 @@ class StatusTests(FrontDoorTestCase):
         """A client outside tier 1 gets a protocol that can match no client and the supported
         range as version name: its list shows the server as incompatible."""
         door = self.door()
-        for protocol in (47, 340, 765, 776, -1):
+        for protocol in (47, 340, 765, 778, -1):
             status, _ = self.status(door, protocol)
             self.assertEqual(status["version"]["protocol"], UNSUPPORTED_PROTOCOL)
             self.assertIn(supported_range(), status["version"]["name"])
+            self.assertIn("1.20.5-26.3", status["version"]["name"])
 
     def test_online_count_is_live(self) -> None:
         """The online count is read at each ping, not when the proxy started."""
@@ -376,7 +379,7 @@ class HandshakeTests(FrontDoorTestCase):
         """A login from outside tier 1 gets a Login Disconnect naming the supported range,
         though the proxy has no packet table for its version."""
         door = self.door()
-        for protocol in (47, 765, 776):
+        for protocol in (47, 765, 778):
             conn, transport = door.connect(IPv4Address("TCP", f"198.51.100.{protocol % 250}", 1))
             conn.dataReceived(handshake(protocol, intent=2))
             (packet_id, reader), = frames(transport.value())

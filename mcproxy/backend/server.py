@@ -243,7 +243,7 @@ class LimboProtocol(Protocol):
         if self.protocol_version not in TIER1_PROTOCOLS:
             self.factory.module.record_login("UNSUPPORTED_VERSION")
             self._send_raw(encode_varint(LOGIN_DISCONNECT_ANY_VERSION) + encode_string(chat_json(
-                f"Unsupported Minecraft version: use {supported_range()}.", "red")))
+                f"Unsupported Minecraft version: use {supported_range(TIER1_PROTOCOLS)}.", "red")))
             self.close("UNSUPPORTED_VERSION")
             return
         self.packets = ServerPackets.for_protocol(self.protocol_version)
@@ -279,7 +279,7 @@ class LimboProtocol(Protocol):
             return data
         settings = self.factory.settings
         self.transport.write(encode_legacy_reply(ping, legacy_status(
-            settings.motd, len(self.factory.players), settings.max_players)))
+            settings.motd, len(self.factory.players), settings.max_players, TIER1_PROTOCOLS)))
         self.factory.status_requests.inc()
         self.close("LEGACY_PING")
         return b""

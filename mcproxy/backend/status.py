@@ -6,8 +6,9 @@ import json
 
 from mcproxy.wire.packets import TIER1_PROTOCOLS, unsupported_version_name
 
-#: Shown (with our newest protocol) to clients whose version we cannot log in.
-UNSUPPORTED_VERSION_NAME = unsupported_version_name()
+#: Shown (with our newest protocol) to clients whose version we cannot log in: the limbo's
+#: own range, which lacks the proxy's 26.2 and 26.3 (no registry data for them).
+UNSUPPORTED_VERSION_NAME = unsupported_version_name(TIER1_PROTOCOLS)
 NEWEST_PROTOCOL = max(TIER1_PROTOCOLS)
 
 

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
+from typing import Iterable, Mapping
 
 
 class State(enum.Enum):
@@ -49,19 +49,40 @@ VERSION_NAMES: Mapping[int, str] = MappingProxyType({
     775: "26.1",
 })
 TIER1_PROTOCOLS: tuple[int, ...] = tuple(sorted(VERSION_NAMES))
+#: Protocols minecraft-data has no tables for, served from the packet ids BungeeCord and
+#: Gate agree on (``protocols.json``, source "upstream"): the proxy relays them, but no
+#: independent peer speaks them yet and the reference backend has no registry data for them.
+UPSTREAM_VERSION_NAMES: Mapping[int, str] = MappingProxyType({
+    776: "26.2",
+    777: "26.3",
+})
 #: Protocol numbers a player may log in to the proxy with.
-SERVED_PROTOCOLS: frozenset[int] = frozenset(TIER1_PROTOCOLS)
+SERVED_PROTOCOLS: frozenset[int] = frozenset(TIER1_PROTOCOLS) | frozenset(UPSTREAM_VERSION_NAMES)
 
 
-def supported_range() -> str:
-    """The tier-1 versions as players read them, ``1.20.5-26.1``: both sides say so."""
-    return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
+def version_name(protocol: int) -> str:
+    """The newest release of ``protocol`` as players name their client (``26.3``)."""
+    name = VERSION_NAMES.get(protocol) or UPSTREAM_VERSION_NAMES.get(protocol)
+    if name is None:
+        from mcproxy.wire.protocols import protocol_info
+        info = protocol_info(protocol)
+        if info is None:
+            raise KeyError(protocol)
+        name = info.name
+    return name
 
 
-def unsupported_version_name() -> str:
-    """The server version a client we cannot serve is shown (status and legacy ping, on
-    both sides): ``mcproxy 1.20.5-26.1``, so its list says which versions can join."""
-    return f"mcproxy {supported_range()}"
+def supported_range(protocols: Iterable[int] = SERVED_PROTOCOLS) -> str:
+    """The versions a server takes as players read them: ``1.20.5-26.3`` for the proxy;
+    the reference backend names its own (``TIER1_PROTOCOLS``)."""
+    protocols = tuple(protocols)
+    return f"{version_name(min(protocols))}-{version_name(max(protocols))}"
+
+
+def unsupported_version_name(protocols: Iterable[int] = SERVED_PROTOCOLS) -> str:
+    """The server version a client we cannot serve is shown (status and legacy ping):
+    ``mcproxy 1.20.5-26.3``, so its list says which versions can join."""
+    return f"mcproxy {supported_range(protocols)}"
 
 #: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
 #: version has no table still reads why it was turned away.
@@ -301,10 +322,28 @@ class PacketIds:
     play_clear_titles: int | None
 
     @property
+    def login_success_has_session_id(self) -> bool:
+        """From 26.2 (776) Login Success ends with the play session's id, a UUID."""
+        return "sessionId" in _fact(self.protocol, "login_success_fields", ())
+
+    @property
+    def join_game_has_online_mode(self) -> bool:
+        """From 26.2 Join Game tells the client the server's online mode, in the byte
+        before its last (enforcesSecureChat)."""
+        return bool(_fact(self.protocol, "join_game_online_mode", False))
+
+    @property
     def login_success_has_strict_flag(self) -> bool:
         """1.20.5 to 1.21.1 end Login Success with a strict-error-handling flag; 1.21.2
         (768) dropped it."""
         return self.protocol < PROTOCOL_1_21_2
+
+
+def _fact(protocol: int, name: str, default):
+    """A fact of ``protocols.json`` about ``protocol``, or ``default`` where it has none."""
+    from mcproxy.wire.protocols import protocol_info
+    info = protocol_info(protocol)
+    return default if info is None else info.facts.get(name, default)
 
 
 @functools.cache

@@ -12,7 +12,8 @@ from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.play import PlayHandler
 from mcproxy.wire.forwarding import encode_properties
-from mcproxy.wire.types import encode_bool, encode_string, encode_uuid, encode_varint
+from mcproxy.wire.login_success import encode_login_success
+from mcproxy.wire.types import encode_string, encode_varint
 
 #: Login plugin requests a backend may have waiting on the client at once.
 MAX_RELAYED_REQUESTS = 64
@@ -96,10 +97,9 @@ class ConnectingHandler(SessionHandler):
             connection.send(ids.login_compress, encode_varint(threshold))
             connection.codec.enable_compression(threshold)
         profile = connection.profile
-        fields = [encode_uuid(profile.id), encode_string(profile.name, 16), encode_properties(profile.properties)]
-        if ids.login_success_has_strict_flag:
-            fields.append(encode_bool(False))
-        connection.send(ids.login_success, b"".join(fields))
+        session_id = connection.proxy.play_session.current() if ids.login_success_has_session_id else None
+        connection.send(ids.login_success, encode_login_success(
+            ids, profile.id, profile.name, encode_properties(profile.properties), session_id))
         self.phase = Phase.AWAIT_ACK
 
     def _backend_lost(self, reason) -> None:
