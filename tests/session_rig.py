@@ -1,4 +1,8 @@
-"""A player session on a fake clock with backends the test controls, for switch and event tests."""
+"""A player session on a fake clock with backends the test controls, for switch and event tests.
+
+``PROTOCOL`` is the newest tier-1 version; a :class:`Rig` built with ``protocol=`` speaks
+another (26.2 and 26.3, which no independent peer speaks yet, are tested this way).
+"""
 
 from __future__ import annotations
 
@@ -32,13 +36,13 @@ def packet(packet_id: int, fields: bytes = b"") -> bytes:
     return encode_frame(encode_varint(packet_id) + fields)
 
 
-def handshake(intent: int = 2, host: str = "play.example.com") -> bytes:
-    return packet(0x00, encode_varint(PROTOCOL) + encode_string(host, 1024) + encode_ushort(25565)
+def handshake(intent: int = 2, host: str = "play.example.com", protocol: int = PROTOCOL) -> bytes:
+    return packet(0x00, encode_varint(protocol) + encode_string(host, 1024) + encode_ushort(25565)
                   + encode_varint(intent))
 
 
-def login_start(name: str = "Steve") -> bytes:
-    return packet(IDS.login_start, encode_string(name, 16) + encode_uuid(uuid.uuid4()))
+def login_start(name: str = "Steve", protocol: int = PROTOCOL) -> bytes:
+    return packet(packet_ids(protocol).login_start, encode_string(name, 16) + encode_uuid(uuid.uuid4()))
 
 
 def frames(data: bytes) -> list[tuple[int, bytes]]:
@@ -58,7 +62,9 @@ def texts(data: bytes, packet_id: int) -> list[str]:
 class Router:
     """Routing whose answers the test gives: each connect is a pending request."""
 
-    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival")) -> None:
+    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival"),
+                 protocol: int = PROTOCOL) -> None:
+        self.protocol = protocol
         self.servers = {name: object() for name in servers}
         self.try_order = tuple(try_order)
         self.requests: list[tuple[tuple[str, ...], defer.Deferred]] = []
@@ -76,7 +82,7 @@ class Router:
     def accept(self, index: int = -1, name: str | None = None) -> BackendConnection:
         """Answer request ``index`` with a fresh logged-in backend for ``name`` (its first choice)."""
         names, d = self.requests[index]
-        backend = make_backend()
+        backend = make_backend(self.protocol)
         d.callback((name or names[0], backend))
         return backend
 
@@ -85,10 +91,10 @@ class Router:
         d.errback(Failure(NoServerAvailable([(names[0], BackendRefused("BACKEND_KICKED", message))])))
 
 
-def make_backend() -> BackendConnection:
-    login = BackendLogin(profile=offline_profile("Steve"), protocol=PROTOCOL, host="h", port=25565,
+def make_backend(protocol: int = PROTOCOL) -> BackendConnection:
+    login = BackendLogin(profile=offline_profile("Steve"), protocol=protocol, host="h", port=25565,
                          address="127.0.0.1", mode="none", secret=b"")
-    backend = BackendConnection(login, IDS, 2097151)
+    backend = BackendConnection(login, packet_ids(protocol), 2097151)
     backend.makeConnection(StringTransport())
     backend.transport.clear()
     backend.phase = LoginPhase.LOGGED_IN
@@ -119,17 +125,20 @@ class Session:
 class Rig:
     """A ProxyCore with built-in commands, a controllable router and uncompressed frames."""
 
-    def __init__(self, settings: ProxySettings | None = None, **router) -> None:
+    def __init__(self, settings: ProxySettings | None = None, protocol: int = PROTOCOL,
+                 session_server=None, **router) -> None:
+        self.protocol = protocol
+        self.ids = packet_ids(protocol)
         self.reactor = MemoryReactorClock()
         self.registry = CollectorRegistry()
         self.log_events: list[dict] = []
-        self.router = Router(**router)
+        self.router = Router(protocol=protocol, **router)
         log = Logger(observer=self.log_events.append)
         commands = CommandDispatcher(log)
         settings = settings or ProxySettings(online_mode=False, compression_threshold=-1)
         self.core = ProxyCore(self.reactor, settings,
                               status=None, router=self.router, metrics=ProxyMetrics(self.registry), log=log,
-                              commands=commands)
+                              session_server=session_server, commands=commands)
         for command in builtin_commands(self.core):
             commands.register(command)
         self.core.status = StatusResponder("A network", 100, self.core.online_count)
@@ -148,11 +157,12 @@ class Rig:
     def join(self, name: str = "Steve") -> Session:
         """A player logged in, relayed to the first server, both directions in play."""
         connection, transport = self.connect()
-        connection.dataReceived(handshake() + login_start(name))
+        ids = self.ids
+        connection.dataReceived(handshake(protocol=self.protocol) + login_start(name, self.protocol))
         backend = self.router.accept()
-        connection.dataReceived(packet(IDS.login_acknowledged))
-        backend.dataReceived(packet(IDS.config_finish))
-        connection.dataReceived(packet(IDS.config_finish_ack))
+        connection.dataReceived(packet(ids.login_acknowledged))
+        backend.dataReceived(packet(ids.config_finish))
+        connection.dataReceived(packet(ids.config_finish_ack))
         transport.clear()
         backend.transport.clear()
         return Session(connection, transport, backend)
@@ -160,6 +170,6 @@ class Rig:
     def finish_switch(self, session: Session) -> BackendConnection:
         """The router accepted the last request; the client acknowledges; returns the new backend."""
         backend = self.router.accept()
-        session.connection.dataReceived(packet(IDS.play_configuration_acknowledged))
+        session.connection.dataReceived(packet(self.ids.play_configuration_acknowledged))
         session.backend = backend
         return backend
