@@ -20,6 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import GameProfile, offline_profile
 from mcproxy.proxy.backend import BackendConnection, BackendLogin, LoginPhase
+from mcproxy.proxy.command_tree import root_names
 from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.play_session import PlaySessionId
 from mcproxy.wire import chat
@@ -215,12 +216,41 @@ class NewestVersionTests:
         self.assertEqual(session.connection.server, "survival")
 
 
+def backend_tree() -> bytes:
+    """A backend's Declare Commands: the root and one literal, "spawn"."""
+    nodes = [bytes([0]) + encode_varint(1) + encode_varint(1),
+             bytes([1 | 4]) + encode_varint(0) + encode_string("spawn")]
+    return encode_varint(len(nodes)) + b"".join(nodes) + encode_varint(0)
+
+
 class Protocol776Tests(NewestVersionTests, SynchronousTestCase):
     PROTOCOL = 776
+
+    def test_proxy_commands_added_to_the_tree(self) -> None:
+        """26.2 kept 26.1's argument parsers, so the proxy's commands join the backend's tree."""
+        rig = self.rig()
+        session = rig.join()
+        session.backend.dataReceived(packet(rig.ids.play_declare_commands, backend_tree()))
+        [(pid, fields)] = frames(session.sent())
+        self.assertEqual(pid, rig.ids.play_declare_commands)
+        self.assertIn("spawn", root_names(fields, 776))
+        self.assertIn("server", root_names(fields, 776))
 
 
 class Protocol777Tests(NewestVersionTests, SynchronousTestCase):
     PROTOCOL = 777
+
+    def test_tree_relayed_as_sent(self) -> None:
+        """26.3 moved argument parsers whose properties no source gives: the backend's tree
+        reaches the client untouched (once-per-version warning), and a typed proxy command
+        still runs."""
+        rig = self.rig()
+        session = rig.join()
+        session.backend.dataReceived(packet(rig.ids.play_declare_commands, backend_tree()))
+        self.assertEqual(frames(session.sent()), [(rig.ids.play_declare_commands, backend_tree())])
+        self.assertTrue(any("cannot add proxy commands" in e.get("log_format", "") for e in rig.log_events))
+        session.connection.dataReceived(packet(rig.ids.play_chat_command, encode_string("server creative")))
+        self.assertEqual(rig.router.requests[-1][0], ("creative",))
 
     def test_ids_moved_from_26_2(self) -> None:
         """The packets of the session above moved in 26.3: a table inherited from 26.2
