@@ -256,8 +256,9 @@ class HAProxyTests(TestCase):
 
 
 class OldAndNewClientTests(TestCase):
-    """Clients of versions the tables cover but the proxy does not serve yet (1.8 – 1.20.4),
-    and of 26.2 / 26.3, are told which versions work, at the server list and at login."""
+    """Clients of versions the tables cover but the proxy does not serve yet (1.8 – 1.20.4)
+    are told which versions work, at the server list and at login; 26.2 and 26.3 clients,
+    which it serves, see their own version."""
 
     timeout = 90
     #: minecraft-protocol versions to log in with, one per generation of the login packets.
@@ -269,13 +270,17 @@ class OldAndNewClientTests(TestCase):
 
     @defer.inlineCallbacks
     def test_status_shows_the_range(self):
-        """mcstatus asking as 1.8, 1.12.2, 1.16.5, 1.20.4, 26.2 or 26.3 sees the supported
-        range as an incompatible version, with the MOTD."""
+        """mcstatus asking as 1.8, 1.12.2, 1.16.5 or 1.20.4 sees the supported range as an
+        incompatible version, as 26.2 or 26.3 its own version; each with the MOTD."""
         server = JavaServer("127.0.0.1", self.proxy.port, timeout=5)
-        for protocol in (47, 340, 754, 765, 776, 777):
+        for protocol in (47, 340, 754, 765):
             status = yield threads.deferToThread(server.status, version=protocol, tries=1)
             self.assertEqual(status.version.protocol, -1, protocol)
-            self.assertEqual(status.version.name, f"mcproxy {VERSION_NAMES[766]}-{VERSION_NAMES[775]}")
+            self.assertEqual(status.version.name, f"mcproxy {VERSION_NAMES[766]}-26.3")
+            self.assertEqual(status.motd.to_plain(), "Front door test")
+        for protocol, name in ((776, "26.2"), (777, "26.3")):
+            status = yield threads.deferToThread(server.status, version=protocol, tries=1)
+            self.assertEqual((status.version.protocol, status.version.name), (protocol, name))
             self.assertEqual(status.motd.to_plain(), "Front door test")
 
     @defer.inlineCallbacks
@@ -292,7 +297,7 @@ class OldAndNewClientTests(TestCase):
             peers.append(peer)
         for version, peer in zip(self.OLD_CLIENTS, peers):
             event = yield peer.wait_for("disconnected", timeout=45)
-            self.assertEqual(event["reason"], "This server supports Minecraft 1.20.5-26.1.", version)
+            self.assertEqual(event["reason"], "This server supports Minecraft 1.20.5-26.3.", version)
             yield peer.finished(30)
             self.assertFalse([e for e in peer.events if e["event"] in ("play", "timeout")], version)
         refusals = self.proxy.process.registry.get_sample_value(
