@@ -153,6 +153,9 @@ class NewestVersionTests:
         self.assertEqual(fields, join_game(online=False))
         self.assertEqual(rig.core.play_session.current(), session_id)
         self.assertEqual(rig.core.players.by_protocol(), {self.PROTOCOL: 1})
+        version = {776: "26.2", 777: "26.3"}[self.PROTOCOL]
+        self.assertEqual(rig.registry.get_sample_value(
+            "mcproxy_players", {"protocol": str(self.PROTOCOL), "version": version}), 1.0)
         backend.dataReceived(packet(ids.play_system_chat, chat.text_to_nbt("Welcome") + encode_bool(False)))
         [(pid, reader)] = client.received()
         self.assertEqual(pid, ids.play_system_chat)

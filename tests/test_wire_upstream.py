@@ -273,7 +273,8 @@ class ReaderTests(SynchronousTestCase):
     }
 """
         registry = reader.read_bungeecord(protocol, constants, {"MINECRAFT_26_3": 777})
-        self.assertEqual(registry, {("configuration", "clientbound", "KeepAlive"): [(775, 4, None)]})
+        self.assertEqual(registry,
+                         {("configuration", "clientbound", "KeepAlive"): [(775, 4, None)]})
         self.assertEqual(reader.release_constants(
             '[{"minecraftVersion": "26.3", "version": 777, "usesNetty": true,'
             ' "releaseType": "release"}, {"minecraftVersion": "26.3-pre1", "version": 1,'
