@@ -26,15 +26,29 @@ from mcproxy.proxy.auth import offline_profile
 from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.cipher import rsa_encrypt
 from mcproxy.wire.connection import PacketCodec
+from mcproxy.wire.login import LoginLayout, encode_login_start, encode_login_success
 from mcproxy.wire.types import (
-    Reader, encode_bool, encode_bytes, encode_long, encode_string, encode_ushort, encode_uuid, encode_varint,
+    Reader, encode_bytes, encode_long, encode_string, encode_ushort, encode_varint,
 )
 
-#: Minecraft 1.21.1: any tier-1 version would do; the relay's cost does not depend on it.
-PROTOCOL = 767
-IDS = packet_ids(PROTOCOL)
-#: Serverbound play ``custom_payload``: carries the player's workload requests.
-COMMAND_ID = 0x12
+#: The protocol both ends speak: Minecraft 1.21.1 unless ``python -m bench --protocol``
+#: (which sets this variable for the backend process too) asks for another served one, to
+#: measure the relay of an older version (no configuration state before 1.20.2).
+PROTOCOL = IDS = LAYOUT = COMMAND_ID = None
+
+
+def configure(protocol: int) -> None:
+    """Speak ``protocol`` from now on, in this process and the backend processes it starts."""
+    global PROTOCOL, IDS, LAYOUT, COMMAND_ID
+    os.environ["MCPROXY_BENCH_PROTOCOL"] = str(protocol)
+    PROTOCOL = protocol
+    IDS = packet_ids(protocol)
+    LAYOUT = LoginLayout.of(protocol)
+    #: Serverbound play ``custom_payload``: carries the player's workload requests.
+    COMMAND_ID = IDS.play_custom_payload_serverbound
+
+
+configure(int(os.environ.get("MCPROXY_BENCH_PROTOCOL", "767")))
 FLOOD, STOP, ECHO = b"F", b"S", b"E"
 _ECHO = struct.Struct(">IdI")
 
@@ -87,18 +101,22 @@ class BenchBackend(Protocol):
             if packet_id == IDS.login_start:
                 name = reader.string(16)
                 profile = offline_profile(name)
-                self.send(IDS.login_success, encode_uuid(profile.id) + encode_string(name, 16)
-                          + encode_varint(0) + encode_bool(False))
+                self.send(IDS.login_success, encode_login_success(LAYOUT, profile.id, name, encode_varint(0)))
+                if IDS.login_acknowledged is None:
+                    self._play()
             elif packet_id == IDS.login_acknowledged:
                 self.phase = "configuration"
                 self.send(IDS.config_finish)
         elif phase == "configuration":
             if packet_id == IDS.config_finish_ack:
-                self.phase = "play"
-                # Play Login's fields do not matter to the proxy, which passes them on.
-                self.send(IDS.play_login, b"\x00" * 32)
+                self._play()
         elif packet_id == COMMAND_ID:
             self.command(reader.rest())
+
+    def _play(self) -> None:
+        self.phase = "play"
+        # Play Login's fields do not matter to the proxy, which passes them on.
+        self.send(IDS.play_login, b"\x00" * 32)
 
     def command(self, body: bytes) -> None:
         kind = body[:1]
@@ -168,7 +186,7 @@ class BenchPlayer(Protocol):
         self.transport.setTcpNoDelay(True)
         handshake = (encode_varint(PROTOCOL) + encode_string(self.host) + encode_ushort(self.port)
                      + encode_varint(2))
-        start = encode_string(self.name, 16) + encode_uuid(uuid.uuid3(uuid.NAMESPACE_OID, self.name))
+        start = encode_login_start(LAYOUT, self.name, uuid.uuid3(uuid.NAMESPACE_OID, self.name))
         self.transport.write(self.codec.encode(0x00, handshake) + self.codec.encode(IDS.login_start, start))
 
     def connectionLost(self, reason=None) -> None:
@@ -204,8 +222,11 @@ class BenchPlayer(Protocol):
             elif packet_id == IDS.login_compress:
                 self.codec.enable_compression(reader.varint())
             elif packet_id == IDS.login_success:
-                self.send(IDS.login_acknowledged)
-                self.phase = "configuration"
+                if IDS.login_acknowledged is None:
+                    self.phase = "play"
+                else:
+                    self.send(IDS.login_acknowledged)
+                    self.phase = "configuration"
             else:
                 self.errors.append(f"login packet {packet_id:#x}")
                 self.transport.abortConnection()

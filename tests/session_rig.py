@@ -25,8 +25,9 @@ from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.wire import chat
 from mcproxy.wire.framing import FrameDecoder, encode_frame
+from mcproxy.wire.login import LoginLayout, encode_login_start
 from mcproxy.wire.packets import TIER1_PROTOCOLS, packet_ids
-from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_uuid, encode_varint
+from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_varint
 
 PROTOCOL = max(TIER1_PROTOCOLS)
 IDS = packet_ids(PROTOCOL)
@@ -42,7 +43,9 @@ def handshake(intent: int = 2, host: str = "play.example.com", protocol: int = P
 
 
 def login_start(name: str = "Steve", protocol: int = PROTOCOL) -> bytes:
-    return packet(packet_ids(protocol).login_start, encode_string(name, 16) + encode_uuid(uuid.uuid4()))
+    """Login Start as a client of ``protocol`` sends it (with a UUID where it fits)."""
+    return packet(packet_ids(protocol).login_start,
+                  encode_login_start(LoginLayout.of(protocol), name, uuid.uuid4()))
 
 
 def frames(data: bytes) -> list[tuple[int, bytes]]:
@@ -62,9 +65,7 @@ def texts(data: bytes, packet_id: int) -> list[str]:
 class Router:
     """Routing whose answers the test gives: each connect is a pending request."""
 
-    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival"),
-                 protocol: int = PROTOCOL) -> None:
-        self.protocol = protocol
+    def __init__(self, servers=("lobby", "survival", "creative"), try_order=("lobby", "survival")) -> None:
         self.servers = {name: object() for name in servers}
         self.try_order = tuple(try_order)
         self.requests: list[tuple[tuple[str, ...], defer.Deferred]] = []
@@ -82,7 +83,7 @@ class Router:
     def accept(self, index: int = -1, name: str | None = None) -> BackendConnection:
         """Answer request ``index`` with a fresh logged-in backend for ``name`` (its first choice)."""
         names, d = self.requests[index]
-        backend = make_backend(self.protocol)
+        backend = make_backend(self.logins[index].protocol)
         d.callback((name or names[0], backend))
         return backend
 
@@ -132,7 +133,7 @@ class Rig:
         self.reactor = MemoryReactorClock()
         self.registry = CollectorRegistry()
         self.log_events: list[dict] = []
-        self.router = Router(protocol=protocol, **router)
+        self.router = Router(**router)
         log = Logger(observer=self.log_events.append)
         commands = CommandDispatcher(log)
         settings = settings or ProxySettings(online_mode=False, compression_threshold=-1)
@@ -154,15 +155,19 @@ class Rig:
     def refusals(self, reason: str) -> float:
         return self.registry.get_sample_value("mcproxy_refusals_total", {"reason": reason}) or 0.0
 
-    def join(self, name: str = "Steve") -> Session:
-        """A player logged in, relayed to the first server, both directions in play."""
+    def join(self, name: str = "Steve", protocol: int | None = None) -> Session:
+        """A player logged in, relayed to the first server, both directions in play
+        (through the configuration state from 1.20.2; before, play follows Login Success).
+        ``protocol`` defaults to the rig's."""
+        protocol = protocol or self.protocol
         connection, transport = self.connect()
-        ids = self.ids
-        connection.dataReceived(handshake(protocol=self.protocol) + login_start(name, self.protocol))
+        connection.dataReceived(handshake(protocol=protocol) + login_start(name, protocol))
         backend = self.router.accept()
-        connection.dataReceived(packet(ids.login_acknowledged))
-        backend.dataReceived(packet(ids.config_finish))
-        connection.dataReceived(packet(ids.config_finish_ack))
+        ids = packet_ids(protocol)
+        if ids.login_acknowledged is not None:
+            connection.dataReceived(packet(ids.login_acknowledged))
+            backend.dataReceived(packet(ids.config_finish))
+            connection.dataReceived(packet(ids.config_finish_ack))
         transport.clear()
         backend.transport.clear()
         return Session(connection, transport, backend)

@@ -53,12 +53,14 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(status["description"], {"text": "Hello limbo"})
 
     def test_status_for_unsupported_version(self) -> None:
-        """Other versions get an answer naming the versions we serve."""
+        """Other versions get an answer naming the versions the limbo serves (not the
+        proxy's wider range: it refuses 26.2 and 26.3)."""
         client = World().connect()
         client.handshake(1, protocol=47)
         client.send("ping_start")
         status = json.loads(client.read()[0][1].string())
         self.assertEqual(status["version"], {"name": "mcproxy 1.20.5-26.1", "protocol": 775})
+        self.assertEqual(supported_range(TIER1_PROTOCOLS), "1.20.5-26.1")
 
     def test_ping_answered_then_closed(self) -> None:
         """The ping payload comes back unchanged and the connection closes."""

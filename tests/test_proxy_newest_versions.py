@@ -28,7 +28,7 @@ from mcproxy.wire.cipher import rsa_encrypt, server_hash
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.forwarding import ProfileProperty, encode_properties
 from mcproxy.wire.join_game import with_online_mode
-from mcproxy.wire.login_success import encode_login_success
+from mcproxy.wire.login import LoginLayout, encode_login_success
 from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.types import (
     Reader, encode_bool, encode_bytes, encode_int, encode_long, encode_string, encode_ushort, encode_uuid,
@@ -272,7 +272,7 @@ class LoginSuccessWriterTests(SynchronousTestCase):
     SESSION_ID = uuid.UUID("0f1e2d3c-4b5a-4697-8877-665544332211")
 
     def fields(self, protocol: int, session_id=SESSION_ID) -> bytes:
-        return encode_login_success(packet_ids(protocol), self.PROFILE_ID, "Steve", encode_varint(0), session_id)
+        return encode_login_success(LoginLayout.of(protocol), self.PROFILE_ID, "Steve", encode_varint(0), session_id)
 
     def test_per_version_tail(self) -> None:
         """1.20.5-1.21.1 end with the strict flag, 1.21.2-26.1 with the profile, 26.2 and
@@ -341,7 +341,7 @@ class BackendLoginSuccessTests(SynchronousTestCase):
         backend = BackendConnection(login, ids, 2097151)
         backend.makeConnection(StringTransport())
         backend.dataReceived(packet(ids.login_success, encode_login_success(
-            ids, login.profile.id, "Steve", encode_varint(0), uuid.uuid4())))
+            LoginLayout.of(776), login.profile.id, "Steve", encode_varint(0), uuid.uuid4())))
         self.assertIs(self.successResultOf(backend.ready), backend)
         self.assertIs(backend.phase, LoginPhase.LOGGED_IN)
         self.assertEqual(backend.backend_profile, (login.profile.id, "Steve"))

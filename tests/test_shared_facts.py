@@ -154,8 +154,8 @@ class UnsupportedVersionAgreementTests(AgreementTestCase):
         """A login from a version without tables is told, by both sides, in a packet 0x00
         JSON disconnect every client since 1.7 reads, which versions that side serves."""
         sides = Sides(self)
-        for transport, protocols in ((sides.proxy(handshake(760, intent=2)), SERVED_PROTOCOLS),
-                                     (sides.backend(handshake(760, intent=2)), TIER1_PROTOCOLS)):
+        for transport, protocols in ((sides.proxy(handshake(5, intent=2)), SERVED_PROTOCOLS),
+                                     (sides.backend(handshake(5, intent=2)), TIER1_PROTOCOLS)):
             [(packet_id, reader)] = frames(transport.value())
             self.assertEqual(packet_id, LOGIN_DISCONNECT_ANY_VERSION)
             self.assertIn(supported_range(protocols), plain_text(json_to_component(reader.string(262144))))
@@ -166,7 +166,7 @@ class UnsupportedVersionAgreementTests(AgreementTestCase):
         """A status ping from a version without tables shows the same kind of server
         version on both sides, naming the versions that can join there."""
         sides = Sides(self)
-        data = handshake(760) + packet(0x00)
+        data = handshake(5) + packet(0x00)
         for transport, protocols in ((sides.proxy(data), SERVED_PROTOCOLS),
                                      (sides.backend(data), TIER1_PROTOCOLS)):
             [(packet_id, reader)] = frames(transport.value())

@@ -60,7 +60,10 @@ class Half:
         self.watch = self.watchers[phase]
         self.hot = self.hots[phase]
 
-    def on(self, phase: Phase, packet_id: int, watcher: Watcher) -> None:
+    def on(self, phase: Phase, packet_id: int | None, watcher: Watcher) -> None:
+        """Watch ``packet_id`` in ``phase``; ``None`` (a packet the version lacks) is no-op."""
+        if packet_id is None:
+            return
         self.watchers[phase][packet_id] = watcher
         self.watch = self.watchers[self.phase]
         if 0 <= packet_id < 0x80:

@@ -14,7 +14,7 @@ from mcproxy.interfaces import IStatusSource
 from mcproxy.wire.chat import plain_text
 from mcproxy.wire.packets import SERVED_PROTOCOLS, unsupported_version_name, version_name
 
-#: Shown to clients outside tier 1: their list entry says the version is incompatible.
+#: Shown to clients we do not serve: their list entry says the version is incompatible.
 UNSUPPORTED_PROTOCOL = -1
 
 
@@ -33,7 +33,7 @@ def motd_component(motd: str) -> object:
 class StatusResponder:
     """Builds status JSON; the parts that never change are encoded once."""
 
-    #: Encoded answers kept; the key holds only values we chose (tier-1 protocols, the
+    #: Encoded answers kept; the key holds only values we chose (served protocols, the
     #: configured hosts, an online count), so clients cannot grow it, and it is emptied
     #: when full as the online count moves on.
     CACHE_ENTRIES = 256

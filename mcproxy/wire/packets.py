@@ -35,7 +35,8 @@ class Direction(enum.Enum):
     CLIENTBOUND = "clientbound"
 
 
-#: Protocol numbers with full support, and their Minecraft versions.
+#: The newest protocols, served since 0.4.0 with everything (configuration phase,
+#: Transfer, cookies), and their Minecraft versions.
 VERSION_NAMES: Mapping[int, str] = MappingProxyType({
     766: "1.20.5",
     767: "1.21.1",
@@ -49,20 +50,25 @@ VERSION_NAMES: Mapping[int, str] = MappingProxyType({
     775: "26.1",
 })
 TIER1_PROTOCOLS: tuple[int, ...] = tuple(sorted(VERSION_NAMES))
-#: Protocols minecraft-data has no tables for, served from the packet ids BungeeCord and
-#: Gate agree on (``protocols.json``, source "upstream"): the proxy relays them, but no
-#: independent peer speaks them yet and the reference backend has no registry data for them.
-UPSTREAM_VERSION_NAMES: Mapping[int, str] = MappingProxyType({
-    776: "26.2",
-    777: "26.3",
-})
+
+
+def _served_protocols() -> frozenset[int]:
+    """Every protocol the tables carry: minecraft-data's, 1.8 (47) to 26.1 (775), with
+    their layouts, and 26.2 (776) and 26.3 (777) from upstream proxies, whose ids two
+    sources agree on and whose layout changes are facts of their entries."""
+    text = resources.files("mcproxy.wire").joinpath("protocols.json").read_text("utf-8")
+    return frozenset(int(number) for number in json.loads(text)["protocols"])
+
+
 #: Protocol numbers a player may log in to the proxy with.
-SERVED_PROTOCOLS: frozenset[int] = frozenset(TIER1_PROTOCOLS) | frozenset(UPSTREAM_VERSION_NAMES)
+SERVED_PROTOCOLS: frozenset[int] = _served_protocols()
+#: 1.13: the first version with login plugin messages, so with modern forwarding.
+PROTOCOL_1_13 = 393
 
 
 def version_name(protocol: int) -> str:
-    """The newest release of ``protocol`` as players name their client (``26.3``)."""
-    name = VERSION_NAMES.get(protocol) or UPSTREAM_VERSION_NAMES.get(protocol)
+    """How players name the version of a served protocol: ``1.8.9``, ``1.20.4``, ``26.3``."""
+    name = VERSION_NAMES.get(protocol)
     if name is None:
         from mcproxy.wire.protocols import protocol_info
         info = protocol_info(protocol)
@@ -73,15 +79,16 @@ def version_name(protocol: int) -> str:
 
 
 def supported_range(protocols: Iterable[int] = SERVED_PROTOCOLS) -> str:
-    """The versions a server takes as players read them: ``1.20.5-26.3`` for the proxy;
-    the reference backend names its own (``TIER1_PROTOCOLS``)."""
-    protocols = tuple(protocols)
-    return f"{version_name(min(protocols))}-{version_name(max(protocols))}"
+    """The versions a server takes as players read them: ``1.8-26.3`` for the proxy; the
+    reference backend names its own."""
+    from mcproxy.wire.protocols import protocol_info
+    oldest, newest = min(protocols), max(protocols)
+    return f"{protocol_info(oldest).releases[0]}-{version_name(newest)}"
 
 
 def unsupported_version_name(protocols: Iterable[int] = SERVED_PROTOCOLS) -> str:
     """The server version a client we cannot serve is shown (status and legacy ping):
-    ``mcproxy 1.20.5-26.3``, so its list says which versions can join."""
+    ``mcproxy 1.8-26.3``, so its list says which versions can join."""
     return f"mcproxy {supported_range(protocols)}"
 
 #: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
@@ -320,11 +327,6 @@ class PacketIds:
     play_teams: int | None
     play_title: int | None
     play_clear_titles: int | None
-
-    @property
-    def login_success_has_session_id(self) -> bool:
-        """From 26.2 (776) Login Success ends with the play session's id, a UUID."""
-        return "sessionId" in _fact(self.protocol, "login_success_fields", ())
 
     @property
     def join_game_has_online_mode(self) -> bool:
