@@ -83,6 +83,18 @@ class FirstJoinTests(SynchronousTestCase):
             self.assertEqual(backend.transport.value(), chat_line, protocol)
             self.assertEqual(rig.core.online_count(), 1)
 
+    def test_counted_under_their_version(self) -> None:
+        """Old players count under their own protocol in /status and mcproxy_players."""
+        rig = Rig()
+        rig.join("Steve", protocol=47)
+        rig.join("Alex", protocol=340)
+        rig.join("Sam", protocol=340)
+        self.assertEqual(rig.core.players.by_protocol(), {47: 1, 340: 2})
+        self.assertEqual(rig.registry.get_sample_value("mcproxy_players", {"protocol": "47", "version": "1.8-1.8.9"}),
+                         1.0)
+        self.assertEqual(rig.registry.get_sample_value("mcproxy_players", {"protocol": "340", "version": "1.12.2"}),
+                         2.0)
+
     def test_configuration_from_1_20_2(self) -> None:
         """1.20.2 – 1.20.4 still acknowledge the login and configure first."""
         for protocol in (764, 765):

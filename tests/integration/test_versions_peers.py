@@ -9,7 +9,6 @@ back; a later step (moving to a second backend) is one more entry in :func:`step
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from twisted.internet import defer, reactor, ssl
@@ -136,6 +135,21 @@ class VersionMatrixTests(TestCase):
         for version in MATRIX:
             yield backend.wait_for("leave", timeout=20, port=ports[version])
         self.assertEqual(self.refusals(), {})
+
+    @defer.inlineCallbacks
+    def test_backend_kick_reaches_the_player(self):
+        """A backend's kick (JSON text before 1.20.3, NBT from it) reaches a player of each
+        generation with its reason, and the proxy lets them go."""
+        versions = ("1.8.8", "1.12.2", "1.16.5", "1.20.2", "1.20.4")
+        backend, ports = yield self.backends(versions)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in versions})
+        clients = {version: self.client(version, player(version), host(version), "/kickme") for version in versions}
+        yield defer.gatherResults([client.finished(90) for client in clients.values()])
+        for version, client in clients.items():
+            reasons = [e["reason"] for e in client.events if e["event"] == "kicked"]
+            self.assertEqual(reasons, ["Kicked by the matrix backend"], (version, client.events))
+        self.assertEqual(len(self.proxy_process.core.players), 0)
 
     @defer.inlineCallbacks
     def test_mineflayer_spawns(self):

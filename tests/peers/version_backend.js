@@ -105,7 +105,8 @@ function serve (port, version) {
 
   function command (client, line) {
     say({ event: 'command', username: client.username, command: line })
-    tell(client, `backend ran /${line}`)
+    if (line === 'kickme') client.end('Kicked by the matrix backend')
+    else tell(client, `backend ran /${line}`)
   }
 
   server.on('listening', () => say({ event: 'listening', version }))

@@ -269,4 +269,3 @@ class PlayHandler(SessionHandler):
         """``message`` as this client's version writes a text field: NBT from 1.20.3,
         a JSON string before."""
         return encode_text(self.connection.ids.protocol, message)
-

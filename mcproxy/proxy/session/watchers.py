@@ -20,14 +20,6 @@ _SIGNATURE_BYTES = 256
 MAX_CHAT = 256
 
 
-def nbt_text(fields: bytes) -> str:
-    try:
-        component, _ = chat.nbt_to_component(fields)
-        return chat.plain_text(component)
-    except WireError:
-        return "(unreadable reason)"
-
-
 class PlayWatchers:
     """Watchers for one play handler's halves; each returns FORWARD, DROP, PAUSE or a frame."""
 
