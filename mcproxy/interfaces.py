@@ -138,11 +138,22 @@ class IBackendModule(Interface):
 
     The host calls :meth:`forwarding_request` when a player sends Login Start, sends its
     data (if any) as a Login Plugin Request on ``velocity:player_info``, and passes the
-    answer to :meth:`verify_login`.  Chat commands the host does not own go through
+    answer to :meth:`verify_login`.  When :attr:`reads_host_field` is true (legacy or
+    BungeeGuard forwarding) it passes the handshake's host field to
+    :meth:`verify_host_field` instead.  Chat commands the host does not own go through
     :meth:`is_proxy_command` and :meth:`execute_command`.
     """
 
     enforce_proxy = Attribute("Whether logins must carry valid proxy forwarding.")
+    forwarding = Attribute("The forwarding read when enforced: modern, legacy or bungeeguard.")
+    reads_host_field = Attribute("Whether the identity comes in the handshake host field.")
+
+    def verify_host_field(host_field, name):
+        """Check legacy or BungeeGuard forwarding in a handshake host field; returns a
+        ``ForwardedPlayer`` or a counted ``Refused``."""
+
+    def refuse_modern_for_old_client():
+        """Count a pre-1.13 login to a modern-forwarding backend; returns the reason."""
 
     def forwarding_request():
         """The plugin request data to send, or ``None`` when forwarding is not enforced."""

@@ -96,6 +96,11 @@ def unsupported_version_name(protocols: Iterable[int] = SERVED_PROTOCOLS) -> str
 LOGIN_DISCONNECT_ANY_VERSION = 0x00
 
 #: Protocol numbers at which a layout either side writes changed.
+PROTOCOL_1_14 = 477    # block positions pack y in the low 12 bits (before: x, y, z)
+PROTOCOL_1_17 = 755    # spawn position gains an angle; player position a dismount flag
+PROTOCOL_1_19 = 759    # command-tree argument parsers by registry id instead of by name
+PROTOCOL_1_19_4 = 762  # player position loses the dismount flag
+PROTOCOL_1_20_3 = 765  # game event 13: start waiting for level chunks
 PROTOCOL_1_21_2 = 768  # Login Success loses strictErrorHandling; sea level; new teleport
 PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
 
@@ -215,6 +220,7 @@ _NAMED = {
     "play_spawn_position": (State.PLAY, _C, "spawn_position"),
     "play_position": (State.PLAY, _C, "position"),
     "play_update_health": (State.PLAY, _C, "update_health"),
+    "play_teleport_confirm": (State.PLAY, _S, "teleport_confirm"),
     "play_chat_command": (State.PLAY, _S, "chat_command"),
     "play_chat_command_signed": (State.PLAY, _S, "chat_command_signed"),
     "play_configuration_acknowledged": (State.PLAY, _S, "configuration_acknowledged"),
@@ -301,6 +307,7 @@ class PacketIds:
     play_spawn_position: int | None
     play_position: int | None
     play_update_health: int | None
+    play_teleport_confirm: int | None
     play_chat_command: int | None
     play_chat_command_signed: int | None
     play_configuration_acknowledged: int | None
