@@ -27,8 +27,10 @@ from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 
+from bench import peers
 from bench.peers import BenchPlayer, StatusProbe
 from bench.stream import FloodChecker
+from mcproxy.wire.packets import SERVED_PROTOCOLS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -699,7 +701,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=FIGURES, help="run just this figure (repeatable)")
     parser.add_argument("--profile", metavar="DIR", help="run each proxy under py-spy, folded stacks in DIR")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs)")
+    parser.add_argument("--protocol", type=int, help="protocol the load speaks (default 767, 1.21.1; "
+                        "e.g. 47 for 1.8.8, 340 for 1.12.2)")
     opts = parser.parse_args(argv)
+    if opts.protocol is not None:
+        if opts.protocol not in SERVED_PROTOCOLS:
+            parser.error(f"--protocol {opts.protocol}: not a protocol the proxy serves")
+        peers.configure(opts.protocol)
     opts.rounds = opts.rounds or (2 if opts.quick else 5)
     opts.window = opts.window or (1.0 if opts.quick else 2.0)
     opts.idle_players = opts.idle_players or (300 if opts.quick else 1000)
