@@ -21,12 +21,14 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from zope.interface import implementer
 
-from bench.stream import FLOOD_ID, FloodChecker, build_cycle, end_frame
+from bench import stream
+from bench.stream import FloodChecker, build_cycle, end_frame
 from mcproxy.proxy.auth import offline_profile
-from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.cipher import rsa_encrypt
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.login import LoginLayout, encode_login_start, encode_login_success
+from mcproxy.wire.packets import Direction, State, packet_ids
+from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import (
     Reader, encode_bytes, encode_long, encode_string, encode_ushort, encode_varint,
 )
@@ -46,9 +48,19 @@ def configure(protocol: int) -> None:
     LAYOUT = LoginLayout.of(protocol)
     #: Serverbound play ``custom_payload``: carries the player's workload requests.
     COMMAND_ID = IDS.play_custom_payload_serverbound
+    stream.FLOOD_ID = unwatched_id(protocol)
+
+
+def unwatched_id(protocol: int, preferred: int = 0x2E) -> int:
+    """A clientbound play id for the flood that the proxy never watches in ``protocol``:
+    ``preferred`` (1.21.1's ``rel_entity_move``) unless the tables name it as a packet
+    the proxy may look at (in 1.12.2 it is the tab list), else the next id they do not."""
+    recorded = set(protocol_info(protocol).ids(State.PLAY, Direction.CLIENTBOUND).values())
+    return next(i for i in range(preferred, 0x80) if i not in recorded)
 
 
 configure(int(os.environ.get("MCPROXY_BENCH_PROTOCOL", "767")))
+
 FLOOD, STOP, ECHO = b"F", b"S", b"E"
 _ECHO = struct.Struct(">IdI")
 
@@ -132,7 +144,7 @@ class BenchBackend(Protocol):
             self.transport.unregisterProducer()
             self.transport.write(end_frame(self.sent))
         elif kind == ECHO:
-            self.transport.write(self.codec.encode(FLOOD_ID, body))
+            self.transport.write(self.codec.encode(stream.FLOOD_ID, body))
 
     def _pump(self) -> None:
         cycle = self.cycle
@@ -238,7 +250,7 @@ class BenchPlayer(Protocol):
                 self.send(IDS.config_keep_alive_response, reader.rest())
         elif packet_id == IDS.play_login and not self.joined.called:
             self.joined.callback(self)
-        elif packet_id == FLOOD_ID:
+        elif packet_id == stream.FLOOD_ID:
             self._echoed(reader.rest())
 
     def _encrypt(self, reader: Reader) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
-from bench import peers
+from bench import peers, stream
 from bench.peers import BenchBackendFactory, BenchPlayer
+from mcproxy.wire.packets import packet_ids
 
 
 class BenchPeersTests(SynchronousTestCase):
@@ -30,3 +31,15 @@ class BenchPeersTests(SynchronousTestCase):
             pump.flush()
             self.assertGreaterEqual(self.successResultOf(echoed), 0.0)
             self.assertEqual(player.errors, [], protocol)
+
+    def test_flood_id_never_watched(self) -> None:
+        """The flood's id is one the proxy never looks at in the load's version: 1.21.1's
+        rel_entity_move, and in 1.12.2, where that id is the tab list, the next free one."""
+        self.assertEqual(peers.unwatched_id(767), 0x2E)
+        self.assertEqual(peers.unwatched_id(340), 0x30)
+        for protocol in (47, 340, 767, 775):
+            peers.configure(protocol)
+            ids = packet_ids(protocol)
+            watched = {ids.play_kick, ids.play_login, ids.play_custom_payload, ids.play_player_info,
+                       ids.play_declare_commands, ids.play_start_configuration}
+            self.assertNotIn(stream.FLOOD_ID, watched, protocol)
