@@ -34,20 +34,32 @@ RATE_LIMITS = "\n[rate_limits]\nlogins_per_address_burst = 50\nconnections_per_a
 
 @dataclass(frozen=True)
 class Step:
-    """One thing a player does: the line sent, what its backend reports, what it reads back."""
+    """One thing a player does: the line sent, what its backend reports (once), what it
+    must never see, and what the player reads back (a chat line, or "completions: ...")."""
 
     name: str
     line: str
-    backend_event: dict
+    backend_event: dict | None
     answer: str
+    unseen: dict | None = None
+
+
+#: Versions whose client completes command names from the server's command tree (1.13 on).
+TREE_VERSIONS = {"1.13.2", "1.16.5", "1.17.1", "1.18.2", "1.19.2", "1.19.4", "1.20.1", "1.20.2", "1.20.4"}
 
 
 def steps(version: str) -> tuple[Step, ...]:
     """What each player of ``version`` does through the proxy, in order."""
     chat = f"hello from {version}"
+    # Before 1.13 the backend is asked and the proxy adds its /server to the answer; from
+    # 1.13 the client completes from the backend's tree with the proxy's commands merged in.
+    asked = None if version in TREE_VERSIONS else {"event": "tab_complete", "text": "/ser"}
     return (
         Step("chat", chat, {"event": "chat", "message": chat}, f"backend heard: {chat}"),
         Step("backend command", "/ping", {"event": "command", "command": "ping"}, "backend ran /ping"),
+        Step("proxy command /glist answered", "/glist", None, "Total players online:",
+             unseen={"event": "command", "command": "glist"}),
+        Step("tab complete of /ser offers /server", "tab:/ser", asked, "completions: /server /serverinfo"),
     )
 
 
@@ -112,7 +124,9 @@ class VersionMatrixTests(TestCase):
     def test_every_version_joins_chats_and_runs_a_backend_command(self):
         """Each version from 1.8.8 to 1.20.4 joins through the proxy (legacy forwarding: the
         backend sees the address and the offline UUID in the handshake host), and each step's
-        line reaches its backend, whose answer reaches the client; then the player leaves."""
+        line reaches its backend, whose answer reaches the client; the proxy's /glist is
+        answered by the proxy alone, and completing "/ser" offers the proxy's /server beside
+        the backend's /serverinfo; then the player leaves."""
         backend, ports = yield self.backends(MATRIX)
         yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
                          {host(version): [f"s{ports[version]}"] for version in MATRIX})
@@ -129,10 +143,13 @@ class VersionMatrixTests(TestCase):
             self.assertEqual(join["host"].split("\x00")[:3],
                              [host(version), "127.0.0.1", offline_uuid(name).hex], version)
             heard = [e["text"] for e in client.events if e["event"] == "chat"]
+            heard += ["completions: " + " ".join(e["matches"]) for e in client.events if e["event"] == "completions"]
             for step in steps(version):
-                seen = [e for e in port_events if all(e.get(k) == v for k, v in step.backend_event.items())]
-                self.assertEqual(len(seen), 1, (version, step.name, port_events))
-                self.assertIn(step.answer, heard, (version, step.name, client.events))
+                for wanted, count in ((step.backend_event, 1), (step.unseen, 0)):
+                    if wanted is not None:
+                        seen = [e for e in port_events if all(e.get(k) == v for k, v in wanted.items())]
+                        self.assertEqual(len(seen), count, (version, step.name, port_events))
+                self.assertTrue(any(step.answer in text for text in heard), (version, step.name, client.events))
         for version in MATRIX:
             yield backend.wait_for("leave", timeout=20, port=ports[version])
         self.assertEqual(self.refusals(), {})
