@@ -7,14 +7,12 @@ from twisted.python.failure import Failure
 from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConnectedEvent
 from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.proxy.routing import NoServerAvailable
+from mcproxy.proxy.session.hold import FallbackHold
 from mcproxy.proxy.session.switch import FALLBACKS, ServerSwitch, SwitchState
+from mcproxy.wire.types import encode_long, encode_varint
 
-
-#: Seconds before each further try of a fallback that every server refused: a backend
-#: taking over the crowd of a stopped one refuses logins past its own cap for a moment,
-#: and a player held a few seconds (the client waits 30 s on silence) beats one
-#: disconnected.
-FALLBACK_RETRY_DELAYS = (1.0, 2.0, 4.0)
+#: The first protocol (1.12.2) whose keep-alive id is a Long rather than a VarInt.
+LONG_KEEP_ALIVE_PROTOCOL = 340
 
 
 def release(backend, unregister: bool = False) -> None:
@@ -49,7 +47,8 @@ class Transition:
 
     def __init__(self, play) -> None:
         self._play = play
-        self._retries = 0
+        #: A fallback every server refused, being tried again while the player waits.
+        self._hold: FallbackHold | None = None
 
     def begin(self, targets, cause, notice: str = "") -> ServerSwitch:
         play = self._play
@@ -79,22 +78,55 @@ class Transition:
         connection = self._play.connection
         if not failure.check(NoServerAvailable):
             connection.proxy.log.failure("switch failed", failure, correlation_id=connection.correlation_id)
-        elif (switch.cause in FALLBACKS and self._play.switch is switch and switch.in_flight
-              and self._retries < len(FALLBACK_RETRY_DELAYS)):
-            # A fallback every server refused: hold the player and try again shortly.
-            delay = FALLBACK_RETRY_DELAYS[self._retries]
-            self._retries += 1
-            connection.proxy.deadlines.set(connection, delay, lambda: self._retry(switch))
-            return
+        elif switch.cause in FALLBACKS and self._play.switch is switch and switch.in_flight:
+            if self._hold is None:
+                self._hold_player(switch)
+            if self._hold.refused():
+                return
         self.failed(switch, _why(failure))
 
-    def _retry(self, switch: ServerSwitch) -> None:
+    def _hold_player(self, switch: ServerSwitch) -> None:
+        """Every server refused the fallback: keep the player while it is tried again."""
         play = self._play
-        if play.switch is not switch or not switch.in_flight or not play.active:
-            return
         connection = play.connection
+        proxy = connection.proxy
+        self._hold = FallbackHold(proxy.reactor, proxy.deadlines, proxy.settings.fallback_hold,
+                                  lambda: self._retry(switch), lambda ident: self._keep_alive(switch, ident))
+        proxy.log.info("holding {player}: no server took them yet", player=connection.profile.name,
+                       correlation_id=connection.correlation_id)
+        play.send_system_message(f"{switch.notice} Reconnecting…".lstrip())
+
+    def stop(self) -> None:
+        """The player left: a hold in progress ends with them."""
+        self._end_hold("left")
+
+    def _still_held(self, switch: ServerSwitch) -> bool:
+        play = self._play
+        if play.switch is switch and switch.in_flight and play.active:
+            return True
+        self._end_hold("left")
+        return False
+
+    def _end_hold(self, outcome: str) -> None:
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.end()
+            self._play.connection.proxy.metrics.fallback_holds.labels(outcome).inc()
+
+    def _retry(self, switch: ServerSwitch) -> None:
+        if not self._still_held(switch):
+            return
+        connection = self._play.connection
         d = connection.proxy.router.connect(connection.backend_login(), switch.targets, connection.correlation_id)
         d.addCallbacks(lambda answer: self.ready(switch, *answer), lambda failure: self._router_failed(switch, failure))
+
+    def _keep_alive(self, switch: ServerSwitch, ident: int) -> None:
+        """The client hears nothing from a backend while held: the proxy keeps it alive."""
+        if not self._still_held(switch) or not self._play.in_play:
+            return
+        connection = self._play.connection
+        body = encode_long(ident) if connection.handshake.protocol >= LONG_KEEP_ALIVE_PROTOCOL else encode_varint(ident)
+        self._play.send_down(connection.ids.play_keep_alive, body)
 
     def failed(self, switch: ServerSwitch, message: str) -> None:
         """The switch did not happen: the player stays, or leaves if there is nothing to stay on."""
@@ -103,6 +135,7 @@ class Transition:
             play.switch = None
         if not switch.in_flight:
             return
+        self._end_hold("gave_up")
         switch.fail(message)
         if switch.leaving and play.active:
             play.disconnect_player(switch.notice or message)
@@ -117,7 +150,7 @@ class Transition:
             backend.transport.loseConnection()
             self.failed(switch, "The switch was interrupted.")
             return
-        self._retries = 0
+        self._end_hold("reconnected")
         switch.connected(name, backend)
         backend.on_lost = lambda reason: self._target_lost(switch, backend)
         play.down.enter(RelayPhase.CONFIGURATION)
