@@ -11,7 +11,8 @@
 // keep-alive: the soak raises it, because a backend restart's fallback move restarts the
 // keep-alive clock a second time within one hop (see docs/reliability.md).
 // A line not back after LOST_AFTER_MS counts as lost and the player chats on (a backend
-// killed mid-line takes that line with it).
+// killed mid-line takes that line with it); each lost line is reported with when it was
+// sent and to which server, so the run can say why it was lost.
 // One JSON line per event of interest, then a summary line per player and a final total.
 const mc = require('minecraft-protocol')
 const nbt = require('prismarine-nbt')
@@ -87,7 +88,7 @@ function start (index) {
   const chat = setInterval(() => {
     if (stopping || !p.joined || p.ended || p.switching || p.outstanding.size) return
     const line = `m${p.sent}-${name}`
-    p.outstanding.set(line, Date.now())
+    p.outstanding.set(line, { at: Date.now(), server: p.server })
     p.sent++
     client.chat(line)
   }, chatMs + Math.floor(Math.random() * 200))
@@ -106,8 +107,8 @@ const watchdog = setInterval(() => {
   const now = Date.now()
   for (const p of players) {
     if (p.switching && now - p.switching.at > 15000) { p.switchFailures++; p.switching = null }
-    for (const [line, at] of p.outstanding) {
-      if (now - at > lostAfterMs) { p.outstanding.delete(line); p.lost++; say({ event: 'lost', name: p.name, line }) }
+    for (const [line, sent] of p.outstanding) {
+      if (now - sent.at > lostAfterMs) { p.outstanding.delete(line); p.lost++; say({ event: 'lost', name: p.name, line, at: sent.at, server: sent.server }) }
     }
   }
 }, 1000)
@@ -124,6 +125,7 @@ setTimeout(() => {
       total.sent += p.sent
       total.echoed += p.echoed
       total.lost += p.outstanding.size + p.lost
+      for (const [line, sent] of p.outstanding) say({ event: 'lost', name: p.name, line, at: sent.at, server: sent.server, atEnd: true })
       total.servers[p.server] = (total.servers[p.server] || 0) + 1
       total.switches += p.switches
       total.switchFailures += p.switchFailures
