@@ -24,6 +24,7 @@ from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
 from mcproxy.ops.history import History, status_and_metrics
+from mcproxy.ops.memory import MemorySnapshots
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
@@ -213,6 +214,7 @@ class ProxyProcess(MultiService):
             admin.setServiceParent(self)
             self.admin.add_action("command", command_action(self.commands, self.log))
             self.admin.add_action("arm_probe_players", self._arm_probe_players)
+            self.admin.add_action("memory_snapshot", MemorySnapshots())
             if self.messaging is not None:
                 self.admin.add_action("restart_messaging", self._restart_messaging)
                 self.admin.add_action("arm_probes", self._arm_probes)
