@@ -277,6 +277,28 @@ class FallbackHoldTests(SwitchTestCase):
         self.assertEqual(self.rig.registry.get_sample_value(
             "mcproxy_fallback_holds_total", {"outcome": "left"}), 1.0)
 
+    def test_only_server_lost_and_restarted(self) -> None:
+        """With no other server, a lost backend is itself the fallback: the player is held while
+        it restarts and lands back on it, told why, instead of being disconnected at once."""
+        self.rig.router.try_order = ("lobby",)
+        lose(self.session.backend)
+        self.assertEqual(self.rig.router.requests[-1][0], ("lobby",))
+        self.assertEqual([(e.target, e.cause) for e in self.of(PreConnectEvent)], [("lobby", SwitchCause.LOST)])
+        self.rig.router.refuse()
+        for _ in range(8):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+        self.assertFalse(self.session.transport.disconnecting)
+        self.rig.reactor.advance(5.0)
+        backend = self.rig.finish_switch(self.session)
+        self.assertEqual(self.session.connection.server, "lobby")
+        self.session.sent()
+        backend.dataReceived(packet(IDS.config_finish))
+        self.session.connection.dataReceived(packet(IDS.config_finish_ack))
+        backend.dataReceived(packet(IDS.play_login, b"\x00"))
+        self.assertEqual(texts(self.session.sent(), IDS.play_system_chat),
+                         ["Lost connection to the server lobby. You are now on lobby."])
+
     def test_hold_limit_from_config(self) -> None:
         """``fallback_hold`` bounds the hold: 5 s allows the 1 s and 2 s tries, not the 4 s one."""
         self.rig = Rig(ProxySettings(online_mode=False, compression_threshold=-1, fallback_hold=5.0))

@@ -166,9 +166,10 @@ class PlayHandler(SessionHandler):
             self.connection.leave_reason = "kicked"
             self.connection.close()
             return
-        fallbacks = self.fallback_servers()
-        if self.down.phase is RelayPhase.PLAY and fallbacks:
-            self.transition.begin(fallbacks, SwitchCause.LOST, message)
+        if self.down.phase is RelayPhase.PLAY:
+            # The lost server comes last: restarted, it takes its players back when no other
+            # server does (the player is held meanwhile, see session/hold.py).
+            self.transition.begin(self.fallback_servers() + (self.server,), SwitchCause.LOST, message)
         else:
             self.connection.leave_reason = "lost"
             self.disconnect_player(message)
