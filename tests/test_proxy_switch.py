@@ -99,12 +99,22 @@ class CommandSwitchTests(SwitchTestCase):
                          ["Lost connection to the server lobby. You are now on survival."])
 
     def test_old_backend_lost_then_target_refused(self) -> None:
-        """With the old server gone and the target refusing, nothing is left: the player is told why."""
+        """With the old server gone and the target refusing, nothing is left to stay on: the player
+        is held while the target is tried again, and told why once ``fallback_hold`` has passed."""
         d = self.session.connection.switch_to("survival")
         lose(self.session.backend)
         self.rig.router.refuse()
+        self.assertNoResult(d)
+        self.assertFalse(self.session.transport.disconnecting)
+        requests = len(self.rig.router.requests)
+        while not self.session.transport.disconnecting and self.rig.reactor.seconds() < 70:
+            self.rig.reactor.advance(1.0)
+            for index, (_, pending) in enumerate(self.rig.router.requests):
+                if not pending.called:
+                    self.rig.router.refuse(index)
+        self.assertGreater(len(self.rig.router.requests), requests)
         self.failureResultOf(d, SwitchRefused)
-        self.assertEqual(texts(self.session.sent(), IDS.play_kick), ["Lost connection to the server lobby."])
+        self.assertIn("Lost connection to the server lobby.", texts(self.session.sent(), IDS.play_kick))
         self.assertTrue(self.session.transport.disconnecting)
 
     def test_player_leaving_mid_switch(self) -> None:

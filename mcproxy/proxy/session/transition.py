@@ -8,7 +8,7 @@ from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConn
 from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.session.hold import FallbackHold
-from mcproxy.proxy.session.switch import FALLBACKS, ServerSwitch, SwitchState
+from mcproxy.proxy.session.switch import ServerSwitch, SwitchState
 from mcproxy.wire.types import encode_long, encode_varint
 
 #: The first protocol (1.12.2) whose keep-alive id is a Long rather than a VarInt.
@@ -78,7 +78,8 @@ class Transition:
         connection = self._play.connection
         if not failure.check(NoServerAvailable):
             connection.proxy.log.failure("switch failed", failure, correlation_id=connection.correlation_id)
-        elif switch.cause in FALLBACKS and self._play.switch is switch and switch.in_flight:
+        elif switch.leaving and self._play.switch is switch and switch.in_flight:
+            # Nothing to stay on (a fallback, or a switch whose old server went away meanwhile).
             if self._hold is None:
                 self._hold_player(switch)
             if self._hold.refused():
