@@ -85,6 +85,16 @@ def lost_by_cause(lost: list[dict], faults: list[Fault]) -> dict[str, int]:
     return causes
 
 
+def dropped_by_why(problems: list[dict]) -> dict[str, int]:
+    """Players the run lost, keyed by the client's state and what it was told as it went."""
+    why: dict[str, int] = {}
+    for event in problems:
+        if event.get("event") == "ended":
+            key = f"{event.get('state') or '?'}: {event.get('kicked') or event.get('reason')}"
+            why[key] = why.get(key, 0) + 1
+    return why
+
+
 def schedule(duration: float, restart_every: float, cut_every: float) -> list[tuple[float, str]]:
     """Every fault of the run, in time order: backends restarted in turn, the lobby's link cut."""
     events = [(restart_every * i, "restart") for i in range(1, int(duration // restart_every) + 1)]
@@ -213,6 +223,7 @@ def run(players: int = 200, duration: float = 1800.0, restart_every: float = 300
         report.figure("server switches", summary["switches"])
         report.figure("switches failed", summary["switchFailures"])
         report.figure("players dropped", summary["endedEarly"])
+        report.figure("players dropped by why", dropped_by_why(swarm.problems()))
         length = min(300.0, (duration - warmup) / 2)
         first = (warmup, warmup + length)
         last = (duration - length, duration)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from stress.soak import Fault, lost_by_cause, schedule
+from stress.soak import Fault, dropped_by_why, lost_by_cause, schedule
 
 
 class ScheduleTests(SynchronousTestCase):
@@ -42,3 +42,16 @@ class LostByCauseTests(SynchronousTestCase):
         self.assertEqual(self.cause(at=3_000_000, server="game", atEnd=True)["end"], 1)
         self.assertEqual(lost_by_cause([{"at": 3_000_000, "server": "game"}], self.FAULTS),
                          {"restart": 0, "cut": 0, "end": 0, "unexplained": 1})
+
+
+class DroppedByWhyTests(SynchronousTestCase):
+    def test_grouped_by_state_and_message(self):
+        """Dropped players are counted by the state they were in and what they were told."""
+        problems = [
+            {"event": "ended", "state": "configuration", "kicked": "Lost connection to the server game."},
+            {"event": "ended", "state": "configuration", "kicked": "Lost connection to the server game."},
+            {"event": "ended", "state": "play", "kicked": None, "reason": "socketClosed"},
+            {"event": "player_problem", "name": "Bot1", "ended": True},
+        ]
+        self.assertEqual(dropped_by_why(problems), {
+            "configuration: Lost connection to the server game.": 2, "play: socketClosed": 1})

@@ -78,12 +78,15 @@ function start (index) {
       p.echoed++
     }
   })
+  // The protocol state the player was in when it ended: a backend lost while the client is
+  // still configuring with it (just after a move) cannot be fallen back from in play.
+  client.on('state', (state) => { if (state !== 'handshaking') p.lastState = state })
   client.on('kick_disconnect', (packet) => { p.kicked = text(packet.reason) })
   client.on('disconnect', (packet) => { p.kicked = text(packet.reason) })
   client.on('error', (err) => { if (p.errors.length < 3) p.errors.push(err.message) })
   client.on('end', (reason) => {
     p.ended = true
-    if (!stopping) say({ event: 'ended', name, reason: String(reason), kicked: p.kicked, errors: p.errors })
+    if (!stopping) say({ event: 'ended', name, reason: String(reason), kicked: p.kicked, errors: p.errors, state: p.lastState, at: Date.now() })
   })
   const chat = setInterval(() => {
     if (stopping || !p.joined || p.ended || p.switching || p.outstanding.size) return
