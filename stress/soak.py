@@ -224,7 +224,10 @@ def run(players: int = 200, duration: float = 1800.0, restart_every: float = 300
         report.figure("chat lines sent", summary["sent"])
         report.figure("chat lines echoed", summary["echoed"])
         report.figure("chat lines lost", summary["lost"])
-        lost = [e for e in swarm.protocol.events if e.get("event") == "lost"]
+        late = {(e["name"], e["line"]) for e in swarm.protocol.events if e.get("event") == "late"}
+        report.figure("chat lines echoed late (after 10 s, not lost)", summary.get("late", 0))
+        lost = [e for e in swarm.protocol.events
+                if e.get("event") == "lost" and (e["name"], e["line"]) not in late]
         causes = lost_by_cause(lost, faults)
         report.figure("chat lines lost by cause", causes)
         with open(cluster.directory / "soak-lost.jsonl", "w") as out:

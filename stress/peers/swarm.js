@@ -12,7 +12,8 @@
 // keep-alive clock a second time within one hop (see docs/reliability.md).
 // A line not back after LOST_AFTER_MS counts as lost and the player chats on (a backend
 // killed mid-line takes that line with it); each lost line is reported with when it was
-// sent and to which server, so the run can say why it was lost.
+// sent and to which server, so the run can say why it was lost. One that comes back after
+// all is reported 'late' and counted in the summary's late, not lost.
 // One JSON line per event of interest, then a summary line per player and a final total.
 const mc = require('minecraft-protocol')
 const nbt = require('prismarine-nbt')
@@ -48,7 +49,7 @@ let stopping = false
 
 function start (index) {
   const name = `${prefix}${index}`
-  const p = { name, joined: false, joinMs: null, sent: 0, echoed: 0, lost: 0, outstanding: new Map(), switches: 0, switchFailures: 0, switching: null, server: null, errors: [], ended: false, kicked: null }
+  const p = { name, joined: false, joinMs: null, sent: 0, echoed: 0, lost: 0, outstanding: new Map(), givenUp: new Map(), late: 0, switches: 0, switchFailures: 0, switching: null, server: null, errors: [], ended: false, kicked: null }
   players.push(p)
   const began = Date.now()
   const client = mc.createClient({ host, port: Number(port), username: name, auth: 'offline', version, hideErrors: true, checkTimeoutInterval: keepAliveTimeoutMs })
@@ -76,6 +77,12 @@ function start (index) {
     if (mine !== null && p.outstanding.has(mine)) {
       p.outstanding.delete(mine)
       p.echoed++
+    } else if (mine !== null && p.givenUp.has(mine)) {
+      // Counted lost, yet it came back: slow, not lost.
+      const sent = p.givenUp.get(mine)
+      p.givenUp.delete(mine)
+      p.late++
+      say({ event: 'late', name, line: mine, at: sent.at, server: sent.server, ms: Date.now() - sent.at })
     }
   })
   // The protocol state the player was in when it ended: a backend lost while the client is
@@ -111,7 +118,7 @@ const watchdog = setInterval(() => {
   for (const p of players) {
     if (p.switching && now - p.switching.at > 15000) { p.switchFailures++; p.switching = null }
     for (const [line, sent] of p.outstanding) {
-      if (now - sent.at > lostAfterMs) { p.outstanding.delete(line); p.lost++; say({ event: 'lost', name: p.name, line, at: sent.at, server: sent.server }) }
+      if (now - sent.at > lostAfterMs) { p.outstanding.delete(line); p.givenUp.set(line, sent); p.lost++; say({ event: 'lost', name: p.name, line, at: sent.at, server: sent.server }) }
     }
   }
 }, 1000)
@@ -121,13 +128,14 @@ setTimeout(() => {
   // Let the last lines come back before counting what is missing.
   setTimeout(() => {
     clearInterval(watchdog)
-    const total = { event: 'summary', players: count, joined: 0, failedJoins: 0, sent: 0, echoed: 0, lost: 0, switches: 0, switchFailures: 0, endedEarly: 0, joinMsMax: 0, joinMsAvg: 0, servers: {} }
+    const total = { event: 'summary', players: count, joined: 0, failedJoins: 0, sent: 0, echoed: 0, lost: 0, late: 0, switches: 0, switchFailures: 0, endedEarly: 0, joinMsMax: 0, joinMsAvg: 0, servers: {} }
     let joinSum = 0
     for (const p of players) {
       p.timers.forEach(clearInterval)
       total.sent += p.sent
       total.echoed += p.echoed
-      total.lost += p.outstanding.size + p.lost
+      total.lost += p.outstanding.size + p.lost - p.late
+      total.late += p.late
       for (const [line, sent] of p.outstanding) say({ event: 'lost', name: p.name, line, at: sent.at, server: sent.server, atEnd: true })
       total.servers[p.server] = (total.servers[p.server] || 0) + 1
       total.switches += p.switches
