@@ -65,7 +65,7 @@ class PlayHandler(SessionHandler):
 
     def deactivated(self) -> None:
         """The player left (or was sent off): every backend it holds goes too."""
-        self.transition.stop()
+        self.transition.hold.end("left")
         switch, self.switch = self.switch, None
         backends = [self.backend]
         if switch is not None:

@@ -7,12 +7,8 @@ from twisted.python.failure import Failure
 from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConnectedEvent
 from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.proxy.routing import NoServerAvailable
-from mcproxy.proxy.session.hold import FallbackHold
+from mcproxy.proxy.session.hold import PlayerHold
 from mcproxy.proxy.session.switch import ServerSwitch, SwitchState
-from mcproxy.wire.types import encode_long, encode_varint
-
-#: The first protocol (1.12.2) whose keep-alive id is a Long rather than a VarInt.
-LONG_KEEP_ALIVE_PROTOCOL = 340
 
 
 def release(backend, unregister: bool = False) -> None:
@@ -47,8 +43,8 @@ class Transition:
 
     def __init__(self, play) -> None:
         self._play = play
-        #: A fallback every server refused, being tried again while the player waits.
-        self._hold: FallbackHold | None = None
+        #: Keeps the player while a switch with nothing to stay on is tried again.
+        self.hold = PlayerHold(play, self._retry)
 
     def begin(self, targets, cause, notice: str = "") -> ServerSwitch:
         play = self._play
@@ -78,56 +74,16 @@ class Transition:
         connection = self._play.connection
         if not failure.check(NoServerAvailable):
             connection.proxy.log.failure("switch failed", failure, correlation_id=connection.correlation_id)
-        elif switch.leaving and self._play.switch is switch and switch.in_flight:
-            # Nothing to stay on (a fallback, or a switch whose old server went away meanwhile).
-            if self._hold is None:
-                self._hold_player(switch)
-            if self._hold.refused():
-                return
+        elif switch.leaving and self._play.switch is switch and switch.in_flight and self.hold.refused(switch):
+            # Nothing to stay on (a fallback, or a switch whose old server went away meanwhile)
+            # and every server refused: the player is held while it is tried again.
+            return
         self.failed(switch, _why(failure))
 
-    def _hold_player(self, switch: ServerSwitch) -> None:
-        """Every server refused the fallback: keep the player while it is tried again."""
-        play = self._play
-        connection = play.connection
-        proxy = connection.proxy
-        self._hold = FallbackHold(proxy.reactor, proxy.deadlines, proxy.settings.fallback_hold,
-                                  lambda: self._retry(switch), lambda ident: self._keep_alive(switch, ident))
-        proxy.log.info("holding {player}: no server took them yet", player=connection.profile.name,
-                       correlation_id=connection.correlation_id)
-        play.send_system_message(f"{switch.notice} Reconnecting…".lstrip())
-
-    def stop(self) -> None:
-        """The player left: a hold in progress ends with them."""
-        self._end_hold("left")
-
-    def _still_held(self, switch: ServerSwitch) -> bool:
-        play = self._play
-        if play.switch is switch and switch.in_flight and play.active:
-            return True
-        self._end_hold("left")
-        return False
-
-    def _end_hold(self, outcome: str) -> None:
-        hold, self._hold = self._hold, None
-        if hold is not None:
-            hold.end()
-            self._play.connection.proxy.metrics.fallback_holds.labels(outcome).inc()
-
     def _retry(self, switch: ServerSwitch) -> None:
-        if not self._still_held(switch):
-            return
         connection = self._play.connection
         d = connection.proxy.router.connect(connection.backend_login(), switch.targets, connection.correlation_id)
         d.addCallbacks(lambda answer: self.ready(switch, *answer), lambda failure: self._router_failed(switch, failure))
-
-    def _keep_alive(self, switch: ServerSwitch, ident: int) -> None:
-        """The client hears nothing from a backend while held: the proxy keeps it alive."""
-        if not self._still_held(switch) or not self._play.in_play:
-            return
-        connection = self._play.connection
-        body = encode_long(ident) if connection.handshake.protocol >= LONG_KEEP_ALIVE_PROTOCOL else encode_varint(ident)
-        self._play.send_down(connection.ids.play_keep_alive, body)
 
     def failed(self, switch: ServerSwitch, message: str) -> None:
         """The switch did not happen: the player stays, or leaves if there is nothing to stay on."""
@@ -136,7 +92,7 @@ class Transition:
             play.switch = None
         if not switch.in_flight:
             return
-        self._end_hold("gave_up")
+        self.hold.end("gave_up")
         switch.fail(message)
         if switch.leaving and play.active:
             play.disconnect_player(switch.notice or message)
@@ -151,7 +107,7 @@ class Transition:
             backend.transport.loseConnection()
             self.failed(switch, "The switch was interrupted.")
             return
-        self._end_hold("reconnected")
+        self.hold.end("reconnected")
         switch.connected(name, backend)
         backend.on_lost = lambda reason: self._target_lost(switch, backend)
         play.down.enter(RelayPhase.CONFIGURATION)
