@@ -12,9 +12,10 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import defer, reactor
 from twisted.internet.error import ConnectError, ProcessExitedAlready
-from twisted.web.client import Agent, FileBodyProducer, readBody
+from twisted.web.client import Agent, FileBodyProducer
 from twisted.web.http_headers import Headers
 
+from mcproxy.proxy.auth import read_body
 from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
 from tests.integration.harness import NODE_MODULES, REPO, _JSONLines, sleep
 
@@ -116,7 +117,7 @@ class Cluster(Deployment):
         response = yield Agent(reactor).request(
             b"POST", f"http://127.0.0.1:{port}/actions/{name}".encode(),
             Headers({b"Content-Type": [b"application/json"]}), FileBodyProducer(BytesIO(json.dumps(body).encode())))
-        text = yield readBody(response)
+        text = yield read_body(response, 16 * 1024 * 1024)
         return response.code, json.loads(text)
 
     @defer.inlineCallbacks
