@@ -96,7 +96,9 @@ function start (index) {
     if (!stopping) say({ event: 'ended', name, reason: String(reason), kicked: p.kicked, errors: p.errors, state: p.lastState, at: Date.now() })
   })
   const chat = setInterval(() => {
-    if (stopping || !p.joined || p.ended || p.switching || p.outstanding.size) return
+    // In play only: a switch slower than the watchdog's 15 s leaves the client configuring,
+    // and a chat packet written then is not a chat packet to anyone.
+    if (stopping || !p.joined || p.ended || p.switching || p.outstanding.size || client.state !== 'play') return
     const line = `m${p.sent}-${name}`
     p.outstanding.set(line, { at: Date.now(), server: p.server })
     p.sent++
