@@ -18,9 +18,11 @@ import zlib
 
 from mcproxy.wire.types import encode_varint
 
-#: Clientbound play id used for flood and end frames (1.21.1 ``custom_payload``): the
-#: proxy's relay does not watch it, as it does not watch most play packets.
-FLOOD_ID = 0x19
+#: Clientbound play id used for flood and end frames (1.21.1 ``rel_entity_move``, the most
+#: frequent play packet): the proxy's relay does not watch it, as it does not watch most
+#: play packets.  (``custom_payload`` was used before; with ``bungee_plugin_channel = true``,
+#: the default, the proxy looks at every plugin message, so the flood measured that instead.)
+FLOOD_ID = 0x2E
 #: Bytes per cycle; a multiple of every frame size used.
 CYCLE_BYTES = 256 * 1024
 END_MAGIC = b"END!"

@@ -56,8 +56,26 @@ class IPlayerDirectory(Interface):
     def kick(player, reason):
         """Disconnect C{player} with C{reason}: Deferred[bool], False when nobody was found."""
 
-    def alert(text):
-        """Show C{text} to every player in the network: Deferred[int], how many got it."""
+    proxy_id = Attribute("str: this proxy's id in the network ('' without [cluster])")
+
+    def alert(text, raw=False):
+        """Show C{text} to every player in the network: Deferred[int], how many got it.
+
+        With C{raw}, C{text} is a JSON chat component.
+        """
+
+    def send_message(player, text, raw=False):
+        """Show C{text} (a JSON component with C{raw}) to C{player}: Deferred[bool], whether shown."""
+
+    def forward(server, payload):
+        """A BungeeCord channel C{payload} to C{server}'s backend through any player on it, on
+        any proxy: Deferred[bool], False when no player is on it anywhere."""
+
+    def forward_to_player(player, payload):
+        """A BungeeCord channel C{payload} to C{player}'s backend: Deferred[bool]."""
+
+    def transfer_out(player, host, port, server=None):
+        """The Transfer packet to C{player}, sent by their proxy: Deferred[TransferResult]."""
 
     def online_count():
         """Players in play in the whole network (the status ping's count)."""
@@ -120,11 +138,22 @@ class IBackendModule(Interface):
 
     The host calls :meth:`forwarding_request` when a player sends Login Start, sends its
     data (if any) as a Login Plugin Request on ``velocity:player_info``, and passes the
-    answer to :meth:`verify_login`.  Chat commands the host does not own go through
+    answer to :meth:`verify_login`.  When :attr:`reads_host_field` is true (legacy or
+    BungeeGuard forwarding) it passes the handshake's host field to
+    :meth:`verify_host_field` instead.  Chat commands the host does not own go through
     :meth:`is_proxy_command` and :meth:`execute_command`.
     """
 
     enforce_proxy = Attribute("Whether logins must carry valid proxy forwarding.")
+    forwarding = Attribute("The forwarding read when enforced: modern, legacy or bungeeguard.")
+    reads_host_field = Attribute("Whether the identity comes in the handshake host field.")
+
+    def verify_host_field(host_field, name):
+        """Check legacy or BungeeGuard forwarding in a handshake host field; returns a
+        ``ForwardedPlayer`` or a counted ``Refused``."""
+
+    def refuse_modern_for_old_client():
+        """Count a pre-1.13 login to a modern-forwarding backend; returns the reason."""
 
     def forwarding_request():
         """The plugin request data to send, or ``None`` when forwarding is not enforced."""
@@ -277,10 +306,11 @@ class IProxyAPI(Interface):
         """
 
     def players():
-        """The players in play, as a list of IPlayer."""
+        """The players in play, as a list of IPlayer: this proxy's, then (with [cluster]) the
+        other proxies' as RemotePlayer."""
 
     def find_player(name_or_uuid):
-        """The IPlayer with that name or UUID string, or None."""
+        """The IPlayer with that name or UUID string, on any proxy of the network, or None."""
 
     def servers():
         """The names of the servers the proxy routes to."""
@@ -308,9 +338,14 @@ class IPlayer(Interface):
     server = Attribute("str or None: the server the player is on")
     address = Attribute("str: the address the player connected from")
     protocol = Attribute("int: the player's protocol version")
+    proxy = Attribute("str: the id of the proxy holding the player with [cluster], else ''")
 
     def send_message(text):
-        """Show ``text`` in the player's chat; held while they are between servers."""
+        """Show ``text`` in the player's chat; held while they are between servers.
+
+        A player on another proxy (:class:`mcproxy.proxy.remote_player.RemotePlayer`) returns
+        a Deferred here and in the other actions, firing once that proxy answered.
+        """
 
     def disconnect(message):
         """Disconnect the player with ``message``."""

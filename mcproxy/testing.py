@@ -25,6 +25,8 @@ from mcproxy.interfaces import IPlayerDirectory
 class InMemoryPlayerDirectory:
     """Players and servers in dicts; records every transfer and command."""
 
+    proxy_id = ""
+
     def __init__(
         self,
         players: dict[str, str] | None = None,
@@ -38,6 +40,9 @@ class InMemoryPlayerDirectory:
         self.commands: list[tuple[str, str]] = []
         self.kicked: list[tuple[str, str]] = []
         self.alerts: list[str] = []
+        self.messages: list[tuple[str, str]] = []
+        self.forwarded: list[tuple[str, bytes]] = []
+        self.transfers_out: list[tuple] = []
 
     def has_player(self, player: str) -> bool:
         return player in self.players
@@ -62,9 +67,26 @@ class InMemoryPlayerDirectory:
         self.kicked.append((player, reason))
         return defer.succeed(self.players.pop(player, None) is not None)
 
-    def alert(self, text: str) -> defer.Deferred[int]:
+    def alert(self, text: str, raw: bool = False) -> defer.Deferred[int]:
         self.alerts.append(text)
         return defer.succeed(len(self.players))
+
+    def send_message(self, player: str, text: str, raw: bool = False) -> defer.Deferred[bool]:
+        self.messages.append((player, text))
+        return defer.succeed(player in self.players)
+
+    def forward(self, server: str, payload: bytes) -> defer.Deferred[bool]:
+        self.forwarded.append((server, payload))
+        return defer.succeed(server in self.players.values())
+
+    def forward_to_player(self, player: str, payload: bytes) -> defer.Deferred[bool]:
+        self.forwarded.append((player, payload))
+        return defer.succeed(player in self.players)
+
+    def transfer_out(self, player: str, host: str, port: int, server: str | None = None) -> defer.Deferred:
+        self.transfers_out.append((player, host, port, server))
+        done = player in self.players
+        return defer.succeed(TransferResult(done, "" if done else f"{player} is not online"))
 
     def online_count(self) -> int:
         return len(self.players)

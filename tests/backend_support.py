@@ -19,7 +19,9 @@ from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.wire.chat import json_to_component, nbt_to_component, plain_text
 from mcproxy.wire.compression import compress_packet, decompress_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
+from mcproxy.wire import layout as layouts
 from mcproxy.wire.packets import Direction, PacketTable, State
+from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import (
     Reader,
     encode_bool,
@@ -76,6 +78,8 @@ class World:
     enforce_proxy: bool = False
     require_authenticated_mode: bool = False
     link: FakeLink | None = None
+    forwarding: str = "modern"
+    secrets: tuple = (("current", SECRET), ("previous", b""))
 
     def __post_init__(self) -> None:
         self.clock = Clock()
@@ -84,8 +88,8 @@ class World:
         self.module = BackendModule(
             enforce_proxy=self.enforce_proxy,
             require_authenticated_mode=self.require_authenticated_mode,
-            secrets=[("current", SECRET), ("previous", b"")],
-            metrics=self.metrics, link=self.link, log=Logger())
+            secrets=list(self.secrets), metrics=self.metrics, link=self.link, log=Logger(),
+            forwarding=self.forwarding)
         self.factory = LimboFactory(self.settings, self.module, self.clock, self.registry,
                                     self.metrics, log=Logger())
 
@@ -99,6 +103,25 @@ class World:
         return ScriptedClient(server, transport, protocol)
 
 
+class WatchedTable:
+    """A PacketTable look-alike from ``protocols.json``'s watched packets (before 1.20.5)."""
+
+    def __init__(self, protocol: int) -> None:
+        self.info = protocol_info(protocol)
+
+    def id(self, state: State, direction: Direction, name: str) -> int:
+        packet_id = self.info.id(state, direction, name)
+        if packet_id is None:
+            raise KeyError(name)
+        return packet_id
+
+    def name(self, state: State, direction: Direction, packet_id: int) -> str | None:
+        for name, known in self.info.ids(state, direction).items():
+            if known == packet_id:
+                return name
+        return None
+
+
 class ScriptedClient:
     """Writes serverbound packets into a LimboProtocol and reads back what it sent."""
 
@@ -106,10 +129,15 @@ class ScriptedClient:
         self.server = server
         self.transport = transport
         self.protocol = protocol
-        self.table = PacketTable.for_protocol(protocol) or PacketTable.for_protocol(775)
+        self.table = PacketTable.for_protocol(protocol) or (
+            WatchedTable(protocol) if protocol_info(protocol) is not None
+            and protocol_info(protocol).source == "minecraft-data"
+            else PacketTable.for_protocol(775))
         self.state = State.HANDSHAKING
         self.compression = -1
         self.decoder = FrameDecoder()
+        #: Every packet read so far: the state it was read in, and its body with the id.
+        self.received: list[tuple[State, bytes]] = []
 
     def send_raw(self, data: bytes) -> None:
         self.server.dataReceived(data)
@@ -133,9 +161,14 @@ class ScriptedClient:
             packet_id = reader.varint()
             name = self.table.name(self.state, Direction.CLIENTBOUND, packet_id)
             assert name is not None, (self.state, packet_id)
+            self.received.append((self.state, bytes(frame)))
             if self.state is State.LOGIN and name == "compress":
                 self.compression = Reader(frame, reader.offset).varint()
             if self.state is State.CONFIGURATION and name == "finish_configuration":
+                self.state = State.PLAY
+            if self.state is State.LOGIN and name == "success" and isinstance(
+                    self.table, WatchedTable) and not self.table.info.facts["configuration_state"]:
+                # Before 1.20.2 play follows Login Success directly.
                 self.state = State.PLAY
             out.append((name, reader))
         return out
@@ -149,13 +182,33 @@ class ScriptedClient:
 
     # Steps of a normal join
 
-    def handshake(self, next_state: int = 2, protocol: int | None = None) -> None:
+    def handshake(self, next_state: int = 2, protocol: int | None = None,
+                  host: str = "localhost") -> None:
         self.send("set_protocol", encode_varint(protocol or self.protocol)
-                  + encode_string("localhost") + encode_ushort(25565) + encode_varint(next_state))
+                  + encode_string(host, 32767) + encode_ushort(25565) + encode_varint(next_state))
         self.state = State.STATUS if next_state == 1 else State.LOGIN
 
     def login_start(self, name: str = "Steve") -> None:
+        if isinstance(self.table, WatchedTable):
+            # Each version's own Login Start: name only, then signing key and UUID options.
+            layout = self.table.info.layout(State.LOGIN, Direction.SERVERBOUND, "login_start")
+            self.send("login_start", layouts.write(layout, {
+                "username": name, "signature": None, "playerUUID": uuid.uuid4().bytes}))
+            return
         self.send("login_start", encode_string(name) + encode_uuid(uuid.uuid4()))
+
+    def join_old(self, name: str = "Steve", host: str = "localhost") -> list[str]:
+        """Handshake to play for a version before 1.20.5; the names of every packet."""
+        self.handshake(host=host)
+        self.login_start(name)
+        seen = self.names()
+        if self.table.info.facts.get("configuration_state") and "success" in seen:
+            self.send("login_acknowledged")
+            self.state = State.CONFIGURATION
+            seen += self.names()
+            self.send("finish_configuration", state=State.CONFIGURATION)
+            seen += self.names()
+        return seen
 
     def join(self, name: str = "Steve") -> list[str]:
         """Handshake to play without forwarding; the names of every packet received."""
@@ -175,7 +228,11 @@ class ScriptedClient:
     def chat_lines(self, packets: list[tuple[str, Reader]] | None = None) -> list[str]:
         lines = []
         for name, reader in packets if packets is not None else self.read():
-            if name == "system_chat":
+            json_text = isinstance(self.table, WatchedTable) \
+                and self.table.info.facts["text_format"] == "json"
+            if name == "chat" or (name == "system_chat" and json_text):
+                lines.append(plain_text(json_to_component(reader.string(262144))))
+            elif name == "system_chat":
                 component, _ = nbt_to_component(reader.data, reader.offset)
                 lines.append(plain_text(component))
         return lines

@@ -21,8 +21,9 @@ from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.wire import chat
 from mcproxy.wire.framing import FrameDecoder, encode_frame
+from mcproxy.wire.login import LoginLayout, encode_login_start
 from mcproxy.wire.packets import TIER1_PROTOCOLS, packet_ids
-from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_uuid, encode_varint
+from mcproxy.wire.types import Reader, encode_string, encode_ushort, encode_varint
 
 PROTOCOL = max(TIER1_PROTOCOLS)
 IDS = packet_ids(PROTOCOL)
@@ -32,13 +33,15 @@ def packet(packet_id: int, fields: bytes = b"") -> bytes:
     return encode_frame(encode_varint(packet_id) + fields)
 
 
-def handshake(intent: int = 2, host: str = "play.example.com") -> bytes:
-    return packet(0x00, encode_varint(PROTOCOL) + encode_string(host, 1024) + encode_ushort(25565)
+def handshake(intent: int = 2, host: str = "play.example.com", protocol: int = PROTOCOL) -> bytes:
+    return packet(0x00, encode_varint(protocol) + encode_string(host, 1024) + encode_ushort(25565)
                   + encode_varint(intent))
 
 
-def login_start(name: str = "Steve") -> bytes:
-    return packet(IDS.login_start, encode_string(name, 16) + encode_uuid(uuid.uuid4()))
+def login_start(name: str = "Steve", protocol: int = PROTOCOL) -> bytes:
+    """Login Start as a client of ``protocol`` sends it (with a UUID where it fits)."""
+    return packet(packet_ids(protocol).login_start,
+                  encode_login_start(LoginLayout.of(protocol), name, uuid.uuid4()))
 
 
 def frames(data: bytes) -> list[tuple[int, bytes]]:
@@ -76,7 +79,7 @@ class Router:
     def accept(self, index: int = -1, name: str | None = None) -> BackendConnection:
         """Answer request ``index`` with a fresh logged-in backend for ``name`` (its first choice)."""
         names, d = self.requests[index]
-        backend = make_backend()
+        backend = make_backend(self.logins[index].protocol)
         d.callback((name or names[0], backend))
         return backend
 
@@ -85,10 +88,10 @@ class Router:
         d.errback(Failure(NoServerAvailable([(names[0], BackendRefused("BACKEND_KICKED", message))])))
 
 
-def make_backend() -> BackendConnection:
-    login = BackendLogin(profile=offline_profile("Steve"), protocol=PROTOCOL, host="h", port=25565,
+def make_backend(protocol: int = PROTOCOL) -> BackendConnection:
+    login = BackendLogin(profile=offline_profile("Steve"), protocol=protocol, host="h", port=25565,
                          address="127.0.0.1", mode="none", secret=b"")
-    backend = BackendConnection(login, IDS, 2097151)
+    backend = BackendConnection(login, packet_ids(protocol), 2097151)
     backend.makeConnection(StringTransport())
     backend.transport.clear()
     backend.phase = LoginPhase.LOGGED_IN
@@ -145,14 +148,17 @@ class Rig:
     def refusals(self, reason: str) -> float:
         return self.registry.get_sample_value("mcproxy_refusals_total", {"reason": reason}) or 0.0
 
-    def join(self, name: str = "Steve") -> Session:
-        """A player logged in, relayed to the first server, both directions in play."""
+    def join(self, name: str = "Steve", protocol: int = PROTOCOL) -> Session:
+        """A player logged in, relayed to the first server, both directions in play
+        (through the configuration state from 1.20.2; before, play follows Login Success)."""
         connection, transport = self.connect()
-        connection.dataReceived(handshake() + login_start(name))
+        connection.dataReceived(handshake(protocol=protocol) + login_start(name, protocol))
         backend = self.router.accept()
-        connection.dataReceived(packet(IDS.login_acknowledged))
-        backend.dataReceived(packet(IDS.config_finish))
-        connection.dataReceived(packet(IDS.config_finish_ack))
+        ids = packet_ids(protocol)
+        if ids.login_acknowledged is not None:
+            connection.dataReceived(packet(ids.login_acknowledged))
+            backend.dataReceived(packet(ids.config_finish))
+            connection.dataReceived(packet(ids.config_finish_ack))
         transport.clear()
         backend.transport.clear()
         return Session(connection, transport, backend)

@@ -59,3 +59,33 @@ class FuzzTests(SynchronousTestCase):
             client.send_raw(encode_frame(packet))
         if client.server.phase is Phase.CLOSED:
             self.assertTrue(client.closed)
+
+
+def old_client_at(protocol: int, phase: str, forwarding: bool):
+    """A client of a version before 1.20.5 in login or play; ``forwarding`` sends a
+    legacy-forwarded host field to a limbo reading it."""
+    world = World(enforce_proxy=forwarding, forwarding="legacy")
+    client = world.connect(protocol)
+    client.handshake(host="h\x00198.51.100.7\x00" + "ab" * 16 if forwarding else "localhost")
+    if phase == "play":
+        client.login_start()
+        client.read()
+    return client
+
+
+class OldVersionFuzzTests(SynchronousTestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(protocol=st.sampled_from([47, 107, 340, 404, 578, 754, 759, 761, 764, 765]),
+           phase=st.sampled_from(["login", "play"]), forwarding=st.booleans(),
+           packet_id=st.integers(0, 0x7F), body=st.binary(max_size=64))
+    def test_any_packet_before_1_20_5(self, protocol: int, phase: str, forwarding: bool,
+                                      packet_id: int, body: bytes) -> None:
+        """Random packets from 1.8 - 1.20.4 clients, with or without a forwarded host
+        field, never raise out of dataReceived."""
+        client = old_client_at(protocol, phase, forwarding)
+        packet = bytes([packet_id]) + body
+        if client.compression >= 0:
+            packet = compress_packet(packet, client.compression)
+        client.send_raw(encode_frame(packet))
+        if client.server.phase is Phase.CLOSED:
+            self.assertTrue(client.closed)

@@ -20,7 +20,7 @@ from mcproxy.backend.server import LimboSettings, Phase
 from mcproxy.control.results import CommandResult
 from mcproxy.interfaces import IBackendLink, IBackendModule
 from mcproxy.wire.legacy import LegacyPingKind, decode_legacy_reply, encode_legacy_ping
-from mcproxy.wire.packets import TIER1_PROTOCOLS, State, supported_range
+from mcproxy.wire.packets import TIER1_PROTOCOLS, State
 from mcproxy.wire.types import Reader, encode_long, encode_string, encode_varint
 
 from tests.backend_support import (
@@ -53,12 +53,13 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(status["description"], {"text": "Hello limbo"})
 
     def test_status_for_unsupported_version(self) -> None:
-        """Other versions get an answer naming the versions we serve."""
+        """Other versions (26.2 has no layouts to serve it from) get an answer naming the
+        versions we serve."""
         client = World().connect()
-        client.handshake(1, protocol=47)
+        client.handshake(1, protocol=776)
         client.send("ping_start")
         status = json.loads(client.read()[0][1].string())
-        self.assertEqual(status["version"], {"name": "mcproxy 1.20.5-26.1", "protocol": 775})
+        self.assertEqual(status["version"], {"name": "mcproxy 1.8-26.1", "protocol": 775})
 
     def test_ping_answered_then_closed(self) -> None:
         """The ping payload comes back unchanged and the connection closes."""
@@ -180,15 +181,16 @@ class JoinTests(SynchronousTestCase):
         self.assertNotIn("compress", client.join())
 
     def test_unsupported_version_refused(self) -> None:
-        """A login from a non-tier-1 version is told why, closed and counted."""
+        """A login from a version without tables (1.7.10, 26.2) is told why, closed and
+        counted."""
         world = World()
         client = world.connect()
-        client.handshake(2, protocol=760)
+        client.handshake(2, protocol=776)
         [(name, reader)] = client.read()
         self.assertEqual(name, "disconnect")
         text = login_disconnect_text(reader)
         self.assertIn("Unsupported Minecraft version", text)
-        self.assertIn(supported_range(), text)
+        self.assertIn("1.8-26.1", text)
         self.assertTrue(client.closed)
         self.assertEqual(world.metric("mcproxy_logins_total", result="UNSUPPORTED_VERSION"), 1)
 

@@ -115,6 +115,7 @@ class BackendProcessTests(SynchronousTestCase):
         self.assertEqual(status["server_id"], "lobby")
         self.assertEqual(status["players"], [])
         self.assertTrue(status["enforce_proxy"])
+        self.assertEqual(status["forwarding"], "modern")
 
     def test_no_admin_listener_without_bind(self) -> None:
         """An empty [admin] bind runs the limbo alone."""

@@ -15,6 +15,7 @@ from zope.interface.verify import verifyObject
 from mcproxy.cluster.directory import ClusterDirectory
 from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.cluster.metrics import ClusterMetrics
+from mcproxy.cluster.signing import MessageSigner
 from mcproxy.cluster.store import EVENTS, rpc_channel
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.ops.health import CheckState
@@ -23,12 +24,30 @@ from mcproxy.proxy.directory import KICKED, ProxyDirectory
 from mcproxy.testing import FakeRedisLink, InMemoryRedis
 
 INTERVAL = 1.0
+#: The network's shared proxy_secret in these tests.
+SECRET = b"4f9c2a7e1b8d3c6f0a5e9b2d7c4f1a8e"
+
+
+class FakeHandler:
+    """The play handler's sends a directory uses: what reached the backend, and components shown."""
+
+    def __init__(self) -> None:
+        self.plugin_messages: list[tuple[str, bytes]] = []
+        self.components: list = []
+
+    def send_plugin_message_up(self, channel: str, data: bytes) -> None:
+        self.plugin_messages.append((channel, data))
+
+    def send_system_component(self, component) -> None:
+        self.components.append(component)
 
 
 class FakeConnection:
     """A player connection as the directory sees it."""
 
     def __init__(self, name: str, player_id: uuid.UUID | None = None) -> None:
+        self.handler = FakeHandler()
+        self.transfers: list[tuple] = []
         self.profile = type("Profile", (), {"name": name, "id": player_id or uuid.uuid4()})()
         self.server = None
         self.correlation_id = name
@@ -49,6 +68,11 @@ class FakeConnection:
         self.switches.append(server)
         self.server = server
         return defer.succeed(f"You are now connected to {server}.")
+
+    def transfer_out(self, host: str, port: int = 25565, server: str | None = None) -> None:
+        if host == "refuse.example":
+            raise ValueError("the player cannot be transferred right now")
+        self.transfers.append((host, port, server))
 
 
 class FakeCore:
@@ -73,15 +97,16 @@ class FakeCore:
 class Proxy:
     """One proxy of the test network: its core, Redis link, directory and metrics."""
 
-    def __init__(self, redis: InMemoryRedis, proxy_id: str, kick: bool = False) -> None:
+    def __init__(self, redis: InMemoryRedis, proxy_id: str, kick: bool = False, secret: bytes = SECRET) -> None:
         self.core = FakeCore(redis.clock, kick)
         self.link = FakeRedisLink()
         self.registry = CollectorRegistry()
         self.log: list[dict] = []
+        log = Logger(observer=self.log.append)
         self.directory = ClusterDirectory(
             redis.clock, ProxyDirectory(self.core), self.link, proxy_id, INTERVAL,
-            ClusterMetrics(self.registry), Logger(observer=self.log.append), kick_existing=kick,
-            store=redis.store(proxy_id))
+            ClusterMetrics(self.registry), log, MessageSigner(redis.clock, proxy_id, secret, log=log),
+            kick_existing=kick, store=redis.store(proxy_id))
         redis.subscribe(EVENTS, self.directory.message)
         redis.subscribe(rpc_channel(proxy_id), self.directory.message)
         self.directory.startService()
@@ -106,6 +131,20 @@ class Proxy:
 
     def metric(self, name: str, **labels) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
+
+
+def join_network(core, redis: InMemoryRedis, proxy_id: str) -> ClusterDirectory:
+    """Make a real ProxyCore (a session rig's) a member of ``redis``'s network as ``proxy_id``."""
+    link = FakeRedisLink()
+    directory = ClusterDirectory(core.reactor, core.network, link, proxy_id, INTERVAL,
+                                 ClusterMetrics(CollectorRegistry()), core.log,
+                                 MessageSigner(core.reactor, proxy_id, SECRET), store=redis.store(proxy_id))
+    redis.subscribe(EVENTS, directory.message)
+    redis.subscribe(rpc_channel(proxy_id), directory.message)
+    directory.startService()
+    link.set_connected(True)
+    core.network = directory
+    return directory
 
 
 def result_of(d: defer.Deferred):
@@ -333,8 +372,9 @@ class ClusterDirectoryTests(SynchronousTestCase):
         one.directory.message(EVENTS, "not json")
         one.directory.message(EVENTS, '{"op": "put", "proxy": "p2", "entry": "{}"}')
         one.directory.message(rpc_channel("p1"), "[1, 2]")
-        one.directory.message(rpc_channel("p1"), '{"id": 1, "from": "p2", "op": "format_disk", "args": {}}')
-        one.directory.message(rpc_channel("p1"), '{"reply": 99, "result": {}}')
+        peer = MessageSigner(self.clock, "p2", SECRET)
+        one.directory.message(rpc_channel("p1"), peer.seal("p1", {"id": 1, "op": "format_disk", "args": {}}))
+        one.directory.message(rpc_channel("p1"), peer.seal("p1", {"reply": 99, "result": {}}))
         one.directory.message(rpc_channel("p1"), "x" * 70000)
         self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 2)
         for reason in ("not_an_object", "unknown_operation", "unexpected_reply", "too_large"):

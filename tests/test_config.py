@@ -414,6 +414,38 @@ class BackendDefaultsTests(ConfigFileTestCase):
         self.assertIsNone(config.backend.proxy_secret)
 
 
+class BackendForwardingConfigTests(ConfigFileTestCase):
+    def test_default_is_modern(self) -> None:
+        """Without the key an enforcing backend reads modern forwarding."""
+        config = load_backend_config(self.write(
+            '[backend]\nproxy_secret = "919bb1b7c767a2df5ee0c3ba59255c35ef8f36261c1ca6ce1e7df76feda370de"\n', "backend.toml"))
+        self.assertEqual(config.backend.forwarding, "modern")
+
+    def test_unknown_mode(self) -> None:
+        """forwarding must be one of the three modes a backend reads."""
+        path = self.write('[backend]\nforwarding = "none"\nproxy_secret = "919bb1b7c767a2df5ee0c3ba59255c35ef8f36261c1ca6ce1e7df76feda370de"\n',
+                          "backend.toml")
+        with self.assertRaises(ConfigError) as caught:
+            load_backend_config(path)
+        self.assertIn(f"{path}: backend.forwarding: must be one of modern, legacy, bungeeguard, "
+                      "not 'none'", str(caught.exception))
+
+    def test_legacy_needs_no_secret(self) -> None:
+        """Legacy forwarding has no secret to check, so with messaging off none is needed."""
+        config = load_backend_config(self.write(
+            '[backend]\nforwarding = "legacy"\n[messaging]\nenabled = false\n', "backend.toml"))
+        self.assertEqual(config.backend.forwarding, "legacy")
+        self.assertIsNone(config.backend.proxy_secret)
+
+    def test_bungeeguard_needs_a_secret(self) -> None:
+        """BungeeGuard's token is the proxy secret: enforcing it without one fails at start."""
+        path = self.write('[backend]\nforwarding = "bungeeguard"\n[messaging]\nenabled = false\n',
+                          "backend.toml")
+        with self.assertRaises(ConfigError) as caught:
+            load_backend_config(path)
+        self.assertIn("enforce_proxy = true", str(caught.exception))
+
+
 class ExampleConfigTests(ConfigFileTestCase):
     """
     The shipped C{etc/} examples load, given the secret file they point at.

@@ -86,3 +86,10 @@ class ClusterConfigTests(ConfigFileTestCase):
         for key in keys:
             self.assertIn(f"| `{key}` |", docs, key)
             self.assertIn(f"\n{key} = ", example, key)
+
+    def test_cluster_needs_the_shared_secret(self) -> None:
+        """[cluster] without proxy_secret is refused: requests between proxies are signed with it."""
+        self.assertProxyErrorStarts(
+            '[proxy]\nforwarding = "none"\n[messaging]\nenabled = false\n[servers]\nlobby = "a:1"\ntry = ["lobby"]\n'
+            "[cluster]\nenabled = true\n", "security.proxy_secret",
+            "a secret is required because [cluster] is enabled; set proxy_secret or proxy_secret_file")

@@ -85,6 +85,15 @@ class UnsafeSettingsTests(SynchronousTestCase):
                                               + "[rate_limits]\nhandshake_concurrent_max = 65536\n"))
         self.assertEqual([s.key for s in unsafe_settings(proxy)], ["rate_limits.handshake_concurrent_max"])
 
+    def test_legacy_forwarding_named(self) -> None:
+        """An enforcing backend reading legacy forwarding (no secret in it) is listed;
+        BungeeGuard, whose token is the secret, is not."""
+        files = Files(self)
+        backend = load_backend_config(files.backend('forwarding = "legacy"\n'))
+        self.assertEqual([s.key for s in unsafe_settings(backend)], ["backend.forwarding"])
+        backend = load_backend_config(files.backend('forwarding = "bungeeguard"\n'))
+        self.assertEqual(unsafe_settings(backend), [])
+
     def test_published_as_metric_status_and_warning(self) -> None:
         """Each one becomes mcproxy_unsafe_setting{key} 1, a /status entry and a warning."""
         files = Files(self)

@@ -13,9 +13,7 @@ from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.task import Clock
 from twisted.logger import Logger
 from twisted.trial import unittest
-from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
+from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.resource import getChildForRequest
 from twisted.web.server import NOT_DONE_YET
@@ -26,6 +24,7 @@ from mcproxy.ops.health import CheckState, HealthModel, ManualCheck
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.redaction import REDACTED, Redactor
 from mcproxy.ops.status import StatusBoard
+from mcproxy.proxy.auth import read_body
 
 SECRET = "s3cr3t-forwarding-key-0123456789"
 TOKEN = "admin-token-abcdef0123456789"
@@ -342,23 +341,6 @@ class ActionTests(unittest.SynchronousTestCase):
         self.assertRaises(ValueError, a.root.add_action, "a/b", lambda body: {})
 
 
-class _Body(Protocol):
-    """Collects a response body (``readBody`` warns about the transport Agent gives it)."""
-
-    def __init__(self) -> None:
-        self.done: defer.Deferred[bytes] = defer.Deferred()
-        self._chunks: list[bytes] = []
-
-    def dataReceived(self, data: bytes) -> None:
-        self._chunks.append(data)
-
-    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
-        if reason.check(ResponseDone):
-            self.done.callback(b"".join(self._chunks))
-        else:
-            self.done.errback(reason)
-
-
 class RealSiteTests(unittest.TestCase):
     """The site over a real socket on 127.0.0.1, spoken to by a real HTTP client."""
 
@@ -383,9 +365,7 @@ class RealSiteTests(unittest.TestCase):
         @defer.inlineCallbacks
         def fetch() -> Any:
             response = yield self.agent.request(b"GET", url, headers)
-            collector = _Body()
-            response.deliverBody(collector)
-            body = yield collector.done
+            body = yield read_body(response, 16 * 1024 * 1024)
             return response.code, body, response.headers
 
         return fetch()

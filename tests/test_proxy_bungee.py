@@ -11,7 +11,10 @@ from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.routing import ServerAddress
 from mcproxy.wire import bungee
 from mcproxy.wire.types import Reader, encode_string
+from mcproxy.testing import InMemoryRedis
+from mcproxy.wire import chat
 from tests.session_rig import IDS, Rig, frames, packet, texts
+from tests.test_cluster_directory import Proxy, join_network
 
 utf = bungee.encode_utf
 
@@ -138,6 +141,59 @@ class BungeeChannelTests(SynchronousTestCase):
         self.steve.connection.dataReceived(
             packet(IDS.play_custom_payload_serverbound, encode_string(bungee.CHANNEL) + utf("IP")))
         self.assertEqual(self.steve.backend.transport.value(), b"")
+
+
+class AcrossProxiesTests(SynchronousTestCase):
+    """With [cluster], requests naming a player on another proxy are done on that proxy."""
+
+    def setUp(self) -> None:
+        self.rig = Rig()
+        self.addCleanup(self.rig.core.stop)
+        self.rig.router.servers["survival"] = ServerAddress("10.0.0.5", 25566)
+        self.redis = InMemoryRedis(self.rig.reactor)
+        join_network(self.rig.core, self.redis, "p1")
+        self.steve = self.rig.join("Steve")
+        self.other = Proxy(self.redis, "p2")
+        self.zed = self.other.join("Zed", "survival")
+
+    def ask(self, *fields, data: bytes | None = None) -> list[bytes]:
+        self.steve.backend.dataReceived(request(*fields, data=data))
+        answers = plugin_messages(self.steve.backend.transport.value())
+        self.steve.backend.transport.clear()
+        return [payload for _, payload in answers]
+
+    def test_lookups_of_a_player_on_another_proxy(self) -> None:
+        """IPOther and UUIDOther answer from the directory entry (the port is not in it: 0)."""
+        self.assertEqual(self.ask("IPOther", "zed"),
+                         [utf("IPOther") + utf("Zed") + utf("203.0.113.7") + bungee.encode_int(0)])
+        self.assertEqual(self.ask("UUIDOther", "Zed"), [utf("UUIDOther") + utf("Zed") + utf(self.zed.profile.id.hex)])
+        self.assertEqual(self.ask("UUIDOther", "nobody"), [])
+
+    def test_messages_and_kick_reach_the_other_proxy(self) -> None:
+        """Message, MessageRaw (to one player and to ALL) and KickPlayer run on Zed's proxy."""
+        self.ask("Message", "Zed", "psst")
+        self.ask("MessageRaw", "ALL", '{"text":"everyone"}')
+        self.assertEqual(self.zed.messages, ["psst"])
+        self.assertEqual([chat.plain_text(c) for c in self.zed.handler.components], ["everyone"])
+        self.assertEqual(texts(self.steve.sent(), IDS.play_system_chat), ["everyone"])
+        self.ask("KickPlayer", "Zed", "bye")
+        self.assertEqual(self.zed.disconnected, ["bye"])
+
+    def test_connect_other_moves_a_player_on_another_proxy(self) -> None:
+        """ConnectOther for Zed switches Zed on p2; an unknown server is still ignored."""
+        self.ask("ConnectOther", "Zed", "mars")
+        self.ask("ConnectOther", "Zed", "lobby")
+        self.assertEqual(self.zed.switches, ["lobby"])
+
+    def test_forward_through_another_proxy(self) -> None:
+        """Forward to a server only the other proxy has players on goes through one of them, once."""
+        forwarded = utf("Chan") + b"\x00\x02hi"
+        self.ask("Forward", "ALL", "Chan", data=b"hi")
+        self.assertEqual(self.zed.handler.plugin_messages, [(bungee.CHANNEL, forwarded)])
+        self.ask("Forward", "survival", "Chan", data=b"hi")
+        self.ask("ForwardToPlayer", "zed", "Chan", data=b"hi")
+        self.assertEqual(self.zed.handler.plugin_messages, [(bungee.CHANNEL, forwarded)] * 3)
+        self.assertEqual(self.other.metric("mcproxy_cluster_rpc_total", operation="forward", outcome="served"), 2)
 
 
 class ChannelOffTests(SynchronousTestCase):

@@ -35,7 +35,7 @@ from mcproxy.proxy.status import UNSUPPORTED_PROTOCOL, StatusResponder
 from mcproxy.wire import legacy
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.framing import FrameDecoder, encode_frame
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, supported_range
+from mcproxy.wire.packets import SERVED_PROTOCOLS, TIER1_PROTOCOLS, VERSION_NAMES, supported_range, version_name
 from mcproxy.wire.types import (
     Reader, encode_long, encode_string, encode_ushort, encode_uuid, encode_varint,
 )
@@ -160,23 +160,29 @@ class StatusTests(FrontDoorTestCase):
         self.assertEqual(packet_id, 0x00)
         return json.loads(reader.string()), (conn, transport)
 
-    def test_tier1_protocol_echoed(self) -> None:
-        """Every tier-1 client sees its own protocol and version name, so its list entry is
-        compatible, along with the MOTD, max players and the live online count."""
+    def test_served_protocol_echoed(self) -> None:
+        """Every served client, 1.8 to 26.1, sees its own protocol and version name, so its
+        list entry is compatible, along with the MOTD, max players and the live online count."""
         door = self.door(motd="Hello", max_players=42)
-        for protocol in TIER1_PROTOCOLS:
+        self.assertLessEqual({47, 340, 393, 765} | set(TIER1_PROTOCOLS), SERVED_PROTOCOLS)
+        names = {47: "1.8.9", 340: "1.12.2", 765: "1.20.4", **VERSION_NAMES}
+        for protocol in SERVED_PROTOCOLS:
             status, _ = self.status(door, protocol)
-            self.assertEqual(status["version"], {"name": VERSION_NAMES[protocol], "protocol": protocol})
+            self.assertEqual(status["version"], {"name": version_name(protocol), "protocol": protocol})
+            if protocol in names:
+                self.assertEqual(status["version"]["name"], names[protocol])
             self.assertEqual(status["description"], {"text": "Hello"})
             self.assertEqual(status["players"]["max"], 42)
             self.assertEqual(status["players"]["online"], 0)
             self.assertNotIn("favicon", status)
 
     def test_unsupported_protocol(self) -> None:
-        """A client outside tier 1 gets a protocol that can match no client and the supported
-        range as version name: its list shows the server as incompatible."""
+        """A client the proxy does not serve (1.7, 26.2, 26.3) gets a protocol that can match
+        no client and the supported range as version name: its list shows the server as
+        incompatible."""
         door = self.door()
-        for protocol in (47, 340, 765, 776, -1):
+        self.assertEqual(supported_range(), "1.8-26.1")
+        for protocol in (5, 776, 777, -1):
             status, _ = self.status(door, protocol)
             self.assertEqual(status["version"]["protocol"], UNSUPPORTED_PROTOCOL)
             self.assertIn(supported_range(), status["version"]["name"])
@@ -373,10 +379,10 @@ class HandshakeTests(FrontDoorTestCase):
         self.assertEqual(door.refusals("TRANSFER_REFUSED"), 0)
 
     def test_unsupported_version_at_login(self) -> None:
-        """A login from outside tier 1 gets a Login Disconnect naming the supported range,
-        though the proxy has no packet table for its version."""
+        """A login from a version the proxy does not serve gets a Login Disconnect naming the
+        supported range, though the proxy has no packet table for its version."""
         door = self.door()
-        for protocol in (47, 765, 776):
+        for protocol in (5, 776, 777):
             conn, transport = door.connect(IPv4Address("TCP", f"198.51.100.{protocol % 250}", 1))
             conn.dataReceived(handshake(protocol, intent=2))
             (packet_id, reader), = frames(transport.value())

@@ -145,6 +145,7 @@ BACKEND = f"""[backend]
 bind = "{{bind}}"
 server_id = "{{server_id}}"
 enforce_proxy = {{enforce}}
+forwarding = "{{backend_forwarding}}"
 proxy_secret = "{SECRET}"
 
 [messaging]
@@ -166,7 +167,8 @@ class CheckConfigPairTests(SynchronousTestCase):
         return path
 
     def check(self, proxy_forwarding: str, server: str, server_id: str = "lobby", enforce: str = "true",
-              bind: str = "tcp:25566:interface=127.0.0.1") -> tuple[int, list[str]]:
+              bind: str = "tcp:25566:interface=127.0.0.1",
+              backend_forwarding: str = "modern") -> tuple[int, list[str]]:
         from contextlib import redirect_stdout
         from io import StringIO
 
@@ -174,7 +176,8 @@ class CheckConfigPairTests(SynchronousTestCase):
 
         proxy = self.write("proxy.toml", f'[proxy]\nforwarding = "{proxy_forwarding}"\n[messaging]\nenabled = false\n'
                                          f'[security]\nproxy_secret = "{SECRET}"\n[servers]\ntry = ["lobby"]\n{server}')
-        backend = self.write("backend.toml", BACKEND.format(bind=bind, server_id=server_id, enforce=enforce))
+        backend = self.write("backend.toml", BACKEND.format(bind=bind, server_id=server_id, enforce=enforce,
+                                                                  backend_forwarding=backend_forwarding))
         out = StringIO()
         with redirect_stdout(out):
             code = main(["check-config", proxy, backend])
@@ -189,8 +192,17 @@ class CheckConfigPairTests(SynchronousTestCase):
         code, warnings = self.check("legacy", 'lobby = "127.0.0.1:25566"\n')
         self.assertEqual(code, 0)
         self.assertEqual(len(warnings), 1)
-        self.assertIn("backend.toml: backend.enforce_proxy: ", warnings[0])
+        self.assertIn("backend.toml: backend.forwarding: ", warnings[0])
         self.assertIn("'legacy' forwarding (proxy.forwarding)", warnings[0])
+        self.assertIn("accepts 'modern' forwarding only", warnings[0])
+
+    def test_backend_reading_the_proxy_mode(self) -> None:
+        """A backend set to read the proxy's legacy or BungeeGuard forwarding is not
+        flagged; one reading another mode is."""
+        for mode in ("legacy", "bungeeguard"):
+            self.assertEqual(self.check(mode, 'lobby = "h:1"\n', backend_forwarding=mode), (0, []))
+        _, warnings = self.check("legacy", 'lobby = "h:1"\n', backend_forwarding="bungeeguard")
+        self.assertIn("accepts 'bungeeguard' forwarding only", warnings[0])
 
     def test_server_override_is_what_counts(self) -> None:
         """The server's own forwarding decides, whichever way it points."""

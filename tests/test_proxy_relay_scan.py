@@ -25,6 +25,35 @@ _tables = st.sets(st.integers(0, 255), max_size=20).map(
     lambda hot: bytes(1 if i in hot or i >= 0x80 else 0 for i in range(256)))
 
 
+class PythonScanTests(SynchronousTestCase):
+    """The Python scan's unrolled loop against its one-frame-at-a-time rules."""
+
+    @settings(max_examples=400, deadline=None)
+    @given(_buffers, _tables, st.booleans(), st.integers(0, 8), st.integers(-5, 5))
+    def test_unrolled_loop_stops_and_counts_as_the_general_one(self, buf, hot, compressed, pos, trim):
+        n = max(0, len(buf) - max(trim, 0))
+        want = relay.skip_general(buf, pos, n, hot, compressed)
+        for kind in (buf, bytearray(buf), memoryview(buf)):
+            self.assertEqual(relay.skip_python(kind, pos, n, hot, compressed), want)
+
+    def test_each_stop_of_a_pair(self):
+        """A run of one-byte-length frames stops at the first or second frame of a pair alike."""
+        plain = b"\x01\x05" * 4
+        self.assertEqual(relay.skip_python(plain, 0, len(plain), bytes(256), False), (8, 4))
+        for cut in range(len(plain) + 1):
+            self.assertEqual(relay.skip_python(plain[:cut], 0, cut, bytes(256), False), (cut - cut % 2, cut // 2))
+        hot = bytearray(256)
+        hot[7] = 1
+        for watched in range(4):
+            frames = bytearray(plain)
+            frames[2 * watched + 1] = 7
+            self.assertEqual(relay.skip_python(bytes(frames), 0, 8, bytes(hot), False), (2 * watched, watched))
+            # The same frames as a compressing backend sends them: data length 0, then the id.
+            compressed = bytes(frames).replace(b"\x01", b"\x02\x00")
+            self.assertEqual(relay.skip_python(compressed, 0, len(compressed), bytes(hot), True),
+                             (3 * watched, watched))
+
+
 @needs_compiled
 class ScanEquivalenceTests(SynchronousTestCase):
     @settings(max_examples=400, deadline=None)

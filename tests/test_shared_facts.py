@@ -148,27 +148,29 @@ class HandshakeAgreementTests(AgreementTestCase):
 
 class UnsupportedVersionAgreementTests(AgreementTestCase):
     def test_login_disconnect_any_version(self) -> None:
-        """A login from a version without tables is told, by both sides, in a packet 0x00
-        JSON disconnect every client since 1.7 reads, which versions are served."""
+        """A login from a version without tables (1.7, 26.2) is told, by both sides, in a
+        packet 0x00 JSON disconnect every client since 1.7 reads, which versions are served."""
         sides = Sides(self)
-        for transport in (sides.proxy(handshake(760, intent=2)), sides.backend(handshake(760, intent=2))):
-            [(packet_id, reader)] = frames(transport.value())
-            self.assertEqual(packet_id, LOGIN_DISCONNECT_ANY_VERSION)
-            self.assertIn(supported_range(), plain_text(json_to_component(reader.string(262144))))
-            self.assertTrue(transport.disconnecting)
-
+        for protocol in (5, 776):
+            for transport in (sides.proxy(handshake(protocol, intent=2)),
+                              sides.backend(handshake(protocol, intent=2))):
+                [(packet_id, reader)] = frames(transport.value())
+                self.assertEqual(packet_id, LOGIN_DISCONNECT_ANY_VERSION)
+                self.assertIn(supported_range(), plain_text(json_to_component(reader.string(262144))))
+                self.assertTrue(transport.disconnecting)
 
     def test_status_names_the_same_versions(self) -> None:
         """A status ping from a version without tables shows the same server version on
         both sides, naming the versions that can join."""
         sides = Sides(self)
-        data = handshake(760) + packet(0x00)
-        for transport in (sides.proxy(data), sides.backend(data)):
-            [(packet_id, reader)] = frames(transport.value())
-            self.assertEqual(packet_id, 0x00)
-            version = json.loads(reader.string(32767))["version"]
-            self.assertEqual(version["name"], unsupported_version_name())
-            self.assertIn(supported_range(), version["name"])
+        for protocol in (5, 776):
+            data = handshake(protocol) + packet(0x00)
+            for transport in (sides.proxy(data), sides.backend(data)):
+                [(packet_id, reader)] = frames(transport.value())
+                self.assertEqual(packet_id, 0x00)
+                version = json.loads(reader.string(32767))["version"]
+                self.assertEqual(version["name"], unsupported_version_name())
+                self.assertIn(supported_range(), version["name"])
 
 
 def login_start(name: str) -> bytes:

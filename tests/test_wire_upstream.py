@@ -115,6 +115,7 @@ class RecordedSourcesTests(SynchronousTestCase):
             "play_spawn_position": (),
             "play_position": (),
             "play_update_health": (),
+            "play_teleport_confirm": (),
             "play_message_acknowledgement": ("gate",),
             # Relayed untouched from 1.20.2 on (a switch re-enters configuration, and the
             # client drops its world itself), so one source or none is enough.

@@ -125,6 +125,30 @@ def _capture(root: Path, login_dir: str) -> dict[str, list]:
     }
 
 
+#: Protocols before the configuration state's per-registry packets (1.16 - 1.20.4) whose
+#: world data the limbo sends whole: the dimension codec in Join Game (1.16 - 1.20.1) or in
+#: the single ``registry_data`` of configuration (1.20.2 - 1.20.4), and from 1.16.2 to
+#: 1.18.2 the dimension type itself.  Each is keyed by the newest release of the protocol.
+WORLD_RELEASES = {
+    735: "1.16", 736: "1.16.1", 751: "1.16.2", 753: "1.16.3", 754: "1.16.5",
+    755: "1.17", 756: "1.17.1", 757: "1.18.1", 758: "1.18.2", 759: "1.19", 760: "1.19.2",
+    761: "1.19.3", 762: "1.19.4", 763: "1.20.1", 764: "1.20.2", 765: "1.20.4",
+}
+
+
+def _world(root: Path, login_dir: str) -> dict[str, str | None]:
+    """One capture's dimension codec (and dimension type, where Join Game carries it) as
+    base64 compound payloads; the limbo adds the root header its version expects."""
+    login = json.loads((root / login_dir / "loginPacket.json").read_text())
+    dimension = login.get("dimension")
+    return {
+        "codec": base64.b64encode(encode_payload("compound",
+                                                 login["dimensionCodec"]["value"])).decode(),
+        "dimension": (base64.b64encode(encode_payload("compound", dimension["value"])).decode()
+                      if isinstance(dimension, dict) else None),
+    }
+
+
 def _releases(root: Path) -> dict[int, list[str]]:
     """Every release name of each protocol (all are offered as core known-pack versions)."""
     versions = json.loads((root / "pc" / "common" / "protocolVersions.json").read_text())
@@ -152,8 +176,13 @@ def main(data_root: str, out_path: str) -> None:
                              if p >= protocol and registry_id in captures[base[p]])
                 registries.append([registry_id, donor])
         protocols[str(protocol)] = {"releases": releases[protocol], "registries": registries}
+    world_dirs = {protocol: paths[release]["loginPacket"]
+                  for protocol, release in WORLD_RELEASES.items()}
+    worlds = {login_dir: _world(root, login_dir) for login_dir in sorted(set(world_dirs.values()))}
     document = {"source": "minecraft-data loginPacket.json", "protocols": protocols,
-                "captures": captures}
+                "captures": captures,
+                "world_protocols": {str(p): d for p, d in sorted(world_dirs.items())},
+                "worlds": worlds}
     raw = json.dumps(document, separators=(",", ":"), sort_keys=True).encode("utf-8")
     # mtime=0 keeps the checked-in file byte-identical across regenerations.
     Path(out_path).write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))

@@ -22,13 +22,17 @@ _NODE_ROOT = 0
 _NODE_LITERAL = 1
 _NODE_ARGUMENT = 2
 _FLAG_EXECUTABLE = 0x04
-#: ``brigadier:string`` in every tier-1 version's parser registry; property 2 = greedy phrase.
+#: ``brigadier:string`` in the parser registry of every version since 1.19; 1.13 - 1.18.2
+#: name the parser instead.  Property 2 = greedy phrase.
 _PARSER_STRING = 5
+_PARSER_STRING_NAME = "brigadier:string"
 _STRING_GREEDY = 2
 
 
-def encode_command_tree(names: Sequence[str]) -> bytes:
-    """The ``declare_commands`` body (without packet id) for these command names."""
+def encode_command_tree(names: Sequence[str], parser_by_name: bool = False) -> bytes:
+    """The ``declare_commands`` body (without packet id) for these command names;
+    ``parser_by_name`` for 1.13 - 1.18.2 clients."""
+    parser = encode_string(_PARSER_STRING_NAME) if parser_by_name else encode_varint(_PARSER_STRING)
     names = sorted(set(names))
     nodes: list[bytes] = []
     # Node 0 is the root; command i is node 1 + 2i, its argument node 2 + 2i.
@@ -40,8 +44,7 @@ def encode_command_tree(names: Sequence[str]) -> bytes:
         nodes.append(bytes((_NODE_LITERAL | _FLAG_EXECUTABLE,)) + encode_varint(1)
                      + encode_varint(argument) + encode_string(name))
         nodes.append(bytes((_NODE_ARGUMENT | _FLAG_EXECUTABLE,)) + encode_varint(0)
-                     + encode_string("args") + encode_varint(_PARSER_STRING)
-                     + encode_varint(_STRING_GREEDY))
+                     + encode_string("args") + parser + encode_varint(_STRING_GREEDY))
     return encode_varint(len(nodes)) + b"".join(nodes) + encode_varint(0)
 
 

@@ -17,14 +17,17 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcproxy.wire.forwarding import (
+    BACKEND_FORWARDING_MODES,
     MAX_FORWARDING_VERSION,
     ForwardedPlayer,
     ForwardingRefusal,
     Refused,
+    is_authenticated_identity,
     offline_uuid,
     request_data,
     verify_modern_forwarding,
 )
+from mcproxy.wire.legacy_forwarding import verify_legacy_forwarding
 from mcproxy.interfaces import IBackendLink, IBackendModule
 from mcproxy.ops.metrics import BackendMetrics
 
@@ -33,6 +36,10 @@ UNAUTHENTICATED_PLAYER = ForwardingRefusal.UNAUTHENTICATED_PLAYER.value
 #: ``ForwardedPlayer.version`` of a login that carried no forwarding at all.
 DIRECT_LOGIN = 0
 MESSAGING_DISABLED = "MESSAGING_DISABLED"
+#: A client too old for login plugin messages (before 1.13) on a backend that accepts
+#: modern forwarding only: it can never be verified, so it is told why at once (the
+#: proxy counts the same refusal under the same name).
+FORWARDING_UNSUPPORTED = "FORWARDING_UNSUPPORTED"
 
 #: What a player sees while the registry is not synchronized (see the runbook's
 #: "Registry Desync" scenario): the refusal names its reason so operators can match it.
@@ -49,6 +56,10 @@ REFUSAL_MESSAGES = {
     "UNSUPPORTED_FORWARDING_VERSION":
         "Unable to verify player details: unsupported forwarding version.",
     "UNAUTHENTICATED_PLAYER": "This server requires an authenticated (online-mode) account.",
+    FORWARDING_UNSUPPORTED:
+        "This server accepts modern (Velocity) forwarding only, which needs Minecraft 1.13 or "
+        "newer: join with a newer client, or ask the operator for legacy or BungeeGuard "
+        "forwarding.",
 }
 
 
@@ -95,10 +106,16 @@ class BackendModule:
         metrics: BackendMetrics,
         link: IBackendLink | None = None,
         log: Logger | None = None,
+        forwarding: str = "modern",
     ) -> None:
-        if enforce_proxy and not any(secret for _, secret in secrets):
+        if forwarding not in BACKEND_FORWARDING_MODES:
+            raise ValueError(f"unknown forwarding mode {forwarding!r}")
+        if enforce_proxy and forwarding != "legacy" and not any(secret for _, secret in secrets):
             raise ValueError("enforce_proxy needs a proxy_secret")
         self.enforce_proxy = enforce_proxy
+        #: Which forwarding an enforcing backend reads: ``modern`` (a login plugin
+        #: exchange, 1.13+), ``legacy`` or ``bungeeguard`` (the handshake host field).
+        self.forwarding = forwarding
         self.require_authenticated_mode = require_authenticated_mode
         self._secrets = [(label, secret) for label, secret in secrets if secret]
         self.link: IBackendLink = link if link is not None else NoLink()
@@ -111,7 +128,41 @@ class BackendModule:
         self.link.add_observer(self._link_changed)
 
     def forwarding_request(self) -> bytes | None:
-        return request_data(MAX_FORWARDING_VERSION) if self.enforce_proxy else None
+        """The login plugin request's data when modern forwarding is expected, else None."""
+        if self.enforce_proxy and self.forwarding == "modern":
+            return request_data(MAX_FORWARDING_VERSION)
+        return None
+
+    @property
+    def reads_host_field(self) -> bool:
+        """Whether logins carry the identity in the handshake host field."""
+        return self.enforce_proxy and self.forwarding != "modern"
+
+    def refuse_modern_for_old_client(self) -> str:
+        """Count and log a pre-1.13 login to a modern-only backend; the reason name."""
+        self.metrics.forwarding_refusals.labels(FORWARDING_UNSUPPORTED).inc()
+        self.record_login(FORWARDING_UNSUPPORTED)
+        self.log.warn("login refused: {reason} (client before 1.13, no login plugin messages)",
+                      reason=FORWARDING_UNSUPPORTED)
+        return FORWARDING_UNSUPPORTED
+
+    def verify_host_field(self, host_field: str, name: str) -> ForwardedPlayer | Refused:
+        """The identity a legacy or BungeeGuard proxy wrote into the handshake host field."""
+        result = verify_legacy_forwarding(host_field, name, self._secrets,
+                                          bungeeguard=self.forwarding == "bungeeguard")
+        if isinstance(result, ForwardedPlayer) and self.require_authenticated_mode \
+                and not is_authenticated_identity(result.uuid, result.name):
+            result = Refused(ForwardingRefusal.UNAUTHENTICATED_PLAYER,
+                             f"uuid {result.uuid} is not a Mojang account id")
+        if isinstance(result, Refused):
+            self.metrics.forwarding_refusals.labels(result.reason.value).inc()
+            self.record_login(result.reason.value)
+            self.log.warn("login refused: {reason} ({detail})", reason=result.reason.value,
+                          detail=result.detail)
+        else:
+            self.log.info("{mode} forwarding for {name} accepted", mode=self.forwarding,
+                          name=result.name)
+        return result
 
     def verify_direct_login(self, name: str) -> ForwardedPlayer | Refused:
         """The identity of a login without forwarding (``enforce_proxy = false``).

@@ -37,12 +37,29 @@ class VersionRegistries:
     dimension_indices: dict[str, int]
 
 
+@dataclass(frozen=True)
+class WorldData:
+    """1.16 - 1.20.4: the dimension codec sent whole, and (1.16.2 - 1.18.2) the dimension
+    type Join Game carries; compound payloads without a root header."""
+
+    codec: bytes
+    dimension: bytes | None
+
+    def codec_nbt(self, named: bool) -> bytes:
+        """The codec as Join Game's named NBT (root name "") or configuration's nameless one."""
+        return (b"\x0a\x00\x00" if named else b"\x0a") + self.codec
+
+    def dimension_nbt(self) -> bytes | None:
+        return None if self.dimension is None else b"\x0a\x00\x00" + self.dimension
+
+
 class RegistryStore:
     """Builds each protocol's registry packets on first use and keeps them."""
 
     def __init__(self, document: dict) -> None:
         self._document = document
         self._built: dict[int, VersionRegistries] = {}
+        self._worlds: dict[int, WorldData] = {}
 
     @classmethod
     def load(cls) -> "RegistryStore":
@@ -51,6 +68,22 @@ class RegistryStore:
 
     def protocols(self) -> Sequence[int]:
         return sorted(int(p) for p in self._document["protocols"])
+
+    def world_protocols(self) -> Sequence[int]:
+        """Protocols before 1.20.5 whose world data minecraft-data captured (1.16 on)."""
+        return sorted(int(p) for p in self._document.get("world_protocols", {}))
+
+    def world(self, protocol: int) -> WorldData:
+        """The dimension codec of a 1.16 - 1.20.4 protocol (decoded once); ``KeyError`` for
+        others."""
+        world = self._worlds.get(protocol)
+        if world is None:
+            entry = self._document["worlds"][self._document["world_protocols"][str(protocol)]]
+            dimension = entry["dimension"]
+            world = self._worlds[protocol] = WorldData(
+                base64.b64decode(entry["codec"]),
+                None if dimension is None else base64.b64decode(dimension))
+        return world
 
     def for_protocol(self, protocol: int) -> VersionRegistries:
         built = self._built.get(protocol)

@@ -22,17 +22,13 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from mcproxy.backend.commands import BUILTIN_COMMANDS, encode_command_tree, split_command
-from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, without_probe
+from mcproxy.backend.commands import BUILTIN_COMMANDS, split_command
+from mcproxy.backend.join import JoinSettings, play_entry
+from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, Refused, without_probe
 from mcproxy.backend.module import CommandOutcome
-from mcproxy.backend.packets import (
-    GAME_EVENT_START_WAITING_FOR_CHUNKS,
-    GAMEMODES,
-    ServerPackets,
-    Spawn,
-)
+from mcproxy.backend.packets import GAMEMODES, ServerPackets, Spawn
 from mcproxy.backend.registries import RegistryStore
-from mcproxy.backend.status import status_json
+from mcproxy.backend.status import served_protocols, served_range, status_json
 from mcproxy.interfaces import IBackendModule
 from mcproxy.ops.logging import correlated, new_correlation_id
 from mcproxy.ops.metrics import BackendMetrics
@@ -40,9 +36,10 @@ from mcproxy.wire.chat import component_to_json, component_to_nbt
 from mcproxy.wire.compression import decompress_packet, frame_packet
 from mcproxy.wire.framing import FrameDecoder, encode_frame
 from mcproxy.wire.handshake import Handshake, Intent, parse_handshake
+from mcproxy.wire.legacy_forwarding import FORWARDED_HOST_MAX_CHARS
 from mcproxy.wire.legacy import encode_legacy_reply, legacy_status, sniff_legacy_ping
 from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
-from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, TIER1_PROTOCOLS, State, supported_range
+from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, State
 from mcproxy.wire.types import Reader, WireError, encode_string, encode_varint
 
 
@@ -96,7 +93,7 @@ _HANDLERS: dict[Phase, dict[str, str]] = {
                                  "keep_alive": "_on_keep_alive"},
     Phase.PLAY: {"keep_alive": "_on_keep_alive", "teleport_confirm": "_on_teleport_confirm",
                  "chat_message": "_on_chat_message", "chat_command": "_on_chat_command",
-                 "chat_command_signed": "_on_chat_command"},
+                 "chat_command_signed": "_on_chat_command", "chat": "_on_legacy_chat"},
 }
 
 #: Serverbound packets a phase tolerates without acting on them (client settings, brand,
@@ -110,6 +107,10 @@ _IGNORED: dict[Phase, frozenset[str]] = {
 _IGNORED[Phase.CONFIGURATION_FINISH] = _IGNORED[Phase.CONFIGURATION_PACKS]
 #: Play packets that would change the state machine and so are not merely ignored.
 _PLAY_ILLEGAL = frozenset({"configuration_acknowledged"})
+#: The longest chat line a client sends: 100 characters before 1.11, 256 since.
+CHAT_MAX_CHARS = 256
+#: Keep-alive ids are VarInts before 1.12.2: kept within 31 bits there.
+VARINT_KEEPALIVE_MASK = 0x7FFFFFFF
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ class LimboProtocol(Protocol):
         self.properties: tuple[ProfileProperty, ...] = ()
         self.probe = False
         self.address = ""
+        #: The handshake's host field (legacy forwarding carries the identity in it).
+        self.host_field = ""
         self.entity_id = 0
         self._plugin_message_id = 0
         self._counted_login = False
@@ -209,7 +212,9 @@ class LimboProtocol(Protocol):
 
     def _packet(self, frame: bytes) -> None:
         if self.phase is Phase.HANDSHAKE:
-            self._on_handshake(parse_handshake(frame))
+            reads_host = self.factory.module.reads_host_field
+            self._on_handshake(parse_handshake(
+                frame, FORWARDED_HOST_MAX_CHARS) if reads_host else parse_handshake(frame))
             return
         reader = Reader(frame)
         packet_id = reader.varint()
@@ -222,7 +227,10 @@ class LimboProtocol(Protocol):
         if handler is not None:
             getattr(self, handler)(reader)
             return
-        if name is not None and self.phase is Phase.PLAY and name not in _PLAY_ILLEGAL:
+        if self.phase is Phase.PLAY and name not in _PLAY_ILLEGAL \
+                and (name is not None or self.packets.table is None):
+            # Before 1.20.5 only the packets we watch have names: movement and the like
+            # come in unnamed and are as harmless as they are in tier 1.
             return
         if name is not None and name in _IGNORED.get(self.phase, ()):
             return
@@ -237,13 +245,14 @@ class LimboProtocol(Protocol):
 
     def _on_handshake(self, handshake: Handshake) -> None:
         self.protocol_version = handshake.protocol
+        self.host_field = handshake.raw_host
         if handshake.intent is Intent.STATUS:
             self._enter(Phase.STATUS)
             return
-        if self.protocol_version not in TIER1_PROTOCOLS:
+        if self.protocol_version not in self.factory.served_protocols:
             self.factory.module.record_login("UNSUPPORTED_VERSION")
             self._send_raw(encode_varint(LOGIN_DISCONNECT_ANY_VERSION) + encode_string(chat_json(
-                f"Unsupported Minecraft version: use {supported_range()}.", "red")))
+                f"Unsupported Minecraft version: use {self.factory.served_range}.", "red")))
             self.close("UNSUPPORTED_VERSION")
             return
         self.packets = ServerPackets.for_protocol(self.protocol_version)
@@ -288,8 +297,12 @@ class LimboProtocol(Protocol):
 
     def _on_login_start(self, reader: Reader) -> None:
         name = reader.string(USERNAME_MAX_CHARS)
-        reader.uuid()
-        reader.expect_end()
+        if self.packets.facts.get("login_start_fields") == ["username"]:
+            reader.expect_end()
+        elif self.packets.facts.get("configuration_state"):
+            reader.uuid()
+            reader.expect_end()
+        # 1.19 - 1.20.1 follow the name with an optional signing key and UUID we do not use.
         factory = self.factory
         if factory.logins_in_progress >= factory.settings.login_concurrent_max:
             self.refuse_login("LOGIN_CAP", "The server is busy, try again in a moment.")
@@ -300,7 +313,18 @@ class LimboProtocol(Protocol):
         factory.logins_in_progress += 1
         self._counted_login = True
         self.name = name
-        request = factory.module.forwarding_request()
+        module = factory.module
+        if module.reads_host_field:
+            if not is_valid_username(name):
+                self.refuse_login("INVALID_NAME", "Invalid player name.")
+                return
+            self._verified(module.verify_host_field(self.host_field, name))
+            return
+        request = module.forwarding_request()
+        if request is not None and not self.packets.facts.get("login_plugin_messages"):
+            reason = module.refuse_modern_for_old_client()
+            self._disconnect(reason, module.refusal_message(reason))
+            return
         if request is not None:
             self._plugin_message_id = next(factory.message_ids)
             self._send(self.packets.login_plugin_request(self._plugin_message_id, CHANNEL,
@@ -323,7 +347,9 @@ class LimboProtocol(Protocol):
         if message_id != self._plugin_message_id:
             self.fail("ILLEGAL_PACKET", "Unexpected plugin response")
             return
-        result = self.factory.module.verify_login(data)
+        self._verified(self.factory.module.verify_login(data))
+
+    def _verified(self, result: ForwardedPlayer | Refused) -> None:
         if not isinstance(result, ForwardedPlayer):
             reason = result.reason.value
             self._disconnect(reason, self.factory.module.refusal_message(reason))
@@ -347,10 +373,25 @@ class LimboProtocol(Protocol):
             self._send(self.packets.set_compression(threshold))
             self.compression = threshold
         self._send(self.packets.login_success(player_uuid, name, self.properties))
-        self._enter(Phase.LOGIN_ACKNOWLEDGE)
+        if self.packets.facts.get("configuration_state"):
+            self._enter(Phase.LOGIN_ACKNOWLEDGE)
+        else:
+            self._start_play()
 
     def _on_login_acknowledged(self, reader: Reader) -> None:
         reader.expect_end()
+        if self.packets.ids.config_select_known_packs is None:
+            # 1.20.2 - 1.20.4: no known packs; every registry in one codec, then finish.
+            codec = self.factory.registries.world(self.protocol_version).codec_nbt(named=False)
+            self._enter(Phase.CONFIGURATION_FINISH)
+            self._send_many([
+                self.packets.configuration_custom_payload("minecraft:brand",
+                                                          encode_string("mcproxy")),
+                self.packets.feature_flags(["minecraft:vanilla"]),
+                self.packets.registry_codec(codec),
+                self.packets.finish_configuration(),
+            ])
+            return
         self._enter(Phase.CONFIGURATION_PACKS)
         registries = self.factory.registries.for_protocol(self.protocol_version)
         self._send_many([
@@ -379,28 +420,22 @@ class LimboProtocol(Protocol):
 
     def _on_finish_configuration(self, reader: Reader) -> None:
         reader.expect_end()
+        self._start_play()
+
+    def _start_play(self) -> None:
+        """Enter play: after configuration from 1.20.2, right after Login Success before."""
         self._leave_login()
         self._enter(Phase.PLAY)
         factory = self.factory
         factory.count_players()
         settings = factory.settings
-        registries = factory.registries.for_protocol(self.protocol_version)
-        spawn = settings.spawn
         self.entity_id = next(factory.entity_ids)
         self._teleport_id = next(factory.teleport_ids)
-        self._send_many([
-            self.packets.join_game(
-                self.entity_id,
-                dimension_index=registries.dimension_indices.get(spawn.dimension, 0),
-                spawn=spawn, max_players=settings.max_players,
-                view_distance=settings.view_distance,
-                gamemode=GAMEMODES.get(settings.gamemode, 3)),
-            self.packets.declare_commands(encode_command_tree(factory.command_names())),
-            self.packets.spawn_position(spawn),
-            self.packets.game_event(GAME_EVENT_START_WAITING_FOR_CHUNKS),
-            self.packets.teleport(self._teleport_id, spawn),
-            self.packets.update_health(),
-        ])
+        self._send_many(play_entry(
+            self.packets, factory.registries,
+            JoinSettings(settings.max_players, settings.view_distance,
+                         GAMEMODES.get(settings.gamemode, 3), settings.spawn),
+            self.entity_id, self._teleport_id, factory.command_names()))
         self.log.info("{player} ({uuid}) joined from {address}", player=self.name,
                       uuid=str(self.uuid), address=self.address)
         self.message(f"Welcome to {settings.server_id}, {self.name}. Type /help for commands.",
@@ -411,7 +446,8 @@ class LimboProtocol(Protocol):
     # Play
 
     def _on_keep_alive(self, reader: Reader) -> None:
-        answered = reader.long()
+        varint = self.phase is Phase.PLAY and self.packets.facts.get("keep_alive_id") == "varint"
+        answered = reader.varint() if varint else reader.long()
         reader.expect_end()
         if answered == self._keepalive_id:
             self._keepalive_id = None
@@ -421,7 +457,9 @@ class LimboProtocol(Protocol):
             self._teleport_id = None
 
     def _on_chat_message(self, reader: Reader) -> None:
-        text = reader.string(256)
+        self._chat(reader.string(CHAT_MAX_CHARS))
+
+    def _chat(self, text: str) -> None:
         if not text.strip():
             return
         self.log.info("<{player}> {message}", player=self.name, message=text)
@@ -430,8 +468,19 @@ class LimboProtocol(Protocol):
         else:
             self.factory.broadcast(f"<{self.name}> {text}")
 
+    def _on_legacy_chat(self, reader: Reader) -> None:
+        """Before 1.19 chat and commands share one packet: a command starts with ``/``."""
+        text = reader.string(CHAT_MAX_CHARS)
+        reader.expect_end()
+        if text.startswith("/"):
+            self._command(text[1:])
+        else:
+            self._chat(text)
+
     def _on_chat_command(self, reader: Reader) -> None:
-        line = reader.string(32767)
+        self._command(reader.string(32767))
+
+    def _command(self, line: str) -> None:
         name, args = split_command(line)
         factory = self.factory
         if name == "help":
@@ -480,6 +529,8 @@ class LimboProtocol(Protocol):
             return
         if now - self._last_keepalive >= settings.keepalive_interval:
             self._keepalive_id = int(now * 1000)
+            if self.phase is Phase.PLAY and self.packets.facts.get("keep_alive_id") == "varint":
+                self._keepalive_id &= VARINT_KEEPALIVE_MASK
             self._keepalive_sent_at = self._last_keepalive = now
             if self.phase is Phase.PLAY:
                 self._send(self.packets.play_keep_alive(self._keepalive_id))
@@ -491,7 +542,11 @@ class LimboProtocol(Protocol):
     def message(self, text: str, color: str | None = None) -> None:
         """Show ``text`` in the player's chat."""
         if self.phase is Phase.PLAY:
-            self._send(self.packets.system_chat(chat_nbt(text, color)))
+            self._send(self.packets.system_chat(self._text(text, color)))
+
+    def _text(self, text: str, color: str | None) -> bytes | str:
+        """A chat component as this client's play packets carry it: NBT or JSON."""
+        return chat_nbt(text, color) if self.packets.text_is_nbt else chat_json(text, color)
 
     def kick(self, reason: str, text: str) -> None:
         """Disconnect with ``text`` shown to the player and ``reason`` counted."""
@@ -514,9 +569,9 @@ class LimboProtocol(Protocol):
             if state is State.LOGIN:
                 self._send(self.packets.login_disconnect(chat_json(text, "red")))
             elif state is State.CONFIGURATION:
-                self._send(self.packets.configuration_disconnect(chat_nbt(text, "red")))
+                self._send(self.packets.configuration_disconnect(self._text(text, "red")))
             elif state is State.PLAY:
-                self._send(self.packets.play_disconnect(chat_nbt(text, "red")))
+                self._send(self.packets.play_disconnect(self._text(text, "red")))
         self.close(reason)
 
     def close(self, reason: str) -> None:
@@ -563,6 +618,9 @@ class LimboFactory(Factory):
         self.clock = clock
         self.log = log if log is not None else Logger()
         self.registries = registries if registries is not None else RegistryStore.load()
+        #: Every protocol a client may log in with, and how players read that range.
+        self.served_protocols = served_protocols(self.registries)
+        self.served_range = served_range(self.served_protocols)
         self.connections: set[LimboProtocol] = set()
         self.players: dict[_uuid.UUID, LimboProtocol] = {}
         self.logins_in_progress = 0
@@ -612,7 +670,8 @@ class LimboFactory(Factory):
         online = [p for p in self.players.values() if p.phase is Phase.PLAY and not p.probe]
         sample = [(p.name, str(p.uuid)) for p in online[:12]]
         return status_json(protocol, _chat(self.settings.motd),
-                           sum(1 for p in self.players.values() if not p.probe), self.settings.max_players, sample)
+                           sum(1 for p in self.players.values() if not p.probe),
+                           self.settings.max_players, sample, self.served_protocols)
 
     def registry_frames(self, protocol: int, compression: int, shared: bool) -> bytes:
         """The framed (and compressed) registry packets, built once per variant: every
@@ -640,10 +699,11 @@ class LimboFactory(Factory):
     def declare_commands(self) -> None:
         """Send every player the current command list (the proxy's registry changed)."""
         names = self.command_names()
-        tree = encode_command_tree(names)
         for player in list(self.players.values()):
             if player.phase is Phase.PLAY:
-                player.send_packet(player.packets.declare_commands(tree))
+                tree = player.packets.command_tree(names)
+                if tree is not None:
+                    player.send_packet(tree)
 
     def broadcast(self, text: str, color: str | None = None,
                   exclude: LimboProtocol | None = None) -> None:

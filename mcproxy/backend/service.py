@@ -55,7 +55,7 @@ class BackendProcess(MultiService):
         self.module = BackendModule(enforce_proxy=backend.enforce_proxy,
                                     require_authenticated_mode=backend.require_authenticated_mode,
                                     secrets=self.secrets, metrics=self.metrics, link=self.link,
-                                    log=self.log)
+                                    log=self.log, forwarding=backend.forwarding)
         x, y, z = backend.spawn
         settings = LimboSettings(server_id=backend.server_id, motd=backend.motd,
                                  max_players=backend.max_players,
@@ -135,6 +135,7 @@ class BackendProcess(MultiService):
             "players": sorted(p.name for p in factory.players.values()),
             "logins_in_progress": factory.logins_in_progress,
             "enforce_proxy": backend.enforce_proxy,
+            "forwarding": backend.forwarding,
             "require_authenticated_mode": backend.require_authenticated_mode,
         }
 

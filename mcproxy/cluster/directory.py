@@ -20,6 +20,7 @@ from zope.interface import implementer
 from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.cluster.redis import RedisUnavailable
 from mcproxy.cluster.actions import RemoteActions
+from mcproxy.cluster.routed import RoutedActions
 from mcproxy.cluster.store import EVENTS, DirectoryStore
 from mcproxy.cluster.view import OthersView
 from mcproxy.interfaces import IPlayerDirectory
@@ -31,11 +32,11 @@ DEAD_AFTER = 3
 
 
 @implementer(IPlayerDirectory)
-class ClusterDirectory(Service):
+class ClusterDirectory(RoutedActions, Service):
     """``[cluster] enabled = true``: players of every proxy sharing one Redis."""
 
     def __init__(self, clock, local, link, proxy_id: str, interval: float, metrics, log: Logger,
-                 kick_existing: bool = False, rpc_timeout: float = 5.0, store=None) -> None:
+                 signer, kick_existing: bool = False, rpc_timeout: float = 5.0, store=None) -> None:
         self._clock = clock
         self._local = local
         self._link = link
@@ -61,7 +62,7 @@ class ClusterDirectory(Service):
         self._loop = task.LoopingCall(self.beat)
         self._loop.clock = clock
         self.actions = RemoteActions(clock, self._store.publish, proxy_id, local, self._serve_kick, metrics, log,
-                                     timeout=rpc_timeout)
+                                     signer, timeout=rpc_timeout)
         self.rpc = self.actions.rpc
         link.observe(self._link_changed)
 
@@ -299,38 +300,7 @@ class ClusterDirectory(Service):
     def has_server(self, server: str) -> bool:
         return self._local.has_server(server)
 
-    # Actions, here or on the player's proxy -------------------------------------------
-
-    def _remote(self, player: str) -> PlayerEntry | None:
-        entry = self.locate(player)
-        if entry is None or entry.proxy == self.proxy_id:
-            return None
-        return entry
-
-    def transfer(self, player: str, server: str, notify: bool = False) -> defer.Deferred:
-        entry = self._remote(player)
-        if entry is None:
-            return self._local.transfer(player, server, notify)
-        return self.actions.transfer(entry, server, notify)
-
-    def execute(self, player: str, command_line: str) -> defer.Deferred:
-        entry = self._remote(player)
-        if entry is None:
-            return self._local.execute(player, command_line)
-        return self.actions.execute(entry, command_line)
-
-    def kick(self, player: str, reason: str) -> defer.Deferred:
-        entry = self._remote(player)
-        if entry is None:
-            return self._local.kick(player, reason)
-        return self.actions.kick_player(entry, reason)
-
-    def alert(self, text: str) -> defer.Deferred:
-        """Here, and on every other proxy holding players; the count adds up their answers."""
-        proxies = sorted({e.proxy for e in self._view().values()} - {self.proxy_id})
-        d = defer.gatherResults([self._local.alert(text)] + [self.actions.alert(p, text) for p in proxies])
-        d.addCallback(sum)
-        return d
+    # Served for the other proxies ------------------------------------------------------
 
     def _serve_kick(self, args: dict) -> dict:
         connection = self._by_uuid.get(str(args.get("player")))

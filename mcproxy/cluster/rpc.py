@@ -1,20 +1,20 @@
 """Requests from one proxy to another over Redis pub/sub, and their answers.
 
 A command for a player held by another proxy runs there: the request goes to that
-proxy's channel, its answer comes back on ours.  Both are small JSON objects; anything
-else on the channel is refused and counted, and a request nobody answers fails after
-``timeout`` seconds.
+proxy's channel, its answer comes back on ours.  Both are small JSON objects sealed by
+:class:`mcproxy.cluster.signing.MessageSigner`; anything else on the channel is refused and
+counted, and a request nobody answers fails after ``timeout`` seconds.
 """
 
 from __future__ import annotations
 
-import json
 from itertools import count
 from typing import Callable
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from mcproxy.cluster.signing import MessageSigner, Refused
 from mcproxy.cluster.store import rpc_channel
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -28,16 +28,18 @@ class ProxyRPC:
 
     def __init__(self, clock, publish: Callable[[str, str], defer.Deferred], proxy_id: str,
                  handlers: dict[str, Callable[[dict], defer.Deferred]], metrics, log: Logger,
-                 timeout: float = 5.0) -> None:
+                 signer: MessageSigner, timeout: float = 5.0) -> None:
         self._clock = clock
         self._publish = publish
         self._id = proxy_id
         self._handlers = handlers
         self._metrics = metrics
         self._log = log
+        self._signer = signer
         self._timeout = timeout
         self._serial = count(1)
-        self._pending: dict[int, defer.Deferred] = {}
+        #: serial -> (the proxy asked, the Deferred waiting for its answer)
+        self._pending: dict[int, tuple[str, defer.Deferred]] = {}
 
     @property
     def channel(self) -> str:
@@ -47,8 +49,8 @@ class ProxyRPC:
         """Ask ``proxy`` to run ``operation``; fires with its answer (a dict)."""
         serial = next(self._serial)
         waiter: defer.Deferred = defer.Deferred(lambda d: self._pending.pop(serial, None))
-        self._pending[serial] = waiter
-        message = json.dumps({"id": serial, "from": self._id, "op": operation, "args": args})
+        self._pending[serial] = (proxy, waiter)
+        message = self._signer.seal(proxy, {"id": serial, "op": operation, "args": args})
         sent = self._publish(rpc_channel(proxy), message)
 
         def not_sent(failure):
@@ -83,24 +85,25 @@ class ProxyRPC:
             self._metrics.bad_messages.labels("too_large").inc()
             return
         try:
-            message = json.loads(text)
-        except ValueError:
-            self._metrics.bad_messages.labels("not_json").inc()
-            return
-        if not isinstance(message, dict):
-            self._metrics.bad_messages.labels("not_an_object").inc()
+            sender, message = self._signer.open(text)
+        except Refused as refusal:
+            self._metrics.bad_messages.labels(refusal.reason).inc()
+            self._signer.refused(refusal.reason)
             return
         if "reply" in message:
-            self._answered(message)
+            self._answered(sender, message)
         else:
-            self._run(message)
+            self._run(sender, message)
 
-    def _answered(self, message: dict) -> None:
-        waiter = self._pending.pop(message.get("reply"), None) if isinstance(message.get("reply"), int) else None
-        if waiter is None:
-            # Late (after a timeout) or never ours.
+    def _answered(self, sender: str, message: dict) -> None:
+        serial = message.get("reply")
+        pending = self._pending.get(serial) if isinstance(serial, int) else None
+        if pending is None or pending[0] != sender:
+            # Late (after a timeout), never ours, or from a proxy we did not ask.
             self._metrics.bad_messages.labels("unexpected_reply").inc()
             return
+        del self._pending[serial]
+        waiter = pending[1]
         result = message.get("result")
         if not isinstance(result, dict):
             self._metrics.bad_messages.labels("bad_reply").inc()
@@ -108,9 +111,9 @@ class ProxyRPC:
             return
         waiter.callback(result)
 
-    def _run(self, message: dict) -> None:
-        serial, sender, operation, args = (message.get(k) for k in ("id", "from", "op", "args"))
-        if not (isinstance(serial, int) and isinstance(sender, str) and isinstance(args, dict)):
+    def _run(self, sender: str, message: dict) -> None:
+        serial, operation, args = (message.get(k) for k in ("id", "op", "args"))
+        if not (isinstance(serial, int) and isinstance(args, dict)):
             self._metrics.bad_messages.labels("bad_request").inc()
             return
         handler = self._handlers.get(operation) if isinstance(operation, str) else None
@@ -127,6 +130,6 @@ class ProxyRPC:
 
         d.addErrback(failed)
         d.addCallback(lambda result: self._publish(
-            rpc_channel(sender), json.dumps({"reply": serial, "result": result})))
+            rpc_channel(sender), self._signer.seal(sender, {"reply": serial, "result": result})))
         d.addErrback(lambda failure: self._log.warn("cannot answer {sender}: {error}", sender=sender,
                                                     error=failure.getErrorMessage()))

@@ -11,6 +11,7 @@ from mcproxy.config.schema import (
     BACKEND_ADMIN_BIND, BackendConfig, BackendMessagingSection, BackendSection, ConfigError,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
+from mcproxy.wire.forwarding import BACKEND_FORWARDING_MODES
 from mcproxy.wire.framing import MAX_FRAME_SIZE
 
 
@@ -44,6 +45,7 @@ def _backend_section(t: _Table) -> BackendSection:
         bind=t.server_endpoint("bind", d.bind),
         server_id=t.name_of("server_id", d.server_id),
         enforce_proxy=t.boolean("enforce_proxy", d.enforce_proxy),
+        forwarding=t.choice("forwarding", d.forwarding, BACKEND_FORWARDING_MODES),
         require_authenticated_mode=t.boolean(
             "require_authenticated_mode", d.require_authenticated_mode
         ),
@@ -98,7 +100,7 @@ def _build_backend(file: str, base: Path, data: Mapping[str, Any]) -> BackendCon
     logging = problems.section(_logging, t["logging"])
     if not problems:
         needs = []
-        if backend.enforce_proxy:
+        if backend.enforce_proxy and backend.forwarding != "legacy":
             needs.append("enforce_proxy = true")
         if messaging.enabled:
             needs.append("messaging is enabled")

@@ -18,12 +18,13 @@ def forwarding_warnings(proxy: ProxyConfig, backend: BackendConfig) -> list[str]
         return []
     warnings = []
     mode = server.forwarding or proxy.proxy.forwarding
-    if section.enforce_proxy and mode != "modern":
+    if section.enforce_proxy and mode != section.forwarding:
         where = f"servers.{section.server_id}.forwarding" if server.forwarding else "proxy.forwarding"
         warnings.append(format_config_error(
-            backend.path, "backend.enforce_proxy",
+            backend.path, "backend.forwarding",
             f"{proxy.path} forwards to {section.server_id!r} with {mode!r} forwarding ({where}), but "
-            "enforce_proxy accepts modern forwarding only: every login through the proxy would be refused"))
+            f"with enforce_proxy this backend accepts {section.forwarding!r} forwarding only: "
+            "every login through the proxy would be refused"))
     if server.proxy_protocol and not section.bind.startswith("haproxy:"):
         warnings.append(format_config_error(
             backend.path, "backend.bind",

@@ -15,7 +15,7 @@ from mcproxy.config.cluster import _cluster
 from mcproxy.config.common import _admin_section, _control_limits, _logging
 from mcproxy.config.reader import _NAME, _Table, _refuse_secret_name, _tables, _type_name
 from mcproxy.config.schema import (
-    MAX_FAVICON_BYTES, AdminSection, ConfigError, MessagingSection,
+    MAX_FAVICON_BYTES, AdminSection, ClusterSection, ConfigError, MessagingSection,
     PluginsSection, ProxyConfig, ProxySection, QuerySection, RateLimitsSection, SecuritySection, Server,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
@@ -367,7 +367,7 @@ def _rate_limits(t: _Table) -> RateLimitsSection:
 
 def _security(
     t: _Table, proxy: ProxySection | None, messaging: MessagingSection | None,
-    servers: Mapping[str, Server],
+    servers: Mapping[str, Server], cluster: ClusterSection | None,
 ) -> SecuritySection:
     secret, secret_file = _secret(t, "proxy_secret")
     previous, previous_file = _secret(t, "proxy_secret_previous")
@@ -384,6 +384,9 @@ def _security(
                 needs.append(f"servers.{name}.forwarding = {server.forwarding!r}")
         if messaging.enabled:
             needs.append("messaging is enabled")
+        if cluster is not None and cluster.enabled:
+            # Requests between proxies are signed with it (docs/cluster.md).
+            needs.append("[cluster] is enabled")
         _require_secret(t, secret, needs)
     return SecuritySection(
         proxy_secret=secret,
@@ -415,7 +418,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     plugins = problems.section(_plugins, t["plugins"])
     query = problems.section(_query, t["query"])
     cluster = problems.section(_cluster, t["cluster"])
-    security = problems.section(_security, t["security"], proxy, messaging, servers)
+    security = problems.section(_security, t["security"], proxy, messaging, servers, cluster)
     if not problems:
         with problems.collecting():
             _cross_checks(t, proxy, servers, messaging)

@@ -287,6 +287,8 @@ class BackendSection:
     bind: str = "tcp:25566:interface=127.0.0.1"
     server_id: str = "lobby"
     enforce_proxy: bool = True
+    #: Which forwarding ``enforce_proxy`` reads: modern, legacy or bungeeguard.
+    forwarding: str = "modern"
     require_authenticated_mode: bool = True
     proxy_secret: Secret | None = None
     proxy_secret_file: str = ""

@@ -67,6 +67,11 @@ def _backend(config: BackendConfig) -> list[UnsafeSetting]:
         found.append(UnsafeSetting(
             "backend.enforce_proxy", "false",
             "logins that did not come through the proxy are let in (the runbook says never disable it)"))
+    if backend.enforce_proxy and backend.forwarding == "legacy":
+        found.append(UnsafeSetting(
+            "backend.forwarding", "legacy",
+            "legacy forwarding carries no secret: anyone who reaches this listener can claim any "
+            "identity (bungeeguard adds a token)"))
     if not backend.require_authenticated_mode:
         found.append(UnsafeSetting(
             "backend.require_authenticated_mode", "false",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Container
-from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -45,13 +44,9 @@ from mcproxy.control.envelope import (
 from mcproxy.control.metrics import BackendControlGauges
 from mcproxy.control.peer import ControlPeer, ControlProtocol
 from mcproxy.control.reasons import ControlRejected, RejectReason
-from mcproxy.control.registry import (
-    CommandSpec,
-    command_name,
-    decode_commands,
-    find_command,
-    payload_digest,
-)
+from mcproxy.control.registry import CommandSpec, command_name, find_command
+from mcproxy.control.replica import RegistryReplica
+from mcproxy.control.trouble import LinkTrouble
 from mcproxy.control.results import CommandResult, TransferResult
 
 
@@ -100,7 +95,7 @@ class BackendControlProtocol(ControlProtocol):
         data: bytes,
     ) -> dict[str, Any]:
         self.check_request(RegistrySnapshot, envelope)
-        self.link._accept_chunk(
+        self.link.replica.accept_chunk(
             envelope.correlation_id, request_id, serial, digest, index, count, total, data
         )
         return {"envelope": envelope.correlation_id}
@@ -144,13 +139,6 @@ class _LinkFactory(Factory):
 
     def buildProtocol(self, addr: IAddress) -> BackendControlProtocol:
         return BackendControlProtocol(self.link)
-
-
-@dataclass
-class _Assembly:
-    key: tuple[str, int, str, int, int]
-    parts: list[bytes] = field(default_factory=list)
-    size: int = 0
 
 
 class BackendControlLink(Service):
@@ -211,21 +199,9 @@ class BackendControlLink(Service):
         self.expected_sender_id = expected_sender_id
         self.clock = clock
         self.log = log
-        self.serial: int | None = None
-        self.digest = ""
-        self.commands: tuple[CommandSpec, ...] = ()
-        self._synchronized = False
+        self.replica = RegistryReplica(self.peer, expected_sender_id, log, self._publish)
         self._bridge_enabled = True
         self._protocol: BackendControlProtocol | None = None
-        self._snapshot_request: str | None = None
-        self._assembly: _Assembly | None = None
-        self._sync_waiters: list[defer.Deferred[None]] = []
-        #: Why the last sync attempt failed, for operators ("" once a snapshot installs).
-        self.sync_error = ""
-        #: Why the link is not up, for operators ("" while it is).
-        self.link_error = ""
-        #: The reason this side refused the proxy's last answer to Hello, told in the next Hello.
-        self._refused_answer = ""
         self._observers: list[Callable[[BackendControlLink], None]] = []
         self._heartbeat_pending = False
         self._heartbeat = LoopingCall(self._send_heartbeat)
@@ -233,13 +209,12 @@ class BackendControlLink(Service):
         self.heartbeat_interval = heartbeat_interval
         jitter = retry_jitter if retry_jitter is not None else _default_jitter
         backoff = backoffPolicy(retry_initial_delay, retry_max_delay, 2.0, jitter)
-        self._refused_hellos = 0
-        self._failed_connects = 0
         self.address = endpoint_description or repr(endpoint)
+        self.trouble = LinkTrouble(self.address, expected_sender_id, log, self.peer.metrics)
         self._client = ClientService(
             _ReportingEndpoint(endpoint, self.address, self._connect_failed),
             _LinkFactory(self),
-            retryPolicy=lambda attempt: backoff(max(attempt, self._refused_hellos)),
+            retryPolicy=lambda attempt: backoff(max(attempt, self.trouble.refused_hellos)),
             clock=clock,
         )
         self._publish()
@@ -251,8 +226,29 @@ class BackendControlLink(Service):
         return self._protocol is not None
 
     @property
+    def link_error(self) -> str:
+        """Why the link is not up, for operators ("" while it is)."""
+        return self.trouble.error
+
+    @property
     def synchronized(self) -> bool:
-        return self._synchronized
+        return self.replica.synchronized
+
+    @property
+    def serial(self) -> int | None:
+        return self.replica.serial
+
+    @property
+    def digest(self) -> str:
+        return self.replica.digest
+
+    @property
+    def commands(self) -> tuple[CommandSpec, ...]:
+        return self.replica.commands
+
+    @property
+    def sync_error(self) -> str:
+        return self.replica.sync_error
 
     @property
     def bridge_enabled(self) -> bool:
@@ -261,7 +257,7 @@ class BackendControlLink(Service):
     @property
     def bridge_active(self) -> bool:
         """Whether proxy commands and transfers are routed right now."""
-        return self._bridge_enabled and self._synchronized and self.link_up
+        return self._bridge_enabled and self.synchronized and self.link_up
 
     def enable_bridge(self) -> None:
         self._bridge_enabled = True
@@ -278,7 +274,7 @@ class BackendControlLink(Service):
         return {
             "server_id": self.server_id,
             "link_up": self.link_up,
-            "synchronized": self._synchronized,
+            "synchronized": self.synchronized,
             "bridge_enabled": self._bridge_enabled,
             "bridge_active": self.bridge_active,
             "serial": self.serial,
@@ -296,7 +292,7 @@ class BackendControlLink(Service):
             why = f": {self.link_error}" if self.link_error else ""
             return [f"control link to the proxy is down{why}"]
         out = []
-        if not self._synchronized:
+        if not self.synchronized:
             why = f": {self.sync_error}" if self.sync_error else ""
             out.append(f"command registry is not synchronized{why}")
         if not self._bridge_enabled:
@@ -309,11 +305,7 @@ class BackendControlLink(Service):
         It fails with the refusal (a L{ControlRejected}) when the sync attempt
         in flight is refused by either side, so a waiting operator hears why.
         """
-        if self._synchronized:
-            return defer.succeed(None)
-        d: defer.Deferred[None] = defer.Deferred()
-        self._sync_waiters.append(d)
-        return d
+        return self.replica.when_synchronized()
 
     def add_observer(
         self, callback: Callable[[BackendControlLink], None]
@@ -330,7 +322,7 @@ class BackendControlLink(Service):
     def _publish(self) -> None:
         if self._gauges is not None:
             self._gauges.set_state(
-                self.expected_sender_id, self.link_up, self._bridge_enabled, self._synchronized
+                self.expected_sender_id, self.link_up, self._bridge_enabled, self.synchronized
             )
             if self.serial is not None:
                 self._gauges.serial.set(self.serial)
@@ -356,12 +348,12 @@ class BackendControlLink(Service):
         link resyncs from scratch; the operator's bridge switch is kept.
         """
         self.log.info("control link restart requested")
-        self._refused_hellos = 0
-        self.sync_error = ""
+        self.trouble.refused_hellos = 0
+        self.replica.sync_error = ""
         d = self._client.stopService()
 
         def start_again(_: object) -> None:
-            self._mark_unsynchronized()
+            self.replica.mark_unsynchronized()
             if self.running:
                 self._client.startService()
 
@@ -411,7 +403,7 @@ class BackendControlLink(Service):
                     RejectReason.UNSYNCHRONIZED_REGISTRY, "RequestRegistrySnapshot", "", self.server_id
                 )
             )
-        self._mark_unsynchronized()
+        self.replica.mark_unsynchronized()
         waiter = self.when_synchronized()
         self._resync()
         return waiter
@@ -431,7 +423,8 @@ class BackendControlLink(Service):
         mismatch or a proxy closing on a fatal refusal happens. Failed Hellos
         are counted into the retry policy instead, for the same capped backoff.
         """
-        extra = {"refused": self._refused_answer} if self._refused_answer else {}
+        refused = self.trouble.refused_answer
+        extra = {"refused": refused} if refused else {}
         d = protocol.call(
             Hello,
             server_id=self.server_id,
@@ -440,12 +433,10 @@ class BackendControlLink(Service):
             **extra,
         )
 
-        self._failed_connects = 0
+        self.trouble.connected()
 
         def welcomed(answer: dict[str, Any]) -> None:
-            self._refused_hellos = 0
-            self._refused_answer = ""
-            self.link_error = ""
+            self.trouble.welcomed()
             self._protocol = protocol
             self._heartbeat_pending = False
             if not self._heartbeat.running:
@@ -459,55 +450,23 @@ class BackendControlLink(Service):
             self._resync()
 
         def refused(failure: Failure) -> None:
-            self._refused_hellos += 1
-            self._hello_failed(failure, protocol.answer_refused)
+            self.trouble.hello_failed(failure, protocol.answer_refused)
+            self._publish()
             protocol.transport.loseConnection()
 
         d.addCallbacks(welcomed, refused)
 
     def _connect_failed(self, failure: Failure) -> None:
-        """A connect attempt failed: the address and the error, at warn from the second one on."""
-        self._failed_connects += 1
-        self.link_error = f"cannot connect to {self.address}: {_error_text(failure)}"
-        level = self.log.warn if self._failed_connects > 1 else self.log.info
-        level(
-            "control link: connect attempt {attempt} to {address} failed: {error}; retrying with backoff",
-            attempt=self._failed_connects,
-            address=self.address,
-            error=_error_text(failure),
-        )
-        self._publish()
-
-    def _hello_failed(self, failure: Failure, answer_refused: bool) -> None:
-        """Say why the link did not come up: at warn when the reason changes, else at debug.
-
-        A refusal of the proxy's answer (say UNEXPECTED_SENDER) is this side's
-        verdict, which the proxy cannot see; it is told in the next Hello.
-        """
-        if answer_refused and failure.check(ControlRejected):
-            self._refused_answer = failure.value.reason.value
-            why = f"this backend refused the proxy's answer: {self._refused_answer}"
-            if failure.value.reason is RejectReason.UNEXPECTED_SENDER:
-                why += f" (control_expected_sender_id is {self.expected_sender_id!r})"
-        elif failure.check(ControlRejected):
-            self.peer.metrics.peer_reject(self.expected_sender_id, failure.value.reason.value)
-            why = f"the proxy refused our Hello: {failure.value}"
-        else:
-            why = f"Hello not answered: {str(failure.value)[:200]}"
-        level = self.log.warn if why != self.link_error else self.log.debug
-        self.link_error = why
-        level("control link to {proxy} not established: {why}", proxy=self.expected_sender_id, why=why)
+        self.trouble.connect_failed(failure)
         self._publish()
 
     def _connection_lost(self, protocol: BackendControlProtocol) -> None:
         if protocol is not self._protocol:
             return
         self._protocol = None
-        self._snapshot_request = None
-        self._assembly = None
         if self._heartbeat.running:
             self._heartbeat.stop()
-        self._mark_unsynchronized()
+        self.replica.link_lost()
         self.log.warn("control link down; command bridge disabled until resynchronized")
 
     def _send_heartbeat(self) -> None:
@@ -523,7 +482,7 @@ class BackendControlLink(Service):
         def answered(answer: dict[str, Any]) -> None:
             self._heartbeat_pending = False
             if not answer["synchronized"] or answer["digest"] != self.digest:
-                self._mark_unsynchronized()
+                self.replica.mark_unsynchronized()
                 self._resync()
 
         def failed(failure: Failure) -> None:
@@ -536,23 +495,18 @@ class BackendControlLink(Service):
 
     # Registry sync.
 
-    def _mark_unsynchronized(self) -> None:
-        if self._synchronized:
-            self._synchronized = False
-            self.log.info("registry unsynchronized; command bridge disabled")
-        self._publish()
-
     def _resync(self) -> None:
         protocol = self._protocol
-        if protocol is None or self._snapshot_request is not None:
+        replica = self.replica
+        if protocol is None or replica.request is not None:
             return
         cid = new_correlation_id()
-        self._snapshot_request = cid
+        replica.request = cid
 
         def finished(answer: dict[str, Any]) -> None:
-            if self._snapshot_request == cid:
-                self._snapshot_request = None
-            if not self._synchronized:
+            if replica.request == cid:
+                replica.request = None
+            if not replica.synchronized:
                 self.log.warn(
                     "snapshot {serial} announced but not installed (correlation_id={correlation_id})",
                     serial=answer["serial"],
@@ -560,15 +514,15 @@ class BackendControlLink(Service):
                 )
 
         def failed(failure: Failure) -> None:
-            if self._snapshot_request == cid:
-                self._snapshot_request = None
+            if replica.request == cid:
+                replica.request = None
             if failure.check(ControlRejected):
                 self.peer.metrics.peer_reject(self.expected_sender_id, failure.value.reason.value)
                 why = f"the proxy refused the snapshot request: {failure.value}"
                 if failure.value.reason is RejectReason.PAYLOAD_TOO_LARGE:
                     why += (" (its registry exceeds its control_max_payload: shrink the registry or"
                             " raise control_max_payload on the proxy and every backend)")
-                self._sync_failed(failure, why)
+                replica.failed(failure, why)
             self.log.warn(
                 "snapshot request failed: {error} (correlation_id={correlation_id})",
                 error=str(failure.value)[:200],
@@ -579,95 +533,10 @@ class BackendControlLink(Service):
             finished, failed
         )
 
-    def _sync_failed(self, failure: Failure, why: str) -> None:
-        """Remember why a sync failed and tell whoever waits for it."""
-        self.sync_error = why
-        self._publish()
-        waiters, self._sync_waiters = self._sync_waiters, []
-        for waiter in waiters:
-            waiter.errback(failure)
-
     def _registry_changed(self, serial: int, digest: str) -> None:
-        if serial != self.serial or digest != self.digest:
-            self._mark_unsynchronized()
+        if not self.replica.is_current(serial, digest):
+            self.replica.mark_unsynchronized()
             self._resync()
-
-    def _accept_chunk(
-        self,
-        cid: str,
-        request_id: str,
-        serial: int,
-        digest: str,
-        index: int,
-        count: int,
-        total: int,
-        data: bytes,
-    ) -> None:
-        """Take one verified chunk; install the snapshot on the last one."""
-        sender = self.expected_sender_id
-
-        def refuse(reason: RejectReason) -> ControlRejected:
-            self._assembly = None
-            refusal = self.peer.refuse(reason, "RegistrySnapshot", cid, sender)
-            self._sync_failed(Failure(refusal), f"this backend refused the proxy's snapshot: {reason.value}")
-            return refusal
-
-        solicited = bool(request_id) and request_id == self._snapshot_request
-        if request_id and not solicited:
-            raise refuse(RejectReason.REPLAYED_SNAPSHOT)
-        if self.serial is not None and (
-            serial < self.serial
-            or (serial == self.serial and (not solicited or digest != self.digest))
-        ):
-            raise refuse(RejectReason.REPLAYED_SNAPSHOT)
-        if total > self.peer.max_payload or len(data) > total or count > total + 1:
-            raise refuse(RejectReason.PAYLOAD_TOO_LARGE)
-        key = (request_id, serial, digest, count, total)
-        if index == 0:
-            self._assembly = _Assembly(key)
-        assembly = self._assembly
-        if assembly is None or assembly.key != key or len(assembly.parts) != index:
-            raise refuse(RejectReason.REPLAYED_SNAPSHOT)
-        assembly.parts.append(data)
-        assembly.size += len(data)
-        if assembly.size > total:
-            raise refuse(RejectReason.PAYLOAD_TOO_LARGE)
-        if index < count - 1:
-            return
-        self._assembly = None
-        payload = b"".join(assembly.parts)
-        if len(payload) != total or payload_digest(payload) != digest:
-            raise refuse(RejectReason.BAD_SIGNATURE)
-        try:
-            commands = decode_commands(payload)
-        except ValueError:
-            raise refuse(RejectReason.BAD_SIGNATURE) from None
-        self._install(serial, digest, commands, cid)
-
-    def _install(
-        self, serial: int, digest: str, commands: tuple[CommandSpec, ...], cid: str
-    ) -> None:
-        self.serial, self.digest, self.commands = serial, digest, commands
-        self._synchronized = True
-        self.sync_error = ""
-        self._publish()
-        self.log.info(
-            "registry synchronized at serial {serial} ({count} commands, digest {digest})"
-            " (correlation_id={correlation_id})",
-            serial=serial,
-            count=len(commands),
-            digest=digest[:16],
-            correlation_id=cid,
-        )
-        waiters, self._sync_waiters = self._sync_waiters, []
-        for waiter in waiters:
-            waiter.callback(None)
-
-
-def _error_text(failure: Failure) -> str:
-    """A connect error as an operator reads it, without Twisted's class prefix noise."""
-    text = str(failure.value).strip() or type(failure.value).__name__
-    return text[:200]
 
 
 def _default_jitter() -> float:

@@ -14,9 +14,10 @@ from mcproxy.proxy.auth import GameProfile
 from mcproxy.wire.packets import PacketIds
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.connection import PacketCodec
+from mcproxy.wire.login import LoginLayout, encode_login_start, read_login_success
 from mcproxy.wire.proxy_protocol import encode_header
 from mcproxy.wire.types import (
-    Reader, WireError, encode_bool, encode_string, encode_ushort, encode_uuid, encode_varint,
+    Reader, WireError, encode_bool, encode_string, encode_ushort, encode_varint,
 )
 
 
@@ -85,6 +86,7 @@ class BackendConnection(Protocol):
     def __init__(self, login: BackendLogin, ids: PacketIds, max_frame_size: int) -> None:
         self.login = login
         self.ids = ids
+        self.layout = LoginLayout.of(login.protocol)
         self.codec = PacketCodec(max_frame_size)
         self.phase = LoginPhase.CONNECTING
         self.ready: defer.Deferred = defer.Deferred()
@@ -107,7 +109,7 @@ class BackendConnection(Protocol):
                 login.host, login.address, login.profile, login.secret.decode("utf-8", "replace"))
         handshake = (encode_varint(login.protocol) + encode_string(host)
                      + encode_ushort(login.port) + encode_varint(2))
-        start = encode_string(login.profile.name, 16) + encode_uuid(login.profile.id)
+        start = encode_login_start(self.layout, login.profile.name, login.profile.id)
         header = encode_header(login.proxy_protocol, login.source, login.destination) if login.proxy_protocol else b""
         self.transport.write(header + self.codec.encode(0x00, handshake) + self.codec.encode(self.ids.login_start, start))
 
@@ -144,7 +146,7 @@ class BackendConnection(Protocol):
             data = reader.rest()
             self._answer_plugin(message_id, channel, data)
         elif packet_id == ids.login_success:
-            self.backend_profile = (reader.uuid(), reader.string(16))
+            self.backend_profile = read_login_success(self.layout, reader)
             self.phase = LoginPhase.LOGGED_IN
             self.ready.callback(self)
         elif packet_id == ids.login_disconnect:
@@ -179,8 +181,10 @@ class BackendConnection(Protocol):
         self.transport.write(self.codec.encode(packet_id, fields))
 
     def acknowledge_login(self) -> bytes:
-        """Send Login Acknowledged and hand over anything already buffered."""
-        self._write(self.ids.login_acknowledged, b"")
+        """Send Login Acknowledged (1.20.2+; older backends are in play after Login
+        Success) and hand over anything already buffered."""
+        if self.ids.login_acknowledged is not None:
+            self._write(self.ids.login_acknowledged, b"")
         self.phase = LoginPhase.RELAYING
         return self.codec.decoder.take_buffer()
 

@@ -4,9 +4,14 @@ Server selectors, player counts and cross-server messages written for BungeeCord
 their requests on the player's backend connection; the answers go back the same way
 (as BungeeCord's ``DownstreamBridge`` and Velocity's ``BungeeCordMessageResponder`` do),
 and nothing on the channel ever reaches the client.
+
+With ``[cluster]`` a request naming a player held by another proxy is done there, through
+the player directory; a player here is still served here, as without it.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from mcproxy.proxy.events import SwitchCause
 from mcproxy.wire import bungee, chat
@@ -43,15 +48,11 @@ class BungeeResponder:
 
     # Lookups ------------------------------------------------------------------------
 
-    def _players_on(self, server: str) -> list:
-        return [p for p in self._proxy.players if p.server == server]
-
-    def _forward_to(self, target, payload: bytes) -> None:
-        """``payload`` to ``target``'s backend, on the channel its version spells."""
-        handler = target.handler
-        send = getattr(handler, "send_plugin_message_up", None)
-        if send is not None:
-            send(bungee.channel_for(target.handshake.protocol), payload)
+    def _elsewhere(self, name: str):
+        """The directory entry of ``name`` when another proxy of the network holds them."""
+        proxy_id = self._proxy.network.proxy_id
+        entry = self._proxy.network.locate(name) if proxy_id else None
+        return entry if entry is not None and entry.proxy != proxy_id else None
 
     # Sub-channels, named as BungeeCord names them -----------------------------------
 
@@ -59,9 +60,12 @@ class BungeeResponder:
         self._move(play.connection, request.args[0])
 
     def _ConnectOther(self, play, request):
-        target = self._proxy.players.find(request.args[0])
+        name, server = request.args
+        target = self._proxy.players.find(name)
         if target is not None:
-            self._move(target, request.args[1])
+            self._move(target, server)
+        elif server in self._proxy.router.servers and self._elsewhere(name) is not None:
+            self._proxy.network.transfer(name, server)
 
     def _move(self, connection, server: str) -> None:
         if server not in self._proxy.router.servers:
@@ -77,6 +81,10 @@ class BungeeResponder:
         target = self._proxy.players.find(request.args[0])
         if target is not None:
             return bungee.encode_answer("IPOther", target.profile.name, target.address, _port(target))
+        entry = self._elsewhere(request.args[0])
+        if entry is not None:
+            # The directory keeps the address, not the port: 0, as for a unix socket.
+            return bungee.encode_answer("IPOther", entry.name, entry.address, 0)
 
     def _network_names(self, target: str) -> list[str] | None:
         """The network's players (every proxy's with ``[cluster]``) on ``target``, or all."""
@@ -116,6 +124,9 @@ class BungeeResponder:
         target = self._proxy.players.find(request.args[0])
         if target is not None:
             return bungee.encode_answer("UUIDOther", target.profile.name, target.profile.id.hex)
+        entry = self._elsewhere(request.args[0])
+        if entry is not None:
+            return bungee.encode_answer("UUIDOther", entry.name, uuid.UUID(entry.uuid).hex)
 
     def _ServerIP(self, play, request):
         name = request.args[0]
@@ -124,24 +135,22 @@ class BungeeResponder:
             return (bungee.encode_answer("ServerIP", name, address.host)
                     + bungee.encode_short(address.port))
 
-    def _recipients(self, target: str) -> list:
+    def _tell(self, target: str, text: str, raw: bool) -> None:
+        """Everyone in the network (``ALL``), or one player wherever they are."""
         if target == "ALL":
-            return list(self._proxy.players)
-        found = self._proxy.players.find(target)
-        return [found] if found is not None else []
+            self._proxy.network.alert(text, raw)
+        else:
+            self._proxy.network.send_message(target, text, raw)
 
     def _Message(self, play, request):
         target, text = request.args
-        for recipient in self._recipients(target):
-            recipient.send_system_message(text)
+        self._tell(target, text, False)
 
     def _MessageRaw(self, play, request):
         target, text = request.args
-        component = chat.json_to_component(text)
-        for recipient in self._recipients(target):
-            send = getattr(recipient.handler, "send_system_component", None)
-            if send is not None:
-                send(component)
+        # Checked here, so a malformed component is refused (and counted) before it travels.
+        chat.json_to_component(text)
+        self._tell(target, text, True)
 
     def _KickPlayer(self, play, request):
         self._kick(request.args[0], request.args[1])
@@ -155,6 +164,8 @@ class BungeeResponder:
             self._proxy.log.info("{player} kicked by a plugin on the BungeeCord channel", player=target.profile.name,
                                  correlation_id=target.correlation_id)
             target.disconnect(reason)
+        elif self._elsewhere(name) is not None:
+            self._proxy.network.kick(name, reason)
 
     def _Forward(self, play, request):
         target, channel = request.args
@@ -165,13 +176,10 @@ class BungeeResponder:
             servers = [target]
         else:
             return
+        # Once per server, through a player on it here or, with [cluster], on another proxy.
         for server in servers:
-            players = self._players_on(server)
-            if players:
-                self._forward_to(players[0], payload)
+            self._proxy.network.forward(server, payload)
 
     def _ForwardToPlayer(self, play, request):
         name, channel = request.args
-        target = self._proxy.players.find(name)
-        if target is not None:
-            self._forward_to(target, bungee.encode_utf(channel) + bungee.encode_data(request.data))
+        self._proxy.network.forward_to_player(name, bungee.encode_utf(channel) + bungee.encode_data(request.data))

@@ -24,6 +24,7 @@ from mcproxy.proxy.session.switch import SwitchRefused
 from mcproxy.proxy.throttle import address_key
 from mcproxy.wire import chat
 from mcproxy.wire.connection import PacketCodec
+from mcproxy.wire.login import LoginLayout
 from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, PacketIds
 from mcproxy.wire.types import WireError, encode_string
 
@@ -48,6 +49,8 @@ class PlayerConnection(Protocol):
         self.address = ""
         self.handshake = None
         self.ids: PacketIds | None = None
+        #: How this client's version lays out its login packets (set with ``ids``).
+        self.login_layout: LoginLayout | None = None
         self.profile: GameProfile | None = None
         #: An armed smoke bot: kept out of every player-facing list and count.
         self.probe = False

@@ -221,7 +221,7 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
         if not 2 <= len(args) <= 4:
             player.send_system_message("Usage: /transfer <player> <host> [port] [server]")
             return
-        target = proxy.players.find(args[0])
+        target = proxy.network.locate(args[0])
         if target is None:
             player.send_system_message(f"{args[0]} is not online.")
             return
@@ -229,12 +229,11 @@ def builtin_commands(proxy) -> list[ProxyCommand]:
         if not port.isdigit():
             player.send_system_message(f"{port} is not a port number.")
             return
-        try:
-            target.transfer_out(args[1], int(port), args[3] if len(args) > 3 else None)
-        except ValueError as error:
-            player.send_system_message(f"Cannot transfer {target.profile.name}: {error}")
-        else:
-            player.send_system_message(f"Transferred {target.profile.name} to {args[1]}:{port}.")
+        # Sent by the player's own proxy, which may be another one of the network.
+        d = proxy.network.transfer_out(target.uuid, args[1], int(port), args[3] if len(args) > 3 else None)
+        d.addCallback(lambda result: player.send_system_message(
+            f"Transferred {target.name} to {args[1]}:{port}." if result.done
+            else f"Cannot transfer {target.name}: {result.reason}"))
 
     def server_names(player, args: list[str]) -> list[str]:
         return list(proxy.router.servers) if len(args) == 1 else []

@@ -11,6 +11,7 @@ from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.control.results import CommandResult, TransferResult
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.proxy.events import SwitchCause
+from mcproxy.wire import bungee, chat
 
 
 class _CapturingSender:
@@ -40,6 +41,9 @@ KICKED = "You logged in from another location."
 @implementer(IPlayerDirectory)
 class ProxyDirectory:
     """Answers from this proxy's own connections; what a single proxy without Redis runs."""
+
+    #: Entries name no proxy: without ``[cluster]`` every player is this proxy's.
+    proxy_id = ""
 
     def __init__(self, core) -> None:
         self._core = core
@@ -103,11 +107,37 @@ class ProxyDirectory:
         connection.disconnect(reason)
         return defer.succeed(True)
 
-    def alert(self, text: str) -> defer.Deferred:
+    def alert(self, text: str, raw: bool = False) -> defer.Deferred:
         players = list(self._core.players)
         for connection in players:
-            connection.send_system_message(text)
+            _tell(connection, text, raw)
         return defer.succeed(len(players))
+
+    def send_message(self, player: str, text: str, raw: bool = False) -> defer.Deferred:
+        connection = self._find(player)
+        if connection is None:
+            return defer.succeed(False)
+        _tell(connection, text, raw)
+        return defer.succeed(True)
+
+    def forward(self, server: str, payload: bytes) -> defer.Deferred:
+        """A BungeeCord ``Forward`` to ``server``'s backend, through one of its players here."""
+        connection = next((c for c in self._core.players if c.server == server), None)
+        return defer.succeed(connection is not None and _forward(connection, payload))
+
+    def forward_to_player(self, player: str, payload: bytes) -> defer.Deferred:
+        connection = self._find(player)
+        return defer.succeed(connection is not None and _forward(connection, payload))
+
+    def transfer_out(self, player: str, host: str, port: int, server: str | None = None) -> defer.Deferred:
+        connection = self._find(player)
+        if connection is None:
+            return defer.succeed(TransferResult(False, f"{player} is not online"))
+        try:
+            connection.transfer_out(host, port, server)
+        except ValueError as error:
+            return defer.succeed(TransferResult(False, str(error)))
+        return defer.succeed(TransferResult(True, ""))
 
     def transfer(self, player: str, server: str, notify: bool = False) -> defer.Deferred:
         connection = self._find(player)
@@ -134,3 +164,22 @@ class ProxyDirectory:
         if not handled:
             return defer.succeed(CommandResult(False, f"unknown proxy command: {command_line.split()[0] if command_line.split() else ''}"))
         return defer.succeed(CommandResult(True, "\n".join(sender.output)))
+
+
+def _tell(connection, text: str, raw: bool) -> None:
+    """System chat: ``text`` as plain text, or with ``raw`` as a JSON chat component."""
+    if not raw:
+        connection.send_system_message(text)
+        return
+    send = getattr(connection.handler, "send_system_component", None)
+    if send is not None:
+        send(chat.json_to_component(text))
+
+
+def _forward(connection, payload: bytes) -> bool:
+    """``payload`` on the BungeeCord channel to ``connection``'s backend, as its version spells it."""
+    send = getattr(connection.handler, "send_plugin_message_up", None)
+    if send is None:
+        return False
+    send(bungee.channel_for(connection.handshake.protocol), payload)
+    return True

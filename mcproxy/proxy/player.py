@@ -45,6 +45,12 @@ class Player:
         handshake = getattr(self._session, "handshake", None)
         return handshake.protocol if handshake is not None else None
 
+    @property
+    def proxy(self) -> str:
+        """This proxy's id with ``[cluster]``, else ``""``."""
+        core = getattr(self._session, "proxy", None)
+        return getattr(getattr(core, "network", None), "proxy_id", "")
+
     def send_message(self, text: str) -> None:
         self._session.send_system_message(text)
 
@@ -71,6 +77,6 @@ class Player:
         return f"<Player {profile.name if profile is not None else '?'}>"
 
 
-def as_player(player) -> Player:
-    """The facade of ``player``, whether it is one already or a session."""
-    return player if isinstance(player, Player) else Player(player)
+def as_player(player):
+    """The facade of ``player``, whether it is one already (here or remote) or a session."""
+    return player if IPlayer.providedBy(player) else Player(player)

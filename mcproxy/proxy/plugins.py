@@ -20,7 +20,8 @@ from zope.interface import implementer
 from mcproxy.interfaces import IProxyAPI, IProxyPlugin
 from mcproxy.proxy.commands import Handler, ProxyCommand, Suggester
 from mcproxy.proxy.events import LEGACY_HOOKS
-from mcproxy.proxy.player import Player, as_player
+from mcproxy.proxy.player import as_player
+from mcproxy.proxy.remote_player import RemotePlayer
 
 
 @implementer(IProxyAPI)
@@ -60,20 +61,31 @@ class PluginAPI:
         self._unsubscribers.append(unsubscribe)
         return unsubscribe
 
-    def players(self) -> list[Player]:
-        return [as_player(connection) for connection in self._core.players]
+    def players(self) -> list:
+        """This proxy's players, then those other proxies of the network hold."""
+        here = [as_player(connection) for connection in self._core.players]
+        network = self._core.network
+        if not network.proxy_id:
+            return here
+        return here + [RemotePlayer(e, network) for e in network.entries() if e.proxy != network.proxy_id]
 
-    def find_player(self, name_or_uuid: str) -> Player | None:
+    def find_player(self, name_or_uuid: str):
         try:
             connection = self._core.players.get(uuid.UUID(name_or_uuid))
         except ValueError:
             connection = self._core.players.find(name_or_uuid)
-        return as_player(connection) if connection is not None else None
+        if connection is not None:
+            return as_player(connection)
+        network = self._core.network
+        entry = network.locate(name_or_uuid) if network.proxy_id else None
+        if entry is None or entry.proxy == network.proxy_id:
+            return None
+        return RemotePlayer(entry, network)
 
     def servers(self) -> list[str]:
         return sorted(self._core.router.servers)
 
-    def _player(self, player) -> Player:
+    def _player(self, player):
         if isinstance(player, str):
             found = self.find_player(player)
             if found is None:
@@ -81,8 +93,9 @@ class PluginAPI:
             return found
         return as_player(player)
 
-    def send_message(self, player, text: str) -> None:
-        self._player(player).send_message(text)
+    def send_message(self, player, text: str):
+        """None for a player here; a Deferred[bool] for one on another proxy."""
+        return self._player(player).send_message(text)
 
     def move_player(self, player, server: str) -> defer.Deferred:
         try:
@@ -91,8 +104,9 @@ class PluginAPI:
             return defer.fail(error)
         return found.move_to(server)
 
-    def transfer_player(self, player, host: str, port: int = 25565, server: str | None = None) -> None:
-        self._player(player).transfer(host, port, server)
+    def transfer_player(self, player, host: str, port: int = 25565, server: str | None = None):
+        """None for a player here; a Deferred for one on another proxy (failing with ValueError)."""
+        return self._player(player).transfer(host, port, server)
 
     def release(self) -> None:
         """Undo everything the plugin registered."""

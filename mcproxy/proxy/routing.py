@@ -14,6 +14,15 @@ from twisted.logger import Logger
 from mcproxy.proxy.backend import BackendConnection, BackendFactory, BackendLogin, BackendRefused
 from mcproxy.wire.packets import packet_ids
 
+#: A server forwards in ``modern`` mode and the player's version (1.8 – 1.12.2) has no
+#: login plugin messages to carry it: that server cannot take them.
+FORWARDING_UNSUPPORTED = "FORWARDING_UNSUPPORTED"
+
+
+def supports_modern_forwarding(protocol: int) -> bool:
+    """Modern forwarding rides on login plugin messages, which 1.13 introduced."""
+    return packet_ids(protocol).login_plugin_request is not None
+
 
 @dataclass(frozen=True)
 class ServerAddress:
@@ -38,9 +47,17 @@ class NoServerAvailable(Exception):
         super().__init__(", ".join(f"{name}: {refusal.reason}" for name, refusal in attempts))
         self.attempts = tuple(attempts)
 
+    @property
+    def reason(self) -> str:
+        """The refusal to count: FORWARDING_UNSUPPORTED when that is why every server
+        said no (the player's version is too old for them all), else NO_SERVER_AVAILABLE."""
+        if self.attempts and all(refusal.reason == FORWARDING_UNSUPPORTED for _, refusal in self.attempts):
+            return FORWARDING_UNSUPPORTED
+        return "NO_SERVER_AVAILABLE"
+
     def player_message(self) -> str:
         for _, refusal in reversed(self.attempts):
-            if refusal.message and refusal.reason == "BACKEND_KICKED":
+            if refusal.message and refusal.reason in ("BACKEND_KICKED", FORWARDING_UNSUPPORTED):
                 return refusal.message
         return "No server is available to join right now. Please try again later."
 
@@ -117,6 +134,8 @@ class Router:
     @defer.inlineCallbacks
     def _login(self, name: str, address: ServerAddress, login: BackendLogin):
         login = address.login_for(login)
+        if login.mode == "modern" and not supports_modern_forwarding(login.protocol):
+            raise BackendRefused(FORWARDING_UNSUPPORTED, "This server requires Minecraft 1.13 or newer.")
         factory = BackendFactory(login, packet_ids(login.protocol), self.max_frame_size)
         endpoint = _endpoint(self._reactor, address, self.connect_timeout)
         try:

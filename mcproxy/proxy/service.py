@@ -16,6 +16,7 @@ from twisted.logger import Logger
 
 from mcproxy import __version__
 from mcproxy.cluster.directory import ClusterDirectory
+from mcproxy.cluster.signing import MessageSigner
 from mcproxy.cluster.metrics import ClusterMetrics
 from mcproxy.cluster.redis import RedisLink
 from mcproxy.cluster.store import EVENTS, rpc_channel
@@ -229,8 +230,11 @@ class ProxyProcess(MultiService):
         link = RedisLink(reactor, cluster.redis, password, [EVENTS, rpc_channel(cluster.proxy_id)],
                          lambda channel, message: self.cluster.message(channel, message), self.log,
                          retry_max=interval, timeout=min(2.0, max(0.5, interval)))
+        # Config refuses [cluster] without proxy_secret, so there is always a key to sign with.
+        signer = MessageSigner(reactor, cluster.proxy_id, self.settings.secret, self.settings.secret_previous,
+                               window=config.messaging.control_max_clock_skew, log=self.log)
         self.cluster = ClusterDirectory(reactor, self.core.network, link, cluster.proxy_id, interval,
-                                        ClusterMetrics(self.registry), self.log,
+                                        ClusterMetrics(self.registry), self.log, signer,
                                         kick_existing=config.proxy.kick_existing_players)
         self.core.network = self.cluster
         self.cluster.setServiceParent(self)

@@ -12,9 +12,9 @@ from zope.interface import implementer
 
 from mcproxy.interfaces import IStatusSource
 from mcproxy.wire.chat import plain_text
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, unsupported_version_name
+from mcproxy.wire.packets import SERVED_PROTOCOLS, unsupported_version_name, version_name
 
-#: Shown to clients outside tier 1: their list entry says the version is incompatible.
+#: Shown to clients we do not serve: their list entry says the version is incompatible.
 UNSUPPORTED_PROTOCOL = -1
 
 
@@ -33,7 +33,7 @@ def motd_component(motd: str) -> object:
 class StatusResponder:
     """Builds status JSON; the parts that never change are encoded once."""
 
-    #: Encoded answers kept; the key holds only values we chose (tier-1 protocols, the
+    #: Encoded answers kept; the key holds only values we chose (served protocols, the
     #: configured hosts, an online count), so clients cannot grow it, and it is emptied
     #: when full as the online count moves on.
     CACHE_ENTRIES = 256
@@ -75,8 +75,8 @@ class StatusResponder:
         return [{"name": name, "id": str(player_id)} for name, player_id in picked]
 
     def _build(self, protocol: int, host: str, online: int, sample: list | None = None) -> dict:
-        if protocol in TIER1_PROTOCOLS:
-            version = {"name": VERSION_NAMES[protocol], "protocol": protocol}
+        if protocol in SERVED_PROTOCOLS:
+            version = {"name": version_name(protocol), "protocol": protocol}
         else:
             version = {"name": self._unsupported_name, "protocol": UNSUPPORTED_PROTOCOL}
         status = {
@@ -90,9 +90,9 @@ class StatusResponder:
         return status
 
     def answer_key(self, protocol: int, host: str) -> tuple[int, str, int]:
-        """What the answer depends on: the version if tier 1, the host if it has its own
+        """What the answer depends on: the version if served, the host if it has its own
         MOTD, and the online count; only values we chose, so a cache keyed by it is small."""
-        if protocol not in TIER1_PROTOCOLS:
+        if protocol not in SERVED_PROTOCOLS:
             protocol = UNSUPPORTED_PROTOCOL
         if host not in self._by_host:
             host = ""

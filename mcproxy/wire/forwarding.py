@@ -38,6 +38,8 @@ from mcproxy.wire.types import (
 #: How a backend learns who the player is: nothing, BungeeCord's host field, the same with
 #: a BungeeGuard token, or this module's signed modern forwarding.
 FORWARDING_MODES = ("none", "legacy", "bungeeguard", "modern")
+#: What a backend that enforces forwarding may read ("none" is ``enforce_proxy = false``).
+BACKEND_FORWARDING_MODES = ("modern", "legacy", "bungeeguard")
 
 #: The login plugin channel Velocity and Paper use for modern forwarding.
 CHANNEL = "velocity:player_info"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mcproxy.wire.types import Reader, WireError
 
@@ -29,6 +29,9 @@ class Handshake:
     intent: Intent
     #: A Forge client's marker from the host field, kept for the backend ("" for others).
     fml_marker: str = ""
+    #: The host field as sent: a legacy-forwarding proxy puts the player's identity (and a
+    #: BungeeGuard token) in it, so it never shows in a repr.
+    raw_host: str = field(default="", compare=False, repr=False)
 
 
 def normalize_host(raw: str) -> str:
@@ -54,14 +57,18 @@ def fml_marker(raw: str) -> str:
     return marker if marker in FML_MARKERS else ""
 
 
-def parse_handshake(body: bytes) -> Handshake:
-    """Parse a handshake packet body (packet id 0x00 included)."""
+def parse_handshake(body: bytes, host_field_max_chars: int = HOST_FIELD_MAX_CHARS) -> Handshake:
+    """Parse a handshake packet body (packet id 0x00 included).
+
+    A backend expecting legacy forwarding passes a larger ``host_field_max_chars``: the
+    forwarded properties make the field longer than any client's.
+    """
     reader = Reader(body)
     packet_id = reader.varint()
     if packet_id != 0x00:
         raise WireError("NOT_A_HANDSHAKE", f"packet id {packet_id:#x}")
     protocol = reader.varint()
-    raw_host = reader.string(HOST_FIELD_MAX_CHARS)
+    raw_host = reader.string(host_field_max_chars)
     host = normalize_host(raw_host)
     port = reader.ushort()
     intent_value = reader.varint()
@@ -70,4 +77,4 @@ def parse_handshake(body: bytes) -> Handshake:
         intent = Intent(intent_value)
     except ValueError:
         raise WireError("BAD_INTENT", f"next state {intent_value}") from None
-    return Handshake(protocol, host, port, intent, fml_marker(raw_host))
+    return Handshake(protocol, host, port, intent, fml_marker(raw_host), raw_host)

@@ -243,3 +243,16 @@ def decode_network_nbt(data: Bytes, offset: int = 0, max_depth: int = DEFAULT_MA
         return None, decoder.offset
     value = decoder.payload(tag, 0)
     return value, decoder.offset
+
+
+def skip_named_nbt(data: Bytes, offset: int = 0, max_size: int = DEFAULT_MAX_SIZE) -> int:
+    """The offset after the named root tag at ``offset``: NBT in play packets before 1.20.2
+    (a dimension codec, a dimension type) carries a root name the network form later
+    dropped.  A root ``TAG_End`` is absent NBT, one byte."""
+    decoder = _Decoder(data, offset, DEFAULT_MAX_DEPTH, max_size)
+    tag = data[decoder.take(1)]
+    if tag == TAG_END:
+        return decoder.offset
+    decoder.string()
+    decoder.payload(tag, 0)
+    return decoder.offset

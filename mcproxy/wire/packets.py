@@ -35,7 +35,8 @@ class Direction(enum.Enum):
     CLIENTBOUND = "clientbound"
 
 
-#: Protocol numbers with full support, and their Minecraft versions.
+#: The newest protocols, served since 0.4.0 with everything (configuration phase,
+#: Transfer, cookies), and their Minecraft versions.
 VERSION_NAMES: Mapping[int, str] = MappingProxyType({
     766: "1.20.5",
     767: "1.21.1",
@@ -49,18 +50,42 @@ VERSION_NAMES: Mapping[int, str] = MappingProxyType({
     775: "26.1",
 })
 TIER1_PROTOCOLS: tuple[int, ...] = tuple(sorted(VERSION_NAMES))
+
+
+def _served_protocols() -> frozenset[int]:
+    """Every protocol whose login and play layouts the tables carry: minecraft-data's,
+    1.8 (47) to 26.1 (775).  Entries taken from upstream proxies (26.2) hold packet ids
+    only, and 26.2 changed layouts the proxy writes, so those are not served."""
+    text = resources.files("mcproxy.wire").joinpath("protocols.json").read_text("utf-8")
+    entries = json.loads(text)["protocols"]
+    return frozenset(int(number) for number, entry in entries.items() if entry["source"] == "minecraft-data")
+
+
 #: Protocol numbers a player may log in to the proxy with.
-SERVED_PROTOCOLS: frozenset[int] = frozenset(TIER1_PROTOCOLS)
+SERVED_PROTOCOLS: frozenset[int] = _served_protocols()
+#: 1.13: the first version with login plugin messages, so with modern forwarding.
+PROTOCOL_1_13 = 393
+
+
+def version_name(protocol: int) -> str:
+    """How players name the version of a served protocol: ``1.8.9``, ``1.20.4``, ``26.1``."""
+    name = VERSION_NAMES.get(protocol)
+    if name is None:
+        from mcproxy.wire.protocols import protocol_info
+        name = protocol_info(protocol).name
+    return name
 
 
 def supported_range() -> str:
-    """The tier-1 versions as players read them, ``1.20.5-26.1``: both sides say so."""
-    return f"{VERSION_NAMES[min(TIER1_PROTOCOLS)]}-{VERSION_NAMES[max(TIER1_PROTOCOLS)]}"
+    """The served versions as players read them, ``1.8-26.1``: both sides say so."""
+    from mcproxy.wire.protocols import protocol_info
+    oldest, newest = min(SERVED_PROTOCOLS), max(SERVED_PROTOCOLS)
+    return f"{protocol_info(oldest).releases[0]}-{VERSION_NAMES.get(newest) or protocol_info(newest).name}"
 
 
 def unsupported_version_name() -> str:
     """The server version a client we cannot serve is shown (status and legacy ping, on
-    both sides): ``mcproxy 1.20.5-26.1``, so its list says which versions can join."""
+    both sides): ``mcproxy 1.8-26.1``, so its list says which versions can join."""
     return f"mcproxy {supported_range()}"
 
 #: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
@@ -68,6 +93,11 @@ def unsupported_version_name() -> str:
 LOGIN_DISCONNECT_ANY_VERSION = 0x00
 
 #: Protocol numbers at which a layout either side writes changed.
+PROTOCOL_1_14 = 477    # block positions pack y in the low 12 bits (before: x, y, z)
+PROTOCOL_1_17 = 755    # spawn position gains an angle; player position a dismount flag
+PROTOCOL_1_19 = 759    # command-tree argument parsers by registry id instead of by name
+PROTOCOL_1_19_4 = 762  # player position loses the dismount flag
+PROTOCOL_1_20_3 = 765  # game event 13: start waiting for level chunks
 PROTOCOL_1_21_2 = 768  # Login Success loses strictErrorHandling; sea level; new teleport
 PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
 
@@ -187,6 +217,7 @@ _NAMED = {
     "play_spawn_position": (State.PLAY, _C, "spawn_position"),
     "play_position": (State.PLAY, _C, "position"),
     "play_update_health": (State.PLAY, _C, "update_health"),
+    "play_teleport_confirm": (State.PLAY, _S, "teleport_confirm"),
     "play_chat_command": (State.PLAY, _S, "chat_command"),
     "play_chat_command_signed": (State.PLAY, _S, "chat_command_signed"),
     "play_configuration_acknowledged": (State.PLAY, _S, "configuration_acknowledged"),
@@ -273,6 +304,7 @@ class PacketIds:
     play_spawn_position: int | None
     play_position: int | None
     play_update_health: int | None
+    play_teleport_confirm: int | None
     play_chat_command: int | None
     play_chat_command_signed: int | None
     play_configuration_acknowledged: int | None

@@ -9,9 +9,14 @@ from pathlib import Path
 
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.utils import getProcessOutputAndValue
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent
+
+from mcproxy.proxy.auth import read_body
 
 from tests.integration.harness import REPO, TEST_SECRET, free_port, make_ca_and_server_cert, sleep
+
+#: Larger than any admin answer a test reads (/status with a hundred players is ~100 KiB).
+ADMIN_BODY_LIMIT = 16 * 1024 * 1024
 
 BIN = Path(sys.executable).parent
 
@@ -81,7 +86,7 @@ class TwistdProcess:
 def http_json(url: str, method: bytes = b"GET"):
     """``(status, decoded JSON)`` of one admin request."""
     response = yield Agent(reactor).request(method, url.encode())
-    body = yield readBody(response)
+    body = yield read_body(response, ADMIN_BODY_LIMIT)
     try:
         return response.code, json.loads(body)
     except ValueError:

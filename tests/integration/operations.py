@@ -22,14 +22,18 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent
 from twisted.web.http_headers import Headers
 
+from mcproxy.proxy.auth import read_body
 from mcproxy.control.peer import ControlPeer, ControlProtocol
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.types import encode_string, encode_ushort, encode_uuid, encode_varint
 from tests.integration.deployment import TwistdProcess, wait_until
 from tests.integration.harness import free_port
+
+#: Larger than any admin answer a test reads (/status with a hundred players is ~100 KiB).
+ADMIN_BODY_LIMIT = 16 * 1024 * 1024
 
 #: A protocol every tier-1 client speaks (1.21.4).
 PROTOCOL = 769
@@ -164,7 +168,7 @@ def admin_request(url: str, token: str | None = None, method: bytes = b"GET"):
     if token:
         headers.addRawHeader(b"Authorization", f"Bearer {token}".encode())
     response = yield Agent(reactor).request(method, url.encode(), headers)
-    body = yield readBody(response)
+    body = yield read_body(response, ADMIN_BODY_LIMIT)
     text = body.decode("utf-8", "replace")
     if response.headers.getRawHeaders(b"content-type", [b""])[0].startswith(b"application/json"):
         return response.code, json.loads(text)
@@ -229,7 +233,7 @@ def login_start(name: str) -> bytes:
 FRONT_DOOR_REFUSALS: dict[str, bytes] = {
     "NOT_A_HANDSHAKE": encode_frame(encode_varint(0x05) + b"hello"),
     "BAD_INTENT": handshake(9),
-    "UNSUPPORTED_VERSION": handshake(2, protocol=47),
+    "UNSUPPORTED_VERSION": handshake(2, protocol=5),
     "BAD_USERNAME": handshake(2) + login_start("no spaces!"),
 }
 

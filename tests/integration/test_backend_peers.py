@@ -55,15 +55,15 @@ class _Collect(protocol.ProcessProtocol):
         self.done.callback((code, events, self.err.decode(errors="replace")))
 
 
-def run_node(script: str, options: dict) -> defer.Deferred:
+def run_node(script: str, options: dict, timeout: float = SCRIPT_TIMEOUT) -> defer.Deferred:
     """Run a peer script; fires with ``(exit code, events, stderr)``, killed on overrun."""
     done: defer.Deferred = defer.Deferred()
     collector = _Collect(done)
-    options = {"timeoutMs": int(SCRIPT_TIMEOUT * 1000), **options}
+    options = {"timeoutMs": int(timeout * 1000), **options}
     env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
     process = reactor.spawnProcess(collector, NODE, [NODE, str(PEERS / script),
                                                      json.dumps(options)], env=env)
-    killer = reactor.callLater(SCRIPT_TIMEOUT + KILL_GRACE, process.signalProcess, "KILL")
+    killer = reactor.callLater(timeout + KILL_GRACE, process.signalProcess, "KILL")
 
     def ended(result):
         if killer.active():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import txredisapi
 from mcstatus import JavaServer
 from twisted.internet import defer, reactor, threads
 from twisted.trial.unittest import SkipTest, TestCase
@@ -9,10 +12,12 @@ from twisted.trial.unittest import SkipTest, TestCase
 from tests.integration.cluster_harness import (
     HEARTBEAT, ClusterProxy, HAProxy, RedisServer, haproxy_missing, redis_missing,
 )
+from mcproxy.cluster.signing import MessageSigner
+from mcproxy.cluster.store import rpc_channel
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir
+from tests.integration.harness import TEST_SECRET, NodePeer, free_port, node_missing, temp_dir
 
 VERSION = "1.21.4"
 
@@ -143,6 +148,40 @@ class NetworkViewTests(ClusterCase):
         reasons = [e.get("reason", "") for e in bob.events if e["event"] in ("disconnected", "kicked")]
         self.assertEqual(reasons, ["Be nice"])
         yield wait_until(lambda: self.network_names(one) == [], 10, what="Bob gone from p1")
+
+
+class SignedRequestsTests(ClusterCase):
+
+    @defer.inlineCallbacks
+    def test_forged_unsigned_and_replayed_requests_on_real_redis(self):
+        """Requests published straight into Redis run only when signed with the network's secret, once."""
+        one = yield self.proxy("p1")
+        bob = yield self.online(one, "Bob")
+        yield wait_until(lambda: "Bob" in self.network_names(one), 10, what="p1 lists Bob")
+        client = yield txredisapi.Connection("127.0.0.1", self.redis.port, reconnect=False)
+        self.addCleanup(client.disconnect)
+        channel = rpc_channel("p1")
+        kick = {"id": 1, "op": "kick_player", "args": {"player": "Bob", "reason": "forged"}}
+        # What any Redis client could publish before requests were signed.
+        yield client.publish(channel, json.dumps({"from": "p2", **kick}))
+        forger = MessageSigner(reactor, "p2", b"a3f1c9e7b5d2086f4e1a3c5b7d9f0e2c")
+        yield client.publish(channel, forger.seal("p1", kick))
+        yield wait_until(lambda: counter(one.process, "mcproxy_cluster_bad_messages_total",
+                                         reason="bad_signature") == 1, 10, what="forgery counted")
+        self.assertEqual(counter(one.process, "mcproxy_cluster_bad_messages_total", reason="unsigned"), 1)
+        self.assertNotIn("end", [e["event"] for e in bob.events])
+        self.assertIn("Bob", self.network_names(one))
+        genuine = MessageSigner(reactor, "p2", TEST_SECRET.encode()).seal(
+            "p1", {"id": 2, "op": "alert", "args": {"text": "[Alert] once"}})
+        yield client.publish(channel, genuine)
+        yield client.publish(channel, genuine)
+        yield wait_until(lambda: counter(one.process, "mcproxy_cluster_bad_messages_total",
+                                         reason="replayed_nonce") == 1, 10, what="replay counted")
+        yield bob.wait_for("system_chat", 10, text="[Alert] once")
+        self.assertEqual(texts(bob).count("[Alert] once"), 1)
+        self.assertEqual(counter(one.process, "mcproxy_cluster_rpc_total", operation="alert", outcome="served"), 1)
+        logged = json.dumps([str(e) for e in one.events])
+        self.assertNotIn(TEST_SECRET, logged)
 
 
 class DuplicateLoginTests(ClusterCase):

@@ -17,7 +17,7 @@ from twisted.internet import defer, reactor, task, threads
 from twisted.trial.unittest import TestCase
 
 from mcproxy.wire.framing import encode_frame
-from mcproxy.wire.packets import VERSION_NAMES
+from mcproxy.wire.packets import VERSION_NAMES, supported_range
 from mcproxy.wire.types import encode_string, encode_ushort, encode_varint
 from tests.integration.harness import NodePeer
 from tests.integration.proxy_harness import free_port, scratch_folder, start_proxy
@@ -55,10 +55,10 @@ class McstatusTests(TestCase):
 
     @defer.inlineCallbacks
     def test_unsupported_version(self):
-        """mcstatus's default protocol (47, 1.8) gets the "unsupported version" form."""
-        status = yield self.status(47)
+        """mcstatus asking as 1.7.10 (protocol 5) gets the "unsupported version" form."""
+        status = yield self.status(5)
         self.assertEqual(status.version.protocol, -1)
-        self.assertIn(VERSION_NAMES[766], status.version.name)
+        self.assertEqual(status.version.name, f"mcproxy {supported_range()}")
         self.assertEqual(status.motd.to_plain(), "Front door test")
 
     @defer.inlineCallbacks
@@ -256,32 +256,37 @@ class HAProxyTests(TestCase):
 
 
 class OldAndNewClientTests(TestCase):
-    """Clients of versions the tables cover but the proxy does not serve yet (1.8 – 1.20.4),
-    and of 26.2 / 26.3, are told which versions work, at the server list and at login."""
+    """Clients of 1.8 – 1.20.4 see their own version in the server list; clients the proxy
+    does not serve (1.7, 26.2, 26.3) are told which versions work, at the list and at login."""
 
     timeout = 90
-    #: minecraft-protocol versions to log in with, one per generation of the login packets.
-    OLD_CLIENTS = ("1.8.8", "1.12.2", "1.16.5", "1.20.4")
+    #: minecraft-protocol versions too old to be served, to log in with.
+    OLD_CLIENTS = ("1.7",)
 
     @defer.inlineCallbacks
     def setUp(self):
         self.proxy = yield start_proxy(self)
 
     @defer.inlineCallbacks
-    def test_status_shows_the_range(self):
-        """mcstatus asking as 1.8, 1.12.2, 1.16.5, 1.20.4, 26.2 or 26.3 sees the supported
-        range as an incompatible version, with the MOTD."""
+    def test_status_shows_own_version_or_the_range(self):
+        """mcstatus asking as 1.8, 1.12.2, 1.16.5 or 1.20.4 sees its own version (compatible);
+        asking as 1.7.10, 26.2 or 26.3 it sees the supported range as an incompatible
+        version; the MOTD either way."""
         server = JavaServer("127.0.0.1", self.proxy.port, timeout=5)
-        for protocol in (47, 340, 754, 765, 776, 777):
+        for protocol, name in ((47, "1.8.9"), (340, "1.12.2"), (754, "1.16.5"), (765, "1.20.4")):
+            status = yield threads.deferToThread(server.status, version=protocol, tries=1)
+            self.assertEqual((status.version.protocol, status.version.name), (protocol, name))
+            self.assertEqual(status.motd.to_plain(), "Front door test")
+        for protocol in (5, 776, 777):
             status = yield threads.deferToThread(server.status, version=protocol, tries=1)
             self.assertEqual(status.version.protocol, -1, protocol)
-            self.assertEqual(status.version.name, f"mcproxy {VERSION_NAMES[766]}-{VERSION_NAMES[775]}")
+            self.assertEqual(status.version.name, "mcproxy 1.8-26.1")
             self.assertEqual(status.motd.to_plain(), "Front door test")
 
     @defer.inlineCallbacks
     def test_login_refused_with_the_range(self):
-        """Real 1.8.8, 1.12.2, 1.16.5 and 1.20.4 clients get a login disconnect naming the
-        supported versions (no hang), each counted as UNSUPPORTED_VERSION."""
+        """A real 1.7 client gets a login disconnect naming the supported versions (no
+        hang), counted as UNSUPPORTED_VERSION."""
         if shutil.which("node") is None or not (NODE_MODULES / "minecraft-protocol").is_dir():
             raise self.skipTest("node and peers/node_modules are needed (scripts/setup)")
         peers = []
@@ -292,7 +297,7 @@ class OldAndNewClientTests(TestCase):
             peers.append(peer)
         for version, peer in zip(self.OLD_CLIENTS, peers):
             event = yield peer.wait_for("disconnected", timeout=45)
-            self.assertEqual(event["reason"], "This server supports Minecraft 1.20.5-26.1.", version)
+            self.assertEqual(event["reason"], "This server supports Minecraft 1.8-26.1.", version)
             yield peer.finished(30)
             self.assertFalse([e for e in peer.events if e["event"] in ("play", "timeout")], version)
         refusals = self.proxy.process.registry.get_sample_value(

@@ -3,7 +3,10 @@
 const mineflayer = require('mineflayer')
 const [host, port, version, username] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
-const bot = mineflayer.createBot({ host, port: Number(port), username, auth: 'offline', version })
+const options = { host, port: Number(port), username, auth: 'offline', version }
+// FAKE_HOST is the host the handshake names (a forced host), the socket still goes to HOST.
+if (process.env.FAKE_HOST) options.fakeHost = process.env.FAKE_HOST
+const bot = mineflayer.createBot(options)
 bot.once('spawn', () => {
   say({ event: 'spawn', position: bot.entity.position })
   setTimeout(() => { bot.quit(); setTimeout(() => process.exit(0), 200) }, 300)

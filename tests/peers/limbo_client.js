@@ -4,6 +4,7 @@
 // Usage: node limbo_client.js '<json options>'
 //   {"port", "version", "username", "chat": "text to send once in play",
 //    "forwarding": null | {"secret": "...", "uuid": "hex with dashes", "address": "..."},
+//    "fakeHost": null | "host field to send instead of the address (legacy forwarding)",
 //    "timeoutMs"}
 // With "forwarding", the client answers the backend's velocity:player_info request the way
 // a Velocity proxy does: HMAC-SHA256(secret, payload) || payload, payload = VarInt version,
@@ -38,7 +39,12 @@ function forwardingData (fw, requested, username) {
 }
 
 const client = mc.createClient({
-  host: '127.0.0.1', port: options.port, username: options.username, version: options.version, auth: 'offline'
+  host: '127.0.0.1',
+  port: options.port,
+  username: options.username,
+  version: options.version,
+  auth: 'offline',
+  ...(options.fakeHost ? { fakeHost: options.fakeHost } : {})
 })
 if (options.forwarding) {
   client.removeAllListeners('login_plugin_request')
@@ -69,8 +75,8 @@ client.on('update_health', (packet) => {
   say('health', { health: packet.health })
   if (options.chat) client.chat(options.chat)
 })
-client.on('system_chat', (packet) => {
-  const line = text(packet.content)
+// Before 1.19 server messages come in 'chat' (a JSON string), from 1.19 in 'system_chat'.
+const heard = (line) => {
   say('chat', { text: line })
   if (options.chat && line.includes(options.chat)) {
     say('done')
@@ -78,7 +84,9 @@ client.on('system_chat', (packet) => {
     client.end()
     setTimeout(() => process.exit(0), 100)
   }
-})
+}
+client.on('system_chat', (packet) => heard(text(packet.content)))
+client.on('chat', (packet) => heard(text(packet.message)))
 const kicked = (packet) => {
   say('kicked', { reason: text(packet.reason) })
   clearTimeout(timer)

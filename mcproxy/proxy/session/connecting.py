@@ -12,12 +12,11 @@ from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.play import PlayHandler
 from mcproxy.wire.forwarding import encode_properties
-from mcproxy.wire.types import encode_bool, encode_string, encode_uuid, encode_varint
+from mcproxy.wire.login import encode_login_success
+from mcproxy.wire.types import encode_string, encode_varint
 
 #: Login plugin requests a backend may have waiting on the client at once.
 MAX_RELAYED_REQUESTS = 64
-#: Login plugin messages appeared in 1.13.
-FIRST_LOGIN_PLUGIN_PROTOCOL = 393
 
 
 class ConnectingHandler(SessionHandler):
@@ -25,7 +24,7 @@ class ConnectingHandler(SessionHandler):
 
     ``phase`` is CONNECTING while the router works (no packet is legal), then
     AWAIT_ACK once Login Success is sent, until Login Acknowledged hands the
-    connection to the relay.
+    connection to the relay (at once, before 1.20.2, which has no acknowledgement).
     """
 
     phase = Phase.CONNECTING
@@ -60,7 +59,7 @@ class ConnectingHandler(SessionHandler):
                 return
             names = (result.server,)
         login = connection.backend_login()
-        if connection.handshake.protocol >= FIRST_LOGIN_PLUGIN_PROTOCOL:
+        if connection.ids.login_plugin_request is not None:
             login = replace(login, plugin_relay=self._relay_plugin_request)
         d = proxy.router.connect(login, names, connection.correlation_id)
         d.addCallbacks(self._backend_ready, self._no_backend)
@@ -76,7 +75,7 @@ class ConnectingHandler(SessionHandler):
             return
         connection = self.connection
         if failure.check(NoServerAvailable):
-            connection.refuse(Refusal("NO_SERVER_AVAILABLE", failure.value.player_message()))
+            connection.refuse(Refusal(failure.value.reason, failure.value.player_message()))
         else:
             connection.proxy.log.failure("routing error", failure, correlation_id=connection.correlation_id)
             connection.refuse(Refusal("ROUTING_ERROR", "Could not connect you to a server."))
@@ -96,11 +95,17 @@ class ConnectingHandler(SessionHandler):
             connection.send(ids.login_compress, encode_varint(threshold))
             connection.codec.enable_compression(threshold)
         profile = connection.profile
-        fields = [encode_uuid(profile.id), encode_string(profile.name, 16), encode_properties(profile.properties)]
-        if ids.login_success_has_strict_flag:
-            fields.append(encode_bool(False))
-        connection.send(ids.login_success, b"".join(fields))
-        self.phase = Phase.AWAIT_ACK
+        connection.send(ids.login_success, encode_login_success(
+            connection.login_layout, profile.id, profile.name, encode_properties(profile.properties)))
+        if ids.login_acknowledged is None:
+            # Before 1.20.2 there is no acknowledgement: the client is in play at once.
+            self._enter_play()
+        else:
+            self.phase = Phase.AWAIT_ACK
+
+    def _enter_play(self) -> None:
+        backend, self.backend = self.backend, None
+        self.connection.set_handler(PlayHandler(self.connection, backend, self.server))
 
     def _backend_lost(self, reason) -> None:
         if self.active:
@@ -131,7 +136,6 @@ class ConnectingHandler(SessionHandler):
             self._plugin_response(reader)
         elif self.phase is Phase.AWAIT_ACK and packet_id == ids.login_acknowledged:
             reader.expect_end()
-            backend, self.backend = self.backend, None
-            self.connection.set_handler(PlayHandler(self.connection, backend, self.server))
+            self._enter_play()
         elif self.phase is not Phase.AWAIT_ACK or packet_id != ids.login_cookie_response:
             raise Refusal("UNEXPECTED_PACKET")

@@ -7,6 +7,7 @@ from mcproxy.proxy.session.login import LoginHandler
 from mcproxy.proxy.session.status import StatusHandler
 from mcproxy.wire import legacy
 from mcproxy.wire.handshake import Intent, parse_handshake
+from mcproxy.wire.login import LoginLayout
 from mcproxy.wire.packets import SERVED_PROTOCOLS, packet_ids, supported_range
 
 
@@ -64,6 +65,7 @@ class HandshakeHandler(SessionHandler):
             connection.set_handler(LoginHandler(connection))
             raise Refusal("UNSUPPORTED_VERSION", f"This server supports Minecraft {supported_range()}.")
         connection.ids = packet_ids(handshake.protocol)
+        connection.login_layout = LoginLayout.of(handshake.protocol)
         connection.set_handler(LoginHandler(connection))
         if handshake.intent is Intent.TRANSFER and not proxy.settings.accept_transfers:
             raise Refusal("TRANSFER_REFUSED", "This network does not accept transfers.")

@@ -16,8 +16,11 @@ from mcproxy.proxy.session.connecting import ConnectingHandler
 from mcproxy.proxy.throttle import address_key
 from mcproxy.wire.cipher import rsa_decrypt, server_hash
 from mcproxy.wire.handshake import Intent
-from mcproxy.wire.names import USERNAME_MAX_CHARS, is_valid_username
-from mcproxy.wire.types import encode_bool, encode_bytes, encode_string
+from mcproxy.wire.login import (
+    encode_encryption_request, read_encryption_response, read_login_start, salt_signature_valid,
+)
+from mcproxy.wire.names import is_valid_username
+from mcproxy.wire.types import encode_string
 
 
 class LoginHandler(SessionHandler):
@@ -34,6 +37,8 @@ class LoginHandler(SessionHandler):
         super().__init__(connection)
         self._name = ""
         self._verify_token = b""
+        #: A 1.19 – 1.19.2 client's profile key, which may sign instead of returning the token.
+        self._public_key: bytes | None = None
 
     def packet(self, packet_id: int, reader) -> None:
         ids = self.connection.ids
@@ -48,9 +53,8 @@ class LoginHandler(SessionHandler):
             raise Refusal("UNEXPECTED_PACKET")
 
     def _login_start(self, reader) -> None:
-        name = reader.string(USERNAME_MAX_CHARS)
-        reader.uuid()
-        reader.expect_end()
+        start = read_login_start(self.connection.login_layout, reader)
+        name = start.name
         if not is_valid_username(name):
             raise Refusal("BAD_USERNAME", "Invalid username.")
         connection = self.connection
@@ -61,27 +65,30 @@ class LoginHandler(SessionHandler):
         if proxy.online_count() >= proxy.settings.max_players:
             raise Refusal("SERVER_FULL", "The server is full.")
         self._name = name
+        self._public_key = start.public_key
         if proxy.settings.online_mode:
             self._verify_token = os.urandom(4)
-            fields = (encode_string("", 20) + encode_bytes(proxy.keypair.public_der)
-                      + encode_bytes(self._verify_token) + encode_bool(True))
+            fields = encode_encryption_request(connection.login_layout, proxy.keypair.public_der, self._verify_token)
             self.phase = Phase.ENCRYPTION
             connection.send(connection.ids.login_encryption_request, fields)
         else:
             self._authenticated(offline_profile(name))
 
     def _encryption_response(self, reader) -> None:
-        encrypted_secret = reader.byte_array(256)
-        encrypted_token = reader.byte_array(256)
-        reader.expect_end()
         connection = self.connection
+        response = read_encryption_response(connection.login_layout, reader)
         keypair = connection.proxy.keypair
         try:
-            shared_secret = rsa_decrypt(keypair.private_key, encrypted_secret)
-            token = rsa_decrypt(keypair.private_key, encrypted_token)
+            shared_secret = rsa_decrypt(keypair.private_key, response.encrypted_secret)
+            if response.encrypted_token is not None:
+                proven = rsa_decrypt(keypair.private_key, response.encrypted_token) == self._verify_token
+            else:
+                # 1.19 – 1.19.2: a client with a profile key signs the token and a salt instead.
+                proven = self._public_key is not None and salt_signature_valid(
+                    self._public_key, self._verify_token, response.salt, response.signature)
         except ValueError:
             raise Refusal("BAD_ENCRYPTION", "Encryption failed.") from None
-        if len(shared_secret) != 16 or token != self._verify_token:
+        if len(shared_secret) != 16 or not proven:
             raise Refusal("BAD_ENCRYPTION", "Encryption failed.")
         connection.codec.enable_encryption(shared_secret)
         self.phase = Phase.AUTHENTICATING

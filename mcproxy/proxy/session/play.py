@@ -16,6 +16,7 @@ from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchStat
 from mcproxy.proxy.session.transition import Transition, release
 from mcproxy.proxy.session.watchers import PlayWatchers
 from mcproxy.wire import chat
+from mcproxy.wire.text import encode_text
 from mcproxy.wire.types import WireError, encode_bool, encode_bytes, encode_string, encode_varint
 
 #: Messages held for a player between servers; more are dropped.
@@ -81,8 +82,10 @@ class PlayHandler(SessionHandler):
         ``pending_up`` is client bytes not yet relayed; they go to the new backend.
         """
         connection = self.connection
-        up = Half("serverbound", connection.codec.threshold, backend.threshold, RelayPhase.CONFIGURATION)
-        down = Half("clientbound", backend.threshold, connection.codec.threshold, RelayPhase.CONFIGURATION)
+        # Before 1.20.2 there is no configuration state: Login Success leads straight to play.
+        start = RelayPhase.CONFIGURATION if connection.ids.config_finish is not None else RelayPhase.PLAY
+        up = Half("serverbound", connection.codec.threshold, backend.threshold, start)
+        down = Half("clientbound", backend.threshold, connection.codec.threshold, start)
         up.buffer = bytearray(pending_up)
         self.up, self.down = up, down
         self.watchers.install(up, down)
@@ -176,8 +179,17 @@ class PlayHandler(SessionHandler):
 
     def fallback_servers(self) -> tuple[str, ...]:
         connection = self.connection
+        if not self.can_switch:
+            return ()
         return tuple(name for name in connection.proxy.router.candidates(connection.handshake.host)
                      if name != self.server)
+
+    @property
+    def can_switch(self) -> bool:
+        """Whether the in-place switch (through configuration re-entry, 1.20.2+) can
+        move this player; older clients stay on their server until the Join Game /
+        Respawn sequence serves them."""
+        return self.connection.ids.play_start_configuration is not None
 
     def switch_to(self, name: str, cause: SwitchCause) -> defer.Deferred:
         """See :meth:`PlayerConnection.switch_to`."""
@@ -187,6 +199,8 @@ class PlayHandler(SessionHandler):
             return defer.fail(SwitchRefused(f"You are already connected to {name}."))
         if name not in self.connection.proxy.router.servers:
             return defer.fail(SwitchRefused(f"There is no server called {name}."))
+        if not self.can_switch:
+            return defer.fail(SwitchRefused("Moving between servers is not available for your Minecraft version yet."))
         if self.down.phase is not RelayPhase.PLAY or self.up.phase is not RelayPhase.PLAY:
             return defer.fail(SwitchRefused("You cannot switch servers right now, try again in a moment."))
         return self.transition.begin((name,), cause).result
@@ -248,8 +262,13 @@ class PlayHandler(SessionHandler):
     def disconnect_player(self, message: str) -> None:
         ids = self.connection.ids
         if self.down.phase is RelayPhase.PLAY:
-            self.send_down(ids.play_kick, chat.text_to_nbt(message))
+            self.send_down(ids.play_kick, self.text_fields(message))
         else:
-            self.send_down(ids.config_disconnect, chat.text_to_nbt(message))
+            self.send_down(ids.config_disconnect, self.text_fields(message))
         self.connection.close()
+
+    def text_fields(self, message: str) -> bytes:
+        """``message`` as this client's version writes a text field: NBT from 1.20.3,
+        a JSON string before."""
+        return encode_text(self.connection.ids.protocol, message)
 

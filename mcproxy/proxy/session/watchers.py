@@ -9,6 +9,7 @@ from mcproxy.proxy.events import (
 from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Phase as RelayPhase
 from mcproxy.proxy.session.switch import SwitchState
 from mcproxy.wire import bungee, chat
+from mcproxy.wire.text import read_text
 from mcproxy.wire.types import Reader, WireError, encode_bool, encode_string, encode_varint
 
 #: Chat Message after its text: timestamp and salt, then whether a signature follows.
@@ -108,7 +109,7 @@ class PlayWatchers:
         play = self._play
         connection = play.connection
         proxy = connection.proxy
-        reason = nbt_text(fields)
+        reason = read_text(connection.ids.protocol, fields)
         proxy.log.info("backend {server} kicked {player}: {reason}", server=play.server,
                        player=connection.profile.name, reason=reason, correlation_id=connection.correlation_id)
         notice = f"You were kicked from {play.server}: {reason}"
@@ -125,7 +126,7 @@ class PlayWatchers:
         if isinstance(result, Disconnected):
             play.kicked = True
             connection.leave_reason = "kicked"
-            return self._down.reframe(encode_varint(packet_id) + chat.text_to_nbt(result.message))
+            return self._down.reframe(encode_varint(packet_id) + play.text_fields(result.message))
         if isinstance(result, Redirected):
             if result.server in proxy.router.servers and result.server != play.server:
                 play.transition.begin((result.server,), SwitchCause.KICKED, notice)

@@ -1,0 +1,219 @@
+"""The version matrix: a minecraft-protocol client of each version joins through the proxy to a
+minecraft-protocol server of the same version, and plays through a list of steps.
+
+One backend process serves every version (one port each), one proxy routes each version by
+forced host, and the clients run at once, so the whole matrix costs about one join.  Each
+step is a line the client sends, what the backend must see and what the client must read
+back; a later step (moving to a second backend) is one more entry in :func:`steps`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from twisted.internet import defer, reactor, ssl
+from twisted.trial.unittest import SkipTest, TestCase
+from twisted.web import server
+
+from mcproxy.config import load_proxy_config
+from mcproxy.proxy.service import ProxyProcess
+from mcproxy.wire.forwarding import offline_uuid
+from tests.integration.harness import (
+    TEST_SECRET, NodePeer, free_port, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
+)
+from tests.integration.test_online_mode import PROFILE_ID, SessionServer
+
+#: Every version the matrix runs, oldest first (1.20.5+ run in test_sessions_peers).
+MATRIX = ("1.8.8", "1.9.4", "1.12.2", "1.13.2", "1.16.5", "1.17.1", "1.18.2", "1.19.2", "1.19.4", "1.20.1",
+          "1.20.2", "1.20.4")
+
+
+#: Every player of the matrix logs in from 127.0.0.1 at once.
+RATE_LIMITS = "\n[rate_limits]\nlogins_per_address_burst = 50\nconnections_per_address_burst = 100\n"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing a player does: the line sent, what its backend reports, what it reads back."""
+
+    name: str
+    line: str
+    backend_event: dict
+    answer: str
+
+
+def steps(version: str) -> tuple[Step, ...]:
+    """What each player of ``version`` does through the proxy, in order."""
+    chat = f"hello from {version}"
+    return (
+        Step("chat", chat, {"event": "chat", "message": chat}, f"backend heard: {chat}"),
+        Step("backend command", "/ping", {"event": "command", "command": "ping"}, "backend ran /ping"),
+    )
+
+
+def player(version: str) -> str:
+    return "P" + version.replace(".", "_")
+
+
+def host(version: str) -> str:
+    return f"v{version.replace('.', '-')}.matrix.test"
+
+
+class VersionMatrixTests(TestCase):
+    timeout = 180
+
+    def setUp(self):
+        reason = node_missing()
+        if reason:
+            raise SkipTest(reason)
+
+    @defer.inlineCallbacks
+    def backends(self, versions, env=None) -> defer.Deferred:
+        """One node process serving each version on a port of its own: ``(peer, {version: port})``."""
+        ports = {version: free_port() for version in versions}
+        peer = NodePeer("version_backend.js", *(f"{port}:{version}" for version, port in ports.items()), env=env)
+        self.addCleanup(peer.stop)
+        for version in versions:
+            yield peer.wait_for("listening", timeout=60, version=version)
+        return peer, ports
+
+    @defer.inlineCallbacks
+    def proxy(self, servers: dict[str, dict], forced: dict[str, list[str]], forwarding: str = "legacy",
+              extra: str = "", directory=None, online_mode: bool = False):
+        """An in-process proxy; ``servers`` are table-form entries (address, forwarding)."""
+        self.port = free_port()
+        directory = directory or temp_dir(self)
+        tables = "".join(f'\n[servers.{name}]\naddress = "127.0.0.1:{entry["port"]}"\n'
+                         + (f'forwarding = "{entry["forwarding"]}"\n' if entry.get("forwarding") else "")
+                         for name, entry in servers.items())
+        forced_lines = "".join(f'"{name}" = {list(names)!r}\n'.replace("'", '"') for name, names in forced.items())
+        path = write_proxy_config(directory, self.port, {}, forwarding=forwarding, online_mode=online_mode,
+                                  try_order=[next(iter(servers))],
+                                  extra=extra + f"\n[forced_hosts]\n{forced_lines}{tables}{RATE_LIMITS}")
+        self.proxy_process = ProxyProcess(load_proxy_config(path), reactor)
+        self.proxy_process.privilegedStartService()
+        self.proxy_process.startService()
+        self.addCleanup(self.proxy_process.stopService)
+        yield self.proxy_process.game.when_bound()
+
+    def client(self, version: str, name: str, forced_host: str, *lines: str, env=None) -> NodePeer:
+        peer = NodePeer("version_client.js", "127.0.0.1", self.port, version, name, *lines,
+                        env={"FAKE_HOST": forced_host, **(env or {})})
+        self.addCleanup(peer.stop)
+        return peer
+
+    def refusals(self) -> dict[str, float]:
+        return {sample.labels["reason"]: sample.value
+                for family in self.proxy_process.registry.collect() if family.name == "mcproxy_refusals"
+                for sample in family.samples if sample.name.endswith("_total")}
+
+    @defer.inlineCallbacks
+    def test_every_version_joins_chats_and_runs_a_backend_command(self):
+        """Each version from 1.8.8 to 1.20.4 joins through the proxy (legacy forwarding: the
+        backend sees the address and the offline UUID in the handshake host), and each step's
+        line reaches its backend, whose answer reaches the client; then the player leaves."""
+        backend, ports = yield self.backends(MATRIX)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in MATRIX})
+        clients = {version: self.client(version, player(version), host(version),
+                                         *(step.line for step in steps(version)))
+                   for version in MATRIX}
+        codes = yield defer.gatherResults([client.finished(120) for client in clients.values()])
+        for (version, client), code in zip(clients.items(), codes):
+            self.assertEqual(code, 0, (version, client.events))
+            name = player(version)
+            port_events = [e for e in backend.events if e.get("port") == ports[version]]
+            [join] = [e for e in port_events if e["event"] == "join"]
+            self.assertEqual(join["username"], name, version)
+            self.assertEqual(join["host"].split("\x00")[:3],
+                             [host(version), "127.0.0.1", offline_uuid(name).hex], version)
+            heard = [e["text"] for e in client.events if e["event"] == "chat"]
+            for step in steps(version):
+                seen = [e for e in port_events if all(e.get(k) == v for k, v in step.backend_event.items())]
+                self.assertEqual(len(seen), 1, (version, step.name, port_events))
+                self.assertIn(step.answer, heard, (version, step.name, client.events))
+        for version in MATRIX:
+            yield backend.wait_for("leave", timeout=20, port=ports[version])
+        self.assertEqual(self.refusals(), {})
+
+    @defer.inlineCallbacks
+    def test_mineflayer_spawns(self):
+        """mineflayer bots of 1.8.8, 1.12.2, 1.16.5 and 1.20.4 spawn through the proxy."""
+        versions = ("1.8.8", "1.12.2", "1.16.5", "1.20.4")
+        backend, ports = yield self.backends(versions)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in versions})
+        bots = {}
+        for version in versions:
+            bot = bots[version] = NodePeer("bot.js", "127.0.0.1", self.port, version, "B" + player(version)[1:],
+                                           env={"FAKE_HOST": host(version), "CLIENT_TIMEOUT_MS": "60000"})
+            self.addCleanup(bot.stop)
+        codes = yield defer.gatherResults([bot.finished(90) for bot in bots.values()])
+        for (version, bot), code in zip(bots.items(), codes):
+            self.assertEqual(code, 0, (version, bot.events))
+            self.assertIn("spawn", [e["event"] for e in bot.events], version)
+
+    @defer.inlineCallbacks
+    def test_modern_forwarding_from_1_13_and_its_refusal_before(self):
+        """A 1.13.2 backend asking for velocity:player_info gets an answer its Velocity-style
+        verifier accepts (HMAC-SHA256 with the shared secret, forwarding version 1, address,
+        UUID, name); a 1.12.2 player sent only to a modern server is told to update and the
+        refusal counted as FORWARDING_UNSUPPORTED, with no connection to that server; with a
+        legacy server next in the list the 1.12.2 player lands there instead."""
+        modern, modern_ports = yield self.backends(("1.13.2", "1.12.2"), env={"MODERN_SECRET": TEST_SECRET})
+        legacy, legacy_ports = yield self.backends(("1.12.2",))
+        yield self.proxy(
+            {"modern13": {"port": modern_ports["1.13.2"], "forwarding": "modern"},
+             "modern12": {"port": modern_ports["1.12.2"], "forwarding": "modern"},
+             "legacy12": {"port": legacy_ports["1.12.2"], "forwarding": "legacy"}},
+            {"new.test": ["modern13"], "old.test": ["modern12"], "either.test": ["modern12", "legacy12"]})
+        new = self.client("1.13.2", "Modern", "new.test", "hello modern")
+        old = self.client("1.12.2", "Oldie", "old.test", "hello")
+        either = self.client("1.12.2", "Faller", "either.test", "hello legacy")
+        new_code, old_code, either_code = yield defer.gatherResults([c.finished(90) for c in (new, old, either)])
+        self.assertEqual(new_code, 0, (new.events, modern.events))
+        [forwarded] = [e for e in modern.events if e["event"] == "modern_forwarding"]
+        self.assertEqual(forwarded, {"port": modern_ports["1.13.2"], "event": "modern_forwarding", "valid": True,
+                                     "version": 1, "address": "127.0.0.1", "uuid": str(offline_uuid("Modern")),
+                                     "name": "Modern"})
+        self.assertIn("backend heard: hello modern", [e["text"] for e in new.events if e["event"] == "chat"])
+        self.assertNotEqual(old_code, 0)
+        reasons = [e["reason"] for e in old.events if e["event"] in ("disconnected", "kicked")]
+        self.assertEqual(reasons, ["This server requires Minecraft 1.13 or newer."], old.events)
+        self.assertFalse([e for e in modern.events if e.get("port") == modern_ports["1.12.2"] and e["event"] == "join"])
+        self.assertEqual(either_code, 0, either.events)
+        self.assertIn("backend heard: hello legacy", [e["text"] for e in either.events if e["event"] == "chat"])
+        self.assertEqual(self.refusals(), {"FORWARDING_UNSUPPORTED": 1.0})
+        attempts = {(s.labels["server"], s.labels["result"]): s.value
+                    for f in self.proxy_process.registry.collect() if f.name == "mcproxy_routing_attempts"
+                    for s in f.samples if s.name.endswith("_total")}
+        self.assertEqual(attempts, {("modern13", "ok"): 1.0, ("modern12", "FORWARDING_UNSUPPORTED"): 2.0,
+                                    ("legacy12", "ok"): 1.0})
+
+    @defer.inlineCallbacks
+    def test_online_mode_1_12_2(self):
+        """A 1.12.2 client logs in encrypted against a local session server (the 1.12.2
+        Encryption Request has no shouldAuthenticate flag) and joins as the session
+        server's profile, its UUID written as text in 1.12.2's Login Success."""
+        directory = temp_dir(self)
+        ca_path, cert_pem, key_pem = make_ca_and_server_cert(directory)
+        session = SessionServer(True)
+        cert = ssl.PrivateCertificate.loadPEM(cert_pem + key_pem)
+        listening = reactor.listenSSL(0, server.Site(session), cert.options(), interface="127.0.0.1")
+        self.addCleanup(listening.stopListening)
+        url = f"https://localhost:{listening.getHost().port}"
+        backend, ports = yield self.backends(("1.12.2",))
+        yield self.proxy({"lobby": {"port": ports["1.12.2"]}}, {}, directory=directory,
+                         online_mode=True, extra=f'session_server = "{url}"\nsession_server_ca_file = "{ca_path}"\n')
+        client = self.client("1.12.2", "Notch", "localhost", "hello online",
+                             env={"SESSION_SERVER": url, "PROFILE_ID": str(PROFILE_ID),
+                                  "NODE_EXTRA_CA_CERTS": str(ca_path)})
+        code = yield client.finished(60)
+        self.assertEqual(code, 0, client.events)
+        self.assertEqual(len(session.has_joined_queries), 1)
+        [success] = [e for e in client.events if e["event"] == "login_success"]
+        self.assertEqual(success["uuid"], str(PROFILE_ID))
+        [join] = [e for e in backend.events if e["event"] == "join"]
+        self.assertEqual(join["host"].split("\x00")[2], PROFILE_ID.hex)
+        self.assertIn("backend heard: hello online", [e["text"] for e in client.events if e["event"] == "chat"])

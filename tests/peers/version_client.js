@@ -1,0 +1,67 @@
+// A minecraft-protocol client of any version from 1.8 on, for the version matrix: it joins,
+// then sends each line given in turn (client.chat: a "/" line is a command, sent as the
+// version sends commands), waiting for a chat answer to each before the next, and reports
+// every event as a JSON line.  Usage: node version_client.js HOST PORT VERSION NAME LINE...
+const mc = require('minecraft-protocol')
+const nbt = require('prismarine-nbt')
+
+const [host, port, version, username, ...lines] = process.argv.slice(2)
+const say = (event) => console.log(JSON.stringify(event))
+const options = { host, port: Number(port), username, auth: 'offline', version }
+if (process.env.SESSION_SERVER) {
+  // Authenticated mode against a test session server: a made-up access token and profile.
+  options.sessionServer = process.env.SESSION_SERVER
+  options.auth = (client, opts) => {
+    client.username = username
+    client.session = { accessToken: 'test-token', selectedProfile: { id: process.env.PROFILE_ID, name: username } }
+    opts.haveCredentials = true
+    opts.accessToken = 'test-token'
+    opts.connect(client)
+  }
+}
+// FAKE_HOST is the host the handshake names (a forced host), the socket still goes to HOST.
+if (process.env.FAKE_HOST) options.fakeHost = process.env.FAKE_HOST
+const client = mc.createClient(options)
+
+function text (content) {
+  if (typeof content === 'string') {
+    try { return flatten(JSON.parse(content)) } catch (e) { return content }
+  }
+  return flatten(nbt.simplify(content))
+}
+function flatten (c) {
+  if (typeof c === 'string') return c
+  if (Array.isArray(c)) return c.map(flatten).join('')
+  let out = c.text || c[''] || ''
+  if (c.extra) out += c.extra.map(flatten).join('')
+  return out
+}
+
+const pending = lines.slice()
+let finished = false
+function next () {
+  if (pending.length === 0) {
+    if (finished) return
+    finished = true
+    say({ event: 'done' })
+    setTimeout(() => { client.end(); setTimeout(() => process.exit(0), 100) }, Number(process.env.LINGER_MS || 0))
+    return
+  }
+  const line = pending.shift()
+  say({ event: 'send', line })
+  client.chat(line)
+}
+function heard (packetText) {
+  say({ event: 'chat', text: packetText })
+  setTimeout(next, 50)
+}
+client.on('success', (packet) => say({ event: 'login_success', uuid: packet.uuid, username: packet.username }))
+let plays = 0
+client.on('login', () => { say({ event: 'play' }); if (plays++ === 0) setTimeout(next, 200) })
+client.on('chat', (packet) => heard(text(packet.message)))
+client.on('system_chat', (packet) => heard(text(packet.content)))
+client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
+client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
+client.on('error', (err) => say({ event: 'error', message: err.message }))
+client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(pending.length || !finished ? 1 : 0) })
+setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 30000))
