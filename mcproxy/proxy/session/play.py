@@ -169,7 +169,7 @@ class PlayHandler(SessionHandler):
             self.connection.leave_reason = "kicked"
             self.connection.close()
             return
-        if self.down.phase is RelayPhase.PLAY:
+        if self.down.phase is RelayPhase.PLAY and self.can_switch:
             # The lost server comes last: restarted, it takes its players back when no other
             # server does (the player is held meanwhile, see session/hold.py).
             self.transition.begin(self.fallback_servers() + (self.server,), SwitchCause.LOST, message)
