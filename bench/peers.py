@@ -21,20 +21,46 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from zope.interface import implementer
 
-from bench.stream import FLOOD_ID, FloodChecker, build_cycle, end_frame
+from bench import stream
+from bench.stream import FloodChecker, build_cycle, end_frame
 from mcproxy.proxy.auth import offline_profile
-from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.cipher import rsa_encrypt
 from mcproxy.wire.connection import PacketCodec
+from mcproxy.wire.login import LoginLayout, encode_login_start, encode_login_success
+from mcproxy.wire.packets import Direction, State, packet_ids
+from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import (
-    Reader, encode_bool, encode_bytes, encode_long, encode_string, encode_ushort, encode_uuid, encode_varint,
+    Reader, encode_bytes, encode_long, encode_string, encode_ushort, encode_varint,
 )
 
-#: Minecraft 1.21.1: any tier-1 version would do; the relay's cost does not depend on it.
-PROTOCOL = 767
-IDS = packet_ids(PROTOCOL)
-#: Serverbound play ``custom_payload``: carries the player's workload requests.
-COMMAND_ID = 0x12
+#: The protocol both ends speak: Minecraft 1.21.1 unless ``python -m bench --protocol``
+#: (which sets this variable for the backend process too) asks for another served one, to
+#: measure the relay of an older version (no configuration state before 1.20.2).
+PROTOCOL = IDS = LAYOUT = COMMAND_ID = None
+
+
+def configure(protocol: int) -> None:
+    """Speak ``protocol`` from now on, in this process and the backend processes it starts."""
+    global PROTOCOL, IDS, LAYOUT, COMMAND_ID
+    os.environ["MCPROXY_BENCH_PROTOCOL"] = str(protocol)
+    PROTOCOL = protocol
+    IDS = packet_ids(protocol)
+    LAYOUT = LoginLayout.of(protocol)
+    #: Serverbound play ``custom_payload``: carries the player's workload requests.
+    COMMAND_ID = IDS.play_custom_payload_serverbound
+    stream.FLOOD_ID = unwatched_id(protocol)
+
+
+def unwatched_id(protocol: int, preferred: int = 0x2E) -> int:
+    """A clientbound play id for the flood that the proxy never watches in ``protocol``:
+    ``preferred`` (1.21.1's ``rel_entity_move``) unless the tables name it as a packet
+    the proxy may look at (in 1.12.2 it is the tab list), else the next id they do not."""
+    recorded = set(protocol_info(protocol).ids(State.PLAY, Direction.CLIENTBOUND).values())
+    return next(i for i in range(preferred, 0x80) if i not in recorded)
+
+
+configure(int(os.environ.get("MCPROXY_BENCH_PROTOCOL", "767")))
+
 FLOOD, STOP, ECHO = b"F", b"S", b"E"
 _ECHO = struct.Struct(">IdI")
 
@@ -87,18 +113,22 @@ class BenchBackend(Protocol):
             if packet_id == IDS.login_start:
                 name = reader.string(16)
                 profile = offline_profile(name)
-                self.send(IDS.login_success, encode_uuid(profile.id) + encode_string(name, 16)
-                          + encode_varint(0) + encode_bool(False))
+                self.send(IDS.login_success, encode_login_success(LAYOUT, profile.id, name, encode_varint(0)))
+                if IDS.login_acknowledged is None:
+                    self._play()
             elif packet_id == IDS.login_acknowledged:
                 self.phase = "configuration"
                 self.send(IDS.config_finish)
         elif phase == "configuration":
             if packet_id == IDS.config_finish_ack:
-                self.phase = "play"
-                # Play Login's fields do not matter to the proxy, which passes them on.
-                self.send(IDS.play_login, b"\x00" * 32)
+                self._play()
         elif packet_id == COMMAND_ID:
             self.command(reader.rest())
+
+    def _play(self) -> None:
+        self.phase = "play"
+        # Play Login's fields do not matter to the proxy, which passes them on.
+        self.send(IDS.play_login, b"\x00" * 32)
 
     def command(self, body: bytes) -> None:
         kind = body[:1]
@@ -114,7 +144,7 @@ class BenchBackend(Protocol):
             self.transport.unregisterProducer()
             self.transport.write(end_frame(self.sent))
         elif kind == ECHO:
-            self.transport.write(self.codec.encode(FLOOD_ID, body))
+            self.transport.write(self.codec.encode(stream.FLOOD_ID, body))
 
     def _pump(self) -> None:
         cycle = self.cycle
@@ -168,7 +198,7 @@ class BenchPlayer(Protocol):
         self.transport.setTcpNoDelay(True)
         handshake = (encode_varint(PROTOCOL) + encode_string(self.host) + encode_ushort(self.port)
                      + encode_varint(2))
-        start = encode_string(self.name, 16) + encode_uuid(uuid.uuid3(uuid.NAMESPACE_OID, self.name))
+        start = encode_login_start(LAYOUT, self.name, uuid.uuid3(uuid.NAMESPACE_OID, self.name))
         self.transport.write(self.codec.encode(0x00, handshake) + self.codec.encode(IDS.login_start, start))
 
     def connectionLost(self, reason=None) -> None:
@@ -204,8 +234,11 @@ class BenchPlayer(Protocol):
             elif packet_id == IDS.login_compress:
                 self.codec.enable_compression(reader.varint())
             elif packet_id == IDS.login_success:
-                self.send(IDS.login_acknowledged)
-                self.phase = "configuration"
+                if IDS.login_acknowledged is None:
+                    self.phase = "play"
+                else:
+                    self.send(IDS.login_acknowledged)
+                    self.phase = "configuration"
             else:
                 self.errors.append(f"login packet {packet_id:#x}")
                 self.transport.abortConnection()
@@ -217,7 +250,7 @@ class BenchPlayer(Protocol):
                 self.send(IDS.config_keep_alive_response, reader.rest())
         elif packet_id == IDS.play_login and not self.joined.called:
             self.joined.callback(self)
-        elif packet_id == FLOOD_ID:
+        elif packet_id == stream.FLOOD_ID:
             self._echoed(reader.rest())
 
     def _encrypt(self, reader: Reader) -> None:

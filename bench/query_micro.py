@@ -42,7 +42,7 @@ def main() -> None:
     options.add_argument("--players", type=int, default=500)
     options.add_argument("--count", type=int, default=20000)
     args = options.parse_args()
-    info = QueryInfo("A mcproxy network", "1.20.5-26.1", "mcproxy 0.4.0", "world", args.players, 500,
+    info = QueryInfo("A mcproxy network", "1.8-26.1", "mcproxy 0.4.0", "world", args.players, 500,
                      "127.0.0.1", 25565, [f"Player{n:04d}" for n in range(args.players)])
     clock = Clock()
     protocol = QueryProtocol(clock, lambda: info, ProxyMetrics(CollectorRegistry()),

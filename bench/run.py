@@ -27,12 +27,15 @@ from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 
+from bench import peers
 from bench.peers import BenchPlayer, StatusProbe
 from bench.stream import FloodChecker
+from mcproxy.wire.packets import SERVED_PROTOCOLS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-FIGURES = ("relay-8k", "relay-64b", "encryption", "status", "joins", "latency", "rss", "cluster-join")
+FIGURES = ("relay-8k", "relay-64b", "encryption", "status", "joins", "latency", "rss", "cluster-join",
+           "workers-relay", "workers-joins")
 
 
 @dataclass
@@ -142,8 +145,9 @@ class Processes:
         wait_port(port, process=process)
         return port
 
-    def proxy(self, name: str, backend_port: int, online: bool = False, extra: str = "") -> tuple[int, subprocess.Popen]:
-        port = free_port()
+    def proxy_config(self, name: str, port: int, backend_port: int, online: bool = False, extra: str = "",
+                     proxy_keys: str = "") -> Path:
+        """The bench proxy's config: no compression, no forwarding, limits out of the way."""
         config = self.workdir / f"{name}.toml"
         config.write_text(f"""
 [proxy]
@@ -152,6 +156,7 @@ online_mode = {str(online).lower()}
 compression_threshold = -1
 forwarding = "none"
 max_players = 10000
+{proxy_keys}
 
 [security]
 proxy_secret = "{os.urandom(32).hex()}"
@@ -180,6 +185,11 @@ level = "info"
 file = "{self.workdir / (name + '.log')}"
 {extra}
 """)
+        return config
+
+    def proxy(self, name: str, backend_port: int, online: bool = False, extra: str = "") -> tuple[int, subprocess.Popen]:
+        port = free_port()
+        config = self.proxy_config(name, port, backend_port, online, extra)
         args = [sys.executable, "-m", "bench.servers", "proxy", str(config)]
         if online:
             args.append("--stub-session")
@@ -191,11 +201,27 @@ file = "{self.workdir / (name + '.log')}"
         wait_port(port, process=process)
         return port, process
 
-    def haproxy(self, backend_port: int) -> int:
+    def workers(self, name: str, backend_port: int, redis_port: int, count: int) -> tuple[int, subprocess.Popen]:
+        """``twistd -n mcproxy`` with ``[proxy] workers = count``: the supervisor's pid is returned."""
         port = free_port()
-        config = self.workdir / "haproxy.cfg"
+        cluster = (f'[cluster]\nenabled = true\nredis = "tcp:host=127.0.0.1:port={redis_port}"\n'
+                   f'proxy_id = "{name}"\nheartbeat_interval = 1.0\n')
+        config = self.proxy_config(name, port, backend_port, extra=cluster, proxy_keys=f"workers = {count}")
+        args = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                "-n", "--pidfile=", "mcproxy", "-c", str(config)]
+        process = self._spawn(args, f"{name}.out")
+        wait_port(port, process=process)
+        deadline = time.monotonic() + 30
+        while len(children(process.pid)) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return port, process
+
+    def haproxy(self, backend_port: int, threads: int | None = None) -> int:
+        port = free_port()
+        config = self.workdir / f"haproxy-{threads or 'default'}.cfg"
+        threads_line = f"\n    nbthread {threads}" if threads else ""
         config.write_text(f"""global
-    maxconn 8000
+    maxconn 8000{threads_line}
 
 defaults
     mode tcp
@@ -236,6 +262,19 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_total(pids: int | list[int]) -> float:
+    """CPU seconds of one process, or of several together (a proxy's workers)."""
+    return sum(cpu_seconds(pid) for pid in ([pids] if isinstance(pids, int) else pids))
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (a supervisor's workers)."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def rss_kib(pid: int) -> int:
@@ -322,7 +361,7 @@ def leave(players: list[BenchPlayer], timeout: float = 20.0):
 
 @defer.inlineCallbacks
 def flood_round(players: list[BenchPlayer], frame_size: int, window: float, figure: Figure,
-                pid: int | None = None, cpu: list[float] | None = None):
+                pid: int | list[int] | None = None, cpu: list[float] | None = None):
     """MB/s of verified flood bytes received by ``players`` over ``window`` seconds.
 
     With ``pid``, the CPU seconds that process spent per GB relayed are appended to ``cpu``:
@@ -334,13 +373,13 @@ def flood_round(players: list[BenchPlayer], frame_size: int, window: float, figu
         player.start_flood(checker)
     yield sleep(min(1.0, window / 2))
     before = sum(c.bytes for c in checkers)
-    cpu_before = cpu_seconds(pid) if pid else 0.0
+    cpu_before = cpu_total(pid) if pid else 0.0
     start = time.perf_counter()
     yield sleep(window)
     received = sum(c.bytes for c in checkers) - before
     elapsed = time.perf_counter() - start
     if pid and cpu is not None and received:
-        cpu.append((cpu_seconds(pid) - cpu_before) / (received / 1e9))
+        cpu.append((cpu_total(pid) - cpu_before) / (received / 1e9))
     try:
         yield timed(defer.gatherResults([p.stop_flood() for p in players], consumeErrors=True), 30)
     except Exception as error:
@@ -586,6 +625,10 @@ def run_figures(opts, procs: Processes, selected: list[str]):
                        f"{statistics.median(figure.ours) - statistics.median(figure.base):+.3f} ms")
         procs.stop(clustered_process)
         procs.stop(alone_process)
+    if "workers-relay" in selected or "workers-joins" in selected:
+        from bench.workers import workers_figures
+
+        figures += yield workers_figures(opts, procs, backend, names, selected)
     if "rss" in selected:
         count = opts.idle_players
         figure = Figure(f"RSS per idle player, {count} players", "KiB", "—", "≤ 64 KiB", absolute_max=64.0)
@@ -658,7 +701,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=FIGURES, help="run just this figure (repeatable)")
     parser.add_argument("--profile", metavar="DIR", help="run each proxy under py-spy, folded stacks in DIR")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs)")
+    parser.add_argument("--protocol", type=int, help="protocol the load speaks (default 767, 1.21.1; "
+                        "e.g. 47 for 1.8.8, 340 for 1.12.2)")
     opts = parser.parse_args(argv)
+    if opts.protocol is not None:
+        if opts.protocol not in SERVED_PROTOCOLS:
+            parser.error(f"--protocol {opts.protocol}: not a protocol the proxy serves")
+        peers.configure(opts.protocol)
     opts.rounds = opts.rounds or (2 if opts.quick else 5)
     opts.window = opts.window or (1.0 if opts.quick else 2.0)
     opts.idle_players = opts.idle_players or (300 if opts.quick else 1000)

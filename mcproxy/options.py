@@ -47,8 +47,22 @@ class ProxyOptions(_ConfigOptions):
     optParameters = [
         ["config", "c", "proxy.toml", "Path to the proxy's TOML config."],
     ]
+    optParameters += [
+        ["worker", None, None, "Run as worker k/N of [proxy] workers (the supervisor passes this)."],
+        ["restarts", None, "0", "Times the supervisor restarted this worker's slot before."],
+    ]
     loader = staticmethod(load_proxy_config)
     plugin = "mcproxy"
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        self["slot"] = None
+        if self["worker"] is not None:
+            from mcproxy.proxy.worker import parse_slot
+            try:
+                self["slot"] = parse_slot(self["worker"], int(self["restarts"]))
+            except ValueError as error:
+                raise usage.UsageError(str(error)) from None
 
     @property
     def config(self) -> ProxyConfig:

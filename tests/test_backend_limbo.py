@@ -462,7 +462,7 @@ class TimeoutTests(SynchronousTestCase):
         [(name, reader)] = client.read()
         self.assertEqual(name, "keep_alive")
         client.keep_alive(reader.long())
-        self.assertIsNone(client.server._keepalive_id)
+        self.assertIsNone(client.server.keepalive.pending)
 
     def test_keepalive_timeout(self) -> None:
         """A player who does not answer within 30 s is dropped with KEEPALIVE_TIMEOUT."""

@@ -190,7 +190,7 @@ class KeepAliveTests(SynchronousTestCase):
         [(name, reader)] = client.read()
         self.assertEqual(name, "keep_alive")
         client.send("keep_alive", encode_long(reader.long()))
-        self.assertIsNone(client.server._keepalive_id)
+        self.assertIsNone(client.server.keepalive.pending)
 
 
 class ForwardingTests(SynchronousTestCase):

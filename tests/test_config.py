@@ -1771,7 +1771,7 @@ class DataclassTests(SynchronousTestCase):
                 "handshake_timeout", "login_timeout", "connect_timeout", "fallback_hold",
                 "max_frame_size_prelogin", "kick_existing_players", "status_player_sample",
                 "bungee_plugin_channel",
-                "proxy_protocol_trusted",
+                "proxy_protocol_trusted", "workers",
             ],
         )
 

@@ -101,6 +101,18 @@ class ControlListenerFuzzTests(ListenerCase):
             self.close(protocol)
         self.assertEqual(failures + [e for e in events if "log_failure" in e], [])
 
+    def test_box_without_a_command_refused(self) -> None:
+        """A box with neither a command nor an answer (two zero bytes: an empty box) is
+        refused as UNKNOWN_COMMAND, counted, and the link closed; nothing raises."""
+        with Failures() as failures:
+            protocol, transport, registry, events = self.listener()
+            protocol.dataReceived(b"\x00\x00")
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(registry.get_sample_value("mcproxy_control_rejects_total",
+                                                   {"reason": RejectReason.UNKNOWN_COMMAND.value}), 1.0)
+        self.assertEqual(failures + [e for e in events if "log_failure" in e], [])
+        self.close(protocol)
+
     @fuzz()
     @given(sequence=st.lists(boxes, min_size=1, max_size=5))
     def test_random_boxes_are_refused_by_reason(self, sequence: list[dict]) -> None:

@@ -14,11 +14,17 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.client import Phase
-from mcproxy.proxy.core import ProxySettings
+from mcproxy.proxy.core import KeyPair, ProxySettings
+from mcproxy.wire.login import LoginLayout, encode_login_start
+from mcproxy.wire.packets import packet_ids
 from mcproxy.wire.types import WireError, encode_string, encode_uuid, encode_varint
 from tests.fuzzing import fuzz
 from tests.test_fuzz_wire import cut
 from tests.test_proxy_frontdoor import LATEST, FrontDoor, handshake, packet
+
+#: A protocol of each generation of the login packets.
+LOGIN_GENERATIONS = (47, 340, 735, 759, 760, 763, 764, LATEST)
+KEYPAIR = KeyPair.generate()
 
 #: Bodies that look like the login packets a client may send, and some that do not.
 login_packets = st.one_of(
@@ -52,14 +58,34 @@ class LoginFuzzTests(SynchronousTestCase):
 
     @fuzz()
     @given(packets=st.lists(login_packets, min_size=1, max_size=4),
-           points=st.lists(st.integers(0, 2048), max_size=6), intent=st.sampled_from([2, 3]))
-    def test_any_login_traffic_ends_in_one_outcome(self, packets, points, intent) -> None:
-        """Random login packets, split anyhow, end in at most one refusal and never raise."""
+           points=st.lists(st.integers(0, 2048), max_size=6), intent=st.sampled_from([2, 3]),
+           version=st.sampled_from(LOGIN_GENERATIONS))
+    def test_any_login_traffic_ends_in_one_outcome(self, packets, points, intent, version) -> None:
+        """Random login packets of any login generation, split anyhow, end in at most one
+        refusal and never raise."""
         door = self.door()
         protocol, transport = door.connect()
-        data = handshake(LATEST, intent=intent) + b"".join(packet(pid, body) for pid, body in packets)
+        data = handshake(version, intent=intent) + b"".join(packet(pid, body) for pid, body in packets)
         for chunk in cut(data, points):
             protocol.dataReceived(chunk)
+        self.assertOneOutcome(door, protocol, transport)
+
+    @fuzz()
+    @given(version=st.sampled_from(LOGIN_GENERATIONS), response=st.binary(max_size=600),
+           points=st.lists(st.integers(0, 700), max_size=4))
+    def test_any_encryption_response_ends_in_one_outcome(self, version, response, points) -> None:
+        """In online mode, whatever follows the Encryption Request (a token, a 1.19 salt and
+        signature, garbage) is refused once with a reason and never raises."""
+        door = FrontDoor(ProxySettings(online_mode=True), keypair=KEYPAIR)
+        self.addCleanup(door.core.stop)
+        protocol, transport = door.connect()
+        ids = packet_ids(version)
+        start = encode_login_start(LoginLayout.of(version), "Steve", uuid.uuid4())
+        protocol.dataReceived(handshake(version, intent=2) + packet(ids.login_start, start))
+        self.assertIs(protocol.phase, Phase.ENCRYPTION)
+        for chunk in cut(packet(ids.login_encryption_response, response), points):
+            protocol.dataReceived(chunk)
+        self.assertIs(protocol.phase, Phase.CLOSED)
         self.assertOneOutcome(door, protocol, transport)
 
     @fuzz()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
+from importlib import resources
 
 from twisted.logger import Logger
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -12,9 +14,11 @@ from mcproxy.proxy.command_tree import (
     CommandTreeError, Literal, ProxyCommandTree, merge, parse, parsers, root_names,
 )
 from mcproxy.proxy.commands import CommandDispatcher, ProxyCommand
-from mcproxy.wire.packets import TIER1_PROTOCOLS, VERSION_NAMES, Direction, PacketTable, State
+from mcproxy.wire.packets import VERSION_NAMES, packet_ids
+from mcproxy.wire.protocols import known_protocols, protocol_info
 from mcproxy.wire.types import Reader, encode_string, encode_varint
 from tests.test_wire_peers import NODE_MODULES, run_peer
+from tests.test_wire_protocols import MINECRAFT_DATA, load_generator
 
 
 def flags(protocol: int, kind: int, executable: bool = False, redirect: bool = False,
@@ -47,10 +51,16 @@ def sample_nodes(protocol: int) -> list[dict]:
         {**arg("msg", "brigadier:string", "GREEDY_PHRASE", executable=True, suggestions=True),
          "extraNodeData": {"name": "msg", "parser": "brigadier:string", "properties": "GREEDY_PHRASE",
                            "suggestionType": "minecraft:ask_server"}},
-        arg("when", "minecraft:time", {"min": 1}, executable=True),
+        (arg("when", "minecraft:time", {"min": 1}, executable=True) if parsers(protocol).layouts["minecraft:time"] == "i32"
+         else arg("when", "minecraft:score_holder", {"unused": 0, "allowMultiple": 1}, executable=True)),
         arg("biome", "minecraft:resource_or_tag", {"registry": "minecraft:worldgen/biome"}, executable=True),
     ]
     return nodes
+
+
+#: The tier-1 versions, and one of each older family of the commands tree.
+TREE_VERSIONS = {404: "1.13.2", 754: "1.16.5", 758: "1.18.2", 759: "1.19", 760: "1.19.2", 763: "1.20.1",
+                 765: "1.20.4", **VERSION_NAMES}
 
 
 def dispatcher() -> CommandDispatcher:
@@ -74,27 +84,28 @@ class PeerTreeTests(SynchronousTestCase):
             raise SkipTest("node and peers/node_modules are needed")
 
     def test_merge_round_trips_through_minecraft_protocol(self) -> None:
-        """For every tier-1 version, a tree minecraft-protocol encodes parses, and our merged tree
-        parses back in minecraft-protocol with the backend's nodes intact and ours under the root."""
-        requests = [{"op": "serialize", "version": VERSION_NAMES[p], "state": "play", "direction": "toClient",
+        """For every tier-1 version and each older family of the node layout (parsers by name
+        before 1.19, by per-version id after), a tree minecraft-protocol encodes parses, and our
+        merged tree parses back in minecraft-protocol with the backend's nodes intact and ours
+        under the root."""
+        requests = [{"op": "serialize", "version": TREE_VERSIONS[p], "state": "play", "direction": "toClient",
                      "name": "declare_commands", "params": {"nodes": sample_nodes(p), "rootIndex": 0}}
-                    for p in TIER1_PROTOCOLS]
-        encoded = {p: bytes.fromhex(r["hex"]) for p, r in zip(TIER1_PROTOCOLS, run_peer(requests))}
+                    for p in TREE_VERSIONS]
+        encoded = {p: bytes.fromhex(r["hex"]) for p, r in zip(TREE_VERSIONS, run_peer(requests))}
         merged = {}
         for protocol, packet in encoded.items():
             reader = Reader(packet)
             packet_id = reader.varint()
-            self.assertEqual(packet_id, PacketTable.for_protocol(protocol).id(
-                State.PLAY, Direction.CLIENTBOUND, "declare_commands"))
+            self.assertEqual(packet_id, packet_ids(protocol).play_declare_commands)
             fields = packet[reader.offset:]
             self.assertEqual(root_names(fields, protocol), ["tp", "server", "teleport", "misc"])
             table = parsers(protocol)
             tree = parse(fields, table)
             merged[protocol] = encode_varint(packet_id) + merge(
                 tree, [Literal("server", True), Literal("glist", False)], table)
-        parsed = run_peer([{"op": "parse", "version": VERSION_NAMES[p], "state": "play", "direction": "toClient",
-                            "hex": merged[p].hex()} for p in TIER1_PROTOCOLS])
-        for protocol, result in zip(TIER1_PROTOCOLS, parsed):
+        parsed = run_peer([{"op": "parse", "version": TREE_VERSIONS[p], "state": "play", "direction": "toClient",
+                            "hex": merged[p].hex()} for p in TREE_VERSIONS])
+        for protocol, result in zip(TREE_VERSIONS, parsed):
             nodes = result["params"]["nodes"]
             original = sample_nodes(protocol)
             root = nodes[result["params"]["rootIndex"]]
@@ -189,3 +200,47 @@ class TabCompleteTests(SynchronousTestCase):
     def test_not_permitted(self) -> None:
         """A command the player may not run gets no completions from the proxy."""
         self.assertIsNone(self.request("/secret "))
+
+
+class ParserTableTests(SynchronousTestCase):
+    def test_every_version_with_a_tree(self) -> None:
+        """Every version from 1.13 has its parsers: by name until 1.18.2, by id from 1.19."""
+        for protocol in known_protocols():
+            info = protocol_info(protocol)
+            if info.source != "minecraft-data":
+                continue
+            has_tree = bool(info.facts.get("declare_commands"))
+            if not has_tree:
+                self.assertRaises(KeyError, parsers, protocol)
+                continue
+            table = parsers(protocol)
+            self.assertEqual(table.by_name, protocol < 759, protocol)
+            self.assertEqual(table.layouts["brigadier:string"], "varint", protocol)
+
+    def test_upstream_only_version(self) -> None:
+        """26.2, known from BungeeCord and Gate only, reads trees with 26.1's parsers (both
+        sources keep ids and properties), so a 26.1-shaped tree merges; an unknown protocol
+        has none."""
+        self.assertIs(parsers(776), parsers(775))
+        names = root_names(ProxyCommandTree(dispatcher(), Logger(observer=lambda e: None)).merged(
+            Player("Steve"), 776, tiny_tree()), 776)
+        self.assertEqual(names, ["a", "glist", "server"])
+        self.assertRaises(KeyError, parsers, 9999)
+
+    def test_parser_by_name(self) -> None:
+        """1.13 – 1.18.2 name a parser by string; one minecraft-data does not list reads as it
+        assumes (no properties), and our string argument is written by name."""
+        table = parsers(404)
+        node = bytes([2]) + encode_varint(0) + encode_string("x") + encode_string("minecraft:block_pos")
+        tree = parse(encode_varint(2) + bytes([0]) + encode_varint(1) + encode_varint(1) + node + encode_varint(0),
+                     table)
+        self.assertEqual(tree.nodes[1].name, "x")
+        self.assertEqual(table.encode("brigadier:string"), encode_string("brigadier:string"))
+
+    def test_checked_in_table_is_current(self) -> None:
+        """command_parsers.json is exactly what the generator makes from the pinned data."""
+        if not (MINECRAFT_DATA / "package.json").exists():
+            raise SkipTest("minecraft-data is not installed")
+        generated = load_generator("gen_command_parsers").generate(MINECRAFT_DATA)
+        checked_in = json.loads(resources.files("mcproxy.wire").joinpath("command_parsers.json").read_text("utf-8"))
+        self.assertEqual(generated, checked_in)

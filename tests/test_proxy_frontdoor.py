@@ -103,7 +103,7 @@ class FrontDoor:
 
     def __init__(self, settings: ProxySettings | None = None, limits: RateLimitsSection | None = None,
                  motd: str = "A mcproxy network", max_players: int = 500,
-                 favicon: bytes | None = None, motd_by_host: dict | None = None) -> None:
+                 favicon: bytes | None = None, motd_by_host: dict | None = None, keypair=None) -> None:
         self.reactor = MemoryReactorClock()
         self.registry = CollectorRegistry()
         self.events: list[dict] = []
@@ -111,7 +111,7 @@ class FrontDoor:
         self.core = ProxyCore(
             self.reactor, settings or ProxySettings(online_mode=False), status=None,
             router=self.router, metrics=ProxyMetrics(self.registry),
-            log=Logger(observer=self.events.append), limits=limits or rates())
+            log=Logger(observer=self.events.append), limits=limits or rates(), keypair=keypair)
         self.core.status = StatusResponder(motd, max_players, self.core.online_count,
                                            favicon_png=favicon, motd_by_host=motd_by_host)
         self.factory = PlayerFactory(self.core)

@@ -12,12 +12,12 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import GameProfile, offline_profile
-from mcproxy.proxy.backend import BackendConnection, BackendLogin, LoginPhase
+from mcproxy.proxy.backend import BackendConnection, BackendLogin, BackendRefused, LoginPhase
 from mcproxy.proxy.core import ProxySettings
-from mcproxy.proxy.routing import FORWARDING_UNSUPPORTED, Router, ServerAddress
+from mcproxy.proxy.routing import FORWARDING_UNSUPPORTED, NoServerAvailable, Router, ServerAddress
 from mcproxy.proxy.session.base import Phase
 from mcproxy.proxy.session.switch import SwitchRefused
-from mcproxy.wire import chat
+from mcproxy.wire import bungee, chat
 from mcproxy.wire.cipher import generate_private_key, public_key_der, rsa_encrypt
 from mcproxy.wire.login import LoginLayout, encode_login_success
 from mcproxy.wire.packets import packet_ids
@@ -83,6 +83,18 @@ class FirstJoinTests(SynchronousTestCase):
             self.assertEqual(backend.transport.value(), chat_line, protocol)
             self.assertEqual(rig.core.online_count(), 1)
 
+    def test_counted_under_their_version(self) -> None:
+        """Old players count under their own protocol in /status and mcproxy_players."""
+        rig = Rig()
+        rig.join("Steve", protocol=47)
+        rig.join("Alex", protocol=340)
+        rig.join("Sam", protocol=340)
+        self.assertEqual(rig.core.players.by_protocol(), {47: 1, 340: 2})
+        self.assertEqual(rig.registry.get_sample_value("mcproxy_players", {"protocol": "47", "version": "1.8-1.8.9"}),
+                         1.0)
+        self.assertEqual(rig.registry.get_sample_value("mcproxy_players", {"protocol": "340", "version": "1.12.2"}),
+                         2.0)
+
     def test_configuration_from_1_20_2(self) -> None:
         """1.20.2 – 1.20.4 still acknowledge the login and configure first."""
         for protocol in (764, 765):
@@ -128,6 +140,30 @@ class FirstJoinTests(SynchronousTestCase):
         self.assertEqual(packet_id, packet_ids(340).play_kick)
         self.assertIn("Lost connection", Reader(fields).string())
         self.assertTrue(session.transport.disconnecting)
+
+
+class OldPlayWatchTests(SynchronousTestCase):
+    def test_bungeecord_channel_before_1_13(self) -> None:
+        """A 1.12.2 backend's plugin asks on the pre-1.13 ``BungeeCord`` channel, under 1.12.2's
+        plugin-message id; the proxy answers on that channel and id, and the request never
+        reaches the client; KickPlayer sends the 1.12.2 player a JSON kick."""
+        rig = Rig()
+        session = rig.join("Steve", protocol=340)
+        ids = packet_ids(340)
+        ask = packet(ids.play_custom_payload, encode_string("BungeeCord") + bungee.encode_utf("GetServer"))
+        session.backend.dataReceived(ask)
+        self.assertEqual(session.sent(), b"")
+        [(packet_id, fields)] = frames(session.backend.transport.value())
+        self.assertEqual(packet_id, ids.play_custom_payload_serverbound)
+        reader = Reader(fields)
+        self.assertEqual(reader.string(), "BungeeCord")
+        self.assertEqual(reader.rest(), bungee.encode_utf("GetServer") + bungee.encode_utf("lobby"))
+        kick = packet(ids.play_custom_payload, encode_string("BungeeCord") + bungee.encode_utf("KickPlayer")
+                      + bungee.encode_utf("Steve") + bungee.encode_utf("Go away"))
+        session.backend.dataReceived(kick)
+        [(packet_id, fields)] = frames(session.sent())
+        self.assertEqual(packet_id, ids.play_kick)
+        self.assertEqual(chat.plain_text(chat.json_to_component(Reader(fields).string())), "Go away")
 
 
 class SessionServer:
@@ -293,6 +329,15 @@ class ModernRefusalTests(SynchronousTestCase):
         connection, _ = rig.connect()
         connection.dataReceived(handshake(protocol=393) + login_start("Steve", 393))
         self.assertEqual([client[:2] for client in reactor.tcpClients], [("127.0.0.1", 25566)])
+
+    def test_reason_only_when_every_server_said_so(self) -> None:
+        """When another server failed for another reason (down, full), the refusal is the
+        usual NO_SERVER_AVAILABLE with that server's message."""
+        too_old = BackendRefused(FORWARDING_UNSUPPORTED, "This server requires Minecraft 1.13 or newer.")
+        self.assertEqual(NoServerAvailable([("a", too_old), ("b", too_old)]).reason, FORWARDING_UNSUPPORTED)
+        mixed = NoServerAvailable([("a", too_old), ("b", BackendRefused("BACKEND_KICKED", "Whitelisted"))])
+        self.assertEqual((mixed.reason, mixed.player_message()), ("NO_SERVER_AVAILABLE", "Whitelisted"))
+        self.assertEqual(NoServerAvailable([]).reason, "NO_SERVER_AVAILABLE")
 
     def test_proxy_wide_modern_mode(self) -> None:
         """``[proxy].forwarding = "modern"`` refuses a 1.8 player the same way."""

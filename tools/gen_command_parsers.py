@@ -1,10 +1,12 @@
 """Generate mcproxy/wire/command_parsers.json from the pinned minecraft-data.
 
-The Declare Commands packet names each argument node's parser by a number that changes
-between protocol versions, followed by properties whose layout depends on the parser.  To
-find node boundaries without understanding every parser, the proxy needs, per version,
-the parser names by id and the shape of each parser's properties; this script reads both
-from minecraft-data's ``command_node`` type and checks the result in beside the packet ids.
+The Declare Commands packet (1.13 on) names each argument node's parser, followed by
+properties whose layout depends on the parser: by its string identifier (``brigadier:string``)
+until 1.18.2, by a number that changes between versions from 1.19.  To find node boundaries
+without understanding every parser, the proxy needs, per version, the parsers (by id, or by
+name with the layout minecraft-data assumes for a name it does not list) and the shape of
+each one's properties; this script reads them from minecraft-data's ``command_node`` type
+for every release protocol that has one and checks the result in beside the packet ids.
 
 Run from the repository root after ``npm ci`` in ``peers/``::
 
@@ -20,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gen_packet_ids import ROOT, VERSIONS, GenerationError, _load  # noqa: E402
+from gen_packet_ids import ROOT, GenerationError, _load, release_protocols  # noqa: E402
 
 #: Scalar sizes of the bounds of brigadier's numeric parsers.
 _NUMBERS = {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64"}
@@ -40,6 +42,8 @@ def _layout(spec: object, where: str) -> str:
         types = [f["type"] for f in fields]
         if len(fields) == 1 and types[0] in ("i32", "string"):
             return types[0]
+        if len(fields) == 1 and types[0] in ("bool", "i8", "u8"):
+            return "byte"
         if (len(fields) == 3 and isinstance(types[0], list) and types[0][0] == "bitfield"
                 and all(isinstance(t, list) and t[0] == "switch" for t in types[1:])):
             bound = types[1][1]["fields"]["1"]
@@ -48,18 +52,25 @@ def _layout(spec: object, where: str) -> str:
     raise GenerationError(f"{where}: properties layout not understood: {json.dumps(spec)[:200]}")
 
 
-def _parsers(protocol: dict, where: str) -> list[list[str]]:
+def _parsers(protocol: dict, where: str) -> list[list[str]] | dict | None:
+    """A list of [name, layout] by parser id, or for string identifiers an object with the
+    listed parsers and the default layout; None for a version without a commands tree."""
+    node = protocol["types"].get("command_node")
+    if node is None:
+        return None
     try:
-        node = protocol["types"]["command_node"][1]
-        extra = next(f["type"] for f in node if f["name"] == "extraNodeData")
+        extra = next(f["type"] for f in node[1] if f["name"] == "extraNodeData")
         argument = extra[1]["fields"]["2"][1]
-        mapper = next(f["type"] for f in argument if f["name"] == "parser")[1]["mappings"]
+        parser = next(f["type"] for f in argument if f["name"] == "parser")
         switch = next(f["type"] for f in argument if f["name"] == "properties")[1]
     except (KeyError, IndexError, TypeError, StopIteration):
         raise GenerationError(f"{where}: no command_node argument parsers") from None
     default = switch.get("default", "void")
+    if parser == "string":
+        listed = [[name, _layout(spec, f"{where}: {name}")] for name, spec in sorted(switch["fields"].items())]
+        return {"by": "name", "parsers": listed, "default": _layout(default, f"{where}: default")}
     out = []
-    for key, name in sorted(mapper.items(), key=lambda item: int(item[0])):
+    for key, name in sorted(parser[1]["mappings"].items(), key=lambda item: int(item[0])):
         if int(key) != len(out):
             raise GenerationError(f"{where}: parser ids are not contiguous at {key}")
         out.append([name, _layout(switch["fields"].get(name, default), f"{where}: {name}")])
@@ -71,9 +82,14 @@ def generate(data_root: Path) -> dict:
     data_dir = data_root / "minecraft-data" / "data"
     paths = _load(data_dir / "dataPaths.json")["pc"]
     protocols = {}
-    for number, version in VERSIONS.items():
-        protocol = _load(data_dir / paths[version]["protocol"] / "protocol.json")
-        protocols[str(number)] = _parsers(protocol, version)
+    for number, releases in release_protocols(data_dir).items():
+        with_data = [name for name in releases if "protocol" in paths.get(name, {})]
+        if not with_data:
+            continue
+        protocol = _load(data_dir / paths[with_data[-1]]["protocol"] / "protocol.json")
+        table = _parsers(protocol, with_data[-1])
+        if table is not None:
+            protocols[str(number)] = table
     return {
         "generator": "tools/gen_command_parsers.py",
         "minecraft_data_version": package["version"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+from operator import attrgetter
 import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -22,10 +23,11 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from mcproxy.backend.commands import BUILTIN_COMMANDS, split_command
+from mcproxy.backend.chat import KeepAlive, LimboChat
+from mcproxy.backend.commands import BUILTIN_COMMANDS
+from mcproxy.backend.configuration import LimboConfiguration
 from mcproxy.backend.join import JoinSettings, play_entry
 from mcproxy.wire.forwarding import CHANNEL, ForwardedPlayer, ProfileProperty, Refused, without_probe
-from mcproxy.backend.module import CommandOutcome
 from mcproxy.backend.packets import GAMEMODES, ServerPackets, Spawn
 from mcproxy.backend.registries import RegistryStore
 from mcproxy.backend.status import served_protocols, served_range, status_json
@@ -82,19 +84,22 @@ _WIRE_STATE = {
     Phase.PLAY: State.PLAY,
 }
 
-#: Serverbound packets each phase acts on (name -> handler method).
+#: Serverbound packets each phase acts on (name -> handler method, dotted for a helper's).
 _HANDLERS: dict[Phase, dict[str, str]] = {
     Phase.LOGIN_START: {"login_start": "_on_login_start"},
     Phase.LOGIN_FORWARDING: {"login_plugin_response": "_on_plugin_response"},
-    Phase.LOGIN_ACKNOWLEDGE: {"login_acknowledged": "_on_login_acknowledged"},
-    Phase.CONFIGURATION_PACKS: {"select_known_packs": "_on_known_packs",
+    Phase.LOGIN_ACKNOWLEDGE: {"login_acknowledged": "configuration.on_login_acknowledged"},
+    Phase.CONFIGURATION_PACKS: {"select_known_packs": "configuration.on_known_packs",
                                 "keep_alive": "_on_keep_alive"},
-    Phase.CONFIGURATION_FINISH: {"finish_configuration": "_on_finish_configuration",
+    Phase.CONFIGURATION_FINISH: {"finish_configuration": "configuration.on_finish_configuration",
                                  "keep_alive": "_on_keep_alive"},
     Phase.PLAY: {"keep_alive": "_on_keep_alive", "teleport_confirm": "_on_teleport_confirm",
-                 "chat_message": "_on_chat_message", "chat_command": "_on_chat_command",
-                 "chat_command_signed": "_on_chat_command", "chat": "_on_legacy_chat"},
+                 "chat_message": "chat.on_chat_message", "chat_command": "chat.on_chat_command",
+                 "chat_command_signed": "chat.on_chat_command", "chat": "chat.on_legacy_chat"},
 }
+
+_HANDLERS = {phase: {name: attrgetter(method) for name, method in handlers.items()}
+             for phase, handlers in _HANDLERS.items()}
 
 #: Serverbound packets a phase tolerates without acting on them (client settings, brand,
 #: movement, ...).  Anything neither handled nor ignored is an illegal transition.
@@ -107,10 +112,10 @@ _IGNORED: dict[Phase, frozenset[str]] = {
 _IGNORED[Phase.CONFIGURATION_FINISH] = _IGNORED[Phase.CONFIGURATION_PACKS]
 #: Play packets that would change the state machine and so are not merely ignored.
 _PLAY_ILLEGAL = frozenset({"configuration_acknowledged"})
-#: The longest chat line a client sends: 100 characters before 1.11, 256 since.
-CHAT_MAX_CHARS = 256
 #: Keep-alive ids are VarInts before 1.12.2: kept within 31 bits there.
 VARINT_KEEPALIVE_MASK = 0x7FFFFFFF
+#: Keep-alive ids are longs from 1.12.2 (and in configuration).
+LONG_KEEPALIVE_MASK = 0x7FFFFFFFFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -161,9 +166,9 @@ class LimboProtocol(Protocol):
         self.entity_id = 0
         self._plugin_message_id = 0
         self._counted_login = False
-        self._keepalive_id: int | None = None
-        self._keepalive_sent_at = 0.0
-        self._last_keepalive = 0.0
+        self.keepalive = KeepAlive(0.0)
+        self.chat = LimboChat(self)
+        self.configuration = LimboConfiguration(self)
         self._teleport_id: int | None = None
         #: The first read decides whether this is a pre-1.7 ping.
         self._first_read = True
@@ -171,7 +176,8 @@ class LimboProtocol(Protocol):
     # Twisted callbacks
 
     def connectionMade(self) -> None:
-        self.connected_at = self._last_keepalive = self.factory.clock.seconds()
+        self.connected_at = self.factory.clock.seconds()
+        self.keepalive = KeepAlive(self.connected_at)
         peer = self.transport.getPeer()
         self.address = getattr(peer, "host", str(peer))
         self.log = correlated(self.factory.log, self.connection_id, peer=self.address)
@@ -225,7 +231,7 @@ class LimboProtocol(Protocol):
         name = self.packets.serverbound_name(_WIRE_STATE[self.phase], packet_id)
         handler = _HANDLERS.get(self.phase, {}).get(name or "")
         if handler is not None:
-            getattr(self, handler)(reader)
+            handler(self)(reader)
             return
         if self.phase is Phase.PLAY and name not in _PLAY_ILLEGAL \
                 and (name is not None or self.packets.table is None):
@@ -376,53 +382,17 @@ class LimboProtocol(Protocol):
         if self.packets.facts.get("configuration_state"):
             self._enter(Phase.LOGIN_ACKNOWLEDGE)
         else:
-            self._start_play()
+            self.start_play()
 
-    def _on_login_acknowledged(self, reader: Reader) -> None:
-        reader.expect_end()
-        if self.packets.ids.config_select_known_packs is None:
-            # 1.20.2 - 1.20.4: no known packs; every registry in one codec, then finish.
-            codec = self.factory.registries.world(self.protocol_version).codec_nbt(named=False)
-            self._enter(Phase.CONFIGURATION_FINISH)
-            self._send_many([
-                self.packets.configuration_custom_payload("minecraft:brand",
-                                                          encode_string("mcproxy")),
-                self.packets.feature_flags(["minecraft:vanilla"]),
-                self.packets.registry_codec(codec),
-                self.packets.finish_configuration(),
-            ])
-            return
+    # Configuration (the steps are LimboConfiguration's)
+
+    def choosing_packs(self) -> None:
         self._enter(Phase.CONFIGURATION_PACKS)
-        registries = self.factory.registries.for_protocol(self.protocol_version)
-        self._send_many([
-            self.packets.configuration_custom_payload("minecraft:brand",
-                                                      encode_string("mcproxy")),
-            self.packets.feature_flags(["minecraft:vanilla"]),
-            self.packets.select_known_packs(
-                [("minecraft", "core", release) for release in registries.releases]),
-        ])
 
-    # Configuration
-
-    def _on_known_packs(self, reader: Reader) -> None:
-        count = reader.varint()
-        if not 0 <= count <= 64:
-            self.fail("ILLEGAL_PACKET", "Too many known packs")
-            return
-        packs = {(reader.string(), reader.string(), reader.string()) for _ in range(count)}
-        reader.expect_end()
-        registries = self.factory.registries.for_protocol(self.protocol_version)
-        shared = any(("minecraft", "core", release) in packs for release in registries.releases)
+    def finishing_configuration(self) -> None:
         self._enter(Phase.CONFIGURATION_FINISH)
-        self.transport.write(self.factory.registry_frames(self.protocol_version,
-                                                          self.compression, shared))
-        self._send(self.packets.finish_configuration())
 
-    def _on_finish_configuration(self, reader: Reader) -> None:
-        reader.expect_end()
-        self._start_play()
-
-    def _start_play(self) -> None:
+    def start_play(self) -> None:
         """Enter play: after configuration from 1.20.2, right after Login Success before."""
         self._leave_login()
         self._enter(Phase.PLAY)
@@ -431,7 +401,7 @@ class LimboProtocol(Protocol):
         settings = factory.settings
         self.entity_id = next(factory.entity_ids)
         self._teleport_id = next(factory.teleport_ids)
-        self._send_many(play_entry(
+        self.send_many(play_entry(
             self.packets, factory.registries,
             JoinSettings(settings.max_players, settings.view_distance,
                          GAMEMODES.get(settings.gamemode, 3), settings.spawn),
@@ -449,60 +419,11 @@ class LimboProtocol(Protocol):
         varint = self.phase is Phase.PLAY and self.packets.facts.get("keep_alive_id") == "varint"
         answered = reader.varint() if varint else reader.long()
         reader.expect_end()
-        if answered == self._keepalive_id:
-            self._keepalive_id = None
+        self.keepalive.answered(answered)
 
     def _on_teleport_confirm(self, reader: Reader) -> None:
         if reader.varint() == self._teleport_id:
             self._teleport_id = None
-
-    def _on_chat_message(self, reader: Reader) -> None:
-        self._chat(reader.string(CHAT_MAX_CHARS))
-
-    def _chat(self, text: str) -> None:
-        if not text.strip():
-            return
-        self.log.info("<{player}> {message}", player=self.name, message=text)
-        if self.probe:
-            self.message(f"<{self.name}> {text}")
-        else:
-            self.factory.broadcast(f"<{self.name}> {text}")
-
-    def _on_legacy_chat(self, reader: Reader) -> None:
-        """Before 1.19 chat and commands share one packet: a command starts with ``/``."""
-        text = reader.string(CHAT_MAX_CHARS)
-        reader.expect_end()
-        if text.startswith("/"):
-            self._command(text[1:])
-        else:
-            self._chat(text)
-
-    def _on_chat_command(self, reader: Reader) -> None:
-        self._command(reader.string(32767))
-
-    def _command(self, line: str) -> None:
-        name, args = split_command(line)
-        factory = self.factory
-        if name == "help":
-            self.message("Commands: " + ", ".join(
-                f"/{command}" for command in factory.command_names()), "gray")
-        elif name == "where":
-            self.message(f"You are on {factory.settings.server_id} (mcproxy limbo).", "gray")
-        elif name == "players":
-            names = sorted(p.name for p in factory.players.values() if p.phase is Phase.PLAY)
-            self.message(f"Players online ({len(names)}): {', '.join(names)}", "gray")
-        elif factory.module.is_proxy_command(name):
-            assert self.uuid is not None
-            d = factory.module.execute_command(self.uuid, line.strip().lstrip("/"))
-            d.addCallback(self._command_done)
-        else:
-            self.message(f"Unknown command /{name}. Type /help for help.", "red")
-
-    def _command_done(self, outcome: CommandOutcome) -> None:
-        if self.phase is not Phase.PLAY:
-            return
-        if outcome.message:
-            self.message(outcome.message, None if outcome.ok else "red")
 
     # Housekeeping, called by the factory's shared loop
 
@@ -519,25 +440,31 @@ class LimboProtocol(Protocol):
             return
         if _WIRE_STATE.get(self.phase) not in (State.CONFIGURATION, State.PLAY):
             return
-        if self._keepalive_id is not None:
-            if now - self._keepalive_sent_at >= settings.keepalive_timeout:
-                self._disconnect("KEEPALIVE_TIMEOUT", "Timed out.")
+        keepalive = self.keepalive
+        if keepalive.overdue(now, settings.keepalive_timeout):
+            self._disconnect("KEEPALIVE_TIMEOUT", "Timed out.")
+            return
+        if keepalive.pending is not None:
             return
         if self.phase is Phase.CONFIGURATION_FINISH:
             # finish_configuration is on its way: anything sent now would reach the client
             # after it switched to play and be read against the play packet table.
             return
-        if now - self._last_keepalive >= settings.keepalive_interval:
-            self._keepalive_id = int(now * 1000)
-            if self.phase is Phase.PLAY and self.packets.facts.get("keep_alive_id") == "varint":
-                self._keepalive_id &= VARINT_KEEPALIVE_MASK
-            self._keepalive_sent_at = self._last_keepalive = now
-            if self.phase is Phase.PLAY:
-                self._send(self.packets.play_keep_alive(self._keepalive_id))
-            else:
-                self._send(self.packets.configuration_keep_alive(self._keepalive_id))
+        varint = self.phase is Phase.PLAY and self.packets.facts.get("keep_alive_id") == "varint"
+        value = keepalive.next_id(now, settings.keepalive_interval,
+                                  VARINT_KEEPALIVE_MASK if varint else LONG_KEEPALIVE_MASK)
+        if value is None:
+            return
+        if self.phase is Phase.PLAY:
+            self._send(self.packets.play_keep_alive(value))
+        else:
+            self._send(self.packets.configuration_keep_alive(value))
 
     # Output and closing
+
+    @property
+    def in_play(self) -> bool:
+        return self.phase is Phase.PLAY
 
     def message(self, text: str, color: str | None = None) -> None:
         """Show ``text`` in the player's chat."""
@@ -597,7 +524,7 @@ class LimboProtocol(Protocol):
     def _send(self, body: bytes) -> None:
         self.transport.write(self._frame(body))
 
-    def _send_many(self, bodies: Iterable[bytes]) -> None:
+    def send_many(self, bodies: Iterable[bytes]) -> None:
         self.transport.writeSequence([self._frame(body) for body in bodies])
 
     def _send_raw(self, body: bytes) -> None:

@@ -19,6 +19,7 @@ from mcproxy.config.schema import (
     PluginsSection, ProxyConfig, ProxySection, QuerySection, RateLimitsSection, SecuritySection, Server,
 )
 from mcproxy.config.secrets import _require_secret, _rotation, _secret
+from mcproxy.config.workers import _worker_checks
 from mcproxy.wire.forwarding import FORWARDING_MODES
 from mcproxy.wire.framing import MAX_FRAME_SIZE
 from mcproxy.wire.proxy_protocol import VERSIONS as PROXY_HEADER_VERSIONS
@@ -56,6 +57,9 @@ _PROXY_TABLES = (
 #: Server-list sample entries; with a full favicon the status answer must still fit
 #: one protocol string.
 MAX_STATUS_SAMPLE = 32
+
+#: Worker processes on one machine; more than its cores only adds switching.
+MAX_WORKERS = 64
 
 
 def _favicon(table: _Table) -> tuple[str, bytes]:
@@ -133,6 +137,7 @@ def _proxy_section(t: _Table) -> ProxySection:
         ),
         bungee_plugin_channel=t.boolean("bungee_plugin_channel", d.bungee_plugin_channel),
         proxy_protocol_trusted=_trusted_sources(t, binds),
+        workers=t.integer("workers", d.workers, 1, MAX_WORKERS),
     )
     t.finish()
     return section
@@ -422,6 +427,7 @@ def _build_proxy(file: str, base: Path, data: Mapping[str, Any]) -> ProxyConfig:
     if not problems:
         with problems.collecting():
             _cross_checks(t, proxy, servers, messaging)
+            _worker_checks(t, proxy, cluster, admin)
     problems.check()
     return ProxyConfig(
         path=file,

@@ -160,6 +160,8 @@ class ProxySection:
     #: Networks allowed to send a PROXY header to a ``haproxy:`` listener; empty trusts
     #: every peer, which the loader allows only on a loopback-bound listener.
     proxy_protocol_trusted: tuple[str, ...] = ()
+    #: Processes sharing the game port; more than one needs ``[cluster]``.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         # Built in code with only ``bind`` given, the section has that one listener.

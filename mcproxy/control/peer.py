@@ -217,6 +217,15 @@ class ControlProtocol(amp.AMP):
         sent.addCallbacks(answer.callback, answer.errback)
         return answer
 
+    def ampBoxReceived(self, box: amp.AmpBox) -> None:
+        """A box that is neither a command, an answer nor an error is refused and the link
+        closed: AMP would raise NoEmptyBoxes out of dataReceived, a traceback."""
+        if amp.COMMAND in box or amp.ANSWER in box or amp.ERROR in box:
+            super().ampBoxReceived(box)
+            return
+        self.peer.refuse(RejectReason.UNKNOWN_COMMAND, "a box without a command")
+        self.transport.loseConnection()
+
     def locateResponder(self, name: bytes) -> Callable[[amp.AmpBox], Any] | None:
         responder = super().locateResponder(name)
         if responder is not None:

@@ -23,6 +23,7 @@ from mcproxy.config.forwarding_check import forwarding_warnings
 from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ctl.typo import unknown_command
 from mcproxy.ctl.wait import poll
+from mcproxy.proxy.worker import WorkerSlot
 
 #: Exit statuses: scripts and deploy gates rely on them.
 OK, FAILED, USAGE = 0, 1, 2
@@ -126,6 +127,20 @@ def _load(path: str) -> ProxyConfig | BackendConfig:
         raise CtlError(str(error)) from None
 
 
+def _addressed(args) -> ProxyConfig | BackendConfig:
+    """The config of ``-c``, as worker ``--worker K`` of a proxy with ``[proxy] workers`` runs it
+    (its admin listener is the configured port + K - 1); without ``--worker``, worker 1's."""
+    config = _load(args.config)
+    worker = getattr(args, "worker", None)
+    if worker is None:
+        return config
+    count = config.proxy.workers if isinstance(config, ProxyConfig) else 0
+    if not 1 <= worker <= count:
+        raise CtlError(f"{args.config}: --worker {worker}: "
+                       + (f"this proxy runs {count} worker(s)" if count else "only a proxy has workers"))
+    return WorkerSlot(worker, count).shape(config) if count > 1 else config
+
+
 def _backend(path: str) -> BackendConfig:
     config = _load(path)
     if not isinstance(config, BackendConfig):
@@ -189,7 +204,7 @@ def cmd_gen_secret(args) -> int:
 
 def cmd_health(args) -> int:
     """/health; with ``--wait N``, asked again until READY for up to N seconds."""
-    client = AdminClient(_load(args.config))
+    client = AdminClient(_addressed(args))
 
     def ask() -> tuple[bool, tuple[int, Any]]:
         code, body = client.request("GET", "/health")
@@ -211,7 +226,7 @@ def _health_text(body: Any) -> str:
 
 
 def cmd_status(args) -> int:
-    body = AdminClient(_load(args.config)).get("/status")
+    body = AdminClient(_addressed(args)).get("/status")
     _print(args, body, lambda b: json.dumps(b, indent=2, sort_keys=True))
     return OK
 
@@ -264,7 +279,7 @@ def _snapshot_answer_text(answer: dict) -> str:
 
 def cmd_command(args) -> int:
     """Run a proxy command as the console, like a player with every permission."""
-    config = _load(args.config)
+    config = _addressed(args)
     if not isinstance(config, ProxyConfig):
         raise CtlError(f"{args.config}: this command needs the proxy config ([proxy])")
     answer = AdminClient(config).action("command", {"line": args.line})
@@ -683,6 +698,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="mcproxyctl", description=__doc__.splitlines()[0])
     top.add_argument("-c", "--config", help="the process's config file (proxy.toml or backend.toml)")
     top.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    top.add_argument("--worker", type=int, metavar="K",
+                     help="with [proxy] workers: ask worker K (its admin port is the configured one + K - 1)")
     sub = top.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate config files")
     check.add_argument("files", nargs="*")

@@ -8,7 +8,7 @@ import difflib
 from typing import Sequence
 
 #: Top-level options that take a value, so the value is not mistaken for the command.
-_VALUED = ("-c", "--config")
+_VALUED = ("-c", "--config", "--worker")
 
 
 def unknown_command(argv: Sequence[str], parser: argparse.ArgumentParser) -> str | None:

@@ -51,7 +51,7 @@ from mcproxy.ops.redaction import Redactor
 #: Event fields copied into each JSON line when present, besides time/level/namespace/text.
 DEFAULT_FIELDS = (
     "correlation_id", "peer", "player", "uuid", "server", "reason", "sender", "command",
-    "serial", "state", "code",
+    "serial", "state", "code", "worker",
 )
 
 
@@ -287,12 +287,30 @@ class LoggingMultiService(MultiService):
         super().setServiceParent(parent)
 
 
-def logged_process(process: IService, level: str, file: str, redactor: Redactor) -> LoggingMultiService:
+class StampingObserver:
+    """Adds fixed fields to every event: a worker's lines say which worker wrote them."""
+
+    def __init__(self, observer: ILogObserver, stamp: dict[str, Any]) -> None:
+        self._observer = observer
+        self._stamp = stamp
+
+    def __call__(self, event: LogEvent) -> None:
+        self._observer({**event, **self._stamp})
+
+    def close(self) -> None:
+        self._observer.close()
+
+
+def logged_process(process: IService, level: str, file: str, redactor: Redactor,
+                   stamp: dict[str, Any] | None = None) -> LoggingMultiService:
     """The twistd top service: ``process`` under the observer its ``[logging]`` asks for
-    (``file`` empty for standard output).
+    (``file`` empty for standard output), each event carrying ``stamp``'s fields.
 
     Both plugins end with this, so the two processes log the same way.
     """
-    top = LoggingMultiService(start_logging(level, file or None, redactor))
+    observer: ILogObserver = start_logging(level, file or None, redactor)
+    if stamp:
+        observer = StampingObserver(observer, stamp)
+    top = LoggingMultiService(observer)
     process.setServiceParent(top)
     return top

@@ -5,8 +5,9 @@ enough of each node to find where it ends (flags, children, redirect, name, and 
 argument node its parser id and properties), copy every node but the root verbatim,
 rewrite the root's children, and append a literal per proxy command (with one greedy
 string argument when it takes arguments, suggested by asking the server, i.e. us).
-Parser ids and their properties' layouts change between protocol versions; they come
-from ``mcproxy/wire/command_parsers.json``, generated from minecraft-data.
+Parsers are named by string identifier in 1.13 – 1.18.2 and by a per-version id from
+1.19; both, and their properties' layouts, come from ``mcproxy/wire/command_parsers.json``,
+generated from minecraft-data.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable, Sequence
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence
 
+from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
 
 ROOT, LITERAL, ARGUMENT = 0, 1, 2
@@ -27,6 +30,7 @@ HAS_SUGGESTIONS = 0x10
 #: Brigadier's StringArgumentType modes.
 GREEDY_PHRASE = 2
 ASK_SERVER = "minecraft:ask_server"
+STRING_PARSER = "brigadier:string"
 #: More nodes than any real server declares; a bound on what we parse.
 MAX_NODES = 1 << 16
 
@@ -57,16 +61,63 @@ class CommandTree:
     root: int
 
 
+@dataclass(frozen=True, slots=True)
+class Parsers:
+    """One version's argument parsers: named by a VarInt id (1.19 on) or by their string
+    identifier (1.13 – 1.18.2), each with the layout of its properties."""
+
+    by_name: bool
+    #: By id, for the versions that number them.
+    names: tuple[str, ...]
+    layouts: Mapping[str, str]
+    #: The layout minecraft-data assumes for a parser name it does not list.
+    default: str | None
+
+    def read(self, reader: Reader) -> str:
+        """The properties layout of the parser at the reader; CommandTreeError if unknown."""
+        if self.by_name:
+            name = reader.string()
+            layout = self.layouts.get(name, self.default)
+            if layout is None:
+                raise CommandTreeError(f"unknown parser {name}")
+            return layout
+        parser_id = reader.varint()
+        if not 0 <= parser_id < len(self.names):
+            raise CommandTreeError(f"unknown parser id {parser_id}")
+        return self.layouts[self.names[parser_id]]
+
+    def encode(self, name: str) -> bytes:
+        """How an argument node names parser ``name``."""
+        if self.by_name:
+            return encode_string(name)
+        return encode_varint(self.names.index(name))
+
+
 @lru_cache(maxsize=None)
-def _table() -> dict[int, tuple[tuple[str, str], ...]]:
+def _table() -> dict[int, Parsers]:
     text = resources.files("mcproxy.wire").joinpath("command_parsers.json").read_text("utf-8")
-    return {int(protocol): tuple((name, layout) for name, layout in parsers)
-            for protocol, parsers in json.loads(text)["protocols"].items()}
+    out = {}
+    for protocol, entry in json.loads(text)["protocols"].items():
+        if isinstance(entry, dict):
+            out[int(protocol)] = Parsers(True, (), MappingProxyType(dict(entry["parsers"])), entry["default"])
+        else:
+            out[int(protocol)] = Parsers(False, tuple(name for name, _ in entry),
+                                         MappingProxyType(dict(entry)), None)
+    return out
 
 
-def parsers(protocol: int) -> tuple[tuple[str, str], ...]:
-    """(name, properties layout) by parser id for ``protocol``; KeyError if unknown."""
-    return _table()[protocol]
+def parsers(protocol: int) -> Parsers:
+    """The argument parsers of ``protocol``; KeyError for a version without a commands tree.
+
+    A version known only from upstream proxies (26.2) takes the newest minecraft-data
+    version's: both sources keep the tree's layout and every parser's id and properties."""
+    table = _table()
+    if protocol not in table:
+        info = protocol_info(protocol)
+        if info is None or info.source != "upstream":
+            raise KeyError(protocol)
+        return table[max(table)]
+    return table[protocol]
 
 
 def _skip_properties(reader: Reader, layout: str) -> None:
@@ -84,7 +135,7 @@ def _skip_properties(reader: Reader, layout: str) -> None:
         raise CommandTreeError(f"unknown properties layout {layout}")
 
 
-def parse(fields: bytes, table: Sequence[tuple[str, str]]) -> CommandTree:
+def parse(fields: bytes, table: Parsers) -> CommandTree:
     """Find the nodes of a Declare Commands packet (the fields after its id)."""
     reader = Reader(fields)
     try:
@@ -106,10 +157,7 @@ def parse(fields: bytes, table: Sequence[tuple[str, str]]) -> CommandTree:
             if kind in (LITERAL, ARGUMENT):
                 name = reader.string()
             if kind == ARGUMENT:
-                parser_id = reader.varint()
-                if not 0 <= parser_id < len(table):
-                    raise CommandTreeError(f"unknown parser id {parser_id}")
-                _skip_properties(reader, table[parser_id][1])
+                _skip_properties(reader, table.read(reader))
                 if flags & HAS_SUGGESTIONS:
                     reader.string()
             nodes.append(Node(start, reader.offset, after_children, flags, children, name))
@@ -139,7 +187,7 @@ class Literal:
     takes_arguments: bool
 
 
-def merge(tree: CommandTree, commands: Iterable[Literal], table: Sequence[tuple[str, str]]) -> bytes:
+def merge(tree: CommandTree, commands: Iterable[Literal], table: Parsers) -> bytes:
     """The packet's fields again, with ``commands`` as literal children of the root.
 
     A backend command of the same name is unlinked from the root: the proxy runs it.
@@ -150,7 +198,7 @@ def merge(tree: CommandTree, commands: Iterable[Literal], table: Sequence[tuple[
     data = tree.data
     root = nodes[tree.root]
     children = [i for i in root.children if (nodes[i].name or "").lower() not in ours]
-    string_parser = next(i for i, (name, _) in enumerate(table) if name == "brigadier:string")
+    string_parser = table.encode(STRING_PARSER)
     extra: list[bytes] = []
     index = len(nodes)
     for command in commands:
@@ -158,7 +206,7 @@ def merge(tree: CommandTree, commands: Iterable[Literal], table: Sequence[tuple[
         if command.takes_arguments:
             extra.append(_node(LITERAL | EXECUTABLE, [index + 1], command.name))
             extra.append(_node(ARGUMENT | EXECUTABLE | HAS_SUGGESTIONS, [], "args")
-                         + encode_varint(string_parser) + encode_varint(GREEDY_PHRASE) + encode_string(ASK_SERVER))
+                         + string_parser + encode_varint(GREEDY_PHRASE) + encode_string(ASK_SERVER))
             index += 2
         else:
             extra.append(_node(LITERAL | EXECUTABLE, [], command.name))
@@ -229,3 +277,19 @@ class ProxyCommandTree:
         for match in matches:
             out.append(encode_string(match) + b"\x00")
         return b"".join(out)
+
+    def complete_legacy(self, player, text: str) -> list[str] | None:
+        """1.8 – 1.12.2: the matches for a line that is a proxy command with arguments
+        (the proxy answers it), or None when the backend should."""
+        if not text.startswith("/"):
+            return None
+        found = self._commands.suggestions(player, text[1:])
+        return None if found is None else found[2]
+
+    def names_for(self, player, text: str) -> list[str] | None:
+        """1.8 – 1.12.2: for a ``/partial`` line (no space yet), ``/name`` of every proxy
+        command ``player`` may run that starts with it; None for any other line."""
+        if not text.startswith("/") or " " in text:
+            return None
+        partial = text[1:].lower()
+        return ["/" + c.name for c in self._commands.visible(player) if c.name.lower().startswith(partial)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import uuid
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, succeed
@@ -44,6 +45,8 @@ from mcproxy.proxy.core import ProxyCore, ProxySettings
 from mcproxy.proxy.passthrough import StatusPassthrough
 from mcproxy.proxy.plugins import PluginManager
 from mcproxy.proxy.probes import MAX_ARMED_NAMES, arm_request
+from mcproxy.proxy.reuseport import shared_endpoint
+from mcproxy.proxy.worker import WorkerSlot
 from mcproxy.proxy.query import QueryListener, QueryProtocol, listener_interface
 from mcproxy.proxy.routing import Router, ServerAddress
 from mcproxy.proxy.status import StatusResponder, motd_component
@@ -119,8 +122,14 @@ class ListenerService(StreamServerEndpointService):
 class ProxyProcess(MultiService):
     """Everything one proxy process runs; its parts are attributes for tests and plugins."""
 
-    def __init__(self, config: ProxyConfig, reactor: Any, log: Logger | None = None) -> None:
+    def __init__(self, config: ProxyConfig, reactor: Any, log: Logger | None = None,
+                 worker: WorkerSlot | None = None) -> None:
         super().__init__()
+        self.worker = worker
+        # What the operator set: a worker's own differences are not their choices.
+        chosen = config
+        if worker is not None:
+            config = worker.shape(config)
         self.config = config
         self.reactor = reactor
         self.log = log or Logger(namespace="mcproxy.proxy")
@@ -158,8 +167,9 @@ class ProxyProcess(MultiService):
         self.plugins = PluginManager(self.core, self.log, config.plugins.allow)
 
         trusted = parse_networks(section.proxy_protocol_trusted)
+        listen = shared_endpoint if worker is not None else serverFromString
         self.listeners = [
-            ListenerService(player_endpoint(reactor, bind, trusted, self.core.refused_source),
+            ListenerService(player_endpoint(reactor, bind, trusted, self.core.refused_source, listen),
                             PlayerFactory(self.core, behind_proxy_protocol=reads_proxy_header(bind)),
                             "game" if n == 0 else f"game-{n + 1}")
             for n, bind in enumerate(section.binds)
@@ -196,12 +206,16 @@ class ProxyProcess(MultiService):
             self.status_board.add("registry", lambda: {"serial": self.command_registry.serial,
                                                        "digest": self.command_registry.digest})
         self.status_board.add("players", self._players_status)
+        if worker is not None:
+            self.status_board.add("worker", lambda: dict(worker.status(), pid=os.getpid()))
+            Gauge("mcproxy_worker_restarts", "Times the supervisor restarted this worker's slot",
+                  registry=self.registry).set(worker.restarts)
         if self.cluster is not None:
             self.status_board.add("cluster", self.cluster.status)
         self.status_board.add("plugins", lambda: {"enabled": self.config.plugins.enabled,
                                                    "loaded": sorted(self.plugins.loaded)})
         self.status_board.add("backends", self.prober.status)
-        publish_unsafe_settings(unsafe_settings(config), self.registry, self.log, self.status_board)
+        publish_unsafe_settings(unsafe_settings(chosen), self.registry, self.log, self.status_board)
         if config.admin.bind:
             token = config.admin.token.value.decode("utf-8") if config.admin.token is not None else None
             admin_config = config.admin
@@ -387,6 +401,8 @@ class ProxyProcess(MultiService):
         """
         try:
             new = load_proxy_config(self.config.path)
+            if self.worker is not None:
+                new = self.worker.shape(new)
         except ConfigError as error:
             self.log.error("config reload refused: {error}", error=str(error))
             return False

@@ -83,14 +83,21 @@ class TrustedSourceEndpoint:
 
 
 def player_endpoint(reactor: Any, description: str, trusted: Iterable[Network],
-                    refused: Callable[[str], None]) -> IStreamServerEndpoint:
+                    refused: Callable[[str], None],
+                    listen: Callable[[Any, str], IStreamServerEndpoint] = serverFromString,
+                    ) -> IStreamServerEndpoint:
     """The endpoint for one ``[proxy].bind``: a ``haproxy:`` one with a trusted list
-    checks the source under the header parser; anything else as Twisted parses it."""
+    checks the source under the header parser; anything else as Twisted parses it.
+    ``listen`` makes the socket's own endpoint (workers share theirs)."""
     networks = tuple(trusted)
-    if not description.startswith(HAPROXY_PREFIX) or not networks:
+    if not description.startswith(HAPROXY_PREFIX):
+        return listen(reactor, description)
+    if not networks and listen is serverFromString:
         return serverFromString(reactor, description)
-    inner = serverFromString(reactor, description[len(HAPROXY_PREFIX):])
-    return proxyEndpoint(TrustedSourceEndpoint(inner, TrustedSources(networks), refused))
+    inner = listen(reactor, description[len(HAPROXY_PREFIX):])
+    if networks:
+        inner = TrustedSourceEndpoint(inner, TrustedSources(networks), refused)
+    return proxyEndpoint(inner)
 
 
 def loopback_only(description: str) -> bool:

@@ -100,6 +100,7 @@ PROTOCOL_1_19_4 = 762  # player position loses the dismount flag
 PROTOCOL_1_20_3 = 765  # game event 13: start waiting for level chunks
 PROTOCOL_1_21_2 = 768  # Login Success loses strictErrorHandling; sea level; new teleport
 PROTOCOL_1_21_9 = 773  # spawn position becomes RespawnData (dimension + yaw + pitch)
+PROTOCOL_1_11 = 315  # serverbound chat lines may be 256 characters long (100 before)
 
 
 class PacketTable:

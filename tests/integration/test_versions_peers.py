@@ -9,7 +9,6 @@ back; a later step (moving to a second backend) is one more entry in :func:`step
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from twisted.internet import defer, reactor, ssl
@@ -35,20 +34,32 @@ RATE_LIMITS = "\n[rate_limits]\nlogins_per_address_burst = 50\nconnections_per_a
 
 @dataclass(frozen=True)
 class Step:
-    """One thing a player does: the line sent, what its backend reports, what it reads back."""
+    """One thing a player does: the line sent, what its backend reports (once), what it
+    must never see, and what the player reads back (a chat line, or "completions: ...")."""
 
     name: str
     line: str
-    backend_event: dict
+    backend_event: dict | None
     answer: str
+    unseen: dict | None = None
+
+
+#: Versions whose client completes command names from the server's command tree (1.13 on).
+TREE_VERSIONS = {"1.13.2", "1.16.5", "1.17.1", "1.18.2", "1.19.2", "1.19.4", "1.20.1", "1.20.2", "1.20.4"}
 
 
 def steps(version: str) -> tuple[Step, ...]:
     """What each player of ``version`` does through the proxy, in order."""
     chat = f"hello from {version}"
+    # Before 1.13 the backend is asked and the proxy adds its /server to the answer; from
+    # 1.13 the client completes from the backend's tree with the proxy's commands merged in.
+    asked = None if version in TREE_VERSIONS else {"event": "tab_complete", "text": "/ser"}
     return (
         Step("chat", chat, {"event": "chat", "message": chat}, f"backend heard: {chat}"),
         Step("backend command", "/ping", {"event": "command", "command": "ping"}, "backend ran /ping"),
+        Step("proxy command /glist answered", "/glist", None, "Total players online:",
+             unseen={"event": "command", "command": "glist"}),
+        Step("tab complete of /ser offers /server", "tab:/ser", asked, "completions: /server /serverinfo"),
     )
 
 
@@ -61,7 +72,7 @@ def host(version: str) -> str:
 
 
 class VersionMatrixTests(TestCase):
-    timeout = 180
+    timeout = 240
 
     def setUp(self):
         reason = node_missing()
@@ -98,8 +109,9 @@ class VersionMatrixTests(TestCase):
         yield self.proxy_process.game.when_bound()
 
     def client(self, version: str, name: str, forced_host: str, *lines: str, env=None) -> NodePeer:
+        # Generous: a dozen clients load minecraft-data at once on a busy two-core machine.
         peer = NodePeer("version_client.js", "127.0.0.1", self.port, version, name, *lines,
-                        env={"FAKE_HOST": forced_host, **(env or {})})
+                        env={"FAKE_HOST": forced_host, "CLIENT_TIMEOUT_MS": "100000", **(env or {})})
         self.addCleanup(peer.stop)
         return peer
 
@@ -112,14 +124,16 @@ class VersionMatrixTests(TestCase):
     def test_every_version_joins_chats_and_runs_a_backend_command(self):
         """Each version from 1.8.8 to 1.20.4 joins through the proxy (legacy forwarding: the
         backend sees the address and the offline UUID in the handshake host), and each step's
-        line reaches its backend, whose answer reaches the client; then the player leaves."""
+        line reaches its backend, whose answer reaches the client; the proxy's /glist is
+        answered by the proxy alone, and completing "/ser" offers the proxy's /server beside
+        the backend's /serverinfo; then the player leaves."""
         backend, ports = yield self.backends(MATRIX)
         yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
                          {host(version): [f"s{ports[version]}"] for version in MATRIX})
         clients = {version: self.client(version, player(version), host(version),
                                          *(step.line for step in steps(version)))
                    for version in MATRIX}
-        codes = yield defer.gatherResults([client.finished(120) for client in clients.values()])
+        codes = yield defer.gatherResults([client.finished(110) for client in clients.values()])
         for (version, client), code in zip(clients.items(), codes):
             self.assertEqual(code, 0, (version, client.events))
             name = player(version)
@@ -129,13 +143,31 @@ class VersionMatrixTests(TestCase):
             self.assertEqual(join["host"].split("\x00")[:3],
                              [host(version), "127.0.0.1", offline_uuid(name).hex], version)
             heard = [e["text"] for e in client.events if e["event"] == "chat"]
+            heard += ["completions: " + " ".join(e["matches"]) for e in client.events if e["event"] == "completions"]
             for step in steps(version):
-                seen = [e for e in port_events if all(e.get(k) == v for k, v in step.backend_event.items())]
-                self.assertEqual(len(seen), 1, (version, step.name, port_events))
-                self.assertIn(step.answer, heard, (version, step.name, client.events))
+                for wanted, count in ((step.backend_event, 1), (step.unseen, 0)):
+                    if wanted is not None:
+                        seen = [e for e in port_events if all(e.get(k) == v for k, v in wanted.items())]
+                        self.assertEqual(len(seen), count, (version, step.name, port_events))
+                self.assertTrue(any(step.answer in text for text in heard), (version, step.name, client.events))
         for version in MATRIX:
             yield backend.wait_for("leave", timeout=20, port=ports[version])
         self.assertEqual(self.refusals(), {})
+
+    @defer.inlineCallbacks
+    def test_backend_kick_reaches_the_player(self):
+        """A backend's kick (JSON text before 1.20.3, NBT from it) reaches a player of each
+        generation with its reason, and the proxy lets them go."""
+        versions = ("1.8.8", "1.12.2", "1.16.5", "1.20.2", "1.20.4")
+        backend, ports = yield self.backends(versions)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in versions})
+        clients = {version: self.client(version, player(version), host(version), "/kickme") for version in versions}
+        yield defer.gatherResults([client.finished(110) for client in clients.values()])
+        for version, client in clients.items():
+            reasons = [e["reason"] for e in client.events if e["event"] == "kicked"]
+            self.assertEqual(reasons, ["Kicked by the matrix backend"], (version, client.events))
+        self.assertEqual(len(self.proxy_process.core.players), 0)
 
     @defer.inlineCallbacks
     def test_mineflayer_spawns(self):
@@ -149,7 +181,7 @@ class VersionMatrixTests(TestCase):
             bot = bots[version] = NodePeer("bot.js", "127.0.0.1", self.port, version, "B" + player(version)[1:],
                                            env={"FAKE_HOST": host(version), "CLIENT_TIMEOUT_MS": "60000"})
             self.addCleanup(bot.stop)
-        codes = yield defer.gatherResults([bot.finished(90) for bot in bots.values()])
+        codes = yield defer.gatherResults([bot.finished(110) for bot in bots.values()])
         for (version, bot), code in zip(bots.items(), codes):
             self.assertEqual(code, 0, (version, bot.events))
             self.assertIn("spawn", [e["event"] for e in bot.events], version)
@@ -171,7 +203,7 @@ class VersionMatrixTests(TestCase):
         new = self.client("1.13.2", "Modern", "new.test", "hello modern")
         old = self.client("1.12.2", "Oldie", "old.test", "hello")
         either = self.client("1.12.2", "Faller", "either.test", "hello legacy")
-        new_code, old_code, either_code = yield defer.gatherResults([c.finished(90) for c in (new, old, either)])
+        new_code, old_code, either_code = yield defer.gatherResults([c.finished(110) for c in (new, old, either)])
         self.assertEqual(new_code, 0, (new.events, modern.events))
         [forwarded] = [e for e in modern.events if e["event"] == "modern_forwarding"]
         self.assertEqual(forwarded, {"port": modern_ports["1.13.2"], "event": "modern_forwarding", "valid": True,
@@ -192,10 +224,13 @@ class VersionMatrixTests(TestCase):
                                     ("legacy12", "ok"): 1.0})
 
     @defer.inlineCallbacks
-    def test_online_mode_1_12_2(self):
-        """A 1.12.2 client logs in encrypted against a local session server (the 1.12.2
-        Encryption Request has no shouldAuthenticate flag) and joins as the session
-        server's profile, its UUID written as text in 1.12.2's Login Success."""
+    def test_online_mode_per_login_generation(self):
+        """Clients of 1.8.8, 1.12.2, 1.19.2 and 1.20.2 log in encrypted, one after the other,
+        against a local session server (each Encryption Request and Response in its version's
+        layout: no shouldAuthenticate before 1.20.5, the verify-token flag of 1.19 - 1.19.2)
+        and join as the session server's profile, its UUID as text in 1.8.8's and 1.12.2's
+        Login Success and forwarded to the backend."""
+        versions = ("1.8.8", "1.12.2", "1.19.2", "1.20.2")
         directory = temp_dir(self)
         ca_path, cert_pem, key_pem = make_ca_and_server_cert(directory)
         session = SessionServer(True)
@@ -203,17 +238,21 @@ class VersionMatrixTests(TestCase):
         listening = reactor.listenSSL(0, server.Site(session), cert.options(), interface="127.0.0.1")
         self.addCleanup(listening.stopListening)
         url = f"https://localhost:{listening.getHost().port}"
-        backend, ports = yield self.backends(("1.12.2",))
-        yield self.proxy({"lobby": {"port": ports["1.12.2"]}}, {}, directory=directory,
+        backend, ports = yield self.backends(versions)
+        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
+                         {host(version): [f"s{ports[version]}"] for version in versions}, directory=directory,
                          online_mode=True, extra=f'session_server = "{url}"\nsession_server_ca_file = "{ca_path}"\n')
-        client = self.client("1.12.2", "Notch", "localhost", "hello online",
-                             env={"SESSION_SERVER": url, "PROFILE_ID": str(PROFILE_ID),
-                                  "NODE_EXTRA_CA_CERTS": str(ca_path)})
-        code = yield client.finished(60)
-        self.assertEqual(code, 0, client.events)
-        self.assertEqual(len(session.has_joined_queries), 1)
-        [success] = [e for e in client.events if e["event"] == "login_success"]
-        self.assertEqual(success["uuid"], str(PROFILE_ID))
-        [join] = [e for e in backend.events if e["event"] == "join"]
-        self.assertEqual(join["host"].split("\x00")[2], PROFILE_ID.hex)
-        self.assertIn("backend heard: hello online", [e["text"] for e in client.events if e["event"] == "chat"])
+        for count, version in enumerate(versions, 1):
+            client = self.client(version, "Notch", host(version), f"hello online {version}",
+                                 env={"SESSION_SERVER": url, "PROFILE_ID": str(PROFILE_ID),
+                                      "NODE_EXTRA_CA_CERTS": str(ca_path)})
+            code = yield client.finished(110)
+            self.assertEqual(code, 0, (version, client.events))
+            self.assertEqual(len(session.has_joined_queries), count, version)
+            [success] = [e for e in client.events if e["event"] == "login_success"]
+            self.assertEqual(success["uuid"], str(PROFILE_ID), version)
+            [join] = [e for e in backend.events if e["event"] == "join" and e["port"] == ports[version]]
+            self.assertEqual(join["host"].split("\x00")[2], PROFILE_ID.hex, version)
+            self.assertIn(f"backend heard: hello online {version}",
+                          [e["text"] for e in client.events if e["event"] == "chat"], version)
+            yield backend.wait_for("leave", timeout=20, port=ports[version])

@@ -3,6 +3,8 @@
 // (a "/" chat line before 1.19, chat_command after) is answered too, and what it sees is
 // reported as JSON lines: the handshake's host (legacy forwarding) and, with
 // MODERN_SECRET set, the velocity:player_info answer checked as Velocity's verifier does.
+// It declares the commands /ping and /serverinfo: in a command tree from 1.13, and before
+// as the answer to a tab completion of "/" plus a partial name.
 // One process serves any number of them, one per port; every event names its port.
 // Usage: node version_backend.js PORT:VERSION...
 const crypto = require('crypto')
@@ -103,9 +105,26 @@ function serve (port, version) {
     client.write('login', { entityId: client.id, gameMode: 0, dimension: 0, difficulty: 0, maxPlayers: server.maxPlayers, levelType: 'default', reducedDebugInfo: false })
   }
 
+  // The backend's own commands, for completion (see the header).
+  const COMMANDS = ['ping', 'serverinfo']
+  const hasCommandTree = 'packet_declare_commands' in mcData.protocol.play.toClient.types
+  function declareCommands (client) {
+    const flags = (type, executable) => ({ unused: 0, allows_restricted: 0, has_custom_suggestions: 0, has_redirect_node: 0, has_command: executable ? 1 : 0, command_node_type: type })
+    const nodes = [{ flags: flags(0, false), children: COMMANDS.map((_, i) => i + 1) }]
+    for (const name of COMMANDS) nodes.push({ flags: flags(1, true), children: [], extraNodeData: { name } })
+    client.write('declare_commands', { nodes, rootIndex: 0 })
+  }
+  function completeOld (client, packet) {
+    say({ event: 'tab_complete', username: client.username, text: packet.text })
+    const partial = packet.text.startsWith('/') && !packet.text.includes(' ') ? packet.text.slice(1) : null
+    const matches = partial === null ? [] : COMMANDS.filter((name) => name.startsWith(partial)).map((name) => '/' + name)
+    client.write('tab_complete', { matches })
+  }
+
   function command (client, line) {
     say({ event: 'command', username: client.username, command: line })
-    tell(client, `backend ran /${line}`)
+    if (line === 'kickme') client.end('Kicked by the matrix backend')
+    else tell(client, `backend ran /${line}`)
   }
 
   server.on('listening', () => say({ event: 'listening', version }))
@@ -115,6 +134,8 @@ function serve (port, version) {
     client.write('position', { x: 0, y: 64, z: 0, yaw: 0, pitch: 0, flags: 0, teleportId: 1, dx: 0, dy: 0, dz: 0 })
     // mineflayer spawns on the first health above zero.
     client.write('update_health', { health: 20, food: 20, foodSaturation: 5 })
+    if (hasCommandTree) declareCommands(client)
+    else client.on('tab_complete', (packet) => completeOld(client, packet))
     client.on('chat', (packet) => {
       if (packet.message.startsWith('/')) return command(client, packet.message.slice(1))
       say({ event: 'chat', username: client.username, message: packet.message })

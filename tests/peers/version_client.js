@@ -1,7 +1,11 @@
 // A minecraft-protocol client of any version from 1.8 on, for the version matrix: it joins,
 // then sends each line given in turn (client.chat: a "/" line is a command, sent as the
 // version sends commands), waiting for a chat answer to each before the next, and reports
-// every event as a JSON line.  Usage: node version_client.js HOST PORT VERSION NAME LINE...
+// every event as a JSON line.  A line "tab:TEXT" completes TEXT as the version's client
+// does: before 1.13 it asks the server (tab_complete) and waits for the list; from 1.13 it
+// completes the command name from the command tree the server declared.  The matches are
+// reported sorted as a "completions" event.
+// Usage: node version_client.js HOST PORT VERSION NAME LINE...
 const mc = require('minecraft-protocol')
 const nbt = require('prismarine-nbt')
 
@@ -49,8 +53,35 @@ function next () {
   }
   const line = pending.shift()
   say({ event: 'send', line })
+  if (line.startsWith('tab:')) return complete(line.slice(4))
   client.chat(line)
 }
+
+// Tab completion of a command's name, as each generation of client does it.
+const hasCommandTree = 'packet_declare_commands' in require('minecraft-data')(version).protocol.play.toClient.types
+let rootNames = []
+let awaitingMatches = false
+function completed (matches) {
+  say({ event: 'completions', matches: matches.slice().sort() })
+  setTimeout(next, 50)
+}
+function complete (text) {
+  if (hasCommandTree) {
+    const partial = text.slice(1)
+    return completed(rootNames.filter((name) => name.startsWith(partial)).map((name) => '/' + name))
+  }
+  awaitingMatches = true
+  client.write('tab_complete', { text, assumeCommand: false, lookedAtBlock: undefined, block: undefined })
+}
+client.on('declare_commands', (packet) => {
+  rootNames = packet.nodes[packet.rootIndex].children.map((i) => packet.nodes[i].extraNodeData.name)
+  say({ event: 'commands', root: rootNames })
+})
+client.on('tab_complete', (packet) => {
+  if (!awaitingMatches) return
+  awaitingMatches = false
+  completed(packet.matches.map((match) => typeof match === 'string' ? match : match.match))
+})
 function heard (packetText) {
   say({ event: 'chat', text: packetText })
   setTimeout(next, 50)

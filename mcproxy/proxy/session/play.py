@@ -17,7 +17,7 @@ from mcproxy.proxy.session.transition import Transition, release
 from mcproxy.proxy.session.watchers import PlayWatchers
 from mcproxy.wire import chat
 from mcproxy.wire.text import encode_text
-from mcproxy.wire.types import WireError, encode_bool, encode_bytes, encode_string, encode_varint
+from mcproxy.wire.types import WireError, encode_bytes, encode_string, encode_varint
 
 #: Messages held for a player between servers; more are dropped.
 MAX_QUEUED_MESSAGES = 16
@@ -220,15 +220,13 @@ class PlayHandler(SessionHandler):
         connection.transport.write(connection.codec.encrypt(frame))
 
     def send_system_message(self, text: str) -> None:
-        if self.in_play:
-            self.send_down(self.connection.ids.play_system_chat, chat.text_to_nbt(text) + encode_bool(False))
-        elif len(self.held) < MAX_QUEUED_MESSAGES:
-            self.held.append(text)
+        self.send_system_component(chat.text_component(text))
 
     def send_system_component(self, component) -> None:
-        """Like :meth:`send_system_message`, formatting kept (plain text while held)."""
+        """Show ``component`` in the player's chat in their version's packet; held back
+        (as plain text) while they are between servers."""
         if self.in_play:
-            self.send_down(self.connection.ids.play_system_chat, chat.component_to_nbt(component) + encode_bool(False))
+            self.send_down(*chat.system_message(self.connection.ids.protocol, component))
         elif len(self.held) < MAX_QUEUED_MESSAGES:
             self.held.append(chat.plain_text(component))
 
@@ -251,6 +249,8 @@ class PlayHandler(SessionHandler):
         connection = self.connection
         proxy = connection.proxy
         ids = connection.ids
+        if ids.play_transfer is None:
+            raise ValueError("their client version has no Transfer packet (1.20.5 and newer have)")
         if proxy.settings.secret:
             payload = encode_route(proxy.settings.secret, connection.profile.id, server or self.server,
                                    proxy.reactor.seconds())
@@ -271,4 +271,3 @@ class PlayHandler(SessionHandler):
         """``message`` as this client's version writes a text field: NBT from 1.20.3,
         a JSON string before."""
         return encode_text(self.connection.ids.protocol, message)
-

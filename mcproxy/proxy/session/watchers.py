@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 from mcproxy.proxy.events import (
-    Cancelled, Disconnected, KickedFromServerEvent, PlayerChatEvent, PlayerCommandEvent, PluginMessageEvent,
-    Redirected, Rewritten, SwitchCause,
+    Cancelled, Disconnected, KickedFromServerEvent, PluginMessageEvent, Redirected, SwitchCause,
 )
 from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Phase as RelayPhase
 from mcproxy.proxy.session.switch import SwitchState
+from mcproxy.proxy.session.typed import TypedWatchers
 from mcproxy.wire import bungee, chat
 from mcproxy.wire.text import read_text
-from mcproxy.wire.types import Reader, WireError, encode_bool, encode_string, encode_varint
-
-#: Chat Message after its text: timestamp and salt, then whether a signature follows.
-_CHAT_SIGNATURE_FLAG = 16
-_SIGNATURE_BYTES = 256
-#: The longest chat message a client may send.
-MAX_CHAT = 256
-
-
-def nbt_text(fields: bytes) -> str:
-    try:
-        component, _ = chat.nbt_to_component(fields)
-        return chat.plain_text(component)
-    except WireError:
-        return "(unreadable reason)"
+from mcproxy.wire.types import Reader, WireError, encode_varint
 
 
 class PlayWatchers:
@@ -34,6 +20,7 @@ class PlayWatchers:
         self._play = play
         self._up: Half | None = None
         self._down: Half | None = None
+        self.typed = TypedWatchers(play)
 
     def install(self, up: Half, down: Half) -> None:
         play = self._play
@@ -42,17 +29,12 @@ class PlayWatchers:
         self._up, self._down = up, down
         up.on(RelayPhase.CONFIGURATION, ids.config_finish_ack, self._client_finished_configuration)
         up.on(RelayPhase.PLAY, ids.play_configuration_acknowledged, self._client_acknowledged_configuration)
-        up.on(RelayPhase.PLAY, ids.play_chat_command, self._client_command)
-        up.on(RelayPhase.PLAY, ids.play_chat_command_signed, self._client_command)
-        up.on(RelayPhase.PLAY, ids.play_chat_message, self._client_chat)
         down.on(RelayPhase.CONFIGURATION, ids.config_finish, self._backend_finished_configuration)
         down.on(RelayPhase.PLAY, ids.play_start_configuration, self._backend_started_configuration)
         down.on(RelayPhase.CONFIGURATION, ids.config_disconnect, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_kick, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_login, self._backend_play_login)
-        if proxy.command_tree is not None:
-            down.on(RelayPhase.PLAY, ids.play_declare_commands, self._backend_commands)
-            up.on(RelayPhase.PLAY, ids.play_tab_complete_request, self._client_tab_complete)
+        self.typed.install(up, down)
         if proxy.bungee is not None or proxy.events.wants(PluginMessageEvent):
             self.watch_plugin_messages()
 
@@ -96,10 +78,11 @@ class PlayWatchers:
         play = self._play
         if not play.held:
             return FORWARD
-        system_chat = play.connection.ids.play_system_chat
+        protocol = play.connection.ids.protocol
         out = [self._down.reframe(encode_varint(packet_id) + fields)]
         for text in play.held:
-            out.append(self._down.reframe(encode_varint(system_chat) + chat.text_to_nbt(text) + encode_bool(False)))
+            message_id, message = chat.system_message(protocol, chat.text_component(text))
+            out.append(self._down.reframe(encode_varint(message_id) + message))
         play.held.clear()
         return b"".join(out)
 
@@ -145,79 +128,7 @@ class PlayWatchers:
         self._play.connection.leave_reason = "kicked"
         return FORWARD
 
-    # Chat, commands, plugin messages --------------------------------------------------
-
-    def _refused_on_signed(self, event) -> None:
-        connection = self._play.connection
-        connection.proxy.log.warn("a plugin tried to alter signed {kind} from {player}; sent unchanged",
-                                  kind=type(event).__name__, player=connection.profile.name,
-                                  correlation_id=connection.correlation_id)
-
-    def _client_chat(self, packet_id: int, fields: bytes):
-        play = self._play
-        proxy = play.connection.proxy
-        if not proxy.events.wants(PlayerChatEvent):
-            return FORWARD
-        try:
-            reader = Reader(fields)
-            text = reader.string(MAX_CHAT)
-            tail = reader.rest()
-            signed = tail[_CHAT_SIGNATURE_FLAG] != 0
-        except (WireError, IndexError):
-            return FORWARD
-        event = proxy.events.fire(PlayerChatEvent(play.connection.player, text, signed))
-        result = event.result
-        if isinstance(result, (Cancelled, Rewritten)) and signed:
-            self._refused_on_signed(event)
-            return FORWARD
-        if isinstance(result, Rewritten):
-            if len(result.text) > MAX_CHAT:
-                proxy.log.warn("a plugin's rewritten chat is over {limit} characters; sent unchanged", limit=MAX_CHAT)
-                return FORWARD
-            return self._up.reframe(encode_varint(packet_id) + encode_string(result.text, MAX_CHAT) + tail)
-        if isinstance(result, Cancelled):
-            return self._acknowledge_instead(tail)
-        return FORWARD
-
-    def _acknowledge_instead(self, tail: bytes):
-        """A cancelled chat message still acknowledged the messages the client saw;
-        the server must be told, or it counts the next one wrong (as Velocity does)."""
-        try:
-            offset = Reader(tail[_CHAT_SIGNATURE_FLAG + 1:]).varint()
-        except WireError:
-            return DROP
-        if not offset:
-            return DROP
-        ids = self._play.connection.ids
-        return self._up.reframe(encode_varint(ids.play_message_acknowledgement) + encode_varint(offset))
-
-    def _client_command(self, packet_id: int, fields: bytes):
-        play = self._play
-        connection = play.connection
-        proxy = connection.proxy
-        try:
-            reader = Reader(fields)
-            line = reader.string(32767)
-            tail = reader.rest()
-        except WireError:
-            return FORWARD
-        answer = FORWARD
-        if proxy.events.wants(PlayerCommandEvent):
-            signed = packet_id == connection.ids.play_chat_command_signed
-            event = proxy.events.fire(PlayerCommandEvent(connection.player, line, signed))
-            result = event.result
-            if isinstance(result, Cancelled):
-                # The proxy drops signed commands of its own too: cancelling one is allowed.
-                return DROP
-            if isinstance(result, Rewritten):
-                if signed:
-                    self._refused_on_signed(event)
-                else:
-                    line = result.text
-                    answer = self._up.reframe(encode_varint(packet_id) + encode_string(line) + tail)
-        if proxy.commands.dispatch(connection, line):
-            return DROP
-        return answer
+    # Plugin messages ------------------------------------------------------------------
 
     def _plugin_message(self, packet_id: int, fields: bytes, direction: str):
         connection = self._play.connection
@@ -242,24 +153,3 @@ class PlayWatchers:
 
     def _plugin_message_down(self, packet_id: int, fields: bytes):
         return self._plugin_message(packet_id, fields, "clientbound")
-
-    # The proxy's own commands in the client's tree --------------------------------------
-
-    def _backend_commands(self, packet_id: int, fields: bytes):
-        """The backend's command tree, with the proxy's commands this player may run added."""
-        connection = self._play.connection
-        merged = connection.proxy.command_tree.merged(connection, connection.ids.protocol, fields)
-        if merged is None:
-            return FORWARD
-        return self._down.reframe(encode_varint(packet_id) + merged)
-
-    def _client_tab_complete(self, packet_id: int, fields: bytes):
-        """Completions for a proxy command come from the proxy; others go to the backend."""
-        play = self._play
-        connection = play.connection
-        answer = connection.proxy.command_tree.complete(connection, fields)
-        if answer is None:
-            return FORWARD
-        if play.in_play:
-            play.send_down(connection.ids.play_tab_complete_response, answer)
-        return DROP
