@@ -43,6 +43,8 @@ class ProxySettings:
     kick_existing_players: bool = False
     #: Answer the BungeeCord plugin-message channel for backend plugins.
     bungee_plugin_channel: bool = True
+    #: Seconds a player is held while a fallback every server refused is tried again.
+    fallback_hold: float = 60.0
     max_prelogin_frame: int = 32 * 1024
     max_frame_size: int = MAX_FRAME_SIZE
 
@@ -62,6 +64,7 @@ class ProxySettings:
             accept_transfers=section.accept_transfers,
             kick_existing_players=section.kick_existing_players,
             bungee_plugin_channel=section.bungee_plugin_channel,
+            fallback_hold=section.fallback_hold,
             max_prelogin_frame=section.max_frame_size_prelogin,
         )
 

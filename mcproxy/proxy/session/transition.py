@@ -7,14 +7,8 @@ from twisted.python.failure import Failure
 from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConnectedEvent
 from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.proxy.routing import NoServerAvailable
-from mcproxy.proxy.session.switch import FALLBACKS, ServerSwitch, SwitchState
-
-
-#: Seconds before each further try of a fallback that every server refused: a backend
-#: taking over the crowd of a stopped one refuses logins past its own cap for a moment,
-#: and a player held a few seconds (the client waits 30 s on silence) beats one
-#: disconnected.
-FALLBACK_RETRY_DELAYS = (1.0, 2.0, 4.0)
+from mcproxy.proxy.session.hold import PlayerHold
+from mcproxy.proxy.session.switch import ServerSwitch, SwitchState
 
 
 def release(backend, unregister: bool = False) -> None:
@@ -49,7 +43,8 @@ class Transition:
 
     def __init__(self, play) -> None:
         self._play = play
-        self._retries = 0
+        #: Keeps the player while a switch with nothing to stay on is tried again.
+        self.hold = PlayerHold(play, self._retry)
 
     def begin(self, targets, cause, notice: str = "") -> ServerSwitch:
         play = self._play
@@ -79,20 +74,14 @@ class Transition:
         connection = self._play.connection
         if not failure.check(NoServerAvailable):
             connection.proxy.log.failure("switch failed", failure, correlation_id=connection.correlation_id)
-        elif (switch.cause in FALLBACKS and self._play.switch is switch and switch.in_flight
-              and self._retries < len(FALLBACK_RETRY_DELAYS)):
-            # A fallback every server refused: hold the player and try again shortly.
-            delay = FALLBACK_RETRY_DELAYS[self._retries]
-            self._retries += 1
-            connection.proxy.deadlines.set(connection, delay, lambda: self._retry(switch))
+        elif switch.leaving and self._play.switch is switch and switch.in_flight and self.hold.refused(switch):
+            # Nothing to stay on (a fallback, or a switch whose old server went away meanwhile)
+            # and every server refused: the player is held while it is tried again.
             return
         self.failed(switch, _why(failure))
 
     def _retry(self, switch: ServerSwitch) -> None:
-        play = self._play
-        if play.switch is not switch or not switch.in_flight or not play.active:
-            return
-        connection = play.connection
+        connection = self._play.connection
         d = connection.proxy.router.connect(connection.backend_login(), switch.targets, connection.correlation_id)
         d.addCallbacks(lambda answer: self.ready(switch, *answer), lambda failure: self._router_failed(switch, failure))
 
@@ -103,6 +92,7 @@ class Transition:
             play.switch = None
         if not switch.in_flight:
             return
+        self.hold.end("gave_up")
         switch.fail(message)
         if switch.leaving and play.active:
             play.disconnect_player(switch.notice or message)
@@ -117,7 +107,7 @@ class Transition:
             backend.transport.loseConnection()
             self.failed(switch, "The switch was interrupted.")
             return
-        self._retries = 0
+        self.hold.end("reconnected")
         switch.connected(name, backend)
         backend.on_lost = lambda reason: self._target_lost(switch, backend)
         play.down.enter(RelayPhase.CONFIGURATION)
