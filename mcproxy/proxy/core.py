@@ -15,6 +15,7 @@ from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.directory import ProxyDirectory
+from mcproxy.proxy.play_session import PlaySessionId
 from mcproxy.proxy.probes import ProbeNames
 from mcproxy.proxy.events import EventBus, PluginMessageEvent
 from mcproxy.proxy.status import StatusResponder
@@ -145,6 +146,7 @@ class ProxyCore:
         self.log = log
         self.session_server = session_server
         self.players = PlayerDirectory()
+        self.play_session = PlaySessionId(self.players)
         #: Smoke bot names an operator armed (admin action ``arm_probe_players``).
         self.probe_names = ProbeNames(reactor)
         #: The network's players (this proxy's alone unless [cluster] replaces it).
