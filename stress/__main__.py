@@ -25,7 +25,8 @@ def main(reactor, args: argparse.Namespace):
         scenarios.append((yield hostile.run(args.flood)))
     if args.which == "soak":
         scenarios.append((yield soak.run(args.players, args.soak_duration, args.restart_every,
-                                         args.cut_every, args.warmup)))
+                                         args.cut_every, args.warmup, trace_memory=args.trace_memory,
+                                         ramp=args.ramp)))
     print(table(scenarios), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps([s.as_dict() for s in scenarios], indent=2))
@@ -44,6 +45,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--restart-every", type=float, default=300.0, help="soak: seconds between backend restarts")
     parser.add_argument("--cut-every", type=float, default=420.0, help="soak: seconds between messaging cuts")
     parser.add_argument("--warmup", type=float, default=300.0, help="soak: seconds before growth is judged")
+    parser.add_argument("--ramp", type=float, default=soak.RAMP_SECONDS,
+                        help="soak: seconds over which the players join")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="soak: tracemalloc snapshots of the proxy after warm-up, at each fault and at the end")
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args(argv)
 

@@ -6,12 +6,16 @@ import json
 import os
 import shutil
 from collections import defaultdict
+from io import BytesIO
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import defer, reactor
 from twisted.internet.error import ConnectError, ProcessExitedAlready
+from twisted.web.client import Agent, FileBodyProducer
+from twisted.web.http_headers import Headers
 
+from mcproxy.proxy.auth import read_body
 from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
 from tests.integration.harness import NODE_MODULES, REPO, _JSONLines, sleep
 
@@ -106,6 +110,15 @@ class Cluster(Deployment):
             for reason, value in rejects.items():
                 total[reason] += value
         return dict(total)
+
+    @defer.inlineCallbacks
+    def action(self, port: int, name: str, body: dict):
+        """``(status, decoded JSON)`` of ``POST /actions/<name>`` with a JSON body."""
+        response = yield Agent(reactor).request(
+            b"POST", f"http://127.0.0.1:{port}/actions/{name}".encode(),
+            Headers({b"Content-Type": [b"application/json"]}), FileBodyProducer(BytesIO(json.dumps(body).encode())))
+        text = yield read_body(response, 16 * 1024 * 1024)
+        return response.code, json.loads(text)
 
     @defer.inlineCallbacks
     def backend_players(self, name: str):

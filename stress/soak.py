@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import statistics
+import json
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from twisted.internet import defer, reactor, task
@@ -25,6 +28,13 @@ CUT_SECONDS = 10.0
 KEEPALIVE_TIMEOUT_MS = 90000
 
 
+#: Seconds over which the players join. All 200 bots run in one node process, which on a
+#: loaded 2-core machine cannot get 200 clients through configuration in 30 s: the limbo
+#: then kicks the slowest ("Timed out while logging in") and the proxy reaps some that never
+#: managed to send their handshake. Joins are not what the soak measures.
+RAMP_SECONDS = 120.0
+
+
 def pause(seconds: float) -> defer.Deferred:
     return task.deferLater(reactor, seconds, lambda: None)
 
@@ -39,6 +49,57 @@ def descriptors(pid: int) -> tuple[int, int]:
         except OSError:
             pass
     return fds, sockets
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault of the run: ``what`` ("restart" or "cut") to ``server``, wall-clock times."""
+
+    what: str
+    server: str
+    began: float
+    recovered: float
+
+
+#: A line sent this long before a backend is told to stop is not in flight to it.
+IN_FLIGHT_BEFORE = 2.0
+
+#: After a restarted backend is synchronized again, how long its held players may take to be
+#: placed (``fallback_hold`` bounds it): lines sent to it meanwhile went into the void.
+HELD_AFTER = 60.0
+
+
+def lost_by_cause(lost: list[dict], faults: list[Fault]) -> dict[str, int]:
+    """Why each lost line was lost, from when (``at``, ms) and to which ``server`` it was sent.
+
+    ``restart``: sent to a backend from just before it stopped until its players were placed
+    again (in flight as it stopped, or said while held); ``cut``: sent during a messaging
+    cut; ``end``: still on its way when the run stopped; ``unexplained``: anything else, a
+    defect.
+    """
+    causes = {"restart": 0, "cut": 0, "end": 0, "unexplained": 0}
+    for line in lost:
+        at = line.get("at", 0) / 1000.0
+        if any(f.what == "restart" and f.server == line.get("server")
+               and f.began - IN_FLIGHT_BEFORE <= at <= f.recovered + HELD_AFTER for f in faults):
+            causes["restart"] += 1
+        elif any(f.what == "cut" and f.began <= at <= f.recovered for f in faults):
+            causes["cut"] += 1
+        elif line.get("atEnd"):
+            causes["end"] += 1
+        else:
+            causes["unexplained"] += 1
+    return causes
+
+
+def dropped_by_why(problems: list[dict]) -> dict[str, int]:
+    """Players the run lost, keyed by the client's state and what it was told as it went."""
+    why: dict[str, int] = {}
+    for event in problems:
+        if event.get("event") == "ended":
+            key = f"{event.get('state') or '?'}: {event.get('kicked') or event.get('reason')}"
+            why[key] = why.get(key, 0) + 1
+    return why
 
 
 def schedule(duration: float, restart_every: float, cut_every: float) -> list[tuple[float, str]]:
@@ -67,11 +128,38 @@ class Samples:
         return [row[column] for row in self.rows if start <= row[0] < end]
 
 
+class MemoryTrace:
+    """tracemalloc snapshots of the proxy through its ``memory_snapshot`` admin action, each
+    compared with the one before, saved next to the samples."""
+
+    def __init__(self, cluster: Cluster, started: float) -> None:
+        self.cluster = cluster
+        self.started = started
+        self.taken: list[dict] = []
+
+    @defer.inlineCallbacks
+    def take(self, body: dict | None = None):
+        code, answer = yield self.cluster.action(self.cluster.proxy_admin, "memory_snapshot", body or {})
+        minute = round((reactor.seconds() - self.started) / 60, 1)
+        if code != 200:
+            print(f"  soak: memory snapshot at {minute} min refused: {answer}", flush=True)
+            return
+        answer["minute"] = minute
+        self.taken.append(answer)
+        (self.cluster.directory / f"memory-{len(self.taken):02d}.json").write_text(json.dumps(answer, indent=1))
+        print(f"  soak: minute {minute}: {answer['traced_bytes']} bytes traced in {answer['blocks']} blocks",
+              flush=True)
+        for row in answer.get("since_previous", [])[:5]:
+            print(f"    {row['size_diff']:+} B {row['count_diff']:+} blocks  {row['where']}", flush=True)
+
+
 @defer.inlineCallbacks
 def run(players: int = 200, duration: float = 1800.0, restart_every: float = 300.0, cut_every: float = 420.0,
-        warmup: float = 300.0, directory: Path | None = None):
+        warmup: float = 300.0, directory: Path | None = None, trace_memory: bool = False,
+        ramp: float = RAMP_SECONDS):
     """``players`` bots for ``duration`` seconds; growth is judged between the first window after
-    ``warmup`` and the last window of the same length."""
+    ``warmup`` and the last window of the same length. ``trace_memory`` takes tracemalloc
+    snapshots of the proxy from the end of warm-up on, at every fault and at the end."""
     report = Scenario("soak")
     cluster = Cluster(directory or Path(tempfile.mkdtemp(prefix="mcproxy-stress-soak-")),
                       rate_limits=LOAD_RATE_LIMITS, backend_keys=f"max_players = {players + 50}")
@@ -85,13 +173,25 @@ def run(players: int = 200, duration: float = 1800.0, restart_every: float = 300
     samples = Samples(cluster, started)
     sampler = task.LoopingCall(samples.take)
     sampler.start(5.0)
-    swarm = Swarm(cluster.proxy_port, players, duration, ramp_ms=30000, keepalive_timeout_ms=KEEPALIVE_TIMEOUT_MS)
+    swarm = Swarm(cluster.proxy_port, players, duration, ramp_ms=int(ramp * 1000),
+                  keepalive_timeout_ms=KEEPALIVE_TIMEOUT_MS)
     resync: list[float] = []
     restarts: list[str] = []
+    faults: list[Fault] = []
+    memory = MemoryTrace(cluster, started) if trace_memory else None
     turn = iter(["lobby", "game"] * 1000)
     try:
-        for at, what in schedule(duration, restart_every, cut_every):
+        timetable = schedule(duration, restart_every, cut_every)
+        if memory is not None:
+            timetable = sorted(timetable + [(warmup, "trace")])
+        for at, what in timetable:
             yield pause(max(0.0, started + at - reactor.seconds()))
+            if what == "trace":
+                yield memory.take({"start": True, "frames": 8})
+                continue
+            if memory is not None and memory.taken:
+                yield memory.take()
+            began = time.time()
             if what == "restart":
                 name = next(turn)
                 yield cluster.backends[name].stop()
@@ -109,6 +209,10 @@ def run(players: int = 200, duration: float = 1800.0, restart_every: float = 300
             restored = reactor.seconds()
             yield wait_until(lambda: cluster.synchronized(name), 60, 0.5, what=f"{name} resynchronized")
             resync.append(reactor.seconds() - restored)
+            faults.append(Fault(what, name, began, time.time()))
+        if memory is not None:
+            yield pause(max(0.0, started + duration - 10 - reactor.seconds()))
+            yield memory.take()
         summary = yield swarm.summary()
         sampler.stop()
         report.figure("players", players)
@@ -120,9 +224,18 @@ def run(players: int = 200, duration: float = 1800.0, restart_every: float = 300
         report.figure("chat lines sent", summary["sent"])
         report.figure("chat lines echoed", summary["echoed"])
         report.figure("chat lines lost", summary["lost"])
+        late = {(e["name"], e["line"]) for e in swarm.protocol.events if e.get("event") == "late"}
+        report.figure("chat lines echoed late (after 10 s, not lost)", summary.get("late", 0))
+        lost = [e for e in swarm.protocol.events
+                if e.get("event") == "lost" and (e["name"], e["line"]) not in late]
+        causes = lost_by_cause(lost, faults)
+        report.figure("chat lines lost by cause", causes)
+        with open(cluster.directory / "soak-lost.jsonl", "w") as out:
+            out.writelines(json.dumps(line) + "\n" for line in lost)
         report.figure("server switches", summary["switches"])
         report.figure("switches failed", summary["switchFailures"])
         report.figure("players dropped", summary["endedEarly"])
+        report.figure("players dropped by why", dropped_by_why(swarm.problems()))
         length = min(300.0, (duration - warmup) / 2)
         first = (warmup, warmup + length)
         last = (duration - length, duration)
@@ -142,8 +255,8 @@ def run(players: int = 200, duration: float = 1800.0, restart_every: float = 300
         report.check(report.figure("tracebacks logged", cluster.tracebacks()) == 0, "no traceback logged")
         report.check(summary["failedJoins"] == 0, "every player joined")
         report.check(summary["endedEarly"] == 0, "no player dropped")
-        # A line on its way to a backend when it stopped goes with it: at most one a player a restart.
-        report.check(summary["lost"] <= players * len(restarts), "no chat line lost except to a stopping backend")
+        report.check(causes["unexplained"] == 0 and causes["cut"] == 0,
+                     "no chat line lost except on its way to a restarting backend")
         report.check(summary["switches"] > 0, "players hopped")
         for problem in swarm.problems()[:5]:
             print("   ", problem, flush=True)

@@ -1,4 +1,8 @@
-"""A player session on a fake clock with backends the test controls, for switch and event tests."""
+"""A player session on a fake clock with backends the test controls, for switch and event tests.
+
+``PROTOCOL`` is the newest tier-1 version; a :class:`Rig` built with ``protocol=`` speaks
+another (26.2 and 26.3, which no independent peer speaks yet, are tested this way).
+"""
 
 from __future__ import annotations
 
@@ -122,7 +126,10 @@ class Session:
 class Rig:
     """A ProxyCore with built-in commands, a controllable router and uncompressed frames."""
 
-    def __init__(self, settings: ProxySettings | None = None, **router) -> None:
+    def __init__(self, settings: ProxySettings | None = None, protocol: int = PROTOCOL,
+                 session_server=None, **router) -> None:
+        self.protocol = protocol
+        self.ids = packet_ids(protocol)
         self.reactor = MemoryReactorClock()
         self.registry = CollectorRegistry()
         self.log_events: list[dict] = []
@@ -132,7 +139,7 @@ class Rig:
         settings = settings or ProxySettings(online_mode=False, compression_threshold=-1)
         self.core = ProxyCore(self.reactor, settings,
                               status=None, router=self.router, metrics=ProxyMetrics(self.registry), log=log,
-                              commands=commands)
+                              session_server=session_server, commands=commands)
         for command in builtin_commands(self.core):
             commands.register(command)
         self.core.status = StatusResponder("A network", 100, self.core.online_count)
@@ -148,9 +155,11 @@ class Rig:
     def refusals(self, reason: str) -> float:
         return self.registry.get_sample_value("mcproxy_refusals_total", {"reason": reason}) or 0.0
 
-    def join(self, name: str = "Steve", protocol: int = PROTOCOL) -> Session:
+    def join(self, name: str = "Steve", protocol: int | None = None) -> Session:
         """A player logged in, relayed to the first server, both directions in play
-        (through the configuration state from 1.20.2; before, play follows Login Success)."""
+        (through the configuration state from 1.20.2; before, play follows Login Success).
+        ``protocol`` defaults to the rig's."""
+        protocol = protocol or self.protocol
         connection, transport = self.connect()
         connection.dataReceived(handshake(protocol=protocol) + login_start(name, protocol))
         backend = self.router.accept()
@@ -166,6 +175,6 @@ class Rig:
     def finish_switch(self, session: Session) -> BackendConnection:
         """The router accepted the last request; the client acknowledges; returns the new backend."""
         backend = self.router.accept()
-        session.connection.dataReceived(packet(IDS.play_configuration_acknowledged))
+        session.connection.dataReceived(packet(self.ids.play_configuration_acknowledged))
         session.backend = backend
         return backend

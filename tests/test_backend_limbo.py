@@ -53,8 +53,8 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(status["description"], {"text": "Hello limbo"})
 
     def test_status_for_unsupported_version(self) -> None:
-        """Other versions (26.2 has no layouts to serve it from) get an answer naming the
-        versions we serve."""
+        """Other versions (26.2 and 26.3, which the limbo has no registry data for) get an
+        answer naming the versions the limbo serves, not the proxy's wider range."""
         client = World().connect()
         client.handshake(1, protocol=776)
         client.send("ping_start")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -34,6 +35,29 @@ class ClientTimeoutTests(SynchronousTestCase):
         message = str(raised.exception)
         self.assertIn("no answer from the process at http://127.0.0.1:", message)
         self.assertIn("within 0.3 s", message)
+        self.assertNotIn("cannot reach", message)
+
+    def test_other_program_on_the_port_is_named(self) -> None:
+        """A listener that reads the request and closes without an HTTP answer (a Minecraft
+        listener on the admin port does) is reported as such, not as an unreachable process."""
+        server = socket.socket()
+        self.addCleanup(server.close)
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+
+        def serve() -> None:
+            peer, _ = server.accept()
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += peer.recv(65536)
+            peer.close()
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with self.assertRaises(ctl.CtlError) as raised:
+            ctl.AdminClient(_Config(server.getsockname()[1]), timeout=5).get("/health")
+        thread.join(5)
+        message = str(raised.exception)
+        self.assertIn("closed the connection without an HTTP answer (GET /health)", message)
         self.assertNotIn("cannot reach", message)
 
     def test_closed_port_is_unreachable(self) -> None:

@@ -219,9 +219,10 @@ class ParserTableTests(SynchronousTestCase):
 
     def test_upstream_only_version(self) -> None:
         """26.2, known from BungeeCord and Gate only, reads trees with 26.1's parsers (both
-        sources keep ids and properties), so a 26.1-shaped tree merges; an unknown protocol
-        has none."""
-        self.assertIs(parsers(776), parsers(775))
+        sources keep ids and properties), so a 26.1-shaped tree merges; 26.3, whose parsers
+        moved, and an unknown protocol have none."""
+        self.assertEqual(parsers(776), parsers(775))
+        self.assertRaises(KeyError, parsers, 777)
         names = root_names(ProxyCommandTree(dispatcher(), Logger(observer=lambda e: None)).merged(
             Player("Steve"), 776, tiny_tree()), 776)
         self.assertEqual(names, ["a", "glist", "server"])

@@ -161,11 +161,11 @@ class StatusTests(FrontDoorTestCase):
         return json.loads(reader.string()), (conn, transport)
 
     def test_served_protocol_echoed(self) -> None:
-        """Every served client, 1.8 to 26.1, sees its own protocol and version name, so its
+        """Every served client, 1.8 to 26.3, sees its own protocol and version name, so its
         list entry is compatible, along with the MOTD, max players and the live online count."""
         door = self.door(motd="Hello", max_players=42)
-        self.assertLessEqual({47, 340, 393, 765} | set(TIER1_PROTOCOLS), SERVED_PROTOCOLS)
-        names = {47: "1.8.9", 340: "1.12.2", 765: "1.20.4", **VERSION_NAMES}
+        self.assertLessEqual({47, 340, 393, 765, 776, 777} | set(TIER1_PROTOCOLS), SERVED_PROTOCOLS)
+        names = {47: "1.8.9", 340: "1.12.2", 765: "1.20.4", **VERSION_NAMES, 776: "26.2", 777: "26.3"}
         for protocol in SERVED_PROTOCOLS:
             status, _ = self.status(door, protocol)
             self.assertEqual(status["version"], {"name": version_name(protocol), "protocol": protocol})
@@ -177,12 +177,12 @@ class StatusTests(FrontDoorTestCase):
             self.assertNotIn("favicon", status)
 
     def test_unsupported_protocol(self) -> None:
-        """A client the proxy does not serve (1.7, 26.2, 26.3) gets a protocol that can match
+        """A client the proxy does not serve (1.7, or newer than 26.3) gets a protocol that can match
         no client and the supported range as version name: its list shows the server as
         incompatible."""
         door = self.door()
-        self.assertEqual(supported_range(), "1.8-26.1")
-        for protocol in (5, 776, 777, -1):
+        self.assertEqual(supported_range(), "1.8-26.3")
+        for protocol in (5, 778, -1):
             status, _ = self.status(door, protocol)
             self.assertEqual(status["version"]["protocol"], UNSUPPORTED_PROTOCOL)
             self.assertIn(supported_range(), status["version"]["name"])
@@ -382,7 +382,7 @@ class HandshakeTests(FrontDoorTestCase):
         """A login from a version the proxy does not serve gets a Login Disconnect naming the
         supported range, though the proxy has no packet table for its version."""
         door = self.door()
-        for protocol in (5, 776, 777):
+        for protocol in (5, 778, 1000):
             conn, transport = door.connect(IPv4Address("TCP", f"198.51.100.{protocol % 250}", 1))
             conn.dataReceived(handshake(protocol, intent=2))
             (packet_id, reader), = frames(transport.value())

@@ -8,6 +8,7 @@ from mcproxy.proxy.client import Phase
 from mcproxy.proxy.events import DisconnectEvent, PreConnectEvent, ServerConnectedEvent, SwitchCause
 from mcproxy.proxy.session.switch import SwitchRefused, SwitchState
 from mcproxy.wire import chat
+from mcproxy.proxy.core import ProxySettings
 from tests.session_rig import IDS, Rig, frames, lose, packet, texts
 
 
@@ -85,12 +86,22 @@ class CommandSwitchTests(SwitchTestCase):
                          ["Lost connection to the server lobby. You are now on survival."])
 
     def test_old_backend_lost_then_target_refused(self) -> None:
-        """With the old server gone and the target refusing, nothing is left: the player is told why."""
+        """With the old server gone and the target refusing, nothing is left to stay on: the player
+        is held while the target is tried again, and told why once ``fallback_hold`` has passed."""
         d = self.session.connection.switch_to("survival")
         lose(self.session.backend)
         self.rig.router.refuse()
+        self.assertNoResult(d)
+        self.assertFalse(self.session.transport.disconnecting)
+        requests = len(self.rig.router.requests)
+        while not self.session.transport.disconnecting and self.rig.reactor.seconds() < 70:
+            self.rig.reactor.advance(1.0)
+            for index, (_, pending) in enumerate(self.rig.router.requests):
+                if not pending.called:
+                    self.rig.router.refuse(index)
+        self.assertGreater(len(self.rig.router.requests), requests)
         self.failureResultOf(d, SwitchRefused)
-        self.assertEqual(texts(self.session.sent(), IDS.play_kick), ["Lost connection to the server lobby."])
+        self.assertIn("Lost connection to the server lobby.", texts(self.session.sent(), IDS.play_kick))
         self.assertTrue(self.session.transport.disconnecting)
 
     def test_player_leaving_mid_switch(self) -> None:
@@ -170,19 +181,25 @@ class FallbackTests(SwitchTestCase):
         self.assertEqual(self.session.connection.server, "survival")
 
     def test_fallback_failing_disconnects_with_the_reason(self) -> None:
-        """A fallback that finds no server is tried again after 1, 2 and 4 s with the player
-        held; only then is the player disconnected with why they left the old one."""
+        """A fallback that finds no server is tried again after 1, 2, 4 and then every 5 s with the
+        player held; past ``fallback_hold`` (60 s) the player is disconnected with why they left."""
         self.kick(self.session.backend, "Restarting")
         self.rig.router.refuse()
-        for delay in (1.0, 2.0, 4.0):
-            self.assertEqual(texts(self.session.sent(), IDS.play_kick), [])
+        tries = 0
+        while not self.session.transport.disconnecting:
             requests = len(self.rig.router.requests)
-            self.rig.reactor.advance(delay + 1.0)
-            self.assertEqual(len(self.rig.router.requests), requests + 1)
-            self.rig.router.refuse()
+            self.rig.reactor.advance(1.0)
+            if len(self.rig.router.requests) > requests:
+                tries += 1
+                self.rig.router.refuse()
+            self.assertLess(self.rig.reactor.seconds(), 70.0)
+        # 1 + 2 + 4 + 5 * 10 = 57 s of pauses fit in 60 s; the next would not.
+        self.assertEqual(tries, 13)
+        self.assertGreaterEqual(self.rig.reactor.seconds(), 57.0)
         self.assertEqual(texts(self.session.sent(), IDS.play_kick), ["You were kicked from lobby: Restarting"])
         self.closed()
         self.assertEqual(len(self.of(DisconnectEvent)), 1)
+        self.assertEqual(self.holds("gave_up"), 1)
 
     def test_fallback_retried_lands_the_player(self) -> None:
         """A fallback refused once lands the player when the retry is accepted."""
@@ -192,6 +209,104 @@ class FallbackTests(SwitchTestCase):
         self.rig.finish_switch(self.session)
         self.assertEqual(self.session.connection.server, "survival")
         self.assertFalse(self.session.transport.disconnecting)
+        self.assertEqual(self.holds("reconnected"), 1)
+
+    def holds(self, outcome: str) -> float:
+        return self.rig.registry.get_sample_value("mcproxy_fallback_holds_total", {"outcome": outcome}) or 0.0
+
+
+class FallbackHoldTests(SwitchTestCase):
+    """A lost backend whose fallbacks all refuse, as when it restarts and the others are full."""
+
+    def hold(self) -> None:
+        lose(self.session.backend)
+        self.rig.router.refuse()
+
+    def refuse_pending(self) -> None:
+        """Every server refuses the try in flight, if there is one."""
+        for index, (_, d) in enumerate(self.rig.router.requests):
+            if not d.called:
+                self.rig.router.refuse(index)
+
+    def test_held_player_is_told_and_kept_alive(self) -> None:
+        """The held player is told they are reconnecting and hears a keep-alive from the proxy
+        every 10 s (nothing else speaks to the client), and is not disconnected."""
+        self.hold()
+        self.assertEqual(texts(self.session.sent(), IDS.play_system_chat),
+                         ["Lost connection to the server lobby. Reconnecting…"])
+        for _ in range(30):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+        keep_alives = [fields for pid, fields in frames(self.session.sent()) if pid == IDS.play_keep_alive]
+        self.assertEqual(len(keep_alives), 3)
+        self.assertTrue(all(len(fields) == 8 for fields in keep_alives))
+        self.assertFalse(self.session.transport.disconnecting)
+
+    def test_restarted_backend_takes_the_held_player(self) -> None:
+        """Held 40 s, longer than a restart takes: the next try is accepted and the player moves
+        on; what the client sent while held went nowhere, and the proxy's keep-alives stop."""
+        self.hold()
+        for _ in range(40):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+            self.session.connection.dataReceived(packet(0x30, b"held"))
+        self.rig.reactor.advance(5.0)
+        new = self.rig.finish_switch(self.session)
+        self.assertEqual(self.session.connection.server, "survival")
+        self.assertFalse(self.session.transport.disconnecting)
+        self.assertNotIn(b"held", new.transport.value())
+        self.assertEqual(len([f for f in frames(self.session.sent()) if f[0] == IDS.play_keep_alive]), 4)
+        self.assertEqual(self.rig.registry.get_sample_value(
+            "mcproxy_fallback_holds_total", {"outcome": "reconnected"}), 1.0)
+        requests = len(self.rig.router.requests)
+        self.rig.reactor.advance(30.0)
+        self.assertEqual(len(self.rig.router.requests), requests)
+        self.assertEqual([f for f in frames(self.session.sent()) if f[0] == IDS.play_keep_alive], [])
+
+    def test_player_leaving_while_held_stops_the_tries(self) -> None:
+        """A held player who quits is tried no more and hears no more keep-alives."""
+        self.hold()
+        self.session.connection.connectionLost(None)
+        requests = len(self.rig.router.requests)
+        self.rig.reactor.advance(30.0)
+        self.assertEqual(len(self.rig.router.requests), requests)
+        self.assertEqual(len(self.rig.core.deadlines), 0)
+        self.assertEqual(self.rig.registry.get_sample_value(
+            "mcproxy_fallback_holds_total", {"outcome": "left"}), 1.0)
+
+    def test_only_server_lost_and_restarted(self) -> None:
+        """With no other server, a lost backend is itself the fallback: the player is held while
+        it restarts and lands back on it, told why, instead of being disconnected at once."""
+        self.rig.router.try_order = ("lobby",)
+        lose(self.session.backend)
+        self.assertEqual(self.rig.router.requests[-1][0], ("lobby",))
+        self.assertEqual([(e.target, e.cause) for e in self.of(PreConnectEvent)], [("lobby", SwitchCause.LOST)])
+        self.rig.router.refuse()
+        for _ in range(8):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+        self.assertFalse(self.session.transport.disconnecting)
+        self.rig.reactor.advance(5.0)
+        backend = self.rig.finish_switch(self.session)
+        self.assertEqual(self.session.connection.server, "lobby")
+        self.session.sent()
+        backend.dataReceived(packet(IDS.config_finish))
+        self.session.connection.dataReceived(packet(IDS.config_finish_ack))
+        backend.dataReceived(packet(IDS.play_login, b"\x00"))
+        self.assertEqual(texts(self.session.sent(), IDS.play_system_chat),
+                         ["Lost connection to the server lobby. You are now on lobby."])
+
+    def test_hold_limit_from_config(self) -> None:
+        """``fallback_hold`` bounds the hold: 5 s allows the 1 s and 2 s tries, not the 4 s one."""
+        self.rig = Rig(ProxySettings(online_mode=False, compression_threshold=-1, fallback_hold=5.0))
+        self.addCleanup(self.rig.core.stop)
+        self.session = self.rig.join()
+        self.hold()
+        for _ in range(10):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+        self.assertEqual(len(self.rig.router.requests), 4)  # join, fallback, two tries
+        self.assertEqual(texts(self.session.sent(), IDS.play_kick), ["Lost connection to the server lobby."])
 
     def test_player_phase_stays_relay_through_a_switch(self) -> None:
         """The connection is in the relay state from join to the end, whatever the switch does."""

@@ -298,11 +298,14 @@ class TargetLostTests(SynchronousTestCase):
         lose(rig.router.accept())
         self.failureResultOf(d, SwitchRefused)
         session.sent()
-        rig.router.refuse()
-        for delay in (1.0, 2.0, 4.0):
-            rig.reactor.advance(delay)
-            rig.router.refuse()
-        self.assertEqual(texts(session.sent(), IDS.config_disconnect), ["The server you were moving to went away."])
+        answered = 0
+        for _ in range(90):  # past the hold (fallback_hold, 60 s by default), every try refused
+            while answered < len(rig.router.requests) - 2:
+                rig.router.refuse(answered + 2)
+                answered += 1
+            rig.reactor.advance(1.0)
+        self.assertGreater(answered, 3)
+        self.assertEqual(texts(session.sent(), IDS.config_disconnect)[-1:], ["The server you were moving to went away."])
         self.assertTrue(session.transport.disconnecting)
 
     def test_held_client_bytes_are_bounded(self) -> None:

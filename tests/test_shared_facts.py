@@ -17,7 +17,9 @@ from mcproxy.proxy.auth import AuthenticationError, parse_profile
 from mcproxy.wire import legacy
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.chat import json_to_component, plain_text
-from mcproxy.wire.packets import LOGIN_DISCONNECT_ANY_VERSION, supported_range, unsupported_version_name
+from mcproxy.wire.packets import (
+    LOGIN_DISCONNECT_ANY_VERSION, supported_range, unsupported_version_name,
+)
 from mcproxy.wire.types import WireError, encode_string, encode_uuid, encode_varint
 from tests.backend_support import World
 from tests.fuzzing import fuzz
@@ -64,13 +66,14 @@ class AgreementTestCase(SynchronousTestCase):
 
 
 class LegacyPingAgreementTests(AgreementTestCase):
-    def assertAnswered(self, transport, first_read: bytes) -> None:
-        """A kick-packet reply in the form the ping asked for, naming the versions we serve."""
+    def assertAnswered(self, transport, first_read: bytes, served: str = "1.8-26.3") -> None:
+        """A kick-packet reply in the form the ping asked for, naming the versions that
+        side serves (the limbo lacks the proxy's 26.2 and 26.3)."""
         reply = legacy.decode_legacy_reply(transport.value())
         kind = legacy.sniff_legacy_ping(first_read).kind
         self.assertEqual(reply.protocol is None, kind is legacy.LegacyPingKind.BETA)
         if reply.protocol is not None:
-            self.assertEqual((reply.protocol, reply.version), (127, unsupported_version_name()))
+            self.assertEqual((reply.protocol, reply.version), (127, f"mcproxy {served}"))
         self.assertTrue(transport.disconnecting)
 
     def test_first_reads_answered_alike(self) -> None:
@@ -82,7 +85,7 @@ class LegacyPingAgreementTests(AgreementTestCase):
             self.assertIsNotNone(legacy.sniff_legacy_ping(first_read), first_read)
             sides = Sides(self)
             self.assertAnswered(sides.proxy(first_read), first_read)
-            self.assertAnswered(sides.backend(first_read), first_read)
+            self.assertAnswered(sides.backend(first_read), first_read, "1.8-26.1")
 
     def test_malformed_tail_refused_alike(self) -> None:
         """A 1.6 ping naming another channel is refused as BAD_LEGACY_PING by both."""
@@ -148,29 +151,41 @@ class HandshakeAgreementTests(AgreementTestCase):
 
 class UnsupportedVersionAgreementTests(AgreementTestCase):
     def test_login_disconnect_any_version(self) -> None:
-        """A login from a version without tables (1.7, 26.2) is told, by both sides, in a
-        packet 0x00 JSON disconnect every client since 1.7 reads, which versions are served."""
+        """A login from a version neither side serves (1.7) is told, by both sides, in a
+        packet 0x00 JSON disconnect every client since 1.7 reads, which versions that side
+        serves: the proxy 1.8-26.3, the limbo (no registry data for 26.2 and 26.3) 1.8-26.1."""
         sides = Sides(self)
-        for protocol in (5, 776):
-            for transport in (sides.proxy(handshake(protocol, intent=2)),
-                              sides.backend(handshake(protocol, intent=2))):
-                [(packet_id, reader)] = frames(transport.value())
-                self.assertEqual(packet_id, LOGIN_DISCONNECT_ANY_VERSION)
-                self.assertIn(supported_range(), plain_text(json_to_component(reader.string(262144))))
-                self.assertTrue(transport.disconnecting)
+        for transport, served in ((sides.proxy(handshake(5, intent=2)), "1.8-26.3"),
+                                  (sides.backend(handshake(5, intent=2)), "1.8-26.1")):
+            [(packet_id, reader)] = frames(transport.value())
+            self.assertEqual(packet_id, LOGIN_DISCONNECT_ANY_VERSION)
+            self.assertIn(served, plain_text(json_to_component(reader.string(262144))))
+            self.assertTrue(transport.disconnecting)
+        self.assertEqual(supported_range(), "1.8-26.3")
+
 
     def test_status_names_the_same_versions(self) -> None:
-        """A status ping from a version without tables shows the same server version on
-        both sides, naming the versions that can join."""
+        """A status ping from a version without tables shows the same kind of server
+        version on both sides, naming the versions that can join there."""
         sides = Sides(self)
-        for protocol in (5, 776):
-            data = handshake(protocol) + packet(0x00)
-            for transport in (sides.proxy(data), sides.backend(data)):
-                [(packet_id, reader)] = frames(transport.value())
-                self.assertEqual(packet_id, 0x00)
-                version = json.loads(reader.string(32767))["version"]
-                self.assertEqual(version["name"], unsupported_version_name())
-                self.assertIn(supported_range(), version["name"])
+        data = handshake(5) + packet(0x00)
+        for transport, served in ((sides.proxy(data), "1.8-26.3"), (sides.backend(data), "1.8-26.1")):
+            [(packet_id, reader)] = frames(transport.value())
+            self.assertEqual(packet_id, 0x00)
+            version = json.loads(reader.string(32767))["version"]
+            self.assertEqual(version["name"], f"mcproxy {served}")
+        self.assertEqual(unsupported_version_name(), "mcproxy 1.8-26.3")
+
+    def test_26_2_served_by_the_proxy_only(self) -> None:
+        """A 26.2 status ping is compatible at the proxy and names the limbo's range there."""
+        sides = Sides(self)
+        data = handshake(776) + packet(0x00)
+        answers = []
+        for transport in (sides.proxy(data), sides.backend(data)):
+            [(packet_id, reader)] = frames(transport.value())
+            answers.append(json.loads(reader.string(32767))["version"])
+        self.assertEqual(answers, [{"name": "26.2", "protocol": 776},
+                                   {"name": "mcproxy 1.8-26.1", "protocol": 775}])
 
 
 def login_start(name: str) -> bytes:

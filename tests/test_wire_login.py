@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -59,9 +60,19 @@ class LayoutTests(SynchronousTestCase):
                               layout.request_should_authenticate, layout.response_may_sign), facts, protocol)
 
     def test_unknown_protocol(self) -> None:
-        """A protocol without login layouts (26.2's ids-only entry, 1.7) is a KeyError, not a guess."""
-        for protocol in (5, 776):
+        """A protocol the tables do not know (1.7, newer than 26.3) is a KeyError, not a guess."""
+        for protocol in (5, 778):
             self.assertRaises(KeyError, LoginLayout.of, protocol)
+
+    def test_upstream_protocols(self) -> None:
+        """26.2 and 26.3, ids-only entries, log in as 26.1 does, but for the session id
+        their facts add to Login Success."""
+        newest = LoginLayout.of(775)
+        for protocol in (776, 777):
+            layout = LoginLayout.of(protocol)
+            self.assertTrue(layout.success_session_id)
+            self.assertEqual(replace(layout, protocol=775, success_session_id=False), newest)
+        self.assertFalse(newest.success_session_id)
 
 
 class LoginStartTests(SynchronousTestCase):

@@ -34,17 +34,19 @@ def load_generator(name: str):
 
 class ProtocolTableTests(SynchronousTestCase):
     def test_every_release_protocol(self) -> None:
-        """One entry per release protocol from 1.8 to 26.1, plus 26.2 from upstream sources."""
-        self.assertEqual(known_protocols(), RELEASE_PROTOCOLS + (776,))
+        """One entry per release protocol from 1.8 to 26.1, plus 26.2 and 26.3 from
+        upstream sources."""
+        self.assertEqual(known_protocols(), RELEASE_PROTOCOLS + (776, 777))
         for protocol in RELEASE_PROTOCOLS:
             self.assertEqual(protocol_info(protocol).source, "minecraft-data")
         self.assertEqual(protocol_info(776).source, "upstream")
+        self.assertEqual(protocol_info(777).source, "upstream")
 
     def test_gaps_are_named(self) -> None:
         """Release protocols no source has tables for are listed, not silently skipped."""
         self.assertEqual(dict(without_tables()),
-                         {108: ("1.9.1",), 485: ("1.14.2",), 777: ("26.3",)})
-        self.assertIsNone(protocol_info(777))
+                         {108: ("1.9.1",), 485: ("1.14.2",)})
+        self.assertIsNone(protocol_info(778))
         self.assertIsNone(protocol_info(46))
         self.assertIsNone(protocol_info(-1))
 

@@ -24,6 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen_packet_ids import ROOT, GenerationError, _load, release_protocols  # noqa: E402
 
+#: Protocols minecraft-data has no tables for whose parsers are another's, id for id and
+#: layout for layout: 26.2 kept 26.1's (BungeeCord df0f3db and Gate a8bd4dc agree; Gate only
+#: renamed parser 16, ``minecraft:color``, to ``minecraft:team_color``).  26.3 is not here:
+#: it inserted five parsers and moved ``dialog`` and ``uuid`` (Gate's 26.3 test, 23f41dc),
+#: and no source gives the new parsers' properties, so the proxy leaves a 26.3 command tree
+#: as the backend sent it.
+SAME_PARSERS_AS = {776: 775}
+
 #: Scalar sizes of the bounds of brigadier's numeric parsers.
 _NUMBERS = {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64"}
 
@@ -90,6 +98,8 @@ def generate(data_root: Path) -> dict:
         table = _parsers(protocol, with_data[-1])
         if table is not None:
             protocols[str(number)] = table
+    for number, same in SAME_PARSERS_AS.items():
+        protocols[str(number)] = protocols[str(same)]
     return {
         "generator": "tools/gen_command_parsers.py",
         "minecraft_data_version": package["version"],

@@ -322,10 +322,48 @@ def _layout(protocol: dict, state: str, direction: str, name: str, where: str):
     raise GenerationError(f"{where}: {state}.{direction}.{name}: no type {type_name}")
 
 
+#: What changed against 26.1 in the layouts the proxy reads or writes, for protocols whose
+#: ids come from upstream sources (docs/versions.md cites the commits).  Everything else
+#: keeps 26.1's facts: both sources leave Login Start, encryption, Set Compression, the
+#: configuration packets, system chat, plugin messages, disconnect, keep-alive, Transfer and
+#: cookies as they were.
+UPSTREAM_FACTS = {
+    776: {
+        # A trailing play session id (UUID): BungeeCord 0cf68b5, Gate 48a7f91.
+        "login_success_fields": ["uuid", "username", "properties", "sessionId"],
+        # An online-mode flag between the sea level and enforcesSecureChat: BungeeCord
+        # c21769b, Gate 48a7f91.
+        "join_game_online_mode": True,
+        # The team colour behind a presence flag: BungeeCord 2c270f0, 0b2812d.
+        "team_color_optional": True,
+        "teleport_confirm_position": False,
+        # Parser ids and properties as 26.1 (Gate renamed parser 16 only).
+        "command_parsers": "26.1",
+    },
+    777: {
+        "login_success_fields": ["uuid", "username", "properties", "sessionId"],
+        "join_game_online_mode": True,
+        "team_color_optional": True,
+        # Teleport Confirm carries the position and rotation after the id: BotFilter
+        # (Leymooo/BungeeCord 7959e44) and LimboAPI read them from 26.3 on.
+        "teleport_confirm_position": True,
+        # Five parsers inserted, dialog and uuid moved (Gate 23f41dc); no source gives the
+        # new parsers' properties.
+        "command_parsers": None,
+    },
+}
+
+
+def readings(source: dict) -> dict:
+    """A source's tables by protocol: its checkout's, then its newer reading's (a newer
+    commit or file of the same lineage, for protocols the checkout does not know)."""
+    return {**source["protocols"], **source.get("newer", {}).get("protocols", {})}
+
+
 def agreed_upstream_ids(upstream: dict, number: str) -> dict | None:
     """The ids every recorded source gives for ``number``, or ``None`` if a source lacks
     the protocol; two sources disagreeing on an id is an error, not a choice to make."""
-    tables = [source["protocols"].get(number) for source in upstream["sources"].values()]
+    tables = [readings(source).get(number) for source in upstream["sources"].values()]
     if len(tables) < 2 or any(table is None for table in tables):
         return None
     agreed: dict[str, dict[str, dict[str, int]]] = {}
@@ -390,6 +428,9 @@ def generate_protocols(data_root: Path, upstream: dict | None = None) -> dict:
                     "releases": without_tables.pop(number),
                     "source": "upstream",
                     "ids": agreed,
+                    "facts": {**protocols[str(max(VERSIONS))]["facts"],
+                              "teleport_confirm_position": False, "command_parsers": "26.1",
+                              **UPSTREAM_FACTS.get(int(number), {})},
                 }
     return {
         "generator": "tools/gen_packet_ids.py",

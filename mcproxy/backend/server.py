@@ -294,7 +294,7 @@ class LimboProtocol(Protocol):
             return data
         settings = self.factory.settings
         self.transport.write(encode_legacy_reply(ping, legacy_status(
-            settings.motd, len(self.factory.players), settings.max_players)))
+            settings.motd, len(self.factory.players), settings.max_players, self.factory.served_protocols)))
         self.factory.status_requests.inc()
         self.close("LEGACY_PING")
         return b""

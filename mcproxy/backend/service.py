@@ -18,6 +18,7 @@ from mcproxy.config import BackendConfig
 from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.control.backend_side import BackendControlLink
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
+from mcproxy.ops.admin_listener import AdminListenerService
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel, ManualCheck
 from mcproxy.ops.history import History, status_and_metrics
 from mcproxy.ops.metrics import BackendMetrics
@@ -76,8 +77,8 @@ class BackendProcess(MultiService):
                                    admin_config.history_retention, self.log)
             self.history.setServiceParent(self)
             self.admin = self._admin()
-            StreamServerEndpointService(serverFromString(reactor, config.admin.bind),
-                                        admin_site(self.admin, reactor)).setServiceParent(self)
+            AdminListenerService(serverFromString(reactor, config.admin.bind), admin_site(self.admin, reactor),
+                                 f"{config.path}: admin.bind").setServiceParent(self)
 
     def _control_link(self) -> BackendControlLink | None:
         """The reconnecting link to the proxy; none without a secret to sign with."""

@@ -147,6 +147,9 @@ class ProxySection:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     connect_timeout: float = 5.0
+    #: Seconds a player whose server went away (or kicked them) is held while every
+    #: fallback refuses, tried again with growing pauses.
+    fallback_hold: float = 60.0
     # Nothing a client sends before login needs more (a cookie response is at most
     # 5 KiB); 2 MiB per unauthenticated connection would let a flood of them
     # hold handshake_concurrent_max * 2 MiB.

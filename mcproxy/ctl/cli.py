@@ -7,6 +7,7 @@ token, so an operator types what the runbook says and nothing else.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import secrets
 import sys
@@ -77,6 +78,12 @@ class AdminClient:
                 return response.status, _decode(response.read(), response.headers.get_content_type())
         except urllib.error.HTTPError as error:
             return error.code, _decode(error.read(), error.headers.get_content_type())
+        except http.client.RemoteDisconnected:
+            # Something accepted the request and closed without a status line: an admin
+            # listener never does that, another program on the configured port does.
+            raise CtlError(f"the program listening at {self.base} closed the connection without an HTTP "
+                           f"answer ({method} {path}): is it this process's admin listener? (a process "
+                           f"whose admin.bind cannot listen stops at start, saying so)") from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):

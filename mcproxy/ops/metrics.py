@@ -90,6 +90,10 @@ class ProxyMetrics:
             "mcproxy_routing_fallbacks",
             "Times a player was moved on to the next server because this one failed.",
             ["server"], registry=r)
+        self.fallback_holds = Counter(
+            "mcproxy_fallback_holds",
+            "Players held while a fallback every server refused was tried again, by outcome.",
+            ["outcome"], registry=r)
         self.backend_up = Gauge(
             "mcproxy_backend_up", "1 if the last probe of the backend connected.",
             ["server"], registry=r)

@@ -107,17 +107,13 @@ def _table() -> dict[int, Parsers]:
 
 
 def parsers(protocol: int) -> Parsers:
-    """The argument parsers of ``protocol``; KeyError for a version without a commands tree.
+    """The argument parsers of ``protocol``; KeyError for a version without a commands tree,
+    or (26.3) one whose parsers no source describes.
 
-    A version known only from upstream proxies (26.2) takes the newest minecraft-data
-    version's: both sources keep the tree's layout and every parser's id and properties."""
-    table = _table()
-    if protocol not in table:
-        info = protocol_info(protocol)
-        if info is None or info.source != "upstream":
-            raise KeyError(protocol)
-        return table[max(table)]
-    return table[protocol]
+    26.2, known only from upstream proxies, has 26.1's table in ``command_parsers.json``
+    (both sources keep every parser's id and properties); 26.3 moved them (see
+    ``tools/gen_command_parsers.py``), so it has none and its trees are relayed as sent."""
+    return _table()[protocol]
 
 
 def _skip_properties(reader: Reader, layout: str) -> None:

@@ -15,6 +15,7 @@ from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
 from mcproxy.proxy.directory import ProxyDirectory
+from mcproxy.proxy.play_session import PlaySessionId
 from mcproxy.proxy.probes import ProbeNames
 from mcproxy.proxy.events import EventBus, PluginMessageEvent
 from mcproxy.proxy.status import StatusResponder
@@ -42,6 +43,8 @@ class ProxySettings:
     kick_existing_players: bool = False
     #: Answer the BungeeCord plugin-message channel for backend plugins.
     bungee_plugin_channel: bool = True
+    #: Seconds a player is held while a fallback every server refused is tried again.
+    fallback_hold: float = 60.0
     max_prelogin_frame: int = 32 * 1024
     max_frame_size: int = MAX_FRAME_SIZE
 
@@ -61,6 +64,7 @@ class ProxySettings:
             accept_transfers=section.accept_transfers,
             kick_existing_players=section.kick_existing_players,
             bungee_plugin_channel=section.bungee_plugin_channel,
+            fallback_hold=section.fallback_hold,
             max_prelogin_frame=section.max_frame_size_prelogin,
         )
 
@@ -142,6 +146,7 @@ class ProxyCore:
         self.log = log
         self.session_server = session_server
         self.players = PlayerDirectory()
+        self.play_session = PlaySessionId(self.players)
         #: Smoke bot names an operator armed (admin action ``arm_probe_players``).
         self.probe_names = ProbeNames(reactor)
         #: The network's players (this proxy's alone unless [cluster] replaces it).

@@ -24,8 +24,10 @@ from mcproxy.cluster.store import EVENTS, rpc_channel
 from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
 from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
+from mcproxy.ops.admin_listener import AdminListenerService
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
 from mcproxy.ops.history import History, status_and_metrics
+from mcproxy.ops.memory import MemorySnapshots
 from mcproxy.ops.metrics import ProxyMetrics
 from mcproxy.ops.probe import BackendProber
 from mcproxy.ops.redaction import Redactor
@@ -223,11 +225,11 @@ class ProxyProcess(MultiService):
             self.history.setServiceParent(self)
             self.admin = AdminResource(health=self.health, status=self.status_board, registry=self.registry,
                                        log=self.log, redactor=self.redactor, token=token, history=self.history)
-            admin = ListenerService(serverFromString(reactor, config.admin.bind),
-                                    admin_site(self.admin, reactor), "admin")
-            admin.setServiceParent(self)
+            AdminListenerService(serverFromString(reactor, config.admin.bind), admin_site(self.admin, reactor),
+                                 f"{config.path}: admin.bind").setServiceParent(self)
             self.admin.add_action("command", command_action(self.commands, self.log))
             self.admin.add_action("arm_probe_players", self._arm_probe_players)
+            self.admin.add_action("memory_snapshot", MemorySnapshots())
             if self.messaging is not None:
                 self.admin.add_action("restart_messaging", self._restart_messaging)
                 self.admin.add_action("arm_probes", self._arm_probes)

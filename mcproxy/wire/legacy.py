@@ -20,8 +20,9 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
+from typing import Iterable
 
-from mcproxy.wire.packets import unsupported_version_name
+from mcproxy.wire.packets import SERVED_PROTOCOLS, unsupported_version_name
 from mcproxy.wire.types import Bytes, Incomplete, WireError
 
 LEGACY_PING_BYTE = 0xFE
@@ -67,11 +68,13 @@ class LegacyStatus:
     version: str | None = None
 
 
-def legacy_status(motd: str, online: int, max_players: int) -> LegacyStatus:
+def legacy_status(motd: str, online: int, max_players: int,
+                  protocols: Iterable[int] = SERVED_PROTOCOLS) -> LegacyStatus:
     """What the proxy and the reference backend tell a pre-1.7 client: it can join nothing
-    served here, so protocol 127 (which no legacy client speaks) and the versions that can."""
+    served here, so protocol 127 (which no legacy client speaks) and the versions that can
+    (``protocols``: the proxy's by default, the backend passes its own)."""
     return LegacyStatus(motd, online, max_players, protocol=UNJOINABLE_PROTOCOL,
-                        version=unsupported_version_name())
+                        version=unsupported_version_name(protocols))
 
 
 def parse_legacy_ping(data: Bytes, final: bool = False) -> LegacyPing | None:

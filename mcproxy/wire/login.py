@@ -2,10 +2,11 @@
 
 Login Start, Encryption Request/Response and Login Success each changed shape several
 times between 1.8 and 1.21 (the UUID as text, the 1.19 profile-key fields, the optional
-then mandatory UUID, the strict-error flag of 1.20.5 – 1.21.1).  The shape of each comes
-from minecraft-data's own layouts in ``protocols.json`` (:class:`LoginLayout.of`), so
-both the proxy's front door and its login to a backend follow the data, not version
-numbers.  Nothing here imports Twisted.
+then mandatory UUID, the strict-error flag of 1.20.5 – 1.21.1, the play session id of
+26.2).  The shape of each comes from minecraft-data's own layouts in ``protocols.json``
+(:class:`LoginLayout.of`); for 26.2 and 26.3, which minecraft-data lacks, from 26.1's with
+the changes their entries' facts record.  So both the proxy's front door and its login to a
+backend follow the data, not version numbers.  Nothing here imports Twisted.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class LoginLayout:
     success_properties: bool
     #: Login Success ends with the strict-error-handling flag (1.20.5 – 1.21.1).
     success_strict_flag: bool
+    #: Login Success ends with the play session's id, a UUID (26.2+).
+    success_session_id: bool
     #: Encryption Request ends with ``shouldAuthenticate`` (1.20.5+).
     request_should_authenticate: bool
     #: Encryption Response may carry a salt and signature instead of the token (1.19 – 1.19.2).
@@ -61,8 +64,13 @@ class LoginLayout:
 
 @functools.cache
 def _layout(protocol: int) -> LoginLayout:
-    from mcproxy.wire.protocols import protocol_info
+    from mcproxy.wire.protocols import known_protocols, protocol_info
     info = protocol_info(protocol)
+    success_fields_fact = info.facts.get("login_success_fields", ()) if info else ()
+    if info is not None and info.source == "upstream":
+        # Ids and facts only: the login packets are the newest minecraft-data version's,
+        # but for the changes the facts record (the session id).
+        info = protocol_info(max(p for p in known_protocols() if protocol_info(p).source != "upstream"))
     start = info and info.layout(State.LOGIN, Direction.SERVERBOUND, "login_start")
     success = info and info.layout(State.LOGIN, Direction.CLIENTBOUND, "success")
     request = info and info.layout(State.LOGIN, Direction.CLIENTBOUND, "encryption_begin")
@@ -79,6 +87,7 @@ def _layout(protocol: int) -> LoginLayout:
         success_uuid_text=success_fields["uuid"] == "string",
         success_properties="properties" in success_fields,
         success_strict_flag="strictErrorHandling" in success_fields,
+        success_session_id="sessionId" in success_fields_fact,
         request_should_authenticate="shouldAuthenticate" in _fields(request),
         response_may_sign="hasVerifyToken" in _fields(response),
     )
@@ -128,14 +137,20 @@ def encode_login_start(layout: LoginLayout, name: str, player_uuid: _uuid.UUID) 
     return b"".join(out)
 
 
-def encode_login_success(layout: LoginLayout, player_uuid: _uuid.UUID, name: str, properties: bytes) -> bytes:
-    """Login Success; ``properties`` is the encoded property array (dropped before 1.19)."""
+def encode_login_success(layout: LoginLayout, player_uuid: _uuid.UUID, name: str, properties: bytes,
+                         session_id: _uuid.UUID | None = None) -> bytes:
+    """Login Success; ``properties`` is the encoded property array (dropped before 1.19),
+    ``session_id`` the play session's id, which 26.2+ cannot do without."""
     out = [encode_string(str(player_uuid), 36) if layout.success_uuid_text else encode_uuid(player_uuid),
            encode_string(name, USERNAME_MAX_CHARS)]
     if layout.success_properties:
         out.append(properties)
     if layout.success_strict_flag:
         out.append(encode_bool(False))
+    if layout.success_session_id:
+        if session_id is None:
+            raise ValueError(f"protocol {layout.protocol}: Login Success needs a play session id")
+        out.append(encode_uuid(session_id))
     return b"".join(out)
 
 

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
+from typing import Iterable, Mapping
 
 
 class State(enum.Enum):
@@ -53,12 +53,11 @@ TIER1_PROTOCOLS: tuple[int, ...] = tuple(sorted(VERSION_NAMES))
 
 
 def _served_protocols() -> frozenset[int]:
-    """Every protocol whose login and play layouts the tables carry: minecraft-data's,
-    1.8 (47) to 26.1 (775).  Entries taken from upstream proxies (26.2) hold packet ids
-    only, and 26.2 changed layouts the proxy writes, so those are not served."""
+    """Every protocol the tables carry: minecraft-data's, 1.8 (47) to 26.1 (775), with
+    their layouts, and 26.2 (776) and 26.3 (777) from upstream proxies, whose ids two
+    sources agree on and whose layout changes are facts of their entries."""
     text = resources.files("mcproxy.wire").joinpath("protocols.json").read_text("utf-8")
-    entries = json.loads(text)["protocols"]
-    return frozenset(int(number) for number, entry in entries.items() if entry["source"] == "minecraft-data")
+    return frozenset(int(number) for number in json.loads(text)["protocols"])
 
 
 #: Protocol numbers a player may log in to the proxy with.
@@ -68,25 +67,29 @@ PROTOCOL_1_13 = 393
 
 
 def version_name(protocol: int) -> str:
-    """How players name the version of a served protocol: ``1.8.9``, ``1.20.4``, ``26.1``."""
+    """How players name the version of a served protocol: ``1.8.9``, ``1.20.4``, ``26.3``."""
     name = VERSION_NAMES.get(protocol)
     if name is None:
         from mcproxy.wire.protocols import protocol_info
-        name = protocol_info(protocol).name
+        info = protocol_info(protocol)
+        if info is None:
+            raise KeyError(protocol)
+        name = info.name
     return name
 
 
-def supported_range() -> str:
-    """The served versions as players read them, ``1.8-26.1``: both sides say so."""
+def supported_range(protocols: Iterable[int] = SERVED_PROTOCOLS) -> str:
+    """The versions a server takes as players read them: ``1.8-26.3`` for the proxy; the
+    reference backend names its own."""
     from mcproxy.wire.protocols import protocol_info
-    oldest, newest = min(SERVED_PROTOCOLS), max(SERVED_PROTOCOLS)
-    return f"{protocol_info(oldest).releases[0]}-{VERSION_NAMES.get(newest) or protocol_info(newest).name}"
+    oldest, newest = min(protocols), max(protocols)
+    return f"{protocol_info(oldest).releases[0]}-{version_name(newest)}"
 
 
-def unsupported_version_name() -> str:
-    """The server version a client we cannot serve is shown (status and legacy ping, on
-    both sides): ``mcproxy 1.8-26.1``, so its list says which versions can join."""
-    return f"mcproxy {supported_range()}"
+def unsupported_version_name(protocols: Iterable[int] = SERVED_PROTOCOLS) -> str:
+    """The server version a client we cannot serve is shown (status and legacy ping):
+    ``mcproxy 1.8-26.3``, so its list says which versions can join."""
+    return f"mcproxy {supported_range(protocols)}"
 
 #: Login Disconnect has been packet 0x00 with a JSON reason since 1.7, so a client whose
 #: version has no table still reads why it was turned away.
@@ -336,10 +339,23 @@ class PacketIds:
     play_keep_alive_response: int | None
 
     @property
+    def join_game_has_online_mode(self) -> bool:
+        """From 26.2 Join Game tells the client the server's online mode, in the byte
+        before its last (enforcesSecureChat)."""
+        return bool(_fact(self.protocol, "join_game_online_mode", False))
+
+    @property
     def login_success_has_strict_flag(self) -> bool:
         """1.20.5 to 1.21.1 end Login Success with a strict-error-handling flag; 1.21.2
         (768) dropped it."""
         return self.protocol < PROTOCOL_1_21_2
+
+
+def _fact(protocol: int, name: str, default):
+    """A fact of ``protocols.json`` about ``protocol``, or ``default`` where it has none."""
+    from mcproxy.wire.protocols import protocol_info
+    info = protocol_info(protocol)
+    return default if info is None else info.facts.get(name, default)
 
 
 @functools.cache

@@ -5,8 +5,9 @@ the proxy watches in every state, the layouts it reads or writes (minecraft-data
 definitions, with the named types they use, stored once where versions share them) and
 facts derived from them (configuration state, what Login Start carries, which chat
 packets exist, JSON or NBT text).  Per-version code asks these questions of the data
-instead of comparing protocol numbers.  Entries for versions minecraft-data lacks (26.2) come from the ids BungeeCord
-and Gate agree on; they carry ids only (``source == "upstream"``).
+instead of comparing protocol numbers.  Entries for versions minecraft-data lacks (26.2,
+26.3) come from the ids BungeeCord and Gate agree on; they carry ids only
+(``source == "upstream"``).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def known_protocols() -> tuple[int, ...]:
 
 
 def without_tables() -> Mapping[int, tuple[str, ...]]:
-    """Release protocols in the range that no source gives tables for (1.9.1, 1.14.2, 26.3)."""
+    """Release protocols in the range that no source gives tables for (1.9.1, 1.14.2)."""
     return MappingProxyType({int(number): tuple(releases)
                              for number, releases in _data()["without_tables"].items()})
 

@@ -11,7 +11,9 @@
 // keep-alive: the soak raises it, because a backend restart's fallback move restarts the
 // keep-alive clock a second time within one hop (see docs/reliability.md).
 // A line not back after LOST_AFTER_MS counts as lost and the player chats on (a backend
-// killed mid-line takes that line with it).
+// killed mid-line takes that line with it); each lost line is reported with when it was
+// sent and to which server, so the run can say why it was lost. One that comes back after
+// all is reported 'late' and counted in the summary's late, not lost.
 // One JSON line per event of interest, then a summary line per player and a final total.
 const mc = require('minecraft-protocol')
 const nbt = require('prismarine-nbt')
@@ -47,7 +49,7 @@ let stopping = false
 
 function start (index) {
   const name = `${prefix}${index}`
-  const p = { name, joined: false, joinMs: null, sent: 0, echoed: 0, lost: 0, outstanding: new Map(), switches: 0, switchFailures: 0, switching: null, server: null, errors: [], ended: false, kicked: null }
+  const p = { name, joined: false, joinMs: null, sent: 0, echoed: 0, lost: 0, outstanding: new Map(), givenUp: new Map(), late: 0, switches: 0, switchFailures: 0, switching: null, server: null, errors: [], ended: false, kicked: null }
   players.push(p)
   const began = Date.now()
   const client = mc.createClient({ host, port: Number(port), username: name, auth: 'offline', version, hideErrors: true, checkTimeoutInterval: keepAliveTimeoutMs })
@@ -75,19 +77,30 @@ function start (index) {
     if (mine !== null && p.outstanding.has(mine)) {
       p.outstanding.delete(mine)
       p.echoed++
+    } else if (mine !== null && p.givenUp.has(mine)) {
+      // Counted lost, yet it came back: slow, not lost.
+      const sent = p.givenUp.get(mine)
+      p.givenUp.delete(mine)
+      p.late++
+      say({ event: 'late', name, line: mine, at: sent.at, server: sent.server, ms: Date.now() - sent.at })
     }
   })
+  // The protocol state the player was in when it ended: a backend lost while the client is
+  // still configuring with it (just after a move) cannot be fallen back from in play.
+  client.on('state', (state) => { if (state !== 'handshaking') p.lastState = state })
   client.on('kick_disconnect', (packet) => { p.kicked = text(packet.reason) })
   client.on('disconnect', (packet) => { p.kicked = text(packet.reason) })
   client.on('error', (err) => { if (p.errors.length < 3) p.errors.push(err.message) })
   client.on('end', (reason) => {
     p.ended = true
-    if (!stopping) say({ event: 'ended', name, reason: String(reason), kicked: p.kicked, errors: p.errors })
+    if (!stopping) say({ event: 'ended', name, reason: String(reason), kicked: p.kicked, errors: p.errors, state: p.lastState, at: Date.now() })
   })
   const chat = setInterval(() => {
-    if (stopping || !p.joined || p.ended || p.switching || p.outstanding.size) return
+    // In play only: a switch slower than the watchdog's 15 s leaves the client configuring,
+    // and a chat packet written then is not a chat packet to anyone.
+    if (stopping || !p.joined || p.ended || p.switching || p.outstanding.size || client.state !== 'play') return
     const line = `m${p.sent}-${name}`
-    p.outstanding.set(line, Date.now())
+    p.outstanding.set(line, { at: Date.now(), server: p.server })
     p.sent++
     client.chat(line)
   }, chatMs + Math.floor(Math.random() * 200))
@@ -106,8 +119,8 @@ const watchdog = setInterval(() => {
   const now = Date.now()
   for (const p of players) {
     if (p.switching && now - p.switching.at > 15000) { p.switchFailures++; p.switching = null }
-    for (const [line, at] of p.outstanding) {
-      if (now - at > lostAfterMs) { p.outstanding.delete(line); p.lost++; say({ event: 'lost', name: p.name, line }) }
+    for (const [line, sent] of p.outstanding) {
+      if (now - sent.at > lostAfterMs) { p.outstanding.delete(line); p.givenUp.set(line, sent); p.lost++; say({ event: 'lost', name: p.name, line, at: sent.at, server: sent.server }) }
     }
   }
 }, 1000)
@@ -117,13 +130,15 @@ setTimeout(() => {
   // Let the last lines come back before counting what is missing.
   setTimeout(() => {
     clearInterval(watchdog)
-    const total = { event: 'summary', players: count, joined: 0, failedJoins: 0, sent: 0, echoed: 0, lost: 0, switches: 0, switchFailures: 0, endedEarly: 0, joinMsMax: 0, joinMsAvg: 0, servers: {} }
+    const total = { event: 'summary', players: count, joined: 0, failedJoins: 0, sent: 0, echoed: 0, lost: 0, late: 0, switches: 0, switchFailures: 0, endedEarly: 0, joinMsMax: 0, joinMsAvg: 0, servers: {} }
     let joinSum = 0
     for (const p of players) {
       p.timers.forEach(clearInterval)
       total.sent += p.sent
       total.echoed += p.echoed
-      total.lost += p.outstanding.size + p.lost
+      total.lost += p.outstanding.size + p.lost - p.late
+      total.late += p.late
+      for (const [line, sent] of p.outstanding) say({ event: 'lost', name: p.name, line, at: sent.at, server: sent.server, atEnd: true })
       total.servers[p.server] = (total.servers[p.server] || 0) + 1
       total.switches += p.switches
       total.switchFailures += p.switchFailures

@@ -256,8 +256,9 @@ class HAProxyTests(TestCase):
 
 
 class OldAndNewClientTests(TestCase):
-    """Clients of 1.8 – 1.20.4 see their own version in the server list; clients the proxy
-    does not serve (1.7, 26.2, 26.3) are told which versions work, at the list and at login."""
+    """Clients of 1.8 – 1.20.4, 26.2 and 26.3 see their own version in the server list;
+    clients the proxy does not serve (1.7, or newer than 26.3) are told which versions work,
+    at the list and at login."""
 
     timeout = 90
     #: minecraft-protocol versions too old to be served, to log in with.
@@ -269,18 +270,19 @@ class OldAndNewClientTests(TestCase):
 
     @defer.inlineCallbacks
     def test_status_shows_own_version_or_the_range(self):
-        """mcstatus asking as 1.8, 1.12.2, 1.16.5 or 1.20.4 sees its own version (compatible);
-        asking as 1.7.10, 26.2 or 26.3 it sees the supported range as an incompatible
-        version; the MOTD either way."""
+        """mcstatus asking as 1.8, 1.12.2, 1.16.5, 1.20.4, 26.2 or 26.3 sees its own version
+        (compatible); asking as 1.7.10 or a protocol newer than 26.3 it sees the supported
+        range as an incompatible version; the MOTD either way."""
         server = JavaServer("127.0.0.1", self.proxy.port, timeout=5)
-        for protocol, name in ((47, "1.8.9"), (340, "1.12.2"), (754, "1.16.5"), (765, "1.20.4")):
+        for protocol, name in ((47, "1.8.9"), (340, "1.12.2"), (754, "1.16.5"), (765, "1.20.4"),
+                               (776, "26.2"), (777, "26.3")):
             status = yield threads.deferToThread(server.status, version=protocol, tries=1)
             self.assertEqual((status.version.protocol, status.version.name), (protocol, name))
             self.assertEqual(status.motd.to_plain(), "Front door test")
-        for protocol in (5, 776, 777):
+        for protocol in (5, 778):
             status = yield threads.deferToThread(server.status, version=protocol, tries=1)
             self.assertEqual(status.version.protocol, -1, protocol)
-            self.assertEqual(status.version.name, "mcproxy 1.8-26.1")
+            self.assertEqual(status.version.name, "mcproxy 1.8-26.3")
             self.assertEqual(status.motd.to_plain(), "Front door test")
 
     @defer.inlineCallbacks
@@ -297,7 +299,7 @@ class OldAndNewClientTests(TestCase):
             peers.append(peer)
         for version, peer in zip(self.OLD_CLIENTS, peers):
             event = yield peer.wait_for("disconnected", timeout=45)
-            self.assertEqual(event["reason"], "This server supports Minecraft 1.8-26.1.", version)
+            self.assertEqual(event["reason"], "This server supports Minecraft 1.8-26.3.", version)
             yield peer.finished(30)
             self.assertFalse([e for e in peer.events if e["event"] in ("play", "timeout")], version)
         refusals = self.proxy.process.registry.get_sample_value(

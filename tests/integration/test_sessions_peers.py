@@ -124,15 +124,18 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
 
     @defer.inlineCallbacks
     def test_backend_stopped_mid_session(self):
-        """A backend that dies mid-session leaves the player a clean reason, and no connection behind."""
-        yield self.start("1.21.4")
-        client = self.client("1.21.4", "Orphan", "first")
+        """A backend that dies mid-session and stays away past ``fallback_hold`` leaves the player a
+        clean reason, and no connection behind."""
+        yield self.start("1.21.4", extra="fallback_hold = 3")
+        # Lingering, so the client does not leave by itself before the backend goes.
+        client = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Orphan", "first",
+                          env={"LINGER_MS": "30000"})
+        self.addCleanup(client.stop)
         yield client.wait_for("system_chat")
         yield self.backends["lobby"].stop()
         yield client.finished(40)
         kicks = [e["reason"] for e in client.events if e["event"] == "kicked"]
-        self.assertEqual(len(kicks), 1, client.events)
-        self.assertIn("Lost connection to the server lobby", kicks[0])
+        self.assertEqual(kicks, ["Lost connection to the server lobby."], client.events)
         yield sleep(0.3)
         self.assertEqual(self.proxy.core.connections, 0)
         self.assertEqual(len(self.proxy.core.players), 0)
@@ -159,6 +162,37 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
         self.assertTrue(moved)
         yield game.wait_for("join", timeout=5, username="Patient")
         self.assertFalse([e for e in client.events if e["event"] in ("kicked", "disconnected")], client.events)
+
+
+    @defer.inlineCallbacks
+    def test_player_held_through_a_backend_restart(self):
+        """The only backend restarts and stays away longer than the client waits for a keep-alive:
+        the player is held ("Reconnecting…"), kept alive by the proxy's own keep-alives, and put
+        back on the backend once it listens again, never disconnected."""
+        yield self.start("1.21.4")
+        lobby_port = self.backends["lobby"].events[0]["port"]
+        client = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Held", "first",
+                          env={"LINGER_MS": "60000", "CLIENT_TIMEOUT_MS": "90000", "KEEPALIVE_TIMEOUT_MS": "15000"})
+        self.addCleanup(client.stop)
+        yield client.wait_for("system_chat", text=f"echo {lobby_port}: first")
+        yield self.backends["lobby"].stop()
+        yield client.wait_for("system_chat", timeout=10, text="Lost connection to the server lobby. Reconnecting…")
+        held = len(client.events)
+        # Longer than the client's 15 s keep-alive timeout: only the proxy speaks to it now.
+        yield sleep(20)
+        restarted = NodePeer("echo_server.js", lobby_port, "1.21.4")
+        self.addCleanup(restarted.stop)
+        yield restarted.wait_for("listening")
+        yield client.wait_for("system_chat", timeout=20,
+                              text="Lost connection to the server lobby. You are now on lobby.")
+        yield restarted.wait_for("join", timeout=5, username="Held")
+        during = [e["event"] for e in client.events[held:]]
+        self.assertGreaterEqual(during.count("keep_alive"), 1, client.events)
+        self.assertFalse([e for e in client.events if e["event"] in ("kicked", "disconnected", "end", "error")],
+                         client.events)
+        holds = {s.labels["outcome"]: s.value for f in self.proxy.registry.collect()
+                 if f.name == "mcproxy_fallback_holds" for s in f.samples if s.name.endswith("_total")}
+        self.assertEqual(holds, {"reconnected": 1.0})
 
 
 class MineflayerTests(ProxyWithEchoBackends, TestCase):

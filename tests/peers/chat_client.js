@@ -24,6 +24,8 @@ if (process.env.FAKE_HOST) options.fakeHost = JSON.parse(process.env.FAKE_HOST)
 if (process.env.LOCAL_ADDRESS) {
   options.stream = require('net').connect({ host, port: Number(port), localAddress: process.env.LOCAL_ADDRESS })
 }
+// KEEPALIVE_TIMEOUT_MS: how long the client waits for a keep-alive before giving up (30 s by default).
+if (process.env.KEEPALIVE_TIMEOUT_MS) options.checkTimeoutInterval = Number(process.env.KEEPALIVE_TIMEOUT_MS)
 const client = mc.createClient(options)
 // LOGIN_PLUGIN_ANSWER (hex) answers every login plugin request with those bytes, reporting it
 // (the client's own listener answers "not understood": it is replaced here, before any packet).
@@ -89,6 +91,7 @@ client.on('cookie_request', (packet) => {
 })
 // Plugin messages are reported by channel (a proxy's own channel must never show up here).
 client.on('custom_payload', (packet) => say({ event: 'plugin_message', channel: packet.channel }))
+client.on('keep_alive', () => say({ event: 'keep_alive' }))
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))

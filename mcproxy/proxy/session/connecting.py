@@ -95,8 +95,10 @@ class ConnectingHandler(SessionHandler):
             connection.send(ids.login_compress, encode_varint(threshold))
             connection.codec.enable_compression(threshold)
         profile = connection.profile
+        layout = connection.login_layout
+        session_id = connection.proxy.play_session.current() if layout.success_session_id else None
         connection.send(ids.login_success, encode_login_success(
-            connection.login_layout, profile.id, profile.name, encode_properties(profile.properties)))
+            layout, profile.id, profile.name, encode_properties(profile.properties), session_id))
         if ids.login_acknowledged is None:
             # Before 1.20.2 there is no acknowledgement: the client is in play at once.
             self._enter_play()

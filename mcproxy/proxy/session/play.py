@@ -72,6 +72,7 @@ class PlayHandler(SessionHandler):
 
     def deactivated(self) -> None:
         """The player left (or was sent off): every backend it holds goes too."""
+        self.transition.hold.end("left")
         switch, self.switch = self.switch, None
         backends = [self.backend]
         if switch is not None:
@@ -188,9 +189,10 @@ class PlayHandler(SessionHandler):
             self.connection.leave_reason = "kicked"
             self.connection.close()
             return
-        fallbacks = self.fallback_servers()
-        if self.down.phase is RelayPhase.PLAY and fallbacks:
-            self.transition.begin(fallbacks, SwitchCause.LOST, message)
+        if self.down.phase is RelayPhase.PLAY:
+            # The lost server comes last: restarted, it takes its players back when no other
+            # server does (the player is held meanwhile, see session/hold.py).
+            self.transition.begin(self.fallback_servers() + (self.server,), SwitchCause.LOST, message)
         else:
             self.connection.leave_reason = "lost"
             self.disconnect_player(message)

@@ -7,17 +7,12 @@ from twisted.python.failure import Failure
 from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConnectedEvent, SwitchCause
 from mcproxy.proxy.relay import PAUSE, Half, Phase as RelayPhase, joined, relay_chunk
 from mcproxy.proxy.routing import NoServerAvailable
-from mcproxy.proxy.session.switch import FALLBACKS, ServerSwitch, SwitchState
+from mcproxy.proxy.session.hold import PlayerHold
+from mcproxy.proxy.session.switch import ServerSwitch, SwitchState
 from mcproxy.wire.respawn import read_join_game, respawn_pair
 from mcproxy.wire.text import read_text
 from mcproxy.wire.types import WireError
 
-
-#: Seconds before each further try of a fallback that every server refused: a backend
-#: taking over the crowd of a stopped one refuses logins past its own cap for a moment,
-#: and a player held a few seconds (the client waits 30 s on silence) beats one
-#: disconnected.
-FALLBACK_RETRY_DELAYS = (1.0, 2.0, 4.0)
 #: What a new backend of an old client may send before its Join Game (plugin messages);
 #: more is not a server we can move the player to.
 MAX_BEFORE_JOIN = 1024 * 1024
@@ -69,7 +64,8 @@ class Transition:
 
     def __init__(self, play) -> None:
         self._play = play
-        self._retries = 0
+        #: Keeps the player while a switch with nothing to stay on is tried again.
+        self.hold = PlayerHold(play, self._retry)
 
     @property
     def reconfigures(self) -> bool:
@@ -104,20 +100,14 @@ class Transition:
         connection = self._play.connection
         if not failure.check(NoServerAvailable):
             connection.proxy.log.failure("switch failed", failure, correlation_id=connection.correlation_id)
-        elif (switch.cause in FALLBACKS and self._play.switch is switch and switch.in_flight
-              and self._retries < len(FALLBACK_RETRY_DELAYS)):
-            # A fallback every server refused: hold the player and try again shortly.
-            delay = FALLBACK_RETRY_DELAYS[self._retries]
-            self._retries += 1
-            connection.proxy.deadlines.set(connection, delay, lambda: self._retry(switch))
+        elif switch.leaving and self._play.switch is switch and switch.in_flight and self.hold.refused(switch):
+            # Nothing to stay on (a fallback, or a switch whose old server went away meanwhile)
+            # and every server refused: the player is held while it is tried again.
             return
         self.failed(switch, _why(failure))
 
     def _retry(self, switch: ServerSwitch) -> None:
-        play = self._play
-        if play.switch is not switch or not switch.in_flight or not play.active:
-            return
-        connection = play.connection
+        connection = self._play.connection
         d = connection.proxy.router.connect(connection.backend_login(), switch.targets, connection.correlation_id)
         d.addCallbacks(lambda answer: self.ready(switch, *answer), lambda failure: self._router_failed(switch, failure))
 
@@ -128,6 +118,7 @@ class Transition:
             play.switch = None
         if not switch.in_flight:
             return
+        self.hold.end("gave_up")
         switch.fail(message)
         if switch.leaving and play.active:
             play.disconnect_player(switch.notice or message)
@@ -142,7 +133,7 @@ class Transition:
             backend.transport.loseConnection()
             self.failed(switch, "The switch was interrupted.")
             return
-        self._retries = 0
+        self.hold.end("reconnected")
         switch.connected(name, backend, self.reconfigures)
         backend.on_lost = lambda reason: self._target_lost(switch, backend)
         if not self.reconfigures:

@@ -9,6 +9,7 @@ from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Phase as RelayPhase
 from mcproxy.proxy.session.switch import SwitchState
 from mcproxy.proxy.session.typed import TypedWatchers
 from mcproxy.wire import bungee, chat
+from mcproxy.wire.join_game import with_online_mode
 from mcproxy.wire.text import read_text
 from mcproxy.wire.types import Reader, WireError, encode_varint
 
@@ -78,11 +79,16 @@ class PlayWatchers:
         return FORWARD
 
     def _backend_play_login(self, packet_id: int, fields: bytes):
-        """The play login of a (new) backend: held messages can follow it."""
+        """The play login of a (new) backend: from 26.2 it says the proxy's online mode,
+        not the backend's (offline behind the proxy); held messages can follow it."""
         play = self._play
+        connection = play.connection
+        login = fields
+        if connection.ids.join_game_has_online_mode:
+            login = with_online_mode(fields, connection.proxy.settings.online_mode) or fields
         if not play.held:
-            return FORWARD
-        return b"".join([self._down.reframe(encode_varint(packet_id) + fields)] + play.held_frames())
+            return FORWARD if login is fields else self._down.reframe(encode_varint(packet_id) + login)
+        return b"".join([self._down.reframe(encode_varint(packet_id) + login)] + play.held_frames())
 
     # Kicks ----------------------------------------------------------------------------
 
