@@ -16,7 +16,6 @@ from mcproxy.proxy.backend import BackendConnection, BackendLogin, BackendRefuse
 from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.routing import FORWARDING_UNSUPPORTED, NoServerAvailable, Router, ServerAddress
 from mcproxy.proxy.session.base import Phase
-from mcproxy.proxy.session.switch import SwitchRefused
 from mcproxy.wire import bungee, chat
 from mcproxy.wire.cipher import generate_private_key, public_key_der, rsa_encrypt
 from mcproxy.wire.login import LoginLayout, encode_login_success
@@ -126,20 +125,6 @@ class FirstJoinTests(SynchronousTestCase):
         [(packet_id, fields)] = frames(session.sent())
         self.assertEqual(packet_id, packet_ids(47).play_kick)
         self.assertEqual(chat.plain_text(chat.json_to_component(Reader(fields).string())), "Maintenance")
-
-    def test_switch_refused_for_old_clients(self) -> None:
-        """Until the Join Game / Respawn switch serves them, a pre-1.20.2 player asking to
-        move is told why and stays; a lost backend disconnects them instead of moving them."""
-        rig = Rig()
-        session = rig.join(protocol=340)
-        failure = self.failureResultOf(session.connection.switch_to("survival"), SwitchRefused)
-        self.assertIn("not available for your Minecraft version", str(failure.value))
-        self.assertEqual(len(rig.router.requests), 1)
-        session.backend.connectionLost(None)
-        [(packet_id, fields)] = frames(session.sent())
-        self.assertEqual(packet_id, packet_ids(340).play_kick)
-        self.assertIn("Lost connection", Reader(fields).string())
-        self.assertTrue(session.transport.disconnecting)
 
 
 class OldPlayWatchTests(SynchronousTestCase):

@@ -69,19 +69,6 @@ class CommandSwitchTests(SwitchTestCase):
         self.session.connection.dataReceived(packet(0x30, b"move"))
         self.assertEqual(old.transport.value(), packet(0x30, b"move"))
 
-    def test_new_backend_lost_before_acknowledgement(self) -> None:
-        """The client is already in configuration for the target: losing it disconnects the player."""
-        old = self.session.backend
-        d = self.session.connection.switch_to("survival")
-        new = self.rig.router.accept()
-        self.session.sent()
-        lose(new)
-        self.failureResultOf(d, SwitchRefused)
-        self.assertEqual(texts(self.session.sent(), IDS.config_disconnect), ["The server you were moving to went away."])
-        self.assertTrue(old.transport.disconnecting)
-        self.closed()
-        self.assertEqual([e.why for e in self.of(DisconnectEvent)], ["left"])
-
     def test_old_backend_lost_mid_switch(self) -> None:
         """The old server going away while the target is connecting: the switch carries the player over,
         and they are told what happened once there."""

@@ -249,6 +249,7 @@ _NAMED = {
     "play_teams": (State.PLAY, _C, "teams"),
     "play_title": (State.PLAY, _C, "title"),
     "play_clear_titles": (State.PLAY, _C, "clear_titles"),
+    "play_keep_alive_response": (State.PLAY, _S, "keep_alive"),
 }
 
 #: minecraft-data renamed a few packets over the years: our field -> the older names.
@@ -335,6 +336,7 @@ class PacketIds:
     play_teams: int | None
     play_title: int | None
     play_clear_titles: int | None
+    play_keep_alive_response: int | None
 
     @property
     def join_game_has_online_mode(self) -> bool:

@@ -9,6 +9,7 @@ back; a later step (moving to a second backend) is one more entry in :func:`step
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 from twisted.internet import defer, reactor, ssl
@@ -34,23 +35,27 @@ RATE_LIMITS = "\n[rate_limits]\nlogins_per_address_burst = 50\nconnections_per_a
 
 @dataclass(frozen=True)
 class Step:
-    """One thing a player does: the line sent, what its backend reports (once), what it
-    must never see, and what the player reads back (a chat line, or "completions: ...")."""
+    """One thing a player does: the line sent, what its backend (the first or, after the
+    move, the second) reports (once), what it must never see, and what the player reads back
+    (a chat line, or "completions: ...")."""
 
     name: str
     line: str
     backend_event: dict | None
     answer: str
     unseen: dict | None = None
+    second: bool = False
 
 
 #: Versions whose client completes command names from the server's command tree (1.13 on).
 TREE_VERSIONS = {"1.13.2", "1.16.5", "1.17.1", "1.18.2", "1.19.2", "1.19.4", "1.20.1", "1.20.2", "1.20.4"}
 
 
-def steps(version: str) -> tuple[Step, ...]:
-    """What each player of ``version`` does through the proxy, in order."""
+def steps(version: str, second: str) -> tuple[Step, ...]:
+    """What each player of ``version`` does through the proxy, in order; ``second`` is the
+    server it moves to."""
     chat = f"hello from {version}"
+    there = f"hello from {version} on {second}"
     # Before 1.13 the backend is asked and the proxy adds its /server to the answer; from
     # 1.13 the client completes from the backend's tree with the proxy's commands merged in.
     asked = None if version in TREE_VERSIONS else {"event": "tab_complete", "text": "/ser"}
@@ -60,7 +65,29 @@ def steps(version: str) -> tuple[Step, ...]:
         Step("proxy command /glist answered", "/glist", None, "Total players online:",
              unseen={"event": "command", "command": "glist"}),
         Step("tab complete of /ser offers /server", "tab:/ser", asked, "completions: /server /serverinfo"),
+        Step("move", f"/server {second}", {"event": "join"}, f"You are now connected to {second}.", second=True),
+        Step("chat there", there, {"event": "chat", "message": there}, f"backend heard: {there}", second=True),
     )
+
+
+def moved(client_events: list) -> tuple[int, int]:
+    """How many Join Games, and Respawns after the second one, a client read."""
+    plays = [i for i, e in enumerate(client_events) if e["event"] == "play"]
+    respawns = [e for e in client_events[plays[1]:] if e["event"] == "respawn"] if len(plays) > 1 else []
+    return len(plays), len(respawns)
+
+
+def distinct_ports(count: int) -> list[int]:
+    """``count`` free ports, all different: each one-off probe could hand the same port out
+    twice, and one backend process listening on it twice fails."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def player(version: str) -> str:
@@ -82,7 +109,7 @@ class VersionMatrixTests(TestCase):
     @defer.inlineCallbacks
     def backends(self, versions, env=None) -> defer.Deferred:
         """One node process serving each version on a port of its own: ``(peer, {version: port})``."""
-        ports = {version: free_port() for version in versions}
+        ports = dict(zip(versions, distinct_ports(len(versions))))
         peer = NodePeer("version_backend.js", *(f"{port}:{version}" for version, port in ports.items()), env=env)
         self.addCleanup(peer.stop)
         for version in versions:
@@ -121,38 +148,75 @@ class VersionMatrixTests(TestCase):
                 for sample in family.samples if sample.name.endswith("_total")}
 
     @defer.inlineCallbacks
-    def test_every_version_joins_chats_and_runs_a_backend_command(self):
+    def test_every_version_joins_chats_runs_a_backend_command_and_moves(self):
         """Each version from 1.8.8 to 1.20.4 joins through the proxy (legacy forwarding: the
         backend sees the address and the offline UUID in the handshake host), and each step's
         line reaches its backend, whose answer reaches the client; the proxy's /glist is
         answered by the proxy alone, and completing "/ser" offers the proxy's /server beside
-        the backend's /serverinfo; then the player leaves."""
+        the backend's /serverinfo; ``/server`` moves it to a second backend (a second Join
+        Game; before 1.20.2 followed by the Respawn pair) where its chat arrives; then the
+        player leaves both."""
         backend, ports = yield self.backends(MATRIX)
-        yield self.proxy({f"s{port}": {"port": port} for port in ports.values()},
-                         {host(version): [f"s{ports[version]}"] for version in MATRIX})
+        other, other_ports = yield self.backends(MATRIX)
+        servers = {f"s{port}": {"port": port} for port in ports.values()}
+        servers.update({f"t{port}": {"port": port} for port in other_ports.values()})
+        yield self.proxy(servers, {host(version): [f"s{ports[version]}"] for version in MATRIX})
+        plan = {version: steps(version, f"t{other_ports[version]}") for version in MATRIX}
         clients = {version: self.client(version, player(version), host(version),
-                                         *(step.line for step in steps(version)))
+                                         *(step.line for step in plan[version]))
                    for version in MATRIX}
-        codes = yield defer.gatherResults([client.finished(110) for client in clients.values()])
+        codes = yield defer.gatherResults([client.finished(150) for client in clients.values()])
         for (version, client), code in zip(clients.items(), codes):
             self.assertEqual(code, 0, (version, client.events))
             name = player(version)
-            port_events = [e for e in backend.events if e.get("port") == ports[version]]
-            [join] = [e for e in port_events if e["event"] == "join"]
-            self.assertEqual(join["username"], name, version)
-            self.assertEqual(join["host"].split("\x00")[:3],
-                             [host(version), "127.0.0.1", offline_uuid(name).hex], version)
+            events = {False: [e for e in backend.events if e.get("port") == ports[version]],
+                      True: [e for e in other.events if e.get("port") == other_ports[version]]}
+            for where in events.values():
+                [join] = [e for e in where if e["event"] == "join"]
+                self.assertEqual(join["username"], name, version)
+                self.assertEqual(join["host"].split("\x00")[:3],
+                                 [host(version), "127.0.0.1", offline_uuid(name).hex], version)
             heard = [e["text"] for e in client.events if e["event"] == "chat"]
             heard += ["completions: " + " ".join(e["matches"]) for e in client.events if e["event"] == "completions"]
-            for step in steps(version):
+            for step in plan[version]:
+                where = events[step.second]
                 for wanted, count in ((step.backend_event, 1), (step.unseen, 0)):
                     if wanted is not None:
-                        seen = [e for e in port_events if all(e.get(k) == v for k, v in wanted.items())]
-                        self.assertEqual(len(seen), count, (version, step.name, port_events))
+                        seen = [e for e in where if all(e.get(k) == v for k, v in wanted.items())]
+                        self.assertEqual(len(seen), count, (version, step.name, where))
                 self.assertTrue(any(step.answer in text for text in heard), (version, step.name, client.events))
+            plays, respawns = moved(client.events)
+            self.assertEqual(plays, 2, (version, client.events))
+            reconfigures = version in ("1.20.2", "1.20.4")
+            self.assertEqual(respawns, 0 if reconfigures else 2, (version, client.events))
+            self.assertIn({"event": "leave", "username": name, "port": ports[version]}, events[False], version)
         for version in MATRIX:
-            yield backend.wait_for("leave", timeout=20, port=ports[version])
+            yield other.wait_for("leave", timeout=20, port=other_ports[version])
         self.assertEqual(self.refusals(), {})
+
+    @defer.inlineCallbacks
+    def test_kick_falls_back_on_old_versions(self):
+        """A 1.8.8 and a 1.12.2 player kicked by their backend land on the next server of the
+        forced host's list (a second Join Game and the Respawn pair), are told why there in
+        their version's chat packet, and chat on."""
+        versions = ("1.8.8", "1.12.2")
+        backend, ports = yield self.backends(versions)
+        other, other_ports = yield self.backends(versions)
+        servers = {f"s{port}": {"port": port} for port in ports.values()}
+        servers.update({f"t{port}": {"port": port} for port in other_ports.values()})
+        yield self.proxy(servers, {host(v): [f"s{ports[v]}", f"t{other_ports[v]}"] for v in versions})
+        clients = {v: self.client(v, player(v), host(v), "/kickme", f"still here on {v}") for v in versions}
+        codes = yield defer.gatherResults([client.finished(90) for client in clients.values()])
+        for (version, client), code in zip(clients.items(), codes):
+            self.assertEqual(code, 0, (version, client.events))
+            heard = [e["text"] for e in client.events if e["event"] == "chat"]
+            self.assertIn(f"You were kicked from s{ports[version]}: Kicked by the matrix backend "
+                          f"You are now on t{other_ports[version]}.", heard, version)
+            self.assertIn(f"backend heard: still here on {version}", heard, version)
+            self.assertEqual(moved(client.events), (2, 2), (version, client.events))
+            self.assertFalse([e for e in client.events if e["event"] in ("kicked", "disconnected")], version)
+            self.assertIn({"port": other_ports[version], "event": "chat", "username": player(version),
+                           "message": f"still here on {version}"}, other.events)
 
     @defer.inlineCallbacks
     def test_backend_kick_reaches_the_player(self):
@@ -185,6 +249,38 @@ class VersionMatrixTests(TestCase):
         for (version, bot), code in zip(bots.items(), codes):
             self.assertEqual(code, 0, (version, bot.events))
             self.assertIn("spawn", [e["event"] for e in bot.events], version)
+
+    @defer.inlineCallbacks
+    def test_mineflayer_moves_with_server(self):
+        """mineflayer bots of 1.8.8, 1.12.2, 1.16.5 and 1.20.1 move to a second backend with
+        /server: each reads the new Join Game and the two Respawns, spawns again as the new
+        server's entity, and its chat reaches the second backend."""
+        versions = ("1.8.8", "1.12.2", "1.16.5", "1.20.1")
+        backend, ports = yield self.backends(versions)
+        other, other_ports = yield self.backends(versions)
+        servers = {f"s{port}": {"port": port} for port in ports.values()}
+        servers.update({f"t{port}": {"port": port} for port in other_ports.values()})
+        yield self.proxy(servers, {host(version): [f"s{ports[version]}"] for version in versions})
+        bots = {}
+        for version in versions:
+            name = "M" + player(version)[1:]
+            bot = bots[version] = NodePeer("switch_bot.js", "127.0.0.1", self.port, version, name,
+                                           f"t{other_ports[version]}", f"moved on {version}",
+                                           env={"FAKE_HOST": host(version)})
+            self.addCleanup(bot.stop)
+        codes = yield defer.gatherResults([bot.finished(90) for bot in bots.values()])
+        for (version, bot), code in zip(bots.items(), codes):
+            self.assertEqual(code, 0, (version, bot.events))
+            kinds = [e["event"] for e in bot.events]
+            second_login = [i for i, kind in enumerate(kinds) if kind == "login"][1]
+            self.assertEqual(kinds[second_login:].count("respawn"), 2, (version, bot.events))
+            spawns = [e for e in bot.events if e["event"] == "spawn"]
+            self.assertGreaterEqual(len(spawns), 2, (version, bot.events))
+            logins = [e["entityId"] for e in bot.events if e["event"] == "login"]
+            self.assertEqual(spawns[-1]["entityId"], logins[-1], version)
+            self.assertIn({"port": other_ports[version], "event": "chat", "username": "M" + player(version)[1:],
+                           "message": f"moved on {version}"}, other.events)
+        self.assertEqual(self.refusals(), {})
 
     @defer.inlineCallbacks
     def test_modern_forwarding_from_1_13_and_its_refusal_before(self):

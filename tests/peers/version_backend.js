@@ -6,6 +6,7 @@
 // It declares the commands /ping and /serverinfo: in a command tree from 1.13, and before
 // as the answer to a tab completion of "/" plus a partial name.
 // One process serves any number of them, one per port; every event names its port.
+// /kickme kicks the player.
 // Usage: node version_backend.js PORT:VERSION...
 const crypto = require('crypto')
 const mc = require('minecraft-protocol')

@@ -89,6 +89,7 @@ function heard (packetText) {
 client.on('success', (packet) => say({ event: 'login_success', uuid: packet.uuid, username: packet.username }))
 let plays = 0
 client.on('login', () => { say({ event: 'play' }); if (plays++ === 0) setTimeout(next, 200) })
+client.on('respawn', () => say({ event: 'respawn' }))
 client.on('chat', (packet) => heard(text(packet.message)))
 client.on('system_chat', (packet) => heard(text(packet.content)))
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))

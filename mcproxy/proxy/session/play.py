@@ -12,6 +12,7 @@ from mcproxy.proxy.events import ServerConnectedEvent, SwitchCause
 from mcproxy.proxy.fastpath import fast_path
 from mcproxy.proxy.relay import Half, Phase as RelayPhase, Throttle, joined, no_delay, relay_chunk
 from mcproxy.proxy.session.base import Phase, SessionHandler
+from mcproxy.proxy.session.leftovers import ClientLeftovers
 from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchState
 from mcproxy.proxy.session.transition import Transition, release
 from mcproxy.proxy.session.watchers import PlayWatchers
@@ -21,6 +22,8 @@ from mcproxy.wire.types import WireError, encode_bytes, encode_string, encode_va
 
 #: Messages held for a player between servers; more are dropped.
 MAX_QUEUED_MESSAGES = 16
+#: Client bytes held while a fallback finds a server for a client already in configuration.
+MAX_HELD_UP = 1024 * 1024
 
 
 class PlayHandler(SessionHandler):
@@ -40,6 +43,9 @@ class PlayHandler(SessionHandler):
         #: The backend kicked the player and the kick was passed on: its close ends the session.
         self.kicked = False
         self.held: list[str] = []
+        #: What the old server showed that a client before 1.20.2 keeps over a switch.
+        reconfigures = connection.ids.play_start_configuration is not None
+        self.leftovers = None if reconfigures else ClientLeftovers(connection.ids)
         self.watchers = PlayWatchers(self)
         self.transition = Transition(self)
 
@@ -111,6 +117,11 @@ class PlayHandler(SessionHandler):
         self.relay_up(self.connection.codec.decrypt(data))
 
     def relay_up(self, data) -> None:
+        switch = self.switch
+        if switch is not None and switch.acknowledged and switch.backend is None:
+            # In configuration for a server not found yet: its bytes wait for it.
+            self._hold_up(data)
+            return
         half = self.up
         frames = half.frames
         try:
@@ -124,8 +135,17 @@ class PlayHandler(SessionHandler):
         if out and backend is not None and (switch is None or not switch.leaving):
             backend.transport.write(out)
             self.connection.proxy.count_relayed("serverbound", len(out), half.frames - frames)
-        if switch is not None and switch.acknowledged and switch is self.switch:
+        if switch is not None and switch.acknowledged and switch is self.switch and switch.backend is not None:
             self.transition.complete()
+
+    def _hold_up(self, data) -> None:
+        half = self.up
+        if len(half.buffer) + len(data) > MAX_HELD_UP:
+            connection = self.connection
+            connection.proxy.refused("SWITCH_BUFFER_FULL", connection)
+            connection.close()
+            return
+        half.buffer += data
 
     def from_backend(self, backend: BackendConnection, data: bytes) -> None:
         switch = self.switch
@@ -169,7 +189,7 @@ class PlayHandler(SessionHandler):
             self.connection.leave_reason = "kicked"
             self.connection.close()
             return
-        if self.down.phase is RelayPhase.PLAY and self.can_switch:
+        if self.down.phase is RelayPhase.PLAY:
             # The lost server comes last: restarted, it takes its players back when no other
             # server does (the player is held meanwhile, see session/hold.py).
             self.transition.begin(self.fallback_servers() + (self.server,), SwitchCause.LOST, message)
@@ -179,17 +199,8 @@ class PlayHandler(SessionHandler):
 
     def fallback_servers(self) -> tuple[str, ...]:
         connection = self.connection
-        if not self.can_switch:
-            return ()
         return tuple(name for name in connection.proxy.router.candidates(connection.handshake.host)
                      if name != self.server)
-
-    @property
-    def can_switch(self) -> bool:
-        """Whether the in-place switch (through configuration re-entry, 1.20.2+) can
-        move this player; older clients stay on their server until the Join Game /
-        Respawn sequence serves them."""
-        return self.connection.ids.play_start_configuration is not None
 
     def switch_to(self, name: str, cause: SwitchCause) -> defer.Deferred:
         """See :meth:`PlayerConnection.switch_to`."""
@@ -199,8 +210,6 @@ class PlayHandler(SessionHandler):
             return defer.fail(SwitchRefused(f"You are already connected to {name}."))
         if name not in self.connection.proxy.router.servers:
             return defer.fail(SwitchRefused(f"There is no server called {name}."))
-        if not self.can_switch:
-            return defer.fail(SwitchRefused("Moving between servers is not available for your Minecraft version yet."))
         if self.down.phase is not RelayPhase.PLAY or self.up.phase is not RelayPhase.PLAY:
             return defer.fail(SwitchRefused("You cannot switch servers right now, try again in a moment."))
         return self.transition.begin((name,), cause).result
@@ -211,13 +220,41 @@ class PlayHandler(SessionHandler):
     def in_play(self) -> bool:
         """The client is in play with the backend it is relayed to (not on its way elsewhere)."""
         switch = self.switch
-        return self.down.phase is RelayPhase.PLAY and (switch is None or switch.state is SwitchState.CONNECTING)
+        return self.down.phase is RelayPhase.PLAY and (
+            switch is None or switch.state in (SwitchState.CONNECTING, SwitchState.AWAITING_JOIN))
 
     def send_down(self, packet_id: int, fields: bytes) -> None:
         """A packet of our own, framed for the client's compression."""
         frame = self.down.reframe(encode_varint(packet_id) + fields)
         connection = self.connection
         connection.transport.write(connection.codec.encrypt(frame))
+
+    def held_frames(self) -> list[bytes]:
+        """The held messages, framed for the client, and forgotten."""
+        protocol = self.connection.ids.protocol
+        frames = [self.down.reframe(encode_varint(packet_id) + fields)
+                  for packet_id, fields in (chat.system_message(protocol, chat.text_component(t)) for t in self.held)]
+        self.held.clear()
+        return frames
+
+    def rejoin(self, join_game: bytes, respawns: tuple[bytes, bytes], early: bytes) -> None:
+        """Move a client before 1.20.2 into the new backend's world: what the old server
+        showed taken away, the new Join Game, the Respawn pair, then what the new
+        backend sent before its Join Game and the held messages.  The new backend
+        learns the plugin channels the client registered with the old one."""
+        ids = self.connection.ids
+        down = self.down
+        out = [down.reframe(encode_varint(packet_id) + fields) for packet_id, fields in self.leftovers.removals()]
+        out.append(down.reframe(encode_varint(ids.play_login) + join_game))
+        out += [down.reframe(encode_varint(ids.play_respawn) + fields) for fields in respawns]
+        if early:
+            out.append(early)
+        out += self.held_frames()
+        connection = self.connection
+        connection.transport.write(connection.codec.encrypt(b"".join(out)))
+        register = self.leftovers.register_channels()
+        if register is not None:
+            self.backend.transport.write(self.up.reframe(encode_varint(register[0]) + register[1]))
 
     def send_system_message(self, text: str) -> None:
         self.send_system_component(chat.text_component(text))

@@ -1,9 +1,11 @@
 """A move between servers in flight (Velocity's ``connectionInFlight`` and transition handler).
 
-A switch is born CONNECTING while the router logs the player in to the target; once a
-backend accepts, the player is sent Start Configuration and the switch is AWAITING_ACK
-until the client acknowledges; then it is DONE, or FAILED at any point.  ``result``
-fires with the message for the player, or fails with :class:`SwitchRefused`.
+A switch is born CONNECTING while the router logs the player in to the target.  Once a
+backend accepts, a 1.20.2+ player is sent Start Configuration and the switch is
+AWAITING_ACK until the client acknowledges; an older player stays relayed to the old
+backend while the switch is AWAITING_JOIN, until the new backend's Join Game.  Then it is
+DONE, or FAILED at any point.  ``result`` fires with the message for the player, or fails
+with :class:`SwitchRefused`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class SwitchRefused(Exception):
 class SwitchState(enum.Enum):
     CONNECTING = "connecting"
     AWAITING_ACK = "awaiting-ack"
+    AWAITING_JOIN = "awaiting-join"
     DONE = "done"
     FAILED = "failed"
 
@@ -34,9 +37,10 @@ class ServerSwitch:
     """One switch: where to, why, how far it got, and who waits for it."""
 
     __slots__ = ("targets", "cause", "previous", "notice", "target", "backend", "state", "leaving",
-                 "acknowledged", "result")
+                 "old_gone", "reconfiguring", "acknowledged", "result")
 
-    def __init__(self, targets, cause: SwitchCause, previous: str | None, notice: str = "") -> None:
+    def __init__(self, targets, cause: SwitchCause, previous: str | None, notice: str = "",
+                 reconfiguring: bool = False) -> None:
         self.targets = tuple(targets)
         self.cause = cause
         self.previous = previous
@@ -49,6 +53,11 @@ class ServerSwitch:
         #: The old backend is no longer relayed: it kicked the player, was lost, or the
         #: client is on its way to the new one.
         self.leaving = cause in FALLBACKS
+        #: The old backend itself is gone (or kicked the player): there is no staying on it.
+        self.old_gone = cause in FALLBACKS
+        #: The client was already sent Start Configuration (by a switch whose target went
+        #: away): it is not sent again, and its acknowledgement is this switch's.
+        self.reconfiguring = reconfiguring
         #: The client acknowledged the configuration phase: the relay completes the switch.
         self.acknowledged = False
         self.result: defer.Deferred = defer.Deferred()
@@ -58,19 +67,25 @@ class ServerSwitch:
 
     @property
     def in_flight(self) -> bool:
-        return self.state in (SwitchState.CONNECTING, SwitchState.AWAITING_ACK)
+        return self.state in (SwitchState.CONNECTING, SwitchState.AWAITING_ACK, SwitchState.AWAITING_JOIN)
 
     def old_backend_gone(self, notice: str) -> None:
         """The backend the player is leaving went away (or kicked them) before the switch ended."""
         self.leaving = True
+        self.old_gone = True
         if not self.notice:
             self.notice = notice
 
-    def connected(self, name: str, backend) -> None:
+    def connected(self, name: str, backend, reconfigures: bool) -> None:
+        """The target accepted: a client that reconfigures leaves the old backend now, an
+        older one only at the new backend's Join Game."""
         self.target = name
         self.backend = backend
-        self.state = SwitchState.AWAITING_ACK
-        self.leaving = True
+        if reconfigures:
+            self.state = SwitchState.AWAITING_ACK
+            self.leaving = True
+        else:
+            self.state = SwitchState.AWAITING_JOIN
 
     def succeed(self) -> None:
         self.state = SwitchState.DONE

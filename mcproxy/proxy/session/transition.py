@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from twisted.python.failure import Failure
 
-from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConnectedEvent
-from mcproxy.proxy.relay import Phase as RelayPhase
+from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, ServerConnectedEvent, SwitchCause
+from mcproxy.proxy.relay import PAUSE, Half, Phase as RelayPhase, joined, relay_chunk
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.session.hold import PlayerHold
 from mcproxy.proxy.session.switch import ServerSwitch, SwitchState
+from mcproxy.wire.respawn import read_join_game, respawn_pair
+from mcproxy.wire.text import read_text
+from mcproxy.wire.types import WireError
+
+#: What a new backend of an old client may send before its Join Game (plugin messages);
+#: more is not a server we can move the player to.
+MAX_BEFORE_JOIN = 1024 * 1024
+TARGET_LOST = "The server you were moving to went away."
+
+
+class Kicked:
+    """A new backend's kick before its Join Game: why the switch failed."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 def release(backend, unregister: bool = False) -> None:
@@ -34,11 +51,15 @@ def _why(failure: Failure) -> str:
 
 
 class Transition:
-    """Runs the play handler's switches: connect, Start Configuration, acknowledgement, swap.
+    """Runs the play handler's switches: connect, hand the client over, swap.
 
-    The old backend is dropped only once the new one has accepted the login; a switch that
-    fails before that leaves the player where they were, unless the old backend is gone
-    too (``switch.leaving``), in which case the player is told why and disconnected.
+    A 1.20.2+ client is taken through configuration (Start Configuration, its
+    acknowledgement); an older one stays relayed to the old backend until the new one
+    sends its Join Game, which the play watchers follow with the Respawn pair and the
+    removal of what the old server showed.  The old backend is dropped only once the new
+    one has accepted the login; a switch that fails before that leaves the player where
+    they were, unless the old backend is gone too (``switch.leaving``), in which case the
+    player is told why and disconnected.
     """
 
     def __init__(self, play) -> None:
@@ -46,11 +67,16 @@ class Transition:
         #: Keeps the player while a switch with nothing to stay on is tried again.
         self.hold = PlayerHold(play, self._retry)
 
-    def begin(self, targets, cause, notice: str = "") -> ServerSwitch:
+    @property
+    def reconfigures(self) -> bool:
+        """Whether this client switches through a configuration phase (1.20.2+)."""
+        return self._play.connection.ids.play_start_configuration is not None
+
+    def begin(self, targets, cause, notice: str = "", reconfiguring: bool = False) -> ServerSwitch:
         play = self._play
         connection = play.connection
         proxy = connection.proxy
-        switch = ServerSwitch(targets, cause, play.server, notice)
+        switch = ServerSwitch(targets, cause, play.server, notice, reconfiguring)
         play.switch = switch
         if switch.leaving:
             proxy.log.info("moving {player} off {server} to one of {names}", player=connection.profile.name,
@@ -98,32 +124,127 @@ class Transition:
             play.disconnect_player(switch.notice or message)
 
     def ready(self, switch: ServerSwitch, name: str, backend) -> None:
-        """The target accepted the login: take the client into configuration for it."""
+        """The target accepted the login: hand the client over to it."""
         play = self._play
         if play.switch is not switch or not play.active:
             backend.transport.loseConnection()
             return
-        if play.down.phase is not RelayPhase.PLAY:
+        if not switch.reconfiguring and play.down.phase is not RelayPhase.PLAY:
             backend.transport.loseConnection()
             self.failed(switch, "The switch was interrupted.")
             return
         self.hold.end("reconnected")
-        switch.connected(name, backend)
+        switch.connected(name, backend, self.reconfigures)
         backend.on_lost = lambda reason: self._target_lost(switch, backend)
-        play.down.enter(RelayPhase.CONFIGURATION)
-        play.send_down(play.connection.ids.play_start_configuration, b"")
+        if not self.reconfigures:
+            self._await_join(switch, backend)
+        elif switch.reconfiguring:
+            # The client was sent Start Configuration by the switch this one replaces.
+            if switch.acknowledged:
+                self.complete()
+        else:
+            play.down.enter(RelayPhase.CONFIGURATION)
+            play.send_down(play.connection.ids.play_start_configuration, b"")
 
-    def _target_lost(self, switch: ServerSwitch, backend) -> None:
-        """The new backend went away before the client got there: it cannot go back."""
+    # Clients before 1.20.2: the new backend's Join Game ------------------------------
+
+    def _await_join(self, switch: ServerSwitch, backend) -> None:
+        """Read the new backend until its Join Game; the old one is relayed meanwhile."""
+        connection = self._play.connection
+        half = Half("clientbound", backend.threshold, connection.codec.threshold, RelayPhase.PLAY)
+        join: list = []
+
+        def join_game(packet_id: int, fields: bytes):
+            join.append(fields)
+            return PAUSE
+
+        def kick(packet_id: int, fields: bytes):
+            join.append(Kicked(read_text(connection.ids.protocol, fields)))
+            return PAUSE
+
+        half.on(RelayPhase.PLAY, connection.ids.play_login, join_game)
+        half.on(RelayPhase.PLAY, connection.ids.play_kick, kick)
+        early: list[bytes] = []
+        backend.sink = lambda data: self._before_join(switch, backend, half, join, early, data)
+        leftover = backend.acknowledge_login()
+        if leftover:
+            self._before_join(switch, backend, half, join, early, leftover)
+
+    def _before_join(self, switch: ServerSwitch, backend, half: Half, join: list, early: list,
+                     data: bytes) -> None:
+        """Frames of the new backend before its Join Game wait (framed for the client);
+        the Join Game completes the switch."""
         play = self._play
-        if play.switch is switch and switch.backend is backend and play.active:
-            play.switch = None
-            message = "The server you were moving to went away."
-            switch.fail(message)
-            play.disconnect_player(message)
+        if play.switch is not switch or switch.backend is not backend or not play.active:
+            return
+        try:
+            out = joined(relay_chunk(half, data))
+        except WireError as error:
+            play.connection.proxy.log.info("malformed frame from {server} before its Join Game: {reason}",
+                                           server=switch.target, reason=error.reason,
+                                           correlation_id=play.connection.correlation_id)
+            self._target_lost(switch, backend)
+            return
+        if out:
+            early.append(out)
+        if join and isinstance(join[0], Kicked):
+            self._target_lost(switch, backend, f"Could not connect you to that server: {join[0].reason}")
+        elif join:
+            protocol = play.connection.ids.protocol
+            try:
+                respawns = respawn_pair(protocol, read_join_game(protocol, join[0]))
+            except WireError as error:
+                play.connection.proxy.log.info("malformed Join Game from {server}: {reason}", server=switch.target,
+                                               reason=error.reason, correlation_id=play.connection.correlation_id)
+                self._target_lost(switch, backend)
+                return
+            self.complete(join_game=(join[0], respawns), early=b"".join(early), rest=bytes(half.buffer))
+        elif sum(map(len, early)) + len(half.buffer) > MAX_BEFORE_JOIN:
+            self._target_lost(switch, backend)
 
-    def complete(self) -> None:
-        """The client acknowledged: the new backend becomes the relay's other end."""
+    # The target going away -----------------------------------------------------------
+
+    def _target_lost(self, switch: ServerSwitch, backend, message: str = TARGET_LOST) -> None:
+        """The new backend went away (or kicked the player) before the client got there.
+
+        A player whose old server is still there stays on it (the switch fails, and whoever
+        asked for it is told why); one already on its way (in configuration for the lost
+        target) or whose old server is gone falls back to the next server, with the same
+        retries as after a lost backend, and is told why once there.
+        """
+        play = self._play
+        if play.switch is not switch or switch.backend is not backend or not play.active:
+            return
+        release(backend)
+        play.switch = None
+        switch.fail(message)
+        stays = not switch.old_gone and not self.reconfigures
+        connection = play.connection
+        connection.proxy.log.info("{server} went away while {player} was moving to it", server=switch.target,
+                                  player=connection.profile.name, correlation_id=connection.correlation_id)
+        if stays:
+            return
+        names = tuple(name for name in play.fallback_servers() if name != switch.target)
+        if self.reconfigures and not switch.old_gone and play.backend is not None:
+            # The client left the old server's play state for the lost target: it comes back
+            # to the old server by a fresh login, first choice of the fallback.
+            release(play.backend)
+            play.backend = None
+            names = (play.server,) + names
+        if not names:
+            if play.active:
+                play.disconnect_player(switch.notice or message)
+            return
+        fallback = self.begin(names, SwitchCause.LOST, switch.notice or message, reconfiguring=self.reconfigures)
+        fallback.acknowledged = switch.acknowledged
+
+    # The swap ------------------------------------------------------------------------
+
+    def complete(self, join_game: tuple | None = None, early: bytes = b"", rest: bytes = b"") -> None:
+        """The new backend becomes the relay's other end: after the client acknowledged
+        the configuration (1.20.2+), or at the new backend's Join Game (``join_game``,
+        its fields and the Respawn pair's; ``early`` what the backend sent before it, framed for the client;
+        ``rest`` what came after it, as the backend framed it)."""
         play = self._play
         connection = play.connection
         proxy = connection.proxy
@@ -136,9 +257,11 @@ class Transition:
         backend = switch.backend
         play.attach(backend, switch.target, pending_up)
         play.kicked = False
-        leftover_backend = backend.acknowledge_login()
+        leftover_backend = rest if join_game is not None else backend.acknowledge_login()
         if switch.notice:
             play.held.append(f"{switch.notice} You are now on {switch.target}.")
+        if join_game is not None:
+            play.rejoin(*join_game, early)
         proxy.player_moved(connection, previous, switch.target)
         proxy.events.fire(ServerConnectedEvent(connection.player, switch.target, previous))
         switch.succeed()

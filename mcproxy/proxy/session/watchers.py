@@ -36,6 +36,9 @@ class PlayWatchers:
         down.on(RelayPhase.PLAY, ids.play_kick, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_login, self._backend_play_login)
         self.typed.install(up, down)
+        if play.leftovers is not None:
+            play.leftovers.install(up, down)
+            up.on(RelayPhase.PLAY, ids.play_custom_payload_serverbound, self._plugin_message_up)
         if proxy.bungee is not None or proxy.events.wants(PluginMessageEvent):
             self.watch_plugin_messages()
 
@@ -59,7 +62,8 @@ class PlayWatchers:
     def _client_acknowledged_configuration(self, packet_id: int, fields: bytes):
         self._up.enter(RelayPhase.CONFIGURATION)
         switch = self._play.switch
-        if switch is not None and switch.state is SwitchState.AWAITING_ACK:
+        if switch is not None and (switch.state is SwitchState.AWAITING_ACK
+                                   or (switch.reconfiguring and switch.in_flight)):
             # The client left play for us, not for its backend: the rest of its bytes
             # belong to the new server.
             switch.acknowledged = True
@@ -84,13 +88,7 @@ class PlayWatchers:
             login = with_online_mode(fields, connection.proxy.settings.online_mode) or fields
         if not play.held:
             return FORWARD if login is fields else self._down.reframe(encode_varint(packet_id) + login)
-        protocol = connection.ids.protocol
-        out = [self._down.reframe(encode_varint(packet_id) + login)]
-        for text in play.held:
-            message_id, message = chat.system_message(protocol, chat.text_component(text))
-            out.append(self._down.reframe(encode_varint(message_id) + message))
-        play.held.clear()
-        return b"".join(out)
+        return b"".join([self._down.reframe(encode_varint(packet_id) + login)] + play.held_frames())
 
     # Kicks ----------------------------------------------------------------------------
 
@@ -144,6 +142,9 @@ class PlayWatchers:
             channel = reader.string(32767)
         except WireError:
             return FORWARD
+        leftovers = self._play.leftovers
+        if leftovers is not None and direction == "serverbound":
+            leftovers.note_plugin_message(channel, fields[reader.offset:])
         if proxy.bungee is not None and channel in bungee.CHANNELS:
             # The proxy's channel: answered here, and a client may not speak on it.
             if direction == "clientbound":
