@@ -9,9 +9,8 @@ import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, succeed
+from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.internet.endpoints import HostnameEndpoint, serverFromString
 from twisted.logger import Logger
 
@@ -25,6 +24,7 @@ from mcproxy.config import ConfigError, ProxyConfig, load_proxy_config
 from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ops.admin import ActionError, AdminResource, admin_site
 from mcproxy.ops.admin_listener import AdminListenerService
+from mcproxy.ops.listener import BoundListener
 from mcproxy.ops.health import CheckResult, CheckState, HealthModel
 from mcproxy.ops.history import History, status_and_metrics
 from mcproxy.ops.memory import MemorySnapshots
@@ -61,17 +61,14 @@ def reads_proxy_header(bind: str) -> bool:
     return bind.strip().lower().startswith("haproxy:")
 
 
-class ListenerService(StreamServerEndpointService):
+class ListenerService(BoundListener):
     """A listener that remembers whether it is bound, for ``/health``."""
 
     log = Logger(namespace="mcproxy.proxy")
 
     def __init__(self, endpoint, factory, name: str) -> None:
-        super().__init__(endpoint, factory)
-        self.setName(name)
-        self.port = None
+        super().__init__(endpoint, factory, name)
         self.error: str | None = None
-        self._bound_waiters: list[Deferred] = []
 
     def privilegedStartService(self) -> None:
         # Twisted's version logs a bind failure as an unhandled traceback and swallows it
@@ -80,27 +77,10 @@ class ListenerService(StreamServerEndpointService):
         self._waitingForPort = self.endpoint.listen(self.factory)
         self._waitingForPort.addCallbacks(self._bound, self._failed)
 
-    def when_bound(self) -> Deferred:
-        """Fires with the listening port once bound (at once if it already is)."""
-        if self.port is not None:
-            return succeed(self.port)
-        d: Deferred = Deferred()
-        self._bound_waiters.append(d)
-        return d
-
-    def _bound(self, port):
-        self.port = port
-        waiters, self._bound_waiters = self._bound_waiters, []
-        for d in waiters:
-            d.callback(port)
-        return port
-
     def _failed(self, failure) -> None:
         self.error = failure.getErrorMessage()
         self.log.error("{listener} listener failed: {error}", listener=self.name, error=self.error)
-        waiters, self._bound_waiters = self._bound_waiters, []
-        for d in waiters:
-            d.errback(failure)
+        self._bind_failed(failure)
 
     def stopService(self):
         self.port = None
