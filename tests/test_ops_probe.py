@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+
 from prometheus_client import CollectorRegistry
 from twisted.internet import defer, reactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.error import ConnectError, ConnectionRefusedError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
@@ -99,6 +101,18 @@ class BackendProberTests(unittest.SynchronousTestCase):
             _value(f.registry, "mcproxy_backend_probes_total", server="lobby", result="ok"), 1.0)
         self.assertEqual(
             _value(f.registry, "mcproxy_backend_probe_seconds_count", server="lobby"), 1.0)
+
+    def test_reset_while_connecting(self) -> None:
+        """A connect reset by a backend closing its listener reads "connection reset", not
+        Twisted's errno sentence."""
+        f = _Fixture({"lobby": "127.0.0.1:25566"})
+        done = f.prober.probe_all()
+        _, _, factory = f.attempt(0)
+        factory.clientConnectionFailed(
+            f.reactor.connectors[0], Failure(ConnectError(errno.ECONNRESET, "Connection reset by peer")))
+        self.successResultOf(done)
+        check = f.prober.check("lobby")
+        self.assertEqual((check.state, check.detail), (CheckState.FAILED, "connection reset"))
 
     def test_refused(self) -> None:
         """A refused connect marks the backend down and degrades health."""

@@ -15,6 +15,8 @@ succeeds: it proves the backend's listener accepts, which is what routing needs.
 
 from __future__ import annotations
 
+import errno
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +102,9 @@ def _classify(reason: Failure) -> tuple[str, str]:
         return "refused", "connection refused"
     if reason.check(defer.TimeoutError, error.TimeoutError):
         return "timeout", "connect timed out"
+    if reason.check(error.ConnectError) and reason.value.osError == errno.ECONNRESET:
+        # A backend closing its listener drops what its backlog held: it is going away.
+        return "error", "connection reset"
     if reason.check(error.DNSLookupError):
         return "error", "host name not resolved"
     return "error", f"connect failed: {reason.getErrorMessage()}"
