@@ -6,13 +6,13 @@ import shutil
 import socket
 from pathlib import Path
 
-from twisted.internet import defer, protocol, reactor
+from twisted.internet import defer, reactor
 from twisted.logger import Logger
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import TwistdProcess, http_json, wait_until
-from tests.integration.harness import free_port, make_ca_and_server_cert, write_proxy_config
+from tests.integration.harness import ProcessOutput, free_port, make_ca_and_server_cert, write_proxy_config
 
 #: Short, so the faults' "within three heartbeats" fit a test; long enough for a loaded machine.
 HEARTBEAT = 0.5
@@ -22,20 +22,6 @@ def redis_missing() -> str | None:
     if shutil.which("redis-server") is None:
         return "redis-server is not installed (scripts/setup installs it)"
     return None
-
-
-class _Lines(protocol.ProcessProtocol):
-    def __init__(self) -> None:
-        self.output = b""
-        self.ended: defer.Deferred = defer.Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.output += data
-
-    errReceived = outReceived
-
-    def processEnded(self, reason) -> None:
-        self.ended.callback(None)
 
 
 class RedisServer:
@@ -64,7 +50,7 @@ class RedisServer:
                          "--tls-key-file", str(self.tls_dir / "redis.key")]
         if self.password:
             argv += ["--requirepass", self.password]
-        self._process = _Lines()
+        self._process = ProcessOutput()
         self._transport = reactor.spawnProcess(self._process, shutil.which("redis-server"), argv, env={})
         yield wait_until(lambda: b"Ready to accept connections" in self._process.output, timeout,
                          what="redis-server ready")
@@ -179,7 +165,7 @@ backend proxies
 
     @defer.inlineCallbacks
     def start(self):
-        self._process = _Lines()
+        self._process = ProcessOutput()
         self._transport = reactor.spawnProcess(self._process, shutil.which("haproxy") or "/usr/sbin/haproxy",
                                                ["haproxy", "-db", "-f", str(self.config)], env={})
         yield wait_until(self._listening, 10, what="haproxy listening")

@@ -41,6 +41,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ProcessOutput(protocol.ProcessProtocol):
+    """Collects a child's stdout and stderr together; ``ended`` fires when it exits."""
+
+    def __init__(self) -> None:
+        self.output = b""
+        self.ended: defer.Deferred = defer.Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+
+    errReceived = outReceived
+
+    def processEnded(self, reason) -> None:
+        self.ended.callback(None)
+
+
 class _JSONLines(protocol.ProcessProtocol):
     def __init__(self, name: str) -> None:
         self.name = name

@@ -9,26 +9,12 @@ import signal
 import sys
 from pathlib import Path
 
-from twisted.internet import defer, protocol, reactor
+from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
 from tests.integration.deployment import wait_until
-from tests.integration.harness import temp_dir
+from tests.integration.harness import ProcessOutput, temp_dir
 from tests.integration.test_docs_quickstart import fresh_checkout, use_free_ports
-
-
-class _Script(protocol.ProcessProtocol):
-    def __init__(self) -> None:
-        self.output = b""
-        self.ended: defer.Deferred = defer.Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.output += data
-
-    errReceived = outReceived
-
-    def processEnded(self, reason) -> None:
-        self.ended.callback(None)
 
 
 def json_lines(path: Path) -> list[dict]:
@@ -62,7 +48,7 @@ class QuickstartScriptTests(TestCase):
         fresh_checkout(checkout)
         use_free_ports(checkout)
         (checkout / ".venv").symlink_to(Path(sys.prefix))
-        script = _Script()
+        script = ProcessOutput()
         env = dict(os.environ, PYTHONPATH=str(checkout))
         transport = reactor.spawnProcess(script, "/bin/bash", ["bash", "scripts/quickstart", "--offline"],
                                          env=env, path=str(checkout))
