@@ -16,7 +16,7 @@
 // all is reported 'late' and counted in the summary's late, not lost.
 // One JSON line per event of interest, then a summary line per player and a final total.
 const mc = require('minecraft-protocol')
-const nbt = require('prismarine-nbt')
+const text = require('../../tests/peers/chat_text')
 
 const [host, port, version, countArg, durationArg] = process.argv.slice(2)
 const count = Number(countArg)
@@ -30,19 +30,6 @@ const lostAfterMs = Number(process.env.LOST_AFTER_MS || 10000)
 const keepAliveTimeoutMs = Number(process.env.KEEPALIVE_TIMEOUT_MS || 30000)
 const say = (event) => console.log(JSON.stringify(event))
 
-function text (content) {
-  if (typeof content === 'string') {
-    try { return flatten(JSON.parse(content)) } catch (e) { return content }
-  }
-  return flatten(nbt.simplify(content))
-}
-function flatten (c) {
-  if (typeof c === 'string') return c
-  if (Array.isArray(c)) return c.map(flatten).join('')
-  let out = c.text || c[''] || ''
-  if (c.extra) out += c.extra.map(flatten).join('')
-  return out
-}
 
 const players = []
 let stopping = false

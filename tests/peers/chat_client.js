@@ -2,7 +2,7 @@
 // (lines starting with "/" go as commands), waits for a system-chat answer to each, and
 // reports every event as a JSON line.  Usage: node chat_client.js HOST PORT VERSION NAME LINE...
 const mc = require('minecraft-protocol')
-const nbt = require('prismarine-nbt')
+const text = require('./chat_text')
 
 const [host, port, version, username, ...lines] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
@@ -37,19 +37,6 @@ if (process.env.LOGIN_PLUGIN_ANSWER !== undefined) {
   })
 }
 
-function text (content) {
-  if (typeof content === 'string') {
-    try { return flatten(JSON.parse(content)) } catch (e) { return content }
-  }
-  return flatten(nbt.simplify(content))
-}
-function flatten (c) {
-  if (typeof c === 'string') return c
-  if (Array.isArray(c)) return c.map(flatten).join('')
-  let out = c.text || c[''] || ''
-  if (c.extra) out += c.extra.map(flatten).join('')
-  return out
-}
 
 let pending = lines.slice()
 let finished = false

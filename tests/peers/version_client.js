@@ -7,7 +7,7 @@
 // reported sorted as a "completions" event.
 // Usage: node version_client.js HOST PORT VERSION NAME LINE...
 const mc = require('minecraft-protocol')
-const nbt = require('prismarine-nbt')
+const text = require('./chat_text')
 
 const [host, port, version, username, ...lines] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
@@ -27,19 +27,6 @@ if (process.env.SESSION_SERVER) {
 if (process.env.FAKE_HOST) options.fakeHost = process.env.FAKE_HOST
 const client = mc.createClient(options)
 
-function text (content) {
-  if (typeof content === 'string') {
-    try { return flatten(JSON.parse(content)) } catch (e) { return content }
-  }
-  return flatten(nbt.simplify(content))
-}
-function flatten (c) {
-  if (typeof c === 'string') return c
-  if (Array.isArray(c)) return c.map(flatten).join('')
-  let out = c.text || c[''] || ''
-  if (c.extra) out += c.extra.map(flatten).join('')
-  return out
-}
 
 const pending = lines.slice()
 let finished = false
