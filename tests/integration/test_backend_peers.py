@@ -73,7 +73,29 @@ def run_node(script: str, options: dict, timeout: float = SCRIPT_TIMEOUT) -> def
     return done.addBoth(ended)
 
 
-class LimboPeerTests(TestCase):
+class LimboCase(TestCase):
+    """A limbo on a free loopback port for real clients, stopped once its clients are gone."""
+
+    registry: CollectorRegistry
+
+    def listen(self, factory: LimboFactory) -> None:
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.port_number = port.getHost().port
+        self.addCleanup(self._stop, port, factory)
+
+    @defer.inlineCallbacks
+    def _stop(self, port, factory: LimboFactory):
+        yield port.stopListening()
+        for _ in range(100):
+            if not factory.connections:
+                break
+            yield deferLater(reactor, 0.05, lambda: None)
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+
+class LimboPeerTests(LimboCase):
     timeout = 30
     if NODE is None or not NODE_MODULES.is_dir():
         skip = "node and peers/node_modules are needed (npm ci in peers/)"
@@ -88,21 +110,8 @@ class LimboPeerTests(TestCase):
             secrets=[("current", SECRET.encode())], metrics=metrics, log=Logger())
         factory = LimboFactory(LimboSettings(server_id="lobby"), module, reactor, registry,
                                metrics, log=Logger())
-        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-        self.port_number = port.getHost().port
-        self.addCleanup(self._stop, port, factory)
+        self.listen(factory)
         return factory
-
-    @defer.inlineCallbacks
-    def _stop(self, port, factory: LimboFactory):
-        yield port.stopListening()
-        for _ in range(100):
-            if not factory.connections:
-                break
-            yield deferLater(reactor, 0.05, lambda: None)
-
-    def metric(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
 
     @defer.inlineCallbacks
     def join_and_chat(self, version: str):

@@ -12,16 +12,14 @@ import uuid
 
 from prometheus_client import CollectorRegistry
 from twisted.internet import defer, reactor
-from twisted.internet.task import deferLater
 from twisted.logger import Logger
-from twisted.trial.unittest import TestCase
 
 from mcproxy.backend.module import FORWARDING_UNSUPPORTED, BackendModule
 from mcproxy.backend.server import LimboFactory, LimboSettings
 from mcproxy.ops.metrics import BackendMetrics
 from mcproxy.wire.forwarding import offline_uuid
 
-from tests.integration.test_backend_peers import NODE, NODE_MODULES, SECRET, run_node
+from tests.integration.test_backend_peers import NODE, NODE_MODULES, SECRET, LimboCase, run_node
 
 VERSIONS = ("1.8.8", "1.12.2", "1.16.5", "1.20.4")
 MOJANG_UUID = uuid.UUID("069a79f4-44e9-4726-a5be-fca90e38aaf5")
@@ -37,7 +35,7 @@ def legacy_host(player: uuid.UUID, token: str | None = None) -> str:
     return "\x00".join(fields)
 
 
-class LimboVersionPeerTests(TestCase):
+class LimboVersionPeerTests(LimboCase):
     timeout = 150
     if NODE is None or not NODE_MODULES.is_dir():
         skip = "node and peers/node_modules are needed (npm ci in peers/)"
@@ -51,20 +49,7 @@ class LimboVersionPeerTests(TestCase):
                                                 **module_options})
         factory = LimboFactory(LimboSettings(server_id="lobby"), module, reactor,
                                self.registry, metrics, log=Logger())
-        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-        self.port_number = port.getHost().port
-        self.addCleanup(self._stop, port, factory)
-
-    @defer.inlineCallbacks
-    def _stop(self, port, factory: LimboFactory):
-        yield port.stopListening()
-        for _ in range(100):
-            if not factory.connections:
-                break
-            yield deferLater(reactor, 0.05, lambda: None)
-
-    def metric(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
+        self.listen(factory)
 
     def peer(self, script: str, **options) -> defer.Deferred:
         return run_node(script, {"port": self.port_number, **options}, PEER_TIMEOUT)
