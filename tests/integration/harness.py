@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 import json
 import os
+import random
 import shutil
 import socket
 from pathlib import Path
@@ -34,11 +35,47 @@ def node_missing() -> str | None:
     return None
 
 
-def free_port() -> int:
-    """A port nobody listens on right now (good enough on a loopback test machine)."""
+#: Ports the examples and tests name outright (the quickstart's defaults among them).
+_NAMED_PORTS = frozenset({25565, 25566, 25580, 25599, 25999})
+_handed_out: set[int] = set()
+_choice = random.Random()
+
+
+def _below_ephemeral() -> int:
+    """The first port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(consecutive: int = 1) -> int:
+    """A port (the first of ``consecutive`` in a row) free now, for a child process to bind later.
+
+    Drawn from below the kernel's ephemeral range: every outgoing connection and every bind to
+    port 0 on the machine (other test runs' included) takes its port from that range, so a port
+    probed free there can be gone by the time the child binds it. None is handed out twice in
+    one run, so two children never race for the same one.
+    """
+    low, high = 10000, _below_ephemeral()
+    for _ in range(500):
+        first = _choice.randrange(low, max(low + 1, high - consecutive))
+        ports = range(first, first + consecutive)
+        if any(p in _handed_out or p in _NAMED_PORTS for p in ports):
+            continue
+        if all(_bindable(p) for p in ports):
+            _handed_out.update(ports)
+            return first
+    raise AssertionError(f"no {consecutive} free port(s) in a row between {low} and {high}")
 
 
 class ProcessOutput(protocol.ProcessProtocol):

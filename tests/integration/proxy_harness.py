@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import struct
 import tempfile
 import zlib
@@ -17,6 +16,7 @@ from twisted.logger import Logger
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
+from tests.integration.harness import free_port
 
 PROXY_TOML = """\
 [proxy]
@@ -53,14 +53,6 @@ def scratch_folder(test: Any) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="mcproxy-test-"))
     test.addCleanup(shutil.rmtree, folder, True)
     return folder
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (bound and released), for peers that cannot
-    be told to use port 0 and report back."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def make_png(width: int = 64, height: int = 64) -> bytes:

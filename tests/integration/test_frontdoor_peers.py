@@ -19,8 +19,8 @@ from twisted.trial.unittest import TestCase
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.packets import VERSION_NAMES, supported_range
 from mcproxy.wire.types import encode_string, encode_ushort, encode_varint
-from tests.integration.harness import NodePeer
-from tests.integration.proxy_harness import free_port, scratch_folder, start_proxy
+from tests.integration.harness import NodePeer, free_port
+from tests.integration.proxy_harness import scratch_folder, start_proxy
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "peers" / "node_modules"

@@ -9,7 +9,6 @@ back; a later step (moving to a second backend) is one more entry in :func:`step
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 
 from twisted.internet import defer, reactor, ssl
@@ -77,19 +76,6 @@ def moved(client_events: list) -> tuple[int, int]:
     return len(plays), len(respawns)
 
 
-def distinct_ports(count: int) -> list[int]:
-    """``count`` free ports, all different: each one-off probe could hand the same port out
-    twice, and one backend process listening on it twice fails."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def player(version: str) -> str:
     return "P" + version.replace(".", "_")
 
@@ -109,7 +95,7 @@ class VersionMatrixTests(TestCase):
     @defer.inlineCallbacks
     def backends(self, versions, env=None) -> defer.Deferred:
         """One node process serving each version on a port of its own: ``(peer, {version: port})``."""
-        ports = dict(zip(versions, distinct_ports(len(versions))))
+        ports = {version: free_port() for version in versions}
         peer = NodePeer("version_backend.js", *(f"{port}:{version}" for version, port in ports.items()), env=env)
         self.addCleanup(peer.stop)
         for version in versions:

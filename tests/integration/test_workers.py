@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 
 import pytest
 from mcstatus import JavaServer
@@ -34,21 +33,6 @@ connections_per_address_burst = 1000
 logins_per_address_rate = 1000
 logins_per_address_burst = 1000
 """
-
-
-def free_port_pair() -> int:
-    """A port p with p and p + 1 both free: worker 2's admin listens on the next port."""
-    for _ in range(50):
-        port = free_port()
-        if port < 65535:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port + 1)) != 0:
-                    try:
-                        sock.bind(("127.0.0.1", port + 1))
-                    except OSError:
-                        continue
-                    return port
-    raise AssertionError("no two consecutive free ports")
 
 
 @defer.inlineCallbacks
@@ -116,7 +100,8 @@ class HundredPlayersTests(WorkersCase):
         backend = NodePeer("echo_server.js", backend_port, VERSION)
         self.addCleanup(backend.stop)
         yield backend.wait_for("listening")
-        port, admin = free_port(), free_port_pair()
+        # Worker 2's admin listens on the port after worker 1's.
+        port, admin = free_port(), free_port(consecutive=2)
         # One node process builds a hundred clients' serializers one after another: on a loaded
         # machine a client can take well over the default 10 s from connect to its handshake.
         path = write_proxy_config(self.folder, port, {"lobby": backend_port}, admin_port=admin,
@@ -203,7 +188,7 @@ class ControlPlaneAcrossWorkersTests(WorkersCase):
         one of them moves a player who landed on worker 2, which serves the move."""
         deployment = Deployment(self.folder)
         text = deployment.proxy_config.read_text()
-        old_admin, deployment.proxy_admin = deployment.proxy_admin, free_port_pair()
+        old_admin, deployment.proxy_admin = deployment.proxy_admin, free_port(consecutive=2)
         text = text.replace(f"tcp:{old_admin}:", f"tcp:{deployment.proxy_admin}:")
         text = text.replace('forwarding = "modern"\n', 'forwarding = "modern"\nworkers = 2\n')
         deployment.proxy_config.write_text(text + self.cluster_table())
