@@ -131,13 +131,21 @@ class _JSONLines(protocol.ProcessProtocol):
         self._waiters.clear()
         self.ended.callback(self.exit_code)
 
-    def wait_for(self, match, timeout: float = 20.0) -> defer.Deferred:
+    def wait_for(self, match, timeout: float = 20.0, what: str = "awaited event") -> defer.Deferred:
+        """The first event ``match`` accepts, now or when it comes; after ``timeout`` an
+        AssertionError naming what was awaited and the last events seen."""
         for event in self.events:
             if match(event):
                 return defer.succeed(event)
         d: defer.Deferred = defer.Deferred()
-        self._waiters.append((match, d))
-        d.addTimeout(timeout, reactor)
+        waiter = (match, d)
+        self._waiters.append(waiter)
+
+        def timed_out(result, seconds):
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise AssertionError(f"{self.name}: no {what} within {seconds} s; its last events: {self.events[-8:]}")
+        d.addTimeout(timeout, reactor, onTimeoutCancel=timed_out)
         return d
 
 
@@ -158,7 +166,8 @@ class NodePeer:
 
     def wait_for(self, event: str, timeout: float = 20.0, **fields) -> defer.Deferred:
         return self.protocol.wait_for(
-            lambda e: e.get("event") == event and all(e.get(k) == v for k, v in fields.items()), timeout)
+            lambda e: e.get("event") == event and all(e.get(k) == v for k, v in fields.items()), timeout,
+            what=" ".join([repr(event), *(f"{k}={v!r}" for k, v in fields.items())]))
 
     def finished(self, timeout: float = 30.0) -> defer.Deferred:
         """Fires with the exit code; kills the process if it overruns ``timeout``."""

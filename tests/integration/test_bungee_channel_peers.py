@@ -68,7 +68,12 @@ class BungeeChannelPeerTests(TestCase):
         steve = client("Steve")
         kicked = yield steve.wait_for("kicked", 60)
         self.assertEqual(kicked["reason"], "Bye from a plugin")
+        # Each process reports through its own pipe, and the backend reads each player's
+        # connection on its own: wait for the last thing each connection carries (Steve's
+        # leave after his answers, Other's second forward, Other's raw message) before reading.
+        yield backend.wait_for("leave", 30, username="Steve")
         yield backend.wait_for("plugin_message", 30, username="Other", data=(utf("Chan2") + b"\x00\x01\xff").hex())
+        yield other.wait_for("system_chat", 30, text="Raw hello")
 
         answers = [bytes.fromhex(e["data"]) for e in backend.events
                    if e["event"] == "plugin_message" and e["username"] == "Steve"]
