@@ -34,7 +34,7 @@ def counter(process, name: str, **labels) -> float:
 class ClusterCase(TestCase):
     """Mixin: a redis-server, echo backends ``lobby`` and ``games``, proxies added per test."""
 
-    timeout = 120
+    timeout = 240
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -78,7 +78,7 @@ class ClusterCase(TestCase):
     @defer.inlineCallbacks
     def online(self, proxy: ClusterProxy, name: str):
         peer = self.player(proxy, name)
-        yield peer.wait_for("done", 30)
+        yield peer.wait_for("done", 60)
         return peer
 
     def network_names(self, proxy: ClusterProxy) -> list[str]:
@@ -397,7 +397,7 @@ bind = ""
         traveller = NodePeer("chat_client.js", "127.0.0.1", second_port, VERSION, "Traveller",
                              env={"LINGER_MS": "60000", "CLIENT_TIMEOUT_MS": "90000"})
         self.addCleanup(traveller.stop)
-        yield traveller.wait_for("done", 30)
+        yield traveller.wait_for("done", 60)
 
         @defer.inlineCallbacks
         def p1_sees_traveller():

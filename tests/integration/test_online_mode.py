@@ -94,13 +94,13 @@ class OnlineModeTests(TestCase):
         """A client the session server vouches for joins encrypted, as the session server's profile."""
         yield self.start(accept_joins=True)
         client = self.client("Notch", "hello")
-        code = yield client.finished(40)
+        code = yield client.finished(60)
         self.assertEqual(code, 0, client.events)
         self.assertEqual(len(self.session.has_joined_queries), 1)
         success = [e for e in client.events if e["event"] == "login_success"][0]
         self.assertEqual(success["uuid"], str(PROFILE_ID))
         self.assertEqual(success["properties"][0]["name"], "textures")
-        self.assertTrue([e for e in self.backend.events if e["event"] == "join"])
+        yield self.backend.wait_for("join", 20)
         self.assertIn("echo", " ".join(e.get("text", "") for e in client.events))
 
     @defer.inlineCallbacks
@@ -108,7 +108,7 @@ class OnlineModeTests(TestCase):
         """A client whose join the session server never saw is refused with the vanilla message."""
         yield self.start(accept_joins=False)
         client = self.client("Mallory", "hello")
-        yield client.finished(40)
+        yield client.finished(60)
         reasons = [e.get("reason", "") for e in client.events if e["event"] in ("disconnected", "kicked")]
         self.assertEqual(reasons, ["Failed to verify username!"], client.events)
         self.assertFalse([e for e in self.backend.events if e["event"] == "join"])
