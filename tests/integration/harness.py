@@ -190,6 +190,25 @@ class NodePeer:
         return d
 
 
+@defer.inlineCallbacks
+def listening_peer(case, script: str, *args: object, env: dict | None = None, timeout: float = 60.0):
+    """A node server from tests/peers (its first argument a port) listening on a free port,
+    stopped at ``case``'s cleanup: ``(peer, port)``. The port was only probed free, so when
+    another process took it in between the server is started again on another one; loading
+    minecraft-data on a loaded machine can take many seconds, hence the generous wait."""
+    for attempt in range(3):
+        port = free_port()
+        peer = NodePeer(script, port, *args, env=env)
+        case.addCleanup(peer.stop)
+        try:
+            yield peer.wait_for("listening", timeout)
+        except RuntimeError:
+            if attempt < 2 and b"EADDRINUSE" in peer.protocol.stderr:
+                continue
+            raise
+        return peer, port
+
+
 def write_proxy_config(directory: Path, port: int, servers: dict[str, int], *, admin_port: int = 0,
                        online_mode: bool = False, forwarding: str = "none", extra: str = "",
                        try_order: list[str] | None = None) -> Path:

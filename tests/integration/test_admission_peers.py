@@ -8,7 +8,9 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
 
 VERSION = "1.21.4"
 
@@ -21,10 +23,7 @@ class AdmissionPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        backend_port = free_port()
-        backend = NodePeer("echo_server.js", backend_port, VERSION)
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
+        backend, backend_port = yield listening_peer(self, "echo_server.js", VERSION)
         self.port = free_port()
         path = write_proxy_config(temp_dir(self), self.port, {"lobby": backend_port}, extra=extra)
         self.proxy = ProxyProcess(load_proxy_config(path), reactor)

@@ -12,7 +12,9 @@ from mcproxy.config import load_proxy_config
 from mcproxy.proxy.auth import offline_profile
 from mcproxy.proxy.service import ProxyProcess
 from mcproxy.wire import bungee
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
 
 VERSION = "1.21.4"
 utf = bungee.encode_utf
@@ -33,7 +35,7 @@ class BungeeChannelPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        backend_port, survival_port, port = free_port(), free_port(), free_port()
+        survival_port, port = free_port(), free_port()
         requests = [
             request("IP"), request("IPOther", "Other"), request("PlayerCount", "ALL"),
             request("PlayerCount", "lobby"), request("PlayerCount", "nowhere"), request("PlayerList", "ALL"),
@@ -45,9 +47,8 @@ class BungeeChannelPeerTests(TestCase):
             request("Forward", "lobby", "Chan2", data=b"\xff"),
             request("KickPlayer", "Steve", "Bye from a plugin"),
         ]
-        backend = NodePeer("bungee_backend.js", backend_port, VERSION, "Steve", bungee.CHANNEL, *requests)
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
+        backend, backend_port = yield listening_peer(self, "bungee_backend.js", VERSION, "Steve", bungee.CHANNEL,
+                                                     *requests)
         path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port, "survival": survival_port},
                                   try_order=["lobby"])
         proxy = ProxyProcess(load_proxy_config(path), reactor)

@@ -17,7 +17,7 @@ from mcproxy.cluster.store import rpc_channel
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
-from tests.integration.harness import TEST_SECRET, NodePeer, free_port, node_missing, temp_dir
+from tests.integration.harness import TEST_SECRET, NodePeer, free_port, listening_peer, node_missing, temp_dir
 
 VERSION = "1.21.4"
 
@@ -49,12 +49,7 @@ class ClusterCase(TestCase):
         self.backends = {}
         self.ports = {}
         for name in ("lobby", "games"):
-            port = free_port()
-            peer = NodePeer("echo_server.js", port, VERSION)
-            self.addCleanup(peer.stop)
-            yield peer.wait_for("listening")
-            self.backends[name] = peer
-            self.ports[name] = port
+            self.backends[name], self.ports[name] = yield listening_peer(self, "echo_server.js", VERSION)
 
     def redis_password(self) -> str | None:
         return None

@@ -9,9 +9,9 @@ from mcproxy.proxy.console import Console
 from mcproxy.proxy.plugins import PluginAPI
 from mcproxy.proxy.remote_player import RemotePlayer
 from mcproxy.wire import bungee
-from tests.integration.harness import NodePeer, free_port
+from tests.integration.harness import listening_peer
 from tests.integration.deployment import wait_until
-from tests.integration.test_cluster import VERSION, ClusterCase, counter, texts
+from tests.integration.test_cluster import VERSION, ClusterCase, counter
 
 utf = bungee.encode_utf
 
@@ -57,7 +57,6 @@ class BungeeAcrossProxiesTests(ClusterCase):
     @defer.inlineCallbacks
     def test_backend_plugin_reaches_a_player_on_another_proxy(self):
         """A BungeeCord plugin on Steve's server (p1) looks up, messages, forwards to and moves Other on p2."""
-        hub_port = free_port()
         requests = [
             request("IPOther", "Other"), request("UUIDOther", "other"),
             request("Message", "Other", "Hello across proxies"),
@@ -65,9 +64,7 @@ class BungeeAcrossProxiesTests(ClusterCase):
             request("ForwardToPlayer", "Other", "Chan", data=b"\x01\x02"),
             request("ConnectOther", "Other", "games"),
         ]
-        hub = NodePeer("bungee_backend.js", hub_port, VERSION, "Steve", bungee.CHANNEL, *requests)
-        self.addCleanup(hub.stop)
-        yield hub.wait_for("listening")
+        hub, hub_port = yield listening_peer(self, "bungee_backend.js", VERSION, "Steve", bungee.CHANNEL, *requests)
         self.ports = {"lobby": hub_port, "games": self.ports["games"]}
         one = yield self.proxy("p1")
         two = yield self.proxy("p2")

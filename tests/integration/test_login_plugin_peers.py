@@ -7,7 +7,9 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
 
 VERSION = "1.21.4"
 
@@ -20,10 +22,8 @@ class LoginPluginRelayPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        backend_port, port = free_port(), free_port()
-        backend = NodePeer("login_plugin_backend.js", backend_port, VERSION, "fml:handshake", "c0ffee")
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
+        port = free_port()
+        backend, backend_port = yield listening_peer(self, "login_plugin_backend.js", VERSION, "fml:handshake", "c0ffee")
         path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port})
         proxy = ProxyProcess(load_proxy_config(path), reactor)
         proxy.privilegedStartService()

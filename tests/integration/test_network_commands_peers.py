@@ -8,7 +8,9 @@ from twisted.trial.unittest import SkipTest, TestCase
 from mcproxy.config import load_proxy_config
 from mcproxy.ctl.cli import main as mcproxyctl
 from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
 
 VERSION = "1.21.4"
 GRANTS = """[permissions]
@@ -27,10 +29,7 @@ class NetworkCommandPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        backend_port = free_port()
-        backend = NodePeer("echo_server.js", backend_port, VERSION)
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
+        backend, backend_port = yield listening_peer(self, "echo_server.js", VERSION)
         port = free_port()
         path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port}, admin_port=free_port(),
                                   extra=GRANTS)

@@ -12,7 +12,7 @@ from twisted.web import resource, server
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.harness import (
-    NodePeer, free_port, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
+    NodePeer, free_port, listening_peer, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
 )
 
 PROFILE_ID = uuid.UUID("069a79f4-44e9-4726-a5be-fca90e38aaf5")
@@ -69,10 +69,7 @@ class OnlineModeTests(TestCase):
         port = reactor.listenSSL(0, server.Site(self.session), cert.options(), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         self.session_url = f"https://localhost:{port.getHost().port}"
-        backend_port = free_port()
-        self.backend = NodePeer("echo_server.js", backend_port, "1.21.4")
-        self.addCleanup(self.backend.stop)
-        yield self.backend.wait_for("listening")
+        self.backend, backend_port = yield listening_peer(self, "echo_server.js", "1.21.4")
         self.port = free_port()
         extra = f'session_server = "{self.session_url}"\nsession_server_ca_file = "{self.ca_path}"'
         path = write_proxy_config(directory, self.port, {"lobby": backend_port}, online_mode=True, extra=extra)

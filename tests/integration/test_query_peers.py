@@ -11,7 +11,9 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
 
 
 def free_udp_port() -> int:
@@ -69,9 +71,7 @@ class QueryPeerTests(TestCase):
             raise SkipTest(reason)
         ports = {"lobby": free_port()}
         if with_player:
-            backend = NodePeer("echo_server.js", ports["lobby"], "1.21.4")
-            self.addCleanup(backend.stop)
-            yield backend.wait_for("listening")
+            _, ports["lobby"] = yield listening_peer(self, "echo_server.js", "1.21.4")
         self.query_port = free_udp_port()
         self.game_port = free_port()
         path = write_proxy_config(

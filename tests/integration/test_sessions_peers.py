@@ -9,7 +9,9 @@ from twisted.trial.unittest import SkipTest, TestCase
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import wait_until
-from tests.integration.harness import NodePeer, free_port, node_missing, sleep, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, sleep, temp_dir, write_proxy_config,
+)
 
 VERSIONS = ("1.20.5", "1.21.4", "26.1")
 
@@ -29,12 +31,7 @@ class ProxyWithEchoBackends:
         self.backends = {}
         ports = {}
         for name in backends:
-            port = free_port()
-            peer = NodePeer("echo_server.js", port, version)
-            self.addCleanup(peer.stop)
-            yield peer.wait_for("listening")
-            self.backends[name] = peer
-            ports[name] = port
+            self.backends[name], ports[name] = yield listening_peer(self, "echo_server.js", version)
         for name in down:
             ports[name] = free_port()
         self.port = free_port()

@@ -20,7 +20,9 @@ from tests.integration.cluster_harness import HEARTBEAT, RedisServer, redis_miss
 from tests.integration.deployment import (
     ADMIN_BODY_LIMIT, BIN, Deployment, TwistdProcess, http_json, mcproxyctl, wait_until,
 )
-from tests.integration.harness import REPO, NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    REPO, NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
 
 VERSION = "1.21.4"
 PLAYERS = 100
@@ -96,10 +98,7 @@ class HundredPlayersTests(WorkersCase):
         """workers = 2: 100 players all join and chat through one port, both workers hold some, /glist
         and the status ping count 100 from either worker; a worker killed with SIGKILL is restarted,
         its players leave the directory within three heartbeats, and the port keeps admitting."""
-        backend_port = free_port()
-        backend = NodePeer("echo_server.js", backend_port, VERSION)
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
+        backend, backend_port = yield listening_peer(self, "echo_server.js", VERSION)
         # Worker 2's admin listens on the port after worker 1's.
         port, admin = free_port(), free_port(consecutive=2)
         # One node process builds a hundred clients' serializers one after another: on a loaded
