@@ -220,15 +220,23 @@ history_period = 1.0
         """Wait for the proxy's /health READY: three cold Python processes on a loaded machine
         can take most of a minute. A proxy that exited fails the wait at once; either failure
         shows each process's last output lines."""
+        answers = []
+
         @defer.inlineCallbacks
         def ready():
             code, body = yield self.admin(self.proxy_admin, "/health")
+            answers.append(body)
             return code == 200 and body["status"] == "READY"
 
-        def proxy_gone():
-            return None if self.proxy.running else "the proxy exited"
+        def cannot_become_ready():
+            if not self.proxy.running:
+                return "the proxy exited"
+            listener = answers[-1].get("checks", {}).get("listener", {}) if answers else {}
+            if listener.get("state") == "FAILED" and listener.get("detail") != "not listening yet":
+                return f"the proxy's game listener failed: {listener.get('detail')}"
+            return None
         try:
-            yield wait_until(ready, timeout, what="proxy /health READY", abandon=proxy_gone)
+            yield wait_until(ready, timeout, what="proxy /health READY", abandon=cannot_become_ready)
         except AssertionError as error:
             tails = "\n".join(process.tail() for process in (self.proxy, *self.backends.values()))
             raise AssertionError(f"{error}\n{tails}") from None

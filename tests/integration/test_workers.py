@@ -172,6 +172,9 @@ class HundredPlayersTests(WorkersCase):
         reborn = yield wait_until(restarted, 60, what="worker 2 restarted")
         self.assertNotEqual(reborn["worker"]["pid"], pid)
         self.assertEqual(reborn["cluster"]["network_online"], held["w1"])
+        # The supervisor's line comes through its own output, apart from the worker's /status.
+        yield wait_until(lambda: worker_lines(proxy, "was killed by signal 9; restarting it"), 10,
+                         what="the supervisor's line about the restart")
         self.assertEqual(len(worker_lines(proxy, "was killed by signal 9; restarting it")), 1)
         self.assertEqual([e for e in crowd.events if e["event"] == "end" and not e["username"].startswith("P")], [])
         late = NodePeer("crowd.js", "127.0.0.1", port, VERSION, "Late", 10, env={"CROWD_TIMEOUT_MS": "120000"})
