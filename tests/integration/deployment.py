@@ -231,7 +231,8 @@ history_period = 1.0
         def cannot_become_ready():
             if not self.proxy.running:
                 return "the proxy exited"
-            listener = answers[-1].get("checks", {}).get("listener", {}) if answers else {}
+            last = answers[-1] if answers and isinstance(answers[-1], dict) else {}
+            listener = last.get("checks", {}).get("listener", {})
             if listener.get("state") == "FAILED" and listener.get("detail") != "not listening yet":
                 return f"the proxy's game listener failed: {listener.get('detail')}"
             return None
