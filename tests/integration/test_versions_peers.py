@@ -94,13 +94,21 @@ class VersionMatrixTests(TestCase):
 
     @defer.inlineCallbacks
     def backends(self, versions, env=None) -> defer.Deferred:
-        """One node process serving each version on a port of its own: ``(peer, {version: port})``."""
-        ports = {version: free_port() for version in versions}
-        peer = NodePeer("version_backend.js", *(f"{port}:{version}" for version, port in ports.items()), env=env)
-        self.addCleanup(peer.stop)
-        for version in versions:
-            yield peer.wait_for("listening", timeout=60, version=version)
-        return peer, ports
+        """One node process serving each version on a port of its own: ``(peer, {version: port})``.
+        The ports were only probed free: when one was taken in between, it starts again on others."""
+        for attempt in range(3):
+            ports = {version: free_port() for version in versions}
+            peer = NodePeer("version_backend.js", *(f"{port}:{version}" for version, port in ports.items()),
+                            env=env)
+            self.addCleanup(peer.stop)
+            try:
+                for version in versions:
+                    yield peer.wait_for("listening", timeout=60, version=version)
+            except RuntimeError:
+                if attempt < 2 and b"EADDRINUSE" in peer.protocol.stderr:
+                    continue
+                raise
+            return peer, ports
 
     @defer.inlineCallbacks
     def proxy(self, servers: dict[str, dict], forced: dict[str, list[str]], forwarding: str = "legacy",
