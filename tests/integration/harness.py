@@ -1,4 +1,12 @@
-"""Real processes and sockets for integration tests, all on 127.0.0.1 and all bounded."""
+"""Real processes and sockets for integration tests, all on 127.0.0.1 and all bounded.
+
+CI runs them on a small machine other test runs share, so they wait for conditions, never for
+time: each child reports through its own pipe, so what one process reported is not ordered
+against another's (wait for the event itself with ``wait_for``, or for the last one of that
+connection, such as a backend's "leave"); a join can take 10 s and more; and a port probed free
+for a child to bind later can be taken meanwhile (``free_port`` keeps clear of the ports the
+kernel hands out, and ``listening_peer`` starts a server again elsewhere when it happens).
+"""
 
 from __future__ import annotations
 
