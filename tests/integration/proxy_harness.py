@@ -55,6 +55,23 @@ def scratch_folder(test: Any) -> Path:
     return folder
 
 
+@defer.inlineCallbacks
+def run_proxy(test: Any, path: Path | str):
+    """The proxy of the config at ``path``, started in this reactor and stopped at ``test``'s
+    cleanup, once its game listener is bound. Configs bind it to port 0 (``game_port`` reads
+    the port back): a port the kernel picks as it binds cannot be taken by anyone first."""
+    process = ProxyProcess(load_proxy_config(path), reactor)
+    process.privilegedStartService()
+    process.startService()
+    test.addCleanup(process.stopService)
+    yield process.game.when_bound()
+    return process
+
+
+def game_port(process: ProxyProcess) -> int:
+    return process.game.port.getHost().port
+
+
 def make_png(width: int = 64, height: int = 64) -> bytes:
     """A valid grey PNG, made here so no binary lives in the repository."""
     def chunk(kind: bytes, data: bytes) -> bytes:

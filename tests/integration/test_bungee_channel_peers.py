@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import struct
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
 from mcproxy.proxy.auth import offline_profile
-from mcproxy.proxy.service import ProxyProcess
 from mcproxy.wire import bungee
 from tests.integration.harness import (
     NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
 )
+from tests.integration.proxy_harness import game_port, run_proxy
 
 VERSION = "1.21.4"
 utf = bungee.encode_utf
@@ -35,7 +34,7 @@ class BungeeChannelPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        survival_port, port = free_port(), free_port()
+        survival_port = free_port()
         requests = [
             request("IP"), request("IPOther", "Other"), request("PlayerCount", "ALL"),
             request("PlayerCount", "lobby"), request("PlayerCount", "nowhere"), request("PlayerList", "ALL"),
@@ -49,13 +48,10 @@ class BungeeChannelPeerTests(TestCase):
         ]
         backend, backend_port = yield listening_peer(self, "bungee_backend.js", VERSION, "Steve", bungee.CHANNEL,
                                                      *requests)
-        path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port, "survival": survival_port},
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": backend_port, "survival": survival_port},
                                   try_order=["lobby"])
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
+        proxy = yield run_proxy(self, path)
+        port = game_port(proxy)
 
         def client(name):
             peer = NodePeer("chat_client.js", "127.0.0.1", port, VERSION, name,

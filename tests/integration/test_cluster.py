@@ -14,10 +14,9 @@ from tests.integration.cluster_harness import (
 )
 from mcproxy.cluster.signing import MessageSigner
 from mcproxy.cluster.store import rpc_channel
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
-from tests.integration.harness import TEST_SECRET, NodePeer, free_port, listening_peer, node_missing, temp_dir
+from tests.integration.harness import TEST_SECRET, NodePeer, listening_peer, node_missing, temp_dir
+from tests.integration.proxy_harness import game_port, run_proxy
 
 VERSION = "1.21.4"
 
@@ -361,11 +360,10 @@ class ControlPlaneAcrossProxiesTests(TestCase):
         cluster = (f'\n[cluster]\nenabled = true\nredis = "{redis.endpoint}"\nheartbeat_interval = {HEARTBEAT}\n')
         deployment.proxy_config.write_text(deployment.proxy_config.read_text() + cluster + 'proxy_id = "p1"\n')
         servers = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in deployment.backend_ports.items())
-        second_port = free_port()
         second = folder / "proxy-2.toml"
         second.write_text(f"""
 [proxy]
-bind = "tcp:{second_port}:interface=127.0.0.1"
+bind = "tcp:0:interface=127.0.0.1"
 online_mode = false
 forwarding = "modern"
 
@@ -384,12 +382,8 @@ bind = ""
 {cluster}proxy_id = "p2"
 """)
         yield deployment.start(self)
-        p2 = ProxyProcess(load_proxy_config(second), reactor)
-        p2.privilegedStartService()
-        p2.startService()
-        self.addCleanup(p2.stopService)
-        yield p2.game.when_bound()
-        traveller = NodePeer("chat_client.js", "127.0.0.1", second_port, VERSION, "Traveller",
+        p2 = yield run_proxy(self, second)
+        traveller = NodePeer("chat_client.js", "127.0.0.1", game_port(p2), VERSION, "Traveller",
                              env={"LINGER_MS": "60000", "CLIENT_TIMEOUT_MS": "90000"})
         self.addCleanup(traveller.stop)
         yield traveller.wait_for("done", 60)

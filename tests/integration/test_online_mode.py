@@ -9,11 +9,10 @@ from twisted.internet import defer, reactor, ssl
 from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web import resource, server
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
 from tests.integration.harness import (
-    NodePeer, free_port, listening_peer, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
+    NodePeer, listening_peer, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
 )
+from tests.integration.proxy_harness import game_port, run_proxy
 
 PROFILE_ID = uuid.UUID("069a79f4-44e9-4726-a5be-fca90e38aaf5")
 TEXTURES = {"name": "textures", "value": "eyJ0ZXh0dXJlcyI6e319", "signature": "c2lnbmVk"}
@@ -70,14 +69,10 @@ class OnlineModeTests(TestCase):
         self.addCleanup(port.stopListening)
         self.session_url = f"https://localhost:{port.getHost().port}"
         self.backend, backend_port = yield listening_peer(self, "echo_server.js", "1.21.4")
-        self.port = free_port()
         extra = f'session_server = "{self.session_url}"\nsession_server_ca_file = "{self.ca_path}"'
-        path = write_proxy_config(directory, self.port, {"lobby": backend_port}, online_mode=True, extra=extra)
-        self.proxy = ProxyProcess(load_proxy_config(path), reactor)
-        self.proxy.privilegedStartService()
-        self.proxy.startService()
-        self.addCleanup(self.proxy.stopService)
-        yield self.proxy.game.when_bound()
+        path = write_proxy_config(directory, 0, {"lobby": backend_port}, online_mode=True, extra=extra)
+        self.proxy = yield run_proxy(self, path)
+        self.port = game_port(self.proxy)
 
     def client(self, name: str, *lines: str) -> NodePeer:
         peer = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", name, *lines,

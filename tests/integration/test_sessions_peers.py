@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import wait_until
 from tests.integration.harness import (
     NodePeer, free_port, listening_peer, node_missing, sleep, temp_dir, write_proxy_config,
 )
+from tests.integration.proxy_harness import game_port, run_proxy
 
 VERSIONS = ("1.20.5", "1.21.4", "26.1")
 
@@ -34,13 +33,9 @@ class ProxyWithEchoBackends:
             self.backends[name], ports[name] = yield listening_peer(self, "echo_server.js", version)
         for name in down:
             ports[name] = free_port()
-        self.port = free_port()
-        path = write_proxy_config(temp_dir(self), self.port, ports, try_order=try_order, extra=extra)
-        self.proxy = ProxyProcess(load_proxy_config(path), reactor)
-        self.proxy.privilegedStartService()
-        self.proxy.startService()
-        self.addCleanup(self.proxy.stopService)
-        yield self.proxy.game.when_bound()
+        path = write_proxy_config(temp_dir(self), 0, ports, try_order=try_order, extra=extra)
+        self.proxy = yield run_proxy(self, path)
+        self.port = game_port(self.proxy)
 
     def client(self, version: str, name: str, *lines: str) -> NodePeer:
         peer = NodePeer("chat_client.js", "127.0.0.1", self.port, version, name, *lines)

@@ -15,12 +15,11 @@ from twisted.internet import defer, reactor, ssl
 from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web import server
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
 from mcproxy.wire.forwarding import offline_uuid
 from tests.integration.harness import (
     TEST_SECRET, NodePeer, free_port, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
 )
+from tests.integration.proxy_harness import game_port, run_proxy
 from tests.integration.test_online_mode import PROFILE_ID, SessionServer
 
 #: Every version the matrix runs, oldest first (1.20.5+ run in test_sessions_peers).
@@ -114,20 +113,16 @@ class VersionMatrixTests(TestCase):
     def proxy(self, servers: dict[str, dict], forced: dict[str, list[str]], forwarding: str = "legacy",
               extra: str = "", directory=None, online_mode: bool = False):
         """An in-process proxy; ``servers`` are table-form entries (address, forwarding)."""
-        self.port = free_port()
         directory = directory or temp_dir(self)
         tables = "".join(f'\n[servers.{name}]\naddress = "127.0.0.1:{entry["port"]}"\n'
                          + (f'forwarding = "{entry["forwarding"]}"\n' if entry.get("forwarding") else "")
                          for name, entry in servers.items())
         forced_lines = "".join(f'"{name}" = {list(names)!r}\n'.replace("'", '"') for name, names in forced.items())
-        path = write_proxy_config(directory, self.port, {}, forwarding=forwarding, online_mode=online_mode,
+        path = write_proxy_config(directory, 0, {}, forwarding=forwarding, online_mode=online_mode,
                                   try_order=[next(iter(servers))],
                                   extra=extra + f"\n[forced_hosts]\n{forced_lines}{tables}{RATE_LIMITS}")
-        self.proxy_process = ProxyProcess(load_proxy_config(path), reactor)
-        self.proxy_process.privilegedStartService()
-        self.proxy_process.startService()
-        self.addCleanup(self.proxy_process.stopService)
-        yield self.proxy_process.game.when_bound()
+        self.proxy_process = yield run_proxy(self, path)
+        self.port = game_port(self.proxy_process)
 
     def client(self, version: str, name: str, forced_host: str, *lines: str, env=None) -> NodePeer:
         # Generous: a dozen clients load minecraft-data at once on a busy two-core machine.
