@@ -207,19 +207,29 @@ class DuplicateLoginTests(ClusterCase):
         return self._refused_on_other("p2", "p1")
 
     @defer.inlineCallbacks
-    def test_kick_existing_players_ends_the_old_session_on_the_other_proxy(self):
-        """With kick_existing_players = true, the newcomer wins and the old session on the other proxy ends."""
-        one = yield self.proxy("p1", proxy_keys="kick_existing_players = true")
-        two = yield self.proxy("p2", proxy_keys="kick_existing_players = true")
-        old = yield self.online(one, "Alice")
-        yield wait_until(lambda: "Alice" in self.network_names(two), 10, what="Alice seen by p2")
-        new = yield self.online(two, "Alice")
+    def _old_session_ended(self, first: str, second: str):
+        proxies = {}
+        for proxy_id in ("p1", "p2"):
+            proxies[proxy_id] = yield self.proxy(proxy_id, proxy_keys="kick_existing_players = true")
+        old = yield self.online(proxies[first], "Alice")
+        yield wait_until(lambda: "Alice" in self.network_names(proxies[second]), 10, what="Alice seen")
+        new = yield self.online(proxies[second], "Alice")
         yield old.wait_for("end", 20)
         reasons = [e.get("reason", "") for e in old.events if e["event"] in ("disconnected", "kicked")]
         self.assertIn("You logged in from another location.", reasons)
         self.assertNotIn("end", [e["event"] for e in new.events])
-        yield wait_until(lambda: [(e.name, e.proxy) for e in one.process.core.network.entries()]
-                         == [("Alice", "p2")], 10, what="p1 sees Alice on p2 only")
+        yield wait_until(lambda: [(e.name, e.proxy) for e in proxies[first].process.core.network.entries()]
+                         == [("Alice", second)], 10, what=f"{first} sees Alice on {second} only")
+        self.assertEqual(counter(proxies[second].process, "mcproxy_cluster_duplicate_logins_total",
+                                 action="ended_old_session"), 1)
+
+    def test_kick_existing_players_p1_then_p2(self):
+        """With kick_existing_players = true, a login through p2 wins and the old session on p1 ends."""
+        return self._old_session_ended("p1", "p2")
+
+    def test_kick_existing_players_p2_then_p1(self):
+        """With kick_existing_players = true, a login through p1 wins and the old session on p2 ends."""
+        return self._old_session_ended("p2", "p1")
 
 
 class FaultTests(ClusterCase):
