@@ -5,8 +5,8 @@ ids ever seen alive), ``proxy:<id>`` (this proxy's liveness, expiring after thre
 heartbeats, holding the token of the process that set it) and ``proxy:<id>:players`` (set
 of the UUIDs it holds).  Every change also publishes on ``events`` so other proxies update
 their view without polling; the proxy seals each event before calling the script (see
-:mod:`mcproxy.cluster.events`), which publishes it as given.  Scripts build key names from the prefix, so the directory
-needs one Redis (or a primary with replicas), not a Redis Cluster.
+:mod:`mcproxy.cluster.events`), which publishes it as given.  Scripts build key names from
+the prefix, so the directory needs one Redis (or a primary with replicas), not a Redis Cluster.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 One folder per process (named as on the control plane: the proxy's sender id, each
 backend's server id; each worker of a proxy with ``[proxy] workers`` its own, ``proxy-w2``,
-and its supervisor's log lines in ``proxy-supervisor``) holding ``metrics.txt`` (Prometheus text) and ``status.json`` as of
-now, ``history.jsonl`` (the process's own samples of both taken inside the window, kept
-across restarts), and ``log.jsonl`` (the structured log lines whose ``time`` falls in the
-window, correlation ids intact), plus ``manifest.json`` at the top naming the window, what
-was saved and each reject counter's increase inside it.
+and its supervisor's log lines in ``proxy-supervisor``) holding ``metrics.txt`` (Prometheus
+text) and ``status.json`` as of now, ``history.jsonl`` (the process's own samples of both
+taken inside the window, kept across restarts), and ``log.jsonl`` (the structured log lines
+whose ``time`` falls in the window, correlation ids intact), plus ``manifest.json`` at the
+top naming the window, what was saved and each reject counter's increase inside it.
 """
 
 from __future__ import annotations
