@@ -741,7 +741,8 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("-c", "--config", help="the process's config file (proxy.toml or backend.toml)")
     top.add_argument("--json", action="store_true", help="print the raw JSON answer")
     top.add_argument("--worker", type=int, metavar="K",
-                     help="with [proxy] workers: ask worker K (its admin port is the configured one + K - 1)")
+                     help="with [proxy] workers: ask worker K only (its admin port is the configured one"
+                          " + K - 1); without it, health and status merge every worker's answer")
     sub = top.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate config files")
     check.add_argument("files", nargs="*")
