@@ -143,3 +143,23 @@ class DoctorAndLogTests(SynchronousTestCase):
         def texts(worker):
             return [json.loads(line)["text"] for line in lines_in_window(path, since, until, worker)]
         self.assertEqual((texts(None), texts("w2"), texts("")), (["a", "b", "c"], ["b"], ["c"]))
+
+
+class WorkerOptionTests(SynchronousTestCase):
+
+    def test_worker_option_narrows_the_reading_commands(self) -> None:
+        """versions, rejects, doctor and snapshot ask every worker, or only worker K with --worker K
+        (a worker 1 that does not answer leaves the file's count)."""
+        import argparse
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        folder = Path(self.mktemp())
+        path = str(write_proxy_config(folder, 25565, {"lobby": 25566}, admin_port=port,
+                                      extra=f"workers = 3\n{CLUSTER}"))
+        every = ctl._targets(argparse.Namespace(config=path, configs=None, command="versions", worker=None))
+        self.assertEqual([t.name for _, t in every], ["proxy/w1", "proxy/w2", "proxy/w3"])
+        one = ctl._targets(argparse.Namespace(config=path, configs=None, command="versions", worker=2))
+        self.assertEqual([(p, t.name) for p, t in one], [(path, "proxy/w2")])

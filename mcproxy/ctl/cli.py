@@ -497,8 +497,11 @@ def _configs(args) -> list[str]:
 
 
 def _targets(args) -> list[tuple[str, Target]]:
-    """Each process the ``-c`` files stand for, with its file: every worker of a proxy with workers."""
-    return [(path, target) for path in _configs(args) for target in targets(_load(path), AdminClient)]
+    """Each process the ``-c`` files stand for, with its file: every worker of a proxy with
+    workers, or only worker K with ``--worker K``."""
+    wanted = getattr(args, "worker", None)
+    return [(path, target) for path in _configs(args) for target in targets(_load(path), AdminClient)
+            if wanted is None or target.worker in (None, wanted)]
 
 
 def cmd_versions(args) -> int:
