@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 from datetime import datetime, timezone
 
 import pytest
@@ -316,11 +317,19 @@ class OperationsAcrossWorkersTests(WorkersCase):
         self.assertIn("ok    proxy/w2  /health: READY", out)
 
         # SIGKILL worker 2: the tools name the worker that does not answer, and keep the others' rows.
+        # The supervisor would start it again within a second, about as long as mcproxyctl takes to
+        # start: it is paused meanwhile, so worker 2 is still gone when doctor asks.
+        supervisor_pid = deployment.proxy.transport.pid
+        os.kill(supervisor_pid, signal.SIGSTOP)
+        self.addCleanup(lambda: deployment.proxy.running and os.kill(supervisor_pid, signal.SIGCONT))
         os.kill(body["workers"][1]["pid"], 9)
         code, out = yield mcproxyctl("doctor", "-c", proxy)
         self.assertEqual(code, 1, out)
         self.assertIn("FAIL  proxy/w2  /health: cannot reach the admin listener", out)
         self.assertIn("ok    proxy/w1  /health: READY", out)
+        os.kill(supervisor_pid, signal.SIGCONT)
+        yield wait_until(lambda: "worker 2 (pid" in (self.folder / "proxy.jsonl").read_text(), 20,
+                         what="the supervisor's line about worker 2's death")
 
         incident = self.folder / "incident"
         until = datetime.now(timezone.utc)
