@@ -73,6 +73,7 @@ class PlayHandler(SessionHandler):
     def deactivated(self) -> None:
         """The player left (or was sent off): every backend it holds goes too."""
         self.transition.hold.end("left")
+        self.transition.settled("left")
         switch, self.switch = self.switch, None
         backends = [self.backend]
         if switch is not None:
@@ -183,19 +184,26 @@ class PlayHandler(SessionHandler):
         switch = self.switch
         if switch is not None:
             # A switch is already on its way; it will take the player off this backend.
+            self.transition.server_lost("switch")
             switch.old_backend_gone(message)
             return
         if self.kicked:
             self.connection.leave_reason = "kicked"
             self.connection.close()
             return
+        # The lost server comes last: restarted, it takes its players back when no other
+        # server does (the player is held meanwhile, see session/hold.py).
+        names = self.fallback_servers() + (self.server,)
         if self.down.phase is RelayPhase.PLAY:
-            # The lost server comes last: restarted, it takes its players back when no other
-            # server does (the player is held meanwhile, see session/hold.py).
-            self.transition.begin(self.fallback_servers() + (self.server,), SwitchCause.LOST, message)
-        else:
-            self.connection.leave_reason = "lost"
-            self.disconnect_player(message)
+            self.transition.server_lost("play")
+            self.transition.begin(names, SwitchCause.LOST, message)
+            return
+        self.transition.server_lost("configuration")
+        # Still configuring with the lost server (1.20.2+, just joined or just moved): the
+        # next server takes that configuration over, as the client cannot go back to play.
+        release(backend)
+        self.backend = None
+        self.transition.begin(names, SwitchCause.LOST, message, configuring=True)
 
     def fallback_servers(self) -> tuple[str, ...]:
         connection = self.connection

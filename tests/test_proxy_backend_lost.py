@@ -1,0 +1,223 @@
+"""A server going away under a player, in every state the player can be in with it.
+
+Play, the server's configuration (at the first join and just after a move), and a move
+under way: each ends with the player moved on (held while every server refuses, up to
+``fallback_hold``), never dropped while a server may take them, and is counted in
+``mcproxy_backend_losses_total{state, outcome}``.
+"""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcproxy.proxy.core import ProxySettings
+from mcproxy.proxy.events import DisconnectEvent, PreConnectEvent, SwitchCause
+from mcproxy.proxy.session.switch import SwitchRefused
+from mcproxy.wire.types import encode_long
+from tests.session_rig import IDS, Rig, frames, handshake, login_start, lose, packet, texts
+
+KNOWN_PACKS = packet(IDS.config_select_known_packs, b"\x00")
+
+
+class BackendLostCase(SynchronousTestCase):
+    settings = ProxySettings(online_mode=False, compression_threshold=-1)
+
+    def setUp(self) -> None:
+        self.rig = Rig(self.settings)
+        self.addCleanup(self.rig.core.stop)
+        self.events: list = []
+        for kind in (PreConnectEvent, DisconnectEvent):
+            self.rig.core.events.subscribe(kind, self.events.append)
+
+    def configuring(self):
+        """A player who logged in and is configuring with the lobby: the lobby asked which
+        data packs it knows, and the client answered."""
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake() + login_start())
+        backend = self.rig.router.accept()
+        connection.dataReceived(packet(IDS.login_acknowledged))
+        backend.dataReceived(KNOWN_PACKS)
+        connection.dataReceived(packet(IDS.config_select_known_packs, b"\x00"))
+        transport.clear()
+        backend.transport.clear()
+        return connection, transport, backend
+
+    def losses(self, state: str, outcome: str) -> float:
+        return self.rig.registry.get_sample_value(
+            "mcproxy_backend_losses_total", {"state": state, "outcome": outcome}) or 0.0
+
+    def holds(self, outcome: str) -> float:
+        return self.rig.registry.get_sample_value("mcproxy_fallback_holds_total", {"outcome": outcome}) or 0.0
+
+    def refuse_pending(self) -> None:
+        for index, (_, d) in enumerate(self.rig.router.requests):
+            if not d.called:
+                self.rig.router.refuse(index)
+
+    def finish_configuration(self, connection, transport, backend) -> list[str]:
+        """The new server finishes configuring the client and sends its play login; what
+        the player is told there."""
+        backend.dataReceived(packet(IDS.config_finish))
+        connection.dataReceived(packet(IDS.config_finish_ack))
+        self.assertEqual(frames(backend.transport.value())[-1][0], IDS.config_finish_ack)
+        transport.clear()
+        backend.dataReceived(packet(IDS.play_login, b"\x00"))
+        return texts(transport.value(), IDS.play_system_chat)
+
+
+class ConfiguringTests(BackendLostCase):
+    def test_lost_while_configuring_at_the_first_join(self) -> None:
+        """The lobby stops while the joining client configures with it: the next server
+        takes the configuration over (no Start Configuration, the client is in it); the
+        client's answers to the lobby go nowhere, and it is told why once in play."""
+        connection, transport, lobby = self.configuring()
+        lose(lobby)
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(self.rig.router.requests[-1][0], ("survival", "lobby"))
+        self.assertEqual([(e.target, e.cause) for e in self.events if isinstance(e, PreConnectEvent)][-1],
+                         ("survival", SwitchCause.LOST))
+        connection.dataReceived(packet(IDS.config_keep_alive_response, encode_long(7)))
+        survival = self.rig.router.accept()
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual([pid for pid, _ in frames(survival.transport.value())], [IDS.login_acknowledged])
+        survival.dataReceived(KNOWN_PACKS)
+        self.assertEqual(frames(transport.value()), frames(KNOWN_PACKS))
+        self.assertEqual(self.finish_configuration(connection, transport, survival),
+                         ["Lost connection to the server lobby. You are now on survival."])
+        self.assertEqual(connection.server, "survival")
+        self.assertEqual(self.losses("configuration", "moved"), 1.0)
+        self.assertEqual([e for e in self.events if isinstance(e, DisconnectEvent)], [])
+
+    def test_lost_while_configuring_just_after_a_move(self) -> None:
+        """Moved to survival a moment ago and still configuring with it when it stops: the
+        player goes back to the lobby through the same configuration, not disconnected."""
+        session = self.rig.join()
+        session.connection.switch_to("survival")
+        survival = self.rig.finish_switch(session)
+        survival.dataReceived(KNOWN_PACKS)
+        session.sent()
+        lose(survival)
+        self.assertFalse(session.transport.disconnecting)
+        self.assertEqual(self.rig.router.requests[-1][0], ("lobby", "survival"))
+        lobby = self.rig.router.accept()
+        self.assertEqual(session.sent(), b"")
+        self.assertEqual(self.finish_configuration(session.connection, session.transport, lobby),
+                         ["Lost connection to the server survival. You are now on lobby."])
+        self.assertEqual(session.connection.server, "lobby")
+        self.assertEqual(self.losses("configuration", "moved"), 1.0)
+
+    def test_configuring_player_held_until_a_server_takes_them(self) -> None:
+        """Every server refusing (one restarting, the other busy), the configuring client is
+        held: a configuration keep-alive every 10 s, no chat it could not read, and it lands
+        when a try is accepted."""
+        connection, transport, lobby = self.configuring()
+        lose(lobby)
+        self.rig.router.refuse()
+        for _ in range(30):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+        sent = frames(transport.value())
+        self.assertEqual([pid for pid, _ in sent], [IDS.config_keep_alive] * 3)
+        self.assertTrue(all(len(fields) == 8 for _, fields in sent))
+        self.assertFalse(transport.disconnecting)
+        transport.clear()
+        self.rig.reactor.advance(5.0)
+        survival = self.rig.router.accept()
+        self.assertEqual(self.finish_configuration(connection, transport, survival),
+                         ["Lost connection to the server lobby. You are now on survival."])
+        self.assertEqual(self.holds("reconnected"), 1.0)
+        self.assertEqual(self.losses("configuration", "moved"), 1.0)
+
+    def test_target_lost_after_acknowledgement_held_with_keep_alives(self) -> None:
+        """A move whose target stopped after the client acknowledged Start Configuration:
+        held in configuration while every server refuses, it hears configuration keep-alives."""
+        session = self.rig.join()
+        d = session.connection.switch_to("survival")
+        lose(self.rig.router.accept())
+        self.failureResultOf(d, SwitchRefused)
+        session.connection.dataReceived(packet(IDS.play_configuration_acknowledged))
+        self.rig.router.refuse()
+        session.sent()
+        for _ in range(20):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+        self.assertEqual([pid for pid, _ in frames(session.sent())], [IDS.config_keep_alive] * 2)
+        self.assertFalse(session.transport.disconnecting)
+
+    def test_backend_started_configuration_then_lost(self) -> None:
+        """The server took the player back into configuration itself and stopped before the
+        client acknowledged: the acknowledgement and what follows it go to the next server."""
+        session = self.rig.join()
+        session.backend.dataReceived(packet(IDS.play_start_configuration))
+        lose(session.backend)
+        session.connection.dataReceived(packet(IDS.play_configuration_acknowledged)
+                                        + packet(IDS.config_custom_payload_serverbound, b"\x01x"))
+        survival = self.rig.router.accept()
+        self.assertEqual([pid for pid, _ in frames(survival.transport.value())],
+                         [IDS.login_acknowledged, IDS.config_custom_payload_serverbound])
+        self.assertEqual(session.connection.server, "survival")
+        self.assertFalse(session.transport.disconnecting)
+
+
+class GivingUpTests(BackendLostCase):
+    settings = ProxySettings(online_mode=False, compression_threshold=-1, fallback_hold=5.0)
+
+    def test_configuring_player_held_past_the_limit(self) -> None:
+        """Past ``fallback_hold`` the configuring client is told why in its configuration's
+        own disconnect packet, and leaves as ``lost``."""
+        connection, transport, lobby = self.configuring()
+        lose(lobby)
+        self.rig.router.refuse()
+        for _ in range(10):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+        self.assertEqual(texts(transport.value(), IDS.config_disconnect), ["Lost connection to the server lobby."])
+        self.assertTrue(transport.disconnecting)
+        connection.connectionLost(None)
+        self.assertEqual([e.why for e in self.events if isinstance(e, DisconnectEvent)], ["lost"])
+        self.assertEqual(self.holds("gave_up"), 1.0)
+        self.assertEqual(self.losses("configuration", "disconnected"), 1.0)
+
+    def test_player_quitting_while_held(self) -> None:
+        """A configuring player who quits while held is counted as having left, once."""
+        connection, transport, lobby = self.configuring()
+        lose(lobby)
+        self.rig.router.refuse()
+        connection.connectionLost(None)
+        self.assertEqual(self.losses("configuration", "left"), 1.0)
+        self.assertEqual(self.holds("left"), 1.0)
+
+
+class OtherStatesCountedTests(BackendLostCase):
+    def test_lost_in_play(self) -> None:
+        session = self.rig.join()
+        lose(session.backend)
+        self.rig.finish_switch(session)
+        self.assertEqual(self.losses("play", "moved"), 1.0)
+
+    def test_old_server_lost_mid_switch(self) -> None:
+        session = self.rig.join()
+        session.connection.switch_to("survival")
+        lose(session.backend)
+        self.rig.finish_switch(session)
+        self.assertEqual(self.losses("switch", "moved"), 1.0)
+
+    def test_target_lost_mid_switch(self) -> None:
+        """The target stops before the client got there: back to the server it came from."""
+        session = self.rig.join()
+        d = session.connection.switch_to("survival")
+        lose(self.rig.router.accept())
+        self.failureResultOf(d, SwitchRefused)
+        self.rig.finish_switch(session)
+        self.assertEqual(session.connection.server, "lobby")
+        self.assertEqual(self.losses("switch", "moved"), 1.0)
+
+    def test_old_client_stays_when_its_target_is_lost(self) -> None:
+        self.rig = Rig(self.settings)
+        self.addCleanup(self.rig.core.stop)
+        session = self.rig.join(protocol=340)
+        d = session.connection.switch_to("survival")
+        lose(self.rig.router.accept())
+        self.failureResultOf(d, SwitchRefused)
+        self.assertEqual(session.connection.server, "lobby")
+        self.assertEqual(self.losses("switch", "stayed"), 1.0)
