@@ -13,10 +13,17 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.events import DisconnectEvent, PreConnectEvent, SwitchCause
 from mcproxy.proxy.session.switch import SwitchRefused
-from mcproxy.wire.types import encode_long
+from mcproxy.wire.types import encode_long, encode_string
 from tests.session_rig import IDS, Rig, frames, handshake, login_start, lose, packet, texts
 
-KNOWN_PACKS = packet(IDS.config_select_known_packs, b"\x00")
+PACKS = b"\x01" + encode_string("minecraft") + encode_string("core") + encode_string("1.21.4")
+#: A server asking which packs the client knows, and the client's answer.
+KNOWN_PACKS = packet(IDS.config_select_known_packs, PACKS)
+ANSWER = packet(IDS.config_known_packs_answer, PACKS)
+
+
+def registry(name: str) -> bytes:
+    return packet(IDS.config_registry_data, encode_string(name) + b"\x00")
 
 
 class BackendLostCase(SynchronousTestCase):
@@ -37,7 +44,8 @@ class BackendLostCase(SynchronousTestCase):
         backend = self.rig.router.accept()
         connection.dataReceived(packet(IDS.login_acknowledged))
         backend.dataReceived(KNOWN_PACKS)
-        connection.dataReceived(packet(IDS.config_select_known_packs, b"\x00"))
+        connection.dataReceived(ANSWER)
+        backend.dataReceived(registry("minecraft:dimension_type"))
         transport.clear()
         backend.transport.clear()
         return connection, transport, backend
@@ -80,8 +88,6 @@ class ConfiguringTests(BackendLostCase):
         survival = self.rig.router.accept()
         self.assertEqual(transport.value(), b"")
         self.assertEqual([pid for pid, _ in frames(survival.transport.value())], [IDS.login_acknowledged])
-        survival.dataReceived(KNOWN_PACKS)
-        self.assertEqual(frames(transport.value()), frames(KNOWN_PACKS))
         self.assertEqual(self.finish_configuration(connection, transport, survival),
                          ["Lost connection to the server lobby. You are now on survival."])
         self.assertEqual(connection.server, "survival")
@@ -157,6 +163,64 @@ class ConfiguringTests(BackendLostCase):
                          [IDS.login_acknowledged, IDS.config_custom_payload_serverbound])
         self.assertEqual(session.connection.server, "survival")
         self.assertFalse(session.transport.disconnecting)
+
+
+class TakeoverTests(BackendLostCase):
+    """The server taking a configuration over starts it from the beginning; the client, in
+    the middle of it, is not asked or told the same twice."""
+
+    def test_new_server_asks_for_packs_the_client_named(self) -> None:
+        """The client answered the lost server: the proxy gives the new one that answer and
+        the client never sees the question again; registries it holds are kept back, others pass."""
+        connection, transport, lobby = self.configuring()
+        lose(lobby)
+        survival = self.rig.router.accept()
+        survival.transport.clear()
+        survival.dataReceived(KNOWN_PACKS + registry("minecraft:dimension_type") + registry("minecraft:biome"))
+        self.assertEqual(frames(survival.transport.value()), frames(ANSWER))
+        self.assertEqual(frames(transport.value()), frames(registry("minecraft:biome")))
+
+    def test_answer_on_its_way_goes_to_the_new_server(self) -> None:
+        """Asked by the lost server, the client answers after the new one took over: that
+        answer is the new server's, and the proxy adds none of its own."""
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake() + login_start())
+        lobby = self.rig.router.accept()
+        connection.dataReceived(packet(IDS.login_acknowledged))
+        lobby.dataReceived(KNOWN_PACKS)
+        lose(lobby)
+        survival = self.rig.router.accept()
+        survival.transport.clear()
+        transport.clear()
+        survival.dataReceived(KNOWN_PACKS)
+        connection.dataReceived(ANSWER)
+        self.assertEqual(frames(survival.transport.value()), frames(ANSWER))
+        self.assertEqual(transport.value(), b"")
+
+    def test_answer_while_held_is_given_to_the_new_server(self) -> None:
+        """An answer the client sends while held goes nowhere, but the new server gets it."""
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake() + login_start())
+        lobby = self.rig.router.accept()
+        connection.dataReceived(packet(IDS.login_acknowledged))
+        lobby.dataReceived(KNOWN_PACKS)
+        lose(lobby)
+        connection.dataReceived(ANSWER)
+        survival = self.rig.router.accept()
+        survival.transport.clear()
+        survival.dataReceived(KNOWN_PACKS)
+        self.assertEqual(frames(survival.transport.value()), frames(ANSWER))
+
+    def test_next_configuration_starts_afresh(self) -> None:
+        """Once the client finished a configuration, a move's new one is relayed whole."""
+        session = self.rig.join()
+        session.connection.switch_to("survival")
+        survival = self.rig.finish_switch(session)
+        session.sent()
+        survival.dataReceived(KNOWN_PACKS + registry("minecraft:biome"))
+        session.connection.dataReceived(ANSWER)
+        self.assertEqual(frames(session.sent()), frames(KNOWN_PACKS + registry("minecraft:biome")))
+        self.assertEqual(frames(survival.transport.value())[-1], frames(ANSWER)[0])
 
 
 class GivingUpTests(BackendLostCase):

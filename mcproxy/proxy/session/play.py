@@ -12,6 +12,7 @@ from mcproxy.proxy.events import ServerConnectedEvent, SwitchCause
 from mcproxy.proxy.fastpath import fast_path
 from mcproxy.proxy.relay import Half, Phase as RelayPhase, Throttle, joined, no_delay, relay_chunk
 from mcproxy.proxy.session.base import Phase, SessionHandler
+from mcproxy.proxy.session.configuring import ConfigurationMemo
 from mcproxy.proxy.session.leftovers import ClientLeftovers
 from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchState
 from mcproxy.proxy.session.transition import Transition, release
@@ -46,6 +47,8 @@ class PlayHandler(SessionHandler):
         #: What the old server showed that a client before 1.20.2 keeps over a switch.
         reconfigures = connection.ids.play_start_configuration is not None
         self.leftovers = None if reconfigures else ClientLeftovers(connection.ids)
+        #: What the client was asked and sent in its configuration, for a server taking it over.
+        self.configuration = ConfigurationMemo(self)
         self.watchers = PlayWatchers(self)
         self.transition = Transition(self)
 

@@ -36,6 +36,7 @@ class PlayWatchers:
         down.on(RelayPhase.PLAY, ids.play_kick, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_login, self._backend_play_login)
         self.typed.install(up, down)
+        play.configuration.install(up, down)
         if play.leftovers is not None:
             play.leftovers.install(up, down)
             up.on(RelayPhase.PLAY, ids.play_custom_payload_serverbound, self._plugin_message_up)
@@ -57,6 +58,7 @@ class PlayWatchers:
 
     def _client_finished_configuration(self, packet_id: int, fields: bytes):
         self._up.enter(RelayPhase.PLAY)
+        self._play.configuration.forget()
         return FORWARD
 
     def _client_acknowledged_configuration(self, packet_id: int, fields: bytes):
