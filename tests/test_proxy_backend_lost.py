@@ -8,9 +8,12 @@ under way: each ends with the player moved on (held while every server refuses, 
 
 from __future__ import annotations
 
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from mcproxy.proxy.backend import BackendRefused
 from mcproxy.proxy.core import ProxySettings
+from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.events import DisconnectEvent, PreConnectEvent, SwitchCause
 from mcproxy.proxy.session.switch import SwitchRefused
 from mcproxy.wire.types import encode_long, encode_string
@@ -285,3 +288,63 @@ class OtherStatesCountedTests(BackendLostCase):
         self.failureResultOf(d, SwitchRefused)
         self.assertEqual(session.connection.server, "lobby")
         self.assertEqual(self.losses("switch", "stayed"), 1.0)
+
+
+class JoiningTests(BackendLostCase):
+    """Every server away while a player joins (a restart of the only one, say)."""
+
+    def away(self, reason: str = "BACKEND_UNREACHABLE") -> None:
+        """The router's last request: every server it tried was not there."""
+        names, d = self.rig.router.requests[-1]
+        d.errback(Failure(NoServerAvailable([(name, BackendRefused(reason, "")) for name in names])))
+
+    def joining(self):
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake() + login_start())
+        return connection, transport
+
+    def test_join_tried_again_while_every_server_is_away(self) -> None:
+        """Refused by servers that are not there, the join is tried again after 1 and 2 s and
+        lands when one is back, with the same list of servers."""
+        connection, transport = self.joining()
+        self.away()
+        self.rig.reactor.advance(1.0)
+        self.away("BACKEND_CLOSED")
+        self.assertEqual(len(self.rig.router.requests), 2)
+        self.rig.reactor.advance(2.0)
+        self.assertEqual([names for names, _ in self.rig.router.requests], [("lobby", "survival")] * 3)
+        self.rig.router.accept()
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual([pid for pid, _ in frames(transport.value())], [IDS.login_success])
+        self.assertEqual(self.losses("login", "moved"), 1.0)
+
+    def test_join_refused_once_half_the_login_timeout_passed(self) -> None:
+        """Tries stop within half of ``login_timeout`` (15 s): 1 + 2 + 4 + 5 s of pauses,
+        then the player is told no server is available, refused NO_SERVER_AVAILABLE."""
+        connection, transport = self.joining()
+        for _ in range(20):
+            if not self.rig.router.requests[-1][1].called:
+                self.away()
+            self.rig.reactor.advance(1.0)
+        self.assertEqual(len(self.rig.router.requests), 5)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.rig.refusals("NO_SERVER_AVAILABLE"), 1.0)
+        self.assertEqual(self.losses("login", "disconnected"), 1.0)
+
+    def test_a_server_refusing_the_player_is_not_waited_for(self) -> None:
+        """A kick (whitelist, full) is the server's answer: refused at once, nothing counted."""
+        connection, transport = self.joining()
+        self.rig.router.refuse(message="Whitelisted")
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(len(self.rig.router.requests), 1)
+        self.assertEqual(self.losses("login", "disconnected"), 0.0)
+
+    def test_player_quitting_while_the_join_waits(self) -> None:
+        """A player who quits while the join waits is tried no more, counted as having left."""
+        connection, transport = self.joining()
+        self.away()
+        connection.connectionLost(None)
+        self.rig.reactor.advance(10.0)
+        self.assertEqual(len(self.rig.router.requests), 1)
+        self.assertEqual(self.losses("login", "left"), 1.0)
+        self.assertEqual(len(self.rig.core.deadlines), 0)

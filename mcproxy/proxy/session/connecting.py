@@ -10,6 +10,7 @@ from twisted.python.failure import Failure
 from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, SwitchCause
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
+from mcproxy.proxy.session.hold import RETRY_DELAYS
 from mcproxy.proxy.session.play import PlayHandler
 from mcproxy.wire.forwarding import encode_properties
 from mcproxy.wire.login import encode_login_success
@@ -17,6 +18,10 @@ from mcproxy.wire.types import encode_string, encode_varint
 
 #: Login plugin requests a backend may have waiting on the client at once.
 MAX_RELAYED_REQUESTS = 64
+
+#: Refusals that say a server is not there at all (stopped, restarting) rather than that it
+#: would not take the player: a join every server refused so is tried again for a while.
+ABSENT = frozenset({"BACKEND_UNREACHABLE", "BACKEND_CLOSED", "BACKEND_CONNECT_TIMEOUT"})
 
 
 class ConnectingHandler(SessionHandler):
@@ -38,6 +43,9 @@ class ConnectingHandler(SessionHandler):
         #: Login plugin requests passed on to the client, by the id the proxy gave them.
         self._relayed: dict[int, defer.Deferred] = {}
         self._next_message_id = 0
+        #: Tries made again because every server was away, and when the first was made.
+        self._tries = 0
+        self._began = 0.0
 
     def activated(self) -> None:
         connection = self.connection
@@ -58,22 +66,56 @@ class ConnectingHandler(SessionHandler):
                 connection.refuse(Refusal("NO_SERVER_AVAILABLE", f"There is no server called {result.server}."))
                 return
             names = (result.server,)
+        self.names = names
+        self._began = proxy.reactor.seconds()
+        self._route()
+
+    def _route(self) -> None:
+        if not self.active:
+            return
+        connection = self.connection
         login = connection.backend_login()
         if connection.ids.login_plugin_request is not None:
             login = replace(login, plugin_relay=self._relay_plugin_request)
-        d = proxy.router.connect(login, names, connection.correlation_id)
+        d = connection.proxy.router.connect(login, self.names, connection.correlation_id)
         d.addCallbacks(self._backend_ready, self._no_backend)
 
     def deactivated(self) -> None:
+        self.connection.proxy.deadlines.cancel((self, "retry"))
+        self._counted("left")
         backend, self.backend = self.backend, None
         if backend is not None:
             backend.on_lost = None
             backend.transport.loseConnection()
 
+    def _counted(self, outcome: str) -> None:
+        """How a join that found every server away ended (``mcproxy_backend_losses_total``)."""
+        if self._tries:
+            self._tries = 0
+            self.connection.proxy.metrics.backend_losses.labels("login", outcome).inc()
+
+    def _away(self, error: NoServerAvailable) -> bool:
+        """Every server is away (a restart): try again after the pauses of a held fallback
+        (session/hold.py), within half of ``login_timeout`` (or ``fallback_hold``, if shorter),
+        as the client in login hears nothing meanwhile."""
+        if not error.attempts or any(refusal.reason not in ABSENT for _, refusal in error.attempts):
+            return False
+        proxy = self.connection.proxy
+        delay = RETRY_DELAYS[min(self._tries, len(RETRY_DELAYS) - 1)]
+        limit = min(proxy.settings.fallback_hold, proxy.settings.login_timeout / 2)
+        if proxy.reactor.seconds() - self._began + delay > limit:
+            return False
+        self._tries += 1
+        proxy.deadlines.set((self, "retry"), delay, self._route)
+        return True
+
     def _no_backend(self, failure: Failure) -> None:
         if not self.active:
             return
         connection = self.connection
+        if failure.check(NoServerAvailable) and self._away(failure.value):
+            return
+        self._counted("disconnected")
         if failure.check(NoServerAvailable):
             connection.refuse(Refusal(failure.value.reason, failure.value.player_message()))
         else:
@@ -86,6 +128,7 @@ class ConnectingHandler(SessionHandler):
             backend.transport.loseConnection()
             return
         connection = self.connection
+        self._counted("moved")
         self.server = name
         self.backend = backend
         backend.on_lost = self._backend_lost
