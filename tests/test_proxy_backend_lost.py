@@ -214,6 +214,24 @@ class TakeoverTests(BackendLostCase):
         survival.dataReceived(KNOWN_PACKS)
         self.assertEqual(frames(survival.transport.value()), frames(ANSWER))
 
+    def test_answers_to_the_proxys_keep_alives_stay_with_the_proxy(self) -> None:
+        """The held client's answer to a keep-alive of the proxy's own, arriving once the new
+        server took over, is not passed to that server; its answers to the server's pass."""
+        connection, transport, lobby = self.configuring()
+        lose(lobby)
+        self.rig.router.refuse()
+        for _ in range(10):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+        [(_, ident)] = [f for f in frames(transport.value()) if f[0] == IDS.config_keep_alive]
+        self.rig.reactor.advance(2.0)  # the try after 1, 2 and 4 s, 5 s after the last
+        survival = self.rig.router.accept()
+        survival.transport.clear()
+        connection.dataReceived(packet(IDS.config_keep_alive_response, ident)
+                                + packet(IDS.config_keep_alive_response, encode_long(99)))
+        self.assertEqual(frames(survival.transport.value()),
+                         [(IDS.config_keep_alive_response, encode_long(99))])
+
     def test_next_configuration_starts_afresh(self) -> None:
         """Once the client finished a configuration, a move's new one is relayed whole."""
         session = self.rig.join()

@@ -13,7 +13,7 @@ both: the proxy answers the repeated question itself and keeps repeated registri
 from __future__ import annotations
 
 from mcproxy.proxy.relay import DROP, FORWARD, Half, Phase as RelayPhase
-from mcproxy.wire.types import Reader, WireError, encode_varint
+from mcproxy.wire.types import Reader, WireError, encode_long, encode_varint
 
 
 class ConfigurationMemo:
@@ -34,6 +34,8 @@ class ConfigurationMemo:
         self.answered_here = False
         #: Registries the client was sent, by name.
         self.registries: set[str] = set()
+        #: Keep-alives the proxy itself sent (to a held client): the answers are its own.
+        self.own_keep_alives: set[bytes] = set()
 
     def install(self, up: Half, down: Half) -> None:
         """Watch a new pair of halves: a new server, which has nobody's answer yet."""
@@ -42,6 +44,22 @@ class ConfigurationMemo:
         up.on(RelayPhase.CONFIGURATION, ids.config_known_packs_answer, self._client_answered)
         down.on(RelayPhase.CONFIGURATION, ids.config_select_known_packs, self._server_asks)
         down.on(RelayPhase.CONFIGURATION, ids.config_registry_data, self._registry)
+        up.on(RelayPhase.CONFIGURATION, ids.config_keep_alive_response, self._keep_alive_answer)
+
+    def keep_alive(self, ident: int) -> None:
+        """A keep-alive of the proxy's own to a client held in configuration; its answer is
+        kept from the server that takes the client over (a vanilla server drops a client
+        answering a keep-alive it never sent)."""
+        play = self._play
+        body = encode_long(ident)
+        self.own_keep_alives.add(body)
+        play.send_down(play.connection.ids.config_keep_alive, body)
+
+    def _keep_alive_answer(self, packet_id: int, fields: bytes):
+        if fields in self.own_keep_alives:
+            self.own_keep_alives.discard(fields)
+            return DROP
+        return FORWARD
 
     def _client_answered(self, packet_id: int, fields: bytes):
         self.answer = fields

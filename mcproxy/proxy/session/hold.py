@@ -143,4 +143,4 @@ class PlayerHold:
             body = encode_long(ident) if connection.handshake.protocol >= LONG_KEEP_ALIVE_PROTOCOL else encode_varint(ident)
             play.send_down(connection.ids.play_keep_alive, body)
         elif play.down.phase is RelayPhase.CONFIGURATION:
-            play.send_down(connection.ids.config_keep_alive, encode_long(ident))
+            play.configuration.keep_alive(ident)
