@@ -366,3 +366,61 @@ class JoiningTests(BackendLostCase):
         self.assertEqual(len(self.rig.router.requests), 1)
         self.assertEqual(self.losses("login", "left"), 1.0)
         self.assertEqual(len(self.rig.core.deadlines), 0)
+
+
+class AcknowledgementTests(BackendLostCase):
+    """The server goes away between the proxy's Login Success and the client's acknowledgement."""
+
+    def succeeded(self):
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake() + login_start())
+        lobby = self.rig.router.accept()
+        self.assertEqual([pid for pid, _ in frames(transport.value())], [IDS.login_success])
+        transport.clear()
+        return connection, transport, lobby
+
+    def test_next_server_ready_before_the_acknowledgement(self) -> None:
+        """The next server (the lost one last) takes the player; the client, told nothing twice,
+        acknowledges to it."""
+        connection, transport, lobby = self.succeeded()
+        lose(lobby)
+        self.assertEqual(self.rig.router.requests[-1][0], ("survival", "lobby"))
+        survival = self.rig.router.accept()
+        connection.dataReceived(packet(IDS.login_acknowledged))
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual([pid for pid, _ in frames(survival.transport.value())], [IDS.login_acknowledged])
+        self.assertEqual(connection.server, "survival")
+        self.assertEqual(self.losses("login", "moved"), 1.0)
+
+    def test_acknowledged_before_the_next_server(self) -> None:
+        """The client acknowledged and began its configuration while no server was there:
+        what it sent waits for the next server, and reaches it after the acknowledgement."""
+        connection, transport, lobby = self.succeeded()
+        lose(lobby)
+        brand = packet(IDS.config_custom_payload_serverbound, encode_string("minecraft:brand") + b"\x07vanilla")
+        connection.dataReceived(packet(IDS.login_acknowledged) + brand)
+        survival = self.rig.router.accept()
+        self.assertEqual([pid for pid, _ in frames(survival.transport.value())],
+                         [IDS.login_acknowledged, IDS.config_custom_payload_serverbound])
+        self.assertFalse(transport.disconnecting)
+
+    def test_no_server_left_says_so_in_configuration(self) -> None:
+        """With no server taking the player, the client (now configuring) is told why in the
+        configuration's disconnect packet, not a login one."""
+        connection, transport, lobby = self.succeeded()
+        lose(lobby)
+        connection.dataReceived(packet(IDS.login_acknowledged))
+        self.rig.router.refuse(message="Whitelisted")
+        self.assertEqual(texts(transport.value(), IDS.config_disconnect), ["Whitelisted"])
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.losses("login", "disconnected"), 1.0)
+
+    def test_waiting_client_cannot_pile_up_bytes(self) -> None:
+        """What a client sends while it waits is bounded (1 MiB), as in any hold."""
+        connection, transport, lobby = self.succeeded()
+        lose(lobby)
+        connection.dataReceived(packet(IDS.login_acknowledged))
+        for _ in range(20):
+            connection.dataReceived(b"\x00" * 65536)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.rig.refusals("SWITCH_BUFFER_FULL"), 1.0)

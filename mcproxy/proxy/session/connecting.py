@@ -11,9 +11,10 @@ from mcproxy.proxy.events import Denied, PreConnectEvent, Redirected, SwitchCaus
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.session.base import Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.hold import RETRY_DELAYS
-from mcproxy.proxy.session.play import PlayHandler
+from mcproxy.proxy.session.play import MAX_HELD_UP, PlayHandler
 from mcproxy.wire.forwarding import encode_properties
 from mcproxy.wire.login import encode_login_success
+from mcproxy.wire.text import encode_text
 from mcproxy.wire.types import encode_string, encode_varint
 
 #: Login plugin requests a backend may have waiting on the client at once.
@@ -46,6 +47,10 @@ class ConnectingHandler(SessionHandler):
         #: Tries made again because every server was away, and when the first was made.
         self._tries = 0
         self._began = 0.0
+        #: Login Success went out (the client's next state is configuration), and the client
+        #: acknowledged it while no server was there to take it.
+        self._success_sent = False
+        self._acknowledged = False
 
     def activated(self) -> None:
         connection = self.connection
@@ -117,10 +122,15 @@ class ConnectingHandler(SessionHandler):
             return
         self._counted("disconnected")
         if failure.check(NoServerAvailable):
-            connection.refuse(Refusal(failure.value.reason, failure.value.player_message()))
+            refusal = Refusal(failure.value.reason, failure.value.player_message())
         else:
             connection.proxy.log.failure("routing error", failure, correlation_id=connection.correlation_id)
-            connection.refuse(Refusal("ROUTING_ERROR", "Could not connect you to a server."))
+            refusal = Refusal("ROUTING_ERROR", "Could not connect you to a server.")
+        if self._success_sent:
+            # Past Login Success the client reads configuration packets, not a login kick.
+            connection.send(connection.ids.config_disconnect, encode_text(connection.ids.protocol, refusal.message))
+            refusal.message = ""
+        connection.refuse(refusal)
 
     def _backend_ready(self, result) -> None:
         name, backend = result
@@ -132,6 +142,11 @@ class ConnectingHandler(SessionHandler):
         self.server = name
         self.backend = backend
         backend.on_lost = self._backend_lost
+        if self._success_sent:
+            # A server that went away after Login Success is replaced by this one.
+            if self._acknowledged:
+                self._enter_play()
+            return
         threshold = connection.proxy.settings.compression_threshold
         ids = connection.ids
         if threshold >= 0:
@@ -142,20 +157,33 @@ class ConnectingHandler(SessionHandler):
         session_id = connection.proxy.play_session.current() if layout.success_session_id else None
         connection.send(ids.login_success, encode_login_success(
             layout, profile.id, profile.name, encode_properties(profile.properties), session_id))
+        self._success_sent = True
         if ids.login_acknowledged is None:
             # Before 1.20.2 there is no acknowledgement: the client is in play at once.
             self._enter_play()
         else:
             self.phase = Phase.AWAIT_ACK
 
+    def data_received(self, data: bytes) -> None:
+        if self._acknowledged and len(self.connection.codec.decoder.buffer) + len(data) > MAX_HELD_UP:
+            raise Refusal("SWITCH_BUFFER_FULL")
+        self.connection.feed(data)
+
     def _enter_play(self) -> None:
         backend, self.backend = self.backend, None
         self.connection.set_handler(PlayHandler(self.connection, backend, self.server))
 
     def _backend_lost(self, reason) -> None:
-        if self.active:
-            self.backend = None
-            self.connection.refuse(Refusal("BACKEND_CLOSED", f"Lost connection to the server {self.server}."))
+        """The server went away between Login Success and the client's acknowledgement (the
+        client is on its way into configuration): the next server takes the player, the lost
+        one last, as a fallback would."""
+        if not self.active:
+            return
+        self.backend = None
+        lost = self.server
+        self.names = tuple(name for name in self.names if name != lost) + (lost,)
+        self._tries += 1
+        self._route()
 
     def _relay_plugin_request(self, channel: str, data: bytes) -> defer.Deferred:
         """Pass a backend's login plugin request on to the client, under an id of the proxy's own."""
@@ -179,8 +207,14 @@ class ConnectingHandler(SessionHandler):
         ids = self.connection.ids
         if self._relayed and packet_id == ids.login_plugin_response:
             self._plugin_response(reader)
-        elif self.phase is Phase.AWAIT_ACK and packet_id == ids.login_acknowledged:
+        elif self.phase is Phase.AWAIT_ACK and packet_id == ids.login_acknowledged and not self._acknowledged:
             reader.expect_end()
-            self._enter_play()
+            if self.backend is not None:
+                self._enter_play()
+                return
+            # No server yet: what the client sends next is its configuration, for the server to come.
+            self._acknowledged = True
+            self.reads_packets = False
+            self.in_login = False
         elif self.phase is not Phase.AWAIT_ACK or packet_id != ids.login_cookie_response:
             raise Refusal("UNEXPECTED_PACKET")
