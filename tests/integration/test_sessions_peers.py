@@ -103,8 +103,9 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
 
     @defer.inlineCallbacks
     def test_no_server_left_disconnects_with_reason(self):
-        """When every server is down the player is told so, and the refusal is counted."""
-        yield self.start("1.21.4", backends=(), down=("a", "b"))
+        """When every server is down the player is told so once the join's tries (within half of
+        ``login_timeout``) are over, and the refusal is counted."""
+        yield self.start("1.21.4", backends=(), down=("a", "b"), extra="login_timeout = 4")
         client = self.client("1.21.4", "Nobody", "hi")
         yield client.finished(40)
         reasons = [e.get("reason", "") for e in client.events if e["event"] in ("disconnected", "kicked")]
