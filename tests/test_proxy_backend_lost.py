@@ -16,6 +16,7 @@ from mcproxy.proxy.core import ProxySettings
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.events import DisconnectEvent, PreConnectEvent, SwitchCause
 from mcproxy.proxy.session.switch import SwitchRefused
+from mcproxy.wire import chat
 from mcproxy.wire.types import encode_long, encode_string
 from tests.session_rig import IDS, Rig, frames, handshake, login_start, lose, packet, texts
 
@@ -242,6 +243,39 @@ class TakeoverTests(BackendLostCase):
         session.connection.dataReceived(ANSWER)
         self.assertEqual(frames(session.sent()), frames(KNOWN_PACKS + registry("minecraft:biome")))
         self.assertEqual(frames(survival.transport.value())[-1], frames(ANSWER)[0])
+
+
+class KickedWhileConfiguringTests(BackendLostCase):
+    """A server kicking a client still configuring with it (its own login timeout, say)."""
+
+    def kick(self, backend, text: str) -> None:
+        backend.dataReceived(packet(IDS.config_disconnect, chat.text_to_nbt(text)))
+
+    def test_kicked_while_configuring_falls_back(self) -> None:
+        """The next server takes the configuration over, as when a server goes away; the
+        kick never reaches the client, which is told why once in play."""
+        connection, transport, lobby = self.configuring()
+        self.kick(lobby, "Timed out while logging in.")
+        self.assertTrue(lobby.transport.disconnecting)
+        self.assertEqual([(e.target, e.cause) for e in self.events if isinstance(e, PreConnectEvent)][-1],
+                         ("survival", SwitchCause.KICKED))
+        survival = self.rig.router.accept()
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(self.finish_configuration(connection, transport, survival),
+                         ["You were kicked from lobby: Timed out while logging in. You are now on survival."])
+        self.assertFalse(transport.disconnecting)
+
+    def test_every_server_kicking_ends_with_the_kick(self) -> None:
+        """Each server is tried once in a configuration: the second kick, with no server
+        left that has not kicked, reaches the client."""
+        connection, transport, lobby = self.configuring()
+        self.kick(lobby, "Timed out while logging in.")
+        survival = self.rig.router.accept()
+        self.kick(survival, "Go away")
+        self.assertEqual(texts(transport.value(), IDS.config_disconnect), ["Go away"])
+        self.assertEqual(len(self.rig.router.requests), 2)
+        lose(survival)
+        self.assertTrue(transport.disconnecting)
 
 
 class GivingUpTests(BackendLostCase):

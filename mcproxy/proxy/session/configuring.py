@@ -36,6 +36,8 @@ class ConfigurationMemo:
         self.registries: set[str] = set()
         #: Keep-alives the proxy itself sent (to a held client): the answers are its own.
         self.own_keep_alives: set[bytes] = set()
+        #: Servers that kicked the client in this configuration: not tried again in it.
+        self.kicked_by: set[str] = set()
 
     def install(self, up: Half, down: Half) -> None:
         """Watch a new pair of halves: a new server, which has nobody's answer yet."""
