@@ -233,6 +233,24 @@ class TakeoverTests(BackendLostCase):
         self.assertEqual(frames(survival.transport.value()),
                          [(IDS.config_keep_alive_response, encode_long(99))])
 
+    def test_version_without_the_answers_id_passes_the_question_on(self) -> None:
+        """26.2 has no agreed id for the client's answer: the proxy cannot give it, so the new
+        server's question goes to the client rather than being kept back unanswered."""
+        self.rig = Rig(self.settings, protocol=776)
+        self.addCleanup(self.rig.core.stop)
+        ids = self.rig.ids
+        self.assertIsNone(ids.config_known_packs_answer)
+        connection, transport = self.rig.connect()
+        connection.dataReceived(handshake(protocol=776) + login_start(protocol=776))
+        lobby = self.rig.router.accept()
+        connection.dataReceived(packet(ids.login_acknowledged))
+        lobby.dataReceived(packet(ids.config_select_known_packs, PACKS))
+        lose(lobby)
+        survival = self.rig.router.accept()
+        transport.clear()
+        survival.dataReceived(packet(ids.config_select_known_packs, PACKS))
+        self.assertEqual(frames(transport.value()), [(ids.config_select_known_packs, PACKS)])
+
     def test_next_configuration_starts_afresh(self) -> None:
         """Once the client finished a configuration, a move's new one is relayed whole."""
         session = self.rig.join()

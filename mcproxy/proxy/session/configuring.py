@@ -43,8 +43,10 @@ class ConfigurationMemo:
         """Watch a new pair of halves: a new server, which has nobody's answer yet."""
         ids = self._play.connection.ids
         self.answered_here = False
-        up.on(RelayPhase.CONFIGURATION, ids.config_known_packs_answer, self._client_answered)
-        down.on(RelayPhase.CONFIGURATION, ids.config_select_known_packs, self._server_asks)
+        if ids.config_known_packs_answer is not None:
+            # Where the answer's id is not known (26.2, 26.3), the question goes to the client.
+            up.on(RelayPhase.CONFIGURATION, ids.config_known_packs_answer, self._client_answered)
+            down.on(RelayPhase.CONFIGURATION, ids.config_select_known_packs, self._server_asks)
         down.on(RelayPhase.CONFIGURATION, ids.config_registry_data, self._registry)
         up.on(RelayPhase.CONFIGURATION, ids.config_keep_alive_response, self._keep_alive_answer)
 
