@@ -97,6 +97,8 @@ class ConfiguringTests(BackendLostCase):
         self.assertEqual(connection.server, "survival")
         self.assertEqual(self.losses("configuration", "moved"), 1.0)
         self.assertEqual([e for e in self.events if isinstance(e, DisconnectEvent)], [])
+        self.assertIn("{server} went away while {player} was configuring with it",
+                      [e.get("log_format") for e in self.rig.log_events])
 
     def test_lost_while_configuring_just_after_a_move(self) -> None:
         """Moved to survival a moment ago and still configuring with it when it stops: the

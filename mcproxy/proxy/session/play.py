@@ -202,6 +202,9 @@ class PlayHandler(SessionHandler):
             self.transition.begin(names, SwitchCause.LOST, message)
             return
         self.transition.server_lost("configuration")
+        connection = self.connection
+        connection.proxy.log.info("{server} went away while {player} was configuring with it", server=self.server,
+                                  player=connection.profile.name, correlation_id=connection.correlation_id)
         # Still configuring with the lost server (1.20.2+, just joined or just moved): the
         # next server takes that configuration over, as the client cannot go back to play.
         release(backend)
