@@ -213,8 +213,9 @@ class InMemoryRedis:
         self.hold: set[str] = set()
         self.held: list[tuple[defer.Deferred, object]] = []
 
-    def store(self, proxy_id: str) -> "InMemoryStore":
-        return InMemoryStore(self, proxy_id)
+    def store(self, proxy_id: str, seal) -> "InMemoryStore":
+        """``proxy_id``'s store; ``seal`` seals its events (``mcproxy.cluster.events.sealer``)."""
+        return InMemoryStore(self, proxy_id, seal)
 
     def subscribe(self, channel: str, callback) -> None:
         self.subscribers.setdefault(channel, []).append(callback)
@@ -247,9 +248,10 @@ class InMemoryRedis:
 class InMemoryStore:
     """One proxy's :class:`mcproxy.cluster.store.DirectoryStore` against an :class:`InMemoryRedis`."""
 
-    def __init__(self, redis: InMemoryRedis, proxy_id: str) -> None:
+    def __init__(self, redis: InMemoryRedis, proxy_id: str, seal) -> None:
         self.redis = redis
         self.proxy_id = proxy_id
+        self.seal = seal
 
     def _answer(self, compute, operation: str = ""):
         from mcproxy.cluster.redis import RedisUnavailable
@@ -269,13 +271,14 @@ class InMemoryStore:
             kept = previous is not None and previous[0] == token and r.is_alive(self.proxy_id)
             r.alive[self.proxy_id] = (token, r.clock.seconds() + ttl)
             r.proxies.add(self.proxy_id)
-            reaped = []
+            reaped, dropped = [], 0
             for other in sorted(r.proxies):
                 if not r.is_alive(other):
-                    if r.drop_held(other):
-                        r.publish("mcproxy:events", json.dumps({"op": "reaped", "proxy": other}))
+                    dropped += r.drop_held(other)
                     r.proxies.discard(other)
                     reaped.append(other)
+            if dropped:
+                r.publish("mcproxy:events", self.seal({"op": "reaped"}))
             return kept, reaped
         return self._answer(beat)
 
@@ -287,7 +290,7 @@ class InMemoryStore:
             for entry in entries:
                 r.players[entry.uuid] = entry.encode()
                 held.add(entry.uuid)
-            r.publish("mcproxy:events", json.dumps({"op": "republished", "proxy": self.proxy_id}))
+            r.publish("mcproxy:events", self.seal({"op": "republished"}))
             return len(entries)
         return self._answer(republish)
 
@@ -297,7 +300,7 @@ class InMemoryStore:
             r.drop_held(self.proxy_id)
             r.alive.pop(self.proxy_id, None)
             r.proxies.discard(self.proxy_id)
-            r.publish("mcproxy:events", json.dumps({"op": "reaped", "proxy": self.proxy_id}))
+            r.publish("mcproxy:events", self.seal({"op": "reaped"}))
             return 1
         return self._answer(withdraw)
 
@@ -314,7 +317,7 @@ class InMemoryStore:
                 r.by_proxy.get(other.proxy, set()).discard(entry.uuid)
             r.players[entry.uuid] = entry.encode()
             r.by_proxy.setdefault(self.proxy_id, set()).add(entry.uuid)
-            r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": entry.encode()}))
+            r.publish("mcproxy:events", self.seal({"op": "put", "entry": entry.encode()}))
             return Claim(True, other)
         return self._answer(claim, "claim")
 
@@ -326,12 +329,11 @@ class InMemoryStore:
                 return 0
             if new:
                 r.players[entry.uuid] = new
-                r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": new}))
+                r.publish("mcproxy:events", self.seal({"op": "put", "entry": new}))
             else:
                 del r.players[entry.uuid]
                 r.by_proxy.get(self.proxy_id, set()).discard(entry.uuid)
-                r.publish("mcproxy:events", json.dumps({"op": "del", "proxy": self.proxy_id, "uuid": entry.uuid,
-                                                        "session": entry.session}))
+                r.publish("mcproxy:events", self.seal({"op": "del", "uuid": entry.uuid, "session": entry.session}))
             return 1
         return self._answer(change)
 

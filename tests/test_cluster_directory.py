@@ -14,6 +14,7 @@ from zope.interface.verify import verifyObject
 
 from mcproxy.cluster.directory import ClusterDirectory
 from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.events import sealer
 from mcproxy.cluster.metrics import ClusterMetrics
 from mcproxy.cluster.signing import MessageSigner
 from mcproxy.cluster.store import EVENTS, rpc_channel
@@ -103,10 +104,11 @@ class Proxy:
         self.registry = CollectorRegistry()
         self.log: list[dict] = []
         log = Logger(observer=self.log.append)
+        signer = MessageSigner(redis.clock, proxy_id, secret, log=log)
         self.directory = ClusterDirectory(
             redis.clock, ProxyDirectory(self.core), self.link, proxy_id, INTERVAL,
-            ClusterMetrics(self.registry), log, MessageSigner(redis.clock, proxy_id, secret, log=log),
-            kick_existing=kick, store=redis.store(proxy_id))
+            ClusterMetrics(self.registry), log, signer, kick_existing=kick,
+            store=redis.store(proxy_id, sealer(signer)))
         redis.subscribe(EVENTS, self.directory.message)
         redis.subscribe(rpc_channel(proxy_id), self.directory.message)
         self.directory.startService()
@@ -136,9 +138,10 @@ class Proxy:
 def join_network(core, redis: InMemoryRedis, proxy_id: str) -> ClusterDirectory:
     """Make a real ProxyCore (a session rig's) a member of ``redis``'s network as ``proxy_id``."""
     link = FakeRedisLink()
+    signer = MessageSigner(core.reactor, proxy_id, SECRET)
     directory = ClusterDirectory(core.reactor, core.network, link, proxy_id, INTERVAL,
-                                 ClusterMetrics(CollectorRegistry()), core.log,
-                                 MessageSigner(core.reactor, proxy_id, SECRET), store=redis.store(proxy_id))
+                                 ClusterMetrics(CollectorRegistry()), core.log, signer,
+                                 store=redis.store(proxy_id, sealer(signer)))
     redis.subscribe(EVENTS, directory.message)
     redis.subscribe(rpc_channel(proxy_id), directory.message)
     directory.startService()
@@ -357,7 +360,8 @@ class ClusterDirectoryTests(SynchronousTestCase):
         one = Proxy(self.redis, "p1")
         ghost = PlayerEntry(str(uuid.uuid4()), "Zed", "p9", "lobby", "", 769, 0.0, "s")
         self.redis.subscribe(rpc_channel("p9"), lambda channel, message: None)
-        one.directory.message(EVENTS, json.dumps({"op": "put", "proxy": "p9", "entry": ghost.encode()}))
+        p9 = MessageSigner(self.clock, "p9", SECRET)
+        one.directory.message(EVENTS, sealer(p9)({"op": "put", "entry": ghost.encode()}))
         d = one.directory.transfer("Zed", "games")
         self.assertNoResult(d)
         self.clock.advance(5)
@@ -369,16 +373,54 @@ class ClusterDirectoryTests(SynchronousTestCase):
     def test_malformed_messages_are_counted_not_raised(self) -> None:
         """Garbage on the events or request channel is refused with a counter."""
         one = Proxy(self.redis, "p1")
-        one.directory.message(EVENTS, "not json")
-        one.directory.message(EVENTS, '{"op": "put", "proxy": "p2", "entry": "{}"}')
-        one.directory.message(rpc_channel("p1"), "[1, 2]")
         peer = MessageSigner(self.clock, "p2", SECRET)
+        one.directory.message(EVENTS, "not json")
+        one.directory.message(EVENTS, sealer(peer)({"op": "put", "entry": "{}"}))
+        one.directory.message(EVENTS, sealer(peer)({"op": "format_disk"}))
+        one.directory.message(rpc_channel("p1"), "[1, 2]")
         one.directory.message(rpc_channel("p1"), peer.seal("p1", {"id": 1, "op": "format_disk", "args": {}}))
         one.directory.message(rpc_channel("p1"), peer.seal("p1", {"reply": 99, "result": {}}))
         one.directory.message(rpc_channel("p1"), "x" * 70000)
+        one.directory.message(EVENTS, "x" * 70000)
         self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 2)
-        for reason in ("not_an_object", "unknown_operation", "unexpected_reply", "too_large"):
-            self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason=reason), 1, reason)
+        for reason, count in (("not_json", 1), ("not_an_object", 1), ("unknown_operation", 1),
+                              ("unexpected_reply", 1), ("too_large", 2)):
+            self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason=reason), count, reason)
+
+    def test_forged_and_replayed_events_change_no_view(self) -> None:
+        """Events not sealed by a proxy of the network (unsigned as in 0.4, another secret, a request
+        copied over, a replay) are dropped and counted: no ghost appears, no player disappears."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        bob = two.join("Bob")
+        ghost = PlayerEntry(str(uuid.uuid4()), "Ghost", "p2", "lobby", "", 769, 0.0, "s").encode()
+        forger = MessageSigner(self.clock, "p2", b"0" * 32)
+        genuine = MessageSigner(self.clock, "p2", SECRET)
+        gone = {"op": "del", "uuid": str(bob.profile.id), "session": two.directory._sessions[bob].session}
+        self.redis.publish(EVENTS, json.dumps({"op": "put", "proxy": "p2", "entry": ghost}))
+        self.redis.publish(EVENTS, sealer(forger)({"op": "put", "entry": ghost}))
+        self.redis.publish(EVENTS, genuine.seal("p1", {"op": "put", "entry": ghost}))
+        self.redis.publish(EVENTS, sealer(forger)(gone))
+        self.clock.advance(31)
+        self.redis.publish(EVENTS, sealer(MessageSigner(Clock(), "p2", SECRET))({"op": "put", "entry": ghost}))
+        self.assertEqual(one.names(), ["Bob"])
+        for reason, count in (("unsigned", 1), ("bad_signature", 2), ("wrong_recipient", 1),
+                              ("invalid_timestamp", 1)):
+            self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason=reason), count, reason)
+        put = sealer(genuine)({"op": "put", "entry": ghost})
+        self.redis.publish(EVENTS, put)
+        self.assertEqual(one.names(), ["Bob", "Ghost"])
+        self.redis.publish(EVENTS, sealer(genuine)({"op": "del", "uuid": json.loads(ghost)["uuid"], "session": "s"}))
+        self.redis.publish(EVENTS, put)
+        self.assertEqual(one.names(), ["Bob"])
+        self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="replayed_nonce"), 1)
+        # What claims to be p2's own event is skipped by p2 unopened (its echo of its own events costs
+        # no check); the rest it refuses like p1 does.
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="replayed_nonce"), 0)
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="unsigned"), 1)
+        # One warning per reason (per minute), naming the reason only.
+        warnings = [e for e in one.log if "dropped an event" in e.get("log_format", "")]
+        self.assertEqual(sorted(e["reason"] for e in warnings),
+                         ["bad_signature", "invalid_timestamp", "replayed_nonce", "unsigned", "wrong_recipient"])
 
 
 class ProxyDirectoryTests(SynchronousTestCase):

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.events import EventInbox, sealer
 from mcproxy.cluster.redis import RedisUnavailable
 from mcproxy.cluster.actions import RemoteActions
 from mcproxy.cluster.routed import RoutedActions
@@ -45,7 +46,8 @@ class ClusterDirectory(RoutedActions, Service):
         self._metrics = metrics
         self._log = log
         self._kick_existing = kick_existing
-        self._store = store if store is not None else DirectoryStore(link, proxy_id)
+        self._store = store if store is not None else DirectoryStore(link, proxy_id, sealer(signer))
+        self._events = EventInbox(clock, proxy_id, signer, metrics, log)
         self._token = uuid.uuid4().hex
         #: This proxy's sessions: connection -> its entry, and UUID -> connection.
         self._sessions: dict[object, PlayerEntry] = {}
@@ -151,7 +153,9 @@ class ClusterDirectory(RoutedActions, Service):
         if channel == self.rpc.channel:
             self.rpc.received(text)
         elif channel == EVENTS:
-            self.others.event(text)
+            opened = self._events.open(text)
+            if opened is not None:
+                self.others.event(*opened)
 
     # Sessions -----------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 from twisted.internet import defer
@@ -78,11 +77,10 @@ class OthersView:
             self.refresh().addErrback(lambda f: None)
         return None
 
-    def event(self, text: str) -> None:
-        """One message of the events channel; malformed ones are counted and dropped."""
+    def event(self, proxy: str, event: dict) -> None:
+        """One verified event of ``proxy`` (mcproxy.cluster.events); a malformed one is counted and dropped."""
         try:
-            event = json.loads(text)
-            op, proxy = event["op"], event["proxy"]
+            op = event["op"]
             if op == "put":
                 change = (PlayerEntry.decode(event["entry"]), None)
             elif op == "del":
