@@ -160,7 +160,7 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
         yield sleep(1.5)
         game = NodePeer("echo_server.js", game_port, "1.21.4")
         self.addCleanup(game.stop)
-        yield game.wait_for("listening")
+        yield game.wait_for("listening", 60)
         moved = yield client.wait_for("system_chat", timeout=20,
                                       text="Lost connection to the server lobby. You are now on game.")
         self.assertTrue(moved)
@@ -186,7 +186,7 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
         yield sleep(20)
         restarted = NodePeer("echo_server.js", lobby_port, "1.21.4")
         self.addCleanup(restarted.stop)
-        yield restarted.wait_for("listening")
+        yield restarted.wait_for("listening", 60)
         yield client.wait_for("system_chat", timeout=20,
                               text="Lost connection to the server lobby. You are now on lobby.")
         yield restarted.wait_for("join", timeout=20, username="Held")
@@ -207,7 +207,7 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
         game = NodePeer("echo_server.js", self.proxy.config.servers["game"].port, "1.21.4",
                         env={"STALL_CONFIGURATION": "1"})
         self.addCleanup(game.stop)
-        yield game.wait_for("listening")
+        yield game.wait_for("listening", 60)
         lobby_port = self.backends["lobby"].events[0]["port"]
         client = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Mover", "first", "/server game",
                           "second", env={"CLIENT_TIMEOUT_MS": "60000"})
