@@ -14,4 +14,4 @@ bot.once('spawn', () => {
 bot.on('kicked', (reason) => say({ event: 'kicked', reason: String(reason) }))
 bot.on('error', (err) => say({ event: 'error', message: err.message }))
 bot.on('end', (reason) => { say({ event: 'end', reason: String(reason) }) })
-setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 25000))
+setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 60000))
