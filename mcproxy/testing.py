@@ -198,7 +198,7 @@ class InMemoryRedis:
     """The directory's Redis semantics (what ``mcproxy.cluster.store``'s scripts do) in dicts.
 
     Liveness keys expire on ``clock``; events and requests are delivered synchronously to
-    whoever subscribed.  Operations named in ``hold`` (``"claim"``, ``"entries"``, ...) are
+    whoever subscribed.  Operations named in ``hold`` (``"apply"``, ``"entries"``, ...) are
     done at once but answered only at ``release_held``: a reply still on its way.
     """
 
@@ -301,45 +301,44 @@ class InMemoryStore:
             return 1
         return self._answer(withdraw)
 
-    def claim(self, entry, replace: bool) -> defer.Deferred:
-        from mcproxy.cluster.store import Claim
+    def apply(self, operations: list[tuple]) -> defer.Deferred:
+        """What ``store.APPLY`` does: each operation in order, one event for what took effect."""
+        from mcproxy.cluster.store import Claim, batch_header
 
-        def claim():
+        def apply():
             r = self.redis
-            current = r.players.get(entry.uuid)
-            other = PlayerEntry.decode(current) if current else None
-            if other is not None:
-                if other.proxy != self.proxy_id and not replace and r.is_alive(other.proxy):
-                    return Claim(False, other)
-                r.by_proxy.get(other.proxy, set()).discard(entry.uuid)
-            r.players[entry.uuid] = entry.encode()
-            r.by_proxy.setdefault(self.proxy_id, set()).add(entry.uuid)
-            r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": entry.encode()}))
-            return Claim(True, other)
-        return self._answer(claim, "claim")
-
-    def _change(self, entry, new: str) -> defer.Deferred:
-        def change():
-            r = self.redis
-            current = r.players.get(entry.uuid)
-            if current is None or json.loads(current)["session"] != entry.session:
-                return 0
-            if new:
-                r.players[entry.uuid] = new
-                r.publish("mcproxy:events", json.dumps({"op": "put", "proxy": self.proxy_id, "entry": new}))
-            else:
-                del r.players[entry.uuid]
-                r.by_proxy.get(self.proxy_id, set()).discard(entry.uuid)
-                r.publish("mcproxy:events", json.dumps({"op": "del", "proxy": self.proxy_id, "uuid": entry.uuid,
-                                                        "session": entry.session}))
-            return 1
-        return self._answer(change)
-
-    def update(self, entry) -> defer.Deferred:
-        return self._change(entry, entry.encode())
-
-    def release(self, entry) -> defer.Deferred:
-        return self._change(entry, "")
+            results, changes = [], []
+            for operation in operations:
+                kind, player = operation[0], operation[1]
+                current = r.players.get(player)
+                if kind == "c":
+                    _, _, text, replace, change = operation
+                    other = PlayerEntry.decode(current) if current else None
+                    if other is not None:
+                        if other.proxy != self.proxy_id and replace != "1" and r.is_alive(other.proxy):
+                            results.append(Claim(False, other))
+                            continue
+                        r.by_proxy.get(other.proxy, set()).discard(player)
+                        changes.append(change)
+                    r.players[player] = text
+                    r.by_proxy.setdefault(self.proxy_id, set()).add(player)
+                    results.append(Claim(True, other))
+                    continue
+                session = operation[2]
+                if current is None or json.loads(current)["session"] != session:
+                    results.append(False)
+                    continue
+                if kind == "u":
+                    r.players[player] = operation[3]
+                else:
+                    del r.players[player]
+                    r.by_proxy.get(self.proxy_id, set()).discard(player)
+                changes.append(operation[-1])
+                results.append(True)
+            if changes:
+                r.publish("mcproxy:events", batch_header(self.proxy_id) + ",".join(changes) + "]}")
+            return results
+        return self._answer(apply, "apply")
 
     def entries(self) -> defer.Deferred:
         return self._answer(lambda: list(self.redis.players.items()), "entries")

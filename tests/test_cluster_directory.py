@@ -116,15 +116,22 @@ class Proxy:
         connection = FakeConnection(name, player_id)
         admitted = []
         self.directory.claim(connection).addCallback(admitted.append)
+        self.turn()
         assert admitted == [True], admitted
         connection.server = server
         self.core.players.add(connection)
         self.directory.joined(connection)
+        self.turn()
         return connection
 
     def leave(self, connection: FakeConnection) -> None:
         self.core.players.remove(connection)
         self.directory.left(connection)
+        self.turn()
+
+    def turn(self) -> None:
+        """The end of the reactor turn: the directory's gathered writes go to Redis."""
+        self.core.reactor.advance(0)
 
     def names(self) -> list[str]:
         return [e.name for e in self.directory.entries()]
@@ -206,7 +213,9 @@ class ClusterDirectoryTests(SynchronousTestCase):
         one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
         alice = one.join("Alice")
         again = FakeConnection("Alice", alice.profile.id)
-        self.assertIs(result_of(two.directory.claim(again)), False)
+        claimed = two.directory.claim(again)
+        two.turn()
+        self.assertIs(result_of(claimed), False)
         self.assertEqual(two.metric("mcproxy_cluster_duplicate_logins_total", action="refused"), 1)
         self.assertEqual(alice.disconnected, [])
         self.assertEqual(one.names(), ["Alice"])
@@ -309,11 +318,14 @@ class ClusterDirectoryTests(SynchronousTestCase):
     def test_leaving_while_the_claim_is_in_flight_releases_it(self) -> None:
         """A player gone before Redis answered its claim does not stay in the directory."""
         one = Proxy(self.redis, "p1")
-        self.redis.hold = {"claim"}
+        self.redis.hold = {"apply"}
         alice = FakeConnection("Alice")
         admitted = one.directory.claim(alice)
+        one.turn()
         one.directory.left(alice)
+        self.redis.hold = set()
         self.redis.release_held()
+        one.turn()
         self.assertIs(result_of(admitted), False)
         self.assertEqual(self.redis.players, {})
 
@@ -337,6 +349,7 @@ class ClusterDirectoryTests(SynchronousTestCase):
         self.assertEqual(bob.switches, ["games"])
         self.assertEqual(bob.messages, ["You are now connected to games."])
         two.directory.moved(bob)  # what ProxyCore.player_moved does once the switch completes
+        two.turn()
         self.assertEqual(one.directory.locate("Bob").server, "games")
         self.assertEqual(two.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="served"), 1)
         self.assertEqual(one.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="answered"), 1)

@@ -3,14 +3,16 @@
 Keys, under one prefix: ``players`` (hash: UUID -> entry JSON), ``proxies`` (set of proxy
 ids ever seen alive), ``proxy:<id>`` (this proxy's liveness, expiring after three
 heartbeats, holding the token of the process that set it) and ``proxy:<id>:players`` (set
-of the UUIDs it holds).  Every change also publishes on ``events`` so other proxies update
-their view without polling; each event names the proxy that caused it, so that proxy
-skips its own cheaply.  Scripts build key names from the prefix, so the directory
+of the UUIDs it holds).  Every change is also published on ``events`` so other proxies update
+their view without polling: the claims, updates and releases of one reactor turn as one
+script and one event (:func:`batch_header`), which starts with the proxy that caused it so
+that proxy skips its own without parsing it.  Scripts build key names from the prefix, so the directory
 needs one Redis (or a primary with replicas), not a Redis Cluster.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from twisted.internet import defer
@@ -90,44 +92,89 @@ redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'reaped', proxy = i
 return 1
 """
 
-# KEYS: players.  ARGV: prefix, UUID, entry, proxy id, replace ('1' or '0').
-# Returns {1, previous entry or ''} when claimed, {0, holder's entry} when refused.
-# An entry held by a dead proxy, or by this proxy id (a predecessor's ghost), never refuses.
-CLAIM = """
-local prefix, u, id = ARGV[1], ARGV[2], ARGV[4]
-local current = redis.call('HGET', KEYS[1], u)
-if current then
-  local ok, entry = pcall(cjson.decode, current)
-  local owner = ok and entry['proxy'] or nil
-  if owner and owner ~= id and ARGV[5] ~= '1' and redis.call('EXISTS', prefix .. 'proxy:' .. owner) == 1 then
-    return {0, current}
+# KEYS: players.  ARGV: prefix, proxy id, event header, then the operations in order:
+#   'c', UUID, entry, replace ('1' or '0'), event: claim; {1, replaced entry or ''} or {0, holder's entry}.
+#     An entry held by a dead proxy, or by this proxy id (a predecessor's ghost), never refuses.
+#   'u', UUID, session, entry, event: update, only while the entry is still this session's; 1 or 0.
+#   'r', UUID, session, event: release, likewise; 1 or 0.
+# Each operation does what it would alone; one event carries every change that took effect (a
+# claim only when it replaced an entry: a fresh claim has no server yet, so no view shows it).
+APPLY = """
+local players, prefix, id = KEYS[1], ARGV[1], ARGV[2]
+local held = prefix .. 'proxy:' .. id .. ':players'
+local results, changes = {}, {}
+local i = 4
+while i <= #ARGV do
+  local op, u = ARGV[i], ARGV[i + 1]
+  local current = redis.call('HGET', players, u)
+  if op == 'c' then
+    local result = nil
+    if current then
+      local ok, entry = pcall(cjson.decode, current)
+      local owner = ok and entry['proxy'] or nil
+      if owner and owner ~= id and ARGV[i + 3] ~= '1' and redis.call('EXISTS', prefix .. 'proxy:' .. owner) == 1 then
+        result = {0, current}
+      elseif owner then
+        redis.call('SREM', prefix .. 'proxy:' .. owner .. ':players', u)
+      end
+    end
+    if not result then
+      redis.call('HSET', players, u, ARGV[i + 2])
+      redis.call('SADD', held, u)
+      if current then table.insert(changes, ARGV[i + 4]) end
+      result = {1, current or ''}
+    end
+    table.insert(results, result)
+    i = i + 5
+  else
+    local done = 0
+    -- Entries are written with sorted keys and no spaces: the session's token is found as text.
+    if current and string.find(current, '"session":"' .. ARGV[i + 2] .. '"', 1, true) then
+      done = 1
+      if op == 'u' then
+        redis.call('HSET', players, u, ARGV[i + 3])
+        table.insert(changes, ARGV[i + 4])
+      else
+        redis.call('HDEL', players, u)
+        redis.call('SREM', held, u)
+        table.insert(changes, ARGV[i + 3])
+      end
+    end
+    table.insert(results, done)
+    if op == 'u' then i = i + 5 else i = i + 4 end
   end
-  if owner then redis.call('SREM', prefix .. 'proxy:' .. owner .. ':players', u) end
 end
-redis.call('HSET', KEYS[1], u, ARGV[3])
-redis.call('SADD', prefix .. 'proxy:' .. id .. ':players', u)
-redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'put', proxy = id, entry = ARGV[3]}))
-return {1, current or ''}
+if #changes > 0 then
+  redis.call('PUBLISH', prefix .. 'events', ARGV[3] .. table.concat(changes, ',') .. ']}')
+end
+return results
 """
 
-# KEYS: players.  ARGV: prefix, UUID, session, new entry ('' = remove), proxy id.
-# Changes the entry only while it is still this session's.
-UPDATE = """
-local prefix, u, session, new, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local current = redis.call('HGET', KEYS[1], u)
-if not current then return 0 end
-local ok, entry = pcall(cjson.decode, current)
-if (not ok) or entry['session'] ~= session then return 0 end
-if new == '' then
-  redis.call('HDEL', KEYS[1], u)
-  redis.call('SREM', prefix .. 'proxy:' .. id .. ':players', u)
-  redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'del', proxy = id, uuid = u, session = session}))
-else
-  redis.call('HSET', KEYS[1], u, new)
-  redis.call('PUBLISH', prefix .. 'events', cjson.encode({op = 'put', proxy = id, entry = new}))
-end
-return 1
-"""
+
+def batch_header(proxy_id: str) -> str:
+    """The start of every batch event ``proxy_id`` publishes; its own are skipped by this prefix."""
+    return '{"proxy":' + json.dumps(proxy_id) + ',"op":"batch","changes":['
+
+
+def put_change(entry_json: str) -> str:
+    """A batch's change that writes an entry (the entry embedded as an object, decoded once)."""
+    return '{"op":"put","entry":' + entry_json + '}'
+
+
+def del_change(player: str, session: str) -> str:
+    return '{"op":"del","uuid":' + json.dumps(player) + ',"session":' + json.dumps(session) + '}'
+
+
+def claim_op(entry: PlayerEntry, entry_json: str, replace: bool) -> tuple:
+    return ("c", entry.uuid, entry_json, "1" if replace else "0", put_change(entry_json))
+
+
+def update_op(entry: PlayerEntry, entry_json: str) -> tuple:
+    return ("u", entry.uuid, entry.session, entry_json, put_change(entry_json))
+
+
+def release_op(entry: PlayerEntry) -> tuple:
+    return ("r", entry.uuid, entry.session, del_change(entry.uuid, entry.session))
 
 
 @dataclass(frozen=True)
@@ -147,6 +194,7 @@ class DirectoryStore:
         self._id = proxy_id
         self._prefix = prefix
         self._players = prefix + "players"
+        self._header = batch_header(proxy_id)
 
     def heartbeat(self, token: str, ttl: float) -> defer.Deferred:
         """Fires with (whether our liveness key still held ``token``, reaped proxy ids)."""
@@ -163,18 +211,18 @@ class DirectoryStore:
     def withdraw(self) -> defer.Deferred:
         return self._link.eval(WITHDRAW, [self._players], [self._prefix, self._id])
 
-    def claim(self, entry: PlayerEntry, replace: bool) -> defer.Deferred:
-        d = self._link.eval(CLAIM, [self._players],
-                            [self._prefix, entry.uuid, entry.encode(), self._id, "1" if replace else "0"])
-        d.addCallback(_claim_result)
+    def apply(self, operations: list[tuple]) -> defer.Deferred:
+        """Run ``operations`` (``claim_op``, ``update_op``, ``release_op``) as one script.
+
+        Fires with one result per operation: a :class:`Claim` for a claim, True or False
+        (whether the entry was still that session's) for an update or a release.
+        """
+        args: list = [self._prefix, self._id, self._header]
+        for operation in operations:
+            args += operation
+        d = self._link.eval(APPLY, [self._players], args)
+        d.addCallback(_results, operations)
         return d
-
-    def update(self, entry: PlayerEntry) -> defer.Deferred:
-        return self._link.eval(UPDATE, [self._players],
-                               [self._prefix, entry.uuid, entry.session, entry.encode(), self._id])
-
-    def release(self, entry: PlayerEntry) -> defer.Deferred:
-        return self._link.eval(UPDATE, [self._players], [self._prefix, entry.uuid, entry.session, "", self._id])
 
     def entries(self) -> defer.Deferred:
         """Fires with every raw (UUID, entry JSON) pair, for the caller to check."""
@@ -190,6 +238,13 @@ def _pairs(reply) -> list[tuple[str, str]]:
     if isinstance(reply, dict):
         return list(reply.items())
     return list(zip(reply[::2], reply[1::2]))
+
+
+def _results(reply, operations: list[tuple]) -> list:
+    if not isinstance(reply, list) or len(reply) != len(operations):
+        raise ValueError(f"unexpected answer to {len(operations)} directory operation(s): {reply!r:.80}")
+    return [_claim_result(result) if operation[0] == "c" else int(result) == 1
+            for operation, result in zip(operations, reply)]
 
 
 def _claim_result(reply) -> Claim:

@@ -9,6 +9,7 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from mcproxy.cluster.entry import BadEntry, PlayerEntry
+from mcproxy.cluster.store import batch_header
 
 
 class OthersView:
@@ -20,6 +21,7 @@ class OthersView:
     def __init__(self, store, proxy_id: str, metrics, connected: Callable[[], bool]) -> None:
         self._store = store
         self._proxy_id = proxy_id
+        self._own = batch_header(proxy_id)
         self._metrics = metrics
         self._connected = connected
         self._entries: dict[str, PlayerEntry] = {}
@@ -79,14 +81,21 @@ class OthersView:
         return None
 
     def event(self, text: str) -> None:
-        """One message of the events channel; malformed ones are counted and dropped."""
+        """One message of the events channel; malformed ones are counted and dropped.
+
+        This proxy's own batches, most of the channel on a busy proxy, are recognised by
+        their first bytes and never parsed.
+        """
+        if text.startswith(self._own):
+            return
         try:
             event = json.loads(text)
             op, proxy = event["op"], event["proxy"]
-            if op == "put":
-                change = (PlayerEntry.decode(event["entry"]), None)
-            elif op == "del":
-                change = (None, (str(event["uuid"]), str(event["session"])))
+            if op == "batch":
+                changes = [_change(change) for change in event["changes"]]
+            elif op in ("put", "del"):
+                # One change per message, as proxies of the first cluster release publish them.
+                changes = [_change(event)]
             elif op not in ("reaped", "republished"):
                 raise ValueError(op)
         except (ValueError, KeyError, TypeError):
@@ -98,9 +107,10 @@ class OthersView:
             if self._connected():
                 self.refresh().addErrback(lambda f: None)
             return
-        self._apply(*change)
+        for change in changes:
+            self._apply(*change)
         if self._since_refresh is not None:
-            self._since_refresh.append(change)
+            self._since_refresh.extend(changes)
 
     def _apply(self, put: PlayerEntry | None, removed: tuple[str, str] | None) -> None:
         self.version += 1
@@ -111,3 +121,15 @@ class OthersView:
         current = self._entries.get(player)
         if current is not None and current.session == session:
             del self._entries[player]
+
+
+def _change(change: dict) -> tuple[PlayerEntry | None, tuple[str, str] | None]:
+    """One put or del of an event, as ``_apply`` takes it; a bad one raises ValueError."""
+    op = change["op"]
+    if op == "put":
+        entry = change["entry"]
+        # A batch embeds the entry as an object; a single event carries it as text.
+        return (PlayerEntry.from_data(entry) if isinstance(entry, dict) else PlayerEntry.decode(entry)), None
+    if op == "del":
+        return None, (str(change["uuid"]), str(change["session"]))
+    raise ValueError(op)
