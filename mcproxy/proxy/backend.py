@@ -11,6 +11,7 @@ from twisted.python.failure import Failure
 
 from mcproxy.proxy import forwarding
 from mcproxy.proxy.auth import GameProfile
+from mcproxy.proxy.fastpath import fast_path
 from mcproxy.wire.packets import PacketIds
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.connection import PacketCodec
@@ -111,6 +112,7 @@ class BackendConnection(Protocol):
                      + encode_ushort(login.port) + encode_varint(2))
         start = encode_login_start(self.layout, login.profile.name, login.profile.id)
         header = encode_header(login.proxy_protocol, login.source, login.destination) if login.proxy_protocol else b""
+        fast_path(self.transport)
         self.transport.write(header + self.codec.encode(0x00, handshake) + self.codec.encode(self.ids.login_start, start))
         factory = getattr(self, "factory", None)
         if factory is not None:
