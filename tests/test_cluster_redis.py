@@ -149,6 +149,15 @@ class RedisLinkTests(SynchronousTestCase):
         self.assertEqual(self.messages, [("mcproxy:events", "a"), ("mcproxy:events", "b")])
         self.assertEqual((wire.producerState, subscriber_wire.producerState), ("producing", "producing"))
 
+    def test_commands_are_sent_at_once(self) -> None:
+        """The command connection gets the direct write once it is ready; the subscriber needs none."""
+        from mcproxy.cluster import redis
+
+        installed = []
+        self.patch(redis, "fast_path", installed.append)
+        (command, wire), (subscriber, _) = self.linked()
+        self.assertEqual(installed, [wire])
+
     def test_lost_connection_goes_down_and_retries(self) -> None:
         """Losing either connection takes the link down, observers are told, and it reconnects."""
         (command, _), _ = self.linked()
