@@ -94,7 +94,7 @@ class OthersView:
             if op == "batch":
                 changes = [_change(change) for change in event["changes"]]
             elif op in ("put", "del"):
-                # One change per message, as proxies of the first cluster release publish them.
+                # One change per message, as proxies from before batched writes publish them.
                 changes = [_change(event)]
             elif op not in ("reaped", "republished"):
                 raise ValueError(op)
