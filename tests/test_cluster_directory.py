@@ -421,3 +421,75 @@ class ProxyDirectoryTests(SynchronousTestCase):
         self.assertEqual(directory.online_count(), 1)
         self.assertEqual([(e.name, e.server, e.login_time) for e in directory.entries()], [("Alice", "lobby", 7.0)])
         self.assertEqual(directory.locate("ALICE").name, "Alice")
+
+
+class BatchedWritesTests(SynchronousTestCase):
+    """A reactor turn's claims, updates and releases travel as one script and one event."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.redis = InMemoryRedis(self.clock)
+        self.events: list[str] = []
+        self.redis.subscribe(EVENTS, lambda channel, message: self.events.append(message))
+
+    def test_one_script_and_one_event_per_turn(self) -> None:
+        """Three logins, one reaching play and one leaving, all in one turn: one script, one event."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        bob = two.join("Bob")
+        two.leave(bob)  # another proxy's turn: its own script and event
+        batches, self.events[:] = one.directory.writes.batches, []
+        claims = []
+        for name in ("Alice", "Carol", "Dave"):
+            connection = FakeConnection(name)
+            one.directory.claim(connection).addCallback(claims.append)
+            if name == "Carol":
+                carol = connection
+        self.assertEqual(claims, [])
+        one.turn()
+        self.assertEqual(claims, [True, True, True])
+        carol.server = "lobby"
+        one.directory.joined(carol)
+        one.directory.left(next(c for c in one.directory._sessions if c.profile.name == "Dave"))
+        one.turn()
+        self.assertEqual(one.directory.writes.batches - batches, 2)
+        # One event, for the second turn: fresh claims publish nothing.
+        self.assertEqual(len(self.events), 1)
+        changes = json.loads(self.events[0])["changes"]
+        self.assertEqual([c["op"] for c in changes], ["put", "del"])
+        self.assertEqual(two.names(), ["Carol"])
+
+    def test_own_events_are_skipped_unparsed(self) -> None:
+        """A proxy recognises its own batch by its first bytes; another proxy's it applies."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        one.join("Alice")
+        own = next(e for e in self.events if e.startswith('{"proxy":"p1"'))
+        before = one.directory.others.version
+        one.directory.message(EVENTS, own[:-3] + "not json")
+        self.assertEqual(one.directory.others.version, before)
+        self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 0)
+        two.directory.message(EVENTS, own[:-3] + "not json")
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 1)
+
+    def test_a_failed_script_falls_back_for_each_write(self) -> None:
+        """Redis failing a turn's script: each write in it is done locally and counted by operation."""
+        one = Proxy(self.redis, "p1")
+        alice = one.join("Alice")
+        claims = []
+        bob = FakeConnection("Bob")
+        one.directory.claim(bob).addCallback(claims.append)
+        one.directory.left(alice)
+        self.redis.down = True
+        one.turn()
+        self.assertEqual(claims, [True])
+        self.assertEqual([one.metric("mcproxy_cluster_local_fallbacks_total", operation=op)
+                          for op in ("claim", "release")], [1, 1])
+
+    def test_stopping_sends_the_turns_writes_before_leaving(self) -> None:
+        """A release still gathered when the proxy stops reaches Redis before the withdrawal."""
+        one = Proxy(self.redis, "p1")
+        alice = one.join("Alice")
+        self.redis.hold = {"apply"}
+        one.directory.left(alice)
+        result_of(one.directory.stopService())
+        self.assertEqual(self.redis.players, {})
+        self.assertEqual(len(self.redis.held), 1)
