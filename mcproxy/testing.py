@@ -213,8 +213,9 @@ class InMemoryRedis:
         self.hold: set[str] = set()
         self.held: list[tuple[defer.Deferred, object]] = []
 
-    def store(self, proxy_id: str) -> "InMemoryStore":
-        return InMemoryStore(self, proxy_id)
+    def store(self, proxy_id: str, seal) -> "InMemoryStore":
+        """``proxy_id``'s store; ``seal`` seals its events (``mcproxy.cluster.events.sealer``)."""
+        return InMemoryStore(self, proxy_id, seal)
 
     def subscribe(self, channel: str, callback) -> None:
         self.subscribers.setdefault(channel, []).append(callback)
@@ -247,9 +248,10 @@ class InMemoryRedis:
 class InMemoryStore:
     """One proxy's :class:`mcproxy.cluster.store.DirectoryStore` against an :class:`InMemoryRedis`."""
 
-    def __init__(self, redis: InMemoryRedis, proxy_id: str) -> None:
+    def __init__(self, redis: InMemoryRedis, proxy_id: str, seal) -> None:
         self.redis = redis
         self.proxy_id = proxy_id
+        self.seal = seal
 
     def _answer(self, compute, operation: str = ""):
         from mcproxy.cluster.redis import RedisUnavailable
@@ -269,13 +271,14 @@ class InMemoryStore:
             kept = previous is not None and previous[0] == token and r.is_alive(self.proxy_id)
             r.alive[self.proxy_id] = (token, r.clock.seconds() + ttl)
             r.proxies.add(self.proxy_id)
-            reaped = []
+            reaped, dropped = [], 0
             for other in sorted(r.proxies):
                 if not r.is_alive(other):
-                    if r.drop_held(other):
-                        r.publish("mcproxy:events", json.dumps({"op": "reaped", "proxy": other}))
+                    dropped += r.drop_held(other)
                     r.proxies.discard(other)
                     reaped.append(other)
+            if dropped:
+                r.publish("mcproxy:events", self.seal({"op": "reaped"}))
             return kept, reaped
         return self._answer(beat)
 
@@ -287,7 +290,7 @@ class InMemoryStore:
             for entry in entries:
                 r.players[entry.uuid] = entry.encode()
                 held.add(entry.uuid)
-            r.publish("mcproxy:events", json.dumps({"op": "republished", "proxy": self.proxy_id}))
+            r.publish("mcproxy:events", self.seal({"op": "republished"}))
             return len(entries)
         return self._answer(republish)
 
@@ -297,46 +300,46 @@ class InMemoryStore:
             r.drop_held(self.proxy_id)
             r.alive.pop(self.proxy_id, None)
             r.proxies.discard(self.proxy_id)
-            r.publish("mcproxy:events", json.dumps({"op": "reaped", "proxy": self.proxy_id}))
+            r.publish("mcproxy:events", self.seal({"op": "reaped"}))
             return 1
         return self._answer(withdraw)
 
     def apply(self, operations: list[tuple]) -> defer.Deferred:
-        """What ``store.APPLY`` does: each operation in order, one event for what took effect."""
-        from mcproxy.cluster.store import Claim, batch_header
+        """What ``store.APPLY`` does: each operation in order, one sealed event for the batch."""
+        from mcproxy.cluster.store import Claim, batch_body
 
         def apply():
             r = self.redis
-            results, changes = [], []
+            results, applied = [], []
             for operation in operations:
                 kind, player = operation[0], operation[1]
                 current = r.players.get(player)
+                took = False
                 if kind == "c":
-                    _, _, text, replace, change = operation
                     other = PlayerEntry.decode(current) if current else None
-                    if other is not None:
-                        if other.proxy != self.proxy_id and replace != "1" and r.is_alive(other.proxy):
-                            results.append(Claim(False, other))
-                            continue
-                        r.by_proxy.get(other.proxy, set()).discard(player)
-                        changes.append(change)
-                    r.players[player] = text
-                    r.by_proxy.setdefault(self.proxy_id, set()).add(player)
-                    results.append(Claim(True, other))
-                    continue
-                session = operation[2]
-                if current is None or json.loads(current)["session"] != session:
-                    results.append(False)
-                    continue
-                if kind == "u":
-                    r.players[player] = operation[3]
+                    if other is not None and other.proxy != self.proxy_id and operation[3] != "1" \
+                            and r.is_alive(other.proxy):
+                        results.append(Claim(False, other))
+                    else:
+                        if other is not None:
+                            r.by_proxy.get(other.proxy, set()).discard(player)
+                        r.players[player] = operation[2]
+                        r.by_proxy.setdefault(self.proxy_id, set()).add(player)
+                        results.append(Claim(True, other))
+                        took = other is not None
+                elif current is not None and json.loads(current)["session"] == operation[2]:
+                    if kind == "u":
+                        r.players[player] = operation[3]
+                    else:
+                        del r.players[player]
+                        r.by_proxy.get(self.proxy_id, set()).discard(player)
+                    results.append(True)
+                    took = True
                 else:
-                    del r.players[player]
-                    r.by_proxy.get(self.proxy_id, set()).discard(player)
-                changes.append(operation[-1])
-                results.append(True)
-            if changes:
-                r.publish("mcproxy:events", batch_header(self.proxy_id) + ",".join(changes) + "]}")
+                    results.append(False)
+                applied.append("1" if took else "0")
+            if "1" in applied:
+                r.publish("mcproxy:events", self.seal(batch_body(operations)) + "|" + "".join(applied))
             return results
         return self._answer(apply, "apply")
 

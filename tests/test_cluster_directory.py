@@ -14,9 +14,10 @@ from zope.interface.verify import verifyObject
 
 from mcproxy.cluster.directory import ClusterDirectory
 from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.events import sealer
 from mcproxy.cluster.metrics import ClusterMetrics
 from mcproxy.cluster.signing import MessageSigner
-from mcproxy.cluster.store import EVENTS, rpc_channel
+from mcproxy.cluster.store import EVENTS, batch_body, rpc_channel, split_applied, update_op
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.ops.health import CheckState
 from mcproxy.proxy.core import PlayerDirectory
@@ -103,10 +104,12 @@ class Proxy:
         self.registry = CollectorRegistry()
         self.log: list[dict] = []
         log = Logger(observer=self.log.append)
+        signer = MessageSigner(redis.clock, proxy_id, secret, log=log)
+        self.seal = sealer(signer)
         self.directory = ClusterDirectory(
             redis.clock, ProxyDirectory(self.core), self.link, proxy_id, INTERVAL,
-            ClusterMetrics(self.registry), log, MessageSigner(redis.clock, proxy_id, secret, log=log),
-            kick_existing=kick, store=redis.store(proxy_id))
+            ClusterMetrics(self.registry), log, signer, kick_existing=kick,
+            store=redis.store(proxy_id, self.seal))
         redis.subscribe(EVENTS, self.directory.message)
         redis.subscribe(rpc_channel(proxy_id), self.directory.message)
         self.directory.startService()
@@ -143,9 +146,10 @@ class Proxy:
 def join_network(core, redis: InMemoryRedis, proxy_id: str) -> ClusterDirectory:
     """Make a real ProxyCore (a session rig's) a member of ``redis``'s network as ``proxy_id``."""
     link = FakeRedisLink()
+    signer = MessageSigner(core.reactor, proxy_id, SECRET)
     directory = ClusterDirectory(core.reactor, core.network, link, proxy_id, INTERVAL,
-                                 ClusterMetrics(CollectorRegistry()), core.log,
-                                 MessageSigner(core.reactor, proxy_id, SECRET), store=redis.store(proxy_id))
+                                 ClusterMetrics(CollectorRegistry()), core.log, signer,
+                                 store=redis.store(proxy_id, sealer(signer)))
     redis.subscribe(EVENTS, directory.message)
     redis.subscribe(rpc_channel(proxy_id), directory.message)
     directory.startService()
@@ -370,7 +374,8 @@ class ClusterDirectoryTests(SynchronousTestCase):
         one = Proxy(self.redis, "p1")
         ghost = PlayerEntry(str(uuid.uuid4()), "Zed", "p9", "lobby", "", 769, 0.0, "s")
         self.redis.subscribe(rpc_channel("p9"), lambda channel, message: None)
-        one.directory.message(EVENTS, json.dumps({"op": "put", "proxy": "p9", "entry": ghost.encode()}))
+        p9 = MessageSigner(self.clock, "p9", SECRET)
+        one.directory.message(EVENTS, sealer(p9)({"op": "put", "entry": ghost.encode()}))
         d = one.directory.transfer("Zed", "games")
         self.assertNoResult(d)
         self.clock.advance(5)
@@ -382,16 +387,54 @@ class ClusterDirectoryTests(SynchronousTestCase):
     def test_malformed_messages_are_counted_not_raised(self) -> None:
         """Garbage on the events or request channel is refused with a counter."""
         one = Proxy(self.redis, "p1")
-        one.directory.message(EVENTS, "not json")
-        one.directory.message(EVENTS, '{"op": "put", "proxy": "p2", "entry": "{}"}')
-        one.directory.message(rpc_channel("p1"), "[1, 2]")
         peer = MessageSigner(self.clock, "p2", SECRET)
+        one.directory.message(EVENTS, "not json")
+        one.directory.message(EVENTS, sealer(peer)({"op": "put", "entry": "{}"}))
+        one.directory.message(EVENTS, sealer(peer)({"op": "format_disk"}))
+        one.directory.message(rpc_channel("p1"), "[1, 2]")
         one.directory.message(rpc_channel("p1"), peer.seal("p1", {"id": 1, "op": "format_disk", "args": {}}))
         one.directory.message(rpc_channel("p1"), peer.seal("p1", {"reply": 99, "result": {}}))
         one.directory.message(rpc_channel("p1"), "x" * 70000)
+        one.directory.message(EVENTS, "x" * 70000)
         self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 2)
-        for reason in ("not_an_object", "unknown_operation", "unexpected_reply", "too_large"):
-            self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason=reason), 1, reason)
+        for reason, count in (("not_json", 1), ("not_an_object", 1), ("unknown_operation", 1),
+                              ("unexpected_reply", 1), ("too_large", 2)):
+            self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason=reason), count, reason)
+
+    def test_forged_and_replayed_events_change_no_view(self) -> None:
+        """Events not sealed by a proxy of the network (unsigned as in 0.4, another secret, a request
+        copied over, a replay) are dropped and counted: no ghost appears, no player disappears."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        bob = two.join("Bob")
+        ghost = PlayerEntry(str(uuid.uuid4()), "Ghost", "p2", "lobby", "", 769, 0.0, "s").encode()
+        forger = MessageSigner(self.clock, "p2", b"0" * 32)
+        genuine = MessageSigner(self.clock, "p2", SECRET)
+        gone = {"op": "del", "uuid": str(bob.profile.id), "session": two.directory._sessions[bob].session}
+        self.redis.publish(EVENTS, json.dumps({"op": "put", "proxy": "p2", "entry": ghost}))
+        self.redis.publish(EVENTS, sealer(forger)({"op": "put", "entry": ghost}))
+        self.redis.publish(EVENTS, genuine.seal("p1", {"op": "put", "entry": ghost}))
+        self.redis.publish(EVENTS, sealer(forger)(gone))
+        self.clock.advance(31)
+        self.redis.publish(EVENTS, sealer(MessageSigner(Clock(), "p2", SECRET))({"op": "put", "entry": ghost}))
+        self.assertEqual(one.names(), ["Bob"])
+        for reason, count in (("unsigned", 1), ("bad_signature", 2), ("wrong_recipient", 1),
+                              ("invalid_timestamp", 1)):
+            self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason=reason), count, reason)
+        put = sealer(genuine)({"op": "put", "entry": ghost})
+        self.redis.publish(EVENTS, put)
+        self.assertEqual(one.names(), ["Bob", "Ghost"])
+        self.redis.publish(EVENTS, sealer(genuine)({"op": "del", "uuid": json.loads(ghost)["uuid"], "session": "s"}))
+        self.redis.publish(EVENTS, put)
+        self.assertEqual(one.names(), ["Bob"])
+        self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="replayed_nonce"), 1)
+        # What claims to be p2's own event is skipped by p2 unopened (its echo of its own events costs
+        # no check); the rest it refuses like p1 does.
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="replayed_nonce"), 0)
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="unsigned"), 1)
+        # One warning per reason (per minute), naming the reason only.
+        warnings = [e for e in one.log if "dropped an event" in e.get("log_format", "")]
+        self.assertEqual(sorted(e["reason"] for e in warnings),
+                         ["bad_signature", "invalid_timestamp", "replayed_nonce", "unsigned", "wrong_recipient"])
 
 
 class ProxyDirectoryTests(SynchronousTestCase):
@@ -452,23 +495,43 @@ class BatchedWritesTests(SynchronousTestCase):
         one.directory.left(next(c for c in one.directory._sessions if c.profile.name == "Dave"))
         one.turn()
         self.assertEqual(one.directory.writes.batches - batches, 2)
-        # One event, for the second turn: fresh claims publish nothing.
+        # One event, for the second turn: fresh claims take no one's place and change no view.
         self.assertEqual(len(self.events), 1)
-        changes = json.loads(self.events[0])["changes"]
-        self.assertEqual([c["op"] for c in changes], ["put", "del"])
+        sealed, applied = split_applied(self.events[0])
+        changes = json.loads(json.loads(sealed)["msg"])["body"]["changes"]
+        self.assertEqual(([c["op"] for c in changes], applied), (["put", "del"], "11"))
         self.assertEqual(two.names(), ["Carol"])
 
     def test_own_events_are_skipped_unparsed(self) -> None:
         """A proxy recognises its own batch by its first bytes; another proxy's it applies."""
         one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
         one.join("Alice")
-        own = next(e for e in self.events if e.startswith('{"proxy":"p1"'))
+        own = self.events[-1]
         before = one.directory.others.version
-        one.directory.message(EVENTS, own[:-3] + "not json")
+        one.directory.message(EVENTS, own[:60] + "not json")
         self.assertEqual(one.directory.others.version, before)
-        self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 0)
-        two.directory.message(EVENTS, own[:-3] + "not json")
-        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="bad_event"), 1)
+        self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="not_json"), 0)
+        two.directory.message(EVENTS, own[:60] + "not json")
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="not_json"), 1)
+
+    def test_only_the_changes_that_took_effect_are_applied(self) -> None:
+        """A batch's flags say which changes Redis made; a refused update changes no view."""
+        one, two = Proxy(self.redis, "p1", kick=True), Proxy(self.redis, "p2", kick=True)
+        alice = one.join("Alice")
+        stale = one.directory._sessions[alice]
+        two.join("Alice", player_id=alice.profile.id)  # takes over: p1's session is over in Redis
+        self.events[:] = []
+        one.directory.writes.update(stale.replace(server="games"))
+        one.turn()
+        self.assertEqual(self.events, [])  # nothing took effect: nothing published
+        self.assertEqual([(e.name, e.proxy, e.server) for e in two.directory.entries()], [("Alice", "p2", "lobby")])
+        # Had it been published, its flag would have kept the stale entry out of every view.
+        envelope = one.seal(batch_body([update_op(stale.replace(server="games"), stale.encode())]))
+        self.assertEqual(split_applied(envelope), (envelope, None))
+        two.directory.message(EVENTS, envelope + "|0")
+        self.assertEqual([(e.name, e.proxy, e.server) for e in two.directory.entries()], [("Alice", "p2", "lobby")])
+        two.directory.message(EVENTS, envelope + "|1")  # the same envelope with other flags: a replay
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="replayed_nonce"), 1)
 
     def test_a_failed_script_falls_back_for_each_write(self) -> None:
         """Redis failing a turn's script: each write in it is done locally and counted by operation."""

@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcproxy.cluster.signing import MAX_NONCES, MessageSigner, Refused
 from mcproxy.cluster.store import rpc_channel
 from mcproxy.testing import InMemoryRedis
-from tests.test_cluster_directory import SECRET, Proxy, result_of
+from tests.test_cluster_directory import INTERVAL, SECRET, Proxy, result_of
 
 OTHER_SECRET = b"9e1d7b3f5a2c8e4d6b0f1a3c5e7d9b2f"
 
@@ -165,8 +165,13 @@ class SignedRequestsTests(SynchronousTestCase):
         """A proxy with another secret is not obeyed: its /send times out, the player stays."""
         one, two = Proxy(self.redis, "p1", secret=OTHER_SECRET), Proxy(self.redis, "p2")
         bob = two.join("Bob")
+        # p2's events do not verify on p1 either: p1 learns of Bob from the directory itself.
+        self.assertEqual(one.names(), [])
+        self.clock.advance(INTERVAL)
+        self.assertEqual(one.names(), ["Bob"])
+        refused = two.metric("mcproxy_cluster_bad_messages_total", reason="bad_signature")
         d = one.directory.transfer("Bob", "games")
-        self.clock.advance(5)
+        self.clock.pump([INTERVAL] * 5)
         self.assertFalse(result_of(d).done)
         self.assertEqual(bob.switches, [])
-        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="bad_signature"), 1)
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="bad_signature"), refused + 1)

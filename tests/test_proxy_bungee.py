@@ -169,6 +169,18 @@ class AcrossProxiesTests(SynchronousTestCase):
         self.assertEqual(self.ask("UUIDOther", "Zed"), [utf("UUIDOther") + utf("Zed") + utf(self.zed.profile.id.hex)])
         self.assertEqual(self.ask("UUIDOther", "nobody"), [])
 
+    def test_counts_and_lists_span_the_network(self) -> None:
+        """PlayerCount, PlayerList and GetPlayerServer count and name the other proxy's players too."""
+        self.assertEqual(self.ask("PlayerCount", "ALL"), [utf("PlayerCount") + utf("ALL") + bungee.encode_int(2)])
+        self.assertEqual(self.ask("PlayerCount", "survival"),
+                         [utf("PlayerCount") + utf("survival") + bungee.encode_int(1)])
+        self.assertEqual(self.ask("PlayerList", "ALL"), [utf("PlayerList") + utf("ALL") + utf("Steve, Zed")])
+        self.assertEqual(self.ask("PlayerList", "survival"), [utf("PlayerList") + utf("survival") + utf("Zed")])
+        self.assertEqual(self.ask("GetPlayerServer", "zed"), [utf("GetPlayerServer") + utf("zed") + utf("survival")])
+        self.other.leave(self.zed)
+        self.assertEqual(self.ask("PlayerCount", "ALL"), [utf("PlayerCount") + utf("ALL") + bungee.encode_int(1)])
+        self.assertEqual(self.ask("PlayerList", "survival"), [utf("PlayerList") + utf("survival") + utf("")])
+
     def test_messages_and_kick_reach_the_other_proxy(self) -> None:
         """Message, MessageRaw (to one player and to ALL) and KickPlayer run on Zed's proxy."""
         self.ask("Message", "Zed", "psst")

@@ -92,3 +92,28 @@ class TransferCommandAcrossProxiesTests(SynchronousTestCase):
 
 def chat_command(line: str) -> bytes:
     return packet(IDS.play_chat_command, encode_string(line))
+
+
+class SendCommandAcrossProxiesTests(SynchronousTestCase):
+
+    def test_send_all_and_current_include_players_on_another_proxy(self) -> None:
+        """/send current and /send all move the other proxy's players too, each move run on their proxy."""
+        rig = Rig()
+        self.addCleanup(rig.core.stop)
+        redis = InMemoryRedis(rig.reactor)
+        join_network(rig.core, redis, "p1")
+        rig.core.commands.set_permissions({"mcproxy.command.send": ["Steve"]})
+        steve = rig.join("Steve")
+        other = Proxy(redis, "p2")
+        zed, yan = other.join("Zed", "lobby"), other.join("Yan", "survival")
+        steve.connection.dataReceived(chat_command("send current creative"))
+        self.assertEqual((zed.switches, yan.switches), (["creative"], []))
+        self.assertEqual(zed.messages, ["You are now connected to creative."])
+        other.directory.moved(zed)  # what ProxyCore.player_moved does once the switch completes
+        other.turn()
+        steve.connection.dataReceived(chat_command("send all lobby"))
+        self.assertEqual((zed.switches, yan.switches), (["creative", "lobby"], ["lobby"]))
+        said = texts(steve.sent(), IDS.play_system_chat)
+        self.assertEqual(said[0], "Sending 2 player(s) to creative.")
+        self.assertIn("Sending 2 player(s) to lobby.", said)
+        self.assertEqual(other.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="served"), 3)

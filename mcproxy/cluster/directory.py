@@ -18,10 +18,11 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.events import EventInbox, sealer
 from mcproxy.cluster.redis import RedisUnavailable
 from mcproxy.cluster.actions import RemoteActions
 from mcproxy.cluster.routed import RoutedActions
-from mcproxy.cluster.store import EVENTS, DirectoryStore
+from mcproxy.cluster.store import EVENTS, DirectoryStore, split_applied
 from mcproxy.cluster.view import OthersView
 from mcproxy.cluster.writes import DirectoryWrites
 from mcproxy.interfaces import IPlayerDirectory
@@ -46,7 +47,8 @@ class ClusterDirectory(RoutedActions, Service):
         self._metrics = metrics
         self._log = log
         self._kick_existing = kick_existing
-        self._store = store if store is not None else DirectoryStore(link, proxy_id)
+        self._store = store if store is not None else DirectoryStore(link, proxy_id, sealer(signer))
+        self._events = EventInbox(clock, proxy_id, signer, metrics, log)
         #: Claims, updates and releases go to Redis together, one script per reactor turn.
         self.writes = DirectoryWrites(clock, self._store)
         self._token = uuid.uuid4().hex
@@ -156,7 +158,10 @@ class ClusterDirectory(RoutedActions, Service):
         if channel == self.rpc.channel:
             self.rpc.received(text)
         elif channel == EVENTS:
-            self.others.event(text)
+            sealed, applied = split_applied(text)
+            opened = self._events.open(sealed)
+            if opened is not None:
+                self.others.event(*opened, applied)
 
     # Sessions -----------------------------------------------------------------------
 

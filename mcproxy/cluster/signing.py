@@ -64,6 +64,13 @@ class MessageSigner:
         signature = hmac.new(self._key, envelope.encode("utf-8"), hashlib.sha256).hexdigest()
         return json.dumps({"msg": envelope, "sig": signature}, separators=(",", ":"))
 
+    def addressed_to(self, recipient: str) -> "MessageSigner":
+        """Opens messages for ``recipient`` (``*``: the directory's events) under the same keys,
+        with a nonce memory of its own."""
+        opener = MessageSigner.__new__(MessageSigner)
+        opener.__dict__.update(self.__dict__, _id=recipient, _seen=OrderedDict(), _logged={})
+        return opener
+
     def open(self, text: str) -> tuple[str, dict]:
         """The sender and body of a message for this proxy; raises :class:`Refused` otherwise."""
         outer = _object(text)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from mcproxy.cluster.entry import BadEntry, PlayerEntry
-from mcproxy.cluster.store import batch_header
 
 
 class OthersView:
@@ -21,7 +19,6 @@ class OthersView:
     def __init__(self, store, proxy_id: str, metrics, connected: Callable[[], bool]) -> None:
         self._store = store
         self._proxy_id = proxy_id
-        self._own = batch_header(proxy_id)
         self._metrics = metrics
         self._connected = connected
         self._entries: dict[str, PlayerEntry] = {}
@@ -80,21 +77,21 @@ class OthersView:
             self.refresh().addErrback(lambda f: None)
         return None
 
-    def event(self, text: str) -> None:
-        """One message of the events channel; malformed ones are counted and dropped.
+    def event(self, proxy: str, event: dict, applied: str | None = None) -> None:
+        """One verified event of ``proxy`` (mcproxy.cluster.events); a malformed one is counted and dropped.
 
-        This proxy's own batches, most of the channel on a busy proxy, are recognised by
-        their first bytes and never parsed.
+        A batch (one script's worth of changes, mcproxy.cluster.writes) lists a change per
+        operation its proxy asked for; ``applied`` says which took effect, a '1' or '0' each.
         """
-        if text.startswith(self._own):
-            return
         try:
-            event = json.loads(text)
-            op, proxy = event["op"], event["proxy"]
+            op = event["op"]
             if op == "batch":
-                changes = [_change(change) for change in event["changes"]]
+                asked = event["changes"]
+                if not isinstance(asked, list) or applied is None or len(applied) != len(asked):
+                    raise ValueError("a batch without one flag per change")
+                changes = [_change(change) for change, took in zip(asked, applied) if took == "1"]
             elif op in ("put", "del"):
-                # One change per message, as proxies from before batched writes publish them.
+                # One change per event, as proxies from before batched writes publish them.
                 changes = [_change(event)]
             elif op not in ("reaped", "republished"):
                 raise ValueError(op)
@@ -124,12 +121,10 @@ class OthersView:
 
 
 def _change(change: dict) -> tuple[PlayerEntry | None, tuple[str, str] | None]:
-    """One put or del of an event, as ``_apply`` takes it; a bad one raises ValueError."""
+    """One put or del, as ``_apply`` takes it; a bad one raises ValueError."""
     op = change["op"]
     if op == "put":
-        entry = change["entry"]
-        # A batch embeds the entry as an object; a single event carries it as text.
-        return (PlayerEntry.from_data(entry) if isinstance(entry, dict) else PlayerEntry.decode(entry)), None
+        return PlayerEntry.decode(change["entry"]), None
     if op == "del":
         return None, (str(change["uuid"]), str(change["session"]))
     raise ValueError(op)

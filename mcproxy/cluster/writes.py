@@ -8,6 +8,11 @@ from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.cluster.store import claim_op, release_op, update_op
 
 
+#: Operations per script at most: its event must stay well under what receivers take
+#: (``mcproxy.cluster.events.MAX_EVENT_BYTES``, 16 KiB; a change is at most ~450 bytes sealed).
+MAX_BATCH = 24
+
+
 class DirectoryWrites:
     """Claims, updates and releases gathered until the end of the reactor turn.
 
@@ -56,6 +61,10 @@ class DirectoryWrites:
         if not operations:
             return
         self._operations, self._waiting = [], []
+        for start in range(0, len(operations), MAX_BATCH):
+            self._send(operations[start:start + MAX_BATCH], waiting[start:start + MAX_BATCH])
+
+    def _send(self, operations: list[tuple], waiting: list[defer.Deferred]) -> None:
         self.batches += 1
         self.operations += len(operations)
         try:

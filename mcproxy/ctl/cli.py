@@ -23,6 +23,7 @@ from mcproxy.config.forwarding_check import forwarding_warnings
 from mcproxy.config.unsafe import unsafe_settings
 from mcproxy.ctl.typo import unknown_command
 from mcproxy.ctl.wait import poll
+from mcproxy.ctl.workers import Target, merged_health, merged_status, targets
 from mcproxy.proxy.worker import WorkerSlot
 
 #: Exit statuses: scripts and deploy gates rely on them.
@@ -141,6 +142,30 @@ def _addressed(args) -> ProxyConfig | BackendConfig:
     return WorkerSlot(worker, count).shape(config) if count > 1 else config
 
 
+def _every_worker(args) -> list[Target] | None:
+    """Without ``--worker``, each worker of a proxy with ``[proxy] workers`` (None otherwise):
+    the commands that read state ask them all."""
+    if getattr(args, "worker", None) is not None:
+        return None
+    config = _load(args.config)
+    found = targets(config, AdminClient)
+    return found if found[0].worker is not None else None
+
+
+def _ask_each(found: list[Target], ask) -> list[tuple[Target, Any]]:
+    """``ask(client)`` of every target; an unreachable one's answer is its CtlError, unless
+    none answered at all (then that error is the command's)."""
+    answers: list[tuple[Target, Any]] = []
+    for target in found:
+        try:
+            answers.append((target, ask(AdminClient(target.config))))
+        except CtlError as error:
+            answers.append((target, error))
+    if all(isinstance(answer, CtlError) for _, answer in answers):
+        raise answers[0][1]
+    return answers
+
+
 def _backend(path: str) -> BackendConfig:
     config = _load(path)
     if not isinstance(config, BackendConfig):
@@ -203,11 +228,20 @@ def cmd_gen_secret(args) -> int:
 
 
 def cmd_health(args) -> int:
-    """/health; with ``--wait N``, asked again until READY for up to N seconds."""
-    client = AdminClient(_addressed(args))
+    """/health; with ``--wait N``, asked again until READY for up to N seconds.  Every worker's,
+    merged, for a proxy with workers (unless ``--worker K``)."""
+    workers = _every_worker(args)
+    if workers is None:
+        client = AdminClient(_addressed(args))
+
+        def health() -> tuple[int, Any]:
+            return client.request("GET", "/health")
+    else:
+        def health() -> tuple[int, Any]:
+            return merged_health(_ask_each(workers, lambda client: client.request("GET", "/health")))
 
     def ask() -> tuple[bool, tuple[int, Any]]:
-        code, body = client.request("GET", "/health")
+        code, body = health()
         return isinstance(body, dict) and body.get("status") == "READY", (code, body)
     code, body = poll(ask, args.wait, retry_on=(CtlError,))
     _print(args, body, lambda b: _health_text(b))
@@ -226,7 +260,12 @@ def _health_text(body: Any) -> str:
 
 
 def cmd_status(args) -> int:
-    body = AdminClient(_addressed(args)).get("/status")
+    """/status; for a proxy with workers (unless ``--worker K``) every worker's, merged."""
+    workers = _every_worker(args)
+    if workers is None:
+        body = AdminClient(_addressed(args)).get("/status")
+    else:
+        body = merged_status(_ask_each(workers, lambda client: client.get("/status")))
     _print(args, body, lambda b: json.dumps(b, indent=2, sort_keys=True))
     return OK
 
@@ -457,15 +496,22 @@ def _configs(args) -> list[str]:
     return paths
 
 
+def _targets(args) -> list[tuple[str, Target]]:
+    """Each process the ``-c`` files stand for, with its file: every worker of a proxy with
+    workers, or only worker K with ``--worker K``."""
+    wanted = getattr(args, "worker", None)
+    return [(path, target) for path in _configs(args) for target in targets(_load(path), AdminClient)
+            if wanted is None or target.worker in (None, wanted)]
+
+
 def cmd_versions(args) -> int:
     """Every process's version set; a mixed set is a failure (version-mismatch step 2)."""
     rows = []
     failed = False
-    for path in _configs(args):
-        config = _load(path)
-        row: dict[str, Any] = {"process": config.process_name, "config": path}
+    for path, target in _targets(args):
+        row: dict[str, Any] = {"process": target.name, "config": path}
         try:
-            status = AdminClient(config).get("/status")
+            status = AdminClient(target.config).get("/status")
         except CtlError as error:
             row["error"] = str(error)
             failed = True
@@ -524,8 +570,7 @@ def cmd_snapshot(args) -> int:
     since, until = _instant(args.since, "--since"), _instant(args.until, "--until")
     if until < since:
         raise CtlError("--until is before --since")
-    configs = [_load(path) for path in _configs(args)]
-    report = take_snapshot(configs, since, until, args.output, AdminClient)
+    report = take_snapshot([target for _, target in _targets(args)], since, until, args.output, AdminClient)
     _print(args, report, _snapshot_text)
     return FAILED if any(p.get("errors") for p in report["processes"]) else OK
 
@@ -558,7 +603,7 @@ def cmd_doctor(args) -> int:
     from mcproxy.ctl.doctor import diagnose, doctor_text
 
     configs = [(path, _load(path)) for path in _configs(args)]
-    report = diagnose(configs, AdminClient)
+    report = diagnose(configs, AdminClient, expand=lambda config: targets(config, AdminClient))
     _print(args, report, doctor_text)
     return OK if report["ok"] else FAILED
 
@@ -573,10 +618,9 @@ def cmd_rejects(args) -> int:
     since = now - seconds
     watched = args.fail_on or list(DEFAULT_WATCHED)
     rows, failed = [], False
-    for path in _configs(args):
-        config = _load(path)
-        row: dict[str, Any] = {"process": config.process_name, "config": path}
-        samples, now_metrics = _history_samples(config, since, now, row)
+    for path, target in _targets(args):
+        row: dict[str, Any] = {"process": target.name, "config": path}
+        samples, now_metrics = _history_samples(target, since, now, row)
         if samples is None:
             failed = True
             rows.append(row)
@@ -593,12 +637,13 @@ def cmd_rejects(args) -> int:
     return FAILED if failed else OK
 
 
-def _history_samples(config: ProxyConfig | BackendConfig, since: float, now: float,
+def _history_samples(target: Target, since: float, now: float,
                      row: dict) -> tuple[list | None, str | None]:
     """The process's samples from a little before ``since`` to now, and its live /metrics;
     from its history files on disk when it does not answer (the live reading is then None)."""
     from mcproxy.ops.history import read_segments
 
+    config = target.config
     start = since - 1.5 * config.admin.history_period
     try:
         client = AdminClient(config)
@@ -699,7 +744,8 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("-c", "--config", help="the process's config file (proxy.toml or backend.toml)")
     top.add_argument("--json", action="store_true", help="print the raw JSON answer")
     top.add_argument("--worker", type=int, metavar="K",
-                     help="with [proxy] workers: ask worker K (its admin port is the configured one + K - 1)")
+                     help="with [proxy] workers: ask worker K only (its admin port is the configured one"
+                          " + K - 1); without it, health and status merge every worker's answer")
     sub = top.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate config files")
     check.add_argument("files", nargs="*")

@@ -3,7 +3,8 @@
 For each process it asks ``/health`` and lists what is not OK (a backend's control link
 says which address it dials and the last error; the proxy names refusals per backend);
 for each backend it also tries the messaging address from here, so "nothing listens
-there" is told apart from "something refuses us".
+there" is told apart from "something refuses us".  A proxy with ``[proxy] workers`` is
+asked worker by worker (``proxy/w1``, ``proxy/w2``): one worker can be sick alone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from mcproxy.config import BackendConfig, ProxyConfig
 from mcproxy.config.crosscheck import client_endpoint, cross_check
+from mcproxy.ctl.workers import Target
 
 Config = ProxyConfig | BackendConfig
 
@@ -31,9 +33,12 @@ def try_connect(endpoint: str, timeout: float) -> str:
 
 
 def diagnose(configs: list[tuple[str, Config]], client: Callable[[Config], Any],
-             connect: Callable[[str, float], str] = try_connect, timeout: float = 3.0) -> dict[str, Any]:
+             connect: Callable[[str, float], str] = try_connect, timeout: float = 3.0,
+             expand: Callable[[Config], list[Target]] | None = None) -> dict[str, Any]:
     """Everything found, as ``{"findings": [...], "ok": bool}``; nothing is raised for a
-    process that does not answer: that is a finding too."""
+    process that does not answer: that is a finding too.  ``expand`` names the processes a
+    config stands for (each worker of a proxy with ``[proxy] workers``), each asked apart."""
+    expand = expand or (lambda config: [Target(config.process_name, config)])
     findings: list[dict[str, Any]] = []
 
     def note(process: str, what: str, ok: bool) -> None:
@@ -54,19 +59,25 @@ def diagnose(configs: list[tuple[str, Config]], client: Callable[[Config], Any],
                 note(name, f"connect to {config.messaging.proxy} from here failed: {error}", False)
             else:
                 note(name, f"connect to {config.messaging.proxy} from here: OK", True)
-        try:
-            code, health = client(config).request("GET", "/health")
-        except Exception as error:  # CtlError: unreachable or silent, said by the client
-            note(name, f"/health: {error}", False)
-            continue
-        if not isinstance(health, dict):
-            note(name, f"/health: HTTP {code}", False)
-            continue
-        note(name, f"/health: {health.get('status')}", health.get("status") == "READY")
-        for check, result in sorted(health.get("checks", {}).items()):
-            if result.get("state") != "OK":
-                note(name, f"  {check}: {result.get('state')} {result.get('detail', '')}".rstrip(), False)
+        for target in expand(config):
+            _ask_health(target, client, note)
     return {"findings": findings, "ok": all(f["ok"] for f in findings)}
+
+
+def _ask_health(target: Target, client: Callable[[Config], Any], note: Callable[[str, str, bool], None]) -> None:
+    name = target.name
+    try:
+        code, health = client(target.config).request("GET", "/health")
+    except Exception as error:  # CtlError: unreachable or silent, said by the client
+        note(name, f"/health: {error}", False)
+        return
+    if not isinstance(health, dict):
+        note(name, f"/health: HTTP {code}", False)
+        return
+    note(name, f"/health: {health.get('status')}", health.get("status") == "READY")
+    for check, result in sorted(health.get("checks", {}).items()):
+        if result.get("state") != "OK":
+            note(name, f"  {check}: {result.get('state')} {result.get('detail', '')}".rstrip(), False)
 
 
 def doctor_text(report: dict[str, Any]) -> str:

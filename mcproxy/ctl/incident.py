@@ -1,11 +1,12 @@
 """The post-incident snapshot: what each process said and counted during a time window.
 
 One folder per process (named as on the control plane: the proxy's sender id, each
-backend's server id) holding ``metrics.txt`` (Prometheus text) and ``status.json`` as of
-now, ``history.jsonl`` (the process's own samples of both taken inside the window, kept
-across restarts), and ``log.jsonl`` (the structured log lines whose ``time`` falls in the
-window, correlation ids intact), plus ``manifest.json`` at the top naming the window, what
-was saved and each reject counter's increase inside it.
+backend's server id; each worker of a proxy with ``[proxy] workers`` its own, ``proxy-w2``,
+and its supervisor's log lines in ``proxy-supervisor``) holding ``metrics.txt`` (Prometheus
+text) and ``status.json`` as of now, ``history.jsonl`` (the process's own samples of both
+taken inside the window, kept across restarts), and ``log.jsonl`` (the structured log lines
+whose ``time`` falls in the window, correlation ids intact), plus ``manifest.json`` at the
+top naming the window, what was saved and each reject counter's increase inside it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Callable, Iterator
 
 from mcproxy.config import BackendConfig, ProxyConfig
 from mcproxy.ctl.window import window_report
+from mcproxy.ctl.workers import Target
 from mcproxy.ops.history import read_segments
 
 #: Largest log file read; older lines than this many bytes from the end are left alone.
@@ -27,8 +29,10 @@ def _iso(when: datetime) -> str:
     return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def lines_in_window(path: Path, since: datetime, until: datetime) -> Iterator[str]:
-    """The JSON log lines of ``path`` whose ``time`` is within ``[since, until]``."""
+def lines_in_window(path: Path, since: datetime, until: datetime, worker: str | None = None) -> Iterator[str]:
+    """The JSON log lines of ``path`` whose ``time`` is within ``[since, until]``; with
+    ``worker``, only the lines that worker wrote (``"w2"``; ``""``: those of no worker, the
+    supervisor's), as the workers of one proxy share its log file."""
     with open(path, "rb") as handle:
         handle.seek(0, 2)
         size = handle.tell()
@@ -39,7 +43,7 @@ def lines_in_window(path: Path, since: datetime, until: datetime) -> Iterator[st
                 when = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
             except (ValueError, KeyError, TypeError):
                 continue
-            if since <= when <= until:
+            if since <= when <= until and (worker is None or event.get("worker", "") == worker):
                 yield raw.decode("utf-8", "replace").rstrip("\n")
 
 
@@ -63,7 +67,7 @@ def _save_history(config: ProxyConfig | BackendConfig, name: str, folder: Path, 
     entry["rejects_in_window"] = window_report(samples, None, start, ())["increases"]
 
 
-def take_snapshot(configs: list[ProxyConfig | BackendConfig], since: datetime, until: datetime,
+def take_snapshot(processes: list[Target], since: datetime, until: datetime,
                   directory: str, client_factory: Callable[[Any], Any]) -> dict[str, Any]:
     """Write the snapshot; the report lists files, counts, notes and errors per process.
 
@@ -72,10 +76,10 @@ def take_snapshot(configs: list[ProxyConfig | BackendConfig], since: datetime, u
     """
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    processes = []
-    for config in configs:
-        name = config.process_name
-        folder = root / name
+    entries = []
+    for target in processes:
+        config, name = target.config, target.name
+        folder = root / _folder(name)
         folder.mkdir(exist_ok=True)
         entry: dict[str, Any] = {"process": name, "config": config.path, "files": [], "notes": [],
                                  "errors": [], "log_lines": 0, "correlation_ids": 0}
@@ -88,28 +92,47 @@ def take_snapshot(configs: list[ProxyConfig | BackendConfig], since: datetime, u
             entry["files"].append("status.json")
         except Exception as error:
             entry["errors"].append(str(error))
-        _save_history(config, name, folder, since, until, entry, client_factory)
-        log_file = config.logging.file
-        if not log_file:
-            entry["notes"].append("[logging].file is empty: this process logs to standard output; "
-                                  "collect those lines from the service manager")
-        else:
-            try:
-                lines = list(lines_in_window(Path(log_file), since, until))
-            except OSError as error:
-                entry["errors"].append(f"cannot read {log_file}: {error.strerror or error}")
-            else:
-                (folder / "log.jsonl").write_text("".join(line + "\n" for line in lines))
-                entry["files"].append("log.jsonl")
-                entry["log_lines"] = len(lines)
-                ids = set()
-                for line in lines:
-                    correlation = json.loads(line).get("correlation_id")
-                    if correlation:
-                        ids.add(correlation)
-                entry["correlation_ids"] = len(ids)
-        processes.append(entry)
+        _save_history(config, config.process_name, folder, since, until, entry, client_factory)
+        _save_log(config, folder, since, until, entry, target.label if target.worker else None)
+        entries.append(entry)
+        if target.worker == len([t for t in processes if t.config.path == config.path and t.worker]):
+            # After a proxy's last worker: the lines its supervisor wrote, which no worker did.
+            supervisor = {"process": f"{config.process_name}/supervisor", "config": config.path, "files": [],
+                          "notes": ["the workers' supervisor: no admin listener, its log lines only"],
+                          "errors": [], "log_lines": 0, "correlation_ids": 0}
+            folder = root / _folder(supervisor["process"])
+            folder.mkdir(exist_ok=True)
+            _save_log(config, folder, since, until, supervisor, "")
+            entries.append(supervisor)
     report = {"since": _iso(since), "until": _iso(until), "directory": str(root),
-              "processes": processes}
+              "processes": entries}
     (root / "manifest.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _folder(name: str) -> str:
+    """A process's folder: ``proxy/w2`` becomes ``proxy-w2``."""
+    return name.replace("/", "-")
+
+
+def _save_log(config: ProxyConfig | BackendConfig, folder: Path, since: datetime, until: datetime,
+              entry: dict[str, Any], worker: str | None) -> None:
+    log_file = config.logging.file
+    if not log_file:
+        entry["notes"].append("[logging].file is empty: this process logs to standard output; "
+                              "collect those lines from the service manager")
+        return
+    try:
+        lines = list(lines_in_window(Path(log_file), since, until, worker))
+    except OSError as error:
+        entry["errors"].append(f"cannot read {log_file}: {error.strerror or error}")
+        return
+    (folder / "log.jsonl").write_text("".join(line + "\n" for line in lines))
+    entry["files"].append("log.jsonl")
+    entry["log_lines"] = len(lines)
+    ids = set()
+    for line in lines:
+        correlation = json.loads(line).get("correlation_id")
+        if correlation:
+            ids.add(correlation)
+    entry["correlation_ids"] = len(ids)

@@ -2,7 +2,8 @@
 
 Each check is a probe of the running processes, never a reading of their config alone:
 
-- ``health``: every process's ``/health`` is READY or DEGRADED.
+- ``health``: every process's ``/health`` is READY or DEGRADED (each worker's, for a proxy with
+  ``[proxy] workers``; the control probes go to worker 1, which alone serves the control plane).
 - ``authenticated-mode``: the backend config *and* the running backend (``/status``) say
   ``require_authenticated_mode``, and a direct login answering the backend's forwarding
   request with validly signed forwarding for an offline-mode UUID (what an offline-mode
@@ -47,6 +48,7 @@ from mcproxy.control.commands import Hello
 from mcproxy.control.envelope import CONTROL_PROTOCOL_VERSION
 from mcproxy.control.peer import ControlPeer, ControlProtocol
 from mcproxy.control.reasons import ControlRejected, RejectReason
+from mcproxy.ctl.workers import Target, targets
 from mcproxy.wire.chat import json_to_component, nbt_to_component, plain_text
 from mcproxy.wire.connection import PacketCodec
 from mcproxy.wire.packets import Direction, PacketTable, State
@@ -289,14 +291,22 @@ class Smoke:
     load: dict[str, Any] = field(default_factory=dict)
     probe_ids: dict[str, str] = field(default_factory=dict)
     arm_error: str = ""
+    _workers: list[Target] | None = None
 
     def add(self, name: str, target: str, ok: bool | None, detail: str) -> None:
         self.checks.append(Check(name, target, SKIP if ok is None else PASS if ok else FAIL, detail))
 
     # Synchronous checks over HTTP.
 
+    def proxy_workers(self) -> list[Target]:
+        """The proxy's processes: itself, or each of its ``[proxy] workers``."""
+        if self._workers is None:
+            self._workers = targets(self.proxy, self.admin)
+        return self._workers
+
     def check_health(self) -> None:
-        for config, name in [(c, c.process_name) for c in (self.proxy, *self.backends)]:
+        processes = [(t.config, t.name) for t in self.proxy_workers()] + [(c, c.process_name) for c in self.backends]
+        for config, name in processes:
             try:
                 _, body = self.admin(config).request("GET", "/health")
             except Exception as error:
@@ -519,9 +529,11 @@ class Smoke:
         tag = os.urandom(2).hex()
         names = [f"smk{tag}_{i}" for i in range(self.players)]
         try:
-            for start in range(0, len(names), 64):
-                self.admin(self.proxy).action("arm_probe_players", {"names": names[start:start + 64],
-                                                                    "ttl": 4 * self.timeout + 60})
+            # Each worker keeps its own armed names, and the kernel picks the worker a bot reaches.
+            for worker in self.proxy_workers():
+                for start in range(0, len(names), 64):
+                    self.admin(worker.config).action("arm_probe_players", {"names": names[start:start + 64],
+                                                                           "ttl": 4 * self.timeout + 60})
         except Exception as error:
             self.load = {"result": FAIL, "detail": f"could not arm the bot names on the proxy: {error}"}
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import txredisapi
 from mcstatus import JavaServer
@@ -12,8 +13,10 @@ from twisted.trial.unittest import SkipTest, TestCase
 from tests.integration.cluster_harness import (
     HEARTBEAT, ClusterProxy, HAProxy, RedisServer, haproxy_missing, redis_missing,
 )
+from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.events import sealer
 from mcproxy.cluster.signing import MessageSigner
-from mcproxy.cluster.store import rpc_channel
+from mcproxy.cluster.store import EVENTS, rpc_channel
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
@@ -184,6 +187,38 @@ class SignedRequestsTests(ClusterCase):
         self.assertNotIn(TEST_SECRET, logged)
 
 
+    @defer.inlineCallbacks
+    def test_forged_directory_events_on_real_redis(self):
+        """Events published straight into Redis's events channel, unsigned or signed with another secret,
+        neither add a ghost nor remove a player from any proxy's view; they are counted and logged once."""
+        one = yield self.proxy("p1")
+        two = yield self.proxy("p2")
+        bob = yield self.online(two, "Bob")
+        yield wait_until(lambda: "Bob" in self.network_names(one), 10, what="p1 lists Bob")
+        client = yield txredisapi.Connection("127.0.0.1", self.redis.port, reconnect=False)
+        self.addCleanup(client.disconnect)
+        ghost = PlayerEntry(str(uuid.uuid4()), "Ghost", "p2", "lobby", "203.0.113.9", 769, 0.0, "g").encode()
+        held = two.process.cluster._sessions
+        session = next(e.session for e in held.values() if e.name == "Bob")
+        bob_id = str(two.process.core.players.find("Bob").profile.id)
+        forger = MessageSigner(reactor, "p2", b"a3f1c9e7b5d2086f4e1a3c5b7d9f0e2c")
+        yield client.publish(EVENTS, json.dumps({"op": "put", "proxy": "p2", "entry": ghost}))
+        yield client.publish(EVENTS, json.dumps({"op": "del", "proxy": "p2", "uuid": bob_id, "session": session}))
+        yield client.publish(EVENTS, sealer(forger)({"op": "put", "entry": ghost}))
+        yield client.publish(EVENTS, sealer(forger)({"op": "del", "uuid": bob_id, "session": session}))
+        yield wait_until(lambda: counter(one.process, "mcproxy_cluster_bad_messages_total",
+                                         reason="bad_signature") == 2, 10, what="forgeries counted")
+        self.assertEqual(counter(one.process, "mcproxy_cluster_bad_messages_total", reason="unsigned"), 2)
+        self.assertEqual(self.network_names(one), ["Bob"])
+        self.assertNotIn("end", [e["event"] for e in bob.events])
+        warned = [e for e in one.events if "dropped an event" in e.get("log_format", "")]
+        self.assertEqual(sorted(e["reason"] for e in warned), ["bad_signature", "unsigned"])
+        # The genuine events still flow: a leave on p2 reaches p1.
+        yield bob.stop()
+        yield wait_until(lambda: self.network_names(one) == [], 10, what="Bob's leave seen by p1")
+        self.assertNotIn(TEST_SECRET, json.dumps([str(e) for e in one.events]))
+
+
 class DuplicateLoginTests(ClusterCase):
 
     @defer.inlineCallbacks
@@ -207,19 +242,29 @@ class DuplicateLoginTests(ClusterCase):
         return self._refused_on_other("p2", "p1")
 
     @defer.inlineCallbacks
-    def test_kick_existing_players_ends_the_old_session_on_the_other_proxy(self):
-        """With kick_existing_players = true, the newcomer wins and the old session on the other proxy ends."""
-        one = yield self.proxy("p1", proxy_keys="kick_existing_players = true")
-        two = yield self.proxy("p2", proxy_keys="kick_existing_players = true")
-        old = yield self.online(one, "Alice")
-        yield wait_until(lambda: "Alice" in self.network_names(two), 10, what="Alice seen by p2")
-        new = yield self.online(two, "Alice")
+    def _old_session_ended(self, first: str, second: str):
+        proxies = {}
+        for proxy_id in ("p1", "p2"):
+            proxies[proxy_id] = yield self.proxy(proxy_id, proxy_keys="kick_existing_players = true")
+        old = yield self.online(proxies[first], "Alice")
+        yield wait_until(lambda: "Alice" in self.network_names(proxies[second]), 10, what="Alice seen")
+        new = yield self.online(proxies[second], "Alice")
         yield old.wait_for("end", 20)
         reasons = [e.get("reason", "") for e in old.events if e["event"] in ("disconnected", "kicked")]
         self.assertIn("You logged in from another location.", reasons)
         self.assertNotIn("end", [e["event"] for e in new.events])
-        yield wait_until(lambda: [(e.name, e.proxy) for e in one.process.core.network.entries()]
-                         == [("Alice", "p2")], 10, what="p1 sees Alice on p2 only")
+        yield wait_until(lambda: [(e.name, e.proxy) for e in proxies[first].process.core.network.entries()]
+                         == [("Alice", second)], 10, what=f"{first} sees Alice on {second} only")
+        self.assertEqual(counter(proxies[second].process, "mcproxy_cluster_duplicate_logins_total",
+                                 action="ended_old_session"), 1)
+
+    def test_kick_existing_players_p1_then_p2(self):
+        """With kick_existing_players = true, a login through p2 wins and the old session on p1 ends."""
+        return self._old_session_ended("p1", "p2")
+
+    def test_kick_existing_players_p2_then_p1(self):
+        """With kick_existing_players = true, a login through p1 wins and the old session on p2 ends."""
+        return self._old_session_ended("p2", "p1")
 
 
 class FaultTests(ClusterCase):

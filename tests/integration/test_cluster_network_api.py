@@ -56,10 +56,12 @@ class BungeeAcrossProxiesTests(ClusterCase):
 
     @defer.inlineCallbacks
     def test_backend_plugin_reaches_a_player_on_another_proxy(self):
-        """A BungeeCord plugin on Steve's server (p1) looks up, messages, forwards to and moves Other on p2."""
+        """A BungeeCord plugin on Steve's server (p1) counts and lists both proxies' players, and looks up,
+        messages, forwards to and moves Other on p2."""
         hub_port = free_port()
         requests = [
             request("IPOther", "Other"), request("UUIDOther", "other"),
+            request("PlayerCount", "ALL"), request("PlayerList", "ALL"),
             request("Message", "Other", "Hello across proxies"),
             request("MessageRaw", "ALL", '{"text":"Raw ","extra":[{"text":"to all"}]}'),
             request("ForwardToPlayer", "Other", "Chan", data=b"\x01\x02"),
@@ -85,6 +87,8 @@ class BungeeAcrossProxiesTests(ClusterCase):
         self.assertEqual(answers, [
             utf("IPOther") + utf("Other") + utf("127.0.0.1") + bungee.encode_int(0),
             utf("UUIDOther") + utf("Other") + utf(other_id.hex),
+            utf("PlayerCount") + utf("ALL") + bungee.encode_int(2),
+            utf("PlayerList") + utf("ALL") + utf("Other, Steve"),
         ])
         for operation in ("message", "forward_to_player", "transfer", "alert"):
             self.assertEqual(counter(two.process, "mcproxy_cluster_rpc_total", operation=operation,

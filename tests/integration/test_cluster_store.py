@@ -10,11 +10,26 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SkipTest, TestCase
 
 from mcproxy.cluster.entry import PlayerEntry
+from mcproxy.cluster.events import own_prefix, sealer
 from mcproxy.cluster.redis import RedisLink
-from mcproxy.cluster.store import EVENTS, DirectoryStore, batch_header, claim_op, release_op, update_op
+from mcproxy.cluster.signing import MessageSigner
+from mcproxy.cluster.store import EVENTS, DirectoryStore, claim_op, release_op, split_applied, update_op
 from mcproxy.cluster.view import OthersView
 from tests.integration.cluster_harness import RedisServer, redis_missing
 from tests.integration.deployment import wait_until
+
+
+SECRET = b"5b1e0c7d9a2f4e6b8c3d1a0f7e9b2c4d"
+
+
+def store(link, proxy_id: str) -> DirectoryStore:
+    return DirectoryStore(link, proxy_id, sealer(MessageSigner(reactor, proxy_id, SECRET)))
+
+
+def body(event: str) -> tuple[dict, str | None]:
+    """A batch event's body (its envelope's signature is the events module's business) and flags."""
+    sealed, applied = split_applied(event)
+    return json.loads(json.loads(sealed)["msg"])["body"], applied
 
 
 def entry(name: str, proxy: str, server: str = "", player: str | None = None, session: str | None = None):
@@ -42,8 +57,8 @@ class BatchedScriptTests(TestCase):
         self.link.startService()
         self.addCleanup(self.link.stopService)
         yield wait_until(lambda: self.link.connected, 15, what="redis link up")
-        self.p1 = DirectoryStore(self.link, "eu-1/w1")
-        self.p2 = DirectoryStore(self.link, "eu-1/w2")
+        self.p1 = store(self.link, "eu-1/w1")
+        self.p2 = store(self.link, "eu-1/w2")
         yield self.p1.heartbeat("t1", 30)
         yield self.p2.heartbeat("t2", 30)
 
@@ -71,8 +86,8 @@ class BatchedScriptTests(TestCase):
         self.assertNotIn(alice.uuid, dict((yield self.p1.entries())))
 
     @defer.inlineCallbacks
-    def test_one_event_per_batch_skipped_by_its_sender(self):
-        """One event carries the batch's changes; a fresh claim publishes nothing; the sender skips it unparsed."""
+    def test_one_event_per_batch(self):
+        """One sealed event carries the batch's changes and which took effect; a fresh claim publishes nothing."""
         alice = entry("Alice", "eu-1/w1")
         in_lobby = alice.replace(server="lobby")
         yield self.p1.apply([claim_op(alice, alice.encode(), False)])
@@ -81,16 +96,14 @@ class BatchedScriptTests(TestCase):
         yield self.p1.entries()  # a round trip after the publish: nothing else is on its way
         self.assertEqual(len(self.events), 1)
         event = self.events[0]
-        self.assertTrue(event.startswith(batch_header("eu-1/w1")))
-        self.assertEqual([c["op"] for c in json.loads(event)["changes"]], ["put", "del"])
+        self.assertTrue(event.startswith(own_prefix("eu-1/w1")))
+        batch, applied = body(event)
+        self.assertEqual(([c["op"] for c in batch["changes"]], applied), (["put", "del"], "11"))
         metrics = _Metrics()
-        mine = OthersView(self.p1, "eu-1/w1", metrics, lambda: True)
         theirs = OthersView(self.p2, "eu-1/w2", metrics, lambda: True)
-        mine.event(event)
-        theirs.event(json.dumps({"proxy": "eu-1/w1", "op": "batch",
-                                 "changes": [{"op": "put", "entry": json.loads(in_lobby.encode())}]}))
-        self.assertEqual((mine.version, theirs.entries()), (0, {alice.uuid: in_lobby}))
-        theirs.event(event)
+        theirs.event("eu-1/w1", {"op": "batch", "changes": batch["changes"][:1]}, "1")
+        self.assertEqual(theirs.entries(), {alice.uuid: in_lobby})
+        theirs.event("eu-1/w1", batch, applied)
         self.assertEqual(theirs.entries(), {})
         self.assertEqual(metrics.bad, [])
 
@@ -103,12 +116,14 @@ class BatchedScriptTests(TestCase):
         (claimed,) = yield self.p1.apply([claim_op(again, again.encode(), False)])
         self.assertEqual((claimed.claimed, claimed.other), (True, ghost))
         dead = entry("Bob", "gone", server="lobby")
-        yield DirectoryStore(self.link, "gone").apply([claim_op(dead, dead.encode(), False)])
+        yield store(self.link, "gone").apply([claim_op(dead, dead.encode(), False)])
         taker = entry("Bob", "eu-1/w2", player=dead.uuid)
         (claimed,) = yield self.p2.apply([claim_op(taker, taker.encode(), False)])
         self.assertTrue(claimed.claimed)
         yield wait_until(lambda: len(self.events) >= 2, 10, what="the takeovers' events")
-        self.assertEqual([json.loads(e)["changes"][0]["entry"]["proxy"] for e in self.events], ["eu-1/w1", "eu-1/w2"])
+        # Fresh claims published nothing; each takeover one event, its change flagged as made.
+        self.assertEqual([(json.loads(body(e)[0]["changes"][0]["entry"])["proxy"], body(e)[1]) for e in self.events],
+                         [("eu-1/w1", "1"), ("eu-1/w2", "1")])
 
 
 class _Metrics:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import socket
+from datetime import datetime, timezone
 
 import pytest
 from mcstatus import JavaServer
@@ -21,7 +23,7 @@ from tests.integration.cluster_harness import HEARTBEAT, RedisServer, redis_miss
 from tests.integration.deployment import (
     ADMIN_BODY_LIMIT, BIN, Deployment, TwistdProcess, http_json, mcproxyctl, wait_until,
 )
-from tests.integration.harness import REPO, NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import REPO, NodePeer, free_port, node_missing, sleep, temp_dir, write_proxy_config
 
 VERSION = "1.21.4"
 PLAYERS = 100
@@ -37,17 +39,25 @@ logins_per_address_burst = 1000
 
 
 def free_port_pair() -> int:
-    """A port p with p and p + 1 both free: worker 2's admin listens on the next port."""
-    for _ in range(50):
-        port = free_port()
-        if port < 65535:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port + 1)) != 0:
-                    try:
-                        sock.bind(("127.0.0.1", port + 1))
-                    except OSError:
-                        continue
-                    return port
+    """A port p with p and p + 1 both free: worker 2's admin listens on the next port.
+
+    Taken below the ephemeral range, where the machine's own outgoing connections (tens of
+    thousands in TIME_WAIT while benchmarks run) leave no two neighbours free; bound with
+    SO_REUSEADDR, as Twisted's listeners are, so a TIME_WAIT on the port does not count.
+    """
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        socks = [socket.socket() for _ in range(2)]
+        try:
+            for offset, sock in enumerate(socks):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
     raise AssertionError("no two consecutive free ports")
 
 
@@ -260,3 +270,90 @@ class ConfigErrorTests(TestCase):
         self.assertEqual(err.decode().splitlines(), [
             f"twistd mcproxy: {path}: proxy.workers: 2 workers need [cluster] enabled = true: each worker is a"
             " member of the cluster, which is how they share players, counts and commands"])
+
+
+class OperationsAcrossWorkersTests(WorkersCase):
+
+    @defer.inlineCallbacks
+    def test_mcproxyctl_reads_every_worker(self):
+        """Against twistd mcproxy with workers = 2: smoke arms its bots on both workers (a real player on the
+        lobby is never told of one), and status, health, versions, rejects, doctor and snapshot answer for
+        each worker, marked with it."""
+        deployment = Deployment(self.folder, log_files=True)
+        text = deployment.proxy_config.read_text()
+        old_admin, deployment.proxy_admin = deployment.proxy_admin, free_port_pair()
+        text = text.replace(f"tcp:{old_admin}:", f"tcp:{deployment.proxy_admin}:")
+        text = text.replace('forwarding = "modern"\n', 'forwarding = "modern"\nworkers = 2\n')
+        deployment.proxy_config.write_text(text + self.cluster_table())
+        started = datetime.now(timezone.utc)
+        yield deployment.start(self)
+        admin = deployment.proxy_admin
+        yield self.workers_linked([admin, admin + 1])
+        proxy = str(deployment.proxy_config)
+        watcher = NodePeer("chat_client.js", "127.0.0.1", deployment.proxy_port, VERSION, "Watcher",
+                           env={"LINGER_MS": "120000", "CLIENT_TIMEOUT_MS": "120000"})
+        self.addCleanup(watcher.stop)
+        yield watcher.wait_for("done", 60)
+        yield sleep(3)  # the watcher's login came out of the per-address budget the smoke paces itself by
+
+        code, out = yield mcproxyctl("-c", proxy, "smoke", "--players", "8")
+        self.assertEqual(code, 0, out)
+        self.assertIn("PASS  health             proxy/w1", out)
+        self.assertIn("PASS  health             proxy/w2", out)
+        self.assertIn("8/8 joined, switched server, chatted and left", out)
+        said = [e["text"] for e in watcher.events if e["event"] == "system_chat"]
+        self.assertFalse([t for t in said if "smk" in t], said)
+        logged = [json.loads(line) for line in (self.folder / "proxy.jsonl").read_text().splitlines()]
+        armed = sorted(line.get("worker") for line in logged if "probe player name(s) armed" in line.get("text", ""))
+        self.assertEqual(armed, ["w1", "w2"])
+
+        code, out = yield mcproxyctl("--json", "-c", proxy, "status")
+        self.assertEqual(code, 0, out)
+        body = json.loads(out)
+        self.assertEqual([row["worker"] for row in body["workers"]], ["w1", "w2"])
+        self.assertEqual(len({row["pid"] for row in body["workers"]}), 2)
+        self.assertEqual(body["players"]["online"], 1)
+        self.assertEqual(sorted(body["players"]["by_worker"].values()), [0, 1])
+        self.assertEqual(body["cluster"]["network_online"], 1)
+
+        # Worker 2 has no control link to make its backends' state known at once: its probes do.
+        code, out = yield mcproxyctl("-c", proxy, "health", "--wait", "30")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(out.splitlines()[0], "status: READY")
+        self.assertIn("  w1 messaging: OK", out)
+        self.assertIn("  w2 cluster: OK", out)
+        code, out = yield mcproxyctl("-c", proxy, "--worker", "2", "health")
+        self.assertNotIn("w1 ", out)
+
+        lobby = str(deployment.backend_configs["lobby"])
+        code, out = yield mcproxyctl("versions", "-c", proxy, "-c", lobby)
+        self.assertEqual(code, 0, out)
+        self.assertEqual([line.split()[0] for line in out.splitlines()[:3]], ["proxy/w1", "proxy/w2", "lobby"])
+        code, out = yield mcproxyctl("rejects", "-c", proxy, "--last", "5m")
+        self.assertEqual(code, 0, out)
+        self.assertEqual({line.split()[0] for line in out.splitlines()[1:-1]}, {"proxy/w1", "proxy/w2"})
+        code, out = yield mcproxyctl("doctor", "-c", proxy)
+        self.assertEqual(code, 0, out)
+        self.assertIn("ok    proxy/w1  /health: READY", out)
+        self.assertIn("ok    proxy/w2  /health: READY", out)
+
+        # SIGKILL worker 2: the tools name the worker that does not answer, and keep the others' rows.
+        os.kill(body["workers"][1]["pid"], 9)
+        code, out = yield mcproxyctl("doctor", "-c", proxy)
+        self.assertEqual(code, 1, out)
+        self.assertIn("FAIL  proxy/w2  /health: cannot reach the admin listener", out)
+        self.assertIn("ok    proxy/w1  /health: READY", out)
+
+        incident = self.folder / "incident"
+        until = datetime.now(timezone.utc)
+        code, out = yield mcproxyctl("snapshot", "-c", proxy, "--since", started.isoformat(), "--until",
+                                     until.isoformat(), "-o", str(incident))
+        self.assertEqual(sorted(p.name for p in incident.iterdir() if p.is_dir()),
+                         ["proxy-supervisor", "proxy-w1", "proxy-w2"])
+        self.assertTrue((incident / "proxy-w1" / "status.json").exists(), out)
+        for worker in ("w1", "w2"):
+            lines = [json.loads(line) for line in (incident / f"proxy-{worker}" / "log.jsonl").read_text().splitlines()]
+            self.assertTrue(lines, worker)
+            self.assertEqual({line.get("worker") for line in lines}, {worker})
+        supervisor = (incident / "proxy-supervisor" / "log.jsonl").read_text()
+        self.assertIn("worker 2 (pid", supervisor)
