@@ -14,8 +14,9 @@ from zope.interface.verify import verifyObject
 
 from mcproxy.cluster.directory import ClusterDirectory
 from mcproxy.cluster.entry import PlayerEntry
-from mcproxy.cluster.events import sealer
+from mcproxy.cluster.events import MAX_EVENT_BYTES, sealer
 from mcproxy.cluster.metrics import ClusterMetrics
+from mcproxy.cluster.writes import MAX_BATCH
 from mcproxy.cluster.signing import MessageSigner
 from mcproxy.cluster.store import EVENTS, batch_body, rpc_channel, split_applied, update_op
 from mcproxy.interfaces import IPlayerDirectory
@@ -556,3 +557,21 @@ class BatchedWritesTests(SynchronousTestCase):
         result_of(one.directory.stopService())
         self.assertEqual(self.redis.players, {})
         self.assertEqual(len(self.redis.held), 1)
+
+    def test_a_crowded_turn_goes_as_several_scripts_each_event_within_bounds(self) -> None:
+        """More writes in one turn than an event may carry: several scripts, each event under the receivers' bound."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        crowd = [FakeConnection(f"Player_{i:08d}") for i in range(MAX_BATCH * 2 + 1)]
+        for connection in crowd:
+            connection.address = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+            one.directory.claim(connection)
+        one.turn()
+        batches, self.events[:] = one.directory.writes.batches, []
+        for connection in crowd:
+            connection.server = "a-server-with-a-rather-long-name"
+            one.directory.joined(connection)
+        one.turn()
+        self.assertEqual(one.directory.writes.batches - batches, 3)
+        self.assertEqual(len(self.events), 3)
+        self.assertLess(max(len(event) for event in self.events), MAX_EVENT_BYTES)
+        self.assertEqual(len(two.names()), len(crowd))
