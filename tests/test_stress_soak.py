@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+from twisted.internet import defer
 from twisted.trial.unittest import SynchronousTestCase
 
-from stress.soak import Fault, dropped_by_why, lost_by_cause, schedule
+from stress.soak import Fault, dropped_by_why, fault_begins, lost_by_cause, schedule
+
+
+class SlowSnapshots:
+    """A memory trace whose snapshot holds things still for 8 s of the given clock."""
+
+    def __init__(self, now: list) -> None:
+        self.now = now
+        self.taken = [{}]
+
+    def take(self):
+        self.now[0] += 8.0
+        return defer.succeed(None)
+
+
+class FaultBeginsTests(SynchronousTestCase):
+    def test_fault_begins_before_the_snapshot_ahead_of_it(self):
+        """With --trace-memory a snapshot precedes each fault and holds the proxy still; the
+        fault's window starts before it, so lines said meanwhile are the fault's (a run
+        counted 165 of them unexplained when it started after)."""
+        now = [100.0]
+        began = self.successResultOf(fault_begins(SlowSnapshots(now), clock=lambda: now[0]))
+        self.assertEqual((began, now[0]), (100.0, 108.0))
+
+    def test_without_tracing(self):
+        """Without tracing a fault begins when it is called."""
+        self.assertEqual(self.successResultOf(fault_begins(None, clock=lambda: 5.0)), 5.0)
 
 
 class ScheduleTests(SynchronousTestCase):

@@ -182,6 +182,8 @@ ONE_SOURCE_OR_NONE_AT_26_2 = {
     "config_feature_flags": ("gate",),
     "config_registry_data": ("gate",),
     "config_cookie_response": ("gate",),
+    # Only for a server taking a configuration over: without it the question goes to the client.
+    "config_known_packs_answer": ("gate",),
     "play_game_event": ("bungeecord",),
     "play_spawn_position": (),
     "play_position": (),

@@ -94,6 +94,10 @@ class ProxyMetrics:
             "mcproxy_fallback_holds",
             "Players held while a fallback every server refused was tried again, by outcome.",
             ["outcome"], registry=r)
+        self.backend_losses = Counter(
+            "mcproxy_backend_losses",
+            "Players whose server went away under them, by the state they were in and how it ended.",
+            ["state", "outcome"], registry=r)
         self.backend_up = Gauge(
             "mcproxy_backend_up", "1 if the last probe of the backend connected.",
             ["server"], registry=r)

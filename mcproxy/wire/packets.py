@@ -207,6 +207,7 @@ _NAMED = {
     "config_cookie_response": (State.CONFIGURATION, _S, "cookie_response"),
     "config_keep_alive_response": (State.CONFIGURATION, _S, "keep_alive"),
     "config_custom_payload_serverbound": (State.CONFIGURATION, _S, "custom_payload"),
+    "config_known_packs_answer": (State.CONFIGURATION, _S, "select_known_packs"),
     "play_kick": (State.PLAY, _C, "kick_disconnect"),
     "play_login": (State.PLAY, _C, "login"),
     "play_start_configuration": (State.PLAY, _C, "start_configuration"),
@@ -295,6 +296,7 @@ class PacketIds:
     config_cookie_response: int | None
     config_keep_alive_response: int | None
     config_custom_payload_serverbound: int | None
+    config_known_packs_answer: int | None
     play_kick: int | None
     play_login: int | None
     play_start_configuration: int | None

@@ -103,8 +103,9 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
 
     @defer.inlineCallbacks
     def test_no_server_left_disconnects_with_reason(self):
-        """When every server is down the player is told so, and the refusal is counted."""
-        yield self.start("1.21.4", backends=(), down=("a", "b"))
+        """When every server is down the player is told so once the join's tries (within half of
+        ``login_timeout``) are over, and the refusal is counted."""
+        yield self.start("1.21.4", backends=(), down=("a", "b"), extra="login_timeout = 4")
         client = self.client("1.21.4", "Nobody", "hi")
         yield client.finished(40)
         reasons = [e.get("reason", "") for e in client.events if e["event"] in ("disconnected", "kicked")]
@@ -193,6 +194,32 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
         holds = {s.labels["outcome"]: s.value for f in self.proxy.registry.collect()
                  if f.name == "mcproxy_fallback_holds" for s in f.samples if s.name.endswith("_total")}
         self.assertEqual(holds, {"reconnected": 1.0})
+
+
+    @defer.inlineCallbacks
+    def test_backend_stopped_while_configuring_just_after_a_move(self):
+        """Moved to a server that stops while the client is still configuring with it: the
+        player goes back to the lobby through that same configuration, told why, and chats on."""
+        yield self.start("1.21.4", backends=("lobby",), down=("game",), try_order=["lobby", "game"])
+        game = NodePeer("echo_server.js", self.proxy.config.servers["game"].port, "1.21.4",
+                        env={"STALL_CONFIGURATION": "1"})
+        self.addCleanup(game.stop)
+        yield game.wait_for("listening")
+        lobby_port = self.backends["lobby"].events[0]["port"]
+        client = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Mover", "first", "/server game",
+                          "second", env={"CLIENT_TIMEOUT_MS": "60000"})
+        self.addCleanup(client.stop)
+        yield client.wait_for("system_chat", text=f"echo {lobby_port}: first")
+        yield game.wait_for("configuring", username="Mover")
+        yield game.stop()
+        yield client.wait_for("system_chat", timeout=20, text="Lost connection to the server game. You are now on lobby.")
+        yield client.wait_for("system_chat", timeout=10, text=f"echo {lobby_port}: second")
+        code = yield client.finished(20)
+        self.assertEqual(code, 0, client.events)
+        self.assertFalse([e for e in client.events if e["event"] in ("kicked", "disconnected")], client.events)
+        losses = {(s.labels["state"], s.labels["outcome"]): s.value for f in self.proxy.registry.collect()
+                  if f.name == "mcproxy_backend_losses" for s in f.samples if s.name.endswith("_total")}
+        self.assertEqual(losses, {("configuration", "moved"): 1.0})
 
 
 class MineflayerTests(ProxyWithEchoBackends, TestCase):

@@ -18,6 +18,14 @@ function chatText (text) {
 }
 
 server.on('listening', () => say({ event: 'listening', port }))
+// STALL_CONFIGURATION=1: a player's configuration never starts (as a server that stops
+// answering right after the login), reported as 'configuring' once the player is in it.
+if (process.env.STALL_CONFIGURATION) {
+  server.on('login', (client) => {
+    client.removeAllListeners('login_acknowledged')
+    client.once('login_acknowledged', () => say({ event: 'configuring', username: client.username }))
+  })
+}
 server.on('playerJoin', (client) => {
   say({ event: 'join', username: client.username, uuid: client.uuid })
   playLogin(client, server, mcData)

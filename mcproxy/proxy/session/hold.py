@@ -15,6 +15,7 @@ from typing import Callable
 from twisted.internet.interfaces import IReactorTime
 
 from mcproxy.proxy.deadlines import Deadlines
+from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.wire.types import encode_long, encode_varint
 
 #: Pauses before each further try; the last one repeats.
@@ -116,7 +117,9 @@ class PlayerHold:
                                     lambda: self._try_again(switch), lambda ident: self._keep_alive(switch, ident))
         proxy.log.info("holding {player}: no server took them yet", player=connection.profile.name,
                        correlation_id=connection.correlation_id)
-        play.send_system_message(f"{switch.notice} Reconnecting…".lstrip())
+        if play.in_play:
+            # A client in configuration hears why once it is in play on the new server.
+            play.send_system_message(f"{switch.notice} Reconnecting…".lstrip())
 
     def _still_held(self, switch) -> bool:
         play = self._play
@@ -130,10 +133,14 @@ class PlayerHold:
             self._retry(switch)
 
     def _keep_alive(self, switch, ident: int) -> None:
-        """Nothing else speaks to the client while it is held."""
+        """Nothing else speaks to the client while it is held: in play, or in the
+        configuration it was taken into (or was in) when its server went away."""
         play = self._play
-        if not self._still_held(switch) or not play.in_play:
+        if not self._still_held(switch):
             return
         connection = play.connection
-        body = encode_long(ident) if connection.handshake.protocol >= LONG_KEEP_ALIVE_PROTOCOL else encode_varint(ident)
-        play.send_down(connection.ids.play_keep_alive, body)
+        if play.in_play:
+            body = encode_long(ident) if connection.handshake.protocol >= LONG_KEEP_ALIVE_PROTOCOL else encode_varint(ident)
+            play.send_down(connection.ids.play_keep_alive, body)
+        elif play.down.phase is RelayPhase.CONFIGURATION:
+            play.configuration.keep_alive(ident)

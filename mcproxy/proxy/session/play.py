@@ -12,6 +12,7 @@ from mcproxy.proxy.events import ServerConnectedEvent, SwitchCause
 from mcproxy.proxy.fastpath import fast_path
 from mcproxy.proxy.relay import Half, Phase as RelayPhase, Throttle, joined, no_delay, relay_chunk
 from mcproxy.proxy.session.base import Phase, SessionHandler
+from mcproxy.proxy.session.configuring import ConfigurationMemo
 from mcproxy.proxy.session.leftovers import ClientLeftovers
 from mcproxy.proxy.session.switch import ServerSwitch, SwitchRefused, SwitchState
 from mcproxy.proxy.session.transition import Transition, release
@@ -46,6 +47,8 @@ class PlayHandler(SessionHandler):
         #: What the old server showed that a client before 1.20.2 keeps over a switch.
         reconfigures = connection.ids.play_start_configuration is not None
         self.leftovers = None if reconfigures else ClientLeftovers(connection.ids)
+        #: What the client was asked and sent in its configuration, for a server taking it over.
+        self.configuration = ConfigurationMemo(self)
         self.watchers = PlayWatchers(self)
         self.transition = Transition(self)
 
@@ -73,6 +76,7 @@ class PlayHandler(SessionHandler):
     def deactivated(self) -> None:
         """The player left (or was sent off): every backend it holds goes too."""
         self.transition.hold.end("left")
+        self.transition.settled("left")
         switch, self.switch = self.switch, None
         backends = [self.backend]
         if switch is not None:
@@ -183,19 +187,29 @@ class PlayHandler(SessionHandler):
         switch = self.switch
         if switch is not None:
             # A switch is already on its way; it will take the player off this backend.
+            self.transition.server_lost("switch")
             switch.old_backend_gone(message)
             return
         if self.kicked:
             self.connection.leave_reason = "kicked"
             self.connection.close()
             return
+        # The lost server comes last: restarted, it takes its players back when no other
+        # server does (the player is held meanwhile, see session/hold.py).
+        names = self.fallback_servers() + (self.server,)
         if self.down.phase is RelayPhase.PLAY:
-            # The lost server comes last: restarted, it takes its players back when no other
-            # server does (the player is held meanwhile, see session/hold.py).
-            self.transition.begin(self.fallback_servers() + (self.server,), SwitchCause.LOST, message)
-        else:
-            self.connection.leave_reason = "lost"
-            self.disconnect_player(message)
+            self.transition.server_lost("play")
+            self.transition.begin(names, SwitchCause.LOST, message)
+            return
+        self.transition.server_lost("configuration")
+        connection = self.connection
+        connection.proxy.log.info("{server} went away while {player} was configuring with it", server=self.server,
+                                  player=connection.profile.name, correlation_id=connection.correlation_id)
+        # Still configuring with the lost server (1.20.2+, just joined or just moved): the
+        # next server takes that configuration over, as the client cannot go back to play.
+        release(backend)
+        self.backend = None
+        self.transition.begin(names, SwitchCause.LOST, message, configuring=True)
 
     def fallback_servers(self) -> tuple[str, ...]:
         connection = self.connection

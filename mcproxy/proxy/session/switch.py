@@ -37,10 +37,10 @@ class ServerSwitch:
     """One switch: where to, why, how far it got, and who waits for it."""
 
     __slots__ = ("targets", "cause", "previous", "notice", "target", "backend", "state", "leaving",
-                 "old_gone", "reconfiguring", "acknowledged", "result")
+                 "old_gone", "reconfiguring", "configuring", "acknowledged", "result")
 
     def __init__(self, targets, cause: SwitchCause, previous: str | None, notice: str = "",
-                 reconfiguring: bool = False) -> None:
+                 reconfiguring: bool = False, configuring: bool = False) -> None:
         self.targets = tuple(targets)
         self.cause = cause
         self.previous = previous
@@ -57,7 +57,11 @@ class ServerSwitch:
         self.old_gone = cause in FALLBACKS
         #: The client was already sent Start Configuration (by a switch whose target went
         #: away): it is not sent again, and its acknowledgement is this switch's.
-        self.reconfiguring = reconfiguring
+        self.reconfiguring = reconfiguring or configuring
+        #: The client is configuring with the server that went away (it joined, or was moved,
+        #: a moment ago): the new server takes over that configuration as soon as it accepts,
+        #: and what the client sends until then answers the lost server, so it goes nowhere.
+        self.configuring = configuring
         #: The client acknowledged the configuration phase: the relay completes the switch.
         self.acknowledged = False
         self.result: defer.Deferred = defer.Deferred()

@@ -66,17 +66,33 @@ class Transition:
         self._play = play
         #: Keeps the player while a switch with nothing to stay on is tried again.
         self.hold = PlayerHold(play, self._retry)
+        #: The state the player was in when a server went away under them, until that settles.
+        self._lost_in: str | None = None
 
     @property
     def reconfigures(self) -> bool:
         """Whether this client switches through a configuration phase (1.20.2+)."""
         return self._play.connection.ids.play_start_configuration is not None
 
-    def begin(self, targets, cause, notice: str = "", reconfiguring: bool = False) -> ServerSwitch:
+    def server_lost(self, state: str) -> None:
+        """A server went away with the player in ``state`` (``play``, ``configuration`` or
+        ``switch``); how it ends is counted once, by :meth:`settled`."""
+        if self._lost_in is None:
+            self._lost_in = state
+
+    def settled(self, outcome: str) -> None:
+        """``moved`` (on another server, or the same one back), ``stayed`` (on the server
+        it never left), ``disconnected`` or ``left`` (the player quit meanwhile)."""
+        state, self._lost_in = self._lost_in, None
+        if state is not None:
+            self._play.connection.proxy.metrics.backend_losses.labels(state, outcome).inc()
+
+    def begin(self, targets, cause, notice: str = "", reconfiguring: bool = False,
+              configuring: bool = False) -> ServerSwitch:
         play = self._play
         connection = play.connection
         proxy = connection.proxy
-        switch = ServerSwitch(targets, cause, play.server, notice, reconfiguring)
+        switch = ServerSwitch(targets, cause, play.server, notice, reconfiguring, configuring)
         play.switch = switch
         if switch.leaving:
             proxy.log.info("moving {player} off {server} to one of {names}", player=connection.profile.name,
@@ -120,7 +136,12 @@ class Transition:
             return
         self.hold.end("gave_up")
         switch.fail(message)
-        if switch.leaving and play.active:
+        if not switch.leaving:
+            self.settled("stayed")
+        elif play.active:
+            self.settled("disconnected")
+            if switch.cause is SwitchCause.LOST:
+                play.connection.leave_reason = "lost"
             play.disconnect_player(switch.notice or message)
 
     def ready(self, switch: ServerSwitch, name: str, backend) -> None:
@@ -139,8 +160,9 @@ class Transition:
         if not self.reconfigures:
             self._await_join(switch, backend)
         elif switch.reconfiguring:
-            # The client was sent Start Configuration by the switch this one replaces.
-            if switch.acknowledged:
+            # The client was sent Start Configuration by the switch this one replaces, or is
+            # still configuring with the server it lost: the new server carries on from there.
+            if switch.acknowledged or (switch.configuring and play.up.phase is RelayPhase.CONFIGURATION):
                 self.complete()
         else:
             play.down.enter(RelayPhase.CONFIGURATION)
@@ -222,7 +244,9 @@ class Transition:
         connection = play.connection
         connection.proxy.log.info("{server} went away while {player} was moving to it", server=switch.target,
                                   player=connection.profile.name, correlation_id=connection.correlation_id)
+        self.server_lost("switch")
         if stays:
+            self.settled("stayed")
             return
         names = tuple(name for name in play.fallback_servers() if name != switch.target)
         if self.reconfigures and not switch.old_gone and play.backend is not None:
@@ -233,6 +257,7 @@ class Transition:
             names = (play.server,) + names
         if not names:
             if play.active:
+                self.settled("disconnected")
                 play.disconnect_player(switch.notice or message)
             return
         fallback = self.begin(names, SwitchCause.LOST, switch.notice or message, reconfiguring=self.reconfigures)
@@ -262,6 +287,7 @@ class Transition:
             play.held.append(f"{switch.notice} You are now on {switch.target}.")
         if join_game is not None:
             play.rejoin(*join_game, early)
+        self.settled("moved")
         proxy.player_moved(connection, previous, switch.target)
         proxy.events.fire(ServerConnectedEvent(connection.player, switch.target, previous))
         switch.succeed()

@@ -7,6 +7,7 @@ from mcproxy.proxy.events import (
 )
 from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Phase as RelayPhase
 from mcproxy.proxy.session.switch import SwitchState
+from mcproxy.proxy.session.transition import release
 from mcproxy.proxy.session.typed import TypedWatchers
 from mcproxy.wire import bungee, chat
 from mcproxy.wire.join_game import with_online_mode
@@ -36,6 +37,7 @@ class PlayWatchers:
         down.on(RelayPhase.PLAY, ids.play_kick, self._backend_kick)
         down.on(RelayPhase.PLAY, ids.play_login, self._backend_play_login)
         self.typed.install(up, down)
+        play.configuration.install(up, down)
         if play.leftovers is not None:
             play.leftovers.install(up, down)
             up.on(RelayPhase.PLAY, ids.play_custom_payload_serverbound, self._plugin_message_up)
@@ -57,6 +59,7 @@ class PlayWatchers:
 
     def _client_finished_configuration(self, packet_id: int, fields: bytes):
         self._up.enter(RelayPhase.PLAY)
+        self._play.configuration.forget()
         return FORWARD
 
     def _client_acknowledged_configuration(self, packet_id: int, fields: bytes):
@@ -104,9 +107,13 @@ class PlayWatchers:
             # A switch is on its way: it takes the player off this server, or they leave with the kick.
             play.switch.old_backend_gone(notice)
             return DROP
-        if self._down.phase is not RelayPhase.PLAY:
-            return self._pass_kick()
-        fallbacks = play.fallback_servers()
+        configuring = self._down.phase is not RelayPhase.PLAY
+        if configuring:
+            # Kicked while configuring (a server's own login timeout, say): the next server
+            # takes the configuration over, each at most once in it, so that servers that all
+            # refuse the player do not pass them back and forth.
+            play.configuration.kicked_by.add(play.server)
+        fallbacks = tuple(name for name in play.fallback_servers() if name not in play.configuration.kicked_by)
         result = proxy.events.fire(KickedFromServerEvent(connection.player, play.server, reason, fallbacks)).result
         if not play.active:
             return DROP
@@ -116,15 +123,23 @@ class PlayWatchers:
             return self._down.reframe(encode_varint(packet_id) + play.text_fields(result.message))
         if isinstance(result, Redirected):
             if result.server in proxy.router.servers and result.server != play.server:
-                play.transition.begin((result.server,), SwitchCause.KICKED, notice)
+                self._fall_back((result.server,), notice, configuring)
                 return DROP
             proxy.log.warn("a plugin redirected {player} to {server}, which is not another server; falling back",
                            player=connection.profile.name, server=result.server,
                            correlation_id=connection.correlation_id)
         if fallbacks:
-            play.transition.begin(fallbacks, SwitchCause.KICKED, notice)
+            self._fall_back(fallbacks, notice, configuring)
             return DROP
         return self._pass_kick()
+
+    def _fall_back(self, names, notice: str, configuring: bool) -> None:
+        play = self._play
+        if configuring:
+            # The client stays in its configuration for the next server; this one is done.
+            release(play.backend)
+            play.backend = None
+        play.transition.begin(names, SwitchCause.KICKED, notice, configuring=configuring)
 
     def _pass_kick(self):
         """The kick goes to the player, whose session ends when the backend closes."""
