@@ -3,21 +3,11 @@
 // reports every event as a JSON line.  Usage: node chat_client.js HOST PORT VERSION NAME LINE...
 const mc = require('minecraft-protocol')
 const text = require('./chat_text')
+const clientOptions = require('./client_options')
 
 const [host, port, version, username, ...lines] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
-const options = { host, port: Number(port), username, auth: 'offline', version }
-if (process.env.SESSION_SERVER) {
-  // Authenticated mode against a test session server: a made-up access token and profile.
-  options.sessionServer = process.env.SESSION_SERVER
-  options.auth = (client, opts) => {
-    client.username = username
-    client.session = { accessToken: 'test-token', selectedProfile: { id: process.env.PROFILE_ID, name: username } }
-    opts.haveCredentials = true
-    opts.accessToken = 'test-token'
-    opts.connect(client)
-  }
-}
+const options = clientOptions(host, port, version, username)
 // FAKE_HOST replaces the host field of the handshake (a Forge client's "host\0FML3\0").
 if (process.env.FAKE_HOST) options.fakeHost = JSON.parse(process.env.FAKE_HOST)
 // LOCAL_ADDRESS binds the client's socket to that source address (say 127.0.0.7).
