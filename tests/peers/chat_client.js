@@ -4,6 +4,7 @@
 const mc = require('minecraft-protocol')
 const text = require('./chat_text')
 const clientOptions = require('./client_options')
+const lineQueue = require('./line_queue')
 
 const [host, port, version, username, ...lines] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
@@ -28,22 +29,11 @@ if (process.env.LOGIN_PLUGIN_ANSWER !== undefined) {
 }
 
 
-let pending = lines.slice()
-let finished = false
-function next () {
-  if (pending.length === 0) {
-    if (finished) return
-    finished = true
-    say({ event: 'done' })
-    // LINGER_MS keeps the player online (still reporting) after its last line.
-    setTimeout(() => { client.end(); setTimeout(() => process.exit(0), 100) }, Number(process.env.LINGER_MS || 0))
-    return
-  }
-  const line = pending.shift()
-  say({ event: 'send', line })
+const script = lineQueue(client, lines, say, (line) => {
   if (line.startsWith('/')) client.write('chat_command', { command: line.slice(1), timestamp: BigInt(Date.now()), salt: 0n, argumentSignatures: [], messageCount: 0, acknowledged: Buffer.alloc(3), checksum: 0 })
   else client.chat(line)
-}
+})
+const next = script.next
 client.on('success', (packet) => say({ event: 'login_success', uuid: packet.uuid, username: packet.username, properties: packet.properties }))
 let plays = 0
 client.on('login', () => { say({ event: 'play' }); if (plays++ === 0) setTimeout(next, 200) })
@@ -72,5 +62,5 @@ client.on('keep_alive', () => say({ event: 'keep_alive' }))
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))
-client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(pending.length ? 1 : 0) })
+client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(script.pending.length ? 1 : 0) })
 setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 60000))
