@@ -14,7 +14,7 @@ from twisted.internet import defer, reactor, threads
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.integration.cluster_harness import HEARTBEAT, RedisServer, redis_missing
+from tests.integration.cluster_harness import HEARTBEAT, redis_missing, running_redis
 from tests.integration.deployment import (
     BIN, Deployment, TwistdProcess, http_json, mcproxyctl, wait_until,
 )
@@ -53,9 +53,7 @@ class WorkersCase(TestCase):
         if reason:
             raise SkipTest(reason)
         self.folder = temp_dir(self)
-        self.redis = RedisServer()
-        yield self.redis.start()
-        self.addCleanup(self.redis.stop)
+        self.redis = yield running_redis(self)
 
     def cluster_table(self, proxy_id: str = "edge") -> str:
         return (f'\n[cluster]\nenabled = true\nredis = "{self.redis.endpoint}"\nproxy_id = "{proxy_id}"\n'
