@@ -235,6 +235,7 @@ class ProxyDefaultsTests(ConfigFileTestCase):
         self.assertEqual(proxy.handshake_timeout, 10.0)
         self.assertEqual(proxy.login_timeout, 30.0)
         self.assertEqual(proxy.connect_timeout, 5.0)
+        self.assertEqual(proxy.read_timeout, 30.0)
         self.assertEqual(proxy.max_frame_size_prelogin, 32768)
         messaging = MessagingSection()
         self.assertTrue(messaging.enabled)
