@@ -58,6 +58,14 @@ class ReadWatchTests(SynchronousTestCase):
             self.clock.advance(1.0)
         self.assertEqual(self.peer.silent, 1)
 
+    def test_silent_for(self) -> None:
+        self.clock.advance(1.0)
+        self.clock.advance(1.0)
+        self.assertEqual(self.watch.silent_for(self.peer), 2.0)
+        self.peer.reads += 1
+        self.assertEqual(self.watch.silent_for(self.peer), 0.0)
+        self.assertEqual(self.watch.silent_for(Peer()), 0.0)
+
     def test_forgotten_peer_is_not_timed_out(self) -> None:
         self.watch.forget(self.peer)
         self.clock.advance(10.0)
@@ -108,11 +116,27 @@ class SilentClientTests(ReadTimeoutCase):
 
     def test_client_that_takes_no_kick_is_cut_off(self) -> None:
         """A client that reads nothing either keeps its closing socket only ``KICK_GRACE`` more."""
-        self.tick(31)
+        self.tick(31, backend_every=5)
         self.assertTrue(self.session.transport.disconnecting)
         self.assertFalse(self.session.transport.disconnected)
         self.tick(int(KICK_GRACE) + 1)
         self.assertTrue(self.session.transport.disconnected)
+
+    def test_both_silent_the_backend_goes(self) -> None:
+        """An idle client only answers its server: when neither has sent anything, the
+        server stopped, so it is dropped (the player falls back), not the client, who is
+        given a new period."""
+        lobby = self.session.backend
+        self.tick(31)
+        self.assertTrue(lobby.transport.disconnected)
+        self.assertFalse(self.session.transport.disconnecting)
+        self.assertEqual(self.rig.refusals("READ_TIMEOUT"), 0.0)
+        lose(lobby)
+        self.rig.router.accept()
+        self.session.connection.dataReceived(packet(IDS.play_configuration_acknowledged))
+        self.assertEqual(self.session.connection.server, "survival")
+        self.assertIn(self.session.connection, self.rig.core.read_watch)
+        self.assertEqual(self.losses("play", "moved"), 1.0)
 
     def test_chatty_client_kept(self) -> None:
         """Answering the backend's keep-alives, the client stays however long it plays."""
@@ -125,10 +149,13 @@ class SilentClientTests(ReadTimeoutCase):
         is timed out too, with the configuration state's disconnect."""
         connection, transport = self.rig.connect()
         connection.dataReceived(handshake() + login_start("Alex"))
-        self.rig.router.accept()
+        backend = self.rig.router.accept()
         connection.dataReceived(packet(IDS.login_acknowledged))
         transport.clear()
-        self.tick(31)
+        for second in range(31):
+            self.tick(1, backend_every=5)
+            if second % 5 == 0:
+                backend.dataReceived(packet(IDS.config_keep_alive, encode_long(second)))
         self.assertEqual(texts(transport.value(), IDS.config_disconnect), ["Timed out"])
         self.assertTrue(self.session.transport.disconnecting)
         self.assertEqual(self.rig.refusals("READ_TIMEOUT"), 2.0)

@@ -43,6 +43,14 @@ class ReadWatch:
         """Watch ``connection`` from now on (again, if it already was)."""
         self._watched[connection] = [connection.reads, self._clock.seconds(), timeout, on_silent]
 
+    def silent_for(self, connection) -> float:
+        """Seconds since ``connection`` was last seen reading (0 if it has read since the
+        last sweep, or is not watched)."""
+        entry = self._watched.get(connection)
+        if entry is None or connection.reads != entry[0]:
+            return 0.0
+        return self._clock.seconds() - entry[1]
+
     def forget(self, connection) -> None:
         self._watched.pop(connection, None)
 

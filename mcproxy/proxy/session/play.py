@@ -59,7 +59,7 @@ class PlayHandler(SessionHandler):
         proxy = connection.proxy
         backend = self.backend
         proxy.deadlines.cancel(connection)
-        proxy.read_watch.watch(connection, proxy.settings.read_timeout, connection.read_timed_out)
+        proxy.read_watch.watch(connection, proxy.settings.read_timeout, self.client_silent)
         connection.leave_prelogin()
         leftover_client = connection.codec.decoder.take_buffer()
         self.attach(backend, self.server, b"")
@@ -215,9 +215,24 @@ class PlayHandler(SessionHandler):
         self.backend = None
         self.transition.begin(names, SwitchCause.LOST, message, configuring=True)
 
+    def client_silent(self) -> None:
+        """Nothing from the client for ``read_timeout``.  An idle client (a bot, an older
+        version) only answers its server's keep-alives: when the server has been as quiet,
+        it is the one that stopped, and it goes instead; the client gets a new period."""
+        connection = self.connection
+        proxy = connection.proxy
+        backend = self.backend
+        timeout = proxy.settings.read_timeout
+        if backend is not None and proxy.read_watch.silent_for(backend) >= timeout:
+            proxy.read_watch.watch(connection, timeout, self.client_silent)
+            self.backend_silent(backend)
+            return
+        connection.read_timed_out()
+
     def backend_silent(self, backend: BackendConnection) -> None:
         """Nothing from ``backend`` for ``read_timeout``: it is cut off, and its close is a
         lost backend like any other (:meth:`backend_lost`)."""
+        backend.read_watch.forget(backend)
         if backend is self.backend and self.active:
             connection = self.connection
             connection.proxy.log.info("{server} sent nothing to {player} for {seconds} s; dropping it",
