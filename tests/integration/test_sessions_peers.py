@@ -337,7 +337,8 @@ class ReadTimeoutTests(ProxyWithEchoBackends, TestCase):
     def test_silent_backend_replaced(self):
         """A backend that stops sending (keep-alives included) but keeps its socket open is
         dropped after ``read_timeout`` and the player, still moving about, lands on the
-        fallback, told why; counted as a backend lost in play."""
+        fallback, told why; counted as a backend lost in play.  The bot, standing still, sends
+        nothing while its server is silent: the server goes, not the player."""
         yield self.start("1.21.4", backends=("game",), down=("lobby",), try_order=["lobby", "game"],
                          extra="read_timeout = 6")
         lobby = NodePeer("echo_server.js", self.proxy.config.servers["lobby"].port, "1.21.4",
@@ -354,6 +355,9 @@ class ReadTimeoutTests(ProxyWithEchoBackends, TestCase):
         self.assertTrue(moved, (bot.events, lobby.events))
         yield self.backends["game"].wait_for("join", timeout=5, username="Mover")
         yield lobby.wait_for("leave", timeout=10, username="Mover")
+        # Longer than read_timeout on game, whose keep-alives (every 4 s) and the bot's answers
+        # are read through the relay's sockets as they are set up for play.
+        yield sleep(8)
         self.assertFalse([e for e in bot.events if e["event"] in ("kicked", "end", "error")], bot.events)
         losses = {(s.labels["state"], s.labels["outcome"]): s.value for f in self.proxy.registry.collect()
                   if f.name == "mcproxy_backend_losses" for s in f.samples if s.name.endswith("_total")}
