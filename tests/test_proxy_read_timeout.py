@@ -58,6 +58,19 @@ class ReadWatchTests(SynchronousTestCase):
             self.clock.advance(1.0)
         self.assertEqual(self.peer.silent, 1)
 
+    def test_failing_callback_does_not_stop_the_sweep(self) -> None:
+        def fail() -> None:
+            raise RuntimeError("boom")
+
+        broken = Peer()
+        self.watch.watch(broken, 1.0, fail)
+        self.clock.advance(1.0)
+        self.clock.advance(1.0)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        for _ in range(5):
+            self.clock.advance(1.0)
+        self.assertEqual(self.peer.silent, 1)
+
     def test_silent_for(self) -> None:
         self.clock.advance(1.0)
         self.clock.advance(1.0)

@@ -14,6 +14,9 @@ from typing import Callable
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+_log = Logger()
 
 
 class ReadWatch:
@@ -72,5 +75,10 @@ class ReadWatch:
                 silent.append(connection)
         for connection in silent:
             entry = self._watched.pop(connection, None)
-            if entry is not None:
+            if entry is None:
+                continue
+            try:
                 entry[3]()
+            except Exception:
+                # One connection's ending going wrong must not stop the sweep for all the others.
+                _log.failure("ending a silent connection failed")
