@@ -122,6 +122,8 @@ class Processes:
         self.profile_dir = profile_dir
         self.running: list[subprocess.Popen] = []
         self.haproxy_pid = 0
+        self.backend_pid = 0
+        self.redis_pid = 0
         self.env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 
@@ -136,6 +138,7 @@ class Processes:
         port = free_port()
         process = self._spawn([sys.executable, "-m", "bench.servers", "backend", str(port)], "backend.log")
         wait_port(port, process=process)
+        self.backend_pid = process.pid
         return port
 
     def redis(self) -> int:
@@ -143,6 +146,7 @@ class Processes:
         process = self._spawn([shutil.which("redis-server"), "--port", str(port), "--bind",
                                "127.0.0.1", "--save", "", "--appendonly", "no"], "redis.log")
         wait_port(port, process=process)
+        self.redis_pid = process.pid
         return port
 
     def proxy_config(self, name: str, port: int, backend_port: int, online: bool = False, extra: str = "",
@@ -275,6 +279,53 @@ def cpu_total(pids: int | list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in ([pids] if isinstance(pids, int) else pids))
 
 
+class CpuSplit:
+    """CPU per join of each process taking part (load generator, backend, proxy, Redis ...).
+
+    On a machine whose cores are all busy, joins/s is the cores over the CPU one join costs
+    all processes together, so this split bounds the ratio a proxy can reach against another.
+    """
+
+    def __init__(self, parts: dict[str, int | list[int]]) -> None:
+        self.parts = {name: pids for name, pids in parts.items() if pids}
+        self.samples: dict[str, list[float]] = {name: [] for name in self.parts}
+        self._before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._before = {name: cpu_total(pids) for name, pids in self.parts.items()}
+
+    def stop(self, joins: float) -> None:
+        for name, pids in self.parts.items():
+            self.samples[name].append((cpu_total(pids) - self._before[name]) / max(1.0, joins) * 1e3)
+
+    def medians(self) -> dict[str, float]:
+        return {name: statistics.median(values) for name, values in self.samples.items() if values}
+
+    def total(self) -> float:
+        return sum(self.medians().values())
+
+    def text(self) -> str:
+        return ", ".join(f"{name} {ms:.2f}" for name, ms in self.medians().items()) + f" (all {self.total():.2f}) ms"
+
+
+def ceiling_note(ours: CpuSplit, base: CpuSplit, proxy: str, target: float) -> str:
+    """The CPU per join, process by process, and the ratio it allows on a saturated machine.
+
+    The load generator and the backend do the same work per join on either path; they are
+    counted at what they cost in the baseline's rounds (at a lower join rate their fixed
+    costs per second weigh more per join, which is not the proxy's doing).
+    """
+    mine, theirs = ours.medians(), base.medians()
+    if not mine or not theirs:
+        return ""
+    shared = sum(theirs[name] if theirs.get(name) else ms for name, ms in mine.items() if name != proxy)
+    needed = base.total() / target - shared
+    bound = base.total() / (shared + mine.get(proxy, 0.0))
+    return (f"CPU per join, ours: {ours.text()}; baseline: {base.text()}; with the cores saturated the "
+            f"ratio is at most {bound:.2f}, and {target:g} × needs the proxy at "
+            f"≤ {needed:.2f} ms per join (it used {mine.get(proxy, 0.0):.2f})")
+
+
 def children(pid: int) -> list[int]:
     """The child processes of ``pid`` (a supervisor's workers)."""
     try:
@@ -318,6 +369,11 @@ def machine() -> list[str]:
 
 
 # Load -------------------------------------------------------------------------------
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def sleep(seconds: float) -> defer.Deferred:
@@ -585,9 +641,17 @@ def run_figures(opts, procs: Processes, selected: list[str]):
                         "≥ 0.5 × HAProxy", ratio_min=0.5)
         figures.append(figure)
         print(f"{figure.name} ...", flush=True)
+        bench, back = os.getpid(), procs.backend_pid
+        ours_cpu = CpuSplit({"proxy": proxy_pid, "players": bench, "backend": back})
+        base_cpu = CpuSplit({"haproxy": procs.haproxy_pid, "players": bench, "backend": back})
         for _ in range(rounds):
+            ours_cpu.start()
             figure.ours.append((yield joins_round(proxy, 50, window, names, figure)))
+            ours_cpu.stop(figure.ours[-1] * window)
+            base_cpu.start()
             figure.base.append((yield joins_round(haproxy, 50, window, names, figure)))
+            base_cpu.stop(figure.base[-1] * window)
+        figure.note = f"{ceiling_note(ours_cpu, base_cpu, 'proxy', 0.5)}; {load_average()}"
     if "latency" in selected:
         figure = Figure(f"added round-trip p99, {players_n} players", "ms", "HAProxy's added p99",
                         "≤ 3 × HAProxy's", ratio_max=3.0)

@@ -12,12 +12,10 @@ import statistics
 
 from twisted.internet import defer
 
-from bench.run import Figure, Names, Processes, children, cpu_total, flood_round, join_many, joins_round, leave, sleep
-
-
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+from bench.run import (
+    CpuSplit, Figure, Names, Processes, ceiling_note, children, flood_round, join_many, joins_round, leave,
+    load_average, sleep,
+)
 
 
 @defer.inlineCallbacks
@@ -54,16 +52,17 @@ def workers_figures(opts, procs: Processes, backend: int, names: Names, selected
                         "HAProxy (2 threads) → same backend", "≥ 0.8 × HAProxy", ratio_min=0.8)
         figures.append(figure)
         print(f"{figure.name} ...", flush=True)
-        cpu_ours, cpu_base = [], []
+        bench, back = os.getpid(), procs.backend_pid
+        ours_cpu = CpuSplit({"workers": pids, "players": bench, "backend": back, "redis": procs.redis_pid})
+        base_cpu = CpuSplit({"haproxy": haproxy_pid, "players": bench, "backend": back, "redis": procs.redis_pid})
         for _ in range(rounds):
-            before = cpu_total(pids)
+            ours_cpu.start()
             figure.ours.append((yield joins_round(port, 50, window, names, figure)))
-            cpu_ours.append((cpu_total(pids) - before) / max(1.0, figure.ours[-1] * window) * 1e3)
-            before = cpu_total(haproxy_pid)
+            ours_cpu.stop(figure.ours[-1] * window)
+            base_cpu.start()
             figure.base.append((yield joins_round(haproxy, 50, window, names, figure)))
-            cpu_base.append((cpu_total(haproxy_pid) - before) / max(1.0, figure.base[-1] * window) * 1e3)
-        figure.note = (f"CPU per join: workers together {statistics.median(cpu_ours):.2f} ms, HAProxy "
-                       f"{statistics.median(cpu_base):.3f} ms; each join also claims its UUID in Redis "
-                       f"(workers need [cluster]); {load_average()}")
+            base_cpu.stop(figure.base[-1] * window)
+        figure.note = (f"{ceiling_note(ours_cpu, base_cpu, 'workers', 0.8)}; each join also claims its UUID in "
+                       f"Redis (workers need [cluster]); {load_average()}")
     procs.stop(supervisor)
     return figures

@@ -198,7 +198,7 @@ class InMemoryRedis:
     """The directory's Redis semantics (what ``mcproxy.cluster.store``'s scripts do) in dicts.
 
     Liveness keys expire on ``clock``; events and requests are delivered synchronously to
-    whoever subscribed.  Operations named in ``hold`` (``"claim"``, ``"entries"``, ...) are
+    whoever subscribed.  Operations named in ``hold`` (``"apply"``, ``"entries"``, ...) are
     done at once but answered only at ``release_held``: a reply still on its way.
     """
 
@@ -304,44 +304,44 @@ class InMemoryStore:
             return 1
         return self._answer(withdraw)
 
-    def claim(self, entry, replace: bool) -> defer.Deferred:
-        from mcproxy.cluster.store import Claim
+    def apply(self, operations: list[tuple]) -> defer.Deferred:
+        """What ``store.APPLY`` does: each operation in order, one sealed event for the batch."""
+        from mcproxy.cluster.store import Claim, batch_body
 
-        def claim():
+        def apply():
             r = self.redis
-            current = r.players.get(entry.uuid)
-            other = PlayerEntry.decode(current) if current else None
-            if other is not None:
-                if other.proxy != self.proxy_id and not replace and r.is_alive(other.proxy):
-                    return Claim(False, other)
-                r.by_proxy.get(other.proxy, set()).discard(entry.uuid)
-            r.players[entry.uuid] = entry.encode()
-            r.by_proxy.setdefault(self.proxy_id, set()).add(entry.uuid)
-            r.publish("mcproxy:events", self.seal({"op": "put", "entry": entry.encode()}))
-            return Claim(True, other)
-        return self._answer(claim, "claim")
-
-    def _change(self, entry, new: str) -> defer.Deferred:
-        def change():
-            r = self.redis
-            current = r.players.get(entry.uuid)
-            if current is None or json.loads(current)["session"] != entry.session:
-                return 0
-            if new:
-                r.players[entry.uuid] = new
-                r.publish("mcproxy:events", self.seal({"op": "put", "entry": new}))
-            else:
-                del r.players[entry.uuid]
-                r.by_proxy.get(self.proxy_id, set()).discard(entry.uuid)
-                r.publish("mcproxy:events", self.seal({"op": "del", "uuid": entry.uuid, "session": entry.session}))
-            return 1
-        return self._answer(change)
-
-    def update(self, entry) -> defer.Deferred:
-        return self._change(entry, entry.encode())
-
-    def release(self, entry) -> defer.Deferred:
-        return self._change(entry, "")
+            results, applied = [], []
+            for operation in operations:
+                kind, player = operation[0], operation[1]
+                current = r.players.get(player)
+                took = False
+                if kind == "c":
+                    other = PlayerEntry.decode(current) if current else None
+                    if other is not None and other.proxy != self.proxy_id and operation[3] != "1" \
+                            and r.is_alive(other.proxy):
+                        results.append(Claim(False, other))
+                    else:
+                        if other is not None:
+                            r.by_proxy.get(other.proxy, set()).discard(player)
+                        r.players[player] = operation[2]
+                        r.by_proxy.setdefault(self.proxy_id, set()).add(player)
+                        results.append(Claim(True, other))
+                        took = other is not None
+                elif current is not None and json.loads(current)["session"] == operation[2]:
+                    if kind == "u":
+                        r.players[player] = operation[3]
+                    else:
+                        del r.players[player]
+                        r.by_proxy.get(self.proxy_id, set()).discard(player)
+                    results.append(True)
+                    took = True
+                else:
+                    results.append(False)
+                applied.append("1" if took else "0")
+            if "1" in applied:
+                r.publish("mcproxy:events", self.seal(batch_body(operations)) + "|" + "".join(applied))
+            return results
+        return self._answer(apply, "apply")
 
     def entries(self) -> defer.Deferred:
         return self._answer(lambda: list(self.redis.players.items()), "entries")

@@ -185,12 +185,14 @@ class Rig:
         protocol = protocol or self.protocol
         connection, transport = self.connect()
         connection.dataReceived(handshake(protocol=protocol) + login_start(name, protocol))
+        self.reactor.advance(0)  # a cluster directory answers the claim at the end of the turn
         backend = self.router.accept()
         ids = packet_ids(protocol)
         if ids.login_acknowledged is not None:
             connection.dataReceived(packet(ids.login_acknowledged))
             backend.dataReceived(packet(ids.config_finish))
             connection.dataReceived(packet(ids.config_finish_ack))
+        self.reactor.advance(0)
         transport.clear()
         backend.transport.clear()
         return Session(connection, transport, backend)

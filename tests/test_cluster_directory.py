@@ -14,10 +14,11 @@ from zope.interface.verify import verifyObject
 
 from mcproxy.cluster.directory import ClusterDirectory
 from mcproxy.cluster.entry import PlayerEntry
-from mcproxy.cluster.events import sealer
+from mcproxy.cluster.events import MAX_EVENT_BYTES, sealer
 from mcproxy.cluster.metrics import ClusterMetrics
+from mcproxy.cluster.writes import MAX_BATCH
 from mcproxy.cluster.signing import MessageSigner
-from mcproxy.cluster.store import EVENTS, rpc_channel
+from mcproxy.cluster.store import EVENTS, batch_body, rpc_channel, split_applied, update_op
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.ops.health import CheckState
 from mcproxy.proxy.core import PlayerDirectory
@@ -105,10 +106,11 @@ class Proxy:
         self.log: list[dict] = []
         log = Logger(observer=self.log.append)
         signer = MessageSigner(redis.clock, proxy_id, secret, log=log)
+        self.seal = sealer(signer)
         self.directory = ClusterDirectory(
             redis.clock, ProxyDirectory(self.core), self.link, proxy_id, INTERVAL,
             ClusterMetrics(self.registry), log, signer, kick_existing=kick,
-            store=redis.store(proxy_id, sealer(signer)))
+            store=redis.store(proxy_id, self.seal))
         redis.subscribe(EVENTS, self.directory.message)
         redis.subscribe(rpc_channel(proxy_id), self.directory.message)
         self.directory.startService()
@@ -118,15 +120,22 @@ class Proxy:
         connection = FakeConnection(name, player_id)
         admitted = []
         self.directory.claim(connection).addCallback(admitted.append)
+        self.turn()
         assert admitted == [True], admitted
         connection.server = server
         self.core.players.add(connection)
         self.directory.joined(connection)
+        self.turn()
         return connection
 
     def leave(self, connection: FakeConnection) -> None:
         self.core.players.remove(connection)
         self.directory.left(connection)
+        self.turn()
+
+    def turn(self) -> None:
+        """The end of the reactor turn: the directory's gathered writes go to Redis."""
+        self.core.reactor.advance(0)
 
     def names(self) -> list[str]:
         return [e.name for e in self.directory.entries()]
@@ -209,7 +218,9 @@ class ClusterDirectoryTests(SynchronousTestCase):
         one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
         alice = one.join("Alice")
         again = FakeConnection("Alice", alice.profile.id)
-        self.assertIs(result_of(two.directory.claim(again)), False)
+        claimed = two.directory.claim(again)
+        two.turn()
+        self.assertIs(result_of(claimed), False)
         self.assertEqual(two.metric("mcproxy_cluster_duplicate_logins_total", action="refused"), 1)
         self.assertEqual(alice.disconnected, [])
         self.assertEqual(one.names(), ["Alice"])
@@ -312,11 +323,14 @@ class ClusterDirectoryTests(SynchronousTestCase):
     def test_leaving_while_the_claim_is_in_flight_releases_it(self) -> None:
         """A player gone before Redis answered its claim does not stay in the directory."""
         one = Proxy(self.redis, "p1")
-        self.redis.hold = {"claim"}
+        self.redis.hold = {"apply"}
         alice = FakeConnection("Alice")
         admitted = one.directory.claim(alice)
+        one.turn()
         one.directory.left(alice)
+        self.redis.hold = set()
         self.redis.release_held()
+        one.turn()
         self.assertIs(result_of(admitted), False)
         self.assertEqual(self.redis.players, {})
 
@@ -340,6 +354,7 @@ class ClusterDirectoryTests(SynchronousTestCase):
         self.assertEqual(bob.switches, ["games"])
         self.assertEqual(bob.messages, ["You are now connected to games."])
         two.directory.moved(bob)  # what ProxyCore.player_moved does once the switch completes
+        two.turn()
         self.assertEqual(one.directory.locate("Bob").server, "games")
         self.assertEqual(two.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="served"), 1)
         self.assertEqual(one.metric("mcproxy_cluster_rpc_total", operation="transfer", outcome="answered"), 1)
@@ -450,3 +465,113 @@ class ProxyDirectoryTests(SynchronousTestCase):
         self.assertEqual(directory.online_count(), 1)
         self.assertEqual([(e.name, e.server, e.login_time) for e in directory.entries()], [("Alice", "lobby", 7.0)])
         self.assertEqual(directory.locate("ALICE").name, "Alice")
+
+
+class BatchedWritesTests(SynchronousTestCase):
+    """A reactor turn's claims, updates and releases travel as one script and one event."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.redis = InMemoryRedis(self.clock)
+        self.events: list[str] = []
+        self.redis.subscribe(EVENTS, lambda channel, message: self.events.append(message))
+
+    def test_one_script_and_one_event_per_turn(self) -> None:
+        """Three logins, one reaching play and one leaving, all in one turn: one script, one event."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        bob = two.join("Bob")
+        two.leave(bob)  # another proxy's turn: its own script and event
+        batches, self.events[:] = one.directory.writes.batches, []
+        claims = []
+        for name in ("Alice", "Carol", "Dave"):
+            connection = FakeConnection(name)
+            one.directory.claim(connection).addCallback(claims.append)
+            if name == "Carol":
+                carol = connection
+        self.assertEqual(claims, [])
+        one.turn()
+        self.assertEqual(claims, [True, True, True])
+        carol.server = "lobby"
+        one.directory.joined(carol)
+        one.directory.left(next(c for c in one.directory._sessions if c.profile.name == "Dave"))
+        one.turn()
+        self.assertEqual(one.directory.writes.batches - batches, 2)
+        # One event, for the second turn: fresh claims take no one's place and change no view.
+        self.assertEqual(len(self.events), 1)
+        sealed, applied = split_applied(self.events[0])
+        changes = json.loads(json.loads(sealed)["msg"])["body"]["changes"]
+        self.assertEqual(([c["op"] for c in changes], applied), (["put", "del"], "11"))
+        self.assertEqual(two.names(), ["Carol"])
+
+    def test_own_events_are_skipped_unparsed(self) -> None:
+        """A proxy recognises its own batch by its first bytes; another proxy's it applies."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        one.join("Alice")
+        own = self.events[-1]
+        before = one.directory.others.version
+        one.directory.message(EVENTS, own[:60] + "not json")
+        self.assertEqual(one.directory.others.version, before)
+        self.assertEqual(one.metric("mcproxy_cluster_bad_messages_total", reason="not_json"), 0)
+        two.directory.message(EVENTS, own[:60] + "not json")
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="not_json"), 1)
+
+    def test_only_the_changes_that_took_effect_are_applied(self) -> None:
+        """A batch's flags say which changes Redis made; a refused update changes no view."""
+        one, two = Proxy(self.redis, "p1", kick=True), Proxy(self.redis, "p2", kick=True)
+        alice = one.join("Alice")
+        stale = one.directory._sessions[alice]
+        two.join("Alice", player_id=alice.profile.id)  # takes over: p1's session is over in Redis
+        self.events[:] = []
+        one.directory.writes.update(stale.replace(server="games"))
+        one.turn()
+        self.assertEqual(self.events, [])  # nothing took effect: nothing published
+        self.assertEqual([(e.name, e.proxy, e.server) for e in two.directory.entries()], [("Alice", "p2", "lobby")])
+        # Had it been published, its flag would have kept the stale entry out of every view.
+        envelope = one.seal(batch_body([update_op(stale.replace(server="games"), stale.encode())]))
+        self.assertEqual(split_applied(envelope), (envelope, None))
+        two.directory.message(EVENTS, envelope + "|0")
+        self.assertEqual([(e.name, e.proxy, e.server) for e in two.directory.entries()], [("Alice", "p2", "lobby")])
+        two.directory.message(EVENTS, envelope + "|1")  # the same envelope with other flags: a replay
+        self.assertEqual(two.metric("mcproxy_cluster_bad_messages_total", reason="replayed_nonce"), 1)
+
+    def test_a_failed_script_falls_back_for_each_write(self) -> None:
+        """Redis failing a turn's script: each write in it is done locally and counted by operation."""
+        one = Proxy(self.redis, "p1")
+        alice = one.join("Alice")
+        claims = []
+        bob = FakeConnection("Bob")
+        one.directory.claim(bob).addCallback(claims.append)
+        one.directory.left(alice)
+        self.redis.down = True
+        one.turn()
+        self.assertEqual(claims, [True])
+        self.assertEqual([one.metric("mcproxy_cluster_local_fallbacks_total", operation=op)
+                          for op in ("claim", "release")], [1, 1])
+
+    def test_stopping_sends_the_turns_writes_before_leaving(self) -> None:
+        """A release still gathered when the proxy stops reaches Redis before the withdrawal."""
+        one = Proxy(self.redis, "p1")
+        alice = one.join("Alice")
+        self.redis.hold = {"apply"}
+        one.directory.left(alice)
+        result_of(one.directory.stopService())
+        self.assertEqual(self.redis.players, {})
+        self.assertEqual(len(self.redis.held), 1)
+
+    def test_a_crowded_turn_goes_as_several_scripts_each_event_within_bounds(self) -> None:
+        """More writes in one turn than an event may carry: several scripts, each event under the receivers' bound."""
+        one, two = Proxy(self.redis, "p1"), Proxy(self.redis, "p2")
+        crowd = [FakeConnection(f"Player_{i:08d}") for i in range(MAX_BATCH * 2 + 1)]
+        for connection in crowd:
+            connection.address = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+            one.directory.claim(connection)
+        one.turn()
+        batches, self.events[:] = one.directory.writes.batches, []
+        for connection in crowd:
+            connection.server = "a-server-with-a-rather-long-name"
+            one.directory.joined(connection)
+        one.turn()
+        self.assertEqual(one.directory.writes.batches - batches, 3)
+        self.assertEqual(len(self.events), 3)
+        self.assertLess(max(len(event) for event in self.events), MAX_EVENT_BYTES)
+        self.assertEqual(len(two.names()), len(crowd))

@@ -138,6 +138,26 @@ class RedisLinkTests(SynchronousTestCase):
         self.feed(subscriber, b"*3\r\n$7\r\nmessage\r\n$14\r\nmcproxy:events\r\n$2\r\nhi\r\n")
         self.assertEqual(self.messages, [("mcproxy:events", "hi")])
 
+    def test_replies_are_parsed_in_one_pass(self) -> None:
+        """A read holding several replies is parsed at once: no pausing the socket until a later turn."""
+        (command, wire), (subscriber, subscriber_wire) = self.linked()
+        answers = [self.link.call("GET", "a"), self.link.call("PING")]
+        command.dataReceived(b"$5\r\nhello\r\n+PONG\r\n")
+        self.assertEqual([self.successResultOf(d) for d in answers], ["hello", "PONG"])
+        subscriber.dataReceived(b"*3\r\n$7\r\nmessage\r\n$14\r\nmcproxy:events\r\n$1\r\na\r\n"
+                                b"*3\r\n$7\r\nmessage\r\n$14\r\nmcproxy:events\r\n$1\r\nb\r\n")
+        self.assertEqual(self.messages, [("mcproxy:events", "a"), ("mcproxy:events", "b")])
+        self.assertEqual((wire.producerState, subscriber_wire.producerState), ("producing", "producing"))
+
+    def test_commands_are_sent_at_once(self) -> None:
+        """The command connection gets the direct write once it is ready; the subscriber needs none."""
+        from mcproxy.cluster import redis
+
+        installed = []
+        self.patch(redis, "fast_path", installed.append)
+        (command, wire), (subscriber, _) = self.linked()
+        self.assertEqual(installed, [wire])
+
     def test_lost_connection_goes_down_and_retries(self) -> None:
         """Losing either connection takes the link down, observers are told, and it reconnects."""
         (command, _), _ = self.linked()

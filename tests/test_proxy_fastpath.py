@@ -136,3 +136,38 @@ class FastPathTests(TestCase):
     def test_tls_connections_are_left_alone(self):
         self.transport.TLS = True
         self.assertFalse(fast_path(self.transport))
+
+
+class FromTheFirstWriteTests(TestCase):
+    """Player and backend connections send directly from their first byte, not only once relaying."""
+
+    def recording(self, module):
+        installed = []
+
+        def record(transport):
+            installed.append((transport, transport.value()))
+            return False
+
+        self.patch(module, "fast_path", record)
+        return installed
+
+    def test_player_connection(self):
+        """A player's transport gets the direct write when it connects, before anything is written."""
+        from mcproxy.proxy import client
+        from tests.session_rig import Rig
+
+        installed = self.recording(client)
+        connection, transport = Rig().connect()
+        self.assertEqual(installed, [(transport, b"")])
+
+    def test_backend_connection(self):
+        """A backend's transport gets it before the handshake and Login Start go out."""
+        from mcproxy.proxy import backend
+        from mcproxy.wire.packets import packet_ids
+        from tests.test_proxy_routing import _login
+
+        installed = self.recording(backend)
+        transport = StringTransport()
+        backend.BackendFactory(_login(), packet_ids(767), 2097151).buildProtocol(None).makeConnection(transport)
+        self.assertEqual(installed, [(transport, b"")])
+        self.assertNotEqual(transport.value(), b"")

@@ -50,7 +50,7 @@ class LoginForServerTests(SynchronousTestCase):
         router.connect(_login("modern"), ["classic"])
         factory = reactor.tcpClients[0][2]
         protocol = factory.buildProtocol(None)
-        login = protocol._wrappedProtocol.login
+        login = protocol.login
         self.assertEqual((login.mode, login.proxy_protocol), ("legacy", "v2"))
 
     def test_secret_stays_out_of_repr(self) -> None:

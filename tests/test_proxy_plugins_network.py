@@ -110,6 +110,7 @@ class SendCommandAcrossProxiesTests(SynchronousTestCase):
         self.assertEqual((zed.switches, yan.switches), (["creative"], []))
         self.assertEqual(zed.messages, ["You are now connected to creative."])
         other.directory.moved(zed)  # what ProxyCore.player_moved does once the switch completes
+        other.turn()
         steve.connection.dataReceived(chat_command("send all lobby"))
         self.assertEqual((zed.switches, yan.switches), (["creative", "lobby"], ["lobby"]))
         said = texts(steve.sent(), IDS.play_system_chat)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.error import ConnectionRefusedError, TimeoutError as ConnectTimeout
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.proxy.auth import GameProfile
-from mcproxy.proxy.backend import BackendFactory, BackendLogin
+from mcproxy.proxy.backend import BackendConnection, BackendFactory, BackendLogin
 from mcproxy.wire.packets import packet_ids
-from mcproxy.proxy.routing import Router, ServerAddress
+from mcproxy.proxy.routing import NoServerAvailable, Router, ServerAddress
 
 
 class _CountingResolver:
@@ -60,6 +60,26 @@ class RouterConnectTests(SynchronousTestCase):
         _router(reactor, "::1").connect(_login(), ["lobby"])
         self.assertEqual(reactor.nameResolver.asked, [])
         self.assertEqual([(host, port) for host, port, *_ in reactor.tcpClients], [("::1", 25566)])
+
+    def test_no_wrapping_protocol_between_socket_and_backend(self) -> None:
+        """The socket talks to the backend connection itself: no endpoint wrapper relays each read."""
+        reactor = _reactor()
+        d = _router(reactor, "127.0.0.1").connect(_login(), ["lobby"])
+        factory = reactor.tcpClients[0][2]
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 25566))
+        self.assertIsInstance(protocol, BackendConnection)
+        protocol.makeConnection(StringTransport())
+        self.assertNoResult(d)
+        self.assertTrue(factory.connected.called)
+
+    def test_connect_timeout_is_a_refusal(self) -> None:
+        """A backend that does not accept within connect_timeout refuses the player as BACKEND_CONNECT_TIMEOUT."""
+        reactor = _reactor()
+        d = _router(reactor, "127.0.0.1").connect(_login(), ["lobby"])
+        factory = reactor.tcpClients[0][2]
+        factory.clientConnectionFailed(reactor.connectors[0], Failure(ConnectTimeout()))
+        failure = self.failureResultOf(d, NoServerAvailable)
+        self.assertEqual([refusal.reason for _, refusal in failure.value.attempts], ["BACKEND_CONNECT_TIMEOUT"])
 
     def test_host_name_is_resolved(self) -> None:
         """A backend given by name still goes through the reactor's resolver."""

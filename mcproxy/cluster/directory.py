@@ -22,8 +22,9 @@ from mcproxy.cluster.events import EventInbox, sealer
 from mcproxy.cluster.redis import RedisUnavailable
 from mcproxy.cluster.actions import RemoteActions
 from mcproxy.cluster.routed import RoutedActions
-from mcproxy.cluster.store import EVENTS, DirectoryStore
+from mcproxy.cluster.store import EVENTS, DirectoryStore, split_applied
 from mcproxy.cluster.view import OthersView
+from mcproxy.cluster.writes import DirectoryWrites
 from mcproxy.interfaces import IPlayerDirectory
 from mcproxy.ops.health import CheckResult, CheckState
 from mcproxy.proxy.directory import KICKED
@@ -48,6 +49,8 @@ class ClusterDirectory(RoutedActions, Service):
         self._kick_existing = kick_existing
         self._store = store if store is not None else DirectoryStore(link, proxy_id, sealer(signer))
         self._events = EventInbox(clock, proxy_id, signer, metrics, log)
+        #: Claims, updates and releases go to Redis together, one script per reactor turn.
+        self.writes = DirectoryWrites(clock, self._store)
         self._token = uuid.uuid4().hex
         #: This proxy's sessions: connection -> its entry, and UUID -> connection.
         self._sessions: dict[object, PlayerEntry] = {}
@@ -81,6 +84,8 @@ class ClusterDirectory(RoutedActions, Service):
         super().stopService()
         if self._loop.running:
             self._loop.stop()
+        # Sent before the withdrawal, which Redis therefore runs after them.
+        self.writes.flush()
         self._sessions.clear()
         self._sessions_version += 1
         self._by_uuid.clear()
@@ -153,9 +158,10 @@ class ClusterDirectory(RoutedActions, Service):
         if channel == self.rpc.channel:
             self.rpc.received(text)
         elif channel == EVENTS:
-            opened = self._events.open(text)
+            sealed, applied = split_applied(text)
+            opened = self._events.open(sealed)
             if opened is not None:
-                self.others.event(*opened)
+                self.others.event(*opened, applied)
 
     # Sessions -----------------------------------------------------------------------
 
@@ -177,7 +183,7 @@ class ClusterDirectory(RoutedActions, Service):
         if not self._link.connected or self._dirty:
             return defer.succeed(self._claimed_locally("claim"))
         self._claiming.add(connection)
-        d = self._store.claim(entry, self._kick_existing)
+        d = self.writes.claim(entry, self._kick_existing)
         d.addCallbacks(self._claim_answered, self._claim_failed, callbackArgs=(connection,),
                        errbackArgs=(connection,))
         return d
@@ -246,7 +252,7 @@ class ClusterDirectory(RoutedActions, Service):
         if not self._link.connected:
             self._claimed_locally("update")
             return
-        self._store.update(entry).addErrback(self._write_failed, "update")
+        self.writes.update(entry).addErrback(self._write_failed, "update")
 
     def left(self, connection) -> None:
         entry = self._forget(connection)
@@ -262,7 +268,7 @@ class ClusterDirectory(RoutedActions, Service):
         if not self._link.connected:
             self._claimed_locally("release")
             return
-        self._store.release(entry).addErrback(self._write_failed, "release")
+        self.writes.release(entry).addErrback(self._write_failed, "release")
 
     def _write_failed(self, failure, operation: str) -> None:
         if not failure.check(RedisUnavailable):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 #: An entry is a few hundred bytes; anything much larger was not written by a proxy.
 MAX_ENTRY_BYTES = 4096
@@ -38,7 +39,9 @@ class PlayerEntry:
                    login_time=now, session=session)
 
     def encode(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        return json.dumps({"address": self.address, "login_time": self.login_time, "name": self.name,
+                           "protocol": self.protocol, "proxy": self.proxy, "server": self.server,
+                           "session": self.session, "uuid": self.uuid}, separators=(",", ":"))
 
     @classmethod
     def decode(cls, text: str | bytes) -> "PlayerEntry":
@@ -48,13 +51,20 @@ class PlayerEntry:
             raise BadEntry("entry too large")
         try:
             data = json.loads(text)
-            entry = cls(uuid=str(uuid.UUID(data["uuid"])), name=str(data["name"]), proxy=str(data["proxy"]),
-                        server=str(data["server"]), address=str(data["address"]),
-                        protocol=int(data["protocol"]), login_time=float(data["login_time"]),
-                        session=str(data["session"]))
-        except (ValueError, KeyError, TypeError) as error:
+        except ValueError as error:
             raise BadEntry(f"not a player entry: {error}") from None
-        return entry
+        return cls.from_data(data)
+
+    @classmethod
+    def from_data(cls, data) -> "PlayerEntry":
+        """An entry from its decoded JSON (an event embeds entries as objects)."""
+        try:
+            return cls(uuid=str(uuid.UUID(data["uuid"])), name=str(data["name"]), proxy=str(data["proxy"]),
+                       server=str(data["server"]), address=str(data["address"]),
+                       protocol=int(data["protocol"]), login_time=float(data["login_time"]),
+                       session=str(data["session"]))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise BadEntry(f"not a player entry: {error}") from None
 
     def replace(self, **changes) -> "PlayerEntry":
-        return PlayerEntry(**{**asdict(self), **changes})
+        return dataclasses.replace(self, **changes)

@@ -19,6 +19,8 @@ from twisted.internet.endpoints import clientFromString
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
+from mcproxy.proxy.fastpath import fast_path
+
 
 class RedisUnavailable(Exception):
     """Redis cannot be asked right now: not connected, refused, or too slow to answer."""
@@ -162,6 +164,8 @@ class RedisLink(MultiService):
     @defer.inlineCallbacks
     def _prepare_command(self, protocol):
         if (yield self._greet(protocol)):
+            # A turn's directory writes are one command: sent at once, not on the next turn.
+            fast_path(protocol.transport)
             self._command = protocol
             self._changed()
 

@@ -5,7 +5,8 @@ ids ever seen alive), ``proxy:<id>`` (this proxy's liveness, expiring after thre
 heartbeats, holding the token of the process that set it) and ``proxy:<id>:players`` (set
 of the UUIDs it holds).  Every change also publishes on ``events`` so other proxies update
 their view without polling; the proxy seals each event before calling the script (see
-:mod:`mcproxy.cluster.events`), which publishes it as given.  Scripts build key names from
+:mod:`mcproxy.cluster.events`), which publishes it as given.  The claims, updates and
+releases of one reactor turn go as one script (:data:`APPLY`) with one event.  Scripts build key names from
 the prefix, so the directory needs one Redis (or a primary with replicas), not a Redis Cluster.
 """
 
@@ -91,43 +92,104 @@ redis.call('PUBLISH', prefix .. 'events', ARGV[3])
 return 1
 """
 
-# KEYS: players.  ARGV: prefix, UUID, entry, proxy id, replace ('1' or '0'), sealed event.
-# Returns {1, previous entry or ''} when claimed, {0, holder's entry} when refused.
-# An entry held by a dead proxy, or by this proxy id (a predecessor's ghost), never refuses.
-CLAIM = """
-local prefix, u, id = ARGV[1], ARGV[2], ARGV[4]
-local current = redis.call('HGET', KEYS[1], u)
-if current then
-  local ok, entry = pcall(cjson.decode, current)
-  local owner = ok and entry['proxy'] or nil
-  if owner and owner ~= id and ARGV[5] ~= '1' and redis.call('EXISTS', prefix .. 'proxy:' .. owner) == 1 then
-    return {0, current}
+# KEYS: players.  ARGV: prefix, proxy id, sealed event, then the operations in order:
+#   'c', UUID, entry, replace ('1' or '0'): claim; {1, replaced entry or ''} or {0, holder's entry}.
+#     An entry held by a dead proxy, or by this proxy id (a predecessor's ghost), never refuses.
+#   'u', UUID, session, entry: update, only while the entry is still this session's; 1 or 0.
+#   'r', UUID, session: release, likewise; 1 or 0.
+# Each operation does what it would alone.  The sealed event lists a change per operation; it
+# is published once, followed by '|' and one '1' or '0' per change: whether it took effect (a
+# claim counts only when it replaced an entry: a fresh claim has no server, so no view shows it).
+APPLY = """
+local players, prefix, id = KEYS[1], ARGV[1], ARGV[2]
+local held = prefix .. 'proxy:' .. id .. ':players'
+local results, applied, any = {}, {}, false
+local i = 4
+while i <= #ARGV do
+  local op, u = ARGV[i], ARGV[i + 1]
+  local current = redis.call('HGET', players, u)
+  local took = '0'
+  if op == 'c' then
+    local result = nil
+    if current then
+      local ok, entry = pcall(cjson.decode, current)
+      local owner = ok and entry['proxy'] or nil
+      if owner and owner ~= id and ARGV[i + 3] ~= '1' and redis.call('EXISTS', prefix .. 'proxy:' .. owner) == 1 then
+        result = {0, current}
+      elseif owner then
+        redis.call('SREM', prefix .. 'proxy:' .. owner .. ':players', u)
+      end
+    end
+    if not result then
+      redis.call('HSET', players, u, ARGV[i + 2])
+      redis.call('SADD', held, u)
+      if current then took = '1' end
+      result = {1, current or ''}
+    end
+    table.insert(results, result)
+    i = i + 4
+  else
+    local done = 0
+    -- Entries are written with sorted keys and no spaces: the session's token is found as text.
+    if current and string.find(current, '"session":"' .. ARGV[i + 2] .. '"', 1, true) then
+      done, took = 1, '1'
+      if op == 'u' then
+        redis.call('HSET', players, u, ARGV[i + 3])
+      else
+        redis.call('HDEL', players, u)
+        redis.call('SREM', held, u)
+      end
+    end
+    table.insert(results, done)
+    if op == 'u' then i = i + 4 else i = i + 3 end
   end
-  if owner then redis.call('SREM', prefix .. 'proxy:' .. owner .. ':players', u) end
+  table.insert(applied, took)
+  if took == '1' then any = true end
 end
-redis.call('HSET', KEYS[1], u, ARGV[3])
-redis.call('SADD', prefix .. 'proxy:' .. id .. ':players', u)
-redis.call('PUBLISH', prefix .. 'events', ARGV[6])
-return {1, current or ''}
+if any then
+  redis.call('PUBLISH', prefix .. 'events', ARGV[3] .. '|' .. table.concat(applied))
+end
+return results
 """
 
-# KEYS: players.  ARGV: prefix, UUID, session, new entry ('' = remove), proxy id, sealed event.
-# Changes the entry only while it is still this session's.
-UPDATE = """
-local prefix, u, session, new, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local current = redis.call('HGET', KEYS[1], u)
-if not current then return 0 end
-local ok, entry = pcall(cjson.decode, current)
-if (not ok) or entry['session'] ~= session then return 0 end
-if new == '' then
-  redis.call('HDEL', KEYS[1], u)
-  redis.call('SREM', prefix .. 'proxy:' .. id .. ':players', u)
-else
-  redis.call('HSET', KEYS[1], u, new)
-end
-redis.call('PUBLISH', prefix .. 'events', ARGV[6])
-return 1
-"""
+
+def claim_op(entry: PlayerEntry, entry_json: str, replace: bool) -> tuple:
+    return ("c", entry.uuid, entry_json, "1" if replace else "0")
+
+
+def update_op(entry: PlayerEntry, entry_json: str) -> tuple:
+    return ("u", entry.uuid, entry.session, entry_json)
+
+
+def release_op(entry: PlayerEntry) -> tuple:
+    return ("r", entry.uuid, entry.session)
+
+
+def _change(operation: tuple) -> dict:
+    """The event's change for one operation: what other proxies apply if it took effect."""
+    if operation[0] == "c":
+        return {"op": "put", "entry": operation[2]}
+    if operation[0] == "u":
+        return {"op": "put", "entry": operation[3]}
+    return {"op": "del", "uuid": operation[1], "session": operation[2]}
+
+
+def batch_body(operations: list[tuple]) -> dict:
+    """The sealed part of a batch's event: one change per operation, in order."""
+    return {"op": "batch", "changes": [_change(operation) for operation in operations]}
+
+
+def split_applied(text: str) -> tuple[str, str | None]:
+    """A batch event's sealed envelope, and which of its changes took effect ('1'/'0' each).
+
+    The flags follow the envelope outside it: the script learns them only as it runs.  A
+    Redis client could publish other flags next to a copy of the envelope, but the copy's
+    nonce has been seen by then (the script publishes first), so it is refused as a replay.
+    """
+    sealed, bar, applied = text.rpartition("|")
+    if bar and applied and not applied.strip("01") and sealed.endswith("}"):
+        return sealed, applied
+    return text, None
 
 
 @dataclass(frozen=True)
@@ -166,21 +228,18 @@ class DirectoryStore:
     def withdraw(self) -> defer.Deferred:
         return self._link.eval(WITHDRAW, [self._players], [self._prefix, self._id, self._seal({"op": "reaped"})])
 
-    def claim(self, entry: PlayerEntry, replace: bool) -> defer.Deferred:
-        text = entry.encode()
-        d = self._link.eval(CLAIM, [self._players], [self._prefix, entry.uuid, text, self._id, "1" if replace else "0",
-                                                     self._seal({"op": "put", "entry": text})])
-        d.addCallback(_claim_result)
+    def apply(self, operations: list[tuple]) -> defer.Deferred:
+        """Run ``operations`` (``claim_op``, ``update_op``, ``release_op``) as one script.
+
+        Fires with one result per operation: a :class:`Claim` for a claim, True or False
+        (whether the entry was still that session's) for an update or a release.
+        """
+        args: list = [self._prefix, self._id, self._seal(batch_body(operations))]
+        for operation in operations:
+            args += operation
+        d = self._link.eval(APPLY, [self._players], args)
+        d.addCallback(_results, operations)
         return d
-
-    def update(self, entry: PlayerEntry) -> defer.Deferred:
-        text = entry.encode()
-        return self._link.eval(UPDATE, [self._players], [self._prefix, entry.uuid, entry.session, text, self._id,
-                                                         self._seal({"op": "put", "entry": text})])
-
-    def release(self, entry: PlayerEntry) -> defer.Deferred:
-        event = self._seal({"op": "del", "uuid": entry.uuid, "session": entry.session})
-        return self._link.eval(UPDATE, [self._players], [self._prefix, entry.uuid, entry.session, "", self._id, event])
 
     def entries(self) -> defer.Deferred:
         """Fires with every raw (UUID, entry JSON) pair, for the caller to check."""
@@ -196,6 +255,13 @@ def _pairs(reply) -> list[tuple[str, str]]:
     if isinstance(reply, dict):
         return list(reply.items())
     return list(zip(reply[::2], reply[1::2]))
+
+
+def _results(reply, operations: list[tuple]) -> list:
+    if not isinstance(reply, list) or len(reply) != len(operations):
+        raise ValueError(f"unexpected answer to {len(operations)} directory operation(s): {reply!r:.80}")
+    return [_claim_result(result) if operation[0] == "c" else int(result) == 1
+            for operation, result in zip(operations, reply)]
 
 
 def _claim_result(reply) -> Claim:

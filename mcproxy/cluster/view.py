@@ -77,14 +77,22 @@ class OthersView:
             self.refresh().addErrback(lambda f: None)
         return None
 
-    def event(self, proxy: str, event: dict) -> None:
-        """One verified event of ``proxy`` (mcproxy.cluster.events); a malformed one is counted and dropped."""
+    def event(self, proxy: str, event: dict, applied: str | None = None) -> None:
+        """One verified event of ``proxy`` (mcproxy.cluster.events); a malformed one is counted and dropped.
+
+        A batch (one script's worth of changes, mcproxy.cluster.writes) lists a change per
+        operation its proxy asked for; ``applied`` says which took effect, a '1' or '0' each.
+        """
         try:
             op = event["op"]
-            if op == "put":
-                change = (PlayerEntry.decode(event["entry"]), None)
-            elif op == "del":
-                change = (None, (str(event["uuid"]), str(event["session"])))
+            if op == "batch":
+                asked = event["changes"]
+                if not isinstance(asked, list) or applied is None or len(applied) != len(asked):
+                    raise ValueError("a batch without one flag per change")
+                changes = [_change(change) for change, took in zip(asked, applied) if took == "1"]
+            elif op in ("put", "del"):
+                # One change per event, as proxies from before batched writes publish them.
+                changes = [_change(event)]
             elif op not in ("reaped", "republished"):
                 raise ValueError(op)
         except (ValueError, KeyError, TypeError):
@@ -96,9 +104,10 @@ class OthersView:
             if self._connected():
                 self.refresh().addErrback(lambda f: None)
             return
-        self._apply(*change)
+        for change in changes:
+            self._apply(*change)
         if self._since_refresh is not None:
-            self._since_refresh.append(change)
+            self._since_refresh.extend(changes)
 
     def _apply(self, put: PlayerEntry | None, removed: tuple[str, str] | None) -> None:
         self.version += 1
@@ -109,3 +118,13 @@ class OthersView:
         current = self._entries.get(player)
         if current is not None and current.session == session:
             del self._entries[player]
+
+
+def _change(change: dict) -> tuple[PlayerEntry | None, tuple[str, str] | None]:
+    """One put or del, as ``_apply`` takes it; a bad one raises ValueError."""
+    op = change["op"]
+    if op == "put":
+        return PlayerEntry.decode(change["entry"]), None
+    if op == "del":
+        return None, (str(change["uuid"]), str(change["session"]))
+    raise ValueError(op)

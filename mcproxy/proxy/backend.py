@@ -6,11 +6,12 @@ import enum
 from dataclasses import dataclass, field
 
 from twisted.internet import defer
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.failure import Failure
 
 from mcproxy.proxy import forwarding
 from mcproxy.proxy.auth import GameProfile
+from mcproxy.proxy.fastpath import fast_path
 from mcproxy.wire.packets import PacketIds
 from mcproxy.wire.chat import json_to_component, plain_text
 from mcproxy.wire.connection import PacketCodec
@@ -114,7 +115,11 @@ class BackendConnection(Protocol):
                      + encode_ushort(login.port) + encode_varint(2))
         start = encode_login_start(self.layout, login.profile.name, login.profile.id)
         header = encode_header(login.proxy_protocol, login.source, login.destination) if login.proxy_protocol else b""
+        fast_path(self.transport)
         self.transport.write(header + self.codec.encode(0x00, handshake) + self.codec.encode(self.ids.login_start, start))
+        factory = getattr(self, "factory", None)
+        if factory is not None:
+            factory.made(self)
 
     def dataReceived(self, data: bytes) -> None:
         self.reads += 1
@@ -210,18 +215,32 @@ class BackendConnection(Protocol):
             on_lost(reason)
 
 
-class BackendFactory(Factory):
-    """One per backend connection; ``noisy`` off, or each would log its own start and stop."""
+class BackendFactory(ClientFactory):
+    """One per backend connection; ``noisy`` off, or each would log its own start and stop.
+
+    Handed to ``connectTCP`` itself, so no endpoint's wrapping protocol sits between the
+    socket and the backend connection for every read it relays: ``connected`` fires with
+    the protocol once it is connected (and has sent its login), or fails with why not.
+    """
 
     noisy = False
 
     def __init__(self, login: BackendLogin, ids: PacketIds, max_frame_size: int) -> None:
         self._args = (login, ids, max_frame_size)
+        self.connected: defer.Deferred = defer.Deferred()
 
     def buildProtocol(self, addr) -> BackendConnection:
         protocol = BackendConnection(*self._args)
         protocol.factory = self
         return protocol
+
+    def made(self, protocol: BackendConnection) -> None:
+        if not self.connected.called:
+            self.connected.callback(protocol)
+
+    def clientConnectionFailed(self, connector, reason: Failure) -> None:
+        if not self.connected.called:
+            self.connected.errback(reason)
 
 
 def _kick_text(raw: str) -> str:

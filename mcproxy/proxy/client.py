@@ -17,6 +17,7 @@ from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.auth import GameProfile
 from mcproxy.proxy.backend import BackendLogin, from_player
 from mcproxy.proxy.events import DisconnectEvent, SwitchCause
+from mcproxy.proxy.fastpath import fast_path
 from mcproxy.proxy.player import Player
 from mcproxy.proxy.session.base import Closed, Phase, Refusal, SessionHandler
 from mcproxy.proxy.session.handshake import HandshakeHandler
@@ -99,6 +100,9 @@ class PlayerConnection(Protocol):
             self.transport.abortConnection()
             return
         self._counted = True
+        # Login's few writes each leave in one send, not in an epoll registration, a reactor
+        # turn and an unregistration each.
+        fast_path(self.transport)
         proxy.connection_opened(self)
         proxy.deadlines.set(self, proxy.settings.handshake_timeout, self._timed_out)
         self.set_handler(HandshakeHandler(self, address_pending=self.behind_proxy_protocol))

@@ -3,7 +3,8 @@
 Twisted queues every write for the next reactor turn: the socket is registered for
 writability (an ``epoll_ctl``), the queue is joined, sent, and the registration undone
 (another ``epoll_ctl``).  The relay writes once per read, so that is three system calls
-where one ``send`` would do.
+where one ``send`` would do; so are login's few writes, each in a turn of its own, which
+is why player and backend connections get the direct write as soon as they connect.
 
 :func:`fast_path` gives one plain TCP transport a ``write`` that makes the ``send`` at
 once when nothing is queued.  Whatever the kernel does not take is queued the usual way,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 from twisted.internet import defer
 from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.error import ConnectError, ConnectionRefusedError, TimeoutError as ConnectTimeout
 from twisted.logger import Logger
 
@@ -32,6 +32,11 @@ class ServerAddress:
     forwarding: str = ""
     #: "v1" or "v2" sends a PROXY header with the player's address first; "" none.
     proxy_protocol: str = ""
+    #: An IP literal is dialled directly; a name is resolved first (decided once, not per join).
+    literal: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "literal", isIPAddress(self.host) or isIPv6Address(self.host))
 
     def login_for(self, login: BackendLogin) -> BackendLogin:
         """``login`` as this server is to receive it."""
@@ -137,9 +142,8 @@ class Router:
         if login.mode == "modern" and not supports_modern_forwarding(login.protocol):
             raise BackendRefused(FORWARDING_UNSUPPORTED, "This server requires Minecraft 1.13 or newer.")
         factory = BackendFactory(login, packet_ids(login.protocol), self.max_frame_size)
-        endpoint = _endpoint(self._reactor, address, self.connect_timeout)
         try:
-            protocol: BackendConnection = yield endpoint.connect(factory)
+            protocol: BackendConnection = yield _dial(self._reactor, address, factory, self.connect_timeout)
         except ConnectTimeout:
             self.observe(name, False, "a player's connect timed out")
             raise BackendRefused("BACKEND_CONNECT_TIMEOUT", "") from None
@@ -157,17 +161,16 @@ class Router:
         return protocol
 
 
-def _endpoint(reactor, address: ServerAddress, timeout: float):
-    """A client endpoint for ``address``; an IP literal skips the resolver.
+def _dial(reactor, address: ServerAddress, factory: BackendFactory, timeout: float) -> defer.Deferred:
+    """Connect ``factory``'s protocol to ``address``; fires with it once connected.
 
-    ``HostnameEndpoint`` resolves even a literal through a thread-pool round trip, which
-    was a fifth of the proxy's time per join.
+    An IP literal is dialled at once: ``HostnameEndpoint`` resolves even a literal through
+    a thread-pool round trip, which was a fifth of the proxy's time per join.
     """
-    if isIPAddress(address.host):
-        return TCP4ClientEndpoint(reactor, address.host, address.port, timeout=timeout)
-    if isIPv6Address(address.host):
-        return TCP6ClientEndpoint(reactor, address.host, address.port, timeout=timeout)
-    return HostnameEndpoint(reactor, address.host, address.port, timeout=timeout)
+    if address.literal:
+        reactor.connectTCP(address.host, address.port, factory, timeout=timeout)
+        return factory.connected
+    return HostnameEndpoint(reactor, address.host, address.port, timeout=timeout).connect(factory)
 
 
 def _connect_failure(error: ConnectError) -> str:

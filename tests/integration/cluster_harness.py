@@ -33,6 +33,7 @@ class RedisServer:
         self.tls_dir = tls_dir
         self.hostname = "redis.test"
         self._process = None
+        self._started = False
         if tls_dir is not None:
             (tls_dir / "trust").mkdir(parents=True)
             ca, cert, key = make_ca_and_server_cert(tls_dir, self.hostname)
@@ -41,7 +42,23 @@ class RedisServer:
             (tls_dir / "redis.key").write_bytes(key)
 
     @defer.inlineCallbacks
-    def start(self, timeout: float = 15.0):
+    def start(self, timeout: float = 30.0):
+        """Start (or restart, on the same port) and wait until it accepts connections. Its port
+        was only probed free: on a first start that finds it taken, start again on another."""
+        for attempt in range(3):
+            self._spawn()
+            yield wait_until(lambda: b"Ready to accept connections" in self._process.output
+                             or self._process.ended.called, timeout, what="redis-server ready")
+            if not self._process.ended.called:
+                self._started = True
+                return
+            output = self._process.output.decode(errors="replace")
+            if self._started or "Address already in use" not in output:
+                break
+            self.port = free_port()
+        raise AssertionError(f"redis-server exited: {output[-2000:]}")
+
+    def _spawn(self) -> None:
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no"]
         if self.tls_dir is not None:
@@ -52,8 +69,6 @@ class RedisServer:
             argv += ["--requirepass", self.password]
         self._process = ProcessOutput()
         self._transport = reactor.spawnProcess(self._process, shutil.which("redis-server"), argv, env={})
-        yield wait_until(lambda: b"Ready to accept connections" in self._process.output, timeout,
-                         what="redis-server ready")
 
     @property
     def endpoint(self) -> str:
@@ -121,7 +136,7 @@ class ClusterProxy:
         self._case.addCleanup(self.process.stopService)
         yield self.process.game.when_bound()
         if linked:
-            yield wait_until(lambda: self.process.cluster._link.connected, 15,
+            yield wait_until(lambda: self.process.cluster._link.connected, 30,
                              what=f"{self.proxy_id} linked to redis")
 
     @defer.inlineCallbacks
@@ -130,7 +145,7 @@ class ClusterProxy:
         self.twistd.start()
         self._case.addCleanup(self.twistd.stop)
         yield wait_until(lambda: self.health_of_cluster().addCallback(lambda state: state == "OK"),
-                         30, what=f"{self.proxy_id} (twistd) linked to redis")
+                         90, what=f"{self.proxy_id} (twistd) linked to redis")
 
     def health_of_cluster(self) -> defer.Deferred:
         d = http_json(f"http://127.0.0.1:{self.admin_port}/health")
@@ -168,7 +183,9 @@ backend proxies
         self._process = ProcessOutput()
         self._transport = reactor.spawnProcess(self._process, shutil.which("haproxy") or "/usr/sbin/haproxy",
                                                ["haproxy", "-db", "-f", str(self.config)], env={})
-        yield wait_until(self._listening, 10, what="haproxy listening")
+        yield wait_until(self._listening, 30, what="haproxy listening",
+                         abandon=lambda: self._process.ended.called and
+                         f"haproxy exited: {self._process.output[-2000:].decode(errors='replace')}")
 
     def _listening(self) -> bool:
         with socket.socket() as sock:

@@ -72,6 +72,13 @@ class TwistdProcess:
         ended.addBoth(lambda r: (timer.active() and timer.cancel(), r)[1])
         return ended
 
+    def tail(self, count: int = 15) -> str:
+        """The last lines of its output, for a failure message."""
+        if not self.log_path.exists():
+            return f"{self.plugin}: no output"
+        lines = self.log_path.read_text(errors="replace").splitlines()[-count:]
+        return f"{self.plugin} ({self.config.name}), last lines:\n" + "\n".join(lines)
+
     def log_lines(self) -> list[dict]:
         lines = []
         for raw in self.log_path.read_text(errors="replace").splitlines():
@@ -94,11 +101,15 @@ def http_json(url: str, method: bytes = b"GET"):
 
 
 @defer.inlineCallbacks
-def wait_until(check, timeout: float = 20.0, interval: float = 0.2, what: str = "condition"):
-    """Poll ``check()`` (may return a Deferred) until it is truthy; fail after ``timeout``."""
+def wait_until(check, timeout: float = 20.0, interval: float = 0.2, what: str = "condition", abandon=None):
+    """Poll ``check()`` (may return a Deferred) until it is truthy; fail after ``timeout``, or at
+    once when ``abandon()`` gives a reason (say, the process that would answer has exited)."""
     deadline = reactor.seconds() + timeout
     last = None
     while reactor.seconds() < deadline:
+        reason = abandon() if abandon is not None else None
+        if reason:
+            raise AssertionError(f"gave up waiting for {what}: {reason}")
         try:
             last = yield check()
         except Exception as error:  # a listener not up yet refuses the connection
@@ -205,9 +216,28 @@ history_period = 1.0
         yield self.wait_ready()
 
     @defer.inlineCallbacks
-    def wait_ready(self, timeout: float = 30.0):
+    def wait_ready(self, timeout: float = 90.0):
+        """Wait for the proxy's /health READY: three cold Python processes on a loaded machine
+        can take most of a minute. A proxy that exited fails the wait at once; either failure
+        shows each process's last output lines."""
+        answers = []
+
         @defer.inlineCallbacks
         def ready():
             code, body = yield self.admin(self.proxy_admin, "/health")
+            answers.append(body)
             return code == 200 and body["status"] == "READY"
-        yield wait_until(ready, timeout, what="proxy /health READY")
+
+        def cannot_become_ready():
+            if not self.proxy.running:
+                return "the proxy exited"
+            last = answers[-1] if answers and isinstance(answers[-1], dict) else {}
+            listener = last.get("checks", {}).get("listener", {})
+            if listener.get("state") == "FAILED" and listener.get("detail") != "not listening yet":
+                return f"the proxy's game listener failed: {listener.get('detail')}"
+            return None
+        try:
+            yield wait_until(ready, timeout, what="proxy /health READY", abandon=cannot_become_ready)
+        except AssertionError as error:
+            tails = "\n".join(process.tail() for process in (self.proxy, *self.backends.values()))
+            raise AssertionError(f"{error}\n{tails}") from None

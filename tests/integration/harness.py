@@ -1,4 +1,12 @@
-"""Real processes and sockets for integration tests, all on 127.0.0.1 and all bounded."""
+"""Real processes and sockets for integration tests, all on 127.0.0.1 and all bounded.
+
+CI runs them on a small machine other test runs share, so they wait for conditions, never for
+time: each child reports through its own pipe, so what one process reported is not ordered
+against another's (wait for the event itself with ``wait_for``, or for the last one of that
+connection, such as a backend's "leave"); a join can take 10 s and more; and a port probed free
+for a child to bind later can be taken meanwhile (``free_port`` keeps clear of the ports the
+kernel hands out, and ``listening_peer`` starts a server again elsewhere when it happens).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,7 @@ import datetime
 import ipaddress
 import json
 import os
+import random
 import shutil
 import socket
 from pathlib import Path
@@ -34,11 +43,47 @@ def node_missing() -> str | None:
     return None
 
 
-def free_port() -> int:
-    """A port nobody listens on right now (good enough on a loopback test machine)."""
+#: Ports the examples and tests name outright (the quickstart's defaults among them).
+_NAMED_PORTS = frozenset({25565, 25566, 25580, 25599, 25999})
+_handed_out: set[int] = set()
+_choice = random.Random()
+
+
+def _below_ephemeral() -> int:
+    """The first port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(consecutive: int = 1) -> int:
+    """A port (the first of ``consecutive`` in a row) free now, for a child process to bind later.
+
+    Drawn from below the kernel's ephemeral range: every outgoing connection and every bind to
+    port 0 on the machine (other test runs' included) takes its port from that range, so a port
+    probed free there can be gone by the time the child binds it. None is handed out twice in
+    one run, so two children never race for the same one.
+    """
+    low, high = 10000, _below_ephemeral()
+    for _ in range(500):
+        first = _choice.randrange(low, max(low + 1, high - consecutive))
+        ports = range(first, first + consecutive)
+        if any(p in _handed_out or p in _NAMED_PORTS for p in ports):
+            continue
+        if all(_bindable(p) for p in ports):
+            _handed_out.update(ports)
+            return first
+    raise AssertionError(f"no {consecutive} free port(s) in a row between {low} and {high}")
 
 
 class ProcessOutput(protocol.ProcessProtocol):
@@ -94,13 +139,21 @@ class _JSONLines(protocol.ProcessProtocol):
         self._waiters.clear()
         self.ended.callback(self.exit_code)
 
-    def wait_for(self, match, timeout: float = 20.0) -> defer.Deferred:
+    def wait_for(self, match, timeout: float = 20.0, what: str = "awaited event") -> defer.Deferred:
+        """The first event ``match`` accepts, now or when it comes; after ``timeout`` an
+        AssertionError naming what was awaited and the last events seen."""
         for event in self.events:
             if match(event):
                 return defer.succeed(event)
         d: defer.Deferred = defer.Deferred()
-        self._waiters.append((match, d))
-        d.addTimeout(timeout, reactor)
+        waiter = (match, d)
+        self._waiters.append(waiter)
+
+        def timed_out(result, seconds):
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise AssertionError(f"{self.name}: no {what} within {seconds} s; its last events: {self.events[-8:]}")
+        d.addTimeout(timeout, reactor, onTimeoutCancel=timed_out)
         return d
 
 
@@ -121,7 +174,8 @@ class NodePeer:
 
     def wait_for(self, event: str, timeout: float = 20.0, **fields) -> defer.Deferred:
         return self.protocol.wait_for(
-            lambda e: e.get("event") == event and all(e.get(k) == v for k, v in fields.items()), timeout)
+            lambda e: e.get("event") == event and all(e.get(k) == v for k, v in fields.items()), timeout,
+            what=" ".join([repr(event), *(f"{k}={v!r}" for k, v in fields.items())]))
 
     def finished(self, timeout: float = 30.0) -> defer.Deferred:
         """Fires with the exit code; kills the process if it overruns ``timeout``."""
@@ -142,6 +196,25 @@ class NodePeer:
         d = defer.Deferred()
         self.protocol.ended.addBoth(lambda r: (d.called or d.callback(None), r)[1])
         return d
+
+
+@defer.inlineCallbacks
+def listening_peer(case, script: str, *args: object, env: dict | None = None, timeout: float = 60.0):
+    """A node server from tests/peers (its first argument a port) listening on a free port,
+    stopped at ``case``'s cleanup: ``(peer, port)``. The port was only probed free, so when
+    another process took it in between the server is started again on another one; loading
+    minecraft-data on a loaded machine can take many seconds, hence the generous wait."""
+    for attempt in range(3):
+        port = free_port()
+        peer = NodePeer(script, port, *args, env=env)
+        case.addCleanup(peer.stop)
+        try:
+            yield peer.wait_for("listening", timeout)
+        except RuntimeError:
+            if attempt < 2 and b"EADDRINUSE" in peer.protocol.stderr:
+                continue
+            raise
+        return peer, port
 
 
 def write_proxy_config(directory: Path, port: int, servers: dict[str, int], *, admin_port: int = 0,

@@ -138,14 +138,25 @@ bind = "tcp:{self.backend_admin}:interface=127.0.0.1"
         return self.admin(self.backend_admin, "/health")
 
     @defer.inlineCallbacks
-    def wait_health(self, port: int, status: str, timeout: float = 30.0,
+    def wait_health(self, port: int, status: str, timeout: float = 90.0,
                     check: Callable[[dict], bool] = lambda body: True):
-        """Poll one process's /health until its status (and ``check``) match; the last body."""
+        """Poll one process's /health until its status (and ``check``) match; the last body.
+
+        The default allows for a cold start on a loaded machine; a process that exited fails
+        the wait at once, and either failure shows both processes' last output lines."""
+        process = self.proxy if port == self.proxy_admin else self.backend
+
         @defer.inlineCallbacks
         def matches():
             code, body = yield self.admin(port, "/health")
             return body if isinstance(body, dict) and body.get("status") == status and check(body) else None
-        body = yield wait_until(matches, timeout, what=f"/health {status} on port {port}")
+
+        def exited():
+            return None if process.running else f"{process.plugin} exited"
+        try:
+            body = yield wait_until(matches, timeout, what=f"/health {status} on port {port}", abandon=exited)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.proxy.tail()}\n{self.backend.tail()}") from None
         return body
 
     @defer.inlineCallbacks

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import struct
 import tempfile
 import zlib
@@ -17,6 +16,7 @@ from twisted.logger import Logger
 
 from mcproxy.config import load_proxy_config
 from mcproxy.proxy.service import ProxyProcess
+from tests.integration.harness import free_port
 
 PROXY_TOML = """\
 [proxy]
@@ -55,12 +55,21 @@ def scratch_folder(test: Any) -> Path:
     return folder
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (bound and released), for peers that cannot
-    be told to use port 0 and report back."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+@defer.inlineCallbacks
+def run_proxy(test: Any, path: Path | str):
+    """The proxy of the config at ``path``, started in this reactor and stopped at ``test``'s
+    cleanup, once its game listener is bound. Configs bind it to port 0 (``game_port`` reads
+    the port back): a port the kernel picks as it binds cannot be taken by anyone first."""
+    process = ProxyProcess(load_proxy_config(path), reactor)
+    process.privilegedStartService()
+    process.startService()
+    test.addCleanup(process.stopService)
+    yield process.game.when_bound()
+    return process
+
+
+def game_port(process: ProxyProcess) -> int:
+    return process.game.port.getHost().port
 
 
 def make_png(width: int = 64, height: int = 64) -> bytes:

@@ -3,12 +3,11 @@ players and mcstatus."""
 
 from __future__ import annotations
 
-from twisted.internet import defer, reactor, threads
+from twisted.internet import defer, threads
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import NodePeer, listening_peer, node_missing, temp_dir, write_proxy_config
+from tests.integration.proxy_harness import game_port, run_proxy
 
 VERSION = "1.21.4"
 
@@ -21,17 +20,10 @@ class AdmissionPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        backend_port = free_port()
-        backend = NodePeer("echo_server.js", backend_port, VERSION)
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
-        self.port = free_port()
-        path = write_proxy_config(temp_dir(self), self.port, {"lobby": backend_port}, extra=extra)
-        self.proxy = ProxyProcess(load_proxy_config(path), reactor)
-        self.proxy.privilegedStartService()
-        self.proxy.startService()
-        self.addCleanup(self.proxy.stopService)
-        yield self.proxy.game.when_bound()
+        backend, backend_port = yield listening_peer(self, "echo_server.js", VERSION)
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": backend_port}, extra=extra)
+        self.proxy = yield run_proxy(self, path)
+        self.port = game_port(self.proxy)
 
     def client(self, name: str, *lines: str, linger: int = 60000) -> NodePeer:
         peer = NodePeer("chat_client.js", "127.0.0.1", self.port, VERSION, name, *lines,

@@ -11,15 +11,14 @@ from twisted.trial.unittest import TestCase
 from mcproxy.wire.forwarding import offline_uuid
 from mcproxy.backend.module import BackendModule
 from mcproxy.backend.server import LimboFactory, LimboSettings
-from mcproxy.config import load_proxy_config
 from mcproxy.ops.metrics import BackendMetrics
-from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import TEST_SECRET, free_port, temp_dir, write_proxy_config
+from tests.integration.harness import TEST_SECRET, temp_dir, write_proxy_config
+from tests.integration.proxy_harness import game_port, run_proxy
 from tests.integration.test_backend_peers import NODE, NODE_MODULES, run_node
 
 
 class ThroughProxyTests(TestCase):
-    timeout = 30
+    timeout = 90
     if NODE is None or not NODE_MODULES.is_dir():
         skip = "node and peers/node_modules are needed (npm ci in peers/)"
 
@@ -35,15 +34,10 @@ class ThroughProxyTests(TestCase):
                                   self.registry, metrics, log=Logger())
         backend = reactor.listenTCP(0, self.limbo, interface="127.0.0.1")
         self.addCleanup(backend.stopListening)
-        port = free_port()
-        path = write_proxy_config(temp_dir(self), port, {"lobby": backend.getHost().port},
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": backend.getHost().port},
                                   forwarding="modern")
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
-        return port
+        proxy = yield run_proxy(self, path)
+        return game_port(proxy)
 
     def metric(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
@@ -67,7 +61,7 @@ class ThroughProxyTests(TestCase):
         refuses it with UNAUTHENTICATED_PLAYER."""
         port = yield self.start(require_authenticated_mode=True)
         code, events, err = yield run_node("limbo_client.js", {
-            "port": port, "version": "1.21.4", "username": "Offline", "timeoutMs": 10000})
+            "port": port, "version": "1.21.4", "username": "Offline"})
         self.assertNotEqual(code, 0, (events, err[-2000:]))
         self.assertEqual(self.metric("mcproxy_forwarding_refusals_total",
                                      reason="UNAUTHENTICATED_PLAYER"), 1)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import struct
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
 from mcproxy.proxy.auth import offline_profile
-from mcproxy.proxy.service import ProxyProcess
 from mcproxy.wire import bungee
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
+from tests.integration.proxy_harness import game_port, run_proxy
 
 VERSION = "1.21.4"
 utf = bungee.encode_utf
@@ -33,7 +34,7 @@ class BungeeChannelPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        backend_port, survival_port, port = free_port(), free_port(), free_port()
+        survival_port = free_port()
         requests = [
             request("IP"), request("IPOther", "Other"), request("PlayerCount", "ALL"),
             request("PlayerCount", "lobby"), request("PlayerCount", "nowhere"), request("PlayerList", "ALL"),
@@ -45,16 +46,12 @@ class BungeeChannelPeerTests(TestCase):
             request("Forward", "lobby", "Chan2", data=b"\xff"),
             request("KickPlayer", "Steve", "Bye from a plugin"),
         ]
-        backend = NodePeer("bungee_backend.js", backend_port, VERSION, "Steve", bungee.CHANNEL, *requests)
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
-        path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port, "survival": survival_port},
+        backend, backend_port = yield listening_peer(self, "bungee_backend.js", VERSION, "Steve", bungee.CHANNEL,
+                                                     *requests)
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": backend_port, "survival": survival_port},
                                   try_order=["lobby"])
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
+        proxy = yield run_proxy(self, path)
+        port = game_port(proxy)
 
         def client(name):
             peer = NodePeer("chat_client.js", "127.0.0.1", port, VERSION, name,
@@ -68,7 +65,12 @@ class BungeeChannelPeerTests(TestCase):
         steve = client("Steve")
         kicked = yield steve.wait_for("kicked", 60)
         self.assertEqual(kicked["reason"], "Bye from a plugin")
+        # Each process reports through its own pipe, and the backend reads each player's
+        # connection on its own: wait for the last thing each connection carries (Steve's
+        # leave after his answers, Other's second forward, Other's raw message) before reading.
+        yield backend.wait_for("leave", 30, username="Steve")
         yield backend.wait_for("plugin_message", 30, username="Other", data=(utf("Chan2") + b"\x00\x01\xff").hex())
+        yield other.wait_for("system_chat", 30, text="Raw hello")
 
         answers = [bytes.fromhex(e["data"]) for e in backend.events
                    if e["event"] == "plugin_message" and e["username"] == "Steve"]

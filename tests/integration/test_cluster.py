@@ -17,10 +17,9 @@ from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.cluster.events import sealer
 from mcproxy.cluster.signing import MessageSigner
 from mcproxy.cluster.store import EVENTS, rpc_channel
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
 from tests.integration.deployment import Deployment, http_json, mcproxyctl, wait_until
-from tests.integration.harness import TEST_SECRET, NodePeer, free_port, node_missing, temp_dir
+from tests.integration.harness import TEST_SECRET, NodePeer, listening_peer, node_missing, temp_dir
+from tests.integration.proxy_harness import game_port, run_proxy
 
 VERSION = "1.21.4"
 
@@ -37,7 +36,7 @@ def counter(process, name: str, **labels) -> float:
 class ClusterCase(TestCase):
     """Mixin: a redis-server, echo backends ``lobby`` and ``games``, proxies added per test."""
 
-    timeout = 120
+    timeout = 240
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -52,12 +51,7 @@ class ClusterCase(TestCase):
         self.backends = {}
         self.ports = {}
         for name in ("lobby", "games"):
-            port = free_port()
-            peer = NodePeer("echo_server.js", port, VERSION)
-            self.addCleanup(peer.stop)
-            yield peer.wait_for("listening")
-            self.backends[name] = peer
-            self.ports[name] = port
+            self.backends[name], self.ports[name] = yield listening_peer(self, "echo_server.js", VERSION)
 
     def redis_password(self) -> str | None:
         return None
@@ -81,7 +75,7 @@ class ClusterCase(TestCase):
     @defer.inlineCallbacks
     def online(self, proxy: ClusterProxy, name: str):
         peer = self.player(proxy, name)
-        yield peer.wait_for("done", 30)
+        yield peer.wait_for("done", 60)
         return peer
 
     def network_names(self, proxy: ClusterProxy) -> list[str]:
@@ -411,11 +405,10 @@ class ControlPlaneAcrossProxiesTests(TestCase):
         cluster = (f'\n[cluster]\nenabled = true\nredis = "{redis.endpoint}"\nheartbeat_interval = {HEARTBEAT}\n')
         deployment.proxy_config.write_text(deployment.proxy_config.read_text() + cluster + 'proxy_id = "p1"\n')
         servers = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in deployment.backend_ports.items())
-        second_port = free_port()
         second = folder / "proxy-2.toml"
         second.write_text(f"""
 [proxy]
-bind = "tcp:{second_port}:interface=127.0.0.1"
+bind = "tcp:0:interface=127.0.0.1"
 online_mode = false
 forwarding = "modern"
 
@@ -434,15 +427,11 @@ bind = ""
 {cluster}proxy_id = "p2"
 """)
         yield deployment.start(self)
-        p2 = ProxyProcess(load_proxy_config(second), reactor)
-        p2.privilegedStartService()
-        p2.startService()
-        self.addCleanup(p2.stopService)
-        yield p2.game.when_bound()
-        traveller = NodePeer("chat_client.js", "127.0.0.1", second_port, VERSION, "Traveller",
+        p2 = yield run_proxy(self, second)
+        traveller = NodePeer("chat_client.js", "127.0.0.1", game_port(p2), VERSION, "Traveller",
                              env={"LINGER_MS": "60000", "CLIENT_TIMEOUT_MS": "90000"})
         self.addCleanup(traveller.stop)
-        yield traveller.wait_for("done", 30)
+        yield traveller.wait_for("done", 60)
 
         @defer.inlineCallbacks
         def p1_sees_traveller():

@@ -9,9 +9,9 @@ from mcproxy.proxy.console import Console
 from mcproxy.proxy.plugins import PluginAPI
 from mcproxy.proxy.remote_player import RemotePlayer
 from mcproxy.wire import bungee
-from tests.integration.harness import NodePeer, free_port
+from tests.integration.harness import listening_peer
 from tests.integration.deployment import wait_until
-from tests.integration.test_cluster import VERSION, ClusterCase, counter, texts
+from tests.integration.test_cluster import VERSION, ClusterCase, counter
 
 utf = bungee.encode_utf
 
@@ -58,7 +58,6 @@ class BungeeAcrossProxiesTests(ClusterCase):
     def test_backend_plugin_reaches_a_player_on_another_proxy(self):
         """A BungeeCord plugin on Steve's server (p1) counts and lists both proxies' players, and looks up,
         messages, forwards to and moves Other on p2."""
-        hub_port = free_port()
         requests = [
             request("IPOther", "Other"), request("UUIDOther", "other"),
             request("PlayerCount", "ALL"), request("PlayerList", "ALL"),
@@ -67,9 +66,7 @@ class BungeeAcrossProxiesTests(ClusterCase):
             request("ForwardToPlayer", "Other", "Chan", data=b"\x01\x02"),
             request("ConnectOther", "Other", "games"),
         ]
-        hub = NodePeer("bungee_backend.js", hub_port, VERSION, "Steve", bungee.CHANNEL, *requests)
-        self.addCleanup(hub.stop)
-        yield hub.wait_for("listening")
+        hub, hub_port = yield listening_peer(self, "bungee_backend.js", VERSION, "Steve", bungee.CHANNEL, *requests)
         self.ports = {"lobby": hub_port, "games": self.ports["games"]}
         one = yield self.proxy("p1")
         two = yield self.proxy("p2")
@@ -79,12 +76,19 @@ class BungeeAcrossProxiesTests(ClusterCase):
         yield self.backends["games"].wait_for("join", 40, username="Other")
         yield other.wait_for("system_chat", 20, text="Raw to all")
         yield steve.wait_for("system_chat", 20, text="Raw to all")
-        self.assertIn("Hello across proxies", texts(other))
+        yield other.wait_for("system_chat", 20, text="Hello across proxies")
         yield hub.wait_for("plugin_message", 20, username="Other", data=(utf("Chan") + b"\x00\x02\x01\x02").hex())
-        answers = [bytes.fromhex(e["data"]) for e in hub.events
-                   if e["event"] == "plugin_message" and e["username"] == "Steve"]
+
+        def answers():
+            return [bytes.fromhex(e["data"]) for e in hub.events
+                    if e["event"] == "plugin_message" and e["username"] == "Steve"]
+        # Steve's answers come back on his own connection, which the hub reads apart from Other's.
+        try:
+            yield wait_until(lambda: len(answers()) >= 2, 20, what="both answers to Steve's requests")
+        except AssertionError:
+            pass  # the assertion below shows what did come
         other_id = two.process.core.players.find("Other").profile.id
-        self.assertEqual(answers, [
+        self.assertEqual(answers(), [
             utf("IPOther") + utf("Other") + utf("127.0.0.1") + bungee.encode_int(0),
             utf("UUIDOther") + utf("Other") + utf(other_id.hex),
             utf("PlayerCount") + utf("ALL") + bungee.encode_int(2),

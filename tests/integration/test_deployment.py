@@ -36,7 +36,7 @@ class CuttableForwarder(ProxyFactory):
 
 
 class DeploymentCase(TestCase):
-    timeout = 120
+    timeout = 180
 
     def setUp(self):
         reason = node_missing()
@@ -57,7 +57,9 @@ class JoinTests(DeploymentCase):
         and the proxy's /status and /metrics count them by protocol version."""
         deployment = Deployment(temp_dir(self))
         yield deployment.start(self)
-        clients = [self.client(deployment, version, f"Player{i}", "hello", linger=8000)
+        # Online until the test ends, so all three are counted together even when, on a loaded
+        # machine, their joins are many seconds apart.
+        clients = [self.client(deployment, version, f"Player{i}", "hello", linger=150000)
                    for i, version in enumerate(("1.20.5", "1.21.4", "26.1"))]
         bot = NodePeer("bot.js", "127.0.0.1", deployment.proxy_port, "1.21.4", "Bot")
         self.addCleanup(bot.stop)
@@ -83,9 +85,10 @@ class JoinTests(DeploymentCase):
             code, body = yield deployment.admin(deployment.backend_admin["lobby"], "/status")
             return len(body["backend"]["players"]) >= 3
         yield wait_until(all_online, 10, what="three players on the lobby backend")
-        codes = yield defer.gatherResults([client.finished(30) for client in clients])
-        self.assertEqual(codes, [0, 0, 0], [c.events for c in clients])
-        self.assertFalse([e for c in clients for e in c.events if e["event"] in ("kicked", "disconnected")])
+        # They stayed: each client still runs, and none was kicked or lost its connection.
+        self.assertEqual([c.protocol.ended.called for c in clients], [False, False, False],
+                         [c.events for c in clients])
+        self.assertFalse([e for c in clients for e in c.events if e["event"] in ("kicked", "disconnected", "end")])
 
     @defer.inlineCallbacks
     def test_direct_connection_to_backend_is_refused(self):
@@ -123,8 +126,8 @@ class RunbookTests(DeploymentCase):
             code, out = yield mcproxyctl("-c", str(config), "sync-state")
             self.assertEqual(code, 0, out)
             self.assertIn("synchronized: yes", out)
-        player = self.client(deployment, "1.21.4", "Traveller", "hello", linger=20000)
-        yield player.wait_for("done", timeout=30)
+        player = self.client(deployment, "1.21.4", "Traveller", "hello", linger=90000)
+        yield player.wait_for("done", timeout=60)
         code, out = yield mcproxyctl("-c", str(deployment.backend_configs["lobby"]), "transfer", "Traveller", "game")
         self.assertEqual((code, out.strip()), (0, "transfer done: You are now connected to game."))
         yield player.wait_for("system_chat", text="Welcome to game, Traveller. Type /help for commands.", timeout=20)
@@ -152,8 +155,8 @@ class RunbookTests(DeploymentCase):
             code, out = yield mcproxyctl("-c", str(config), "sync-state")
             self.assertEqual(code, 0, out)
             self.assertIn("synchronized: yes", out)
-        player = self.client(deployment, "1.21.4", "Secure", "hello", linger=15000)
-        yield player.wait_for("done", timeout=30)
+        player = self.client(deployment, "1.21.4", "Secure", "hello", linger=90000)
+        yield player.wait_for("done", timeout=60)
         code, out = yield mcproxyctl("-c", str(deployment.backend_configs["lobby"]), "transfer", "Secure", "game")
         self.assertEqual((code, out.strip()), (0, "transfer done: You are now connected to game."))
 
@@ -170,8 +173,8 @@ class RunbookTests(DeploymentCase):
             path.write_text(text)
         yield deployment.start(self)
         lobby = str(deployment.backend_configs["lobby"])
-        player = self.client(deployment, "1.21.4", "Steady", "hello", linger=40000)
-        yield player.wait_for("done", timeout=30)
+        player = self.client(deployment, "1.21.4", "Steady", "hello", linger=150000)
+        yield player.wait_for("done", timeout=60)
 
         yield relay_port.stopListening()
         forwarder.cut()

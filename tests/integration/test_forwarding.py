@@ -18,11 +18,8 @@ import uuid
 from twisted.internet import defer, protocol, reactor
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import (
-    TEST_SECRET, NodePeer, free_port, node_missing, temp_dir, write_proxy_config,
-)
+from tests.integration.harness import TEST_SECRET, NodePeer, node_missing, temp_dir, write_proxy_config
+from tests.integration.proxy_harness import game_port, run_proxy
 
 CHANNEL = "velocity:player_info"
 
@@ -147,14 +144,9 @@ class ForwardingTests(TestCase):
         factory.secret = backend_secret.encode()
         backend = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(backend.stopListening)
-        port = free_port()
-        path = write_proxy_config(temp_dir(self), port, {"lobby": backend.getHost().port}, forwarding=mode)
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
-        client = NodePeer("chat_client.js", "127.0.0.1", port, "1.21.4", "Forwarded", "hi")
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": backend.getHost().port}, forwarding=mode)
+        proxy = yield run_proxy(self, path)
+        client = NodePeer("chat_client.js", "127.0.0.1", game_port(proxy), "1.21.4", "Forwarded", "hi")
         self.addCleanup(client.stop)
         yield client.finished(30)
         reasons = [e.get("reason") for e in client.events if e["event"] in ("disconnected", "kicked")]

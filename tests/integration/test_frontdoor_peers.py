@@ -19,8 +19,8 @@ from twisted.trial.unittest import TestCase
 from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.packets import VERSION_NAMES, supported_range
 from mcproxy.wire.types import encode_string, encode_ushort, encode_varint
-from tests.integration.harness import NodePeer
-from tests.integration.proxy_harness import free_port, scratch_folder, start_proxy
+from tests.integration.harness import NodePeer, free_port
+from tests.integration.proxy_harness import scratch_folder, start_proxy
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "peers" / "node_modules"
@@ -102,7 +102,7 @@ class MinecraftProtocolPingTests(TestCase):
 
 
 class StatusPassthroughTests(TestCase):
-    timeout = 30
+    timeout = 90
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -128,7 +128,7 @@ class StatusPassthroughTests(TestCase):
         """With status_passthrough, mcstatus sees the minecraft-protocol backend's MOTD
         (read by the proxy over the real protocol) with the proxy's version echo and
         online count; a second ping within the cache period does not ask the backend again."""
-        server = JavaServer("127.0.0.1", self.proxy.port, timeout=5)
+        server = JavaServer("127.0.0.1", self.proxy.port, timeout=20)
         status = yield threads.deferToThread(server.status, version=775, tries=1)
         self.assertEqual(status.motd.to_plain(), "echo")
         self.assertEqual(status.version.protocol, 775)
@@ -180,7 +180,7 @@ def bad_handshake_from(source: str, port: int) -> None:
 class HAProxyTests(TestCase):
     """HAProxy in front of the second listener of ``bind = [plain, haproxy:]``."""
 
-    timeout = 30
+    timeout = 60
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -196,7 +196,7 @@ class HAProxyTests(TestCase):
         self.haproxy = subprocess.Popen([haproxy, "-db", "-f", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(self._stop_haproxy)
-        yield threads.deferToThread(wait_listening, self.listen_port, time.monotonic() + 10)
+        yield threads.deferToThread(wait_listening, self.listen_port, time.monotonic() + 30)
 
     def _stop_haproxy(self) -> None:
         self.haproxy.terminate()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import NodePeer, listening_peer, node_missing, temp_dir, write_proxy_config
+from tests.integration.proxy_harness import game_port, run_proxy
 
 VERSION = "1.21.4"
 
@@ -20,18 +19,12 @@ class LoginPluginRelayPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        backend_port, port = free_port(), free_port()
-        backend = NodePeer("login_plugin_backend.js", backend_port, VERSION, "fml:handshake", "c0ffee")
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
-        path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port})
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
+        backend, backend_port = yield listening_peer(self, "login_plugin_backend.js", VERSION, "fml:handshake",
+                                                     "c0ffee")
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": backend_port})
+        proxy = yield run_proxy(self, path)
 
-        client = NodePeer("chat_client.js", "127.0.0.1", port, VERSION, "Forgey",
+        client = NodePeer("chat_client.js", "127.0.0.1", game_port(proxy), VERSION, "Forgey",
                           env={"LOGIN_PLUGIN_ANSWER": "beef01", "LINGER_MS": "500", "CLIENT_TIMEOUT_MS": "60000"})
         self.addCleanup(client.stop)
         asked = yield client.wait_for("login_plugin_request", 40)

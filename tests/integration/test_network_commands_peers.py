@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from twisted.internet import defer, reactor, threads
+from twisted.internet import defer, threads
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
 from mcproxy.ctl.cli import main as mcproxyctl
-from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
+from tests.integration.proxy_harness import game_port, run_proxy
 
 VERSION = "1.21.4"
 GRANTS = """[permissions]
@@ -27,18 +28,12 @@ class NetworkCommandPeerTests(TestCase):
         reason = node_missing()
         if reason:
             raise SkipTest(reason)
-        backend_port = free_port()
-        backend = NodePeer("echo_server.js", backend_port, VERSION)
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
-        port = free_port()
-        path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port}, admin_port=free_port(),
+        backend, backend_port = yield listening_peer(self, "echo_server.js", VERSION)
+        # mcproxyctl finds the admin listener by its configured port.
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": backend_port}, admin_port=free_port(),
                                   extra=GRANTS)
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
+        proxy = yield run_proxy(self, path)
+        port = game_port(proxy)
         yield proxy.getServiceNamed("admin").when_bound()
 
         def client(name, *lines, linger=0):

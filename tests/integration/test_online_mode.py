@@ -9,11 +9,10 @@ from twisted.internet import defer, reactor, ssl
 from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web import resource, server
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
 from tests.integration.harness import (
-    NodePeer, free_port, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
+    NodePeer, listening_peer, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
 )
+from tests.integration.proxy_harness import game_port, run_proxy
 
 PROFILE_ID = uuid.UUID("069a79f4-44e9-4726-a5be-fca90e38aaf5")
 TEXTURES = {"name": "textures", "value": "eyJ0ZXh0dXJlcyI6e319", "signature": "c2lnbmVk"}
@@ -69,18 +68,11 @@ class OnlineModeTests(TestCase):
         port = reactor.listenSSL(0, server.Site(self.session), cert.options(), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         self.session_url = f"https://localhost:{port.getHost().port}"
-        backend_port = free_port()
-        self.backend = NodePeer("echo_server.js", backend_port, "1.21.4")
-        self.addCleanup(self.backend.stop)
-        yield self.backend.wait_for("listening")
-        self.port = free_port()
+        self.backend, backend_port = yield listening_peer(self, "echo_server.js", "1.21.4")
         extra = f'session_server = "{self.session_url}"\nsession_server_ca_file = "{self.ca_path}"'
-        path = write_proxy_config(directory, self.port, {"lobby": backend_port}, online_mode=True, extra=extra)
-        self.proxy = ProxyProcess(load_proxy_config(path), reactor)
-        self.proxy.privilegedStartService()
-        self.proxy.startService()
-        self.addCleanup(self.proxy.stopService)
-        yield self.proxy.game.when_bound()
+        path = write_proxy_config(directory, 0, {"lobby": backend_port}, online_mode=True, extra=extra)
+        self.proxy = yield run_proxy(self, path)
+        self.port = game_port(self.proxy)
 
     def client(self, name: str, *lines: str) -> NodePeer:
         peer = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", name, *lines,
@@ -94,13 +86,13 @@ class OnlineModeTests(TestCase):
         """A client the session server vouches for joins encrypted, as the session server's profile."""
         yield self.start(accept_joins=True)
         client = self.client("Notch", "hello")
-        code = yield client.finished(40)
+        code = yield client.finished(60)
         self.assertEqual(code, 0, client.events)
         self.assertEqual(len(self.session.has_joined_queries), 1)
         success = [e for e in client.events if e["event"] == "login_success"][0]
         self.assertEqual(success["uuid"], str(PROFILE_ID))
         self.assertEqual(success["properties"][0]["name"], "textures")
-        self.assertTrue([e for e in self.backend.events if e["event"] == "join"])
+        yield self.backend.wait_for("join", 20)
         self.assertIn("echo", " ".join(e.get("text", "") for e in client.events))
 
     @defer.inlineCallbacks
@@ -108,7 +100,7 @@ class OnlineModeTests(TestCase):
         """A client whose join the session server never saw is refused with the vanilla message."""
         yield self.start(accept_joins=False)
         client = self.client("Mallory", "hello")
-        yield client.finished(40)
+        yield client.finished(60)
         reasons = [e.get("reason", "") for e in client.events if e["event"] in ("disconnected", "kicked")]
         self.assertEqual(reasons, ["Failed to verify username!"], client.events)
         self.assertFalse([e for e in self.backend.events if e["event"] == "join"])

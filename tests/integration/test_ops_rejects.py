@@ -103,7 +103,7 @@ def provoke_replayed_snapshot(net: Network, case: TestCase):
 
 
 class RejectCounterTests(TestCase):
-    timeout = 60
+    timeout = 180
 
     def setUp(self):
         reason = node_missing()
@@ -114,7 +114,7 @@ class RejectCounterTests(TestCase):
         """A player online through the proxy, so refusals about *other* players and servers are
         the only reason left."""
         peer = NodePeer("chat_client.js", "127.0.0.1", net.proxy_port, "1.21.4", PLAYER, "hello",
-                        env={"LINGER_MS": "40000", "CLIENT_TIMEOUT_MS": "50000"})
+                        env={"LINGER_MS": "90000", "CLIENT_TIMEOUT_MS": "100000"})
         self.addCleanup(peer.stop)
         return peer
 
@@ -125,7 +125,7 @@ class RejectCounterTests(TestCase):
         net = Network(temp_dir(self), probe_interval=0.5, ghost=True)
         net.start(self)
         yield net.wait_health(net.proxy_admin, "DEGRADED", check=lambda b: b["checks"]["listener"]["state"] == "OK")
-        yield self.player(net).wait_for("done", timeout=30)
+        yield self.player(net).wait_for("done", timeout=60)
 
         before = yield net.metric_samples(net.proxy_admin, "mcproxy_control_rejects_total")
         self.assertEqual(before, {reason.value: 0.0 for reason in RejectReason})
@@ -167,7 +167,7 @@ class RejectCounterTests(TestCase):
 
 
 class SecretLeakTests(TestCase):
-    timeout = 60
+    timeout = 180
 
     def setUp(self):
         reason = node_missing()
@@ -184,9 +184,9 @@ class SecretLeakTests(TestCase):
         net.start(self)
         yield net.wait_health(net.proxy_admin, "DEGRADED", check=lambda b: b["checks"]["listener"]["state"] == "OK")
         player = NodePeer("chat_client.js", "127.0.0.1", net.proxy_port, "1.21.4", PLAYER, "hello",
-                          env={"LINGER_MS": "40000", "CLIENT_TIMEOUT_MS": "50000"})
+                          env={"LINGER_MS": "90000", "CLIENT_TIMEOUT_MS": "100000"})
         self.addCleanup(player.stop)
-        yield player.wait_for("done", timeout=30)
+        yield player.wait_for("done", timeout=60)
 
         seen = yield provoke_control_refusals(net, PLAYER)
         self.assertEqual(set(seen.values()), PROXY_SIDE_REASONS)

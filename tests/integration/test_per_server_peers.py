@@ -15,11 +15,8 @@ from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import serverFromString
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import (
-    TEST_SECRET, NodePeer, free_port, node_missing, temp_dir, write_proxy_config,
-)
+from tests.integration.harness import TEST_SECRET, NodePeer, node_missing, temp_dir, write_proxy_config
+from tests.integration.proxy_harness import game_port, run_proxy
 from tests.integration.test_forwarding import DocumentedBackend
 
 PLAYER_ADDRESS = "127.0.0.7"
@@ -56,18 +53,13 @@ class PerServerSettingsTests(TestCase):
         modern = backend_factory("modern")
         modern_port = reactor.listenTCP(0, modern, interface="127.0.0.1")
         self.addCleanup(modern_port.stopListening)
-        port = free_port()
         path = write_proxy_config(
-            temp_dir(self), port, {"modern": modern_port.getHost().port}, forwarding="modern",
+            temp_dir(self), 0, {"modern": modern_port.getHost().port}, forwarding="modern",
             try_order=["classic", "modern"],
             extra=(f'[servers.classic]\naddress = "127.0.0.1:{classic_port.getHost().port}"\n'
                    'forwarding = "legacy"\nproxy_protocol = "v2"\n'))
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
-        client = NodePeer("chat_client.js", "127.0.0.1", port, "1.21.4", "Forwarded", "hi",
+        proxy = yield run_proxy(self, path)
+        client = NodePeer("chat_client.js", "127.0.0.1", game_port(proxy), "1.21.4", "Forwarded", "hi",
                           env={"LOCAL_ADDRESS": PLAYER_ADDRESS})
         self.addCleanup(client.stop)
         yield client.finished(30)
@@ -96,14 +88,9 @@ class ForgeMarkerTests(TestCase):
         backend = backend_factory(mode)
         backend_port = reactor.listenTCP(0, backend, interface="127.0.0.1")
         self.addCleanup(backend_port.stopListening)
-        port = free_port()
-        path = write_proxy_config(temp_dir(self), port, {"lobby": backend_port.getHost().port}, forwarding=mode)
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
-        client = NodePeer("chat_client.js", "127.0.0.1", port, "1.21.4", "Forger", "hi",
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": backend_port.getHost().port}, forwarding=mode)
+        proxy = yield run_proxy(self, path)
+        client = NodePeer("chat_client.js", "127.0.0.1", game_port(proxy), "1.21.4", "Forger", "hi",
                           env={"FAKE_HOST": json.dumps(fake_host)})
         self.addCleanup(client.stop)
         yield client.finished(30)

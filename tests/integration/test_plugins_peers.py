@@ -15,7 +15,7 @@ EXAMPLES = REPO / "examples" / "plugins"
 
 
 class ExamplePluginTests(ProxyWithEchoBackends, TestCase):
-    timeout = 45
+    timeout = 120
 
     def setUp(self):
         super().setUp()
@@ -46,7 +46,7 @@ class ExamplePluginTests(ProxyWithEchoBackends, TestCase):
 class GatekeeperPluginTests(ProxyWithEchoBackends, TestCase):
     """The example plugin that uses event results, with real minecraft-protocol clients."""
 
-    timeout = 90
+    timeout = 180
 
     def setUp(self):
         super().setUp()

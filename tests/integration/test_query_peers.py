@@ -6,12 +6,13 @@ import os
 import socket
 import struct
 
-from twisted.internet import defer, reactor, threads
+from twisted.internet import defer, threads
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
-from tests.integration.harness import NodePeer, free_port, node_missing, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    NodePeer, free_port, listening_peer, node_missing, temp_dir, write_proxy_config,
+)
+from tests.integration.proxy_harness import game_port, run_proxy
 
 
 def free_udp_port() -> int:
@@ -69,19 +70,13 @@ class QueryPeerTests(TestCase):
             raise SkipTest(reason)
         ports = {"lobby": free_port()}
         if with_player:
-            backend = NodePeer("echo_server.js", ports["lobby"], "1.21.4")
-            self.addCleanup(backend.stop)
-            yield backend.wait_for("listening")
+            _, ports["lobby"] = yield listening_peer(self, "echo_server.js", "1.21.4")
         self.query_port = free_udp_port()
-        self.game_port = free_port()
         path = write_proxy_config(
-            temp_dir(self), self.game_port, ports,
+            temp_dir(self), 0, ports,
             extra=f'[query]\nenabled = true\nport = {self.query_port}\nmap = "lobby"\n')
-        self.proxy = ProxyProcess(load_proxy_config(path), reactor)
-        self.proxy.privilegedStartService()
-        self.proxy.startService()
-        self.addCleanup(self.proxy.stopService)
-        yield self.proxy.game.when_bound()
+        self.proxy = yield run_proxy(self, path)
+        self.game_port = game_port(self.proxy)
         if with_player:
             client = NodePeer("chat_client.js", "127.0.0.1", self.game_port, "1.21.4", "Alice", "/glist",
                               env={"LINGER_MS": "20000"})
@@ -148,13 +143,9 @@ class QueryPortTakenTests(TestCase):
         taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.addCleanup(taken.close)
         taken.bind(("127.0.0.1", 0))
-        path = write_proxy_config(temp_dir(self), free_port(), {"lobby": free_port()},
+        path = write_proxy_config(temp_dir(self), 0, {"lobby": free_port()},
                                   extra=f"[query]\nenabled = true\nport = {taken.getsockname()[1]}\n")
-        proxy = ProxyProcess(load_proxy_config(path), reactor)
-        proxy.privilegedStartService()
-        proxy.startService()
-        self.addCleanup(proxy.stopService)
-        yield proxy.game.when_bound()
+        proxy = yield run_proxy(self, path)
         report = proxy.health.evaluate()
         self.assertEqual(report.checks["query"].state.value, "FAILED")
         self.assertIn("in use", report.checks["query"].detail)

@@ -67,7 +67,7 @@ class TransferredClient(Protocol):
 
 
 class TransferTests(ProxyWithEchoBackends, TestCase):
-    timeout = 45
+    timeout = 120
 
     def routed(self) -> dict[str, float]:
         return {sample.labels["server"]: sample.value

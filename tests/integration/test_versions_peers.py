@@ -9,19 +9,17 @@ back; a later step (moving to a second backend) is one more entry in :func:`step
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 
 from twisted.internet import defer, reactor, ssl
 from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web import server
 
-from mcproxy.config import load_proxy_config
-from mcproxy.proxy.service import ProxyProcess
 from mcproxy.wire.forwarding import offline_uuid
 from tests.integration.harness import (
     TEST_SECRET, NodePeer, free_port, make_ca_and_server_cert, node_missing, temp_dir, write_proxy_config,
 )
+from tests.integration.proxy_harness import game_port, run_proxy
 from tests.integration.test_online_mode import PROFILE_ID, SessionServer
 
 #: Every version the matrix runs, oldest first (1.20.5+ run in test_sessions_peers).
@@ -77,19 +75,6 @@ def moved(client_events: list) -> tuple[int, int]:
     return len(plays), len(respawns)
 
 
-def distinct_ports(count: int) -> list[int]:
-    """``count`` free ports, all different: each one-off probe could hand the same port out
-    twice, and one backend process listening on it twice fails."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def player(version: str) -> str:
     return "P" + version.replace(".", "_")
 
@@ -108,32 +93,36 @@ class VersionMatrixTests(TestCase):
 
     @defer.inlineCallbacks
     def backends(self, versions, env=None) -> defer.Deferred:
-        """One node process serving each version on a port of its own: ``(peer, {version: port})``."""
-        ports = dict(zip(versions, distinct_ports(len(versions))))
-        peer = NodePeer("version_backend.js", *(f"{port}:{version}" for version, port in ports.items()), env=env)
-        self.addCleanup(peer.stop)
-        for version in versions:
-            yield peer.wait_for("listening", timeout=60, version=version)
-        return peer, ports
+        """One node process serving each version on a port of its own: ``(peer, {version: port})``.
+        The ports were only probed free: when one was taken in between, it starts again on others."""
+        for attempt in range(3):
+            ports = {version: free_port() for version in versions}
+            peer = NodePeer("version_backend.js", *(f"{port}:{version}" for version, port in ports.items()),
+                            env=env)
+            self.addCleanup(peer.stop)
+            try:
+                for version in versions:
+                    yield peer.wait_for("listening", timeout=60, version=version)
+            except RuntimeError:
+                if attempt < 2 and b"EADDRINUSE" in peer.protocol.stderr:
+                    continue
+                raise
+            return peer, ports
 
     @defer.inlineCallbacks
     def proxy(self, servers: dict[str, dict], forced: dict[str, list[str]], forwarding: str = "legacy",
               extra: str = "", directory=None, online_mode: bool = False):
         """An in-process proxy; ``servers`` are table-form entries (address, forwarding)."""
-        self.port = free_port()
         directory = directory or temp_dir(self)
         tables = "".join(f'\n[servers.{name}]\naddress = "127.0.0.1:{entry["port"]}"\n'
                          + (f'forwarding = "{entry["forwarding"]}"\n' if entry.get("forwarding") else "")
                          for name, entry in servers.items())
         forced_lines = "".join(f'"{name}" = {list(names)!r}\n'.replace("'", '"') for name, names in forced.items())
-        path = write_proxy_config(directory, self.port, {}, forwarding=forwarding, online_mode=online_mode,
+        path = write_proxy_config(directory, 0, {}, forwarding=forwarding, online_mode=online_mode,
                                   try_order=[next(iter(servers))],
                                   extra=extra + f"\n[forced_hosts]\n{forced_lines}{tables}{RATE_LIMITS}")
-        self.proxy_process = ProxyProcess(load_proxy_config(path), reactor)
-        self.proxy_process.privilegedStartService()
-        self.proxy_process.startService()
-        self.addCleanup(self.proxy_process.stopService)
-        yield self.proxy_process.game.when_bound()
+        self.proxy_process = yield run_proxy(self, path)
+        self.port = game_port(self.proxy_process)
 
     def client(self, version: str, name: str, forced_host: str, *lines: str, env=None) -> NodePeer:
         # Generous: a dozen clients load minecraft-data at once on a busy two-core machine.
@@ -166,6 +155,12 @@ class VersionMatrixTests(TestCase):
                                          *(step.line for step in plan[version]))
                    for version in MATRIX}
         codes = yield defer.gatherResults([client.finished(150) for client in clients.values()])
+        # The backends report through their own pipes: each player's "leave" is the last line
+        # of its connection there, so once both are in, all the backends saw of it is read.
+        for version, code in zip(MATRIX, codes):
+            if code == 0:
+                yield backend.wait_for("leave", timeout=20, port=ports[version])
+                yield other.wait_for("leave", timeout=20, port=other_ports[version])
         for (version, client), code in zip(clients.items(), codes):
             self.assertEqual(code, 0, (version, client.events))
             name = player(version)
@@ -190,8 +185,7 @@ class VersionMatrixTests(TestCase):
             reconfigures = version in ("1.20.2", "1.20.4")
             self.assertEqual(respawns, 0 if reconfigures else 2, (version, client.events))
             self.assertIn({"event": "leave", "username": name, "port": ports[version]}, events[False], version)
-        for version in MATRIX:
-            yield other.wait_for("leave", timeout=20, port=other_ports[version])
+            self.assertIn({"event": "leave", "username": name, "port": other_ports[version]}, events[True], version)
         self.assertEqual(self.refusals(), {})
 
     @defer.inlineCallbacks
@@ -207,6 +201,9 @@ class VersionMatrixTests(TestCase):
         yield self.proxy(servers, {host(v): [f"s{ports[v]}", f"t{other_ports[v]}"] for v in versions})
         clients = {v: self.client(v, player(v), host(v), "/kickme", f"still here on {v}") for v in versions}
         codes = yield defer.gatherResults([client.finished(90) for client in clients.values()])
+        for version, code in zip(versions, codes):
+            if code == 0:
+                yield other.wait_for("leave", timeout=20, port=other_ports[version])
         for (version, client), code in zip(clients.items(), codes):
             self.assertEqual(code, 0, (version, client.events))
             heard = [e["text"] for e in client.events if e["event"] == "chat"]
@@ -269,6 +266,9 @@ class VersionMatrixTests(TestCase):
                                            env={"FAKE_HOST": host(version)})
             self.addCleanup(bot.stop)
         codes = yield defer.gatherResults([bot.finished(90) for bot in bots.values()])
+        for version, code in zip(versions, codes):
+            if code == 0:
+                yield other.wait_for("leave", timeout=20, port=other_ports[version])
         for (version, bot), code in zip(bots.items(), codes):
             self.assertEqual(code, 0, (version, bot.events))
             kinds = [e["event"] for e in bot.events]
@@ -301,6 +301,7 @@ class VersionMatrixTests(TestCase):
         either = self.client("1.12.2", "Faller", "either.test", "hello legacy")
         new_code, old_code, either_code = yield defer.gatherResults([c.finished(110) for c in (new, old, either)])
         self.assertEqual(new_code, 0, (new.events, modern.events))
+        yield modern.wait_for("leave", timeout=20, port=modern_ports["1.13.2"])
         [forwarded] = [e for e in modern.events if e["event"] == "modern_forwarding"]
         self.assertEqual(forwarded, {"port": modern_ports["1.13.2"], "event": "modern_forwarding", "valid": True,
                                      "version": 1, "address": "127.0.0.1", "uuid": str(offline_uuid("Modern")),
@@ -347,8 +348,8 @@ class VersionMatrixTests(TestCase):
             self.assertEqual(len(session.has_joined_queries), count, version)
             [success] = [e for e in client.events if e["event"] == "login_success"]
             self.assertEqual(success["uuid"], str(PROFILE_ID), version)
+            yield backend.wait_for("leave", timeout=20, port=ports[version])
             [join] = [e for e in backend.events if e["event"] == "join" and e["port"] == ports[version]]
             self.assertEqual(join["host"].split("\x00")[2], PROFILE_ID.hex, version)
             self.assertIn(f"backend heard: hello online {version}",
                           [e["text"] for e in client.events if e["event"] == "chat"], version)
-            yield backend.wait_for("leave", timeout=20, port=ports[version])

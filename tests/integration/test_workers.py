@@ -6,8 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
-import socket
+import signal
 from datetime import datetime, timezone
 
 import pytest
@@ -23,7 +22,9 @@ from tests.integration.cluster_harness import HEARTBEAT, RedisServer, redis_miss
 from tests.integration.deployment import (
     ADMIN_BODY_LIMIT, BIN, Deployment, TwistdProcess, http_json, mcproxyctl, wait_until,
 )
-from tests.integration.harness import REPO, NodePeer, free_port, node_missing, sleep, temp_dir, write_proxy_config
+from tests.integration.harness import (
+    REPO, NodePeer, free_port, listening_peer, node_missing, sleep, temp_dir, write_proxy_config,
+)
 
 VERSION = "1.21.4"
 PLAYERS = 100
@@ -36,29 +37,6 @@ connections_per_address_burst = 1000
 logins_per_address_rate = 1000
 logins_per_address_burst = 1000
 """
-
-
-def free_port_pair() -> int:
-    """A port p with p and p + 1 both free: worker 2's admin listens on the next port.
-
-    Taken below the ephemeral range, where the machine's own outgoing connections (tens of
-    thousands in TIME_WAIT while benchmarks run) leave no two neighbours free; bound with
-    SO_REUSEADDR, as Twisted's listeners are, so a TIME_WAIT on the port does not count.
-    """
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        socks = [socket.socket() for _ in range(2)]
-        try:
-            for offset, sock in enumerate(socks):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", port + offset))
-            return port
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError("no two consecutive free ports")
 
 
 @defer.inlineCallbacks
@@ -122,11 +100,9 @@ class HundredPlayersTests(WorkersCase):
         """workers = 2: 100 players all join and chat through one port, both workers hold some, /glist
         and the status ping count 100 from either worker; a worker killed with SIGKILL is restarted,
         its players leave the directory within three heartbeats, and the port keeps admitting."""
-        backend_port = free_port()
-        backend = NodePeer("echo_server.js", backend_port, VERSION)
-        self.addCleanup(backend.stop)
-        yield backend.wait_for("listening")
-        port, admin = free_port(), free_port_pair()
+        backend, backend_port = yield listening_peer(self, "echo_server.js", VERSION)
+        # Worker 2's admin listens on the port after worker 1's.
+        port, admin = free_port(), free_port(consecutive=2)
         # One node process builds a hundred clients' serializers one after another: on a loaded
         # machine a client can take well over the default 10 s from connect to its handshake.
         path = write_proxy_config(self.folder, port, {"lobby": backend_port}, admin_port=admin,
@@ -198,6 +174,9 @@ class HundredPlayersTests(WorkersCase):
         reborn = yield wait_until(restarted, 60, what="worker 2 restarted")
         self.assertNotEqual(reborn["worker"]["pid"], pid)
         self.assertEqual(reborn["cluster"]["network_online"], held["w1"])
+        # The supervisor's line comes through its own output, apart from the worker's /status.
+        yield wait_until(lambda: worker_lines(proxy, "was killed by signal 9; restarting it"), 10,
+                         what="the supervisor's line about the restart")
         self.assertEqual(len(worker_lines(proxy, "was killed by signal 9; restarting it")), 1)
         self.assertEqual([e for e in crowd.events if e["event"] == "end" and not e["username"].startswith("P")], [])
         late = NodePeer("crowd.js", "127.0.0.1", port, VERSION, "Late", 10, env={"CROWD_TIMEOUT_MS": "120000"})
@@ -213,7 +192,7 @@ class ControlPlaneAcrossWorkersTests(WorkersCase):
         one of them moves a player who landed on worker 2, which serves the move."""
         deployment = Deployment(self.folder)
         text = deployment.proxy_config.read_text()
-        old_admin, deployment.proxy_admin = deployment.proxy_admin, free_port_pair()
+        old_admin, deployment.proxy_admin = deployment.proxy_admin, free_port(consecutive=2)
         text = text.replace(f"tcp:{old_admin}:", f"tcp:{deployment.proxy_admin}:")
         text = text.replace('forwarding = "modern"\n', 'forwarding = "modern"\nworkers = 2\n')
         deployment.proxy_config.write_text(text + self.cluster_table())
@@ -281,7 +260,7 @@ class OperationsAcrossWorkersTests(WorkersCase):
         each worker, marked with it."""
         deployment = Deployment(self.folder, log_files=True)
         text = deployment.proxy_config.read_text()
-        old_admin, deployment.proxy_admin = deployment.proxy_admin, free_port_pair()
+        old_admin, deployment.proxy_admin = deployment.proxy_admin, free_port(consecutive=2)
         text = text.replace(f"tcp:{old_admin}:", f"tcp:{deployment.proxy_admin}:")
         text = text.replace('forwarding = "modern"\n', 'forwarding = "modern"\nworkers = 2\n')
         deployment.proxy_config.write_text(text + self.cluster_table())
@@ -338,11 +317,19 @@ class OperationsAcrossWorkersTests(WorkersCase):
         self.assertIn("ok    proxy/w2  /health: READY", out)
 
         # SIGKILL worker 2: the tools name the worker that does not answer, and keep the others' rows.
+        # The supervisor would start it again within a second, about as long as mcproxyctl takes to
+        # start: it is paused meanwhile, so worker 2 is still gone when doctor asks.
+        supervisor_pid = deployment.proxy.transport.pid
+        os.kill(supervisor_pid, signal.SIGSTOP)
+        self.addCleanup(lambda: deployment.proxy.running and os.kill(supervisor_pid, signal.SIGCONT))
         os.kill(body["workers"][1]["pid"], 9)
         code, out = yield mcproxyctl("doctor", "-c", proxy)
         self.assertEqual(code, 1, out)
         self.assertIn("FAIL  proxy/w2  /health: cannot reach the admin listener", out)
         self.assertIn("ok    proxy/w1  /health: READY", out)
+        os.kill(supervisor_pid, signal.SIGCONT)
+        yield wait_until(lambda: "worker 2 (pid" in (self.folder / "proxy.jsonl").read_text(), 20,
+                         what="the supervisor's line about worker 2's death")
 
         incident = self.folder / "incident"
         until = datetime.now(timezone.utc)

@@ -83,4 +83,4 @@ client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(pac
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))
 client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(pending.length ? 1 : 0) })
-setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 20000))
+setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 60000))
