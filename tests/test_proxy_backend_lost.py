@@ -18,7 +18,7 @@ from mcproxy.proxy.events import DisconnectEvent, PreConnectEvent, SwitchCause
 from mcproxy.proxy.session.switch import SwitchRefused
 from mcproxy.wire import chat
 from mcproxy.wire.types import encode_long, encode_string
-from tests.session_rig import IDS, Rig, frames, handshake, login_start, lose, packet, texts
+from tests.session_rig import IDS, Rig, Session, frames, handshake, login_start, lose, packet, texts
 
 PACKS = b"\x01" + encode_string("minecraft") + encode_string("core") + encode_string("1.21.4")
 #: A server asking which packs the client knows, and the client's answer.
@@ -125,9 +125,11 @@ class ConfiguringTests(BackendLostCase):
         connection, transport, lobby = self.configuring()
         lose(lobby)
         self.rig.router.refuse()
+        client = Session(connection, transport, lobby)
         for _ in range(30):
             self.rig.reactor.advance(1.0)
             self.refuse_pending()
+            client.answer_keep_alives()
         sent = frames(transport.value())
         self.assertEqual([pid for pid, _ in sent], [IDS.config_keep_alive] * 3)
         self.assertTrue(all(len(fields) == 8 for _, fields in sent))
