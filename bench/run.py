@@ -151,7 +151,12 @@ class Processes:
 
     def proxy_config(self, name: str, port: int, backend_port: int, online: bool = False, extra: str = "",
                      proxy_keys: str = "") -> Path:
-        """The bench proxy's config: no compression, no forwarding, limits out of the way."""
+        """The bench proxy's config: no compression, no forwarding, limits out of the way.
+
+        ``read_timeout`` at its maximum: the bench backend sends no keep-alives and its idle
+        players say nothing, so with the default (30 s) the RSS figure's first players
+        would be timed out while the last ones still join on a loaded machine.
+        """
         config = self.workdir / f"{name}.toml"
         config.write_text(f"""
 [proxy]
@@ -160,6 +165,7 @@ online_mode = {str(online).lower()}
 compression_threshold = -1
 forwarding = "none"
 max_players = 10000
+read_timeout = 600
 {proxy_keys}
 
 [security]

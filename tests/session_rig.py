@@ -21,6 +21,7 @@ from mcproxy.proxy.backend import BackendConnection, BackendLogin, BackendRefuse
 from mcproxy.proxy.client import PlayerFactory
 from mcproxy.proxy.commands import CommandDispatcher, builtin_commands
 from mcproxy.proxy.core import ProxyCore, ProxySettings
+from mcproxy.proxy.relay import Phase as RelayPhase
 from mcproxy.proxy.routing import NoServerAvailable
 from mcproxy.proxy.status import StatusResponder
 from mcproxy.wire import chat
@@ -115,12 +116,34 @@ class Session:
     connection: object
     transport: StringTransport
     backend: BackendConnection
+    #: How much of ``transport.value()`` :meth:`answer_keep_alives` has looked at.
+    seen: int = 0
 
     def sent(self) -> bytes:
         """What the client received since the last call."""
         data = self.transport.value()
         self.transport.clear()
+        self.seen = 0
         return data
+
+    def answer_keep_alives(self) -> int:
+        """The client answers each keep-alive it received since it last looked, in the
+        state it is in, as a real client does; returns how many it answered."""
+        data = self.transport.value()
+        new, self.seen = data[self.seen:], len(data)
+        connection = self.connection
+        down = getattr(connection.handler, "down", None)
+        if down is None:
+            return 0
+        ids = connection.ids
+        if down.phase is RelayPhase.PLAY:
+            asked, answer = ids.play_keep_alive, ids.play_keep_alive_response
+        else:
+            asked, answer = ids.config_keep_alive, ids.config_keep_alive_response
+        answers = [packet(answer, fields) for packet_id, fields in frames(new) if packet_id == asked]
+        for frame in answers:
+            connection.dataReceived(frame)
+        return len(answers)
 
 
 class Rig:

@@ -235,6 +235,7 @@ class ProxyDefaultsTests(ConfigFileTestCase):
         self.assertEqual(proxy.handshake_timeout, 10.0)
         self.assertEqual(proxy.login_timeout, 30.0)
         self.assertEqual(proxy.connect_timeout, 5.0)
+        self.assertEqual(proxy.read_timeout, 30.0)
         self.assertEqual(proxy.max_frame_size_prelogin, 32768)
         messaging = MessagingSection()
         self.assertTrue(messaging.enabled)
@@ -745,6 +746,7 @@ class RangeTests(ConfigFileTestCase):
             ("handshake_timeout", 300),
             ("login_timeout", 600),
             ("connect_timeout", 120),
+            ("read_timeout", 600),
             ("fallback_hold", 600),
         ):
             self.assertProxyError(
@@ -1768,7 +1770,7 @@ class DataclassTests(SynchronousTestCase):
                 "bind", "binds", "motd", "max_players", "online_mode", "session_server",
                 "session_server_ca_file", "compression_threshold", "forwarding",
                 "favicon", "favicon_png", "accept_transfers", "status_passthrough",
-                "handshake_timeout", "login_timeout", "connect_timeout", "fallback_hold",
+                "handshake_timeout", "login_timeout", "connect_timeout", "read_timeout", "fallback_hold",
                 "max_frame_size_prelogin", "kick_existing_players", "status_player_sample",
                 "bungee_plugin_channel",
                 "proxy_protocol_trusted", "workers",

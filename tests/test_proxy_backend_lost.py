@@ -18,7 +18,7 @@ from mcproxy.proxy.events import DisconnectEvent, PreConnectEvent, SwitchCause
 from mcproxy.proxy.session.switch import SwitchRefused
 from mcproxy.wire import chat
 from mcproxy.wire.types import encode_long, encode_string
-from tests.session_rig import IDS, Rig, frames, handshake, login_start, lose, packet, texts
+from tests.session_rig import IDS, Rig, Session, frames, handshake, login_start, lose, packet, texts
 
 PACKS = b"\x01" + encode_string("minecraft") + encode_string("core") + encode_string("1.21.4")
 #: A server asking which packs the client knows, and the client's answer.
@@ -72,12 +72,15 @@ class BackendLostCase(SynchronousTestCase):
             if not d.called:
                 self.rig.router.refuse(index)
 
-    def refuse_every_try(self, seconds: int) -> None:
-        """Every server refuses the player for ``seconds``, a second at a time."""
+    def refuse_every_try(self, seconds: int, each_second=None) -> None:
+        """Every server refuses the player for ``seconds``, a second at a time;
+        ``each_second`` (the client answering its keep-alives, say) runs after each."""
         self.rig.router.refuse()
         for _ in range(seconds):
             self.rig.reactor.advance(1.0)
             self.refuse_pending()
+            if each_second is not None:
+                each_second()
 
     def finish_configuration(self, connection, transport, backend) -> list[str]:
         """The new server finishes configuring the client and sends its play login; what
@@ -137,7 +140,8 @@ class ConfiguringTests(BackendLostCase):
         when a try is accepted."""
         connection, transport, lobby = self.configuring()
         lose(lobby)
-        self.refuse_every_try(30)
+        client = Session(connection, transport, lobby)
+        self.refuse_every_try(30, client.answer_keep_alives)
         sent = frames(transport.value())
         self.assertEqual([pid for pid, _ in sent], [IDS.config_keep_alive] * 3)
         self.assertTrue(all(len(fields) == 8 for _, fields in sent))

@@ -129,6 +129,7 @@ forwarding = "legacy"
 max_players = 42
 handshake_timeout = 4.0
 login_timeout = 12.0
+read_timeout = 45.0
 accept_transfers = true
 kick_existing_players = true
 max_frame_size_prelogin = 4096
@@ -161,7 +162,7 @@ bind = ""
         self.assertEqual(settings, ProxySettings(
             online_mode=False, compression_threshold=512, forwarding="legacy",
             secret=SECRET.encode(), secret_previous=SECRET[::-1].encode(), max_players=42,
-            handshake_timeout=4.0, login_timeout=12.0, accept_transfers=True,
+            handshake_timeout=4.0, login_timeout=12.0, read_timeout=45.0, accept_transfers=True,
             kick_existing_players=True, max_prelogin_frame=4096))
 
     def test_secrets_stay_out_of_repr(self) -> None:

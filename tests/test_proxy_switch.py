@@ -96,6 +96,7 @@ class CommandSwitchTests(SwitchTestCase):
         requests = len(self.rig.router.requests)
         while not self.session.transport.disconnecting and self.rig.reactor.seconds() < 70:
             self.rig.reactor.advance(1.0)
+            self.session.answer_keep_alives()
             for index, (_, pending) in enumerate(self.rig.router.requests):
                 if not pending.called:
                     self.rig.router.refuse(index)
@@ -189,6 +190,7 @@ class FallbackTests(SwitchTestCase):
         while not self.session.transport.disconnecting:
             requests = len(self.rig.router.requests)
             self.rig.reactor.advance(1.0)
+            self.session.answer_keep_alives()
             if len(self.rig.router.requests) > requests:
                 tries += 1
                 self.rig.router.refuse()

@@ -304,6 +304,7 @@ class TargetLostTests(SynchronousTestCase):
                 rig.router.refuse(answered + 2)
                 answered += 1
             rig.reactor.advance(1.0)
+            session.answer_keep_alives()
         self.assertGreater(answered, 3)
         self.assertEqual(texts(session.sent(), IDS.config_disconnect)[-1:], ["The server you were moving to went away."])
         self.assertTrue(session.transport.disconnecting)

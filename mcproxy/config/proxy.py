@@ -127,6 +127,7 @@ def _proxy_section(t: _Table) -> ProxySection:
         ),
         login_timeout=t.number("login_timeout", d.login_timeout, 0, 600),
         connect_timeout=t.number("connect_timeout", d.connect_timeout, 0, 120),
+        read_timeout=t.number("read_timeout", d.read_timeout, 0, 600),
         fallback_hold=t.number("fallback_hold", d.fallback_hold, 0, 600),
         max_frame_size_prelogin=t.integer(
             "max_frame_size_prelogin", d.max_frame_size_prelogin, 256, MAX_FRAME_SIZE

@@ -147,6 +147,9 @@ class ProxySection:
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
     connect_timeout: float = 5.0
+    #: Seconds without a byte from a player past login, or from their backend, before
+    #: that side is given up on (Velocity's ``read-timeout``).
+    read_timeout: float = 30.0
     #: Seconds a player whose server went away (or kicked them) is held while every
     #: fallback refuses, tried again with growing pauses.
     fallback_hold: float = 60.0

@@ -94,6 +94,9 @@ class BackendConnection(Protocol):
         self.sink = None
         self.on_lost = None
         self.backend_profile: tuple | None = None
+        #: Reads so far, and the watch that times them out once relaying (see PlayHandler.attach).
+        self.reads = 0
+        self.read_watch = None
 
     @property
     def threshold(self) -> int:
@@ -119,6 +122,7 @@ class BackendConnection(Protocol):
             factory.made(self)
 
     def dataReceived(self, data: bytes) -> None:
+        self.reads += 1
         if self.phase is LoginPhase.RELAYING:
             # A player who left or moved on lets go of this backend (sink None) and
             # closes it, but a read the reactor already polled can still arrive.
@@ -202,6 +206,8 @@ class BackendConnection(Protocol):
     def connectionLost(self, reason: Failure) -> None:
         previous = self.phase
         self.phase = LoginPhase.CLOSED
+        if self.read_watch is not None:
+            self.read_watch.forget(self)
         if not self.ready.called:
             self.ready.errback(Failure(BackendRefused("BACKEND_CLOSED", "the backend closed the connection during login")))
         elif previous in (LoginPhase.RELAYING, LoginPhase.LOGGED_IN) and self.on_lost is not None:

@@ -31,6 +31,10 @@ from mcproxy.wire.types import WireError, encode_string
 
 __all__ = ["Phase", "PlayerConnection", "PlayerFactory", "Refusal", "SwitchRefused"]
 
+#: Seconds a client timed out on reads has to take its kick before it is cut off.
+KICK_GRACE = 5.0
+
+
 def peer_host(transport) -> str:
     """The client's address as limits and logs use it ("" for a UNIX socket)."""
     return getattr(transport.getPeer(), "host", "") or ""
@@ -64,6 +68,8 @@ class PlayerConnection(Protocol):
         self._counted = False
         self._prelogin = False
         self._in_play = False
+        #: Reads so far, for the read timeout's sweep (mcproxy/proxy/silence.py).
+        self.reads = 0
 
     @property
     def phase(self) -> Phase:
@@ -105,6 +111,7 @@ class PlayerConnection(Protocol):
         previous = self.phase
         self.set_handler(Closed(self))
         self.proxy.deadlines.cancel(self)
+        self.proxy.read_watch.forget(self)
         self.leave_prelogin()
         if self._counted:
             self._counted = False
@@ -148,6 +155,7 @@ class PlayerConnection(Protocol):
     # Input --------------------------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
+        self.reads += 1
         try:
             self.handler.data_received(data)
         except WireError as error:
@@ -186,8 +194,22 @@ class PlayerConnection(Protocol):
         """End the connection without a refusal (a ping answered, a player sent off)."""
         self.set_handler(Closed(self))
         self.proxy.deadlines.cancel(self)
+        self.proxy.read_watch.forget(self)
         self.leave_prelogin()
         self.transport.loseConnection()
+
+    def read_timed_out(self) -> None:
+        """Nothing from the client for ``read_timeout`` since login: it is told and let go.
+
+        A client that reads no more either would keep a closing connection open for as
+        long as its kick sat unsent, so the connection is aborted if it is still there
+        ``KICK_GRACE`` seconds later.
+        """
+        if self.phase is Phase.CLOSED:
+            return
+        self.proxy.refused("READ_TIMEOUT", self)
+        self.disconnect("Timed out", why="timed out")
+        self.proxy.deadlines.set(self, KICK_GRACE, self.transport.abortConnection)
 
     def disconnect(self, message: str, why: str = "disconnected") -> None:
         """Disconnect the player with ``message``, whatever state it is in; ``why`` is what

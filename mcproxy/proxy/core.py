@@ -14,6 +14,7 @@ from mcproxy.proxy.bungee import BungeeResponder
 from mcproxy.ops.logging import new_correlation_id
 from mcproxy.proxy.command_tree import ProxyCommandTree
 from mcproxy.proxy.deadlines import Deadlines
+from mcproxy.proxy.silence import ReadWatch
 from mcproxy.proxy.directory import ProxyDirectory
 from mcproxy.proxy.play_session import PlaySessionId
 from mcproxy.proxy.probes import ProbeNames
@@ -38,6 +39,8 @@ class ProxySettings:
     max_players: int = 500
     handshake_timeout: float = 10.0
     login_timeout: float = 30.0
+    #: Seconds of silence from a player in configuration or play, or from their backend.
+    read_timeout: float = 30.0
     accept_transfers: bool = False
     #: A second login with an online UUID: True disconnects the first, False refuses the second.
     kick_existing_players: bool = False
@@ -61,6 +64,7 @@ class ProxySettings:
             max_players=section.max_players,
             handshake_timeout=section.handshake_timeout,
             login_timeout=section.login_timeout,
+            read_timeout=section.read_timeout,
             accept_transfers=section.accept_transfers,
             kick_existing_players=section.kick_existing_players,
             bungee_plugin_channel=section.bungee_plugin_channel,
@@ -164,13 +168,17 @@ class ProxyCore:
         self.login_limiter = TokenBucketLimiter(
             reactor, limits.logins_per_address_rate, limits.logins_per_address_burst)
         self.deadlines = Deadlines(reactor)
+        #: Players past login and their backends, given up on after ``read_timeout`` of silence.
+        self.read_watch = ReadWatch(reactor)
         self.connections = 0
 
     def start(self) -> None:
         self.deadlines.start()
+        self.read_watch.start()
 
     def stop(self) -> None:
         self.deadlines.stop()
+        self.read_watch.stop()
 
     def online_count(self) -> int:
         return self.network.online_count()

@@ -335,3 +335,36 @@ class CommandTreeTests(ProxyWithEchoBackends, TestCase):
     def test_tree_26_1(self):
         """A 26.1 client's command tree holds the backend's commands and the proxy's; /server completes."""
         return self._tree_and_completion("26.1")
+
+
+class ReadTimeoutTests(ProxyWithEchoBackends, TestCase):
+    @defer.inlineCallbacks
+    def test_silent_backend_replaced(self):
+        """A backend that stops sending (keep-alives included) but keeps its socket open is
+        dropped after ``read_timeout`` and the player, still moving about, lands on the
+        fallback, told why; counted as a backend lost in play.  The bot, standing still, sends
+        nothing while its server is silent: the server goes, not the player."""
+        yield self.start("1.21.4", backends=("game",), down=("lobby",), try_order=["lobby", "game"],
+                         extra="read_timeout = 6")
+        lobby = NodePeer("echo_server.js", self.proxy.config.servers["lobby"].port, "1.21.4",
+                         env={"SILENT_PLAY": "1"})
+        self.addCleanup(lobby.stop)
+        yield lobby.wait_for("listening")
+        bot = NodePeer("bot.js", "127.0.0.1", self.port, "1.21.4", "Mover",
+                       env={"LINGER_MS": "30000", "CLIENT_TIMEOUT_MS": "60000"})
+        self.addCleanup(bot.stop)
+        yield lobby.wait_for("join", timeout=40, username="Mover")
+        moved = yield bot.wait_for("message", timeout=30,
+                                   text="Lost connection to the server lobby. You are now on game.").addErrback(
+            lambda _: self.fail((bot.events, lobby.events, self.refusals())))
+        self.assertTrue(moved, (bot.events, lobby.events))
+        yield self.backends["game"].wait_for("join", timeout=5, username="Mover")
+        yield lobby.wait_for("leave", timeout=10, username="Mover")
+        # Longer than read_timeout on game, whose keep-alives (every 4 s) and the bot's answers
+        # are read through the relay's sockets as they are set up for play.
+        yield sleep(8)
+        self.assertFalse([e for e in bot.events if e["event"] in ("kicked", "end", "error")], bot.events)
+        losses = {(s.labels["state"], s.labels["outcome"]): s.value for f in self.proxy.registry.collect()
+                  if f.name == "mcproxy_backend_losses" for s in f.samples if s.name.endswith("_total")}
+        self.assertEqual(losses, {("play", "moved"): 1.0})
+        self.assertNotIn("READ_TIMEOUT", self.refusals())

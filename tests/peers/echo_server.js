@@ -7,7 +7,10 @@ const nbt = require('prismarine-nbt')
 
 const port = Number(process.argv[2])
 const version = process.argv[3]
-const server = mc.createServer({ 'online-mode': false, port, host: '127.0.0.1', version, motd: 'echo' })
+// SILENT_PLAY=1: once a player is in play the server sends nothing more, keep-alives and
+// chat echoes included, but keeps the connection open (as a server stuck in a loop).
+const silent = Boolean(process.env.SILENT_PLAY)
+const server = mc.createServer({ 'online-mode': false, port, host: '127.0.0.1', version, motd: 'echo', keepAlive: !silent })
 const mcData = require('minecraft-data')(server.version)
 const say = (event) => console.log(JSON.stringify(event))
 
@@ -44,6 +47,7 @@ server.on('playerJoin', (client) => {
   client.write('update_health', { health: 20, food: 20, foodSaturation: 5 })
   client.on('chat_message', (packet) => {
     say({ event: 'chat', username: client.username, message: packet.message })
+    if (silent) return
     client.write('system_chat', { content: chatText(`echo ${port}: ${packet.message}`), isActionBar: false })
   })
   client.on('chat_command', (packet) => {

@@ -29,6 +29,12 @@ LONG_KEEP_ALIVE_PROTOCOL = 340
 KEEPALIVE_INTERVAL = 10.0
 
 
+def keep_alive_interval(read_timeout: float) -> float:
+    """How often a held client is sent a keep-alive: its answers are all the proxy hears
+    from it, so they must come well inside ``read_timeout`` too."""
+    return min(KEEPALIVE_INTERVAL, read_timeout / 3)
+
+
 class FallbackHold:
     """The timing of one hold: when to try again, when to keep the client alive, when to give up.
 
@@ -38,8 +44,10 @@ class FallbackHold:
     """
 
     def __init__(self, clock: IReactorTime, deadlines: Deadlines, limit: float,
-                 retry: Callable[[], None], keep_alive: Callable[[int], None]) -> None:
+                 retry: Callable[[], None], keep_alive: Callable[[int], None],
+                 interval: float = KEEPALIVE_INTERVAL) -> None:
         self._clock = clock
+        self._interval = interval
         self._deadlines = deadlines
         self._limit = limit
         self._retry = retry
@@ -49,7 +57,7 @@ class FallbackHold:
         self.active = True
         self._keep_alive_key = (self, "keep-alive")
         self._retry_key = (self, "retry")
-        self._deadlines.set(self._keep_alive_key, KEEPALIVE_INTERVAL, self._send_keep_alive)
+        self._deadlines.set(self._keep_alive_key, self._interval, self._send_keep_alive)
 
     @property
     def held_for(self) -> float:
@@ -78,7 +86,7 @@ class FallbackHold:
         if not self.active:
             return
         self._keep_alive(int(self._clock.seconds() * 1000) & 0x7FFFFFFF)
-        self._deadlines.set(self._keep_alive_key, KEEPALIVE_INTERVAL, self._send_keep_alive)
+        self._deadlines.set(self._keep_alive_key, self._interval, self._send_keep_alive)
 
 
 class PlayerHold:
@@ -114,7 +122,8 @@ class PlayerHold:
         connection = play.connection
         proxy = connection.proxy
         self._timing = FallbackHold(proxy.reactor, proxy.deadlines, proxy.settings.fallback_hold,
-                                    lambda: self._try_again(switch), lambda ident: self._keep_alive(switch, ident))
+                                    lambda: self._try_again(switch), lambda ident: self._keep_alive(switch, ident),
+                                    keep_alive_interval(proxy.settings.read_timeout))
         proxy.log.info("holding {player}: no server took them yet", player=connection.profile.name,
                        correlation_id=connection.correlation_id)
         if play.in_play:

@@ -59,6 +59,7 @@ class PlayHandler(SessionHandler):
         proxy = connection.proxy
         backend = self.backend
         proxy.deadlines.cancel(connection)
+        proxy.read_watch.watch(connection, proxy.settings.read_timeout, self.client_silent)
         connection.leave_prelogin()
         leftover_client = connection.codec.decoder.take_buffer()
         self.attach(backend, self.server, b"")
@@ -103,6 +104,9 @@ class PlayHandler(SessionHandler):
         self.server = name
         backend.on_lost = lambda reason: self.backend_lost(backend)
         backend.sink = lambda data: self.from_backend(backend, data)
+        read_watch = connection.proxy.read_watch
+        backend.read_watch = read_watch
+        read_watch.watch(backend, connection.proxy.settings.read_timeout, lambda: self.backend_silent(backend))
         # Play traffic is many small packets; Nagle's algorithm would hold each one back
         # until the previous one is acknowledged (tens of milliseconds with delayed ACKs).
         transport = connection.transport
@@ -210,6 +214,33 @@ class PlayHandler(SessionHandler):
         release(backend)
         self.backend = None
         self.transition.begin(names, SwitchCause.LOST, message, configuring=True)
+
+    def client_silent(self) -> None:
+        """Nothing from the client for ``read_timeout``.  An idle client (a bot, an older
+        version) only answers its server's keep-alives: when the server has been as quiet,
+        it is the one that stopped, and it goes instead; the client gets a new period."""
+        connection = self.connection
+        proxy = connection.proxy
+        backend = self.backend
+        timeout = proxy.settings.read_timeout
+        if backend is not None and proxy.read_watch.silent_for(backend) >= timeout:
+            proxy.read_watch.watch(connection, timeout, self.client_silent)
+            self.backend_silent(backend)
+            return
+        connection.read_timed_out()
+
+    def backend_silent(self, backend: BackendConnection) -> None:
+        """Nothing from ``backend`` for ``read_timeout``: it is cut off, and its close is a
+        lost backend like any other (:meth:`backend_lost`)."""
+        backend.read_watch.forget(backend)
+        if backend is self.backend and self.active:
+            connection = self.connection
+            connection.proxy.log.info("{server} sent nothing to {player} for {seconds} s; dropping it",
+                                      server=self.server, player=connection.profile.name,
+                                      seconds=connection.proxy.settings.read_timeout,
+                                      correlation_id=connection.correlation_id)
+        if backend.transport is not None:
+            backend.transport.abortConnection()
 
     def fallback_servers(self) -> tuple[str, ...]:
         connection = self.connection
