@@ -501,6 +501,18 @@ def joins_round(port: int, concurrency: int, window: float, names: Names, figure
 
 
 @defer.inlineCallbacks
+def joins_rounds(figure: Figure, rounds: int, window: float, names: Names,
+                 ours: tuple[int, CpuSplit], base: tuple[int, CpuSplit]):
+    """Rounds of 50 concurrent joins through ours, then the baseline, each port's processes'
+    CPU split measured over its own round."""
+    for _ in range(rounds):
+        for (port, cpu), results in ((ours, figure.ours), (base, figure.base)):
+            cpu.start()
+            results.append((yield joins_round(port, 50, window, names, figure)))
+            cpu.stop(results[-1] * window)
+
+
+@defer.inlineCallbacks
 def join_latency(port: int, names: Names, samples: list[float], figure: Figure):
     """Milliseconds from connect to Play Login of one join, then leave."""
     started = time.perf_counter()
@@ -644,13 +656,7 @@ def run_figures(opts, procs: Processes, selected: list[str]):
         bench, back = os.getpid(), procs.backend_pid
         ours_cpu = CpuSplit({"proxy": proxy_pid, "players": bench, "backend": back})
         base_cpu = CpuSplit({"haproxy": procs.haproxy_pid, "players": bench, "backend": back})
-        for _ in range(rounds):
-            ours_cpu.start()
-            figure.ours.append((yield joins_round(proxy, 50, window, names, figure)))
-            ours_cpu.stop(figure.ours[-1] * window)
-            base_cpu.start()
-            figure.base.append((yield joins_round(haproxy, 50, window, names, figure)))
-            base_cpu.stop(figure.base[-1] * window)
+        yield joins_rounds(figure, rounds, window, names, (proxy, ours_cpu), (haproxy, base_cpu))
         figure.note = f"{ceiling_note(ours_cpu, base_cpu, 'proxy', 0.5)}; {load_average()}"
     if "latency" in selected:
         figure = Figure(f"added round-trip p99, {players_n} players", "ms", "HAProxy's added p99",

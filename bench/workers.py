@@ -13,7 +13,7 @@ import statistics
 from twisted.internet import defer
 
 from bench.run import (
-    CpuSplit, Figure, Names, Processes, ceiling_note, children, flood_round, join_many, joins_round, leave,
+    CpuSplit, Figure, Names, Processes, ceiling_note, children, flood_round, join_many, joins_rounds, leave,
     load_average, sleep,
 )
 
@@ -55,13 +55,7 @@ def workers_figures(opts, procs: Processes, backend: int, names: Names, selected
         bench, back = os.getpid(), procs.backend_pid
         ours_cpu = CpuSplit({"workers": pids, "players": bench, "backend": back, "redis": procs.redis_pid})
         base_cpu = CpuSplit({"haproxy": haproxy_pid, "players": bench, "backend": back, "redis": procs.redis_pid})
-        for _ in range(rounds):
-            ours_cpu.start()
-            figure.ours.append((yield joins_round(port, 50, window, names, figure)))
-            ours_cpu.stop(figure.ours[-1] * window)
-            base_cpu.start()
-            figure.base.append((yield joins_round(haproxy, 50, window, names, figure)))
-            base_cpu.stop(figure.base[-1] * window)
+        yield joins_rounds(figure, rounds, window, names, (port, ours_cpu), (haproxy, base_cpu))
         figure.note = (f"{ceiling_note(ours_cpu, base_cpu, 'workers', 0.8)}; each join also claims its UUID in "
                        f"Redis (workers need [cluster]); {load_average()}")
     procs.stop(supervisor)

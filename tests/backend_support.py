@@ -144,7 +144,10 @@ class ScriptedClient:
 
     def send(self, name: str, body: bytes = b"", state: State | None = None) -> None:
         state = state or self.state
-        packet = encode_varint(self.table.id(state, Direction.SERVERBOUND, name)) + body
+        self.send_packet(encode_varint(self.table.id(state, Direction.SERVERBOUND, name)) + body)
+
+    def send_packet(self, packet: bytes) -> None:
+        """A packet (id and fields), framed and compressed as the connection now is."""
         if self.compression >= 0:
             packet = compress_packet(packet, self.compression)
         self.server.dataReceived(encode_frame(packet))

@@ -7,8 +7,6 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcproxy.backend.server import Phase
-from mcproxy.wire.compression import compress_packet
-from mcproxy.wire.framing import encode_frame
 from mcproxy.wire.packets import State
 
 from tests.backend_support import World
@@ -53,10 +51,7 @@ class FuzzTests(SynchronousTestCase):
         if raw:
             client.send_raw(body)
         else:
-            packet = bytes([packet_id]) + body
-            if client.compression >= 0:
-                packet = compress_packet(packet, client.compression)
-            client.send_raw(encode_frame(packet))
+            client.send_packet(bytes([packet_id]) + body)
         if client.server.phase is Phase.CLOSED:
             self.assertTrue(client.closed)
 
@@ -83,9 +78,6 @@ class OldVersionFuzzTests(SynchronousTestCase):
         """Random packets from 1.8 - 1.20.4 clients, with or without a forwarded host
         field, never raise out of dataReceived."""
         client = old_client_at(protocol, phase, forwarding)
-        packet = bytes([packet_id]) + body
-        if client.compression >= 0:
-            packet = compress_packet(packet, client.compression)
-        client.send_raw(encode_frame(packet))
+        client.send_packet(bytes([packet_id]) + body)
         if client.server.phase is Phase.CLOSED:
             self.assertTrue(client.closed)

@@ -40,14 +40,20 @@ class BackendLostCase(SynchronousTestCase):
         for kind in (PreConnectEvent, DisconnectEvent):
             self.rig.core.events.subscribe(kind, self.events.append)
 
-    def configuring(self):
-        """A player who logged in and is configuring with the lobby: the lobby asked which
-        data packs it knows, and the client answered."""
+    def asked(self):
+        """A player who logged in and is configuring with the lobby, which asked which data
+        packs it knows; not answered yet."""
         connection, transport = self.rig.connect()
         connection.dataReceived(handshake() + login_start())
         backend = self.rig.router.accept()
         connection.dataReceived(packet(IDS.login_acknowledged))
         backend.dataReceived(KNOWN_PACKS)
+        return connection, transport, backend
+
+    def configuring(self):
+        """A player who logged in and is configuring with the lobby: the lobby asked which
+        data packs it knows, and the client answered."""
+        connection, transport, backend = self.asked()
         connection.dataReceived(ANSWER)
         backend.dataReceived(registry("minecraft:dimension_type"))
         transport.clear()
@@ -65,6 +71,16 @@ class BackendLostCase(SynchronousTestCase):
         for index, (_, d) in enumerate(self.rig.router.requests):
             if not d.called:
                 self.rig.router.refuse(index)
+
+    def refuse_every_try(self, seconds: int, each_second=None) -> None:
+        """Every server refuses the player for ``seconds``, a second at a time;
+        ``each_second`` (the client answering its keep-alives, say) runs after each."""
+        self.rig.router.refuse()
+        for _ in range(seconds):
+            self.rig.reactor.advance(1.0)
+            self.refuse_pending()
+            if each_second is not None:
+                each_second()
 
     def finish_configuration(self, connection, transport, backend) -> list[str]:
         """The new server finishes configuring the client and sends its play login; what
@@ -124,12 +140,8 @@ class ConfiguringTests(BackendLostCase):
         when a try is accepted."""
         connection, transport, lobby = self.configuring()
         lose(lobby)
-        self.rig.router.refuse()
         client = Session(connection, transport, lobby)
-        for _ in range(30):
-            self.rig.reactor.advance(1.0)
-            self.refuse_pending()
-            client.answer_keep_alives()
+        self.refuse_every_try(30, client.answer_keep_alives)
         sent = frames(transport.value())
         self.assertEqual([pid for pid, _ in sent], [IDS.config_keep_alive] * 3)
         self.assertTrue(all(len(fields) == 8 for _, fields in sent))
@@ -150,11 +162,8 @@ class ConfiguringTests(BackendLostCase):
         lose(self.rig.router.accept())
         self.failureResultOf(d, SwitchRefused)
         session.connection.dataReceived(packet(IDS.play_configuration_acknowledged))
-        self.rig.router.refuse()
         session.sent()
-        for _ in range(20):
-            self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+        self.refuse_every_try(20)
         self.assertEqual([pid for pid, _ in frames(session.sent())], [IDS.config_keep_alive] * 2)
         self.assertFalse(session.transport.disconnecting)
 
@@ -191,11 +200,7 @@ class TakeoverTests(BackendLostCase):
     def test_answer_on_its_way_goes_to_the_new_server(self) -> None:
         """Asked by the lost server, the client answers after the new one took over: that
         answer is the new server's, and the proxy adds none of its own."""
-        connection, transport = self.rig.connect()
-        connection.dataReceived(handshake() + login_start())
-        lobby = self.rig.router.accept()
-        connection.dataReceived(packet(IDS.login_acknowledged))
-        lobby.dataReceived(KNOWN_PACKS)
+        connection, transport, lobby = self.asked()
         lose(lobby)
         survival = self.rig.router.accept()
         survival.transport.clear()
@@ -207,11 +212,7 @@ class TakeoverTests(BackendLostCase):
 
     def test_answer_while_held_is_given_to_the_new_server(self) -> None:
         """An answer the client sends while held goes nowhere, but the new server gets it."""
-        connection, transport = self.rig.connect()
-        connection.dataReceived(handshake() + login_start())
-        lobby = self.rig.router.accept()
-        connection.dataReceived(packet(IDS.login_acknowledged))
-        lobby.dataReceived(KNOWN_PACKS)
+        connection, transport, lobby = self.asked()
         lose(lobby)
         connection.dataReceived(ANSWER)
         survival = self.rig.router.accept()
@@ -224,10 +225,7 @@ class TakeoverTests(BackendLostCase):
         server took over, is not passed to that server; its answers to the server's pass."""
         connection, transport, lobby = self.configuring()
         lose(lobby)
-        self.rig.router.refuse()
-        for _ in range(10):
-            self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+        self.refuse_every_try(10)
         [(_, ident)] = [f for f in frames(transport.value()) if f[0] == IDS.config_keep_alive]
         self.rig.reactor.advance(2.0)  # the try after 1, 2 and 4 s, 5 s after the last
         survival = self.rig.router.accept()
@@ -308,10 +306,7 @@ class GivingUpTests(BackendLostCase):
         own disconnect packet, and leaves as ``lost``."""
         connection, transport, lobby = self.configuring()
         lose(lobby)
-        self.rig.router.refuse()
-        for _ in range(10):
-            self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+        self.refuse_every_try(10)
         self.assertEqual(texts(transport.value(), IDS.config_disconnect), ["Lost connection to the server lobby."])
         self.assertTrue(transport.disconnecting)
         connection.connectionLost(None)

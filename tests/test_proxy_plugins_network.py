@@ -70,17 +70,21 @@ class NetworkPlayersTests(SynchronousTestCase):
         self.assertIsNone(api.send_message("Alex", "hi"))
 
 
+def steve_and_other_proxy(case, permission: str):
+    """Steve, given ``permission``, on proxy p1 of a network, and a second proxy p2 in it."""
+    rig = Rig()
+    case.addCleanup(rig.core.stop)
+    redis = InMemoryRedis(rig.reactor)
+    join_network(rig.core, redis, "p1")
+    rig.core.commands.set_permissions({permission: ["Steve"]})
+    return rig.join("Steve"), Proxy(redis, "p2")
+
+
 class TransferCommandAcrossProxiesTests(SynchronousTestCase):
 
     def test_transfer_a_player_on_another_proxy(self) -> None:
         """/transfer reaches a player held by another proxy, and reports its answer."""
-        rig = Rig()
-        self.addCleanup(rig.core.stop)
-        redis = InMemoryRedis(rig.reactor)
-        join_network(rig.core, redis, "p1")
-        rig.core.commands.set_permissions({"mcproxy.command.transfer": ["Steve"]})
-        steve = rig.join("Steve")
-        other = Proxy(redis, "p2")
+        steve, other = steve_and_other_proxy(self, "mcproxy.command.transfer")
         zed = other.join("Zed")
         steve.connection.dataReceived(chat_command("transfer Zed play.example.com 25570"))
         steve.connection.dataReceived(chat_command("transfer Zed refuse.example"))
@@ -98,13 +102,7 @@ class SendCommandAcrossProxiesTests(SynchronousTestCase):
 
     def test_send_all_and_current_include_players_on_another_proxy(self) -> None:
         """/send current and /send all move the other proxy's players too, each move run on their proxy."""
-        rig = Rig()
-        self.addCleanup(rig.core.stop)
-        redis = InMemoryRedis(rig.reactor)
-        join_network(rig.core, redis, "p1")
-        rig.core.commands.set_permissions({"mcproxy.command.send": ["Steve"]})
-        steve = rig.join("Steve")
-        other = Proxy(redis, "p2")
+        steve, other = steve_and_other_proxy(self, "mcproxy.command.send")
         zed, yan = other.join("Zed", "lobby"), other.join("Yan", "survival")
         steve.connection.dataReceived(chat_command("send current creative"))
         self.assertEqual((zed.switches, yan.switches), (["creative"], []))

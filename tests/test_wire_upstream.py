@@ -43,6 +43,33 @@ def ids_of(source: str, protocol: int) -> dict[tuple[str, str, str], int]:
             for name, packet_id in names.items()}
 
 
+def table_and_agreed(protocol: int) -> tuple[dict, dict]:
+    """The ids the proxy's table gives ``protocol``, and those both sources agree on."""
+    info = protocol_info(protocol)
+    bungee, gate = ids_of("bungeecord", protocol), ids_of("gate", protocol)
+    agreed = {key: packet_id for key, packet_id in bungee.items() if gate.get(key) == packet_id}
+    table = {(state.value, direction.value, name): packet_id
+             for state in State for direction in Direction
+             for name, packet_id in info.ids(state, direction).items()}
+    return table, agreed
+
+
+def coverage_of(protocol: int) -> dict[str, tuple[str, ...]]:
+    """The named packets (of those 26.1 still has) that not both sources give ``protocol``
+    an id for, and which of them do."""
+    bungee, gate = ids_of("bungeecord", protocol), ids_of("gate", protocol)
+    coverage = {}
+    for field, (state, direction, name) in _NAMED.items():
+        if getattr(packet_ids(775), field) is None:
+            continue  # gone before 26.1 (the old chat, titles): no source has it either
+        key = (state.value, direction.value, name)
+        found = tuple(source for source, ids in (("bungeecord", bungee), ("gate", gate))
+                      if key in ids)
+        if found != ("bungeecord", "gate"):
+            coverage[field] = found
+    return coverage
+
+
 class RecordedSourcesTests(SynchronousTestCase):
     def test_provenance(self) -> None:
         """Each source and each newer reading names its repository, commit and files."""
@@ -98,12 +125,7 @@ class RecordedSourcesTests(SynchronousTestCase):
 
     def test_26_2_table_is_what_both_sources_agree_on(self) -> None:
         """The 26.2 entry holds exactly the ids both sources give, and they equal 26.1's."""
-        info = protocol_info(776)
-        bungee, gate = ids_of("bungeecord", 776), ids_of("gate", 776)
-        agreed = {key: packet_id for key, packet_id in bungee.items() if gate.get(key) == packet_id}
-        table = {(state.value, direction.value, name): packet_id
-                 for state in State for direction in Direction
-                 for name, packet_id in info.ids(state, direction).items()}
+        table, agreed = table_and_agreed(776)
         self.assertEqual(table, agreed)
         older = protocol_info(775)
         for (state, direction, name), packet_id in table.items():
@@ -113,11 +135,7 @@ class RecordedSourcesTests(SynchronousTestCase):
         """The 26.3 entry holds exactly the ids both sources give; the play and
         configuration ids after 26.3's inserted packets moved, as both say."""
         info = protocol_info(777)
-        bungee, gate = ids_of("bungeecord", 777), ids_of("gate", 777)
-        agreed = {key: packet_id for key, packet_id in bungee.items() if gate.get(key) == packet_id}
-        table = {(state.value, direction.value, name): packet_id
-                 for state in State for direction in Direction
-                 for name, packet_id in info.ids(state, direction).items()}
+        table, agreed = table_and_agreed(777)
         self.assertEqual(table, agreed)
         self.assertEqual(info.source, "upstream")
         self.assertEqual(info.releases, ("26.3",))
@@ -148,32 +166,14 @@ class RecordedSourcesTests(SynchronousTestCase):
     def test_named_packets_at_26_3(self) -> None:
         """The packets the proxy needs to relay and switch have a 26.3 id from both sources;
         the same few as in 26.2 have one source or none."""
-        bungee, gate = ids_of("bungeecord", 777), ids_of("gate", 777)
-        coverage = {}
-        for field, (state, direction, name) in _NAMED.items():
-            if getattr(packet_ids(775), field) is None:
-                continue
-            key = (state.value, direction.value, name)
-            found = tuple(source for source, ids in (("bungeecord", bungee), ("gate", gate))
-                          if key in ids)
-            if found != ("bungeecord", "gate"):
-                coverage[field] = found
+        coverage = coverage_of(777)
         self.assertEqual(set(coverage), set(ONE_SOURCE_OR_NONE_AT_26_2))
 
     def test_named_packets_at_26_2(self) -> None:
         """Of the packets the proxy and the reference backend resolve by name, all those
         the proxy needs to relay and switch have a 26.2 id from both sources; the rest are
         the limbo's, which one source or none gives (the gap docs/versions.md names)."""
-        bungee, gate = ids_of("bungeecord", 776), ids_of("gate", 776)
-        coverage = {}
-        for field, (state, direction, name) in _NAMED.items():
-            if getattr(packet_ids(775), field) is None:
-                continue  # gone before 26.1 (the old chat, titles): no source has it either
-            key = (state.value, direction.value, name)
-            found = tuple(source for source, ids in (("bungeecord", bungee), ("gate", gate))
-                          if key in ids)
-            if found != ("bungeecord", "gate"):
-                coverage[field] = found
+        coverage = coverage_of(776)
         self.assertEqual(coverage, ONE_SOURCE_OR_NONE_AT_26_2)
 
 

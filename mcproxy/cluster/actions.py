@@ -32,10 +32,8 @@ class RemoteActions:
         }, metrics, log, signer, timeout=timeout)
 
     def transfer(self, entry: PlayerEntry, server: str, notify: bool) -> defer.Deferred:
-        d = self.rpc.request(entry.proxy, "transfer", {"player": entry.uuid, "server": server, "notify": notify})
-        d.addCallback(lambda r: TransferResult(bool(r.get("ok")), str(r.get("text", ""))))
-        d.addErrback(lambda f: TransferResult(False, str(f.value)))
-        return d
+        return _transfer_result(self.rpc.request(entry.proxy, "transfer",
+                                                 {"player": entry.uuid, "server": server, "notify": notify}))
 
     def execute(self, entry: PlayerEntry, command_line: str) -> defer.Deferred:
         d = self.rpc.request(entry.proxy, "execute", {"player": entry.uuid, "line": command_line})
@@ -49,9 +47,7 @@ class RemoteActions:
 
     def kick_player(self, entry: PlayerEntry, reason: str) -> defer.Deferred:
         """/kick for a player on another proxy: fires True once that proxy disconnected them."""
-        d = self.rpc.request(entry.proxy, "kick_player", {"player": entry.uuid, "reason": reason})
-        d.addCallbacks(lambda r: bool(r.get("ok")), lambda f: False)
-        return d
+        return _done(self.rpc.request(entry.proxy, "kick_player", {"player": entry.uuid, "reason": reason}))
 
     def alert(self, proxy: str, text: str, raw: bool = False) -> defer.Deferred:
         """/alert on another proxy: fires with how many of its players got it (0 if it did not answer)."""
@@ -61,33 +57,23 @@ class RemoteActions:
 
     def send_message(self, entry: PlayerEntry, text: str, raw: bool) -> defer.Deferred:
         """Chat to a player on another proxy: fires True once that proxy showed it."""
-        return self._done(self.rpc.request(entry.proxy, "message", {"player": entry.uuid, "text": text, "raw": raw}))
+        return _done(self.rpc.request(entry.proxy, "message", {"player": entry.uuid, "text": text, "raw": raw}))
 
     def forward(self, proxy: str, server: str, payload: bytes) -> defer.Deferred:
         """A BungeeCord ``Forward`` to ``server`` through a player ``proxy`` holds there."""
-        return self._done(self.rpc.request(proxy, "forward", {"server": server, "data": _b64(payload)}))
+        return _done(self.rpc.request(proxy, "forward", {"server": server, "data": _b64(payload)}))
 
     def forward_to_player(self, entry: PlayerEntry, payload: bytes) -> defer.Deferred:
-        return self._done(self.rpc.request(entry.proxy, "forward_to_player",
-                                           {"player": entry.uuid, "data": _b64(payload)}))
+        return _done(self.rpc.request(entry.proxy, "forward_to_player",
+                                      {"player": entry.uuid, "data": _b64(payload)}))
 
     def transfer_out(self, entry: PlayerEntry, host: str, port: int, server: str | None) -> defer.Deferred:
         """The Transfer packet, sent by the player's own proxy."""
-        d = self.rpc.request(entry.proxy, "transfer_out",
-                             {"player": entry.uuid, "host": host, "port": port, "server": server})
-        d.addCallback(lambda r: TransferResult(bool(r.get("ok")), str(r.get("text", ""))))
-        d.addErrback(lambda f: TransferResult(False, str(f.value)))
-        return d
-
-    @staticmethod
-    def _done(d: defer.Deferred) -> defer.Deferred:
-        d.addCallbacks(lambda r: bool(r.get("ok")), lambda f: False)
-        return d
+        args = {"player": entry.uuid, "host": host, "port": port, "server": server}
+        return _transfer_result(self.rpc.request(entry.proxy, "transfer_out", args))
 
     def _serve_kick_player(self, args: dict) -> defer.Deferred:
-        d = self._local.kick(str(args.get("player")), str(args.get("reason")))
-        d.addCallback(lambda done: {"ok": done})
-        return d
+        return _ok(self._local.kick(str(args.get("player")), str(args.get("reason"))))
 
     def _serve_alert(self, args: dict) -> defer.Deferred:
         d = self._local.alert(str(args.get("text")), bool(args.get("raw")))
@@ -95,9 +81,8 @@ class RemoteActions:
         return d
 
     def _serve_transfer(self, args: dict) -> defer.Deferred:
-        d = self._local.transfer(str(args.get("player")), str(args.get("server")), bool(args.get("notify")))
-        d.addCallback(lambda r: {"ok": r.done, "text": r.reason})
-        return d
+        return _transfer_answer(self._local.transfer(str(args.get("player")), str(args.get("server")),
+                                                     bool(args.get("notify"))))
 
     def _serve_execute(self, args: dict) -> defer.Deferred:
         d = self._local.execute(str(args.get("player")), str(args.get("line")))
@@ -105,33 +90,49 @@ class RemoteActions:
         return d
 
     def _serve_message(self, args: dict) -> defer.Deferred:
-        d = self._local.send_message(str(args.get("player")), str(args.get("text")), bool(args.get("raw")))
-        d.addCallback(lambda done: {"ok": done})
-        return d
+        return _ok(self._local.send_message(str(args.get("player")), str(args.get("text")), bool(args.get("raw"))))
 
     def _serve_forward(self, args: dict) -> defer.Deferred:
         payload = _unb64(args.get("data"))
         if payload is None:
             return defer.succeed({"ok": False})
-        d = self._local.forward(str(args.get("server")), payload)
-        d.addCallback(lambda done: {"ok": done})
-        return d
+        return _ok(self._local.forward(str(args.get("server")), payload))
 
     def _serve_forward_to_player(self, args: dict) -> defer.Deferred:
         payload = _unb64(args.get("data"))
         if payload is None:
             return defer.succeed({"ok": False})
-        d = self._local.forward_to_player(str(args.get("player")), payload)
-        d.addCallback(lambda done: {"ok": done})
-        return d
+        return _ok(self._local.forward_to_player(str(args.get("player")), payload))
 
     def _serve_transfer_out(self, args: dict) -> defer.Deferred:
         port, server = args.get("port"), args.get("server")
         if not isinstance(port, int) or not (server is None or isinstance(server, str)):
             return defer.succeed({"ok": False, "text": "malformed transfer request"})
-        d = self._local.transfer_out(str(args.get("player")), str(args.get("host")), port, server)
-        d.addCallback(lambda r: {"ok": r.done, "text": r.reason})
-        return d
+        return _transfer_answer(self._local.transfer_out(str(args.get("player")), str(args.get("host")),
+                                                         port, server))
+
+
+def _done(d: defer.Deferred) -> defer.Deferred:
+    """An action's answer as whether the other proxy did it (False when it did not answer)."""
+    d.addCallbacks(lambda r: bool(r.get("ok")), lambda f: False)
+    return d
+
+
+def _transfer_result(d: defer.Deferred) -> defer.Deferred:
+    d.addCallback(lambda r: TransferResult(bool(r.get("ok")), str(r.get("text", ""))))
+    d.addErrback(lambda f: TransferResult(False, str(f.value)))
+    return d
+
+
+def _ok(d: defer.Deferred) -> defer.Deferred:
+    """The answer to an action done (or not) here."""
+    d.addCallback(lambda done: {"ok": done})
+    return d
+
+
+def _transfer_answer(d: defer.Deferred) -> defer.Deferred:
+    d.addCallback(lambda r: {"ok": r.done, "text": r.reason})
+    return d
 
 
 def _b64(payload: bytes) -> str:

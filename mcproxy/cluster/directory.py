@@ -48,7 +48,7 @@ class ClusterDirectory(RoutedActions, Service):
         self._log = log
         self._kick_existing = kick_existing
         self._store = store if store is not None else DirectoryStore(link, proxy_id, sealer(signer))
-        self._events = EventInbox(clock, proxy_id, signer, metrics, log)
+        self._events = EventInbox(proxy_id, signer, metrics)
         #: Claims, updates and releases go to Redis together, one script per reactor turn.
         self.writes = DirectoryWrites(clock, self._store)
         self._token = uuid.uuid4().hex

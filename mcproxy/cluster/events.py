@@ -15,9 +15,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from twisted.logger import Logger
-
-from mcproxy.cluster.signing import LOG_EVERY, MessageSigner, Refused
+from mcproxy.cluster.signing import MessageSigner, Refused
 
 #: The recipient of an event: every proxy.
 BROADCAST = "*"
@@ -38,13 +36,11 @@ def own_prefix(proxy_id: str) -> str:
 class EventInbox:
     """Opens what arrives on the events channel: the sender and body of each genuine event."""
 
-    def __init__(self, clock, proxy_id: str, signer: MessageSigner, metrics, log: Logger) -> None:
-        self._clock = clock
+    def __init__(self, proxy_id: str, signer: MessageSigner, metrics) -> None:
+        #: The signer's keys and log, with a nonce memory and log pacing of its own.
         self._opener = signer.addressed_to(BROADCAST)
         self._own = own_prefix(proxy_id)
         self._metrics = metrics
-        self._log = log
-        self._logged: dict[str, float] = {}
 
     def open(self, text: str) -> tuple[str, dict] | None:
         """``(sender, body)``, or None for this proxy's own event and for a refused one."""
@@ -59,9 +55,5 @@ class EventInbox:
 
     def _refused(self, reason: str) -> None:
         self._metrics.bad_messages.labels(reason).inc()
-        now = self._clock.seconds()
-        if now - self._logged.get(reason, -LOG_EVERY) >= LOG_EVERY:
-            self._logged[reason] = now
-            self._log.warn("dropped an event on the cluster's events channel: {reason} "
-                           "(mcproxy_cluster_bad_messages_total counts them all)", reason=reason)
+        self._opener.refused(reason, "an event on the cluster's events channel")
         return None

@@ -106,12 +106,12 @@ class MessageSigner:
                 return
             del self._seen[nonce]
 
-    def refused(self, reason: str) -> None:
-        """Log a refusal, once per reason per minute at most, naming only the reason."""
+    def refused(self, reason: str, what: str = "a request on this proxy's cluster channel") -> None:
+        """Log a refusal of ``what``, once per reason per minute at most, naming only the reason."""
         now = self._clock.seconds()
         if now - self._logged.get(reason, -LOG_EVERY) >= LOG_EVERY:
             self._logged[reason] = now
-            self._log.warn("dropped a request on this proxy's cluster channel: {reason} "
+            self._log.warn(f"dropped {what}: {{reason}} "
                            "(mcproxy_cluster_bad_messages_total counts them all)", reason=reason)
 
 

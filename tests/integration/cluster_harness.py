@@ -85,6 +85,15 @@ class RedisServer:
         return self._process.ended.addBoth(lambda r: (timer.active() and timer.cancel(), r)[1])
 
 
+
+@defer.inlineCallbacks
+def running_redis(case, password: str | None = None, tls_dir: Path | None = None):
+    """A started redis-server that stops when ``case`` ends."""
+    redis = RedisServer(password=password, tls_dir=tls_dir)
+    yield redis.start()
+    case.addCleanup(redis.stop)
+    return redis
+
 def cluster_config(directory: Path, port: int, servers: dict[str, int], redis: RedisServer, proxy_id: str,
                    admin_port: int = 0, proxy_keys: str = "", tables: str = "") -> Path:
     password = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.utils import getProcessOutputAndValue
-from twisted.web.client import Agent
+from twisted.web.client import Agent, FileBodyProducer
+from twisted.web.http_headers import Headers
 
 from mcproxy.proxy.auth import read_body
 
@@ -90,9 +92,13 @@ class TwistdProcess:
 
 
 @defer.inlineCallbacks
-def http_json(url: str, method: bytes = b"GET"):
-    """``(status, decoded JSON)`` of one admin request."""
-    response = yield Agent(reactor).request(method, url.encode())
+def http_json(url: str, method: bytes = b"GET", body: dict | None = None):
+    """``(status, decoded JSON)`` of one admin request; ``body`` is sent as JSON."""
+    headers = producer = None
+    if body is not None:
+        headers = Headers({b"content-type": [b"application/json"]})
+        producer = FileBodyProducer(io.BytesIO(json.dumps(body).encode()))
+    response = yield Agent(reactor).request(method, url.encode(), headers, producer)
     body = yield read_body(response, ADMIN_BODY_LIMIT)
     try:
         return response.code, json.loads(body)

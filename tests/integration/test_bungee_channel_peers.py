@@ -20,6 +20,7 @@ utf = bungee.encode_utf
 
 
 def request(*fields: str, data: bytes | None = None) -> str:
+    """A BungeeCord-channel request for bungee_backend.js to send, as hex."""
     payload = b"".join(utf(f) for f in fields)
     if data is not None:
         payload += bungee.encode_data(data)

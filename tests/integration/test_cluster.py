@@ -11,7 +11,7 @@ from twisted.internet import defer, reactor, threads
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.cluster_harness import (
-    HEARTBEAT, ClusterProxy, HAProxy, RedisServer, haproxy_missing, redis_missing,
+    HEARTBEAT, ClusterProxy, HAProxy, haproxy_missing, redis_missing, running_redis,
 )
 from mcproxy.cluster.entry import PlayerEntry
 from mcproxy.cluster.events import sealer
@@ -44,10 +44,8 @@ class ClusterCase(TestCase):
         if reason:
             raise SkipTest(reason)
         self.folder = temp_dir(self)
-        self.redis = RedisServer(password=self.redis_password(),
-                                 tls_dir=self.folder / "tls" if self.redis_tls() else None)
-        yield self.redis.start()
-        self.addCleanup(self.redis.stop)
+        self.redis = yield running_redis(self, password=self.redis_password(),
+                                         tls_dir=self.folder / "tls" if self.redis_tls() else None)
         self.backends = {}
         self.ports = {}
         for name in ("lobby", "games"):
@@ -398,9 +396,7 @@ class ControlPlaneAcrossProxiesTests(TestCase):
     def test_backend_linked_to_one_proxy_transfers_a_player_on_another(self):
         """mcproxyctl transfer via a backend linked to p1 moves a player who joined through p2."""
         folder = temp_dir(self)
-        redis = RedisServer()
-        yield redis.start()
-        self.addCleanup(redis.stop)
+        redis = yield running_redis(self)
         deployment = Deployment(folder)
         cluster = (f'\n[cluster]\nenabled = true\nredis = "{redis.endpoint}"\nheartbeat_interval = {HEARTBEAT}\n')
         deployment.proxy_config.write_text(deployment.proxy_config.read_text() + cluster + 'proxy_id = "p1"\n')

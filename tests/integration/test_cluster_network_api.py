@@ -11,16 +11,10 @@ from mcproxy.proxy.remote_player import RemotePlayer
 from mcproxy.wire import bungee
 from tests.integration.harness import listening_peer
 from tests.integration.deployment import wait_until
+from tests.integration.test_bungee_channel_peers import request
 from tests.integration.test_cluster import VERSION, ClusterCase, counter
 
 utf = bungee.encode_utf
-
-
-def request(*fields: str, data: bytes | None = None) -> str:
-    payload = b"".join(utf(f) for f in fields)
-    if data is not None:
-        payload += bungee.encode_data(data)
-    return payload.hex()
 
 
 class PluginsAcrossProxiesTests(ClusterCase):

@@ -15,7 +15,7 @@ from mcproxy.cluster.redis import RedisLink
 from mcproxy.cluster.signing import MessageSigner
 from mcproxy.cluster.store import EVENTS, DirectoryStore, claim_op, release_op, split_applied, update_op
 from mcproxy.cluster.view import OthersView
-from tests.integration.cluster_harness import RedisServer, redis_missing
+from tests.integration.cluster_harness import redis_missing, running_redis
 from tests.integration.deployment import wait_until
 
 
@@ -47,9 +47,7 @@ class BatchedScriptTests(TestCase):
         reason = redis_missing()
         if reason:
             raise SkipTest(reason)
-        self.redis = RedisServer()
-        yield self.redis.start()
-        self.addCleanup(self.redis.stop)
+        self.redis = yield running_redis(self)
         self.events: list[str] = []
         self.link = RedisLink(reactor, self.redis.endpoint, None, [EVENTS],
                               lambda channel, message: self.events.append(message),

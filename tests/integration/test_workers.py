@@ -3,7 +3,6 @@ processes on one game port, a real redis-server, minecraft-protocol players and 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -14,13 +13,10 @@ from mcstatus import JavaServer
 from twisted.internet import defer, reactor, threads
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
-from twisted.web.client import Agent, FileBodyProducer
-from twisted.web.http_headers import Headers
 
-from mcproxy.proxy.auth import read_body
-from tests.integration.cluster_harness import HEARTBEAT, RedisServer, redis_missing
+from tests.integration.cluster_harness import HEARTBEAT, redis_missing, running_redis
 from tests.integration.deployment import (
-    ADMIN_BODY_LIMIT, BIN, Deployment, TwistdProcess, http_json, mcproxyctl, wait_until,
+    BIN, Deployment, TwistdProcess, http_json, mcproxyctl, wait_until,
 )
 from tests.integration.harness import (
     REPO, NodePeer, free_port, listening_peer, node_missing, sleep, temp_dir, write_proxy_config,
@@ -39,14 +35,9 @@ logins_per_address_burst = 1000
 """
 
 
-@defer.inlineCallbacks
-def run_command(admin_port: int, line: str):
+def run_command(admin_port: int, line: str) -> defer.Deferred:
     """The ``command`` admin action on one worker: what the command said."""
-    body = FileBodyProducer(io.BytesIO(json.dumps({"line": line}).encode()))
-    response = yield Agent(reactor).request(b"POST", f"http://127.0.0.1:{admin_port}/actions/command".encode(),
-                                            Headers({b"content-type": [b"application/json"]}), body)
-    answer = json.loads((yield read_body(response, ADMIN_BODY_LIMIT)))
-    return response.code, answer
+    return http_json(f"http://127.0.0.1:{admin_port}/actions/command", b"POST", {"line": line})
 
 
 def worker_lines(process: TwistdProcess, text: str) -> list[dict]:
@@ -62,9 +53,7 @@ class WorkersCase(TestCase):
         if reason:
             raise SkipTest(reason)
         self.folder = temp_dir(self)
-        self.redis = RedisServer()
-        yield self.redis.start()
-        self.addCleanup(self.redis.stop)
+        self.redis = yield running_redis(self)
 
     def cluster_table(self, proxy_id: str = "edge") -> str:
         return (f'\n[cluster]\nenabled = true\nredis = "{self.redis.endpoint}"\nproxy_id = "{proxy_id}"\n'

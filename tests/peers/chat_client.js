@@ -3,21 +3,12 @@
 // reports every event as a JSON line.  Usage: node chat_client.js HOST PORT VERSION NAME LINE...
 const mc = require('minecraft-protocol')
 const text = require('./chat_text')
+const clientOptions = require('./client_options')
+const lineQueue = require('./line_queue')
 
 const [host, port, version, username, ...lines] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
-const options = { host, port: Number(port), username, auth: 'offline', version }
-if (process.env.SESSION_SERVER) {
-  // Authenticated mode against a test session server: a made-up access token and profile.
-  options.sessionServer = process.env.SESSION_SERVER
-  options.auth = (client, opts) => {
-    client.username = username
-    client.session = { accessToken: 'test-token', selectedProfile: { id: process.env.PROFILE_ID, name: username } }
-    opts.haveCredentials = true
-    opts.accessToken = 'test-token'
-    opts.connect(client)
-  }
-}
+const options = clientOptions(host, port, version, username)
 // FAKE_HOST replaces the host field of the handshake (a Forge client's "host\0FML3\0").
 if (process.env.FAKE_HOST) options.fakeHost = JSON.parse(process.env.FAKE_HOST)
 // LOCAL_ADDRESS binds the client's socket to that source address (say 127.0.0.7).
@@ -38,22 +29,11 @@ if (process.env.LOGIN_PLUGIN_ANSWER !== undefined) {
 }
 
 
-let pending = lines.slice()
-let finished = false
-function next () {
-  if (pending.length === 0) {
-    if (finished) return
-    finished = true
-    say({ event: 'done' })
-    // LINGER_MS keeps the player online (still reporting) after its last line.
-    setTimeout(() => { client.end(); setTimeout(() => process.exit(0), 100) }, Number(process.env.LINGER_MS || 0))
-    return
-  }
-  const line = pending.shift()
-  say({ event: 'send', line })
+const script = lineQueue(client, lines, say, (line) => {
   if (line.startsWith('/')) client.write('chat_command', { command: line.slice(1), timestamp: BigInt(Date.now()), salt: 0n, argumentSignatures: [], messageCount: 0, acknowledged: Buffer.alloc(3), checksum: 0 })
   else client.chat(line)
-}
+})
+const next = script.next
 client.on('success', (packet) => say({ event: 'login_success', uuid: packet.uuid, username: packet.username, properties: packet.properties }))
 let plays = 0
 client.on('login', () => { say({ event: 'play' }); if (plays++ === 0) setTimeout(next, 200) })
@@ -82,5 +62,5 @@ client.on('keep_alive', () => say({ event: 'keep_alive' }))
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))
-client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(pending.length ? 1 : 0) })
+client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(script.pending.length ? 1 : 0) })
 setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 60000))

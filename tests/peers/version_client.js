@@ -8,41 +8,19 @@
 // Usage: node version_client.js HOST PORT VERSION NAME LINE...
 const mc = require('minecraft-protocol')
 const text = require('./chat_text')
+const clientOptions = require('./client_options')
+const lineQueue = require('./line_queue')
 
 const [host, port, version, username, ...lines] = process.argv.slice(2)
 const say = (event) => console.log(JSON.stringify(event))
-const options = { host, port: Number(port), username, auth: 'offline', version }
-if (process.env.SESSION_SERVER) {
-  // Authenticated mode against a test session server: a made-up access token and profile.
-  options.sessionServer = process.env.SESSION_SERVER
-  options.auth = (client, opts) => {
-    client.username = username
-    client.session = { accessToken: 'test-token', selectedProfile: { id: process.env.PROFILE_ID, name: username } }
-    opts.haveCredentials = true
-    opts.accessToken = 'test-token'
-    opts.connect(client)
-  }
-}
+const options = clientOptions(host, port, version, username)
 // FAKE_HOST is the host the handshake names (a forced host), the socket still goes to HOST.
 if (process.env.FAKE_HOST) options.fakeHost = process.env.FAKE_HOST
 const client = mc.createClient(options)
 
 
-const pending = lines.slice()
-let finished = false
-function next () {
-  if (pending.length === 0) {
-    if (finished) return
-    finished = true
-    say({ event: 'done' })
-    setTimeout(() => { client.end(); setTimeout(() => process.exit(0), 100) }, Number(process.env.LINGER_MS || 0))
-    return
-  }
-  const line = pending.shift()
-  say({ event: 'send', line })
-  if (line.startsWith('tab:')) return complete(line.slice(4))
-  client.chat(line)
-}
+const script = lineQueue(client, lines, say, (line) => line.startsWith('tab:') ? complete(line.slice(4)) : client.chat(line))
+const next = script.next
 
 // Tab completion of a command's name, as each generation of client does it.
 const hasCommandTree = 'packet_declare_commands' in require('minecraft-data')(version).protocol.play.toClient.types
@@ -82,5 +60,5 @@ client.on('system_chat', (packet) => heard(text(packet.content)))
 client.on('kick_disconnect', (packet) => say({ event: 'kicked', reason: text(packet.reason) }))
 client.on('disconnect', (packet) => say({ event: 'disconnected', reason: text(packet.reason) }))
 client.on('error', (err) => say({ event: 'error', message: err.message }))
-client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(pending.length || !finished ? 1 : 0) })
+client.on('end', (reason) => { say({ event: 'end', reason: String(reason) }); process.exit(script.pending.length || !script.finished ? 1 : 0) })
 setTimeout(() => { say({ event: 'timeout' }); process.exit(2) }, Number(process.env.CLIENT_TIMEOUT_MS || 30000))
