@@ -19,7 +19,6 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
 
-from mcproxy.wire.protocols import protocol_info
 from mcproxy.wire.types import Incomplete, Reader, WireError, encode_string, encode_varint
 
 ROOT, LITERAL, ARGUMENT = 0, 1, 2

@@ -9,7 +9,7 @@ from mcproxy.proxy.relay import DROP, FORWARD, PAUSE, Half, Phase as RelayPhase
 from mcproxy.proxy.session.switch import SwitchState
 from mcproxy.proxy.session.transition import release
 from mcproxy.proxy.session.typed import TypedWatchers
-from mcproxy.wire import bungee, chat
+from mcproxy.wire import bungee
 from mcproxy.wire.join_game import with_online_mode
 from mcproxy.wire.text import read_text
 from mcproxy.wire.types import Reader, WireError, encode_varint
