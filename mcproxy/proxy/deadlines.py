@@ -13,13 +13,12 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
 
-class Deadlines:
-    """Calls ``on_expiry`` for each registered key whose deadline has passed."""
+class Sweep:
+    """Runs the subclass's ``_sweep`` every ``resolution`` seconds between start and stop."""
 
     def __init__(self, clock: IReactorTime, resolution: float = 1.0) -> None:
         self._clock = clock
         self._resolution = resolution
-        self._due: dict[object, tuple[float, Callable[[], None]]] = {}
         self._sweeper = LoopingCall(self._sweep)
         self._sweeper.clock = clock
 
@@ -30,6 +29,14 @@ class Deadlines:
     def stop(self) -> None:
         if self._sweeper.running:
             self._sweeper.stop()
+
+
+class Deadlines(Sweep):
+    """Calls ``on_expiry`` for each registered key whose deadline has passed."""
+
+    def __init__(self, clock: IReactorTime, resolution: float = 1.0) -> None:
+        super().__init__(clock, resolution)
+        self._due: dict[object, tuple[float, Callable[[], None]]] = {}
 
     def set(self, key: object, timeout: float, on_expiry: Callable[[], None]) -> None:
         """(Re)arm ``key`` to expire ``timeout`` seconds from now."""

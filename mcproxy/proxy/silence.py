@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Callable
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+
+from mcproxy.proxy.deadlines import Sweep
 
 _log = Logger()
 
 
-class ReadWatch:
+class ReadWatch(Sweep):
     """Calls a connection's ``on_silent`` once it has read nothing for its ``timeout``.
 
     A watched connection has an integer ``reads`` that grows with each read; it is
@@ -27,20 +28,9 @@ class ReadWatch:
     """
 
     def __init__(self, clock: IReactorTime, resolution: float = 1.0) -> None:
-        self._clock = clock
-        self._resolution = resolution
+        super().__init__(clock, resolution)
         #: connection -> [reads last seen, when they last moved, timeout, on_silent]
         self._watched: dict[object, list] = {}
-        self._sweeper = LoopingCall(self._sweep)
-        self._sweeper.clock = clock
-
-    def start(self) -> None:
-        if not self._sweeper.running:
-            self._sweeper.start(self._resolution, now=False)
-
-    def stop(self) -> None:
-        if self._sweeper.running:
-            self._sweeper.stop()
 
     def watch(self, connection, timeout: float, on_silent: Callable[[], None]) -> None:
         """Watch ``connection`` from now on (again, if it already was)."""
