@@ -155,14 +155,18 @@ class BackendModule:
             result = Refused(ForwardingRefusal.UNAUTHENTICATED_PLAYER,
                              f"uuid {result.uuid} is not a Mojang account id")
         if isinstance(result, Refused):
-            self.metrics.forwarding_refusals.labels(result.reason.value).inc()
-            self.record_login(result.reason.value)
-            self.log.warn("login refused: {reason} ({detail})", reason=result.reason.value,
-                          detail=result.detail)
+            self._refused(result)
         else:
             self.log.info("{mode} forwarding for {name} accepted", mode=self.forwarding,
                           name=result.name)
         return result
+
+    def _refused(self, result: Refused) -> None:
+        """Count, record and log a forwarded login this backend turned away."""
+        self.metrics.forwarding_refusals.labels(result.reason.value).inc()
+        self.record_login(result.reason.value)
+        self.log.warn("login refused: {reason} ({detail})", reason=result.reason.value,
+                      detail=result.detail)
 
     def verify_direct_login(self, name: str) -> ForwardedPlayer | Refused:
         """The identity of a login without forwarding (``enforce_proxy = false``).
@@ -184,10 +188,7 @@ class BackendModule:
         result = verify_modern_forwarding(
             data, self._secrets, MAX_FORWARDING_VERSION, self.require_authenticated_mode)
         if isinstance(result, Refused):
-            self.metrics.forwarding_refusals.labels(result.reason.value).inc()
-            self.record_login(result.reason.value)
-            self.log.warn("login refused: {reason} ({detail})", reason=result.reason.value,
-                          detail=result.detail)
+            self._refused(result)
         else:
             self.log.info("forwarding for {name} verified with the {secret} secret",
                           name=result.name, secret=result.secret_label)
