@@ -209,8 +209,12 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
         self.addCleanup(game.stop)
         yield game.wait_for("listening", 60)
         lobby_port = self.backends["lobby"].events[0]["port"]
+        # The client says its next line after any system chat, whatever it says. Once in CI, under
+        # load, it left (exit 0) before the echo of "second": one more system chat on the way back
+        # to the lobby counts as that line's answer. Lingering keeps it online to hear the echo,
+        # which the test waits for either way.
         client = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Mover", "first", "/server game",
-                          "second", env={"CLIENT_TIMEOUT_MS": "60000"})
+                          "second", env={"CLIENT_TIMEOUT_MS": "60000", "LINGER_MS": "5000"})
         self.addCleanup(client.stop)
         yield client.wait_for("system_chat", text=f"echo {lobby_port}: first")
         yield game.wait_for("configuring", username="Mover")
