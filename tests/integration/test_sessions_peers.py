@@ -209,10 +209,10 @@ class RoutingTests(ProxyWithEchoBackends, TestCase):
         self.addCleanup(game.stop)
         yield game.wait_for("listening", 60)
         lobby_port = self.backends["lobby"].events[0]["port"]
-        # The client says its next line after any system chat, whatever it says. Once in CI, under
-        # load, it left (exit 0) before the echo of "second": one more system chat on the way back
-        # to the lobby counts as that line's answer. Lingering keeps it online to hear the echo,
-        # which the test waits for either way.
+        # The client says its next line after any system chat. Back on the lobby it gets two at
+        # once: /server's answer (the move failed) and the fallback's notice, so "second" is sent
+        # on the first and the second ends its script; without lingering it can leave before the
+        # echo of "second" is back (seen in CI under load). The test waits for that echo either way.
         client = NodePeer("chat_client.js", "127.0.0.1", self.port, "1.21.4", "Mover", "first", "/server game",
                           "second", env={"CLIENT_TIMEOUT_MS": "60000", "LINGER_MS": "5000"})
         self.addCleanup(client.stop)
