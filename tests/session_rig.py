@@ -92,6 +92,12 @@ class Router:
         names, d = self.requests[index]
         d.errback(Failure(NoServerAvailable([(names[0], BackendRefused("BACKEND_KICKED", message))])))
 
+    def refuse_pending(self) -> None:
+        """Every server refuses the try in flight, if there is one."""
+        for index, (_, d) in enumerate(self.requests):
+            if not d.called:
+                self.refuse(index)
+
 
 def make_backend(protocol: int = PROTOCOL) -> BackendConnection:
     login = BackendLogin(profile=offline_profile("Steve"), protocol=protocol, host="h", port=25565,

@@ -67,18 +67,13 @@ class BackendLostCase(SynchronousTestCase):
     def holds(self, outcome: str) -> float:
         return self.rig.registry.get_sample_value("mcproxy_fallback_holds_total", {"outcome": outcome}) or 0.0
 
-    def refuse_pending(self) -> None:
-        for index, (_, d) in enumerate(self.rig.router.requests):
-            if not d.called:
-                self.rig.router.refuse(index)
-
     def refuse_every_try(self, seconds: int, each_second=None) -> None:
         """Every server refuses the player for ``seconds``, a second at a time;
         ``each_second`` (the client answering its keep-alives, say) runs after each."""
         self.rig.router.refuse()
         for _ in range(seconds):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
             if each_second is not None:
                 each_second()
 

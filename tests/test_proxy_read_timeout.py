@@ -180,11 +180,6 @@ class HeldClientTests(ReadTimeoutCase):
         lose(self.session.backend)
         self.rig.router.refuse()
 
-    def refuse_pending(self) -> None:
-        for index, (_, d) in enumerate(self.rig.router.requests):
-            if not d.called:
-                self.rig.router.refuse(index)
-
     def test_held_client_answering_keep_alives_is_kept(self) -> None:
         """Held past twice the read timeout, answering the proxy's keep-alives and
         saying nothing else, the player is not timed out (the hold gives up at 57 s)."""
@@ -192,7 +187,7 @@ class HeldClientTests(ReadTimeoutCase):
         answered = 0
         for _ in range(55):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
             answered += self.session.answer_keep_alives()
         self.assertGreaterEqual(answered, 5)
         self.assertFalse(self.session.transport.disconnecting)
@@ -202,7 +197,7 @@ class HeldClientTests(ReadTimeoutCase):
         self.hold()
         for _ in range(32):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
         self.assertTrue(self.session.transport.disconnecting)
         self.assertEqual(self.rig.refusals("READ_TIMEOUT"), 1.0)
 
@@ -217,7 +212,7 @@ class ShortTimeoutHoldTests(HeldClientTests):
         answered = 0
         for _ in range(20):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
             answered += self.session.answer_keep_alives()
         self.assertGreaterEqual(answered, 15)
         self.assertFalse(self.session.transport.disconnecting)
@@ -226,7 +221,7 @@ class ShortTimeoutHoldTests(HeldClientTests):
         self.hold()
         for _ in range(5):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
         self.assertTrue(self.session.transport.disconnecting)
 
     def test_keep_alive_interval(self) -> None:

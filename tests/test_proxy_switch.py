@@ -224,12 +224,6 @@ class FallbackHoldTests(SwitchTestCase):
         lose(self.session.backend)
         self.rig.router.refuse()
 
-    def refuse_pending(self) -> None:
-        """Every server refuses the try in flight, if there is one."""
-        for index, (_, d) in enumerate(self.rig.router.requests):
-            if not d.called:
-                self.rig.router.refuse(index)
-
     def test_held_player_is_told_and_kept_alive(self) -> None:
         """The held player is told they are reconnecting and hears a keep-alive from the proxy
         every 10 s (nothing else speaks to the client), and is not disconnected."""
@@ -238,7 +232,7 @@ class FallbackHoldTests(SwitchTestCase):
                          ["Lost connection to the server lobby. Reconnecting…"])
         for _ in range(30):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
         keep_alives = [fields for pid, fields in frames(self.session.sent()) if pid == IDS.play_keep_alive]
         self.assertEqual(len(keep_alives), 3)
         self.assertTrue(all(len(fields) == 8 for fields in keep_alives))
@@ -250,7 +244,7 @@ class FallbackHoldTests(SwitchTestCase):
         self.hold()
         for _ in range(40):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
             self.session.connection.dataReceived(packet(0x30, b"held"))
         self.rig.reactor.advance(5.0)
         new = self.rig.finish_switch(self.session)
@@ -286,7 +280,7 @@ class FallbackHoldTests(SwitchTestCase):
         self.rig.router.refuse()
         for _ in range(8):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
         self.assertFalse(self.session.transport.disconnecting)
         self.rig.reactor.advance(5.0)
         backend = self.rig.finish_switch(self.session)
@@ -306,7 +300,7 @@ class FallbackHoldTests(SwitchTestCase):
         self.hold()
         for _ in range(10):
             self.rig.reactor.advance(1.0)
-            self.refuse_pending()
+            self.rig.router.refuse_pending()
         self.assertEqual(len(self.rig.router.requests), 4)  # join, fallback, two tries
         self.assertEqual(texts(self.session.sent(), IDS.play_kick), ["Lost connection to the server lobby."])
 
